@@ -1,0 +1,1 @@
+"""`gitkube validate`: placeholder until the source and schema packages land."""

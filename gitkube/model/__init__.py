@@ -1,0 +1,1 @@
+"""Pure helpers every layer shares: kinds, object keys, quantities, labels and selectors."""

@@ -1,0 +1,106 @@
+"""The Store interface: a small revisioned key/value store with watch, shaped like etcd/kine.
+
+Keys are strings (``/registry/<plural>/<namespace>/<name>``); values are bytes (the api layer
+stores JSON). Every write advances one global revision. A key's ``mod_revision`` is the
+revision of its last write; the api layer reports it as ``metadata.resourceVersion``.
+
+Contract (tests/store/test_contract.py runs it against every backend):
+- ``create`` fails with KeyExists when the key exists; ``update``/``delete`` fail with
+  KeyNotFound when it does not, and with RevisionConflict when ``expected_revision`` is given
+  and differs from the key's ``mod_revision``.
+- ``txn`` applies every op or none; it returns the revision of the transaction. All ops of a
+  transaction may share one revision (etcd) or take consecutive ones (SQLite); either way
+  every later write has a larger revision.
+- ``list(prefix)`` returns the live keys under ``prefix`` sorted by key, and the store
+  revision the read saw.
+- ``watch(prefix, since)`` yields every change with revision > ``since`` under ``prefix``, in
+  revision order, no gaps, no duplicates, then follows new changes. It raises Compacted when
+  ``since`` is older than the compacted history. A watcher started with the revision returned
+  by ``list`` misses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change. For DELETED, ``kv.value`` is the last value and ``kv.mod_revision`` is the
+    revision of the deletion."""
+
+    type: EventType
+    kv: KeyValue
+
+    @property
+    def revision(self) -> int:
+        return self.kv.mod_revision
+
+
+@dataclass(frozen=True)
+class Create:
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Update:
+    key: str
+    value: bytes
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    key: str
+    expected_revision: int | None = None
+
+
+Op = Create | Update | Delete
+
+
+class Watch(Protocol):
+    """A live stream of WatchEvents. Iterating blocks for the next event; ``next_event``
+    waits at most ``timeout`` seconds and returns None when nothing arrived."""
+
+    def __iter__(self) -> Iterator[WatchEvent]: ...
+
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None: ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    url: str
+
+    def get(self, key: str) -> KeyValue | None: ...
+
+    def list(self, prefix: str) -> tuple[list[KeyValue], int]: ...
+
+    def create(self, key: str, value: bytes) -> int: ...
+
+    def update(self, key: str, value: bytes, expected_revision: int | None = None) -> int: ...
+
+    def delete(self, key: str, expected_revision: int | None = None) -> int: ...
+
+    def txn(self, ops: Sequence[Op]) -> int: ...
+
+    def watch(self, prefix: str, since: int) -> Watch: ...
+
+    def revision(self) -> int: ...
+
+    def compact(self, revision: int) -> None: ...
+
+    def close(self) -> None: ...
