@@ -4,19 +4,27 @@ Keys are strings (``/registry/<plural>/<namespace>/<name>``); values are bytes (
 stores JSON). Every write advances one global revision. A key's ``mod_revision`` is the
 revision of its last write; the api layer reports it as ``metadata.resourceVersion``.
 
-Contract (tests/store/test_contract.py runs it against every backend):
+Contract (tests/store/test_store_contract.py runs it against every backend):
 - ``create`` fails with KeyExists when the key exists; ``update``/``delete`` fail with
   KeyNotFound when it does not, and with RevisionConflict when ``expected_revision`` is given
   and differs from the key's ``mod_revision``.
-- ``txn`` applies every op or none; it returns the revision of the transaction. All ops of a
-  transaction may share one revision (etcd) or take consecutive ones (SQLite); either way
-  every later write has a larger revision.
+- ``txn`` applies every op or none; it returns the revision of the transaction. Every
+  backend gives all ops of a transaction that one revision (as etcd does), so each written
+  key's ``mod_revision`` is the returned revision; every later write has a larger one. A
+  transaction may name a key only once (StoreError otherwise); a failing op raises its own
+  error (KeyExists, KeyNotFound, RevisionConflict) and nothing is applied. An empty ``txn``
+  returns the current revision.
 - ``list(prefix)`` returns the live keys under ``prefix`` sorted by key, and the store
   revision the read saw.
 - ``watch(prefix, since)`` yields every change with revision > ``since`` under ``prefix``, in
   revision order, no gaps, no duplicates, then follows new changes. It raises Compacted when
   ``since`` is older than the compacted history. A watcher started with the revision returned
-  by ``list`` misses nothing.
+  by ``list`` misses nothing. ``next_event``/iteration may raise too: Compacted when the
+  watcher fell behind a compaction, StoreUnavailable when the store went away; either way,
+  relist and watch again. Events of one transaction share a revision and arrive together.
+- ``compact(rev)`` forgets history below ``rev``; afterwards ``watch(prefix, since)`` with
+  ``since < rev - 1`` raises Compacted (etcd's meaning). Live keys are never affected.
+- Revisions start above 0; ``revision()`` is the store's latest revision.
 """
 
 from __future__ import annotations
