@@ -1,0 +1,269 @@
+"""load(): every manifest document below a directory, from disk or from a git revision.
+
+The shell around the pure parts: find the tree (:mod:`gitkube.source.tree`), take what the
+content cache already knows (:mod:`gitkube.source.cache`), parse and check the rest
+(:func:`gitkube.source.parse.parse_content`, in worker processes when there is a lot), and
+return :class:`Document` values with lazy positions plus the problems found on the way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import git
+
+from gitkube import config
+from gitkube.diagnostics import Diagnostic
+from gitkube.errors import SourceError, UsageError
+from gitkube.source.cache import ContentCache
+from gitkube.source.document import Document
+from gitkube.source.parse import DEFAULT_MAX_FILE_BYTES, FileResult, ObjectCheck, parse_content
+from gitkube.source.positions import FileLocator
+from gitkube.source.tree import Entry, GitTree, Tree, WorkTree, blob_id
+
+MAX_FILE_ENV = "GITKUBE_MAX_FILE_BYTES"
+JOBS_ENV = "GITKUBE_JOBS"
+# Below this many files to parse, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 200
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What :func:`load` found. ``checked[i]`` holds the (cached) results of the per-object
+    check for ``documents[i]``; ``diagnostics`` are the problems of reading and parsing,
+    sorted. ``commit`` is the commit id when read from a revision."""
+
+    documents: list[Document]
+    diagnostics: list[Diagnostic]
+    root: str
+    commit: str | None = None
+    files: int = 0
+    checked: list[list[Any]] = field(default_factory=list)
+    parsed_files: int = 0  # files parsed in this run (the others came from the cache)
+
+
+def max_file_bytes() -> int:
+    """The size above which a file is refused: ``$GITKUBE_MAX_FILE_BYTES`` or 4 MiB."""
+    raw = os.environ.get(MAX_FILE_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_FILE_BYTES
+    except ValueError as err:
+        raise UsageError(f"{MAX_FILE_ENV}={raw!r} is not a number of bytes") from err
+
+
+def _jobs() -> int:
+    raw = os.environ.get(JOBS_ENV, "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+def _find_repo(path: Path) -> Any | None:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # a directory deleted from the work tree may exist at a revision
+    try:
+        return git.Repo(probe, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def _open_tree(path: Path, revision: str | None) -> tuple[Tree, str | None, str]:
+    """The tree to read, the commit id (for a revision) and the key of its cache file."""
+    repo = _find_repo(path)
+    if revision is None:
+        if not path.exists():
+            raise UsageError(f"{path} does not exist", hint="give a directory of manifests")
+        if not path.is_dir():
+            raise UsageError(f"{path} is not a directory",
+                             hint="give the directory that holds the manifests")
+        top = repo.working_tree_dir if repo is not None else None
+        boundary = Path(top) if top and path.resolve().is_relative_to(Path(top).resolve()) \
+            else path
+        return WorkTree(path, boundary), None, str(path.resolve())
+    if repo is None or repo.working_tree_dir is None:
+        raise UsageError(f"--revision needs a git repository, and {path} is not in one",
+                         hint="drop --revision to read the files on disk")
+    try:
+        commit = repo.git.rev_parse("--verify", "--end-of-options", f"{revision}^{{commit}}")
+    except git.GitCommandError as err:
+        raise UsageError(f"unknown revision {revision!r}",
+                         hint="give a commit, branch or tag (see `git log --oneline`)") from err
+    top = Path(repo.working_tree_dir).resolve()
+    absolute = path.resolve()
+    if not absolute.is_relative_to(top):
+        raise UsageError(f"{path} is outside the git repository at {top}")
+    subdir = absolute.relative_to(top).as_posix()
+    subdir = "" if subdir == "." else subdir
+    tree = GitTree(repo, commit, subdir)
+    try:
+        kind = repo.git.cat_file("-t", f"{commit}:{subdir}") if subdir else "tree"
+    except git.GitCommandError:
+        kind = None
+    if kind != "tree":
+        what = "does not exist" if kind is None else "is not a directory"
+        raise UsageError(f"{subdir or path} {what} at revision {revision}")
+    return tree, commit, str(absolute)
+
+
+def load(
+    path: str | os.PathLike[str],
+    revision: str | None = None,
+    *,
+    check: ObjectCheck | None = None,
+    check_version: str = "",
+    use_cache: bool = True,
+    max_bytes: int | None = None,
+) -> LoadResult:
+    """Read every manifest document below ``path`` (a directory), from disk or, with
+    ``revision``, from that git commit without touching the work tree or index.
+
+    ``check`` runs on every object parsed in this run; its JSON-compatible results are
+    cached by content with the parse (``check_version`` is part of the cache key) and
+    returned in ``LoadResult.checked``. Raises UsageError for a bad path or revision and
+    SourceError when the tree cannot be read; problems in the files are diagnostics.
+    """
+    root = Path(path)
+    tree, commit, cache_key = _open_tree(root, revision)
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    try:
+        entries, diagnostics = tree.entries()
+    except (OSError, git.GitCommandError) as err:
+        raise SourceError(f"cannot list {root}: {err}") from err
+    cache = ContentCache.for_root(config.cache_dir(), cache_key, check_version) \
+        if use_cache else ContentCache(None, check_version)
+    results, blobs, todo = _from_cache(tree, entries, cache, limit, diagnostics)
+    parsed = _parse_all(todo, check)
+    for (index, blob, _name, _data), result in zip(todo, parsed, strict=True):
+        results[index] = result
+        cache.put(blob, result)
+    docs, checked = _documents(tree, entries, blobs, results, diagnostics)
+    cache.save({e.path for e in entries} if isinstance(tree, WorkTree) else None)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return LoadResult(docs, diagnostics, str(root), commit, len(entries), checked, len(todo))
+
+
+Todo = list[tuple[int, str, str, bytes]]  # (entry index, blob id, file name, content)
+
+
+def _from_cache(tree: Tree, entries: list[Entry], cache: ContentCache, limit: int,
+                diagnostics: list[Diagnostic]
+                ) -> tuple[list[FileResult | None], list[str | None], Todo]:
+    """Results the cache has, blob ids, and the files left to parse (with their bytes)."""
+    results: list[FileResult | None] = [None] * len(entries)
+    blobs: list[str | None] = [None] * len(entries)
+    unread: list[int] = []
+    for i, entry in enumerate(entries):
+        if entry.size > limit:
+            diagnostics.append(Diagnostic(
+                f"file is {entry.size:,} bytes, above the {limit:,}-byte limit",
+                "file-too-large", file=entry.path,
+                hint=f"split it, list it in .gitkubeignore, or raise {MAX_FILE_ENV}"))
+            continue
+        blob = entry.blob_id
+        if blob is None and entry.stat is not None:
+            blob = cache.known_blob(entry.path, entry.stat)
+        if blob is not None:
+            blobs[i] = blob
+            results[i] = cache.get(blob)
+        if results[i] is None:
+            unread.append(i)
+    todo: Todo = []
+    contents = tree.read([entries[i] for i in unread]) if unread else []
+    for i, data in zip(unread, contents, strict=True):
+        entry = entries[i]
+        if isinstance(data, str):
+            diagnostics.append(Diagnostic(data, "unreadable", file=entry.path))
+            continue
+        if len(data) > limit:  # grew since it was listed
+            diagnostics.append(Diagnostic(f"file is above the {limit:,}-byte limit",
+                                          "file-too-large", file=entry.path))
+            continue
+        blob = blobs[i] or blob_id(data)
+        blobs[i] = blob
+        if entry.stat is not None:
+            cache.remember_stat(entry.path, entry.stat, blob)
+        cached = cache.get(blob)
+        if cached is not None:
+            results[i] = cached
+        else:
+            todo.append((i, blob, entry.path, data))
+    return results, blobs, todo
+
+
+def _parse_chunk(items: list[tuple[str, bytes]], check: ObjectCheck | None) -> list[FileResult]:
+    return [parse_content(name, data, check) for name, data in items]
+
+
+def _parse_all(todo: Todo, check: ObjectCheck | None) -> list[FileResult]:
+    """Parse (and check) every file; with many files, in worker processes as well."""
+    items = [(name, data) for _i, _b, name, data in todo]
+    jobs = _jobs()
+    if jobs < 2 or len(items) < PARALLEL_MIN_FILES:
+        return _parse_chunk(items, check)
+    methods = multiprocessing.get_all_start_methods()
+    # fork: the workers start with everything imported, in milliseconds.
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # The parent parses a share too; the workers get the rest in a few chunks each, so a
+    # slow chunk does not leave a core idle for long.
+    share = len(items) // jobs
+    mine, rest = items[:share], items[share:]
+    n_chunks = (jobs - 1) * 4
+    size = max(1, -(-len(rest) // n_chunks))
+    chunks = [rest[k : k + size] for k in range(0, len(rest), size)]
+    try:
+        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+            futures: list[Future[list[FileResult]]] = [
+                pool.submit(_parse_chunk, chunk, check) for chunk in chunks
+            ]
+            out = _parse_chunk(mine, check)
+            for fut in futures:
+                out.extend(fut.result())
+        return out
+    except (OSError, RuntimeError):  # no processes allowed here (e.g. a sandbox): serially
+        return _parse_chunk(items, check)
+
+
+def _reader(tree: Tree, entry: Entry, blob: str) -> Callable[[], bytes | None]:
+    return partial(_read_same, tree, entry, blob)
+
+
+def _read_same(tree: Tree, entry: Entry, blob: str) -> bytes | None:
+    """The content the documents were parsed from, or None if the file has changed since."""
+    try:
+        data = tree.read([entry])[0]
+    except (OSError, git.GitCommandError):
+        return None
+    if isinstance(data, str) or blob_id(data) != blob:
+        return None
+    return data
+
+
+def _documents(tree: Tree, entries: list[Entry], blobs: list[str | None],
+               results: list[FileResult | None], diagnostics: list[Diagnostic]
+               ) -> tuple[list[Document], list[list[Any]]]:
+    docs: list[Document] = []
+    checked: list[list[Any]] = []
+    for entry, blob, result in zip(entries, blobs, results, strict=True):
+        if result is None or blob is None:
+            continue
+        records, problems = result
+        read = _reader(tree, entry, blob)
+        for code, message, line, column, hint, obj_name in problems:
+            diagnostics.append(Diagnostic(message, code, file=entry.path, line=line,
+                                          column=column, object=obj_name, hint=hint))
+        for index, item, obj, _line, _column, issues in records:
+            docs.append(Document(obj, entry.path, index, blob, item,
+                                 FileLocator(blob, index, item, read)))
+            checked.append(issues)
+    return docs, checked
