@@ -1,0 +1,267 @@
+"""The Client interface: how agents, apply and the CLI read and write objects.
+
+Two implementations share it: ``LocalClient`` (gitkube/api/local.py, in-process over a Store)
+and, later, an HTTP client speaking the Kubernetes REST API. Everything here is plain data so
+it maps one-to-one onto that API:
+
+=====================  ==================================================================
+Client                 Kubernetes REST
+=====================  ==================================================================
+get                    GET    .../namespaces/NS/PLURAL/NAME
+list                   GET    .../[namespaces/NS/]PLURAL?labelSelector=&fieldSelector=
+watch                  GET    ...?watch=true&resourceVersion=RV
+create                 POST   .../namespaces/NS/PLURAL
+update                 PUT    .../PLURAL/NAME          (status ignored)
+update_status          PUT    .../PLURAL/NAME/status   (only status)
+patch                  PATCH  .../PLURAL/NAME[/status] (merge, json, strategic)
+delete                 DELETE .../PLURAL/NAME  body DeleteOptions{propagationPolicy, ...}
+transaction            (gitkube extension: POST /apis/gitkube.io/v1/transactions)
+get_record/list_rec..  (gitkube extension: raw records under /gitkube/)
+=====================  ==================================================================
+
+Objects are JSON-compatible dicts in wire form; every object a Client returns is the
+caller's own copy (mutating it changes nothing else). ``namespace`` is ignored for
+cluster-scoped kinds; pass None or "". Every failure is a ``gitkube.errors.APIError``
+subclass (NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Gone) whose ``status()`` is
+the Kubernetes Status object.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from gitkube.model.labels import FieldSelector, Selector
+
+Obj = dict[str, Any]
+WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
+PatchType = Literal["merge", "json", "strategic"]
+PropagationPolicy = Literal["Orphan", "Background", "Foreground"]
+LabelSelectorArg = str | Mapping[str, Any] | Selector | None
+FieldSelectorArg = str | FieldSelector | None
+
+# Content types of the three patch kinds, for the HTTP layer.
+PATCH_CONTENT_TYPES: dict[str, PatchType] = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+}
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    """The answer of ``list``: the items (sorted by namespace, then name) and the store
+    revision the read saw, as a string (pass it to ``watch`` to miss nothing)."""
+
+    items: list[Obj]
+    resource_version: str
+    api_version: str = ""
+    kind: str = ""
+
+    def to_dict(self) -> Obj:
+        """The wire form: ``{kind: PodList, apiVersion, metadata: {resourceVersion}, items}``."""
+        return {
+            "kind": f"{self.kind}List",
+            "apiVersion": self.api_version,
+            "metadata": {"resourceVersion": self.resource_version},
+            "items": self.items,
+        }
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change seen by a watch. For DELETED, ``object`` is the last state with the
+    resourceVersion of the deletion."""
+
+    type: WatchEventType
+    object: Obj
+
+    def to_dict(self) -> Obj:
+        return {"type": self.type, "object": self.object}
+
+
+class Watcher(Protocol):
+    """A live, ordered stream of WatchEvents. Iterating blocks for the next event;
+    ``next_event(timeout)`` returns None when nothing arrived in time. Both raise
+    ``gitkube.errors.Gone`` when the requested history was compacted (relist, then watch from
+    the list's resourceVersion). Close it when done; it is also a context manager."""
+
+    def __iter__(self) -> Iterator[WatchEvent]: ...
+
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Watcher: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# --- transactions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateOp:
+    """Create ``object`` (validated and defaulted like ``Client.create``)."""
+
+    object: Obj
+
+
+@dataclass(frozen=True)
+class UpdateOp:
+    """Update ``object`` like ``Client.update`` (its metadata.resourceVersion, when set, is a
+    precondition)."""
+
+    object: Obj
+
+
+@dataclass(frozen=True)
+class DeleteOp:
+    """Delete like ``Client.delete``; ``resource_version``/``uid`` are preconditions."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    propagation_policy: PropagationPolicy | None = None
+    resource_version: str | None = None
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class PutRecord:
+    """Write a raw gitkube record: ``key`` must start with ``/gitkube/``; ``value`` is any
+    JSON-compatible dict. Not validated, not defaulted, no metadata. ``expected_revision``:
+    None = create or overwrite; 0 = must not exist; N = must be at revision N."""
+
+    key: str
+    value: Obj
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteRecord:
+    """Delete a raw gitkube record (NotFound if missing unless ``missing_ok``)."""
+
+    key: str
+    missing_ok: bool = False
+
+
+TxnOp = CreateOp | UpdateOp | DeleteOp | PutRecord | DeleteRecord
+
+
+@dataclass(frozen=True)
+class Record:
+    """A raw gitkube record as stored: its key, JSON value and store revision."""
+
+    key: str
+    value: Obj
+    revision: int
+
+
+@dataclass(frozen=True)
+class TxnResult:
+    """What a transaction wrote: the store revision after it, and for each op (in order) the
+    resulting object — the created/updated object, the deleted object (or the object now
+    carrying deletionTimestamp when finalizers keep it) — or None for record ops."""
+
+    revision: int
+    results: list[Obj | None] = field(default_factory=list)
+
+
+# --- the interface -------------------------------------------------------------------------
+
+
+class Client(Protocol):
+    """The api. See the module docstring and docs/API.md for the full contract."""
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj:
+        """The object; NotFound if it does not exist."""
+        ...
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+    ) -> ObjectList:
+        """Objects of a kind in one namespace (None = all), filtered by the selectors."""
+        ...
+
+    def create(self, obj: Obj) -> Obj:
+        """Validate, default and store a new object; returns it with uid, resourceVersion,
+        generation 1 and creationTimestamp. AlreadyExists, Invalid, BadRequest."""
+        ...
+
+    def update(self, obj: Obj) -> Obj:
+        """Replace an object's spec and metadata; its status is kept (kinds with a status
+        subresource). Conflict when metadata.resourceVersion is set and stale; NotFound."""
+        ...
+
+    def update_status(self, obj: Obj) -> Obj:
+        """Replace only the status of an object; everything else is kept."""
+        ...
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: PatchType = "merge",
+        *,
+        subresource: Literal["status"] | None = None,
+    ) -> Obj:
+        """Apply a merge (RFC 7386), json (RFC 6902) or strategic-merge patch to the current
+        object, then write it like update (or update_status for ``subresource="status"``)."""
+        ...
+
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation_policy: PropagationPolicy | None = None,
+        grace_period_seconds: int | None = None,
+        resource_version: str | None = None,
+        uid: str | None = None,
+    ) -> Obj:
+        """Delete; returns the object as removed, or — when finalizers keep it — as it is now,
+        with metadata.deletionTimestamp set. NotFound; Conflict on a failed precondition."""
+        ...
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+    ) -> Watcher:
+        """Changes after ``resource_version``; with None or "0" first a synthetic ADDED per
+        existing object. Gone (410) when that version was compacted."""
+        ...
+
+    def transaction(self, ops: Sequence[TxnOp]) -> TxnResult:
+        """Every op validated and prepared exactly like its single-object call, then all
+        written in one store transaction: all or nothing. The first failing op's error is
+        raised (its message names the op index) and nothing is written."""
+        ...
+
+    def get_record(self, key: str) -> Record | None:
+        """A raw gitkube record (key under ``/gitkube/``), or None."""
+        ...
+
+    def list_records(self, prefix: str) -> builtins.list[Record]:
+        """Raw gitkube records under ``prefix`` (which starts with ``/gitkube/``), by key."""
+        ...

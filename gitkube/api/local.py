@@ -1,0 +1,522 @@
+"""LocalClient: the api layer in-process, over a Store. The only code that writes objects.
+
+Every write — single or in a transaction — goes through the same three steps:
+
+1. **plan** the write against the object read from the store (``strategy.prepare_*``):
+   defaults, server metadata, status separation, generation, finalizers;
+2. **validate** the result (schema + metadata rules; every problem in one Invalid);
+3. **commit** the store op with ``expected_revision`` = the revision that was read, so a
+   concurrent writer makes the write fail with Conflict instead of being overwritten.
+
+Objects are stored as compact JSON without resourceVersion (codec.py); reads decode a fresh
+copy and inject resourceVersion from the key's mod_revision.
+
+Transactions and apply history: ``transaction(ops)`` takes CreateOp/UpdateOp/DeleteOp (each
+planned and validated exactly like create/update/delete) and PutRecord/DeleteRecord, raw JSON
+records under keys starting with ``/gitkube/`` (outside the ``/registry/`` object space, so no
+object list or watch sees them). All of them are committed in ONE store transaction: plan's
+apply writes its objects and its history entry (e.g. ``/gitkube/history/<seq>``) together, all
+or nothing. Read records back with ``get_record``/``list_records``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from gitkube.api import strategy
+from gitkube.api.client import (
+    CreateOp,
+    DeleteOp,
+    DeleteRecord,
+    FieldSelectorArg,
+    LabelSelectorArg,
+    ObjectList,
+    PatchType,
+    PropagationPolicy,
+    PutRecord,
+    Record,
+    TxnOp,
+    TxnResult,
+    UpdateOp,
+)
+from gitkube.api.codec import copy_json, decode, encode, now_rfc3339, parse_revision
+from gitkube.api.watch import LocalWatcher, gone
+from gitkube.errors import (
+    AlreadyExists,
+    APIError,
+    BadRequest,
+    Compacted,
+    Conflict,
+    Invalid,
+    KeyExists,
+    KeyNotFound,
+    NotFound,
+    RevisionConflict,
+)
+from gitkube.model import kinds
+from gitkube.model.kinds import ResourceType
+from gitkube.model.labels import SelectorError, as_field_selector, as_selector
+from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from gitkube.store.base import Create, Delete, KeyValue, Store, Update
+from gitkube.store.base import Op as StoreOp
+
+Obj = dict[str, Any]
+RECORD_PREFIX = "/gitkube/"
+PATCH_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One planned write: the store op (None: nothing to write) and what to return."""
+
+    key: str
+    op: StoreOp | None
+    result: Obj | None  # the object as written (no resourceVersion yet) or as removed
+    removed: bool = False
+    ref: str = ""  # "Deployment default/web", for error messages
+
+
+def _qualified(rt: ResourceType) -> str:
+    return f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+
+
+def _ref(rt: ResourceType, name: str) -> str:
+    return f'{_qualified(rt)} "{name}"'
+
+
+def not_found(rt: ResourceType, name: str) -> NotFound:
+    return NotFound(f'{_qualified(rt)} "{name}" not found', kind=rt.plural, name=name,
+                    group=rt.group)
+
+
+def conflict(rt: ResourceType, name: str, why: str = "") -> Conflict:
+    return Conflict(
+        f'Operation cannot be fulfilled on {_qualified(rt)} "{name}": '
+        + (why or "the object has been modified; please apply your changes to the latest "
+           "version and try again"),
+        kind=rt.plural, name=name, group=rt.group,
+        hint="read the object again, reapply your change, and retry",
+    )
+
+
+def _with_prefix(error: APIError, prefix: str) -> APIError:
+    out = type(error)(f"{prefix}: {error.message}", hint=error.hint, kind=error.kind,
+                      name=error.name, group=error.group, causes=error.causes)
+    out.__cause__ = error
+    return out
+
+
+class LocalClient:
+    """The Client protocol (gitkube.api.client) over a Store, in this process.
+
+    Thread-safe as far as the store is: all coordination is by store revisions."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None):
+        self.store = store
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # --- resolution ------------------------------------------------------------------------
+
+    @staticmethod
+    def resource(api_version: str, kind: str) -> ResourceType:
+        """The ResourceType for a read; NotFound for a kind gitkube does not serve."""
+        rt = kinds.lookup(api_version, kind)
+        if rt is None:
+            raise NotFound(
+                f'the server could not find the requested resource (kind "{kind}" in '
+                f'version "{api_version}")',
+                hint="`gitkube api-resources` lists the kinds gitkube serves",
+            )
+        return rt
+
+    @staticmethod
+    def _resource_of(obj: Any) -> ResourceType:
+        if not isinstance(obj, dict):
+            raise BadRequest(f"an object must be a JSON object, got {type(obj).__name__}")
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not api_version or not kind:
+            raise BadRequest("Object 'Kind' is missing" if not kind
+                             else "Object 'apiVersion' is missing")
+        rt = kinds.lookup(str(api_version), str(kind))
+        if rt is None:
+            known = ", ".join(f"{r.api_version}/{r.kind}" for r in kinds.RESOURCES)
+            raise BadRequest(f'no kind "{kind}" is registered for version "{api_version}"',
+                             hint=f"gitkube serves: {known}")
+        return rt
+
+    @staticmethod
+    def _key(rt: ResourceType, namespace: str | None, name: str) -> str:
+        if not name:
+            raise BadRequest(f"a name is required to address a {rt.kind}")
+        return rt.key((namespace or "default") if rt.namespaced else None, name)
+
+    def _key_of(self, rt: ResourceType, obj: Obj) -> tuple[str, str]:
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        return self._key(rt, meta.get("namespace"), name), name
+
+    def _now(self) -> str:
+        return now_rfc3339(self._clock())
+
+    def _read(self, rt: ResourceType, key: str, name: str) -> KeyValue:
+        kv = self.store.get(key)
+        if kv is None:
+            raise not_found(rt, name)
+        return kv
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj:
+        rt = self.resource(api_version, kind)
+        return decode(self._read(rt, self._key(rt, namespace, name), name))
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+    ) -> ObjectList:
+        rt = self.resource(api_version, kind)
+        labels, fields = self._selectors(label_selector, field_selector)
+        kvs, revision = self.store.list(rt.prefix(namespace or None))
+        items = [decode(kv) for kv in kvs]
+        if not labels.empty or not fields.empty:
+            items = [o for o in items if labels.matches_object(o) and fields.matches(o)]
+        return ObjectList(items, str(revision), rt.api_version, rt.kind)
+
+    @staticmethod
+    def _selectors(label_selector: LabelSelectorArg, field_selector: FieldSelectorArg) -> Any:
+        try:
+            return as_selector(label_selector), as_field_selector(field_selector)
+        except SelectorError as e:
+            raise BadRequest(str(e)) from e
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+    ) -> LocalWatcher:
+        rt = self.resource(api_version, kind)
+        labels, fields = self._selectors(label_selector, field_selector)
+        prefix = rt.prefix(namespace or None)
+        initial: list[Obj] | None = None
+        keys: list[str] | None = None
+        if resource_version in (None, "", "0"):
+            kvs, since = self.store.list(prefix)
+            initial, keys = [], []
+            for kv in kvs:
+                obj = decode(kv)
+                if labels.matches_object(obj) and fields.matches(obj):
+                    initial.append(obj)
+                    keys.append(kv.key)
+        else:
+            since = parse_revision(resource_version) or 0
+        try:
+            raw = self.store.watch(prefix, since)
+        except Compacted as e:
+            raise gone(e) from e
+        return LocalWatcher(raw, initial=initial, initial_keys=keys, labels=labels,
+                            fields=fields)
+
+    def get_record(self, key: str) -> Record | None:
+        kv = self.store.get(self._record_key(key))
+        return None if kv is None else Record(kv.key, json.loads(kv.value), kv.mod_revision)
+
+    def list_records(self, prefix: str) -> builtins.list[Record]:
+        kvs, _ = self.store.list(self._record_key(prefix))
+        return [Record(kv.key, json.loads(kv.value), kv.mod_revision) for kv in kvs]
+
+    # --- single writes ---------------------------------------------------------------------
+
+    def create(self, obj: Obj) -> Obj:
+        return self._one(CreateOp(obj))
+
+    def update(self, obj: Obj) -> Obj:
+        return self._one(UpdateOp(obj))
+
+    def update_status(self, obj: Obj) -> Obj:
+        rt = self._resource_of(obj)
+        key, name = self._key_of(rt, obj)
+        step = self._plan_status(rt, key, name, obj)
+        result = self._commit([step], single=True).results[0]
+        assert result is not None
+        return result
+
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation_policy: PropagationPolicy | None = None,
+        grace_period_seconds: int | None = None,
+        resource_version: str | None = None,
+        uid: str | None = None,
+    ) -> Obj:
+        return self._one(DeleteOp(api_version, kind, namespace, name, propagation_policy,
+                                  resource_version, uid), grace=grace_period_seconds)
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: PatchType = "merge",
+        *,
+        subresource: Literal["status"] | None = None,
+    ) -> Obj:
+        rt = self.resource(api_version, kind)
+        key = self._key(rt, namespace, name)
+        for attempt in range(PATCH_RETRIES):
+            current = decode(self._read(rt, key, name))
+            patched = self._apply_patch(rt, current, patch, patch_type)
+            for field in ("apiVersion", "kind"):
+                if patched.get(field) != current.get(field):
+                    raise BadRequest(f"a patch cannot change {field}")
+            meta = strategy.meta_of(patched)
+            if meta.get("name") != name or (
+                rt.namespaced and meta.get("namespace") != current["metadata"].get("namespace")
+            ):
+                raise BadRequest("a patch cannot change metadata.name or metadata.namespace")
+            caller_rv = meta.get("resourceVersion") != current["metadata"]["resourceVersion"]
+            try:
+                if subresource == "status":
+                    step = self._plan_status(rt, key, name, patched)
+                    result = self._commit([step], single=True).results[0]
+                    assert result is not None
+                    return result
+                return self.update(patched)
+            except Conflict:
+                if caller_rv or attempt == PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _apply_patch(rt: ResourceType, current: Obj, patch: Any, patch_type: str) -> Obj:
+        try:
+            if patch_type == "merge":
+                result = merge_patch(current, patch)
+            elif patch_type == "json":
+                result = json_patch(current, patch)
+            elif patch_type == "strategic":
+                result = strategic_merge_patch(current, patch)
+            else:
+                raise BadRequest(f"unknown patch type {patch_type!r}: use merge, json or "
+                                 "strategic")
+        except PatchError as e:
+            name = str(current["metadata"].get("name"))
+            if e.invalid:
+                raise Invalid(f"the patch does not apply to {rt.kind} {name!r}: {e}",
+                              kind=rt.kind, name=name, group=rt.group) from e
+            raise BadRequest(f"invalid {patch_type} patch: {e}") from e
+        if not isinstance(result, dict):
+            raise BadRequest("the patched object is not a JSON object")
+        return result
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def transaction(self, ops: Sequence[TxnOp]) -> TxnResult:
+        """All ops planned and validated first (the first failure is raised, prefixed with
+        ``op N (...)``, and nothing is written), then committed in one store transaction.
+        A key may appear only once per transaction (BadRequest otherwise)."""
+        steps: list[_Step] = []
+        for i, op in enumerate(ops):
+            try:
+                steps.append(self._plan(op))
+            except APIError as e:
+                raise _with_prefix(e, f"op {i} ({_describe(op)})") from e
+        return self._commit(steps, single=False)
+
+    def _one(self, op: TxnOp, *, grace: int | None = None) -> Obj:
+        result = self._commit([self._plan(op, grace=grace)], single=True).results[0]
+        assert result is not None
+        return result
+
+    def _plan(self, op: TxnOp, *, grace: int | None = None) -> _Step:
+        if isinstance(op, CreateOp):
+            return self._plan_create(op.object)
+        if isinstance(op, UpdateOp):
+            return self._plan_update(op.object)
+        if isinstance(op, DeleteOp):
+            return self._plan_delete(op, grace)
+        if isinstance(op, PutRecord):
+            return self._plan_put_record(op)
+        if isinstance(op, DeleteRecord):
+            return self._plan_delete_record(op)
+        raise BadRequest(f"not a transaction op: {op!r}")
+
+    def _plan_create(self, obj: Obj) -> _Step:
+        rt = self._resource_of(obj)
+        new = strategy.prepare_create(rt, obj, now=self._now())
+        strategy.validate(rt, new)
+        key, name = self._key_of(rt, new)
+        return _Step(key, Create(key, encode(new)), new, ref=_ref(rt, name))
+
+    def _plan_update(self, obj: Obj) -> _Step:
+        rt = self._resource_of(obj)
+        key, name = self._key_of(rt, obj)
+        kv, old = self._read_expected(rt, key, name, obj)
+        new = strategy.prepare_update(rt, obj, old)
+        return self._finish_update(rt, key, name, kv, old, new)
+
+    def _plan_status(self, rt: ResourceType, key: str, name: str, obj: Obj) -> _Step:
+        if not strategy.has_status_subresource(rt):
+            raise NotFound(f"the server could not find the requested resource "
+                           f"({_qualified(rt)}/status): {rt.kind} has no status subresource")
+        kv, old = self._read_expected(rt, key, name, obj)
+        new = strategy.prepare_status_update(rt, obj, old)
+        return self._finish_update(rt, key, name, kv, old, new)
+
+    def _read_expected(self, rt: ResourceType, key: str, name: str,
+                       obj: Obj) -> tuple[KeyValue, Obj]:
+        kv = self._read(rt, key, name)
+        expected = parse_revision((obj.get("metadata") or {}).get("resourceVersion"))
+        if expected is not None and expected != kv.mod_revision:
+            raise conflict(rt, name)
+        return kv, decode(kv)
+
+    def _finish_update(self, rt: ResourceType, key: str, name: str, kv: KeyValue, old: Obj,
+                       new: Obj) -> _Step:
+        ref = _ref(rt, name)
+        if strategy.is_finalized(new):
+            # The last finalizer is gone: the object goes, returned in its final state.
+            new["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            return _Step(key, Delete(key, kv.mod_revision), new, removed=True, ref=ref)
+        strategy.validate(rt, new)
+        new["metadata"].pop("resourceVersion", None)
+        if json.loads(kv.value) == new:
+            return _Step(key, None, old, ref=ref)  # nothing changed: no write, no event
+        return _Step(key, Update(key, encode(new), kv.mod_revision), new, ref=ref)
+
+    def _plan_delete(self, op: DeleteOp, grace: int | None) -> _Step:
+        rt = self.resource(op.api_version, op.kind)
+        key = self._key(rt, op.namespace, op.name)
+        kv = self._read(rt, key, op.name)
+        old = decode(kv)
+        expected = parse_revision(op.resource_version)
+        if expected is not None and expected != kv.mod_revision:
+            raise conflict(rt, op.name, "Precondition failed: resourceVersion "
+                           f"{op.resource_version} does not match {kv.mod_revision}")
+        uid = old["metadata"].get("uid")
+        if op.uid is not None and op.uid != uid:
+            raise conflict(rt, op.name, f"Precondition failed: UID in precondition: {op.uid}, "
+                           f"UID in object meta: {uid}")
+        plan = strategy.prepare_delete(rt, old, now=self._now(),
+                                       propagation_policy=op.propagation_policy,
+                                       grace_period_seconds=grace)
+        ref = _ref(rt, op.name)
+        if plan.action == "remove":
+            return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=ref)
+        if plan.action == "none":
+            return _Step(key, None, old, ref=ref)
+        return _Step(key, Update(key, encode(plan.object), kv.mod_revision), plan.object,
+                     ref=ref)
+
+    @staticmethod
+    def _record_key(key: str) -> str:
+        if not isinstance(key, str) or not key.startswith(RECORD_PREFIX):
+            raise BadRequest(f"record keys must start with {RECORD_PREFIX}: {key!r}")
+        return key
+
+    def _plan_put_record(self, op: PutRecord) -> _Step:
+        key = self._record_key(op.key)
+        if not isinstance(op.value, dict):
+            raise BadRequest(f"record {key}: the value must be a JSON object")
+        data = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False).encode()
+        if op.expected_revision == 0:
+            return _Step(key, Create(key, data), None, ref=f"record {key}")
+        if op.expected_revision is None and self.store.get(key) is None:
+            return _Step(key, Create(key, data), None, ref=f"record {key}")
+        return _Step(key, Update(key, data, op.expected_revision), None, ref=f"record {key}")
+
+    def _plan_delete_record(self, op: DeleteRecord) -> _Step:
+        key = self._record_key(op.key)
+        if self.store.get(key) is None:
+            if op.missing_ok:
+                return _Step(key, None, None, ref=f"record {key}")
+            raise NotFound(f"record {key} not found")
+        return _Step(key, Delete(key), None, removed=True, ref=f"record {key}")
+
+    def _commit(self, steps: builtins.list[_Step], *, single: bool) -> TxnResult:
+        seen: set[str] = set()
+        for step in steps:
+            if step.key in seen:
+                raise BadRequest(f"a transaction may touch {step.ref} only once")
+            seen.add(step.key)
+        store_ops = [s.op for s in steps if s.op is not None]
+        if not store_ops:
+            return TxnResult(self.store.revision(), [self._existing(s) for s in steps])
+        try:
+            revision = self.store.txn(store_ops)
+        except (KeyExists, KeyNotFound, RevisionConflict) as e:
+            raise self._store_error(e, steps, single) from e
+        results: list[Obj | None] = []
+        for step in steps:
+            if step.result is None:
+                results.append(None)
+            elif step.op is None or step.removed:
+                results.append(self._existing(step))
+            elif len(store_ops) == 1:
+                out = copy_json(step.result)
+                out["metadata"]["resourceVersion"] = str(revision)
+                results.append(out)
+            else:
+                # Backends may give each op of a transaction its own revision: read back.
+                kv = self.store.get(step.key)
+                results.append(decode(kv) if kv is not None else copy_json(step.result))
+        return TxnResult(revision, results)
+
+    @staticmethod
+    def _existing(step: _Step) -> Obj | None:
+        """The result of a step that wrote nothing new (its object still carries the
+        resourceVersion it was read with)."""
+        return copy_json(step.result) if step.result is not None else None
+
+    @staticmethod
+    def _store_error(error: Exception, steps: builtins.list[_Step], single: bool) -> APIError:
+        key = getattr(error, "key", "")
+        index = next((i for i, s in enumerate(steps) if s.key == key), 0)
+        step = steps[index] if steps else None
+        ref = step.ref if step else key
+        if isinstance(error, KeyExists):
+            out: APIError = AlreadyExists(f"{ref} already exists",
+                                          hint="update it instead, or delete it first")
+        elif isinstance(error, KeyNotFound):
+            out = NotFound(f"{ref} not found")
+        else:
+            out = Conflict(f"Operation cannot be fulfilled on {ref}: the object has been "
+                           "modified; please apply your changes to the latest version and "
+                           "try again", hint="read the object again and retry")
+        return out if single else _with_prefix(out, f"op {index} ({ref})")
+
+
+def _describe(op: TxnOp) -> str:
+    if isinstance(op, CreateOp | UpdateOp):
+        meta = op.object.get("metadata") or {} if isinstance(op.object, dict) else {}
+        verb = "create" if isinstance(op, CreateOp) else "update"
+        kind = op.object.get("kind") if isinstance(op.object, dict) else "?"
+        ns = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
+        return f"{verb} {kind} {ns}{meta.get('name') or meta.get('generateName') or ''}"
+    if isinstance(op, DeleteOp):
+        ns = f"{op.namespace}/" if op.namespace else ""
+        return f"delete {op.kind} {ns}{op.name}"
+    return f"{type(op).__name__} {op.key}"
+
+
+__all__ = ["RECORD_PREFIX", "LocalClient", "conflict", "not_found"]

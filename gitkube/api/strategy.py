@@ -1,0 +1,358 @@
+"""What the api does to an object on each kind of write: pure functions, no store access.
+
+Named after the API server's per-kind "strategies" (PrepareForCreate, PrepareForUpdate,
+Validate). ``LocalClient`` reads the current object, calls one of these, and writes the result.
+
+- ``prepare_create``: defaults, namespace, generateName, uid, creationTimestamp, generation 1,
+  initial status (workloads: ``{}``; Pod: phase Pending; Namespace: phase Active; Service:
+  ``loadBalancer: {}``; PVC: phase Pending; Node keeps what the caller sent).
+- ``prepare_update``: defaults; server-owned metadata kept from the stored object; status kept
+  (kinds with a status subresource); generation + 1 when anything outside metadata and status
+  changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started.
+- ``prepare_status_update``: the stored object with only ``status`` replaced.
+- ``prepare_delete``: finalizers (plus ``orphan``/``foregroundDeletion`` for those
+  propagation policies) keep the object with deletionTimestamp set; otherwise it goes.
+- ``validate``: the schema (``gitkube.schema.check_object``) plus the api's own metadata rules
+  (name present and well formed, ownerReferences complete, at most one controller); every
+  problem becomes one ``cause`` of a single Invalid error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gitkube.api.codec import copy_json
+from gitkube.errors import BadRequest, Conflict, Invalid
+from gitkube.model.defaults import apply_defaults
+from gitkube.model.kinds import ResourceType
+
+Obj = dict[str, Any]
+
+SERVER_METADATA = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+_NOT_SPEC = frozenset({"apiVersion", "kind", "metadata", "status"})
+_RESET_STATUS = frozenset({"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"})
+_INITIAL_STATUS: dict[str, Obj] = {
+    "Pod": {"phase": "Pending"},
+    "Namespace": {"phase": "Active"},
+    "Service": {"loadBalancer": {}},
+    "PersistentVolumeClaim": {"phase": "Pending"},
+}
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_LABEL_KINDS = frozenset({"Namespace", "Service"})
+
+
+def meta_of(obj: Obj) -> Obj:
+    """``obj['metadata']`` as a dict (created if missing)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+def spec_of(obj: Obj) -> Obj:
+    """Everything a generation counts: the top-level fields other than metadata and status."""
+    return {k: v for k, v in obj.items() if k not in _NOT_SPEC}
+
+
+def has_status_subresource(rt: ResourceType) -> bool:
+    return "status" in rt.subresources
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+def prepare_create(rt: ResourceType, obj: Obj, *, now: str) -> Obj:
+    """The object to store for a create (validation not included)."""
+    out = apply_defaults(obj)
+    meta = meta_of(out)
+    for field in (*SERVER_METADATA, "resourceVersion", "selfLink", "managedFields"):
+        meta.pop(field, None)
+    if rt.namespaced:
+        meta["namespace"] = meta.get("namespace") or "default"
+    else:
+        meta.pop("namespace", None)
+    if not meta.get("name") and meta.get("generateName"):
+        suffix = "".join(random.choice(_GENERATE_ALPHABET) for _ in range(5))
+        meta["name"] = f"{meta['generateName']}{suffix}"
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now
+    meta["generation"] = 1
+    if rt.kind in _RESET_STATUS:
+        out["status"] = {}
+    elif rt.kind in _INITIAL_STATUS:
+        out["status"] = copy_json(_INITIAL_STATUS[rt.kind])
+    return out
+
+
+# --- update --------------------------------------------------------------------------------
+
+
+def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+    """The object to store for an update of ``old`` by ``obj``."""
+    out = apply_defaults(obj)
+    meta = meta_of(out)
+    old_meta = meta_of(old)
+    uid = meta.get("uid")
+    if uid and uid != old_meta.get("uid"):
+        raise Conflict(
+            f"Precondition failed: UID in object meta: {uid}, stored: {old_meta.get('uid')}",
+            kind=rt.kind,
+            name=str(old_meta.get("name")),
+            group=rt.group,
+        )
+    for field in (*SERVER_METADATA, "selfLink", "managedFields"):
+        meta.pop(field, None)
+        if field in old_meta:
+            meta[field] = copy_json(old_meta[field])
+    if rt.namespaced:
+        meta["namespace"] = old_meta.get("namespace")
+    else:
+        meta.pop("namespace", None)
+    meta.pop("generateName", None)
+    if "generateName" in old_meta:
+        meta["generateName"] = old_meta["generateName"]
+    if has_status_subresource(rt):
+        out.pop("status", None)
+        if "status" in old:
+            out["status"] = copy_json(old["status"])
+    if spec_of(out) != spec_of(old):
+        meta["generation"] = int(old_meta.get("generation") or 0) + 1
+    if old_meta.get("deletionTimestamp"):
+        added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+        if added:
+            raise Invalid(
+                f'{rt.kind} "{old_meta.get("name")}" is invalid: metadata.finalizers: '
+                "Forbidden: no new finalizers can be added if the object is being deleted",
+                kind=rt.kind,
+                name=str(old_meta.get("name")),
+                group=rt.group,
+                causes=[_cause("FieldValueForbidden", "metadata.finalizers",
+                               "no new finalizers can be added if the object is being deleted")],
+            )
+    _order_like(out, old)
+    return out
+
+
+def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+    """``old`` with its status replaced by ``obj``'s (nothing else changes)."""
+    out: Obj = copy_json(old)
+    meta_of(out).pop("resourceVersion", None)
+    if "status" in obj:
+        out["status"] = copy_json(obj["status"])
+    else:
+        out.pop("status", None)
+    return out
+
+
+def _order_like(out: Obj, old: Obj) -> None:
+    """Keep the top-level key order of the stored object (stable bytes, fewer no-op writes)."""
+    order = [k for k in old if k in out] + [k for k in out if k not in old]
+    items = [(k, out[k]) for k in order]
+    out.clear()
+    out.update(items)
+
+
+def is_finalized(obj: Obj) -> bool:
+    """Deletion started and nothing holds the object any more: it should be removed."""
+    meta = meta_of(obj)
+    return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
+
+
+# --- delete --------------------------------------------------------------------------------
+
+DeleteAction = Literal["remove", "update", "none"]
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    action: DeleteAction
+    object: Obj
+
+
+def prepare_delete(
+    rt: ResourceType,
+    old: Obj,
+    *,
+    now: str,
+    propagation_policy: str | None,
+    grace_period_seconds: int | None,
+) -> DeletePlan:
+    """Remove the object, or mark it deleting (deletionTimestamp) while finalizers hold it.
+
+    Pods bound to a node and not finished, deleted with ``grace_period_seconds`` > 0, are
+    marked too (graceful deletion: the kubelet removes them with grace 0 once stopped)."""
+    if propagation_policy not in (None, "Orphan", "Background", "Foreground"):
+        raise BadRequest(
+            f"propagationPolicy {propagation_policy!r} is not one of Orphan, Background, "
+            "Foreground"
+        )
+    if grace_period_seconds is not None and grace_period_seconds < 0:
+        raise BadRequest("gracePeriodSeconds must be >= 0")
+    out = copy_json(old)
+    meta = meta_of(out)
+    meta.pop("resourceVersion", None)
+    finalizers = list(meta.get("finalizers") or [])
+    extra = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(
+        propagation_policy or ""
+    )
+    if extra and extra not in finalizers:
+        finalizers.append(extra)
+    graceful = (
+        rt.kind == "Pod"
+        and bool(grace_period_seconds)
+        and bool((old.get("spec") or {}).get("nodeName"))
+        and (old.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
+    if meta.get("deletionTimestamp"):
+        if not finalizers and not (graceful and meta.get("deletionGracePeriodSeconds")):
+            return DeletePlan("remove", out)
+        if finalizers != list(meta.get("finalizers") or []):
+            meta["finalizers"] = finalizers
+            return DeletePlan("update", out)
+        return DeletePlan("none", out)
+    if not finalizers and not graceful:
+        return DeletePlan("remove", out)
+    meta["finalizers"] = finalizers
+    if not finalizers:
+        meta.pop("finalizers")
+    meta["deletionTimestamp"] = now
+    meta["deletionGracePeriodSeconds"] = grace_period_seconds if graceful else 0
+    meta["generation"] = int(meta.get("generation") or 0) + 1
+    return DeletePlan("update", out)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+_REASONS = (
+    ("required", "FieldValueRequired"),
+    ("missing", "FieldValueRequired"),
+    ("unsupported", "FieldValueForbidden"),
+    ("forbidden", "FieldValueForbidden"),
+    ("unknown-field", "FieldValueNotFound"),
+    ("enum", "FieldValueNotSupported"),
+    ("not-supported", "FieldValueNotSupported"),
+    ("duplicate", "FieldValueDuplicate"),
+    ("too-long", "FieldValueTooLong"),
+)
+
+
+def _cause(reason: str, field: str, message: str) -> dict[str, str]:
+    return {"reason": reason, "message": message, "field": field}
+
+
+def field_path(path: Sequence[Any]) -> str:
+    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _schema_checker() -> Callable[[Obj], Sequence[Any]] | None:
+    try:
+        module = importlib.import_module("gitkube.schema")
+    except ImportError:
+        return None
+    fn = getattr(module, "check_object", None)
+    return fn if callable(fn) else None
+
+
+def _schema_causes(obj: Obj) -> list[dict[str, str]]:
+    check = _schema_checker()
+    if check is None:
+        return []
+    causes = []
+    for issue in check(obj):
+        if getattr(issue, "severity", "error") != "error":
+            continue
+        code = str(getattr(issue, "code", ""))
+        reason = next((r for word, r in _REASONS if word in code), "FieldValueInvalid")
+        message = str(getattr(issue, "message", issue))
+        hint = getattr(issue, "hint", None)
+        if hint:
+            message = f"{message} (hint: {hint})"
+        causes.append(_cause(reason, field_path(getattr(issue, "path", ())), message))
+    return causes
+
+
+def _metadata_causes(rt: ResourceType, obj: Obj) -> list[dict[str, str]]:
+    meta = meta_of(obj)
+    causes: list[dict[str, str]] = []
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        causes.append(_cause("FieldValueRequired", "metadata.name",
+                             "Required value: name or generateName is required"))
+    else:
+        pattern = _LABEL if rt.kind in _DNS_LABEL_KINDS else _SUBDOMAIN
+        limit = 63 if rt.kind in _DNS_LABEL_KINDS else 253
+        if len(name) > limit or not pattern.match(name):
+            causes.append(_cause(
+                "FieldValueInvalid", "metadata.name",
+                f'Invalid value: "{name}": must be a lowercase RFC 1123 '
+                f"{'label' if limit == 63 else 'subdomain'} (at most {limit} characters: "
+                "a-z, 0-9, '-'" + ("" if limit == 63 else ", '.'") + ")",
+            ))
+    owners = meta.get("ownerReferences")
+    if owners is not None and not isinstance(owners, list):
+        causes.append(_cause("FieldValueInvalid", "metadata.ownerReferences", "must be a list"))
+        owners = []
+    controllers = 0
+    for i, ref in enumerate(owners or []):
+        where = f"metadata.ownerReferences[{i}]"
+        if not isinstance(ref, dict):
+            causes.append(_cause("FieldValueInvalid", where, "must be an object"))
+            continue
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if not isinstance(ref.get(field), str) or not ref.get(field):
+                causes.append(_cause("FieldValueRequired", f"{where}.{field}", "Required value"))
+        controllers += 1 if ref.get("controller") is True else 0
+    if controllers > 1:
+        causes.append(_cause("FieldValueInvalid", "metadata.ownerReferences",
+                             "Only one reference can have Controller set to true"))
+    finalizers = meta.get("finalizers")
+    if finalizers is not None and (
+        not isinstance(finalizers, list) or not all(isinstance(f, str) and f for f in finalizers)
+    ):
+        causes.append(_cause("FieldValueInvalid", "metadata.finalizers",
+                             "must be a list of non-empty strings"))
+    return causes
+
+
+def validate(rt: ResourceType, obj: Obj) -> None:
+    """Raise Invalid listing every problem of ``obj`` (schema and metadata), or return."""
+    causes = _metadata_causes(rt, obj)
+    seen = {c["field"] for c in causes}
+    causes += [c for c in _schema_causes(obj) if c["field"] not in seen]
+    if not causes:
+        return
+    name = str(meta_of(obj).get("name") or meta_of(obj).get("generateName") or "")
+    qualified = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    details = "; ".join(f"{c['field']}: {c['message']}" for c in causes)
+    raise Invalid(
+        f'{qualified} "{name}" is invalid: [{details}]',
+        kind=rt.kind,
+        name=name,
+        group=rt.group,
+        causes=causes,
+        hint="fix every field listed; `gitkube validate` checks manifests before apply",
+    )

@@ -1,0 +1,282 @@
+"""The Client contract for writes, run against LocalClient over every store backend."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from gitkube.api import LocalClient
+from gitkube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
+
+Obj = dict[str, Any]
+
+
+def deployment(name: str = "web", *, replicas: int | None = None, image: str = "nginx:1.25",
+               labels: dict[str, str] | None = None) -> Obj:
+    spec: Obj = {
+        "selector": {"matchLabels": {"app": name}},
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "main", "image": image}]},
+        },
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    meta: Obj = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+
+
+def configmap(name: str = "cfg", **data: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+            "data": dict(data)}
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+def test_create_sets_server_metadata_and_defaults(client: LocalClient) -> None:
+    out = client.create(deployment())
+    meta = out["metadata"]
+    assert meta["namespace"] == "default"
+    assert re.fullmatch(r"[0-9a-f-]{36}", meta["uid"])
+    assert isinstance(meta["resourceVersion"], str) and int(meta["resourceVersion"]) > 0
+    assert meta["generation"] == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["creationTimestamp"])
+    assert out["spec"]["replicas"] == 1
+    assert out["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": "25%",
+                                                        "maxSurge": "25%"}
+    container = out["spec"]["template"]["spec"]["containers"][0]
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert out["status"] == {}
+    assert client.get("apps/v1", "Deployment", "default", "web") == out
+
+
+def test_create_ignores_client_server_fields(client: LocalClient) -> None:
+    obj = deployment()
+    obj["metadata"].update(uid="forged", resourceVersion="99", generation=7,
+                           deletionTimestamp="2020-01-01T00:00:00Z")
+    obj["status"] = {"replicas": 5}
+    out = client.create(obj)
+    assert out["metadata"]["uid"] != "forged"
+    assert out["metadata"]["generation"] == 1
+    assert "deletionTimestamp" not in out["metadata"]
+    assert out["status"] == {}
+
+
+def test_create_initial_status_per_kind(client: LocalClient) -> None:
+    pod = client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                         "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                         "status": {"phase": "Running"}})
+    assert pod["status"] == {"phase": "Pending"}
+    ns = client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    assert ns["status"] == {"phase": "Active"}
+    assert "namespace" not in ns["metadata"]
+    node = client.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                          "status": {"capacity": {"cpu": "4"}}})
+    assert node["status"] == {"capacity": {"cpu": "4"}}
+
+
+def test_generate_name(client: LocalClient) -> None:
+    obj = configmap()
+    del obj["metadata"]["name"]
+    obj["metadata"]["generateName"] = "web-"
+    a, b = client.create(obj), client.create(obj)
+    assert a["metadata"]["name"].startswith("web-") and len(a["metadata"]["name"]) == 9
+    assert a["metadata"]["name"] != b["metadata"]["name"]
+
+
+def test_create_existing_is_already_exists(client: LocalClient) -> None:
+    client.create(configmap())
+    with pytest.raises(AlreadyExists) as info:
+        client.create(configmap())
+    status = info.value.status()
+    assert status["code"] == 409 and status["reason"] == "AlreadyExists"
+    assert 'configmaps "cfg" already exists' in status["message"]
+
+
+def test_get_missing_is_not_found(client: LocalClient) -> None:
+    with pytest.raises(NotFound) as info:
+        client.get("v1", "ConfigMap", "default", "nope")
+    assert info.value.status()["code"] == 404
+    assert info.value.status()["details"]["name"] == "nope"
+
+
+def test_unknown_kind_is_a_clear_error(client: LocalClient) -> None:
+    with pytest.raises(BadRequest, match='no kind "Gizmo" is registered for version "v1"'):
+        client.create({"apiVersion": "v1", "kind": "Gizmo", "metadata": {"name": "g"}})
+    with pytest.raises(NotFound):
+        client.list("v1", "Gizmo")
+
+
+def test_invalid_lists_every_cause(client: LocalClient) -> None:
+    obj = configmap("Not_A_Name")
+    obj["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "name": "x"},
+        {"apiVersion": "v1", "kind": "A", "name": "a", "uid": "1", "controller": True},
+        {"apiVersion": "v1", "kind": "B", "name": "b", "uid": "2", "controller": True},
+    ]
+    with pytest.raises(Invalid) as info:
+        client.create(obj)
+    status = info.value.status()
+    assert status["code"] == 422 and status["reason"] == "Invalid"
+    fields = {c["field"] for c in status["details"]["causes"]}
+    assert {"metadata.name", "metadata.ownerReferences[0].kind",
+            "metadata.ownerReferences[0].uid", "metadata.ownerReferences"} <= fields
+    assert client.list("v1", "ConfigMap").items == []
+
+
+def test_returned_objects_are_private_copies(client: LocalClient) -> None:
+    out = client.create(configmap(a="1"))
+    out["data"]["a"] = "mutated"
+    got = client.get("v1", "ConfigMap", "default", "cfg")
+    assert got["data"]["a"] == "1"
+    got["data"]["a"] = "again"
+    assert client.list("v1", "ConfigMap").items[0]["data"]["a"] == "1"
+
+
+# --- update --------------------------------------------------------------------------------
+
+
+def test_generation_bumps_only_on_spec_change(client: LocalClient) -> None:
+    first = client.create(deployment())
+    relabelled = client.update({**first, "metadata": {**first["metadata"], "labels": {"x": "y"}}})
+    assert relabelled["metadata"]["generation"] == 1
+    assert relabelled["metadata"]["resourceVersion"] != first["metadata"]["resourceVersion"]
+    scaled = dict(relabelled)
+    scaled["spec"] = {**relabelled["spec"], "replicas": 3}
+    out = client.update(scaled)
+    assert out["metadata"]["generation"] == 2
+    assert out["metadata"]["uid"] == first["metadata"]["uid"]
+    assert out["metadata"]["creationTimestamp"] == first["metadata"]["creationTimestamp"]
+
+
+def test_update_that_changes_nothing_does_not_write(client: LocalClient) -> None:
+    first = client.create(deployment())
+    again = client.update(deployment())  # the same manifest, without defaults or metadata
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+
+def test_update_ignores_status_and_update_status_ignores_the_rest(client: LocalClient) -> None:
+    first = client.create(deployment())
+    with_status = client.update_status({**first, "status": {"replicas": 1},
+                                        "spec": {**first["spec"], "replicas": 9}})
+    assert with_status["status"] == {"replicas": 1}
+    assert with_status["spec"]["replicas"] == 1
+    assert with_status["metadata"]["generation"] == 1
+    updated = client.update({**with_status, "status": {"replicas": 42}})
+    assert updated["status"] == {"replicas": 1}
+
+
+def test_update_status_of_kind_without_status_subresource(client: LocalClient) -> None:
+    cm = client.create(configmap())
+    with pytest.raises(NotFound, match="no status subresource"):
+        client.update_status(cm)
+
+
+def test_stale_resource_version_conflicts(client: LocalClient) -> None:
+    first = client.create(configmap(a="1"))
+    client.update({**first, "data": {"a": "2"}})
+    with pytest.raises(Conflict) as info:
+        client.update({**first, "data": {"a": "3"}})
+    assert info.value.status()["code"] == 409 and info.value.status()["reason"] == "Conflict"
+    stale = {**first, "data": {"a": "3"}}
+    del stale["metadata"]["resourceVersion"]
+    assert client.update(stale)["data"] == {"a": "3"}  # no resourceVersion: unconditional
+
+
+def test_update_missing_is_not_found(client: LocalClient) -> None:
+    with pytest.raises(NotFound):
+        client.update(configmap())
+
+
+def test_update_with_other_uid_conflicts(client: LocalClient) -> None:
+    first = client.create(configmap())
+    with pytest.raises(Conflict, match="UID"):
+        client.update({**first, "metadata": {**first["metadata"], "uid": "other"}})
+
+
+# --- delete --------------------------------------------------------------------------------
+
+
+def test_delete_without_finalizers_removes(client: LocalClient) -> None:
+    client.create(configmap())
+    gone = client.delete("v1", "ConfigMap", "default", "cfg")
+    assert gone["metadata"]["name"] == "cfg"
+    with pytest.raises(NotFound):
+        client.get("v1", "ConfigMap", "default", "cfg")
+    with pytest.raises(NotFound):
+        client.delete("v1", "ConfigMap", "default", "cfg")
+
+
+def test_finalizers_hold_the_object_until_removed(client: LocalClient) -> None:
+    obj = configmap()
+    obj["metadata"]["finalizers"] = ["example.com/cleanup"]
+    client.create(obj)
+    held = client.delete("v1", "ConfigMap", "default", "cfg")
+    assert held["metadata"]["deletionTimestamp"].endswith("Z")
+    assert held["metadata"]["deletionGracePeriodSeconds"] == 0
+    current = client.get("v1", "ConfigMap", "default", "cfg")
+    assert current["metadata"]["deletionTimestamp"] == held["metadata"]["deletionTimestamp"]
+    again = client.delete("v1", "ConfigMap", "default", "cfg")  # idempotent while held
+    assert again["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
+    with pytest.raises(Invalid, match="no new finalizers"):
+        client.update({**current, "metadata": {**current["metadata"],
+                                               "finalizers": ["example.com/cleanup", "more"]}})
+    released = client.update({**current, "metadata": {**current["metadata"], "finalizers": []}})
+    assert released["metadata"]["finalizers"] == []
+    with pytest.raises(NotFound):
+        client.get("v1", "ConfigMap", "default", "cfg")
+
+
+@pytest.mark.parametrize(("policy", "finalizer"),
+                         [("Foreground", "foregroundDeletion"), ("Orphan", "orphan")])
+def test_propagation_policy_is_recorded_as_finalizer(client: LocalClient, policy: Any,
+                                                     finalizer: str) -> None:
+    client.create(deployment())
+    out = client.delete("apps/v1", "Deployment", "default", "web", propagation_policy=policy)
+    assert out["metadata"]["finalizers"] == [finalizer]
+    assert out["metadata"]["generation"] == 2
+    assert client.get("apps/v1", "Deployment", "default", "web")["metadata"]["deletionTimestamp"]
+
+
+def test_background_propagation_removes_at_once(client: LocalClient) -> None:
+    client.create(deployment())
+    client.delete("apps/v1", "Deployment", "default", "web", propagation_policy="Background")
+    assert client.list("apps/v1", "Deployment").items == []
+
+
+def test_delete_preconditions(client: LocalClient) -> None:
+    first = client.create(configmap())
+    with pytest.raises(Conflict, match="UID"):
+        client.delete("v1", "ConfigMap", "default", "cfg", uid="someone-else")
+    client.update({**first, "data": {"b": "2"}})
+    with pytest.raises(Conflict):
+        client.delete("v1", "ConfigMap", "default", "cfg",
+                      resource_version=first["metadata"]["resourceVersion"])
+    client.delete("v1", "ConfigMap", "default", "cfg", uid=first["metadata"]["uid"])
+
+
+def test_graceful_pod_deletion(client: LocalClient) -> None:
+    pod = client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                         "spec": {"nodeName": "n1",
+                                  "containers": [{"name": "c", "image": "busybox"}]}})
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 30
+    held = client.delete("v1", "Pod", "default", "p", grace_period_seconds=30)
+    assert held["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert client.get("v1", "Pod", "default", "p")["metadata"]["deletionTimestamp"]
+    client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # the kubelet's
+    with pytest.raises(NotFound):
+        client.get("v1", "Pod", "default", "p")
+
+
+def test_owner_references_are_kept(client: LocalClient) -> None:
+    owner = client.create(deployment())
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+           "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    obj = configmap()
+    obj["metadata"]["ownerReferences"] = [ref]
+    assert client.create(obj)["metadata"]["ownerReferences"] == [ref]
