@@ -52,8 +52,7 @@ _ALL = "all"
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
-    ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",),
-                 has_schema=False),
+    ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType("", "v1", "Pod", "pods", True, ("po",), (_ALL,),
                  subresources=("status", "log", "binding")),
     ResourceType("", "v1", "Service", "services", True, ("svc",), (_ALL,),
@@ -62,8 +61,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Secret", "secrets", True),
     ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",),
                  subresources=("status",)),
-    ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",), has_schema=False),
-    ResourceType("", "v1", "Event", "events", True, ("ev",), has_schema=False),
+    ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",)),
+    ResourceType("", "v1", "Event", "events", True, ("ev",)),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), (_ALL,),
                  subresources=("status", "scale")),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), (_ALL,),

@@ -1,0 +1,300 @@
+"""A fast validator for gitkube's generated JSON Schemas.
+
+``jsonschema`` interprets a schema on every call; validating a small Deployment that way
+takes milliseconds. Here each schema node is compiled once into a small closure that
+checks a value and returns None when it is valid (the common case, kept cheap) or a list of
+errors. Only the keywords the generated schemas use are implemented: type, properties,
+additionalProperties (false or a schema), items, required, enum, oneOf, $ref/$defs, plus
+gitkube's annotations x-gitkube-unsupported and x-gitkube-accepts. ``format`` is not
+asserted (as in jsonschema by default). tests/schema/test_agreement.py checks this against
+jsonschema's Draft202012Validator on the same files.
+
+Errors travel upwards as ``[reversed_path, code, message, hint]`` lists; each level appends
+its key, so paths are only built when something is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+Err = list[Any]  # [reversed path: list[str | int], code, message, hint | None]
+Check = Callable[[Any], list[Err] | None]
+
+_NAMES: dict[type, str] = {
+    dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+    float: "number", type(None): "null",
+}
+_PYTYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+    "integer": (int,), "number": (int, float), "null": (type(None),),
+}
+_ARTICLE = {"object": "an object", "array": "a list", "integer": "an integer",
+            "string": "a string", "boolean": "a boolean", "number": "a number", "null": "null"}
+
+
+def _absent(value: Any) -> list[Err] | None:  # pragma: no cover - a marker, never called
+    return None
+
+
+_ABSENT: Check = _absent
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a Python value (subclasses included)."""
+    for py, name in _NAMES.items():
+        if type(value) is py:
+            return name
+    if isinstance(value, bool):
+        return "boolean"
+    for py, name in _NAMES.items():
+        if isinstance(value, py):
+            return name
+    return type(value).__name__
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "integer":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, _PYTYPES[name])
+
+
+def _type_error(value: Any, names: list[str]) -> Err:
+    wanted = " or ".join(_ARTICLE[n] for n in names if n != "null") or "null"
+    return [[], "type", f"must be {wanted}, not {_ARTICLE.get(json_type(value), json_type(value))}",
+            None]
+
+
+def _neutral(value: Any, accepts: list[Any]) -> bool:
+    """Whether an unsupported field's value asks for nothing (null, false, empty, default)."""
+    return value is None or value is False or value in ({}, [], "") or value in accepts
+
+
+class Compiler:
+    """Compiles schema nodes; ``$ref``s resolve by definition name into ``defs``."""
+
+    def __init__(self, defs: dict[str, Any]):
+        self._defs = defs
+        self._compiled: dict[str, Check | None] = {}
+        self._in_progress: set[str] = set()
+
+    def ref(self, ref: str) -> Check | None:
+        name = ref.rsplit("/", 1)[-1]
+        if name in self._compiled:
+            return self._compiled[name]
+        if name in self._in_progress:  # recursion: resolve at call time
+            compiled = self._compiled
+
+            def late(value: Any) -> list[Err] | None:
+                check = compiled[name]
+                return check(value) if check else None
+
+            return late
+        self._in_progress.add(name)
+        check = self.compile(self._defs[name])
+        self._in_progress.discard(name)
+        self._compiled[name] = check
+        return check
+
+    def compile(self, schema: dict[str, Any]) -> Check | None:
+        """A check for ``schema``, or None when it accepts every value."""
+        if "$ref" in schema:
+            return self.ref(schema["$ref"])
+        if "oneOf" in schema:
+            return self._one_of(schema["oneOf"])
+        raw_type = schema.get("type")
+        names: list[str] = (
+            [raw_type] if isinstance(raw_type, str) else list(raw_type) if raw_type else []
+        )
+        if "properties" in schema or schema.get("additionalProperties") is False:
+            return self._object(schema, names)
+        if "additionalProperties" in schema:
+            return self._map(schema, names)
+        if "items" in schema:
+            return self._array(schema, names)
+        if "enum" in schema:
+            return self._enum(schema["enum"], names)
+        if names:
+            return self._leaf(names)
+        return None
+
+    # -- leaves -------------------------------------------------------------------------------
+
+    def _leaf(self, names: list[str]) -> Check:
+        fast = frozenset(t for n in names for t in _PYTYPES[n])
+
+        def check(value: Any) -> list[Err] | None:
+            if type(value) in fast:
+                return None
+            if any(_is_type(value, n) for n in names):
+                return None
+            return [_type_error(value, names)]
+
+        return check
+
+    def _enum(self, values: list[Any], names: list[str]) -> Check:
+        allowed = frozenset(values)
+        shown = ", ".join(str(v) for v in values if v is not None)
+        typed = self._leaf(names) if names else None
+
+        def check(value: Any) -> list[Err] | None:
+            if type(value) is str or value is None:
+                if value in allowed:
+                    return None
+            elif typed is not None:
+                err = typed(value)
+                if err:
+                    return err
+            return [[[], "enum", f'unsupported value "{value}": must be one of {shown}', None]]
+
+        return check
+
+    def _one_of(self, branches: list[dict[str, Any]]) -> Check:
+        checks = [self.compile(b) for b in branches]
+
+        def check(value: Any) -> list[Err] | None:
+            ok = sum(1 for c in checks if c is None or not c(value))
+            if ok == 1:
+                return None
+            kinds = " or ".join(
+                "/".join(_ARTICLE[n] for n in ([b["type"]] if isinstance(b.get("type"), str)
+                                                else b.get("type", [])) if n != "null")
+                for b in branches
+            )
+            if ok == 0:
+                return [[[], "type", f"must be {kinds}, not {json_type(value)}", None]]
+            return [[[], "type", f"must be exactly one of {kinds}", None]]
+
+        return check
+
+    # -- containers ---------------------------------------------------------------------------
+
+    def _array(self, schema: dict[str, Any], names: list[str]) -> Check:
+        item = self.compile(schema["items"])
+        nullable = "null" in names
+
+        def check(value: Any) -> list[Err] | None:
+            if type(value) is not list and not isinstance(value, list):
+                if value is None and nullable:
+                    return None
+                return [_type_error(value, names or ["array"])]
+            if item is None:
+                return None
+            errs: list[Err] | None = None
+            for i, x in enumerate(value):
+                r = item(x)
+                if r:
+                    for e in r:
+                        e[0].append(i)
+                    errs = r if errs is None else errs + r
+            return errs
+
+        return check
+
+    def _map(self, schema: dict[str, Any], names: list[str]) -> Check:
+        values = self.compile(schema["additionalProperties"])
+        nullable = "null" in names
+
+        def check(value: Any) -> list[Err] | None:
+            if type(value) is not dict and not isinstance(value, dict):
+                if value is None and nullable:
+                    return None
+                return [_type_error(value, names or ["object"])]
+            if values is None:
+                return None
+            errs: list[Err] | None = None
+            for k, x in value.items():
+                r = values(x)
+                if r:
+                    for e in r:
+                        e[0].append(k)
+                    errs = r if errs is None else errs + r
+            return errs
+
+        return check
+
+    def _object(self, schema: dict[str, Any], names: list[str]) -> Check:
+        props_schema: dict[str, Any] = schema.get("properties", {})
+        props: dict[str, Check | None] = {}
+        unsupported: dict[str, tuple[str, list[Any]]] = {}
+        for key, sub in props_schema.items():
+            props[key] = self.compile(sub)
+            if "x-gitkube-unsupported" in sub:
+                unsupported[key] = (sub["x-gitkube-unsupported"], sub.get("x-gitkube-accepts", []))
+        supported = sorted(k for k in props if k not in unsupported)
+        required = tuple(schema.get("required", ()))
+        additional = schema.get("additionalProperties", True)
+        extra: Check | None = (
+            self.compile(additional) if isinstance(additional, dict) else None
+        )
+        closed = additional is False
+        nullable = "null" in names
+        untyped = not names  # without "type", non-objects pass (JSON Schema semantics)
+        unsupported_keys = frozenset(unsupported)
+
+        def unknown(key: Any) -> Err:
+            close = difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean {close[0]}?"
+            elif len(supported) <= 24:
+                hint = "fields here: " + ", ".join(supported)
+            else:
+                hint = None
+            return [[key], "unknown-field", f'unknown field "{key}"', hint]
+
+        def check(value: Any) -> list[Err] | None:
+            if type(value) is not dict and not isinstance(value, dict):
+                if (value is None and nullable) or untyped:
+                    return None
+                return [_type_error(value, names)]
+            errs: list[Err] | None = None
+            r: list[Err] | None
+            for k, x in value.items():
+                c = props.get(k, _ABSENT)
+                if c is None:
+                    continue
+                if c is _ABSENT:
+                    if closed:
+                        r = [unknown(k)]
+                    elif extra is not None:
+                        r = extra(x)
+                        if r:
+                            for e in r:
+                                e[0].append(k)
+                    else:
+                        continue
+                else:
+                    r = c(x)
+                    if r:
+                        for e in r:
+                            e[0].append(k)
+                if r:
+                    errs = r if errs is None else errs + r
+            if unsupported_keys and not unsupported_keys.isdisjoint(value):
+                for k in sorted(unsupported_keys.intersection(value)):
+                    reason, accepts = unsupported[k]
+                    if not _neutral(value[k], accepts):
+                        hint = (
+                            f"{reason}; remove the field"
+                            if reason and "not supported by gitkube" not in reason
+                            else "remove the field: gitkube would not honour it"
+                        )
+                        e = [[k], "unsupported-field",
+                             f'field "{k}" is valid in Kubernetes, not supported by gitkube',
+                             hint]
+                        errs = [e] if errs is None else [*errs, e]
+            if required:
+                for k in required:
+                    if k not in value:
+                        e = [[k], "required", f'missing required field "{k}"', None]
+                        errs = [e] if errs is None else [*errs, e]
+            return errs
+
+        return check
