@@ -1,0 +1,118 @@
+"""Carry out a plan: every write in one api transaction (all or nothing), plus its history.
+
+Creates and updates carry the plan's preconditions (an update's resourceVersion is the one
+the plan compared), so a change made between plan and apply makes the whole transaction fail
+and nothing is written.
+
+Objects inside a Namespace being deleted are shown as "deleted with Namespace X" and, in
+Kubernetes, are not deleted one by one: the namespace controller empties the Namespace. The
+api layer does not cascade Namespace deletion yet (that controller arrives with the agents),
+so until ``NAMESPACE_CASCADE`` is True apply deletes this source's objects in the Namespace
+in the same all-or-nothing transaction, just before the Namespace itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from gitkube.api.client import Client, CreateOp, DeleteOp, PutRecord, TxnOp, UpdateOp
+from gitkube.errors import APIError, GitkubeError
+from gitkube.plan.history import PREFIX, Entry, make_entry, record_key
+from gitkube.plan.model import Action, Plan
+
+# True once the namespace controller removes a deleted Namespace's contents.
+NAMESPACE_CASCADE = False
+
+
+class EmptyDesiredRefused(GitkubeError):
+    def __init__(self, owned: int):
+        super().__init__(
+            f"refusing to apply: git holds no objects, and applying would delete all {owned} "
+            "live objects of this source",
+            hint="check the path and revision (a broken checkout?); "
+            "pass --allow-empty to delete them on purpose",
+        )
+
+
+class ApplyFailed(GitkubeError):
+    """The transaction was refused; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    entry: Entry | None  # None when there was nothing to do
+    revision: int | None
+
+
+def build_ops(plan: Plan) -> list[TxnOp]:
+    """The transaction's operations, in the plan's order."""
+    ops: list[TxnOp] = []
+    for change in plan.actionable:
+        if change.action is Action.CREATE:
+            assert change.desired is not None
+            ops.append(CreateOp(change.desired))
+        elif change.action is Action.UPDATE:
+            assert change.desired is not None
+            ops.append(UpdateOp(change.desired))
+        elif change.action is Action.DELETE and (
+            change.via_namespace is None or not NAMESPACE_CASCADE
+        ):
+            ref = change.ref
+            ops.append(
+                DeleteOp(
+                    ref.api_version, ref.kind, ref.namespace or None, ref.name,
+                    propagation_policy="Background",
+                    resource_version=change.live_version,
+                )
+            )
+    return ops
+
+
+def read_history(client: Client) -> list[Entry]:
+    """Every recorded apply, oldest first."""
+    return [Entry.from_json(r.value) for r in client.list_records(PREFIX)]
+
+
+def _next_number(client: Client) -> int:
+    records = client.list_records(PREFIX)
+    return (Entry.from_json(records[-1].value).number + 1) if records else 1
+
+
+def apply_plan(
+    client: Client,
+    plan: Plan,
+    *,
+    author: str,
+    allow_empty: bool = False,
+    kind: str = "apply",
+) -> ApplyResult:
+    """Write the plan in one transaction with its history record; return that record.
+
+    Raises EmptyDesiredRefused (nothing written) when git is empty but this source owns live
+    objects and ``allow_empty`` is False; ApplyFailed when the api refuses the transaction
+    (nothing written; a ``failed`` history record is kept)."""
+    if plan.empty_desired_guard and not allow_empty:
+        raise EmptyDesiredRefused(plan.owned_count)
+    ops = build_ops(plan)
+    if not ops:
+        return ApplyResult(None, None)
+    number = _next_number(client)
+    entry = make_entry(plan, number, author=author, result="applied", kind=kind)
+    try:
+        result = client.transaction(
+            [*ops, PutRecord(record_key(number), entry.to_json(), expected_revision=0)]
+        )
+    except APIError as exc:
+        failed = make_entry(
+            plan, number, author=author, result="failed", kind=kind, error=exc.message
+        )
+        # The record of a failure is best effort; the failure itself is reported below.
+        with contextlib.suppress(GitkubeError):
+            client.transaction([PutRecord(record_key(number), failed.to_json(), 0)])
+        raise ApplyFailed(
+            f"apply refused, nothing was written: {exc.message}",
+            hint="run `gitkube plan` again: the live state may have changed since the plan",
+        ) from exc
+    stored = Entry(**{**entry.__dict__, "store_revision": result.revision})
+    return ApplyResult(stored, result.revision)

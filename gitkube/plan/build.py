@@ -1,0 +1,89 @@
+"""The effectful shell around the pure planner: read git and the store, then make the plan.
+
+``load_desired`` reads and validates the manifests (gitkube.source: invalid manifests raise
+ValidationFailed and nothing is planned); ``read_live`` lists the live objects the plan needs
+through the api Client; ``build_plan`` puts them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gitkube.api.client import Client
+from gitkube.model import kinds
+from gitkube.model.objects import ObjectRef
+from gitkube.plan import annotations as ann
+from gitkube.plan.model import Plan, SourceInfo
+from gitkube.plan.planner import Desired, make_plan, normalize_ref_only
+
+
+def load_desired(path: Path, revision: str | None = None) -> list[Desired]:
+    """Every valid document under ``path`` (at ``revision``), in file order. Raises
+    ValidationFailed with every diagnostic when any manifest has a problem."""
+    import gitkube.source as source
+
+    loader: Any = getattr(source, "load_valid", None)
+    if loader is None:  # pragma: no cover - only while gitkube.source is being built
+        raise RuntimeError("gitkube.source.load_valid is not available")
+    docs = loader(path, revision)
+    return [Desired(doc.obj, doc.file) for doc in docs]
+
+
+def _kinds_to_list(desired: Sequence[Desired]) -> list[kinds.ResourceType]:
+    # Every kind a user can write (objects of this source may be of any of them), plus any
+    # other known kind that appears in git.
+    wanted = {rt for rt in kinds.RESOURCES if rt.has_schema}
+    for item in desired:
+        rt = kinds.for_object(item.obj)
+        if rt is not None:
+            wanted.add(rt)
+    return sorted(wanted, key=lambda rt: rt.plural)
+
+
+def read_live(
+    client: Client, source: SourceInfo, desired: Sequence[Desired]
+) -> tuple[dict[ObjectRef, dict[str, Any]], int]:
+    """The live objects at desired identities and those owned by ``source``, and the highest
+    store revision the reads saw."""
+    refs = {ObjectRef.of(normalize_ref_only(d.obj)) for d in desired}
+    live: dict[ObjectRef, dict[str, Any]] = {}
+    revision = 0
+    for rt in _kinds_to_list(desired):
+        listed = client.list(rt.api_version, rt.kind)
+        revision = max(revision, int(listed.resource_version or 0))
+        for obj in listed.items:
+            ref = ObjectRef.of(obj)
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            if ref in refs or labels.get(ann.SOURCE_ID) == source.id:
+                live[ref] = obj
+    return live, revision
+
+
+def namespace_members(client: Client, namespace: str) -> Iterable[dict[str, Any]]:
+    """Every live object in ``namespace``, of every namespaced kind."""
+    for rt in kinds.RESOURCES:
+        if rt.namespaced:
+            yield from client.list(rt.api_version, rt.kind, namespace).items
+
+
+def build_plan(
+    client: Client,
+    desired: Sequence[Desired],
+    source: SourceInfo,
+    *,
+    store_url: str,
+    prune: bool = True,
+) -> Plan:
+    """Read the live objects and compute the plan."""
+    live, revision = read_live(client, source, desired)
+    return make_plan(
+        desired,
+        live,
+        source=source,
+        store_url=store_url,
+        store_revision=revision,
+        prune=prune,
+        namespace_members=lambda ns: namespace_members(client, ns),
+    )

@@ -1,0 +1,258 @@
+"""Compute a Plan from desired objects and the live objects: a pure function.
+
+The effectful shell (build.py) reads git and the store and calls ``make_plan``; tests call it
+directly with objects from YAML files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitkube.model.objects import ObjectRef
+from gitkube.plan import annotations as ann
+from gitkube.plan.diff import merge, three_way
+from gitkube.plan.model import Action, Change, FieldChange, Plan, Skipped, SourceInfo, display
+from gitkube.plan.normalize import (
+    hash_secret_values,
+    last_applied_value,
+    normalize_desired,
+    normalize_live,
+    read_last_applied,
+)
+from gitkube.plan.order import order_changes
+
+NamespaceMembers = Callable[[str], Iterable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One object from git, as written (normalization happens here), and its file."""
+
+    obj: dict[str, Any]
+    file: str | None = None
+
+
+def ref_key(ref: ObjectRef) -> str:
+    """A stable string key of an object, used in saved plans."""
+    return f"{ref.api_version}/{ref.kind}/{ref.namespace}/{ref.name}"
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
+
+
+def source_id_of(obj: dict[str, Any]) -> str | None:
+    labels = _meta(obj).get("labels") or {}
+    value = labels.get(ann.SOURCE_ID)
+    return str(value) if value else None
+
+
+def controller_made(obj: dict[str, Any]) -> bool:
+    """Objects with ownerReferences belong to their owner (a controller made them)."""
+    return bool(_meta(obj).get("ownerReferences"))
+
+
+def with_ownership(
+    obj: dict[str, Any], source: SourceInfo, file: str | None, last_applied: str
+) -> dict[str, Any]:
+    """In place: gitkube's label and annotations on an object about to be written."""
+    meta = obj.setdefault("metadata", {})
+    labels = meta.setdefault("labels", {})
+    labels[ann.SOURCE_ID] = source.id
+    annotations = meta.setdefault("annotations", {})
+    annotations[ann.SOURCE] = source.name
+    annotations[ann.COMMIT] = source.commit or ""
+    if file is not None:
+        annotations[ann.FILE] = file
+    annotations[ann.LAST_APPLIED] = last_applied
+    return obj
+
+
+def _compare(
+    desired: dict[str, Any], live: dict[str, Any], last: dict[str, Any] | None
+) -> list[FieldChange]:
+    if desired.get("kind") == "Secret":
+        # Secrets are compared by value digests: values never enter a FieldChange.
+        return three_way(hash_secret_values(desired), hash_secret_values(live), last)
+    return three_way(desired, live, last)
+
+
+def _plan_one(
+    item: Desired, live_full: dict[str, Any] | None, source: SourceInfo
+) -> tuple[Change, dict[str, Any] | None]:
+    """The Change for one desired object, and the normalized live object it compared."""
+    norm = normalize_desired(item.obj)
+    ref = ObjectRef.of(norm)
+    applied = last_applied_value(norm)
+    if live_full is None:
+        write = with_ownership(norm, source, item.file, applied)
+        return Change(ref, Action.CREATE, desired=write, file=item.file), None
+    live = normalize_live(live_full)
+    last = read_last_applied(live_full)
+    fields = _compare(norm, live, last)
+    version = str(_meta(live_full).get("resourceVersion") or "") or None
+    owner = source_id_of(live_full)
+    reason = None
+    if owner != source.id:
+        reason = (
+            f"owned by another source ({owner}); apply takes it over" if owner
+            else "not applied by gitkube yet; apply takes it over"
+        )
+    elif not fields and last != hash_secret_values(norm):
+        reason = "refresh gitkube's last-applied record (live already matches git)"
+    if not fields and reason is None:
+        return Change(ref, Action.NOOP, live_version=version, file=item.file), live
+    write = with_ownership(merge(norm, live, last), source, item.file, applied)
+    if version is not None:
+        write["metadata"]["resourceVersion"] = version
+    change = Change(
+        ref, Action.UPDATE, tuple(fields), desired=write, live_version=version,
+        file=item.file, reason=reason,
+    )
+    return change, live
+
+
+def make_plan(
+    desired: Sequence[Desired],
+    live: Mapping[ObjectRef, dict[str, Any]],
+    *,
+    source: SourceInfo,
+    store_url: str = "",
+    store_revision: int = 0,
+    prune: bool = True,
+    namespace_members: NamespaceMembers | None = None,
+) -> Plan:
+    """The plan that makes ``live`` match ``desired``.
+
+    ``live`` holds every live object at a desired object's identity and every live object
+    labelled with ``source.id``. Pruning deletes only objects labelled with this source,
+    without ownerReferences, gone from git, and not annotated ``gitkube.io/prune: "false"``.
+    ``namespace_members(ns)`` lists every live object in a namespace (to refuse deleting a
+    Namespace that holds objects of other sources); without it, ``live`` is used.
+    """
+    changes: list[Change] = []
+    seen: dict[str, str] = {}
+    compared: dict[str, dict[str, Any]] = {}
+    wanted: set[ObjectRef] = set()
+    warnings: list[str] = []
+    for item in desired:
+        ref0 = ObjectRef.of(normalize_ref_only(item.obj))
+        live_full = live.get(ref0)
+        change, live_norm = _plan_one(item, live_full, source)
+        wanted.add(change.ref)
+        changes.append(change)
+        if live_full is not None:
+            key = ref_key(change.ref)
+            seen[key] = change.live_version or ""
+            if live_norm is not None:
+                compared[key] = live_norm
+        if change.reason and change.reason.startswith("owned by another source"):
+            warnings.append(f"{display(change.ref)} is {change.reason}")
+
+    owned = [
+        (ref, obj) for ref, obj in live.items()
+        if source_id_of(obj) == source.id and not controller_made(obj)
+    ]
+    deletes, skipped = _prune(owned, wanted, prune)
+    for change in deletes:
+        seen[ref_key(change.ref)] = change.live_version or ""
+        compared[ref_key(change.ref)] = normalize_live(live[change.ref])
+    deletes, more_skipped = _cascade(deletes, live, source, namespace_members, wanted)
+    plan = Plan(
+        source=source,
+        store_url=store_url,
+        store_revision=store_revision,
+        changes=order_changes([*changes, *deletes]),
+        skipped=tuple(sorted([*skipped, *more_skipped], key=lambda s: str(s.ref))),
+        warnings=tuple(warnings),
+        prune=prune,
+        desired_count=len(desired),
+        owned_count=len(owned),
+        seen=seen,
+        compared=compared,
+    )
+    return plan
+
+
+def normalize_ref_only(obj: dict[str, Any]) -> dict[str, Any]:
+    """Enough of an object to compute its identity (namespace defaulted to ``default``)."""
+    from gitkube.model import kinds
+
+    meta = _meta(obj)
+    rt = kinds.for_object(obj)
+    ns = meta.get("namespace") or ("default" if rt is not None and rt.namespaced else "")
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {"name": meta.get("name"), "namespace": ns},
+    }
+
+
+def _prune(
+    owned: list[tuple[ObjectRef, dict[str, Any]]], wanted: set[ObjectRef], prune: bool
+) -> tuple[list[Change], list[Skipped]]:
+    deletes: list[Change] = []
+    skipped: list[Skipped] = []
+    for ref, obj in owned:
+        if ref in wanted:
+            continue
+        if not prune:
+            skipped.append(Skipped(ref, "gone from git; pruning is disabled (--no-prune)"))
+        elif ann.prune_protected(_meta(obj).get("annotations")):
+            skipped.append(Skipped(ref, f'gone from git; protected by {ann.PRUNE}: "false"'))
+        else:
+            version = str(_meta(obj).get("resourceVersion") or "") or None
+            deletes.append(
+                Change(ref, Action.DELETE, live_version=version,
+                       file=(_meta(obj).get("annotations") or {}).get(ann.FILE),
+                       reason="gone from git")
+            )
+    return deletes, skipped
+
+
+def _cascade(
+    deletes: list[Change],
+    live: Mapping[ObjectRef, dict[str, Any]],
+    source: SourceInfo,
+    namespace_members: NamespaceMembers | None,
+    wanted: set[ObjectRef],
+) -> tuple[list[Change], list[Skipped]]:
+    """Objects in a Namespace being deleted go with it (not one by one); a Namespace holding
+    objects that are not this source's (or are protected) is kept instead."""
+    doomed = {c.ref.name for c in deletes if c.ref.kind == "Namespace" and not c.ref.namespace}
+    if not doomed:
+        return deletes, []
+    kept: dict[str, str] = {}
+    for ns in sorted(doomed):
+        members = (
+            list(namespace_members(ns)) if namespace_members is not None
+            else [o for r, o in live.items() if r.namespace == ns]
+        )
+        blockers = [display(r) for r in sorted(wanted) if r.namespace == ns]
+        for obj in members:
+            if ObjectRef.of(obj) in wanted:
+                continue
+            ours = source_id_of(obj) == source.id
+            protected = ann.prune_protected(_meta(obj).get("annotations"))
+            if (not ours and not controller_made(obj)) or (ours and protected):
+                blockers.append(display(ObjectRef.of(obj)))
+        if blockers:
+            shown = ", ".join(blockers[:3]) + (f" and {len(blockers) - 3} more"
+                                               if len(blockers) > 3 else "")
+            kept[ns] = f"gone from git; kept because it holds objects not pruned: {shown}"
+    out: list[Change] = []
+    skipped: list[Skipped] = []
+    for change in deletes:
+        ref = change.ref
+        if ref.kind == "Namespace" and ref.name in kept:
+            skipped.append(Skipped(ref, kept[ref.name]))
+        elif ref.namespace in doomed and ref.namespace not in kept:
+            out.append(Change(ref, Action.DELETE, live_version=change.live_version,
+                              file=change.file, reason=f"deleted with Namespace {ref.namespace}",
+                              via_namespace=ref.namespace))
+        else:
+            out.append(change)
+    return out, skipped
