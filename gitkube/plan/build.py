@@ -22,13 +22,10 @@ from gitkube.plan.planner import Desired, make_plan, normalize_ref_only
 def load_desired(path: Path, revision: str | None = None) -> list[Desired]:
     """Every valid document under ``path`` (at ``revision``), in file order. Raises
     ValidationFailed with every diagnostic when any manifest has a problem."""
-    import gitkube.source as source
+    from gitkube.validate import load_valid
 
-    loader: Any = getattr(source, "load_valid", None)
-    if loader is None:  # pragma: no cover - only while gitkube.source is being built
-        raise RuntimeError("gitkube.source.load_valid is not available")
-    docs = loader(path, revision)
-    return [Desired(doc.obj, doc.file) for doc in docs]
+    result = load_valid(path, revision)
+    return [Desired(doc.obj, doc.file) for doc in result.documents]
 
 
 def _kinds_to_list(desired: Sequence[Desired]) -> list[kinds.ResourceType]:
@@ -87,3 +84,41 @@ def build_plan(
         prune=prune,
         namespace_members=lambda ns: namespace_members(client, ns),
     )
+
+
+def _get(client: Client, key: str) -> dict[str, Any] | None:
+    from gitkube.errors import NotFound
+
+    api_kind, namespace, name = key.rsplit("/", 2)
+    api_version, kind = api_kind.rsplit("/", 1)
+    try:
+        return client.get(api_version, kind, namespace or None, name)
+    except NotFound:
+        return None
+
+
+def fresh_saved_plan(saved: Plan, client: Client) -> Plan:
+    """A loaded plan checked against the live store (StalePlan when the objects it saw moved),
+    with preconditions at the current resourceVersions and Secret values re-read from the
+    recorded source."""
+    from gitkube.plan import planfile
+    from gitkube.plan.planner import ref_key
+
+    keys = set(saved.seen) | {ref_key(c.ref) for c in saved.actionable}
+    live = {key: obj for key in sorted(keys) if (obj := _get(client, key)) is not None}
+    owned: list[str] = []
+    for rt in kinds.RESOURCES:
+        if rt.has_schema:
+            items = client.list(
+                rt.api_version, rt.kind, label_selector={ann.SOURCE_ID: saved.source.id}
+            ).items
+            owned += [
+                ref_key(ObjectRef.of(o)) for o in items
+                if not (o.get("metadata") or {}).get("ownerReferences")
+            ]
+    planfile.check_fresh(saved, live, owned)
+    fresh = planfile.refresh_versions(saved, live)
+    if any(c.sensitive and c.desired is not None for c in fresh.actionable):
+        docs = load_desired(Path(saved.source.path), saved.source.revision)
+        fresh = planfile.restore_secrets(fresh, [d.obj for d in docs])
+    return fresh
