@@ -1,0 +1,39 @@
+"""The committed schema files are exactly what the generator makes from upstream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gitkube.schema import SCHEMA_VERSION, generate
+from gitkube.schema.validator import SCHEMA_DIR
+
+
+def test_committed_schemas_are_up_to_date(tmp_path: Path) -> None:
+    written = generate.generate(generate.KUBERNETES_VERSION, tmp_path)
+    committed = sorted(p.name for p in SCHEMA_DIR.glob("*.json"))
+    assert sorted(p.name for p in written) == committed
+    for path in written:
+        assert path.read_text() == (SCHEMA_DIR / path.name).read_text(), (
+            f"{path.name} is stale: run python -m gitkube.schema.generate"
+        )
+
+
+def test_annotations_are_present() -> None:
+    defs = json.loads((SCHEMA_DIR / "_definitions.json").read_text())["$defs"]
+    pod_spec = defs["io.k8s.api.core.v1.PodSpec"]["properties"]
+    assert "x-gitkube-unsupported" in pod_spec["hostNetwork"]
+    assert "x-gitkube-unsupported" not in pod_spec["containers"]
+    assert pod_spec["serviceAccountName"]["x-gitkube-accepts"] == ["default"]
+    container = defs["io.k8s.api.core.v1.Container"]["properties"]
+    assert container["imagePullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never", None]
+
+
+def test_every_kind_file_is_draft_2020_12() -> None:
+    for path in SCHEMA_DIR.glob("*.json"):
+        assert json.loads(path.read_text())["$schema"] == generate.DRAFT
+
+
+def test_schema_version_is_a_digest() -> None:
+    assert len(SCHEMA_VERSION) == 16
+    int(SCHEMA_VERSION, 16)
