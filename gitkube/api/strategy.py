@@ -4,8 +4,9 @@ Named after the API server's per-kind "strategies" (PrepareForCreate, PrepareFor
 Validate). ``LocalClient`` reads the current object, calls one of these, and writes the result.
 
 - ``prepare_create``: defaults, namespace, generateName, uid, creationTimestamp, generation 1,
-  initial status (workloads: ``{}``; Pod: phase Pending; Namespace: phase Active; Service:
-  ``loadBalancer: {}``; PVC: phase Pending; Node keeps what the caller sent).
+  initial status (workloads: ``{}`` plus the counters upstream always serializes; Pod: phase
+  Pending; Namespace: phase Active; Service: ``loadBalancer: {}``; PVC: phase Pending; other
+  kinds, Node included, keep what the caller sent).
 - ``prepare_update``: defaults; server-owned metadata kept from the stored object; status kept
   (kinds with a status subresource); generation + 1 when anything outside metadata and status
   changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started.
@@ -44,8 +45,14 @@ SERVER_METADATA = (
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 _NOT_SPEC = frozenset({"apiVersion", "kind", "metadata", "status"})
-_RESET_STATUS = frozenset({"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"})
+# Kinds whose status a create resets: to {} plus the fields upstream always serializes.
 _INITIAL_STATUS: dict[str, Obj] = {
+    "Deployment": {},
+    "Job": {},
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                  "desiredNumberScheduled": 0, "numberReady": 0},
     "Pod": {"phase": "Pending"},
     "Namespace": {"phase": "Active"},
     "Service": {"loadBalancer": {}},
@@ -94,9 +101,7 @@ def prepare_create(rt: ResourceType, obj: Obj, *, now: str) -> Obj:
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now
     meta["generation"] = 1
-    if rt.kind in _RESET_STATUS:
-        out["status"] = {}
-    elif rt.kind in _INITIAL_STATUS:
+    if rt.kind in _INITIAL_STATUS:
         out["status"] = copy_json(_INITIAL_STATUS[rt.kind])
     return out
 
