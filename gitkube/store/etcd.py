@@ -454,7 +454,7 @@ def _etcd_message(exc: Etcd3Exception) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = getattr(exc, "detail_text", None) or str(exc) or type(exc).__name__
     # requests' messages repeat the URL and wrap the cause; the last part says why.
     if "Errno" in text:
         return text[text.rfind("[Errno"):].rstrip("')\"")

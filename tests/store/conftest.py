@@ -48,6 +48,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         s.close()
 
 
+@pytest.fixture(params=[b for b in BACKENDS if b != "memory"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store that other processes can open too (by its ``url``)."""
+    s = make_store(request.param, tmp_path, request)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
 @pytest.fixture
 def p() -> str:
     """A key prefix of this test's own: the etcd server is shared by every test."""
