@@ -110,7 +110,7 @@ def dumps(plan: Plan) -> str:
         "warnings": list(plan.warnings),
         "seen": seen,
     }
-    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+    return json.dumps(data, indent=1) + "\n"  # "format" first: is_planfile reads the head
 
 
 def save(plan: Plan, path: Path) -> None:
