@@ -14,7 +14,7 @@ from typing import Any
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import ValidationFailed
 from gitkube.source.document import Document
-from gitkube.source.load import LoadResult, load
+from gitkube.source.loader import LoadResult, load
 
 
 @dataclass(frozen=True)

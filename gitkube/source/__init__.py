@@ -9,7 +9,7 @@ results are cached by git blob id. Validation against the schemas is layered on 
 import os
 
 from gitkube.source.document import Document, Locator, PathPart
-from gitkube.source.load import LoadResult, load
+from gitkube.source.loader import LoadResult, load
 from gitkube.source.tree import blob_id
 
 __all__ = ["Document", "LoadResult", "Locator", "PathPart", "blob_id", "load", "load_valid"]

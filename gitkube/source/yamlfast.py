@@ -283,6 +283,17 @@ def _nesting_problem(data: bytes) -> Problem | None:
         return None  # the real parse reports it with its position
 
 
+def _tab_indented(text: bytes, line: int) -> bool:
+    start = 0
+    for _ in range(line - 1):
+        start = text.find(b"\n", start) + 1
+        if start == 0:
+            return False
+    end = text.find(b"\n", start)
+    row = text[start:] if end < 0 else text[start:end]
+    return b"\t" in row[: len(row) - len(row.lstrip(b" \t"))]
+
+
 def _yaml_error(err: YAMLError, text: bytes) -> Problem:
     if isinstance(err, MarkedYAMLError) and err.problem_mark is not None:
         line, column = _mark(err.problem_mark)
@@ -293,7 +304,9 @@ def _yaml_error(err: YAMLError, text: bytes) -> Problem:
                 problem += f" started at line {err.context_mark.line + 1}"
             problem += ")"
         hint = "check the indentation and quoting around this position"
-        if "tab" in problem:
+        if "tab" in problem or _tab_indented(text, line):
+            if "tab" not in problem:
+                problem = f"tab character in indentation: {problem}"
             hint = "YAML forbids tabs for indentation; indent with spaces"
         return Problem("yaml-syntax", problem, line, column, hint=hint)
     if isinstance(err, ReaderError):

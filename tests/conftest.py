@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite. Keep this small and additive."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own GITKUBE_STATE_DIR (store, caches), never the user's."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("GITKUBE_STATE_DIR", str(state))
+    return state
+
+
+class GitRepo:
+    """A real git repository in a temporary directory, driven through the git CLI."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=gitkube tests", "-c", "user.email=tests@example.invalid",
+             "-c", "commit.gpgsign=false", *args],
+            cwd=self.root, check=True, capture_output=True, text=True,
+        ).stdout.strip()
+
+    def write(self, files: dict[str, str | bytes]) -> None:
+        for name, content in files.items():
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+
+    def commit(self, message: str = "change", files: dict[str, str | bytes] | None = None) -> str:
+        """Write ``files`` (if any), commit everything, return the commit id."""
+        if files:
+            self.write(files)
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[..., GitRepo]:
+    """A factory: ``git_repo()`` makes an empty repository under tmp_path."""
+    counter = iter(range(1_000_000))
+
+    def make(name: str | None = None) -> GitRepo:
+        root = tmp_path / (name or f"repo{next(counter)}")
+        root.mkdir(parents=True)
+        return GitRepo(root)
+
+    return make
