@@ -472,14 +472,12 @@ class LocalClient:
                 results.append(None)
             elif step.op is None or step.removed:
                 results.append(self._existing(step))
-            elif len(store_ops) == 1:
+            else:
+                # Every backend writes a transaction at one revision (etcd's rule), so that
+                # revision is each written object's resourceVersion.
                 out = copy_json(step.result)
                 out["metadata"]["resourceVersion"] = str(revision)
                 results.append(out)
-            else:
-                # Backends may give each op of a transaction its own revision: read back.
-                kv = self.store.get(step.key)
-                results.append(decode(kv) if kv is not None else copy_json(step.result))
         return TxnResult(revision, results)
 
     @staticmethod

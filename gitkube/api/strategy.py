@@ -13,18 +13,18 @@ Validate). ``LocalClient`` reads the current object, calls one of these, and wri
 - ``prepare_status_update``: the stored object with only ``status`` replaced.
 - ``prepare_delete``: finalizers (plus ``orphan``/``foregroundDeletion`` for those
   propagation policies) keep the object with deletionTimestamp set; otherwise it goes.
-- ``validate``: the schema (``gitkube.schema.check_object``) plus the api's own metadata rules
-  (name present and well formed, ownerReferences complete, at most one controller); every
-  problem becomes one ``cause`` of a single Invalid error.
+- ``validate``: the schema (``gitkube.schema.check_object``, its Issue codes mapped to
+  Kubernetes cause reasons: required -> FieldValueRequired, enum -> FieldValueNotSupported,
+  unsupported-field -> FieldValueForbidden, duplicate-* -> FieldValueDuplicate, ...) plus
+  the api's own metadata rules (name present and well formed, ownerReferences complete, at
+  most one controller); every problem becomes one ``cause`` of a single Invalid error.
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 import re
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from gitkube.api.codec import copy_json
 from gitkube.errors import BadRequest, Conflict, Invalid
 from gitkube.model.defaults import apply_defaults
 from gitkube.model.kinds import ResourceType
+from gitkube.schema import check_object
 
 Obj = dict[str, Any]
 
@@ -248,6 +249,7 @@ def prepare_delete(
 _REASONS = (
     ("required", "FieldValueRequired"),
     ("missing", "FieldValueRequired"),
+    ("unsupported-value", "FieldValueNotSupported"),
     ("unsupported", "FieldValueForbidden"),
     ("forbidden", "FieldValueForbidden"),
     ("unknown-field", "FieldValueNotFound"),
@@ -262,41 +264,12 @@ def _cause(reason: str, field: str, message: str) -> dict[str, str]:
     return {"reason": reason, "message": message, "field": field}
 
 
-def field_path(path: Sequence[Any]) -> str:
-    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _schema_checker() -> Callable[[Obj], Sequence[Any]] | None:
-    try:
-        module = importlib.import_module("gitkube.schema")
-    except ImportError:
-        return None
-    fn = getattr(module, "check_object", None)
-    return fn if callable(fn) else None
-
-
 def _schema_causes(obj: Obj) -> list[dict[str, str]]:
-    check = _schema_checker()
-    if check is None:
-        return []
     causes = []
-    for issue in check(obj):
-        if getattr(issue, "severity", "error") != "error":
-            continue
-        code = str(getattr(issue, "code", ""))
-        reason = next((r for word, r in _REASONS if word in code), "FieldValueInvalid")
-        message = str(getattr(issue, "message", issue))
-        hint = getattr(issue, "hint", None)
-        if hint:
-            message = f"{message} (hint: {hint})"
-        causes.append(_cause(reason, field_path(getattr(issue, "path", ())), message))
+    for issue in check_object(obj):
+        reason = next((r for word, r in _REASONS if word in issue.code), "FieldValueInvalid")
+        message = f"{issue.message} (hint: {issue.hint})" if issue.hint else issue.message
+        causes.append(_cause(reason, issue.dotted, message))
     return causes
 
 
