@@ -68,8 +68,14 @@ def _is_type(value: Any, name: str) -> bool:
 
 def _type_error(value: Any, names: list[str]) -> Err:
     wanted = " or ".join(_ARTICLE[n] for n in names if n != "null") or "null"
-    return [[], "type", f"must be {wanted}, not {_ARTICLE.get(json_type(value), json_type(value))}",
-            None]
+    got = json_type(value)
+    hint = None
+    if "string" in names and got in ("integer", "number", "boolean", "date", "datetime"):
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        hint = f'YAML reads this as {_ARTICLE.get(got, got)}; quote it: "{shown}"'
+    elif ("integer" in names or "number" in names) and isinstance(value, str):
+        hint = "remove the quotes" if value.strip().lstrip("+-").isdigit() else None
+    return [[], "type", f"must be {wanted}, not {_ARTICLE.get(got, got)}", hint]
 
 
 def _neutral(value: Any, accepts: list[Any]) -> bool:

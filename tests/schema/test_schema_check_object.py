@@ -408,3 +408,13 @@ def test_issue_dotted_path() -> None:
     issue = Issue(("metadata", "labels", "app.kubernetes.io/name"), "m", "label-key")
     assert issue.dotted == 'metadata.labels["app.kubernetes.io/name"]'
     assert Issue(("spec", "containers", 0, "image"), "m", "x").dotted == "spec.containers[0].image"
+
+
+def test_type_error_hints_about_yaml_quoting(deployment: Any) -> None:
+    deployment["metadata"]["labels"]["version"] = 1
+    issue = only(deployment, "type")
+    assert issue.path == ("metadata", "labels", "version")
+    assert issue.hint == 'YAML reads this as an integer; quote it: "1"'
+    deployment["metadata"]["labels"]["version"] = "1"
+    deployment["spec"]["replicas"] = "3"
+    assert only(deployment, "type").hint == "remove the quotes"
