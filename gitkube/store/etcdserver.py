@@ -30,7 +30,18 @@ def free_port() -> int:
 class EtcdServer:
     """One etcd process. ``url`` is its gitkube store URL (``etcd://127.0.0.1:PORT``)."""
 
-    def __init__(self, data_dir: Path, *, executable: str | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        executable: str | None = None,
+        extra_args: tuple[str, ...] = (
+            "--max-txn-ops", str(MAX_TXN_OPS),
+            "--max-request-bytes", str(MAX_REQUEST_BYTES),
+        ),
+    ):
+        """Start etcd; ``extra_args`` default to the limits big transactions need (pass
+        ``()`` for etcd's defaults)."""
         exe = executable or shutil.which("etcd")
         if exe is None:
             raise FileNotFoundError("etcd")
@@ -52,10 +63,9 @@ class EtcdServer:
                 "--listen-peer-urls", peer,
                 "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", f"gitkube-test={peer}",
-                "--max-txn-ops", str(MAX_TXN_OPS),
-                "--max-request-bytes", str(MAX_REQUEST_BYTES),
                 "--logger", "zap",
                 "--log-level", "warn",
+                *extra_args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -78,7 +88,7 @@ class EtcdServer:
         raise StoreUnavailable(f"etcd did not become healthy:\n{tail}", location=self.url)
 
     def stop(self) -> None:
-        """Stop the process this object started (by its PID) and close its log."""
+        """Stop the process this object started (by its PID) and close its log. Idempotent."""
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -279,3 +279,10 @@ def test_close_ends_open_watches(store: Store, p: str) -> None:
     watch.close()
     thread.join(5)
     assert results == [[]]
+
+
+def test_store_close_ends_watches(store: Store, p: str) -> None:
+    watch = store.watch(p, store.revision())
+    store.close()
+    assert watch.next_event(2) is None
+    store.close()  # idempotent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gitkube.errors import StoreCorrupt, StoreError, StoreUnavailable
-from gitkube.store import open_store
-from gitkube.store.etcdserver import free_port
+from gitkube.errors import Compacted, StoreCorrupt, StoreError, StoreUnavailable
+from gitkube.store import Create, open_store
+from gitkube.store.etcdserver import EtcdServer, free_port
 from gitkube.store.sqlite import SCHEMA_VERSION
 
 
@@ -100,7 +101,7 @@ def test_errors_render_without_traceback(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from gitkube.errors import GitkubeError\n"
-        "from gitkube.store import open_store\n"
+        "from gitkube.store import Create, open_store\n"
         "try:\n"
         f"    open_store({str(path)!r})\n"
         "except GitkubeError as e:\n"
@@ -127,3 +128,68 @@ def test_unreachable_etcd() -> None:
 def test_store_errors_are_store_errors() -> None:
     assert issubclass(StoreCorrupt, StoreError)
     assert issubclass(StoreUnavailable, StoreError)
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite"])
+def test_automatic_compaction_keeps_recent_history(url: str, tmp_path: Path) -> None:
+    if url == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = open_store(f"{url}?history=10")
+    try:
+        store.create("/k", b"0")
+        for i in range(1, 40):
+            store.update("/k", str(i).encode())
+        top = store.revision()
+        with pytest.raises(Compacted):
+            store.watch("/", 0)
+        with store.watch("/", top - 10) as watch:  # type: ignore[attr-defined]
+            event = watch.next_event(2)
+            assert event is not None and event.revision == top - 9
+    finally:
+        store.close()
+
+
+def test_sqlite_watcher_told_to_relist_when_another_process_compacts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    watcher_side, writer_side = open_store(url), open_store(url)
+    try:
+        writer_side.create("/k", b"0")
+        watch = watcher_side.watch("/", writer_side.revision())
+        # Hold the poller back so the compaction overtakes it, as a slow watcher would be.
+        with watcher_side._hub.lock:  # type: ignore[attr-defined]
+            for i in range(5):
+                writer_side.update("/k", str(i).encode())
+            writer_side.compact(writer_side.revision())
+        with pytest.raises(Compacted):
+            while watch.next_event(2) is not None:
+                pass
+    finally:
+        watcher_side.close()
+        writer_side.close()
+
+
+@pytest.mark.etcd
+@pytest.mark.slow
+def test_etcd_default_limits_and_a_lost_server(tmp_path: Path) -> None:
+    """An etcd with default flags refuses a big transaction with a hint naming the flag;
+    a watch on a server that goes away ends with StoreUnavailable."""
+    if shutil.which("etcd") is None:
+        pytest.skip("the etcd server binary is not installed (scripts/setup installs it)")
+    server = EtcdServer(tmp_path / "etcd", extra_args=())
+    try:
+        server.wait_healthy()
+        store = open_store(server.url)
+        with pytest.raises(StoreError) as info:
+            store.txn([Create(f"/big/{i}", b"x") for i in range(200)])
+        assert "--max-txn-ops" in info.value.render()
+        assert store.list("/big/") == ([], store.revision())
+        watch = store.watch("/", store.revision())
+        server.stop()
+        with pytest.raises(StoreUnavailable) as lost:
+            watch.next_event(10)
+        assert lost.value.location == server.url
+        with pytest.raises(StoreUnavailable):
+            store.get("/x")
+        store.close()
+    finally:
+        server.stop()
