@@ -213,10 +213,15 @@ class Compiler:
                 if value is None and nullable:
                     return None
                 return [_type_error(value, names or ["object"])]
-            if values is None:
-                return None
             errs: list[Err] | None = None
             for k, x in value.items():
+                if type(k) is not str:
+                    bad: Err = [[str(k)], "type", f"key {k!r} must be a string",
+                                f'quote it: "{k}"']
+                    errs = [bad] if errs is None else [*errs, bad]
+                    continue
+                if values is None:
+                    continue
                 r = values(x)
                 if r:
                     for e in r:

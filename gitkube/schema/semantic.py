@@ -280,7 +280,14 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
         if isinstance(probe, dict):
             _probe(probe, (*path, field), out)
     for i, env in enumerate(_l(c.get("env"))):
-        if isinstance(env, dict) and env.get("value") and env.get("valueFrom"):
+        if not isinstance(env, dict):
+            continue
+        ename = env.get("name")
+        if isinstance(ename, str) and (not ename or "=" in ename):
+            out.append(Issue((*path, "env", i, "name"),
+                             f'invalid environment variable name "{ename}": must be non-empty '
+                             "and must not contain '='", "env"))
+        if env.get("value") and env.get("valueFrom"):
             out.append(Issue((*path, "env", i, "valueFrom"),
                              "valueFrom may not be set together with a non-empty value", "env"))
     for i, mount in enumerate(_l(c.get("volumeMounts"))):
@@ -373,7 +380,8 @@ def _workload(spec: dict[str, Any], kind: str, out: Issues) -> None:
             if kind != "Job":
                 out.append(Issue(("spec", "selector"), f"a {kind} needs a non-empty selector",
                                  "selector-empty", "e.g. matchLabels: {app: NAME}"))
-        elif not selector_matches(selector, _d(tmeta.get("labels"))):
+        elif _well_formed(selector) and not selector_matches(selector,
+                                                               _d(tmeta.get("labels"))):
             labels = selector.get("matchLabels")
             hint = ("spec.template.metadata.labels must include "
                     + ", ".join(f"{k}: {v}" for k, v in labels.items())
@@ -425,6 +433,15 @@ def _workload(spec: dict[str, Any], kind: str, out: Issues) -> None:
                 cspec = claim.get("spec")
                 if isinstance(cspec, dict):
                     _pvc_spec(cspec, (*at, "spec"), out)
+
+
+def _well_formed(selector: dict[str, Any]) -> bool:
+    """Whether a selector has the types matching needs (the schema reports the rest)."""
+    labels = selector.get("matchLabels")
+    exprs = selector.get("matchExpressions")
+    return (labels is None or isinstance(labels, dict)) and (
+        exprs is None or (isinstance(exprs, list) and all(
+            isinstance(e, dict) and isinstance(e.get("values") or [], list) for e in exprs)))
 
 
 def _pvc_spec(spec: dict[str, Any], path: Path, out: Issues) -> None:

@@ -106,6 +106,10 @@ def check_object(obj: Any) -> list[Issue]:
                for f in ("apiVersion", "kind") if not obj.get(f)]
     if missing:
         return missing
+    wrong = [Issue((f,), f"must be a string, not {type(obj[f]).__name__}", "type")
+             for f in ("apiVersion", "kind") if not isinstance(obj[f], str)]
+    if wrong:
+        return wrong
     checks = _checks()
     key = (api_version, kind)
     if key not in checks:
