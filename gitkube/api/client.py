@@ -15,6 +15,7 @@ update                 PUT    .../PLURAL/NAME          (status ignored)
 update_status          PUT    .../PLURAL/NAME/status   (only status)
 patch                  PATCH  .../PLURAL/NAME[/status] (merge, json, strategic)
 delete                 DELETE .../PLURAL/NAME  body DeleteOptions{propagationPolicy, ...}
+delete_collection      DELETE .../[namespaces/NS/]PLURAL?labelSelector=&fieldSelector=
 transaction            (gitkube extension: POST /apis/gitkube.io/v1/transactions)
 get_record/list_rec..  (gitkube extension: raw records under /gitkube/)
 =====================  ==================================================================
@@ -236,6 +237,21 @@ class Client(Protocol):
     ) -> Obj:
         """Delete; returns the object as removed, or — when finalizers keep it — as it is now,
         with metadata.deletionTimestamp set. NotFound; Conflict on a failed precondition."""
+        ...
+
+    def delete_collection(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        propagation_policy: PropagationPolicy | None = None,
+    ) -> ObjectList:
+        """Delete every matching object, one by one (not atomic, like upstream's
+        deletecollection); objects that vanish meanwhile are skipped. Returns what each
+        delete returned."""
         ...
 
     def watch(

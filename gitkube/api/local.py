@@ -52,6 +52,7 @@ from gitkube.errors import (
     BadRequest,
     Compacted,
     Conflict,
+    Forbidden,
     Invalid,
     KeyExists,
     KeyNotFound,
@@ -67,6 +68,8 @@ from gitkube.store.base import Op as StoreOp
 
 Obj = dict[str, Any]
 RECORD_PREFIX = "/gitkube/"
+_NAMESPACES = kinds.RESOURCES[0]
+assert _NAMESPACES.kind == "Namespace"
 PATCH_RETRIES = 5
 
 
@@ -270,6 +273,29 @@ class LocalClient:
         return self._one(DeleteOp(api_version, kind, namespace, name, propagation_policy,
                                   resource_version, uid), grace=grace_period_seconds)
 
+    def delete_collection(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        propagation_policy: PropagationPolicy | None = None,
+    ) -> ObjectList:
+        listed = self.list(api_version, kind, namespace, label_selector=label_selector,
+                           field_selector=field_selector)
+        results: builtins.list[Obj] = []
+        for obj in listed.items:
+            meta = obj["metadata"]
+            try:
+                results.append(self.delete(api_version, kind, meta.get("namespace"),
+                                           meta["name"], propagation_policy=propagation_policy,
+                                           uid=meta.get("uid")))
+            except (NotFound, Conflict):
+                continue  # gone or replaced meanwhile: not the object that was listed
+        return ObjectList(results, str(self.store.revision()), listed.api_version, listed.kind)
+
     def patch(
         self,
         api_version: str,
@@ -336,9 +362,10 @@ class LocalClient:
         ``op N (...)``, and nothing is written), then committed in one store transaction.
         A key may appear only once per transaction (BadRequest otherwise)."""
         steps: list[_Step] = []
+        terminating: dict[str, bool] = {}
         for i, op in enumerate(ops):
             try:
-                steps.append(self._plan(op))
+                steps.append(self._plan(op, terminating=terminating))
             except APIError as e:
                 raise _with_prefix(e, f"op {i} ({_describe(op)})") from e
         return self._commit(steps, single=False)
@@ -348,9 +375,10 @@ class LocalClient:
         assert result is not None
         return result
 
-    def _plan(self, op: TxnOp, *, grace: int | None = None) -> _Step:
+    def _plan(self, op: TxnOp, *, grace: int | None = None,
+              terminating: dict[str, bool] | None = None) -> _Step:
         if isinstance(op, CreateOp):
-            return self._plan_create(op.object)
+            return self._plan_create(op.object, {} if terminating is None else terminating)
         if isinstance(op, UpdateOp):
             return self._plan_update(op.object)
         if isinstance(op, DeleteOp):
@@ -361,12 +389,29 @@ class LocalClient:
             return self._plan_delete_record(op)
         raise BadRequest(f"not a transaction op: {op!r}")
 
-    def _plan_create(self, obj: Obj) -> _Step:
+    def _plan_create(self, obj: Obj, terminating: dict[str, bool]) -> _Step:
         rt = self._resource_of(obj)
         new = strategy.prepare_create(rt, obj, now=self._now())
         strategy.validate(rt, new)
         key, name = self._key_of(rt, new)
+        if rt.namespaced:
+            self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
         return _Step(key, Create(key, encode(new)), new, ref=_ref(rt, name))
+
+    def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
+                         terminating: dict[str, bool]) -> None:
+        """Forbidden to create inside a Namespace that is being deleted (as upstream's
+        NamespaceLifecycle admission). ``terminating`` caches answers for one call."""
+        if namespace not in terminating:
+            kv = self.store.get(_NAMESPACES.key(None, namespace))
+            meta = json.loads(kv.value).get("metadata") or {} if kv is not None else {}
+            terminating[namespace] = bool(meta.get("deletionTimestamp"))
+        if terminating[namespace]:
+            raise Forbidden(
+                f'{_qualified(rt)} "{name}" is forbidden: unable to create new content in '
+                f"namespace {namespace} because it is being terminated",
+                kind=rt.plural, name=name, group=rt.group,
+            )
 
     def _plan_update(self, obj: Obj) -> _Step:
         rt = self._resource_of(obj)

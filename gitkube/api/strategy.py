@@ -12,7 +12,8 @@ Validate). ``LocalClient`` reads the current object, calls one of these, and wri
   changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started.
 - ``prepare_status_update``: the stored object with only ``status`` replaced.
 - ``prepare_delete``: finalizers (plus ``orphan``/``foregroundDeletion`` for those
-  propagation policies) keep the object with deletionTimestamp set; otherwise it goes.
+  propagation policies, and a Namespace's ``spec.finalizers``) keep the object with
+  deletionTimestamp set (a Namespace also gets status.phase Terminating); otherwise it goes.
 - ``validate``: the schema (``gitkube.schema.check_object``, its Issue codes mapped to
   Kubernetes cause reasons: required -> FieldValueRequired, enum -> FieldValueNotSupported,
   unsupported-field -> FieldValueForbidden, duplicate-* -> FieldValueDuplicate, ...) plus
@@ -175,10 +176,21 @@ def _order_like(out: Obj, old: Obj) -> None:
     out.update(items)
 
 
+def spec_finalizers(obj: Obj) -> list[str]:
+    """A Namespace's ``spec.finalizers`` (the namespace controller's hold on it); [] for
+    every other kind."""
+    if obj.get("kind") != "Namespace":
+        return []
+    spec = obj.get("spec")
+    value = spec.get("finalizers") if isinstance(spec, dict) else None
+    return list(value) if isinstance(value, list) else []
+
+
 def is_finalized(obj: Obj) -> bool:
     """Deletion started and nothing holds the object any more: it should be removed."""
     meta = meta_of(obj)
-    return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
+    return (bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
+            and not spec_finalizers(obj))
 
 
 # --- delete --------------------------------------------------------------------------------
@@ -226,14 +238,15 @@ def prepare_delete(
         and bool((old.get("spec") or {}).get("nodeName"))
         and (old.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     )
+    held = bool(finalizers or spec_finalizers(out))
     if meta.get("deletionTimestamp"):
-        if not finalizers and not (graceful and meta.get("deletionGracePeriodSeconds")):
+        if not held and not (graceful and meta.get("deletionGracePeriodSeconds")):
             return DeletePlan("remove", out)
         if finalizers != list(meta.get("finalizers") or []):
             meta["finalizers"] = finalizers
             return DeletePlan("update", out)
         return DeletePlan("none", out)
-    if not finalizers and not graceful:
+    if not held and not graceful:
         return DeletePlan("remove", out)
     meta["finalizers"] = finalizers
     if not finalizers:
@@ -241,6 +254,9 @@ def prepare_delete(
     meta["deletionTimestamp"] = now
     meta["deletionGracePeriodSeconds"] = grace_period_seconds if graceful else 0
     meta["generation"] = int(meta.get("generation") or 0) + 1
+    if rt.kind == "Namespace":
+        status = out.get("status")
+        out["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Terminating"}
     return DeletePlan("update", out)
 
 

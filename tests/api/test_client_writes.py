@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gitkube.api import LocalClient
-from gitkube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
+from gitkube.errors import AlreadyExists, BadRequest, Conflict, Forbidden, Invalid, NotFound
 
 Obj = dict[str, Any]
 
@@ -280,3 +280,27 @@ def test_owner_references_are_kept(client: LocalClient) -> None:
     obj = configmap()
     obj["metadata"]["ownerReferences"] = [ref]
     assert client.create(obj)["metadata"]["ownerReferences"] == [ref]
+
+
+def test_namespace_deletion_and_terminating_namespaces(client: LocalClient) -> None:
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"},
+                   "spec": {"finalizers": ["kubernetes"]}})
+    client.create({**configmap(), "metadata": {"name": "cfg", "namespace": "team"}})
+    held = client.delete("v1", "Namespace", None, "team")
+    assert held["status"]["phase"] == "Terminating"
+    assert held["metadata"]["deletionTimestamp"]
+    with pytest.raises(Forbidden, match="being terminated"):
+        client.create({**configmap("new"), "metadata": {"name": "new", "namespace": "team"}})
+    client.delete("v1", "ConfigMap", "team", "cfg")  # the namespace controller's work
+    current = client.get("v1", "Namespace", None, "team")
+    client.update({**current, "spec": {"finalizers": []}})
+    with pytest.raises(NotFound):
+        client.get("v1", "Namespace", None, "team")
+
+
+def test_delete_collection(client: LocalClient) -> None:
+    for name, app in (("a", "web"), ("b", "web"), ("c", "db")):
+        client.create({**configmap(name), "metadata": {"name": name, "labels": {"app": app}}})
+    deleted = client.delete_collection("v1", "ConfigMap", "default", label_selector="app=web")
+    assert [o["metadata"]["name"] for o in deleted.items] == ["a", "b"]
+    assert [o["metadata"]["name"] for o in client.list("v1", "ConfigMap").items] == ["c"]
