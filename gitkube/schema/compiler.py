@@ -90,6 +90,12 @@ class Compiler:
         self._defs = defs
         self._compiled: dict[str, Check | None] = {}
         self._in_progress: set[str] = set()
+        # field name -> definitions that have it (supported there), for "belongs elsewhere"
+        self._owners: dict[str, list[str]] = {}
+        for def_name, schema in sorted(defs.items()):
+            for key, sub in schema.get("properties", {}).items():
+                if "x-gitkube-unsupported" not in sub and not def_name.endswith("Status"):
+                    self._owners.setdefault(key, []).append(def_name.rsplit(".", 1)[-1])
 
     def ref(self, ref: str) -> Check | None:
         name = ref.rsplit("/", 1)[-1]
@@ -254,6 +260,11 @@ class Compiler:
             close = difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
             if close:
                 hint = f"did you mean {close[0]}?"
+            elif str(key) in self._owners:
+                where = self._owners[str(key)]
+                hint = (f'"{key}" is a field of {", ".join(where[:3])}'
+                        f"{', ...' if len(where) > 3 else ''}, not of this object: "
+                        "is it indented at the wrong level?")
             elif len(supported) <= 24:
                 hint = "fields here: " + ", ".join(supported)
             else:

@@ -425,10 +425,10 @@ def _workload(spec: dict[str, Any], kind: str, out: Issues) -> None:
                 if not cname:
                     out.append(Issue((*at, "metadata", "name"),
                                      'missing required field "name"', "required"))
-                elif isinstance(cname, str) and dns1123_label_error(cname):
+                elif isinstance(cname, str) and dns1123_subdomain_error(cname):
                     out.append(Issue((*at, "metadata", "name"),
                                      f'invalid claim name "{cname}": '
-                                     f"{dns1123_label_error(cname)}", "dns1123"))
+                                     f"{dns1123_subdomain_error(cname)}", "dns1123"))
                 _metadata(cmeta, (*at, "metadata"), out)
                 cspec = claim.get("spec")
                 if isinstance(cspec, dict):
@@ -534,7 +534,9 @@ def _config_data(obj: dict[str, Any], kind: str, out: Issues) -> None:
             base64_field = (kind == "Secret" and field == "data") or field == "binaryData"
             if base64_field and isinstance(value, str):
                 try:
-                    base64.b64decode(value, validate=True)
+                    # Kubernetes (Go's base64) ignores line breaks inside the value.
+                    base64.b64decode(value.replace("\n", "").replace("\r", ""),
+                                     validate=True)
                 except (binascii.Error, ValueError):
                     hint = ("use stringData for plain text" if kind == "Secret"
                             else "use data for plain text")

@@ -418,3 +418,16 @@ def test_type_error_hints_about_yaml_quoting(deployment: Any) -> None:
     deployment["metadata"]["labels"]["version"] = "1"
     deployment["spec"]["replicas"] = "3"
     assert only(deployment, "type").hint == "remove the quotes"
+
+
+def test_field_at_the_wrong_level_says_where_it_belongs(deployment: Any) -> None:
+    deployment["spec"]["containers"] = pod_spec(deployment)["containers"]
+    issue = only(deployment, "unknown-field")
+    assert issue.path == ("spec", "containers")
+    assert issue.hint is not None and "PodSpec" in issue.hint and "wrong level" in issue.hint
+
+
+def test_secret_base64_may_contain_line_breaks() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "d"},
+              "data": {"token": "aGVs\nbG8="}}
+    assert check_object(secret) == []
