@@ -423,7 +423,7 @@ def _why_failed(ops: Sequence[Op], responses: list[dict[str, Any]], url: str) ->
 
 def _kv(raw: dict[str, Any]) -> KeyValue:
     return KeyValue(
-        key=_unb64(raw.get("key")).decode(),
+        key=_unb64(raw.get("key")).decode(errors="replace"),
         value=_unb64(raw.get("value")),
         create_revision=int(raw.get("create_revision", 0)),
         mod_revision=int(raw.get("mod_revision", 0)),
@@ -437,7 +437,7 @@ def _event(raw: dict[str, Any]) -> WatchEvent:
     if raw.get("type") == "DELETE":
         prev = raw.get("prev_kv") or {}
         return WatchEvent("DELETED", KeyValue(
-            key=_unb64(kv.get("key")).decode(),
+            key=_unb64(kv.get("key")).decode(errors="replace"),
             value=_unb64(prev.get("value")),
             create_revision=int(prev.get("create_revision", 0)),
             mod_revision=mod,
