@@ -15,6 +15,7 @@ update                 PUT    .../PLURAL/NAME          (status ignored)
 update_status          PUT    .../PLURAL/NAME/status   (only status)
 patch                  PATCH  .../PLURAL/NAME[/status] (merge, json, strategic)
 delete                 DELETE .../PLURAL/NAME  body DeleteOptions{propagationPolicy, ...}
+bind                   POST   .../pods/NAME/binding   (Binding{target: {kind: Node, name}})
 delete_collection      DELETE .../[namespaces/NS/]PLURAL?labelSelector=&fieldSelector=
 transaction            (gitkube extension: POST /apis/gitkube.io/v1/transactions)
 get_record/list_rec..  (gitkube extension: raw records under /gitkube/)
@@ -237,6 +238,13 @@ class Client(Protocol):
     ) -> Obj:
         """Delete; returns the object as removed, or — when finalizers keep it — as it is now,
         with metadata.deletionTimestamp set. NotFound; Conflict on a failed precondition."""
+        ...
+
+    def bind(self, namespace: str | None, name: str, node_name: str, *,
+             uid: str | None = None) -> Obj:
+        """Bind a pod to a node (the scheduler's write): sets spec.nodeName and the
+        PodScheduled=True condition. Conflict when the pod is already bound (to another node)
+        or its uid differs from ``uid``; NotFound when it is gone."""
         ...
 
     def delete_collection(

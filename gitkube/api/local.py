@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from gitkube.api import strategy
 from gitkube.api.client import (
+    Client,
     CreateOp,
     DeleteOp,
     DeleteRecord,
@@ -272,6 +273,44 @@ class LocalClient:
     ) -> Obj:
         return self._one(DeleteOp(api_version, kind, namespace, name, propagation_policy,
                                   resource_version, uid), grace=grace_period_seconds)
+
+    def bind(self, namespace: str | None, name: str, node_name: str, *,
+             uid: str | None = None) -> Obj:
+        rt = self.resource("v1", "Pod")
+        key = self._key(rt, namespace, name)
+        if not node_name:
+            raise BadRequest("a binding needs a target node name")
+        kv = self._read(rt, key, name)
+        pod = decode(kv)
+        meta, spec = pod["metadata"], pod.setdefault("spec", {})
+        if uid is not None and meta.get("uid") != uid:
+            raise conflict(rt, name, f"Precondition failed: UID in precondition: {uid}, UID in "
+                           f"object meta: {meta.get('uid')}")
+        bound = spec.get("nodeName")
+        if bound:
+            if bound == node_name:
+                return pod
+            raise conflict(rt, name, f"pod {name} is already assigned to node {bound!r}")
+        if meta.get("deletionTimestamp"):
+            raise conflict(rt, name, f"pod {name} is being deleted, cannot be assigned to a "
+                           "host")
+        spec["nodeName"] = node_name
+        status = pod.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or []
+                      if isinstance(c, dict) and c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True",
+                           "lastProbeTime": None, "lastTransitionTime": self._now()})
+        status["conditions"] = conditions
+        strategy.validate(rt, pod)
+        pod["metadata"].pop("resourceVersion", None)
+        try:
+            revision = self.store.update(key, encode(pod), kv.mod_revision)
+        except RevisionConflict as e:
+            raise conflict(rt, name) from e
+        except KeyNotFound as e:
+            raise not_found(rt, name) from e
+        pod["metadata"]["resourceVersion"] = str(revision)
+        return pod
 
     def delete_collection(
         self,
@@ -560,6 +599,11 @@ def _describe(op: TxnOp) -> str:
         ns = f"{op.namespace}/" if op.namespace else ""
         return f"delete {op.kind} {ns}{op.name}"
     return f"{type(op).__name__} {op.key}"
+
+
+def _conforms(client: LocalClient) -> Client:
+    """Never called: mypy proves here that LocalClient implements the Client protocol."""
+    return client
 
 
 __all__ = ["RECORD_PREFIX", "LocalClient", "conflict", "not_found"]

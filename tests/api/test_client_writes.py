@@ -304,3 +304,20 @@ def test_delete_collection(client: LocalClient) -> None:
     deleted = client.delete_collection("v1", "ConfigMap", "default", label_selector="app=web")
     assert [o["metadata"]["name"] for o in deleted.items] == ["a", "b"]
     assert [o["metadata"]["name"] for o in client.list("v1", "ConfigMap").items] == ["c"]
+
+
+def test_bind_sets_node_and_condition_once(client: LocalClient) -> None:
+    created = client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                             "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}})
+    bound = client.bind("default", "p", "n1", uid=created["metadata"]["uid"])
+    assert bound["spec"]["nodeName"] == "n1"
+    assert [(c["type"], c["status"]) for c in bound["status"]["conditions"]] == [
+        ("PodScheduled", "True")]
+    assert client.get("v1", "Pod", "default", "p") == bound
+    assert client.bind("default", "p", "n1") == bound  # idempotent
+    with pytest.raises(Conflict, match="already assigned"):
+        client.bind("default", "p", "n2")
+    with pytest.raises(Conflict, match="UID"):
+        client.bind("default", "p", "n1", uid="other")
+    with pytest.raises(NotFound):
+        client.bind("default", "missing", "n1")
