@@ -144,3 +144,15 @@ def test_records_are_invisible_to_object_lists(client: LocalClient) -> None:
     assert client.list("v1", "Pod").items == []
     record = client.get_record("/gitkube/history/1")
     assert record is not None and record.value == {"ok": True}
+
+
+def test_kubelet_style_watch_by_node(client: LocalClient) -> None:
+    client.create(pod("elsewhere", node="n2"))
+    with client.watch("v1", "Pod", field_selector="spec.nodeName=n1") as w:
+        client.create(pod("p"))
+        assert w.next_event(0.1) is None  # not bound yet: not this node's business
+        client.bind("default", "p", "n1")
+        event = drain(w, 1)[0]
+        assert (event.type, event.object["spec"]["nodeName"]) == ("ADDED", "n1")
+        client.delete("v1", "Pod", "default", "p")
+        assert drain(w, 1)[0].type == "DELETED"
