@@ -92,10 +92,26 @@ class Compiler:
         self._in_progress: set[str] = set()
         # field name -> definitions that have it (supported there), for "belongs elsewhere"
         self._owners: dict[str, list[str]] = {}
+        self._near: dict[str, list[str]] = {}
         for def_name, schema in sorted(defs.items()):
             for key, sub in schema.get("properties", {}).items():
                 if "x-gitkube-unsupported" not in sub and not def_name.endswith("Status"):
                     self._owners.setdefault(key, []).append(def_name.rsplit(".", 1)[-1])
+
+    def _close_anywhere(self, key: str) -> list[str]:
+        """A near miss among every field name of every kind (errors only; memoised, and
+        compared only with names of similar length, so junk keys stay cheap)."""
+        if key not in self._near:
+            if len(self._near) > 10_000:
+                self._near.clear()
+            n = len(key)
+            pool = [k for k in self._owners if abs(len(k) - n) <= 2]
+            self._near[key] = difflib.get_close_matches(key, pool, n=1, cutoff=0.8)
+        return self._near[key]
+
+    def _owned_by(self, key: str) -> str:
+        where = self._owners[key]
+        return ", ".join(where[:3]) + (", ..." if len(where) > 3 else "")
 
     def ref(self, ref: str) -> Check | None:
         name = ref.rsplit("/", 1)[-1]
@@ -261,10 +277,11 @@ class Compiler:
             if close:
                 hint = f"did you mean {close[0]}?"
             elif str(key) in self._owners:
-                where = self._owners[str(key)]
-                hint = (f'"{key}" is a field of {", ".join(where[:3])}'
-                        f"{', ...' if len(where) > 3 else ''}, not of this object: "
-                        "is it indented at the wrong level?")
+                hint = f'"{key}" is a field of {self._owned_by(str(key))}, not of this ' \
+                       "object: is it indented at the wrong level?"
+            elif elsewhere := self._close_anywhere(str(key)):
+                hint = (f"did you mean {elsewhere[0]}? (a field of "
+                        f"{self._owned_by(elsewhere[0])}, not of this object)")
             elif len(supported) <= 24:
                 hint = "fields here: " + ", ".join(supported)
             else:

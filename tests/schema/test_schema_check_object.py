@@ -431,3 +431,10 @@ def test_secret_base64_may_contain_line_breaks() -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "d"},
               "data": {"token": "aGVs\nbG8="}}
     assert check_object(secret) == []
+
+
+def test_typo_of_a_field_that_belongs_elsewhere(deployment: Any) -> None:
+    container(deployment)["contianerPort"] = 80
+    issue = only(deployment, "unknown-field")
+    assert issue.hint == (
+        "did you mean containerPort? (a field of ContainerPort, not of this object)")
