@@ -30,7 +30,12 @@ def encode(obj: Obj) -> bytes:
     meta = obj.get("metadata")
     if isinstance(meta, dict) and "resourceVersion" in meta:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
+    except (TypeError, ValueError) as e:
+        raise BadRequest(f"the object is not plain JSON: {e}",
+                         hint="quote YAML values that look like dates or numbers") from e
 
 
 def decode(kv: KeyValue, revision: int | None = None) -> Obj:
