@@ -17,11 +17,13 @@ import stat as stat_mod
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import pathspec
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitkube.diagnostics import Diagnostic
+from gitkube.errors import SourceError
+
+if TYPE_CHECKING:
+    import pathspec  # imported when an ignore file exists: it costs 25 ms at start-up
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 IGNORE_FILE = ".gitkubeignore"
@@ -61,6 +63,8 @@ def is_manifest(name: str) -> bool:
 def _ignore_spec(text: str | None) -> pathspec.GitIgnoreSpec | None:
     if not text:
         return None
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 
@@ -163,7 +167,8 @@ class WorkTree:
 
 
 class GitTree:
-    """The tree of ``commit`` below ``subdir`` (repository-relative, '' for the top)."""
+    """The tree of ``commit`` below ``subdir`` (repository-relative, '' for the top).
+    git failures surface as SourceError."""
 
     def __init__(self, repo: Any, commit: str, subdir: str):
         self.repo = repo
@@ -175,7 +180,7 @@ class GitTree:
         args = ["-r", "-l", "-z", self.commit, "--"]
         if path:
             args.append(path + "/")
-        out: str = self.repo.git.ls_tree(*args)
+        out: str = self._git("ls_tree", *args)
         rows = []
         for record in out.split("\0"):
             if not record:
@@ -236,6 +241,17 @@ class GitTree:
     def read(self, entries: list[Entry]) -> list[bytes | str]:
         return list(self._read_blobs([e.source for e in entries]))
 
+    def _git(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        import git
+
+        try:
+            return getattr(self.repo.git, command)(*args, **kwargs)
+        except git.GitCommandError as err:
+            detail = (err.stderr or "").strip().splitlines()
+            raise SourceError(f"git {command.replace('_', '-')} failed"
+                              + (f": {detail[-1]}" if detail else ""),
+                              hint="is the repository intact? (`git fsck`)") from err
+
     def _read_blobs(self, shas: list[str]) -> list[bytes]:
         """Every blob in one `git cat-file --batch` run (one process, not one per blob)."""
         if not shas:
@@ -243,17 +259,16 @@ class GitTree:
         with tempfile.TemporaryFile() as request:
             request.write("".join(s + "\n" for s in shas).encode())
             request.seek(0)
-            out: bytes = self.repo.git.cat_file(
-                "--batch", istream=request, stdout_as_string=False,
-                strip_newline_in_stdout=False,
-            )
+            out: bytes = self._git("cat_file", "--batch", istream=request,
+                                   stdout_as_string=False, strip_newline_in_stdout=False)
         blobs: list[bytes] = []
         pos = 0
         for _ in shas:
             eol = out.index(b"\n", pos)
             header = out[pos:eol].split()
             if len(header) < 3:  # "<sha> missing": a corrupt or shallow repository
-                raise OSError(f"git object {header[0].decode()} is missing")
+                raise SourceError(f"git object {header[0].decode()} is missing",
+                                  hint="is the repository intact? (`git fsck`)")
             size = int(header[2])
             blobs.append(out[eol + 1 : eol + 1 + size])
             pos = eol + 1 + size + 1
