@@ -210,9 +210,9 @@ class Compiler:
 
         def check(value: Any) -> list[Err] | None:
             if type(value) is not list and not isinstance(value, list):
-                if value is None and nullable:
+                if (value is None and nullable) or not names:
                     return None
-                return [_type_error(value, names or ["array"])]
+                return [_type_error(value, names)]
             if item is None:
                 return None
             errs: list[Err] | None = None
@@ -232,9 +232,9 @@ class Compiler:
 
         def check(value: Any) -> list[Err] | None:
             if type(value) is not dict and not isinstance(value, dict):
-                if value is None and nullable:
+                if (value is None and nullable) or not names:
                     return None
-                return [_type_error(value, names or ["object"])]
+                return [_type_error(value, names)]
             errs: list[Err] | None = None
             for k, x in value.items():
                 if type(k) is not str:
