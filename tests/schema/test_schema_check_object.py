@@ -438,3 +438,88 @@ def test_typo_of_a_field_that_belongs_elsewhere(deployment: Any) -> None:
     issue = only(deployment, "unknown-field")
     assert issue.hint == (
         "did you mean containerPort? (a field of ContainerPort, not of this object)")
+
+
+# -- the remaining semantic rules, each failing and passing -------------------------------------
+
+def test_annotation_size(deployment: Any) -> None:
+    deployment["metadata"]["annotations"] = {"big": "x" * (256 * 1024)}
+    assert only(deployment, "annotation-size").path == ("metadata", "annotations")
+    deployment["metadata"]["annotations"] = {"big": "x" * 1000}
+    assert check_object(deployment) == []
+
+
+def test_configmap_key_in_data_and_binary_data(configmap: Any) -> None:
+    configmap["binaryData"] = {"other": "aGk="}
+    assert check_object(configmap) == []
+    configmap["binaryData"]["GREETING"] = "aGk="
+    assert only(configmap, "duplicate-key").path == ("binaryData", "GREETING")
+
+
+def test_node_port_needs_node_port_type(service: Any) -> None:
+    service["spec"]["ports"][0]["nodePort"] = 30080
+    assert only(service, "node-port").path == ("spec", "ports", 0, "nodePort")
+    service["spec"]["type"] = "NodePort"
+    assert check_object(service) == []
+
+
+def test_toleration_exists_without_value(deployment: Any) -> None:
+    pod_spec(deployment)["tolerations"] = [{"key": "k", "operator": "Exists", "value": "v"}]
+    assert only(deployment, "toleration").path[-1] == "value"
+    del pod_spec(deployment)["tolerations"][0]["value"]
+    assert check_object(deployment) == []
+
+
+def test_selector_operator_values(deployment: Any) -> None:
+    deployment["spec"]["selector"]["matchExpressions"] = [{"key": "app", "operator": "In"}]
+    assert only(deployment, "selector").path[-1] == "values"
+    deployment["spec"]["selector"]["matchExpressions"] = [{"key": "app", "operator": "Exists"}]
+    assert check_object(deployment) == []
+
+
+def test_duplicate_volume(deployment: Any) -> None:
+    pod_spec(deployment)["volumes"].append({"name": "site", "emptyDir": {}})
+    assert only(deployment, "duplicate-volume").path[-2:] == (1, "name")
+    pod_spec(deployment)["volumes"][1]["name"] = "scratch"
+    assert check_object(deployment) == []
+
+
+def test_cluster_ip(service: Any) -> None:
+    service["spec"]["clusterIP"] = "10.96.0.300"
+    assert only(service, "ip").path == ("spec", "clusterIP")
+    service["spec"]["clusterIP"] = "10.96.0.30"
+    assert check_object(service) == []
+
+
+def test_hostname_is_a_label(deployment: Any) -> None:
+    pod_spec(deployment)["hostname"] = "web.example"
+    assert only(deployment, "dns1123").path[-1] == "hostname"
+    pod_spec(deployment)["hostname"] = "web-0"
+    assert check_object(deployment) == []
+
+
+def test_namespace_value_is_a_label(configmap: Any) -> None:
+    configmap["metadata"]["namespace"] = "Demo"
+    assert only(configmap, "dns1123").path == ("metadata", "namespace")
+
+
+def test_rolling_update_with_recreate(deployment: Any) -> None:
+    deployment["spec"]["strategy"] = {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}
+    assert only(deployment, "strategy").path[-1] == "rollingUpdate"
+    deployment["spec"]["strategy"] = {"type": "Recreate"}
+    assert check_object(deployment) == []
+
+
+def test_env_value_and_value_from(deployment: Any) -> None:
+    container(deployment)["env"] = [{"name": "A", "value": "x", "valueFrom": {
+        "configMapKeyRef": {"name": "web", "key": "A"}}}]
+    assert only(deployment, "env").path[-1] == "valueFrom"
+    container(deployment)["env"][0]["value"] = ""
+    assert check_object(deployment) == []
+
+
+def test_emptydir_size_limit_quantity(deployment: Any) -> None:
+    pod_spec(deployment)["volumes"].append({"name": "tmp", "emptyDir": {"sizeLimit": "1 GB"}})
+    assert only(deployment, "quantity").path[-2:] == ("emptyDir", "sizeLimit")
+    pod_spec(deployment)["volumes"][1]["emptyDir"]["sizeLimit"] = "1Gi"
+    assert check_object(deployment) == []
