@@ -15,6 +15,7 @@ update                 PUT    .../PLURAL/NAME          (status ignored)
 update_status          PUT    .../PLURAL/NAME/status   (only status)
 patch                  PATCH  .../PLURAL/NAME[/status] (merge, json, strategic)
 delete                 DELETE .../PLURAL/NAME  body DeleteOptions{propagationPolicy, ...}
+get_scale/update_scale GET/PUT .../PLURAL/NAME/scale   (autoscaling/v1 Scale)
 bind                   POST   .../pods/NAME/binding   (Binding{target: {kind: Node, name}})
 delete_collection      DELETE .../[namespaces/NS/]PLURAL?labelSelector=&fieldSelector=
 transaction            (gitkube extension: POST /apis/gitkube.io/v1/transactions)
@@ -245,6 +246,17 @@ class Client(Protocol):
         """Bind a pod to a node (the scheduler's write): sets spec.nodeName and the
         PodScheduled=True condition. Conflict when the pod is already bound (to another node)
         or its uid differs from ``uid``; NotFound when it is gone."""
+        ...
+
+    def get_scale(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj:
+        """The ``autoscaling/v1`` Scale of a Deployment, ReplicaSet or StatefulSet:
+        ``spec.replicas``, ``status.replicas`` and ``status.selector`` (string form)."""
+        ...
+
+    def update_scale(self, api_version: str, kind: str, namespace: str | None, name: str,
+                     replicas: int, *, resource_version: str | None = None) -> Obj:
+        """Set ``spec.replicas`` (like ``kubectl scale``); returns the new Scale. Conflict when
+        ``resource_version`` is given and stale."""
         ...
 
     def delete_collection(

@@ -46,9 +46,18 @@ from gitkube.api.client import (
     UpdateOp,
 )
 from gitkube.api.codec import copy_json, decode, encode, now_rfc3339, parse_revision
+from gitkube.api.refusals import (
+    conflict,
+    describe,
+    not_found,
+    qualified,
+    ref,
+    store_error,
+    with_prefix,
+)
+from gitkube.api.subresources import apply_patch, bind_pod, scale_of
 from gitkube.api.watch import LocalWatcher, gone
 from gitkube.errors import (
-    AlreadyExists,
     APIError,
     BadRequest,
     Compacted,
@@ -62,8 +71,11 @@ from gitkube.errors import (
 )
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
-from gitkube.model.labels import SelectorError, as_field_selector, as_selector
-from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from gitkube.model.labels import (
+    SelectorError,
+    as_field_selector,
+    as_selector,
+)
 from gitkube.store.base import Create, Delete, KeyValue, Store, Update
 from gitkube.store.base import Op as StoreOp
 
@@ -83,36 +95,6 @@ class _Step:
     result: Obj | None  # the object as written (no resourceVersion yet) or as removed
     removed: bool = False
     ref: str = ""  # "Deployment default/web", for error messages
-
-
-def _qualified(rt: ResourceType) -> str:
-    return f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-
-
-def _ref(rt: ResourceType, name: str) -> str:
-    return f'{_qualified(rt)} "{name}"'
-
-
-def not_found(rt: ResourceType, name: str) -> NotFound:
-    return NotFound(f'{_qualified(rt)} "{name}" not found', kind=rt.plural, name=name,
-                    group=rt.group)
-
-
-def conflict(rt: ResourceType, name: str, why: str = "") -> Conflict:
-    return Conflict(
-        f'Operation cannot be fulfilled on {_qualified(rt)} "{name}": '
-        + (why or "the object has been modified; please apply your changes to the latest "
-           "version and try again"),
-        kind=rt.plural, name=name, group=rt.group,
-        hint="read the object again, reapply your change, and retry",
-    )
-
-
-def _with_prefix(error: APIError, prefix: str) -> APIError:
-    out = type(error)(f"{prefix}: {error.message}", hint=error.hint, kind=error.kind,
-                      name=error.name, group=error.group, causes=error.causes)
-    out.__cause__ = error
-    return out
 
 
 class LocalClient:
@@ -294,13 +276,7 @@ class LocalClient:
         if meta.get("deletionTimestamp"):
             raise conflict(rt, name, f"pod {name} is being deleted, cannot be assigned to a "
                            "host")
-        spec["nodeName"] = node_name
-        status = pod.setdefault("status", {})
-        conditions = [c for c in status.get("conditions") or []
-                      if isinstance(c, dict) and c.get("type") != "PodScheduled"]
-        conditions.append({"type": "PodScheduled", "status": "True",
-                           "lastProbeTime": None, "lastTransitionTime": self._now()})
-        status["conditions"] = conditions
+        bind_pod(pod, node_name, self._now())
         strategy.validate(rt, pod)
         pod["metadata"].pop("resourceVersion", None)
         try:
@@ -311,6 +287,30 @@ class LocalClient:
             raise not_found(rt, name) from e
         pod["metadata"]["resourceVersion"] = str(revision)
         return pod
+
+    def _scalable(self, api_version: str, kind: str) -> ResourceType:
+        rt = self.resource(api_version, kind)
+        if "scale" not in rt.subresources:
+            raise NotFound(f"the server could not find the requested resource "
+                           f"({qualified(rt)}/scale): {rt.kind} has no scale subresource")
+        return rt
+
+    def get_scale(self, api_version: str, kind: str, namespace: str | None, name: str) -> Obj:
+        self._scalable(api_version, kind)
+        return scale_of(self.get(api_version, kind, namespace, name))
+
+    def update_scale(self, api_version: str, kind: str, namespace: str | None, name: str,
+                     replicas: int, *, resource_version: str | None = None) -> Obj:
+        self._scalable(api_version, kind)
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise Invalid(f"Scale.autoscaling {name!r} is invalid: spec.replicas: must be a "
+                          "non-negative integer", kind="Scale", name=name, group="autoscaling",
+                          causes=[{"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                   "message": f"Invalid value: {replicas!r}: must be >= 0"}])
+        patch: Obj = {"spec": {"replicas": replicas}}
+        if resource_version is not None:
+            patch["metadata"] = {"resourceVersion": resource_version}
+        return scale_of(self.patch(api_version, kind, namespace, name, patch))
 
     def delete_collection(
         self,
@@ -350,7 +350,7 @@ class LocalClient:
         key = self._key(rt, namespace, name)
         for attempt in range(PATCH_RETRIES):
             current = decode(self._read(rt, key, name))
-            patched = self._apply_patch(rt, current, patch, patch_type)
+            patched = apply_patch(rt, current, patch, patch_type)
             for field in ("apiVersion", "kind"):
                 if patched.get(field) != current.get(field):
                     raise BadRequest(f"a patch cannot change {field}")
@@ -372,28 +372,6 @@ class LocalClient:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _apply_patch(rt: ResourceType, current: Obj, patch: Any, patch_type: str) -> Obj:
-        try:
-            if patch_type == "merge":
-                result = merge_patch(current, patch)
-            elif patch_type == "json":
-                result = json_patch(current, patch)
-            elif patch_type == "strategic":
-                result = strategic_merge_patch(current, patch)
-            else:
-                raise BadRequest(f"unknown patch type {patch_type!r}: use merge, json or "
-                                 "strategic")
-        except PatchError as e:
-            name = str(current["metadata"].get("name"))
-            if e.invalid:
-                raise Invalid(f"the patch does not apply to {rt.kind} {name!r}: {e}",
-                              kind=rt.kind, name=name, group=rt.group) from e
-            raise BadRequest(f"invalid {patch_type} patch: {e}") from e
-        if not isinstance(result, dict):
-            raise BadRequest("the patched object is not a JSON object")
-        return result
-
     # --- transactions ----------------------------------------------------------------------
 
     def transaction(self, ops: Sequence[TxnOp]) -> TxnResult:
@@ -406,7 +384,7 @@ class LocalClient:
             try:
                 steps.append(self._plan(op, terminating=terminating))
             except APIError as e:
-                raise _with_prefix(e, f"op {i} ({_describe(op)})") from e
+                raise with_prefix(e, f"op {i} ({describe(op)})") from e
         return self._commit(steps, single=False)
 
     def _one(self, op: TxnOp, *, grace: int | None = None) -> Obj:
@@ -435,7 +413,7 @@ class LocalClient:
         key, name = self._key_of(rt, new)
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
-        return _Step(key, Create(key, encode(new)), new, ref=_ref(rt, name))
+        return _Step(key, Create(key, encode(new)), new, ref=ref(rt, name))
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
@@ -447,7 +425,7 @@ class LocalClient:
             terminating[namespace] = bool(meta.get("deletionTimestamp"))
         if terminating[namespace]:
             raise Forbidden(
-                f'{_qualified(rt)} "{name}" is forbidden: unable to create new content in '
+                f'{qualified(rt)} "{name}" is forbidden: unable to create new content in '
                 f"namespace {namespace} because it is being terminated",
                 kind=rt.plural, name=name, group=rt.group,
             )
@@ -462,7 +440,7 @@ class LocalClient:
     def _plan_status(self, rt: ResourceType, key: str, name: str, obj: Obj) -> _Step:
         if not strategy.has_status_subresource(rt):
             raise NotFound(f"the server could not find the requested resource "
-                           f"({_qualified(rt)}/status): {rt.kind} has no status subresource")
+                           f"({qualified(rt)}/status): {rt.kind} has no status subresource")
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_status_update(rt, obj, old)
         return self._finish_update(rt, key, name, kv, old, new)
@@ -477,16 +455,16 @@ class LocalClient:
 
     def _finish_update(self, rt: ResourceType, key: str, name: str, kv: KeyValue, old: Obj,
                        new: Obj) -> _Step:
-        ref = _ref(rt, name)
+        label = ref(rt, name)
         if strategy.is_finalized(new):
             # The last finalizer is gone: the object goes, returned in its final state.
             new["metadata"]["resourceVersion"] = str(kv.mod_revision)
-            return _Step(key, Delete(key, kv.mod_revision), new, removed=True, ref=ref)
+            return _Step(key, Delete(key, kv.mod_revision), new, removed=True, ref=label)
         strategy.validate(rt, new)
         new["metadata"].pop("resourceVersion", None)
         if json.loads(kv.value) == new:
-            return _Step(key, None, old, ref=ref)  # nothing changed: no write, no event
-        return _Step(key, Update(key, encode(new), kv.mod_revision), new, ref=ref)
+            return _Step(key, None, old, ref=label)  # nothing changed: no write, no event
+        return _Step(key, Update(key, encode(new), kv.mod_revision), new, ref=label)
 
     def _plan_delete(self, op: DeleteOp, grace: int | None) -> _Step:
         rt = self.resource(op.api_version, op.kind)
@@ -504,13 +482,13 @@ class LocalClient:
         plan = strategy.prepare_delete(rt, old, now=self._now(),
                                        propagation_policy=op.propagation_policy,
                                        grace_period_seconds=grace)
-        ref = _ref(rt, op.name)
+        label = ref(rt, op.name)
         if plan.action == "remove":
-            return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=ref)
+            return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=label)
         if plan.action == "none":
-            return _Step(key, None, old, ref=ref)
+            return _Step(key, None, old, ref=label)
         return _Step(key, Update(key, encode(plan.object), kv.mod_revision), plan.object,
-                     ref=ref)
+                     ref=label)
 
     @staticmethod
     def _record_key(key: str) -> str:
@@ -549,7 +527,7 @@ class LocalClient:
         try:
             revision = self.store.txn(store_ops)
         except (KeyExists, KeyNotFound, RevisionConflict) as e:
-            raise self._store_error(e, steps, single) from e
+            raise store_error(e, [s.key for s in steps], [s.ref for s in steps], single) from e
         results: list[Obj | None] = []
         for step in steps:
             if step.result is None:
@@ -570,35 +548,6 @@ class LocalClient:
         resourceVersion it was read with)."""
         return copy_json(step.result) if step.result is not None else None
 
-    @staticmethod
-    def _store_error(error: Exception, steps: builtins.list[_Step], single: bool) -> APIError:
-        key = getattr(error, "key", "")
-        index = next((i for i, s in enumerate(steps) if s.key == key), 0)
-        step = steps[index] if steps else None
-        ref = step.ref if step else key
-        if isinstance(error, KeyExists):
-            out: APIError = AlreadyExists(f"{ref} already exists",
-                                          hint="update it instead, or delete it first")
-        elif isinstance(error, KeyNotFound):
-            out = NotFound(f"{ref} not found")
-        else:
-            out = Conflict(f"Operation cannot be fulfilled on {ref}: the object has been "
-                           "modified; please apply your changes to the latest version and "
-                           "try again", hint="read the object again and retry")
-        return out if single else _with_prefix(out, f"op {index} ({ref})")
-
-
-def _describe(op: TxnOp) -> str:
-    if isinstance(op, CreateOp | UpdateOp):
-        meta = op.object.get("metadata") or {} if isinstance(op.object, dict) else {}
-        verb = "create" if isinstance(op, CreateOp) else "update"
-        kind = op.object.get("kind") if isinstance(op.object, dict) else "?"
-        ns = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
-        return f"{verb} {kind} {ns}{meta.get('name') or meta.get('generateName') or ''}"
-    if isinstance(op, DeleteOp):
-        ns = f"{op.namespace}/" if op.namespace else ""
-        return f"delete {op.kind} {ns}{op.name}"
-    return f"{type(op).__name__} {op.key}"
 
 
 def _conforms(client: LocalClient) -> Client:

@@ -321,3 +321,23 @@ def test_bind_sets_node_and_condition_once(client: LocalClient) -> None:
         client.bind("default", "p", "n1", uid="other")
     with pytest.raises(NotFound):
         client.bind("default", "missing", "n1")
+
+
+def test_scale_subresource(client: LocalClient) -> None:
+    client.create(deployment(replicas=2))
+    scale = client.get_scale("apps/v1", "Deployment", "default", "web")
+    assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"] == {"replicas": 2}
+    assert scale["status"] == {"replicas": 0, "selector": "app=web"}
+    scaled = client.update_scale("apps/v1", "Deployment", "default", "web", 5)
+    assert scaled["spec"]["replicas"] == 5
+    current = client.get("apps/v1", "Deployment", "default", "web")
+    assert current["spec"]["replicas"] == 5 and current["metadata"]["generation"] == 2
+    with pytest.raises(Conflict):
+        client.update_scale("apps/v1", "Deployment", "default", "web", 1,
+                            resource_version=scale["metadata"]["resourceVersion"])
+    with pytest.raises(Invalid):
+        client.update_scale("apps/v1", "Deployment", "default", "web", -1)
+    client.create(configmap())
+    with pytest.raises(NotFound, match="no scale subresource"):
+        client.get_scale("v1", "ConfigMap", "default", "cfg")
