@@ -48,12 +48,14 @@ def _client(store: str | None) -> tuple[Client, str]:
     return LocalClient(open_store(url)), url
 
 
-def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool
-               ) -> tuple[Plan, Client]:
+def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool,
+               *, use_cache: bool = True) -> tuple[Plan, Client]:
     desired = load_desired_or_report(path, revision)
     source = describe(path, revision)
     client, url = _client(store)
-    return build_plan(client, desired, source, store_url=url, prune=prune), client
+    the_plan = build_plan(client, desired, source, store_url=url, prune=prune,
+                          use_cache=use_cache)
+    return the_plan, client
 
 
 def load_desired_or_report(path: Path, revision: str | None) -> list[Desired]:
@@ -84,7 +86,7 @@ def plan(
         help="Exit 0 when there are no changes, 2 when there are, 1 on error."),
 ) -> None:
     """Show what apply would change: create, update (with drift), delete."""
-    the_plan, _ = _make_plan(path, revision, store, prune)
+    the_plan, _ = _make_plan(path, revision, store, prune, use_cache=out is None)
     if output is Output.json:
         typer.echo(render_json(the_plan), nl=False)
     else:

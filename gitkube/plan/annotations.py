@@ -17,15 +17,30 @@ SOURCE = "gitkube.io/source"
 FILE = "gitkube.io/file"
 # annotation: the git commit the object was applied from ("" when not in git)
 COMMIT = "gitkube.io/commit"
-# annotation: the normalized desired object as last applied (JSON; Secret values hashed);
-# the third side of the three-way diff
-LAST_APPLIED = "gitkube.io/last-applied"
+# annotation: "sha256:<hex>" digest of the normalized desired object as last applied; the
+# object itself (the third side of the three-way diff, Secret values hashed) is the api
+# record LAST_APPLIED_RECORD + the object's store key, written in the same transaction.
+# Only the digest rides on the object: every reader of the object (agents' informers
+# included) would otherwise decode a second copy of it.
+LAST_APPLIED = "gitkube.io/last-applied-digest"
+LAST_APPLIED_RECORD = "/gitkube/last-applied"
 
 # annotation a user sets: "false" keeps the object when it disappears from git
 PRUNE = "gitkube.io/prune"
 
 OWNED_ANNOTATIONS = frozenset({SOURCE, FILE, COMMIT, LAST_APPLIED})
 OWNED_LABELS = frozenset({SOURCE_ID})
+
+
+def last_applied_key(api_version: str, kind: str, namespace: str, name: str) -> str:
+    """The record key of an object's last-applied state: ``/gitkube/last-applied/<plural>/
+    [<namespace>/]<name>`` (the store key's layout)."""
+    from gitkube.model import kinds
+
+    rt = kinds.lookup(api_version, kind)
+    if rt is None:
+        return f"{LAST_APPLIED_RECORD}/{kind.lower()}/{namespace}/{name}"
+    return LAST_APPLIED_RECORD + rt.key(namespace or None, name)[len("/registry"):]
 
 
 def prune_protected(annotations: dict[str, str] | None) -> bool:

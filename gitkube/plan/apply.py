@@ -16,8 +16,17 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from gitkube.api.client import Client, CreateOp, DeleteOp, PutRecord, TxnOp, UpdateOp
+from gitkube.api.client import (
+    Client,
+    CreateOp,
+    DeleteOp,
+    DeleteRecord,
+    PutRecord,
+    TxnOp,
+    UpdateOp,
+)
 from gitkube.errors import APIError, GitkubeError
+from gitkube.plan import annotations as ann
 from gitkube.plan.history import PREFIX, Entry, make_entry, record_key
 from gitkube.plan.model import Action, Plan
 
@@ -49,23 +58,24 @@ def build_ops(plan: Plan) -> list[TxnOp]:
     """The transaction's operations, in the plan's order."""
     ops: list[TxnOp] = []
     for change in plan.actionable:
-        if change.action is Action.CREATE:
-            assert change.desired is not None
-            ops.append(CreateOp(change.desired))
-        elif change.action is Action.UPDATE:
-            assert change.desired is not None
-            ops.append(UpdateOp(change.desired))
-        elif change.action is Action.DELETE and (
-            change.via_namespace is None or not NAMESPACE_CASCADE
-        ):
-            ref = change.ref
-            ops.append(
-                DeleteOp(
-                    ref.api_version, ref.kind, ref.namespace or None, ref.name,
-                    propagation_policy="Background",
-                    resource_version=change.live_version,
+        ref = change.ref
+        record = ann.last_applied_key(ref.api_version, ref.kind, ref.namespace, ref.name)
+        if change.action in (Action.CREATE, Action.UPDATE):
+            assert change.desired is not None and change.last_applied is not None
+            op = CreateOp if change.action is Action.CREATE else UpdateOp
+            ops.append(op(change.desired))
+            digest = change.desired["metadata"]["annotations"][ann.LAST_APPLIED]
+            ops.append(PutRecord(record, {"digest": digest, "object": change.last_applied}))
+        elif change.action is Action.DELETE:
+            ops.append(DeleteRecord(record, missing_ok=True))
+            if change.via_namespace is None or not NAMESPACE_CASCADE:
+                ops.append(
+                    DeleteOp(
+                        ref.api_version, ref.kind, ref.namespace or None, ref.name,
+                        propagation_policy="Background",
+                        resource_version=change.live_version,
+                    )
                 )
-            )
     return ops
 
 

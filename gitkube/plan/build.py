@@ -7,6 +7,9 @@ through the api Client; ``build_plan`` puts them together.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
 from gitkube.plan.model import Plan, SourceInfo
-from gitkube.plan.planner import Desired, make_plan, normalize_ref_only
+from gitkube.plan.planner import Desired, NoopCache, desired_ref, make_plan
 
 
 def load_desired(path: Path, revision: str | None = None) -> list[Desired]:
@@ -25,7 +28,10 @@ def load_desired(path: Path, revision: str | None = None) -> list[Desired]:
     from gitkube.validate import load_valid
 
     result = load_valid(path, revision)
-    return [Desired(doc.obj, doc.file) for doc in result.documents]
+    return [
+        Desired(doc.obj, doc.file, f"{doc.blob_id}:{doc.index}:{doc.item}")
+        for doc in result.documents
+    ]
 
 
 def _kinds_to_list(desired: Sequence[Desired]) -> list[kinds.ResourceType]:
@@ -44,7 +50,7 @@ def read_live(
 ) -> tuple[dict[ObjectRef, dict[str, Any]], int]:
     """The live objects at desired identities and those owned by ``source``, and the highest
     store revision the reads saw."""
-    refs = {ObjectRef.of(normalize_ref_only(d.obj)) for d in desired}
+    refs = {desired_ref(d.obj) for d in desired}
     live: dict[ObjectRef, dict[str, Any]] = {}
     revision = 0
     for rt in _kinds_to_list(desired):
@@ -58,11 +64,62 @@ def read_live(
     return live, revision
 
 
+def read_last_applied(client: Client, ref: ObjectRef, digest: str) -> dict[str, Any] | None:
+    """The recorded last-applied object of ``ref`` when its digest is ``digest`` (the value on
+    the live object); None when missing or replaced outside gitkube."""
+    key = ann.last_applied_key(ref.api_version, ref.kind, ref.namespace, ref.name)
+    record = client.get_record(key)
+    if record is None or record.value.get("digest") != digest:
+        return None
+    value = record.value.get("object")
+    return value if isinstance(value, dict) else None
+
+
 def namespace_members(client: Client, namespace: str) -> Iterable[dict[str, Any]]:
     """Every live object in ``namespace``, of every namespaced kind."""
     for rt in kinds.RESOURCES:
         if rt.namespaced:
             yield from client.list(rt.api_version, rt.kind, namespace).items
+
+
+# Bump when normalization or diff rules change: cached no-op decisions become invalid.
+CACHE_VERSION = 1
+
+
+def _cache_file(store_url: str, source: SourceInfo) -> Path:
+    from gitkube.config import cache_dir
+
+    digest = hashlib.sha256(f"{store_url}\n{source.id}".encode()).hexdigest()[:20]
+    return cache_dir() / "plan" / f"{digest}.json"
+
+
+def _cache_tag() -> str:
+    from gitkube import __version__
+
+    return f"{__version__}/{CACHE_VERSION}"
+
+
+def load_cache(store_url: str, source: SourceInfo) -> NoopCache:
+    """The no-op decisions of earlier plans against this store and source ({} if none)."""
+    try:
+        data = json.loads(_cache_file(store_url, source).read_text(encoding="utf-8"))
+        if data.get("tag") != _cache_tag():
+            return {}
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in data["entries"].items()}
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}
+
+
+def save_cache(store_url: str, source: SourceInfo, entries: NoopCache) -> None:
+    """Best effort: a cache that cannot be written only costs time."""
+    path = _cache_file(store_url, source)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"tag": _cache_tag(), "entries": entries}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def build_plan(
@@ -72,10 +129,16 @@ def build_plan(
     *,
     store_url: str,
     prune: bool = True,
+    use_cache: bool = False,
 ) -> Plan:
-    """Read the live objects and compute the plan."""
+    """Read the live objects and compute the plan. With ``use_cache``, no-op decisions of
+    earlier plans are reused while the document content and the live object's
+    resourceVersion and uid are unchanged (a saved plan needs full comparisons: its stale
+    check digests every compared object, so ``plan --out`` does not use the cache)."""
     live, revision = read_live(client, source, desired)
-    return make_plan(
+    cache = load_cache(store_url, source) if use_cache else None
+    cache_out: NoopCache = {}
+    plan = make_plan(
         desired,
         live,
         source=source,
@@ -83,7 +146,13 @@ def build_plan(
         store_revision=revision,
         prune=prune,
         namespace_members=lambda ns: namespace_members(client, ns),
+        cache=cache,
+        cache_out=cache_out,
+        last_applied_lookup=lambda ref, digest: read_last_applied(client, ref, digest),
     )
+    if use_cache and cache_out != cache:
+        save_cache(store_url, source, cache_out)
+    return plan
 
 
 def _get(client: Client, key: str) -> dict[str, Any] | None:

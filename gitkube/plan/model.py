@@ -72,6 +72,8 @@ class Change:
     file: str | None = None
     reason: str | None = None
     via_namespace: str | None = None
+    # what apply records as last applied (normalized desired, Secret values hashed)
+    last_applied: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def drifted(self) -> bool:

@@ -137,22 +137,9 @@ def digest(obj: dict[str, Any]) -> str:
     ).hexdigest()[:24]
 
 
-def last_applied_value(normalized_desired: dict[str, Any]) -> str:
-    """The ``gitkube.io/last-applied`` annotation value for a normalized desired object."""
-    return json.dumps(
-        hash_secret_values(normalized_desired), sort_keys=True, separators=(",", ":")
-    )
-
-
-def read_last_applied(live: dict[str, Any]) -> dict[str, Any] | None:
-    """The last-applied object recorded on a live object, or None (not applied by gitkube,
-    or unreadable)."""
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(ann.LAST_APPLIED)
-    if not isinstance(raw, str):
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+def last_applied(normalized_desired: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """What is recorded as last applied for a normalized desired object (Secret values
+    hashed), and its digest (the ``gitkube.io/last-applied-digest`` annotation value)."""
+    hashed = hash_secret_values(normalized_desired)
+    text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
+    return hashed, "sha256:" + hashlib.sha256(text.encode()).hexdigest()

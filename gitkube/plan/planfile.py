@@ -13,6 +13,7 @@ them from the recorded source (``restore_secrets``), refusing when they changed 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -22,7 +23,6 @@ from typing import Any
 
 from gitkube.errors import GitkubeError
 from gitkube.model.objects import ObjectRef
-from gitkube.plan import annotations as ann
 from gitkube.plan.mask import mask_object
 from gitkube.plan.model import (
     FORMAT_VERSION,
@@ -69,6 +69,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "file": change.file,
         "reason": change.reason,
         "deletedWithNamespace": change.via_namespace,
+        "lastApplied": change.last_applied,
     }
 
 
@@ -86,6 +87,7 @@ def _change_from_json(data: dict[str, Any]) -> Change:
         file=data.get("file"),
         reason=data.get("reason"),
         via_namespace=data.get("deletedWithNamespace"),
+        last_applied=data.get("lastApplied"),
     )
 
 
@@ -237,8 +239,7 @@ def refresh_versions(plan: Plan, live: Mapping[str, dict[str, Any]]) -> Plan:
         desired = change.desired
         if desired is not None:
             desired = {**desired, "metadata": {**desired["metadata"], "resourceVersion": version}}
-        out.append(Change(change.ref, change.action, change.fields, desired, version,
-                          change.live_digest, change.file, change.reason, change.via_namespace))
+        out.append(dataclasses.replace(change, desired=desired, live_version=version))
     return Plan(plan.source, plan.store_url, plan.store_revision, tuple(out), plan.skipped,
                 plan.warnings, plan.prune, plan.desired_count, plan.owned_count, plan.seen,
                 plan.compared)
@@ -257,9 +258,8 @@ def restore_secrets(plan: Plan, desired: Iterable[dict[str, Any]]) -> Plan:
         if not change.sensitive or change.desired is None:
             out.append(change)
             continue
-        recorded = json.loads(change.desired["metadata"]["annotations"][ann.LAST_APPLIED])
         source = secrets.get(change.ref)
-        if source is None or hash_secret_values(source) != recorded:
+        if source is None or hash_secret_values(source) != change.last_applied:
             raise StalePlan(f"{display(change.ref)} changed in the source since the plan was made")
         restored = dict(change.desired)
         for key in ("data", "stringData"):
@@ -267,8 +267,7 @@ def restore_secrets(plan: Plan, desired: Iterable[dict[str, Any]]) -> Plan:
                 restored[key] = source[key]
             else:
                 restored.pop(key, None)
-        out.append(Change(change.ref, change.action, change.fields, restored, change.live_version,
-                          change.live_digest, change.file, change.reason, change.via_namespace))
+        out.append(dataclasses.replace(change, desired=restored))
     return Plan(plan.source, plan.store_url, plan.store_revision, tuple(out), plan.skipped,
                 plan.warnings, plan.prune, plan.desired_count, plan.owned_count, plan.seen,
                 plan.compared)

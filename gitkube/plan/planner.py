@@ -10,20 +10,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import Action, Change, FieldChange, Plan, Skipped, SourceInfo, display
 from gitkube.plan.normalize import (
+    copy_json,
     hash_secret_values,
-    last_applied_value,
+    last_applied,
     normalize_desired,
     normalize_live,
-    read_last_applied,
 )
 from gitkube.plan.order import order_changes
 
 NamespaceMembers = Callable[[str], Iterable[dict[str, Any]]]
+# (object, digest on the live object) -> the recorded last-applied object, or None when there
+# is no record or its digest differs (the object was replaced outside gitkube)
+LastAppliedLookup = Callable[[ObjectRef, str], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class Desired:
 
     obj: dict[str, Any]
     file: str | None = None
+    # identifies the document's exact content (git blob id, document index, list item), so
+    # a no-op decision can be reused while neither it nor the live object changed
+    content_key: str | None = None
+
+
+# ref_key -> (content_key, live resourceVersion, live uid, source id): a verified no-op
+NoopCache = dict[str, tuple[str, str, str, str]]
 
 
 def ref_key(ref: ObjectRef) -> str:
@@ -81,17 +92,26 @@ def _compare(
 
 
 def _plan_one(
-    item: Desired, live_full: dict[str, Any] | None, source: SourceInfo
+    item: Desired, live_full: dict[str, Any] | None, source: SourceInfo,
+    lookup: LastAppliedLookup | None,
 ) -> tuple[Change, dict[str, Any] | None]:
     """The Change for one desired object, and the normalized live object it compared."""
     norm = normalize_desired(item.obj)
     ref = ObjectRef.of(norm)
-    applied = last_applied_value(norm)
+    record, digest = last_applied(norm)
     if live_full is None:
-        write = with_ownership(norm, source, item.file, applied)
-        return Change(ref, Action.CREATE, desired=write, file=item.file), None
+        write = with_ownership(copy_json(norm), source, item.file, digest)
+        change = Change(ref, Action.CREATE, desired=write, file=item.file, last_applied=record)
+        return change, None
     live = normalize_live(live_full)
-    last = read_last_applied(live_full)
+    live_digest = (_meta(live_full).get("annotations") or {}).get(ann.LAST_APPLIED)
+    last: dict[str, Any] | None
+    if live_digest == digest:
+        last = record  # git did not change since the last apply: no record to read
+    elif live_digest and lookup is not None:
+        last = lookup(ref, str(live_digest))
+    else:
+        last = None
     fields = _compare(norm, live, last)
     version = str(_meta(live_full).get("resourceVersion") or "") or None
     owner = source_id_of(live_full)
@@ -101,16 +121,16 @@ def _plan_one(
             f"owned by another source ({owner}); apply takes it over" if owner
             else "not applied by gitkube yet; apply takes it over"
         )
-    elif not fields and last != hash_secret_values(norm):
+    elif not fields and live_digest != digest:
         reason = "refresh gitkube's last-applied record (live already matches git)"
     if not fields and reason is None:
         return Change(ref, Action.NOOP, live_version=version, file=item.file), live
-    write = with_ownership(merge(norm, live, last), source, item.file, applied)
+    write = with_ownership(copy_json(merge(norm, live, last)), source, item.file, digest)
     if version is not None:
         write["metadata"]["resourceVersion"] = version
     change = Change(
         ref, Action.UPDATE, tuple(fields), desired=write, live_version=version,
-        file=item.file, reason=reason,
+        file=item.file, reason=reason, last_applied=record,
     )
     return change, live
 
@@ -124,6 +144,9 @@ def make_plan(
     store_revision: int = 0,
     prune: bool = True,
     namespace_members: NamespaceMembers | None = None,
+    cache: NoopCache | None = None,
+    cache_out: NoopCache | None = None,
+    last_applied_lookup: LastAppliedLookup | None = None,
 ) -> Plan:
     """The plan that makes ``live`` match ``desired``.
 
@@ -132,6 +155,10 @@ def make_plan(
     without ownerReferences, gone from git, and not annotated ``gitkube.io/prune: "false"``.
     ``namespace_members(ns)`` lists every live object in a namespace (to refuse deleting a
     Namespace that holds objects of other sources); without it, ``live`` is used.
+
+    ``cache`` holds no-op decisions of earlier plans: an object whose document content,
+    live resourceVersion and uid are all unchanged is a no-op without being normalized
+    again. Every no-op verified by a full comparison is added to ``cache_out``.
     """
     changes: list[Change] = []
     seen: dict[str, str] = {}
@@ -139,9 +166,20 @@ def make_plan(
     wanted: set[ObjectRef] = set()
     warnings: list[str] = []
     for item in desired:
-        ref0 = ObjectRef.of(normalize_ref_only(item.obj))
+        ref0 = desired_ref(item.obj)
         live_full = live.get(ref0)
-        change, live_norm = _plan_one(item, live_full, source)
+        identity = _cache_identity(item, live_full, source)
+        key0 = ref_key(ref0)
+        if identity is not None and cache is not None and cache.get(key0) == identity:
+            wanted.add(ref0)
+            changes.append(Change(ref0, Action.NOOP, live_version=identity[1], file=item.file))
+            seen[key0] = identity[1]
+            if cache_out is not None:
+                cache_out[key0] = identity
+            continue
+        change, live_norm = _plan_one(item, live_full, source, last_applied_lookup)
+        if change.action is Action.NOOP and identity is not None and cache_out is not None:
+            cache_out[key0] = identity
         wanted.add(change.ref)
         changes.append(change)
         if live_full is not None:
@@ -177,18 +215,26 @@ def make_plan(
     return plan
 
 
-def normalize_ref_only(obj: dict[str, Any]) -> dict[str, Any]:
-    """Enough of an object to compute its identity (namespace defaulted to ``default``)."""
-    from gitkube.model import kinds
+def _cache_identity(
+    item: Desired, live_full: dict[str, Any] | None, source: SourceInfo
+) -> tuple[str, str, str, str] | None:
+    if item.content_key is None or live_full is None:
+        return None
+    meta = _meta(live_full)
+    return (item.content_key, str(meta.get("resourceVersion") or ""), str(meta.get("uid") or ""),
+            source.id)
 
+
+def desired_ref(obj: dict[str, Any]) -> ObjectRef:
+    """The identity a desired object will have once defaulted (namespace ``default``)."""
     meta = _meta(obj)
-    rt = kinds.for_object(obj)
-    ns = meta.get("namespace") or ("default" if rt is not None and rt.namespaced else "")
-    return {
-        "apiVersion": obj.get("apiVersion"),
-        "kind": obj.get("kind"),
-        "metadata": {"name": meta.get("name"), "namespace": ns},
-    }
+    api_version = str(obj.get("apiVersion", ""))
+    kind = str(obj.get("kind", ""))
+    ns = meta.get("namespace")
+    if not ns:
+        rt = kinds.lookup(api_version, kind)
+        ns = "default" if rt is not None and rt.namespaced else ""
+    return ObjectRef(api_version, kind, str(ns), str(meta.get("name") or ""))
 
 
 def _prune(
