@@ -200,3 +200,20 @@ def test_record_ops(client: LocalClient) -> None:
         client.transaction([DeleteRecord("/gitkube/a")])
     with pytest.raises(BadRequest, match="/gitkube/"):
         client.transaction([PutRecord("/registry/configmaps/default/x", {})])
+
+
+def test_transaction_delete_held_by_finalizers(client: LocalClient) -> None:
+    client.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                   "spec": deployment()["spec"]})
+    client.create(configmap("plain"))
+    result = client.transaction([
+        DeleteOp("apps/v1", "Deployment", "default", "web", propagation_policy="Foreground"),
+        DeleteOp("v1", "ConfigMap", "default", "plain"),
+    ])
+    held, removed = result.results
+    assert held is not None and held["metadata"]["finalizers"] == ["foregroundDeletion"]
+    assert held["metadata"]["resourceVersion"] == str(result.revision)
+    assert removed is not None and removed["metadata"]["name"] == "plain"
+    assert client.get("apps/v1", "Deployment", "default", "web")["metadata"]["deletionTimestamp"]
+    with pytest.raises(NotFound):
+        client.get("v1", "ConfigMap", "default", "plain")
