@@ -3,45 +3,53 @@
 This is the one orchestration of load + cache + check. ``validate`` collects every problem;
 ``load_valid`` is what commands that act on the manifests (plan, apply) call: the documents
 when they are valid, ValidationFailed with every diagnostic when not.
+
+Per-object check results are cached with the parsed content (by blob id and
+SCHEMA_VERSION). On top of that, the report of a whole tree is remembered under the tree's
+fingerprint (every path and blob id): re-validating an unchanged tree reads no manifest and
+no parsed content at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from gitkube import __version__
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import ValidationFailed
-from gitkube.source.document import Document
-from gitkube.source.loader import LoadResult, load
+from gitkube.source.loader import LoadResult, Snapshot, snapshot
+
+_MEMO = "validate-report"
 
 
 @dataclass(frozen=True)
 class Report:
-    """Everything ``gitkube validate`` prints: the loaded documents and every problem."""
+    """Everything ``gitkube validate`` prints. ``result`` holds the documents; it is None
+    when the report was reused for an unchanged tree (``documents`` still counts them)."""
 
-    result: LoadResult
     diagnostics: list[Diagnostic]
+    documents: int
+    files: int
+    commit: str | None = None
+    result: LoadResult | None = None
 
     @property
     def valid(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
-
-    @property
-    def documents(self) -> list[Document]:
-        return self.result.documents
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form documented in docs/VALIDATE.md."""
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
         return {
             "valid": self.valid,
-            "documents": len(self.result.documents),
-            "files": self.result.files,
+            "documents": self.documents,
+            "files": self.files,
             "errors": errors,
             "warnings": len(self.diagnostics) - errors,
-            "revision": self.result.commit,
+            "revision": self.commit,
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
@@ -53,25 +61,47 @@ def _check_object(obj: dict[str, Any]) -> list[Any]:
     return [issue.to_json() for issue in check_object(obj)]
 
 
-def validate(path: str | os.PathLike[str], revision: str | None = None, *,
-             use_cache: bool = True) -> Report:
-    """Read and check every manifest below ``path`` (at ``revision`` if given): every
-    problem, sorted by file and position. Raises UsageError/SourceError only when the
-    directory or revision itself cannot be read."""
-    from gitkube.schema import SCHEMA_VERSION, Issue, check_documents
+def _check(snap: Snapshot) -> Report:
+    from gitkube.schema import Issue, check_documents
 
-    result = load(path, revision, check=_check_object, check_version=SCHEMA_VERSION,
-                  use_cache=use_cache)
+    result = snap.load(_check_object)
     issues = [[Issue.from_json(item) for item in items] for items in result.checked]
     diagnostics = [*result.diagnostics, *check_documents(result.documents, issues)]
     diagnostics.sort(key=Diagnostic.sort_key)
-    return Report(result, diagnostics)
+    return Report(diagnostics, len(result.documents), result.files, result.commit, result)
+
+
+def validate(path: str | os.PathLike[str], revision: str | None = None, *,
+             use_cache: bool = True, need_documents: bool = False) -> Report:
+    """Read and check every manifest below ``path`` (at ``revision`` if given): every
+    problem, sorted by file and position. With ``need_documents`` the report always carries
+    the loaded documents (``result``). Raises UsageError/SourceError only when the directory
+    or revision itself cannot be read."""
+    from gitkube.schema import SCHEMA_VERSION
+
+    snap = snapshot(path, revision, check_version=SCHEMA_VERSION, use_cache=use_cache)
+    shape = ",".join(f.name for f in dataclasses.fields(Diagnostic))
+    fingerprint = snap.fingerprint(__version__, shape)
+    memo = snap.memo.get(_MEMO)
+    if not need_documents and isinstance(memo, tuple) and len(memo) == 4 \
+            and memo[0] == fingerprint:
+        try:
+            diagnostics = [Diagnostic(*fields) for fields in memo[3]]
+            return Report(diagnostics, memo[1], memo[2], snap.commit)
+        except TypeError:
+            pass  # a memo of another shape: compute it again
+    report = _check(snap)
+    snap.cache.remember(_MEMO, (fingerprint, report.documents, report.files,
+                                [dataclasses.astuple(d) for d in report.diagnostics]))
+    snap.save()
+    return report
 
 
 def load_valid(path: str | os.PathLike[str], revision: str | None = None) -> LoadResult:
     """The documents below ``path`` (at ``revision``), or ValidationFailed carrying every
     diagnostic when any is an error."""
-    report = validate(path, revision)
+    report = validate(path, revision, need_documents=True)
     if not report.valid:
         raise ValidationFailed(report.diagnostics)
+    assert report.result is not None
     return report.result

@@ -35,10 +35,9 @@ def _plural(n: int, word: str) -> str:
 
 def summary(report: Report) -> str:
     """One line: how much was read, and how many problems."""
-    scope = (f"{_plural(report.result.files, 'file')}, "
-             f"{_plural(len(report.documents), 'document')}")
-    if report.result.commit:
-        scope += f" at {report.result.commit[:12]}"
+    scope = f"{_plural(report.files, 'file')}, {_plural(report.documents, 'document')}"
+    if report.commit:
+        scope += f" at {report.commit[:12]}"
     errors = sum(1 for d in report.diagnostics if d.severity == "error")
     warnings = len(report.diagnostics) - errors
     if not report.diagnostics:

@@ -8,7 +8,9 @@ return :class:`Document` values with lazy positions plus the problems found on t
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -146,6 +148,144 @@ def _bulk_allocation() -> Iterator[None]:
             gc.enable()
 
 
+class Snapshot:
+    """What a tree holds, before anything is parsed: its files, their blob ids (from git,
+    from the stat index, or hashed), and the problems of reading them.
+
+    ``fingerprint`` identifies the content exactly, so a caller can reuse a result it
+    computed from the same content (``memo``); ``load`` parses what the cache lacks;
+    ``save`` writes the cache."""
+
+    def __init__(self, root: Path, tree: Tree, commit: str | None, cache: ContentCache,
+                 limit: int):
+        self.root = root
+        self.tree = tree
+        self.commit = commit
+        self.cache = cache
+        self.limit = limit
+        try:
+            self.entries, self.diagnostics = tree.entries()
+        except OSError as err:
+            raise SourceError(f"cannot list {root}: {err}") from err
+        self.blobs: list[str | None] = [None] * len(self.entries)
+        self._data: dict[int, bytes] = {}  # content already read (to hash it)
+        self._identify()
+
+    def _too_large(self, entry: Entry, size: int) -> None:
+        self.diagnostics.append(Diagnostic(
+            f"file is {size:,} bytes, above the {self.limit:,}-byte limit",
+            "file-too-large", file=entry.path,
+            hint=f"split it, list it in .gitkubeignore, or raise {MAX_FILE_ENV}"))
+
+    def _identify(self) -> None:
+        unread: list[int] = []
+        for i, entry in enumerate(self.entries):
+            if entry.size > self.limit:
+                self._too_large(entry, entry.size)
+                continue
+            blob = entry.blob_id
+            if blob is None and entry.stat is not None:
+                blob = self.cache.known_blob(entry.path, entry.stat)
+            if blob is None:
+                unread.append(i)
+            self.blobs[i] = blob
+        for i, data in self._read(unread).items():
+            entry = self.entries[i]
+            blob = blob_id(data)
+            self.blobs[i] = blob
+            self._data[i] = data
+            if entry.stat is not None:
+                self.cache.remember_stat(entry.path, entry.stat, blob)
+
+    def _read(self, indexes: list[int]) -> dict[int, bytes]:
+        if not indexes:
+            return {}
+        contents = self.tree.read([self.entries[i] for i in indexes])
+        out: dict[int, bytes] = {}
+        for i, data in zip(indexes, contents, strict=True):
+            entry = self.entries[i]
+            if isinstance(data, str):
+                self.diagnostics.append(Diagnostic(data, "unreadable", file=entry.path))
+                self.blobs[i] = None
+            elif len(data) > self.limit:  # grew since it was listed
+                self._too_large(entry, len(data))
+                self.blobs[i] = None
+            else:
+                out[i] = data
+        return out
+
+    @property
+    def files(self) -> int:
+        return len(self.entries)
+
+    def fingerprint(self, *parts: str) -> str:
+        """A digest of everything a result computed from this snapshot depends on: every
+        path and blob id, the reading problems, the limits, the commit, and ``parts``."""
+        h = hashlib.sha1(usedforsecurity=False)
+        h.update(repr((self.cache.key, self.limit, self.commit, parts)).encode())
+        for entry, blob in zip(self.entries, self.blobs, strict=True):
+            h.update(f"{entry.path}\0{blob}\n".encode())
+        for d in self.diagnostics:
+            h.update(repr(dataclasses.astuple(d)).encode())
+        return h.hexdigest()
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        """Small results kept beside the stat index, e.g. a report for a fingerprint."""
+        return self.cache.memo
+
+    def load(self, check: ObjectCheck | None = None) -> LoadResult:
+        """Every document: from the cache, or parsed (and checked) now."""
+        with _bulk_allocation():
+            return self._load(check)
+
+    def _load(self, check: ObjectCheck | None) -> LoadResult:
+        cache = self.cache
+        results: list[FileResult | None] = [None] * len(self.entries)
+        need: list[int] = []
+        for i, blob in enumerate(self.blobs):
+            if blob is not None:
+                results[i] = cache.get(blob)
+                if results[i] is None and i not in self._data:
+                    need.append(i)
+        self._data.update(self._read(need))  # known blob ids whose results were evicted
+        todo: Todo = [(i, blob, self.entries[i].path, self._data[i])
+                      for i, blob in enumerate(self.blobs)
+                      if blob is not None and results[i] is None and i in self._data]
+        for (i, blob, _name, _data), result in zip(todo, _parse_all(todo, check), strict=True):
+            results[i] = result
+            cache.put(blob, result)
+        self._data.clear()
+        diagnostics = list(self.diagnostics)
+        docs, checked = _documents(self.tree, self.entries, self.blobs, results, diagnostics)
+        diagnostics.sort(key=Diagnostic.sort_key)
+        return LoadResult(docs, diagnostics, str(self.root), self.commit, len(self.entries),
+                          checked, len(todo))
+
+    def save(self) -> None:
+        """Write the cache (stat index, memo, parsed content) if anything changed."""
+        live = {e.path for e in self.entries} if isinstance(self.tree, WorkTree) else None
+        self.cache.save(live)
+
+
+def snapshot(
+    path: str | os.PathLike[str],
+    revision: str | None = None,
+    *,
+    check_version: str = "",
+    use_cache: bool = True,
+    max_bytes: int | None = None,
+) -> Snapshot:
+    """List the manifest files below ``path`` (at ``revision``) and identify their content.
+    Raises UsageError for a bad path or revision, SourceError if the tree cannot be read."""
+    root = Path(path)
+    tree, commit, cache_key = _open_tree(root, revision)
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    cache = ContentCache.for_root(config.cache_dir(), cache_key, check_version) \
+        if use_cache else ContentCache(None, check_version)
+    return Snapshot(root, tree, commit, cache, limit)
+
+
 def load(
     path: str | os.PathLike[str],
     revision: str | None = None,
@@ -163,78 +303,14 @@ def load(
     returned in ``LoadResult.checked``. Raises UsageError for a bad path or revision and
     SourceError when the tree cannot be read; problems in the files are diagnostics.
     """
-    root = Path(path)
-    tree, commit, cache_key = _open_tree(root, revision)
-    limit = max_file_bytes() if max_bytes is None else max_bytes
-    with _bulk_allocation():
-        return _load(root, tree, commit, cache_key, limit, check, check_version, use_cache)
-
-
-def _load(root: Path, tree: Tree, commit: str | None, cache_key: str, limit: int,
-          check: ObjectCheck | None, check_version: str, use_cache: bool) -> LoadResult:
-    try:
-        entries, diagnostics = tree.entries()
-    except OSError as err:
-        raise SourceError(f"cannot list {root}: {err}") from err
-    cache = ContentCache.for_root(config.cache_dir(), cache_key, check_version) \
-        if use_cache else ContentCache(None, check_version)
-    results, blobs, todo = _from_cache(tree, entries, cache, limit, diagnostics)
-    parsed = _parse_all(todo, check)
-    for (index, blob, _name, _data), result in zip(todo, parsed, strict=True):
-        results[index] = result
-        cache.put(blob, result)
-    docs, checked = _documents(tree, entries, blobs, results, diagnostics)
-    cache.save({e.path for e in entries} if isinstance(tree, WorkTree) else None)
-    diagnostics.sort(key=Diagnostic.sort_key)
-    return LoadResult(docs, diagnostics, str(root), commit, len(entries), checked, len(todo))
+    snap = snapshot(path, revision, check_version=check_version, use_cache=use_cache,
+                    max_bytes=max_bytes)
+    result = snap.load(check)
+    snap.save()
+    return result
 
 
 Todo = list[tuple[int, str, str, bytes]]  # (entry index, blob id, file name, content)
-
-
-def _from_cache(tree: Tree, entries: list[Entry], cache: ContentCache, limit: int,
-                diagnostics: list[Diagnostic]
-                ) -> tuple[list[FileResult | None], list[str | None], Todo]:
-    """Results the cache has, blob ids, and the files left to parse (with their bytes)."""
-    results: list[FileResult | None] = [None] * len(entries)
-    blobs: list[str | None] = [None] * len(entries)
-    unread: list[int] = []
-    for i, entry in enumerate(entries):
-        if entry.size > limit:
-            diagnostics.append(Diagnostic(
-                f"file is {entry.size:,} bytes, above the {limit:,}-byte limit",
-                "file-too-large", file=entry.path,
-                hint=f"split it, list it in .gitkubeignore, or raise {MAX_FILE_ENV}"))
-            continue
-        blob = entry.blob_id
-        if blob is None and entry.stat is not None:
-            blob = cache.known_blob(entry.path, entry.stat)
-        if blob is not None:
-            blobs[i] = blob
-            results[i] = cache.get(blob)
-        if results[i] is None:
-            unread.append(i)
-    todo: Todo = []
-    contents = tree.read([entries[i] for i in unread]) if unread else []
-    for i, data in zip(unread, contents, strict=True):
-        entry = entries[i]
-        if isinstance(data, str):
-            diagnostics.append(Diagnostic(data, "unreadable", file=entry.path))
-            continue
-        if len(data) > limit:  # grew since it was listed
-            diagnostics.append(Diagnostic(f"file is above the {limit:,}-byte limit",
-                                          "file-too-large", file=entry.path))
-            continue
-        blob = blobs[i] or blob_id(data)
-        blobs[i] = blob
-        if entry.stat is not None:
-            cache.remember_stat(entry.path, entry.stat, blob)
-        cached = cache.get(blob)
-        if cached is not None:
-            results[i] = cached
-        else:
-            todo.append((i, blob, entry.path, data))
-    return results, blobs, todo
 
 
 def _parse_chunk(items: list[tuple[str, bytes]], check: ObjectCheck | None) -> list[FileResult]:

@@ -131,12 +131,16 @@ def test_corrupt_cache_files_are_ignored_and_rebuilt(tmp_path: Path, garbage: by
     assert load(tmp_path / "m").parsed_files == 0
 
 
-def test_a_truncated_cache_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["index", "blobs"])
+def test_a_truncated_cache_file(tmp_path: Path, kind: str) -> None:
     make_tree(tmp_path / "m", 2)
+    age(tmp_path / "m")
     load(tmp_path / "m")
-    (cache_file,) = config.cache_dir().glob("source-*.marshal")
+    (cache_file,) = config.cache_dir().glob(f"source-*.{kind}.marshal")
     cache_file.write_bytes(cache_file.read_bytes()[:-20])
-    assert len(load(tmp_path / "m").documents) == 2
+    result = load(tmp_path / "m")
+    assert len(result.documents) == 2 and result.diagnostics == []
+    assert result.parsed_files == (2 if kind == "blobs" else 0)  # the index only has stats
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path: Path,
