@@ -1,0 +1,171 @@
+"""EventRecorder: v1 Events about objects, written through the Client, repeats aggregated.
+
+``recorder.event(obj, "Normal", "SuccessfulCreate", "Created pod: web-abcde")`` writes an
+Event in the object's namespace (``default`` for cluster-scoped objects, as upstream does for
+Nodes) named ``<object name>.<hex nanoseconds>``, with ``involvedObject`` {apiVersion, kind,
+namespace, name, uid, resourceVersion}, ``source`` {component, host}, ``count: 1`` and
+``firstTimestamp``/``lastTimestamp``. The same (object uid, type, reason, message) again
+increments ``count`` and moves ``lastTimestamp`` of that Event instead of writing a new one
+(upstream's EventCorrelator, simplified: exact repeats only).
+
+A recorder made with ``asynchronous=True`` (the Manager's) queues events and writes them from
+its own thread, so agents never wait on event writes; ``flush()`` waits until the queue is
+written and ``close()`` flushes and stops the thread. Recording never raises: a failed write
+is logged and dropped (events are best-effort, as in Kubernetes).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from gitkube.api.client import Client
+from gitkube.errors import APIError, GitkubeError, NotFound
+
+Obj = dict[str, Any]
+EventType = Literal["Normal", "Warning"]
+log = logging.getLogger("gitkube.agents.events")
+_CACHE_SIZE = 4096
+
+
+def _rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def involved_ref(obj: Obj) -> Obj:
+    """The ObjectReference of ``obj`` as an Event's involvedObject."""
+    meta = obj.get("metadata") or {}
+    ref: Obj = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
+                "name": meta.get("name", "")}
+    if meta.get("namespace"):
+        ref["namespace"] = meta["namespace"]
+    if meta.get("uid"):
+        ref["uid"] = meta["uid"]
+    if meta.get("resourceVersion"):
+        ref["resourceVersion"] = str(meta["resourceVersion"])
+    return ref
+
+
+class EventRecorder:
+    """Records Events for one component (``deployment-controller``, ``default-scheduler``,
+    ``kubelet``) on one host."""
+
+    def __init__(self, client: Client, component: str, host: str = "", *,
+                 clock: Callable[[], float] | None = None, asynchronous: bool = False):
+        self.client = client
+        self.component = component
+        self.host = host
+        self._clock = clock or time.time
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Obj, str, str, str, float] | None] | None = None
+        self._thread: threading.Thread | None = None
+        if asynchronous:
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._drain, daemon=True,
+                                            name=f"events {component}")
+            self._thread.start()
+
+    def event(self, obj: Obj, type: EventType, reason: str, message: str) -> None:
+        """Record that ``reason: message`` happened to ``obj`` (Normal or Warning)."""
+        item = (obj, type, reason, message, self._clock())
+        if self._queue is not None:
+            self._queue.put(item)
+        else:
+            self._write(*item)
+
+    def normal(self, obj: Obj, reason: str, message: str) -> None:
+        self.event(obj, "Normal", reason, message)
+
+    def warning(self, obj: Obj, reason: str, message: str) -> None:
+        self.event(obj, "Warning", reason, message)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued event has been written (asynchronous recorders)."""
+        if self._queue is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._write(*item)
+            finally:
+                self._queue.task_done()
+
+    def _write(self, obj: Obj, type: str, reason: str, message: str, now: float) -> None:
+        ref = involved_ref(obj)
+        namespace = ref.get("namespace") or "default"
+        agg = (namespace, str(ref.get("uid") or ref["kind"] + "/" + ref["name"]), type, reason,
+               message)
+        stamp = _rfc3339(now)
+        try:
+            with self._lock:
+                known = self._seen.get(agg)
+            if known is not None and self._bump(namespace, known[0], stamp):
+                return
+            name = f"{ref['name']}.{int(now * 1e9):x}"
+            event: Obj = {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": ref, "reason": reason, "message": message, "type": type,
+                "count": 1, "firstTimestamp": stamp, "lastTimestamp": stamp,
+                "source": {"component": self.component, **({"host": self.host}
+                                                           if self.host else {})},
+                "reportingComponent": self.component,
+                "reportingInstance": self.host,
+            }
+            try:
+                self.client.create(event)
+            except APIError as e:
+                if e.code != 409:
+                    raise
+                event["metadata"]["name"] = f"{name}{threading.get_ident() % 4096:x}"
+                self.client.create(event)
+            with self._lock:
+                self._seen[agg] = (event["metadata"]["name"], stamp)
+                self._seen.move_to_end(agg)
+                while len(self._seen) > _CACHE_SIZE:
+                    self._seen.popitem(last=False)
+        except GitkubeError as e:
+            log.debug("event %s %s for %s not recorded: %s", reason, message, ref, e)
+
+    def _bump(self, namespace: str, name: str, stamp: str) -> bool:
+        """Increment count of an existing Event; False when it is gone (write a new one)."""
+        for _ in range(3):
+            try:
+                current = self.client.get("v1", "Event", namespace, name)
+            except NotFound:
+                return False
+            current["count"] = int(current.get("count") or 1) + 1
+            current["lastTimestamp"] = stamp
+            try:
+                self.client.update(current)
+                return True
+            except NotFound:
+                return False
+            except APIError as e:
+                if e.code != 409:
+                    raise
+        return False
+
+
+__all__ = ["EventRecorder", "involved_ref"]
