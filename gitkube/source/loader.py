@@ -13,6 +13,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -322,7 +323,9 @@ def _parse_all(todo: Todo, check: ObjectCheck | None) -> list[FileResult]:
     """Parse (and check) every file; with many files, in worker processes as well."""
     items = [(name, data) for _i, _b, name, data in todo]
     jobs = _jobs()
-    if jobs < 2 or len(items) < PARALLEL_MIN_FILES:
+    # Forking a process that runs other threads (agents, a watch loop) can deadlock the
+    # child on a lock one of them held: then parse here only.
+    if jobs < 2 or len(items) < PARALLEL_MIN_FILES or threading.active_count() > 1:
         return _parse_chunk(items, check)
     methods = multiprocessing.get_all_start_methods()
     # fork: the workers start with everything imported, in milliseconds.
