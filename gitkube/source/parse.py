@@ -111,4 +111,12 @@ def _add(index: int, item: int | None, obj: dict[str, Any], line: int, column: i
                          "every manifest needs apiVersion and kind (e.g. apiVersion: v1, "
                          "kind: ConfigMap)", object_name(obj)))
         return
-    docs.append((index, item, obj, line, column, check(obj) if check is not None else []))
+    issues: list[Any] = []
+    if check is not None:
+        try:
+            issues = check(obj)
+        except Exception as err:  # a bug in one check must not hide every other problem
+            problems.append(("internal-error", f"gitkube could not check this object "
+                             f"({type(err).__name__}: {err})", line, column,
+                             "please report this as a gitkube bug", object_name(obj)))
+    docs.append((index, item, obj, line, column, issues))

@@ -173,3 +173,15 @@ def test_worker_processes_give_the_same_result(tmp_path: Path,
     assert [d.obj for d in parallel.documents] == [d.obj for d in serial.documents]
     assert parallel.checked == serial.checked
     assert parallel.diagnostics == serial.diagnostics
+
+
+def broken_check(obj: dict[str, Any]) -> list[Any]:
+    raise KeyError("bug")
+
+
+def test_a_failing_check_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
+    make_tree(tmp_path / "m", 1)
+    result = load(tmp_path / "m", check=broken_check, check_version="broken")
+    assert [d.code for d in result.diagnostics] == ["internal-error"]
+    assert result.diagnostics[0].object == "ConfigMap/c0"
+    assert len(result.documents) == 1

@@ -157,3 +157,20 @@ def test_json() -> None:
     assert problem is not None and problem.code == "json-syntax" and problem.line == 3
     _docs, problem = parse_json(b'{"a": 1, "a": 2}')
     assert problem is not None and problem.code == "json-duplicate-key"
+
+
+def test_random_fragments_never_raise() -> None:
+    """Bad input of any shape is a Problem, never an exception (a small seeded fuzz)."""
+    import random
+
+    from gitkube.source.parse import parse_content
+
+    pieces = [b"a", b":", b" ", b"\n", b"- ", b"[", b"]", b"{", b"}", b"&x ", b"*x", b"<<: ",
+              b"!!str ", b"!!int ", b"? ", b"---\n", b"'", b'"', b"\t", b"#", b"|\n",
+              b"kind: List\n", b"items:\n", b"apiVersion: v1\n", b"0x", b"1", b".", b"~",
+              b"\xc3", b"\xff", b"%YAML 1.1\n", b"!foo", b"!!map ", b"!!seq ", b",", b"\x00"]
+    rng = random.Random(2)
+    for _ in range(2000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        parse_content("f.yaml", data)
+        parse_content("f.json", data)
