@@ -119,3 +119,25 @@ def test_not_a_planfile_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not a readable gitkube plan"):
         planfile.load(bad)
     assert not planfile.is_planfile(bad)
+
+
+def test_noop_cache_is_used_only_while_content_and_live_version_are_unchanged() -> None:
+    first = make_plan([Desired(cm("a", k="v"))], {}, source=SRC)
+    obj = first.changes[0].desired
+    assert obj is not None
+    obj["metadata"].update(resourceVersion="5", uid="u1")
+    live = {first.changes[0].ref: obj}
+    out: dict[str, tuple[str, str, str, str]] = {}
+    item = Desired(cm("a", k="v"), "a.yaml", "blob1:0:None")
+    assert make_plan([item], live, source=SRC, cache_out=out).actionable == ()
+    assert list(out.values()) == [("blob1:0:None", "5", "u1", "s-1")]
+    # a cached no-op is trusted without comparing: prove it by lying in the live object
+    lying = {first.changes[0].ref: {**obj, "data": {"k": "changed by hand"}}}
+    assert make_plan([item], lying, source=SRC, cache=out).actionable == ()
+    # ... which only happens while the resourceVersion is the same: a hand edit moves it
+    moved = {**obj, "data": {"k": "changed by hand"},
+             "metadata": {**obj["metadata"], "resourceVersion": "6"}}
+    plan = make_plan([item], {first.changes[0].ref: moved}, source=SRC, cache=out,
+                     last_applied_lookup=lambda ref, d: None)
+    assert [f.dotted for f in plan.actionable[0].fields] == ["data.k"]
+    assert plan.actionable[0].drifted
