@@ -29,7 +29,7 @@ from gitkube.source.cache import ContentCache
 from gitkube.source.document import Document
 from gitkube.source.parse import DEFAULT_MAX_FILE_BYTES, FileResult, ObjectCheck, parse_content
 from gitkube.source.positions import FileLocator
-from gitkube.source.tree import Entry, GitTree, Tree, WorkTree, blob_id
+from gitkube.source.tree import Entry, GitTree, Tree, WorkTree, blob_id, git_error_detail
 
 MAX_FILE_ENV = "GITKUBE_MAX_FILE_BYTES"
 JOBS_ENV = "GITKUBE_JOBS"
@@ -102,7 +102,11 @@ def _open_tree(path: Path, revision: str | None) -> tuple[Tree, str | None, str]
                              hint="give the directory that holds the manifests")
         absolute = path.resolve()
         return WorkTree(path, _work_tree_top(absolute) or absolute), None, str(absolute)
-    import git
+    try:
+        import git
+    except ImportError as err:  # gitpython refuses to import without a git executable
+        raise SourceError("--revision needs git, and it cannot be run here",
+                          hint="install git (apt-get install git)") from err
 
     repo = _find_repo(path)
     if repo is None or repo.working_tree_dir is None:
@@ -111,6 +115,10 @@ def _open_tree(path: Path, revision: str | None) -> tuple[Tree, str | None, str]
     try:
         commit = repo.git.rev_parse("--verify", "--end-of-options", f"{revision}^{{commit}}")
     except git.GitCommandError as err:
+        detail = git_error_detail(err)
+        if detail and "Needed a single revision" not in detail:
+            raise SourceError(f"git cannot read the repository at {repo.working_tree_dir}",
+                              hint=detail) from err
         raise UsageError(f"unknown revision {revision!r}",
                          hint="give a commit, branch or tag (see `git log --oneline`)") from err
     top = Path(repo.working_tree_dir).resolve()

@@ -56,6 +56,16 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+def git_error_detail(err: Any) -> str:
+    """The last line git printed on standard error, without gitpython's decoration."""
+    lines = [ln.strip() for ln in str(getattr(err, "stderr", "") or "").splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        return ""
+    last = lines[-1].removeprefix("stderr:").strip().strip("'").strip()
+    return last.removeprefix("fatal:").removeprefix("error:").strip()
+
+
 def is_manifest(name: str) -> bool:
     return name.endswith(MANIFEST_SUFFIXES)
 
@@ -247,9 +257,9 @@ class GitTree:
         try:
             return getattr(self.repo.git, command)(*args, **kwargs)
         except git.GitCommandError as err:
-            detail = (err.stderr or "").strip().splitlines()
+            detail = git_error_detail(err)
             raise SourceError(f"git {command.replace('_', '-')} failed"
-                              + (f": {detail[-1]}" if detail else ""),
+                              + (f": {detail}" if detail else ""),
                               hint="is the repository intact? (`git fsck`)") from err
 
     def _read_blobs(self, shas: list[str]) -> list[bytes]:
