@@ -49,12 +49,14 @@ def summary(report: Report) -> str:
 
 @app.command("validate")
 def validate_command(
-    path: str = typer.Argument(".", help="Directory of manifests (searched recursively)."),
+    path: str = typer.Argument(".", metavar="PATH",
+                               help="Directory of manifests (searched recursively)."),
     revision: str | None = typer.Option(
-        None, "--revision", "-r",
+        None, "--revision", "-r", metavar="REV",
         help="Read the manifests as of this git commit, branch or tag (no checkout).",
     ),
-    output: Output = typer.Option(Output.text, "--output", "-o", help="text or json."),
+    output: Output = typer.Option(Output.text, "--output", "-o",
+                                  help="text, or json (structure: docs/VALIDATE.md)."),
 ) -> None:
     """Check every manifest against gitkube's schemas; report every problem.
 
