@@ -23,12 +23,29 @@ _lock = threading.Lock()
 
 
 def _round_trip(data: bytes) -> list[Any] | None:
+    """Every document of the stream that parses (those before a syntax error, if any)."""
+    text = data.decode("utf-8-sig")
+    docs, complete = _round_trip_text(text)
+    if not complete and "\t" in text:
+        # JSON indented with tabs is valid JSON but not valid YAML. A tab is insignificant
+        # whitespace in JSON (and cannot occur raw inside a JSON string), so one space in
+        # its place keeps every line and column.
+        retry, complete = _round_trip_text(text.replace("\t", " "))
+        if complete:
+            return retry
+    return docs
+
+
+def _round_trip_text(text: str) -> tuple[list[Any], bool]:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
+    docs: list[Any] = []
     try:
-        return list(yaml.load_all(data.decode("utf-8-sig")))
+        for doc in yaml.load_all(text):
+            docs.append(doc)
     except Exception:  # positions are best effort: a problem still prints without them
-        return None
+        return docs, False
+    return docs, True
 
 
 def _documents(blob_id: str, read: Callable[[], bytes | None]) -> list[Any] | None:

@@ -326,3 +326,16 @@ def test_symlink_loop_inside_the_tree_terminates(tmp_path: Path) -> None:
     os.symlink("..", tmp_path / "a" / "up")
     result = load(tmp_path)
     assert "x" in names(result)
+
+
+def test_positions_of_documents_before_a_syntax_error(tmp_path: Path) -> None:
+    write(tmp_path, {"f.yaml": cm("first") + "---\ndata: [\n"})
+    result = load(tmp_path)
+    assert names(result) == ["first"]
+    assert result.documents[0].locate(["metadata", "name"]) == (4, 3)
+
+
+def test_positions_in_tab_indented_json(tmp_path: Path) -> None:
+    write(tmp_path, {"p.json": '{\n\t"apiVersion": "v1",\n\t"kind": "Pod",\n'
+                     '\t"metadata": {\n\t\t"name": "p"\n\t}\n}\n'})
+    assert load(tmp_path).documents[0].locate(["metadata", "name"]) == (5, 3)
