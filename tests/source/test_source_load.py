@@ -339,3 +339,14 @@ def test_positions_in_tab_indented_json(tmp_path: Path) -> None:
     write(tmp_path, {"p.json": '{\n\t"apiVersion": "v1",\n\t"kind": "Pod",\n'
                      '\t"metadata": {\n\t\t"name": "p"\n\t}\n}\n'})
     assert load(tmp_path).documents[0].locate(["metadata", "name"]) == (5, 3)
+
+
+def test_symlinked_directory_inside_the_repository(git_repo: Callable[..., Any]) -> None:
+    repo = git_repo()
+    repo.write({"m/a.yaml": cm("a"), "shared/lib/s.yaml": cm("shared")})
+    os.symlink("../shared/lib", repo.root / "m" / "lib")
+    rev = repo.commit()
+    for result in (load(repo.root / "m"), load(repo.root / "m", rev)):
+        assert result.diagnostics == []
+        assert [(d.file, d.obj["metadata"]["name"]) for d in result.documents] == [
+            ("a.yaml", "a"), ("lib/s.yaml", "shared")]
