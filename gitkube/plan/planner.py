@@ -195,9 +195,10 @@ def make_plan(
         if source_id_of(obj) == source.id and not controller_made(obj)
     ]
     deletes, skipped = _prune(owned, wanted, prune)
-    for change in deletes:
-        seen[ref_key(change.ref)] = change.live_version or ""
-        compared[ref_key(change.ref)] = normalize_live(live[change.ref])
+    for ref in [c.ref for c in deletes] + [s.ref for s in skipped]:
+        # a saved plan depends on what it prunes and on what it chose to keep
+        seen[ref_key(ref)] = str(_meta(live[ref]).get("resourceVersion") or "")
+        compared[ref_key(ref)] = normalize_live(live[ref])
     deletes, more_skipped = _cascade(deletes, live, source, namespace_members, wanted)
     plan = Plan(
         source=source,

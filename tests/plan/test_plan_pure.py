@@ -141,3 +141,29 @@ def test_noop_cache_is_used_only_while_content_and_live_version_are_unchanged() 
                      last_applied_lookup=lambda ref, d: None)
     assert [f.dotted for f in plan.actionable[0].fields] == ["data.k"]
     assert plan.actionable[0].drifted
+
+
+def test_colour_only_when_asked() -> None:
+    plan = make_plan([Desired(cm("a", k="v"))], {}, source=SRC)
+    assert "\x1b[32m+\x1b[0m" in render_text(plan, colour=True)
+    assert "\x1b[" not in render_text(plan)
+
+
+def test_saved_plan_with_protected_object_is_fresh_until_that_object_changes() -> None:
+    first = make_plan([Desired(cm("a")), Desired(cm("keep"))], {}, source=SRC)
+    live = {}
+    for n, c in enumerate(first.changes):
+        assert c.desired is not None
+        c.desired["metadata"]["resourceVersion"] = str(n + 1)
+        live[c.ref] = c.desired
+    keep = ObjectRef("v1", "ConfigMap", "default", "keep")
+    live[keep]["metadata"]["annotations"][ann.PRUNE] = "false"
+    plan = make_plan([Desired(cm("a"))], live, source=SRC)
+    loaded = planfile.loads(planfile.dumps(plan))
+    by_key = {f"v1/ConfigMap/default/{r.name}": o for r, o in live.items()}
+    planfile.check_fresh(loaded, by_key, list(by_key))
+    edited = {**live[keep], "data": {"x": "y"},
+              "metadata": {**live[keep]["metadata"], "resourceVersion": "9"}}
+    with pytest.raises(planfile.StalePlan):
+        planfile.check_fresh(loaded, {**by_key, "v1/ConfigMap/default/keep": edited},
+                             list(by_key))
