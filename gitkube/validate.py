@@ -15,14 +15,21 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gitkube import __version__
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import ValidationFailed
+from gitkube.source.cache import code_digest
 from gitkube.source.loader import LoadResult, Snapshot, snapshot
 
 _MEMO = "validate-report"
+_PKG = Path(__file__).parent
+# A remembered report is only as fresh as the code that made it: the cross-document checks
+# and this module are not covered by SCHEMA_VERSION, and the Diagnostic shape is stored.
+_REPORT_CODE = code_digest(_PKG / "validate.py", _PKG / "schema" / "documents.py",
+                           _PKG / "model" / "kinds.py", _PKG / "diagnostics.py")
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,7 @@ def validate(path: str | os.PathLike[str], revision: str | None = None, *,
     from gitkube.schema import SCHEMA_VERSION
 
     snap = snapshot(path, revision, check_version=SCHEMA_VERSION, use_cache=use_cache)
-    shape = ",".join(f.name for f in dataclasses.fields(Diagnostic))
-    fingerprint = snap.fingerprint(__version__, shape)
+    fingerprint = snap.fingerprint(__version__, _REPORT_CODE)
     memo = snap.memo.get(_MEMO)
     if not need_documents and isinstance(memo, tuple) and len(memo) == 4 \
             and memo[0] == fingerprint:

@@ -31,8 +31,23 @@ from typing import Any
 from gitkube.source.parse import FileResult
 
 FORMAT = 2
-# Bump when the parser's output changes meaning (it is part of every cache key).
-PARSER_VERSION = "gitkube-source-1"
+
+
+def code_digest(*paths: Path) -> str:
+    """A digest of source files, so a cache keyed by it is invalidated by any code change
+    (a file that cannot be read, e.g. in a bytecode-only install, counts as unchanged)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for path in paths:
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(path.name.encode())
+    return h.hexdigest()[:12]
+
+
+_HERE = Path(__file__).parent
+# Part of every cache key: what the parser produces changes only with its code.
+PARSER_VERSION = "gitkube-source-2/" + code_digest(_HERE / "parse.py", _HERE / "yamlfast.py")
 _RACY_NS = 2_000_000_000  # 2 s: wider than any filesystem's timestamp granularity
 
 StatRecord = tuple[int, int, int, str]
