@@ -215,7 +215,8 @@ def rollback(
     desired = load_desired_or_report(where, commit)
     source = describe(where, commit)
     the_plan = build_plan(client, desired, source, store_url=url, prune=prune)
-    typer.echo(f"Rolling back to {commit[:12]} ({where}):\n")
+    shown = os.path.relpath(where) if not os.path.relpath(where).startswith("..") else where
+    typer.echo(f"Rolling back to {commit[:12]} ({shown}):\n")
     _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=False, kind="rollback")
 
 

@@ -195,6 +195,13 @@ def saved_digest(plan: Plan, key: str) -> str | None:
     return str(value["digest"]) if value and "digest" in value else None
 
 
+def _shown(key: str) -> str:
+    """``apps/v1/Deployment/demo/web`` -> ``Deployment demo/web``."""
+    head, namespace, name = key.rsplit("/", 2)
+    kind = head.rsplit("/", 1)[-1]
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 def check_fresh(
     plan: Plan,
     live: Mapping[str, dict[str, Any]],
@@ -211,19 +218,21 @@ def check_fresh(
     for key, version in plan.seen.items():
         current = live.get(key)
         if current is None:
-            raise StalePlan(f"{key} was deleted since the plan was made")
+            raise StalePlan(f"{_shown(key)} was deleted since the plan was made")
         now_version = str((current.get("metadata") or {}).get("resourceVersion") or "")
         if now_version == version:
             continue
         expected = saved_digest(plan, key)
         if expected is None or digest(normalize_live(current)) != expected:
             raise StalePlan(
-                f"{key} changed since the plan was made "
+                f"{_shown(key)} changed since the plan was made "
                 f"(resourceVersion {version} -> {now_version})"
             )
     new = sorted(set(owned_now) - set(plan.seen))
     if new:
-        raise StalePlan(f"{new[0]} now belongs to this source but the plan did not see it")
+        raise StalePlan(
+            f"{_shown(new[0])} now belongs to this source but the plan did not see it"
+        )
 
 
 def refresh_versions(plan: Plan, live: Mapping[str, dict[str, Any]]) -> Plan:
