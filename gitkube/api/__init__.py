@@ -5,6 +5,7 @@ client) implement. See docs/API.md.
 """
 
 from gitkube.api.client import (
+    BindOp,
     Client,
     CreateOp,
     DeleteOp,
@@ -22,6 +23,7 @@ from gitkube.api.local import RECORD_PREFIX, LocalClient
 
 __all__ = [
     "RECORD_PREFIX",
+    "BindOp",
     "Client",
     "CreateOp",
     "DeleteOp",

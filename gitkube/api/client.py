@@ -152,7 +152,17 @@ class DeleteRecord:
     missing_ok: bool = False
 
 
-TxnOp = CreateOp | UpdateOp | DeleteOp | PutRecord | DeleteRecord
+@dataclass(frozen=True)
+class BindOp:
+    """Bind a pod to a node like ``Client.bind`` (the scheduler batches its bindings)."""
+
+    namespace: str | None
+    name: str
+    node_name: str
+    uid: str | None = None
+
+
+TxnOp = CreateOp | UpdateOp | DeleteOp | PutRecord | DeleteRecord | BindOp
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from gitkube.api import strategy
 from gitkube.api.client import (
+    BindOp,
     Client,
     CreateOp,
     DeleteOp,
@@ -258,8 +259,13 @@ class LocalClient:
 
     def bind(self, namespace: str | None, name: str, node_name: str, *,
              uid: str | None = None) -> Obj:
+        return self._one(BindOp(namespace, name, node_name, uid))
+
+    def _plan_bind(self, op: BindOp) -> _Step:
+        """A binding as a transaction step (``bind`` and BindOp in ``transaction``)."""
         rt = self.resource("v1", "Pod")
-        key = self._key(rt, namespace, name)
+        name, node_name, uid = op.name, op.node_name, op.uid
+        key = self._key(rt, op.namespace, name)
         if not node_name:
             raise BadRequest("a binding needs a target node name")
         kv = self._read(rt, key, name)
@@ -271,7 +277,7 @@ class LocalClient:
         bound = spec.get("nodeName")
         if bound:
             if bound == node_name:
-                return pod
+                return _Step(key, None, pod, ref=ref(rt, name))
             raise conflict(rt, name, f"pod {name} is already assigned to node {bound!r}")
         if meta.get("deletionTimestamp"):
             raise conflict(rt, name, f"pod {name} is being deleted, cannot be assigned to a "
@@ -279,14 +285,7 @@ class LocalClient:
         bind_pod(pod, node_name, self._now())
         strategy.validate(rt, pod)
         pod["metadata"].pop("resourceVersion", None)
-        try:
-            revision = self.store.update(key, encode(pod), kv.mod_revision)
-        except RevisionConflict as e:
-            raise conflict(rt, name) from e
-        except KeyNotFound as e:
-            raise not_found(rt, name) from e
-        pod["metadata"]["resourceVersion"] = str(revision)
-        return pod
+        return _Step(key, Update(key, encode(pod), kv.mod_revision), pod, ref=ref(rt, name))
 
     def _scalable(self, api_version: str, kind: str) -> ResourceType:
         rt = self.resource(api_version, kind)
@@ -404,6 +403,8 @@ class LocalClient:
             return self._plan_put_record(op)
         if isinstance(op, DeleteRecord):
             return self._plan_delete_record(op)
+        if isinstance(op, BindOp):
+            return self._plan_bind(op)
         raise BadRequest(f"not a transaction op: {op!r}")
 
     def _plan_create(self, obj: Obj, terminating: dict[str, bool]) -> _Step:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitkube.api.client import CreateOp, DeleteOp, TxnOp, UpdateOp
+from gitkube.api.client import BindOp, CreateOp, DeleteOp, TxnOp, UpdateOp
 from gitkube.errors import (
     AlreadyExists,
     APIError,
@@ -64,6 +64,9 @@ def describe(op: TxnOp) -> str:
     if isinstance(op, DeleteOp):
         ns = f"{op.namespace}/" if op.namespace else ""
         return f"delete {op.kind} {ns}{op.name}"
+    if isinstance(op, BindOp):
+        ns = f"{op.namespace}/" if op.namespace else ""
+        return f"bind Pod {ns}{op.name} to {op.node_name}"
     return f"{type(op).__name__} {op.key}"
 
 
