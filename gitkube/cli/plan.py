@@ -14,7 +14,7 @@ import typer
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
 from gitkube.config import default_store_url
-from gitkube.errors import GitkubeError, ValidationFailed
+from gitkube.errors import GitkubeError, UsageError, ValidationFailed
 from gitkube.plan import planfile
 from gitkube.plan.apply import ApplyResult, apply_plan, read_history
 from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
@@ -164,6 +164,11 @@ def apply(
     """Show the plan, ask, then write every change in one transaction (all or nothing)."""
     del timeout  # accepted for --wait; see WAIT_NOTE
     if target.is_file() and planfile.is_planfile(target):
+        if revision is not None or not prune:
+            raise UsageError(
+                "--revision and --no-prune do not apply to a saved plan",
+                hint="a saved plan applies exactly what `gitkube plan --out` showed",
+            )
         saved = planfile.load(target)
         client, url = _client(store)
         if saved.store_url and saved.store_url != url:

@@ -1,4 +1,4 @@
-"""Run every golden case in tests/data/plans/ (see golden.py for the layout)."""
+"""Run every golden case in tests/data/plans/ (see plan_golden.py for the layout)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from golden import CASES, STORE, edit, options, plan_case, prepare
+from plan_golden import CASES, STORE, edit, options, plan_case, prepare
 
 from gitkube.errors import GitkubeError
 from gitkube.plan import planfile
