@@ -57,10 +57,10 @@ class Change:
     """What happens to one object.
 
     ``desired`` is the full object apply writes (for create/update; it carries gitkube's
-    annotations); ``live_version`` and ``live_digest`` identify the live object the plan saw
-    (its resourceVersion, and a digest of its content without status) so a saved plan can be
-    refused when the object moved. ``via_namespace`` marks a deletion that happens because its
-    Namespace is deleted: it is shown, but not written one by one.
+    annotations); ``live_version`` is the resourceVersion of the live object the plan saw (an
+    update's precondition). ``via_namespace`` marks a deletion that happens because its
+    Namespace is deleted (shown with it; see ``apply.NAMESPACE_CASCADE`` for how it is
+    written today).
     """
 
     ref: ObjectRef
@@ -68,7 +68,6 @@ class Change:
     fields: tuple[FieldChange, ...] = ()
     desired: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     live_version: str | None = None
-    live_digest: str | None = None
     file: str | None = None
     reason: str | None = None
     via_namespace: str | None = None
