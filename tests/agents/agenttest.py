@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import zlib
 from collections.abc import Callable
@@ -88,3 +89,65 @@ def set_phase(client: Client, pod: Obj, phase: str, *, restarts: int | None = No
                                         "restartCount": restarts}
                                        for c in pod["spec"]["containers"]]
     return client.update_status({**pod, "status": status})
+
+
+# --- a stand-in for the node side -------------------------------------------------------
+
+
+class FakeKubelet:
+    """Plays the scheduler and every node's kubelet until the real agents are wired in:
+    binds unbound pods to a live node (stable choice by name), marks bound pods Running and
+    Ready (when ``auto_ready``), and finishes graceful deletions. Nodes in ``dead`` are
+    skipped (their pods are left alone: a dead node reports nothing)."""
+
+    def __init__(self, manager: Any, nodes: list[str], *, auto_ready: bool = True,
+                 bind: bool = True):
+        from gitkube.agents.runtime import Controller, Result
+
+        self.client = manager.client
+        self.nodes = list(nodes)
+        self.dead: set[str] = set()
+        self.auto_ready = auto_ready
+        self.bind = bind
+        self.pods = manager.informer("v1", "Pod")
+        self._result = Result
+        self.controller = Controller("fake-kubelet", self, self.pods, resync_period=0.5)
+        self.name = "fake-kubelet"
+        manager.add(self)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def _node_for(self, name: str) -> str | None:
+        live = [n for n in self.nodes if n not in self.dead]
+        if not live:
+            return None
+        return live[zlib.crc32(name.encode()) % len(live)]
+
+    def reconcile(self, key: str) -> Any:
+        pod = self.pods.get(key)
+        if pod is None:
+            return self._result()
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        node_name = spec.get("nodeName")
+        if node_name in self.dead:
+            return self._result()
+        if meta.get("deletionTimestamp"):
+            if meta.get("deletionGracePeriodSeconds"):
+                with contextlib.suppress(APIError):
+                    self.client.delete("v1", "Pod", meta["namespace"], meta["name"],
+                                       grace_period_seconds=0)
+            return self._result()
+        if not node_name:
+            if not self.bind:
+                return self._result()
+            node_name = self._node_for(meta["name"])
+            if node_name is None:
+                return self._result()
+            pod = self.client.bind(meta["namespace"], meta["name"], node_name)
+        if self.auto_ready and (pod.get("status") or {}).get("phase") == "Pending":
+            mark_running(self.client, pod)
+        return self._result()
