@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
-from agenttest import FakeKubelet, eventually, node, set_phase
+from agenttest import FakeKubelet, eventually, mark_running, node, set_phase
 from conftest import Cluster
 
 from gitkube.agents.controllers import deployment as dep
@@ -41,6 +42,21 @@ def start(cluster: Cluster, *controllers: Any, nodes: int = 2, **kubelet: Any) -
     fake = FakeKubelet(cluster.manager, [f"node-{i}" for i in range(nodes)], **kubelet)
     cluster.manager.start()
     return fake
+
+
+def settle(cluster: Cluster, quiet: float = 0.25, limit: float = 10.0) -> None:
+    """Wait (bounded) until the store has not moved for ``quiet`` seconds: the agents have
+    acted on what they saw. Used to pace a test's own changes, never as an assertion."""
+    deadline = time.monotonic() + limit
+    last = cluster.store.revision()
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = cluster.store.revision()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
 
 
 def complete(client: Client, name: str = "web") -> bool:
@@ -207,25 +223,40 @@ def _replay(events: list[tuple[int, str, Obj]], start_pods: list[Obj],
                                                                 (4, "50%", 0)])
 def test_rolling_update_respects_surge_and_unavailable(cluster: Cluster, replicas: int,
                                                        surge: Any, unavailable: Any) -> None:
-    start(cluster, rsc.controller, dep.controller, nodes=3)
+    fake = start(cluster, rsc.controller, dep.controller, nodes=3)
     c = cluster.client
     strategy = {"type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
     c.create(deployment(replicas=replicas, strategy=strategy))
     assert eventually(lambda: complete(c))
+    fake.auto_ready = False  # from now on the test makes pods ready, one at a time
     before_pods = c.list("v1", "Pod", "default")
     before_rss = c.list("apps/v1", "ReplicaSet", "default").items
     d = c.get("apps/v1", "Deployment", "default", "web")
     max_surge, max_unavailable = dep.surge_and_unavailable(d)
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
     c.update(d)
+    for _ in range(4 * replicas):
+        settle(cluster)  # let the controllers act on the current state before changing it
+        if complete(c):
+            break
+        waiting = [p for p in active_pods(c) if p["spec"].get("nodeName")
+                   and p["status"].get("phase") == "Pending"]
+        if waiting:
+            mark_running(c, waiting[0])
     assert eventually(lambda: complete(c) and len(active_pods(c)) == replicas)
     states = _replay(_history(c, before_pods.resource_version), before_pods.items, before_rss)
     assert len(states) > 4
+    lowest, highest = replicas, 0
     for pods, rss in states:
-        assert sum(r["spec"]["replicas"] for r in rss) <= replicas + max_surge
+        total = sum(r["spec"]["replicas"] for r in rss)
+        assert total <= replicas + max_surge
         ready = [p for p in pods if is_pod_active(p) and is_pod_ready(p)]
         assert len(ready) >= replicas - max_unavailable
+        lowest, highest = min(lowest, len(ready)), max(highest, total)
+    # the budgets were used, not merely respected
+    assert lowest == replicas - max_unavailable
+    assert highest == replicas + max_surge
     pods = active_pods(c)
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.26"}
     rss = sorted(c.list("apps/v1", "ReplicaSet", "default").items,
