@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
@@ -43,6 +43,54 @@ class Desired:
 
 # ref_key -> (content_key, live resourceVersion, live uid, source id): a verified no-op
 NoopCache = dict[str, tuple[str, str, str, str]]
+
+
+@dataclass(frozen=True)
+class LiveMeta:
+    """What the planner needs to know about a live object without decoding it."""
+
+    resource_version: str
+    uid: str
+    source_id: str  # "" when not labelled with any source
+    controller_made: bool
+
+
+class LiveView(Protocol):
+    """The live objects a plan needs: those at desired identities and those labelled with
+    the source. ``get`` may decode lazily; ``meta`` and ``refs`` should not need to."""
+
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None: ...
+
+    def meta(self, ref: ObjectRef) -> LiveMeta | None: ...
+
+    def refs(self) -> Iterable[ObjectRef]: ...
+
+
+def meta_of(obj: dict[str, Any]) -> LiveMeta:
+    m = _meta(obj)
+    return LiveMeta(
+        str(m.get("resourceVersion") or ""),
+        str(m.get("uid") or ""),
+        source_id_of(obj) or "",
+        controller_made(obj),
+    )
+
+
+class DictView:
+    """A LiveView over decoded objects."""
+
+    def __init__(self, objects: Mapping[ObjectRef, dict[str, Any]]):
+        self._objects = objects
+
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+        return self._objects.get(ref)
+
+    def meta(self, ref: ObjectRef) -> LiveMeta | None:
+        obj = self._objects.get(ref)
+        return meta_of(obj) if obj is not None else None
+
+    def refs(self) -> Iterable[ObjectRef]:
+        return self._objects.keys()
 
 
 def ref_key(ref: ObjectRef) -> str:
@@ -137,7 +185,7 @@ def _plan_one(
 
 def make_plan(
     desired: Sequence[Desired],
-    live: Mapping[ObjectRef, dict[str, Any]],
+    live: Mapping[ObjectRef, dict[str, Any]] | LiveView,
     *,
     source: SourceInfo,
     store_url: str = "",
@@ -151,8 +199,9 @@ def make_plan(
     """The plan that makes ``live`` match ``desired``.
 
     ``live`` holds every live object at a desired object's identity and every live object
-    labelled with ``source.id``. Pruning deletes only objects labelled with this source,
-    without ownerReferences, gone from git, and not annotated ``gitkube.io/prune: "false"``.
+    labelled with ``source.id`` (a mapping, or a LiveView that decodes lazily). Pruning
+    deletes only objects labelled with this source, without ownerReferences, gone from git,
+    and not annotated ``gitkube.io/prune: "false"``.
     ``namespace_members(ns)`` lists every live object in a namespace (to refuse deleting a
     Namespace that holds objects of other sources); without it, ``live`` is used.
 
@@ -160,6 +209,7 @@ def make_plan(
     live resourceVersion and uid are all unchanged is a no-op without being normalized
     again. Every no-op verified by a full comparison is added to ``cache_out``.
     """
+    view: LiveView = DictView(live) if isinstance(live, Mapping) else live
     changes: list[Change] = []
     seen: dict[str, str] = {}
     compared: dict[str, dict[str, Any]] = {}
@@ -167,8 +217,7 @@ def make_plan(
     warnings: list[str] = []
     for item in desired:
         ref0 = desired_ref(item.obj)
-        live_full = live.get(ref0)
-        identity = _cache_identity(item, live_full, source)
+        identity = _cache_identity(item, view.meta(ref0), source)
         key0 = ref_key(ref0)
         if identity is not None and cache is not None and cache.get(key0) == identity:
             wanted.add(ref0)
@@ -177,6 +226,7 @@ def make_plan(
             if cache_out is not None:
                 cache_out[key0] = identity
             continue
+        live_full = view.get(ref0)
         change, live_norm = _plan_one(item, live_full, source, last_applied_lookup)
         if change.action is Action.NOOP and identity is not None and cache_out is not None:
             cache_out[key0] = identity
@@ -191,15 +241,17 @@ def make_plan(
             warnings.append(f"{display(change.ref)} is {change.reason}")
 
     owned = [
-        (ref, obj) for ref, obj in live.items()
-        if source_id_of(obj) == source.id and not controller_made(obj)
+        ref for ref in view.refs()
+        if (m := view.meta(ref)) is not None and m.source_id == source.id
+        and not m.controller_made
     ]
-    deletes, skipped = _prune(owned, wanted, prune)
+    gone = {ref: obj for ref in owned if ref not in wanted and (obj := view.get(ref)) is not None}
+    deletes, skipped = _prune(list(gone.items()), wanted, prune)
     for ref in [c.ref for c in deletes] + [s.ref for s in skipped]:
         # a saved plan depends on what it prunes and on what it chose to keep
-        seen[ref_key(ref)] = str(_meta(live[ref]).get("resourceVersion") or "")
-        compared[ref_key(ref)] = normalize_live(live[ref])
-    deletes, more_skipped = _cascade(deletes, live, source, namespace_members, wanted)
+        seen[ref_key(ref)] = str(_meta(gone[ref]).get("resourceVersion") or "")
+        compared[ref_key(ref)] = normalize_live(gone[ref])
+    deletes, more_skipped = _cascade(deletes, view, source, namespace_members, wanted)
     plan = Plan(
         source=source,
         store_url=store_url,
@@ -217,13 +269,11 @@ def make_plan(
 
 
 def _cache_identity(
-    item: Desired, live_full: dict[str, Any] | None, source: SourceInfo
+    item: Desired, meta: LiveMeta | None, source: SourceInfo
 ) -> tuple[str, str, str, str] | None:
-    if item.content_key is None or live_full is None:
+    if item.content_key is None or meta is None:
         return None
-    meta = _meta(live_full)
-    return (item.content_key, str(meta.get("resourceVersion") or ""), str(meta.get("uid") or ""),
-            source.id)
+    return (item.content_key, meta.resource_version, meta.uid, source.id)
 
 
 def desired_ref(obj: dict[str, Any]) -> ObjectRef:
@@ -262,7 +312,7 @@ def _prune(
 
 def _cascade(
     deletes: list[Change],
-    live: Mapping[ObjectRef, dict[str, Any]],
+    live: LiveView,
     source: SourceInfo,
     namespace_members: NamespaceMembers | None,
     wanted: set[ObjectRef],
@@ -276,7 +326,7 @@ def _cascade(
     for ns in sorted(doomed):
         members = (
             list(namespace_members(ns)) if namespace_members is not None
-            else [o for r, o in live.items() if r.namespace == ns]
+            else [o for r in live.refs() if r.namespace == ns and (o := live.get(r)) is not None]
         )
         blockers = [display(r) for r in sorted(wanted) if r.namespace == ns]
         for obj in members:
