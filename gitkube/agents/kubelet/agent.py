@@ -1,0 +1,588 @@
+"""The kubelet agent: runs the pods bound to its node on a ContainerRuntime.
+
+``Kubelet(manager, runtime, config)`` is an Agent (start/stop) on the shared Pod informer:
+
+- **Node**: registers its Node at start and heartbeats every ``heartbeat_interval`` s.
+- **Pods**: every change of a pod whose ``spec.nodeName`` is this node enqueues its key; a
+  pool of ``workers`` threads reconciles keys (so pods start in parallel, one key never on
+  two threads). ``reconcile(key)`` is level-triggered: it reads the pod from the cache and
+  the containers from the runtime (found by labels) and makes them agree:
+
+  * pod gone, or another uid under that name: its sandboxes are stopped (SIGTERM, SIGKILL
+    after the grace period recorded on the sandbox) and removed;
+  * ``deletionTimestamp`` set: the same, then the pod is removed with grace 0;
+  * phase Succeeded/Failed: running containers are stopped, nothing restarts;
+  * otherwise: volumes prepared, the sandbox (a Podman pod) ensured, init containers run in
+    order to completion, then every container started; exited containers restarted per
+    ``restartPolicy`` with back-off ``backoff_base`` doubling to ``backoff_max`` (reason
+    CrashLoopBackOff); liveness/startup failures kill the container; the status is written
+    back when it changed.
+
+- **Relist** (upstream's PLEG): every ``relist_period`` s the runtime's containers on this
+  node are listed; a state change (e.g. a container killed outside gitkube) or a sandbox
+  without a pod (deleted while the kubelet was down) enqueues the pod's key.
+
+Restart safety comes from the labels: everything is found again by
+``io.gitkube.pod-uid``/``-namespace``/``-name``/``node``, so a restarted kubelet adopts
+running containers instead of restarting them. Containers without gitkube's labels are
+never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitkube.agents.events import EventRecorder
+from gitkube.agents.kubelet import node as nodes
+from gitkube.agents.kubelet.probes import Prober
+from gitkube.agents.kubelet.status import ContainerView, compute_status
+from gitkube.agents.kubelet.volumes import (
+    ConfigError,
+    container_mounts,
+    expand,
+    getter_for,
+    prepare_volumes,
+    remove_pod_dir,
+    resolve_env,
+)
+from gitkube.agents.runtime import Manager, Result, WorkQueue, key_of, split_key
+from gitkube.config import state_dir
+from gitkube.errors import Conflict, NotFound
+from gitkube.model.quantity import parse_quantity
+from gitkube.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER,
+    LABEL_GRACE,
+    LABEL_INIT,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    LABEL_NODE,
+    LABEL_POD_NAME,
+    LABEL_POD_UID,
+    ContainerInfo,
+    ContainerRuntime,
+    ContainerSpec,
+    ImageError,
+    PortMapping,
+    RuntimeFailure,
+    SandboxInfo,
+    SandboxSpec,
+)
+
+log = logging.getLogger("gitkube.kubelet")
+Obj = dict[str, Any]
+
+
+@dataclass
+class KubeletConfig:
+    node_name: str = field(default_factory=socket.gethostname)
+    cpu: str | None = None  # None: the host's
+    memory: str | None = None
+    pods: int = 110
+    labels: dict[str, str] = field(default_factory=dict)
+    address: str = "127.0.0.1"
+    heartbeat_interval: float = 10.0
+    backoff_base: float = 10.0
+    backoff_max: float = 300.0
+    workers: int = 8
+    relist_period: float = 1.0
+    resync_period: float = 10.0
+    root_dir: Path | None = None  # None: <state_dir>/kubelet
+    # Extra labels on everything created (tests use one per run to find leftovers).
+    runtime_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _PodState:
+    exited_seen: dict[str, float] = field(default_factory=dict)  # container id -> first seen
+    pull_failures: dict[str, int] = field(default_factory=dict)
+    pull_retry_at: dict[str, float] = field(default_factory=dict)
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    backoff_noted: set[str] = field(default_factory=set)
+
+
+def _attempt(info: ContainerInfo) -> int:
+    try:
+        return int(info.labels.get(LABEL_ATTEMPT, "0"))
+    except ValueError:
+        return 0
+
+
+def _fmt(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m0s"
+    return f"{seconds:g}s"
+
+
+class Kubelet:
+    """The kubelet agent (see the module docstring)."""
+
+    def __init__(self, manager: Manager, runtime: ContainerRuntime,
+                 config: KubeletConfig | None = None, *,
+                 recorder: EventRecorder | None = None):
+        self.config = config or KubeletConfig()
+        self.node_name = self.config.node_name
+        self.name = f"kubelet/{self.node_name}"
+        self.manager = manager
+        self.client = manager.client
+        self.runtime = runtime
+        self.clock: Callable[[], float] = manager.clock
+        self.root = self.config.root_dir or state_dir() / "kubelet"
+        self.pods = manager.informer("v1", "Pod")
+        self.queue = WorkQueue()
+        self.recorder = recorder or EventRecorder(self.client, "kubelet", self.node_name,
+                                                  asynchronous=True)
+        self._own_recorder = recorder is None
+        self.prober = Prober(runtime, self.queue.add)
+        self._get = getter_for(self.client)
+        self._states: dict[str, _PodState] = {}
+        self._states_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._snapshot: dict[str, tuple[Any, int | None]] = {}
+        self.syncs = 0
+        self.pods.add_handler(self._on_add, self._on_update, self._on_add)
+
+    # -- informer handlers: only this node's pods
+
+    def _mine(self, obj: Obj) -> bool:
+        return (obj.get("spec") or {}).get("nodeName") == self.node_name
+
+    def _on_add(self, obj: Obj) -> None:
+        if self._mine(obj):
+            self.queue.add(key_of(obj))
+
+    def _on_update(self, old: Obj, new: Obj) -> None:
+        if self._mine(new) or self._mine(old):
+            self.queue.add(key_of(new))
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.register_node()
+        self.prober.start()
+        loops: list[tuple[str, Callable[[], None]]] = [
+            ("heartbeat", self._heartbeat_loop), ("relist", self._relist_loop),
+            ("resync", self._resync_loop)]
+        loops += [(f"worker-{i}", self._work) for i in range(self.config.workers)]
+        for label, target in loops:
+            t = threading.Thread(target=target, daemon=True, name=f"{self.name} {label}")
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.shutdown()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads = []
+        self.prober.stop()
+        if self._own_recorder:
+            self.recorder.close()
+
+    # -- node
+
+    def register_node(self) -> Obj:
+        cpu, memory = nodes.host_capacity()
+        try:
+            version = self.runtime.version()
+        except RuntimeFailure:
+            version = self.runtime.name
+        obj = nodes.node_object(
+            self.node_name, cpu=self.config.cpu or cpu, memory=self.config.memory or memory,
+            pods=self.config.pods, address=self.config.address, now=self.clock(),
+            labels=self.config.labels, runtime_version=version)
+        return nodes.register(self.client, obj)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.config.heartbeat_interval):
+            try:
+                current = self.client.get("v1", "Node", None, self.node_name)
+                nodes.heartbeat(self.client, self.node_name, self.clock(), current)
+            except NotFound:
+                try:
+                    self.register_node()
+                except Exception:
+                    log.exception("%s: re-registering the node failed", self.name)
+            except Exception:
+                log.exception("%s: heartbeat failed", self.name)
+
+    # -- work loops
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            key = self.queue.get(timeout=0.5)
+            if key is None:
+                continue
+            try:
+                result = self.reconcile(key)
+            except Exception as e:
+                log.debug("%s: sync %s failed: %s", self.name, key, e, exc_info=True)
+                if not isinstance(e, RuntimeFailure | Conflict):
+                    log.warning("%s: sync %s failed: %s", self.name, key, e)
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+                if result.requeue_after is not None:
+                    self.queue.add_after(key, result.requeue_after)
+            finally:
+                self.syncs += 1
+                self.queue.done(key)
+
+    def _resync_loop(self) -> None:
+        while not self._stop.wait(self.config.resync_period):
+            for pod in self.pods.list():
+                if self._mine(pod):
+                    self.queue.add(key_of(pod))
+
+    def _relist_loop(self) -> None:
+        while True:
+            try:
+                self.relist()
+            except Exception as e:
+                log.debug("%s: relist failed: %s", self.name, e)
+            if self._stop.wait(self.config.relist_period):
+                return
+
+    def relist(self) -> None:
+        """Compare the runtime with the last look; enqueue the pods whose containers changed
+        and the keys of sandboxes that have no pod (any more)."""
+        node = {LABEL_NODE: self.node_name, **self.config.runtime_labels}
+        infos = self.runtime.list_containers(node)
+        snapshot: dict[str, tuple[Any, int | None]] = {
+            i.id: (i.state, i.exit_code) for i in infos}
+        keys: set[str] = set()
+        for info in infos:
+            if self._snapshot.get(info.id) != snapshot[info.id]:
+                keys.add(f"{info.labels.get(LABEL_NAMESPACE)}/{info.labels.get(LABEL_POD_NAME)}")
+        self._snapshot = snapshot
+        for sb in self.runtime.list_sandboxes(node):
+            key = f"{sb.labels.get(LABEL_NAMESPACE)}/{sb.labels.get(LABEL_POD_NAME)}"
+            pod = self.pods.get(key)
+            if pod is None or not self._mine(pod) or \
+                    pod["metadata"].get("uid") != sb.labels.get(LABEL_POD_UID):
+                keys.add(key)
+        for key in keys:
+            self.queue.add(key)
+
+    # -- reconcile
+
+    def _state(self, uid: str) -> _PodState:
+        with self._states_lock:
+            return self._states.setdefault(uid, _PodState())
+
+    def _labels(self, pod: Obj) -> dict[str, str]:
+        meta = pod["metadata"]
+        return {LABEL_MANAGED: "true", LABEL_POD_UID: str(meta["uid"]),
+                LABEL_NAMESPACE: str(meta.get("namespace") or "default"),
+                LABEL_POD_NAME: str(meta["name"]), LABEL_NODE: self.node_name,
+                **self.config.runtime_labels}
+
+    def reconcile(self, key: str) -> Result:
+        namespace, name = split_key(key)
+        pod = self.pods.get(key)
+        if pod is not None and not self._mine(pod):
+            pod = None
+        uid = str(pod["metadata"]["uid"]) if pod is not None else ""
+        selector = {LABEL_NODE: self.node_name, LABEL_NAMESPACE: str(namespace),
+                    LABEL_POD_NAME: name, **self.config.runtime_labels}
+        sandboxes = self.runtime.list_sandboxes(selector)
+        for sb in sandboxes:
+            if sb.labels.get(LABEL_POD_UID) != uid:
+                self._kill(sb, None)
+        if pod is None:
+            return Result()
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            grace = meta.get("deletionGracePeriodSeconds")
+            for sb in sandboxes:
+                if sb.labels.get(LABEL_POD_UID) == uid:
+                    self._kill(sb, pod, grace)
+            with contextlib.suppress(NotFound):
+                self.client.delete("v1", "Pod", namespace, name, grace_period_seconds=0,
+                                   uid=uid)
+            return Result()
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._stop_running(pod)
+            return Result()
+        return self._sync(key, pod)
+
+    def _kill(self, sb: SandboxInfo, pod: Obj | None, grace: Any = None) -> None:
+        if grace is None and pod is not None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        if grace is None:
+            try:
+                grace = int(sb.labels.get(LABEL_GRACE, "30"))
+            except ValueError:
+                grace = 30
+        uid = sb.labels.get(LABEL_POD_UID, "")
+        log.info("%s: stopping pod %s/%s (grace %ss)", self.name,
+                 sb.labels.get(LABEL_NAMESPACE), sb.labels.get(LABEL_POD_NAME), grace)
+        if pod is not None:
+            for c in (pod.get("spec") or {}).get("containers") or []:
+                self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
+        self.prober.forget_pod(uid)
+        self.runtime.remove_sandbox(sb.id, timeout=float(grace))
+        remove_pod_dir(self.root, uid)
+        with self._states_lock:
+            self._states.pop(uid, None)
+
+    def _stop_running(self, pod: Obj) -> None:
+        grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+        for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]}):
+            if info.state == "running":
+                self.runtime.stop_container(info.id, grace)
+        self.prober.forget_pod(str(pod["metadata"]["uid"]))
+
+    def _sandbox(self, pod: Obj) -> SandboxInfo:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        ports = []
+        for c in spec.get("containers") or []:
+            for p in c.get("ports") or []:
+                if p.get("hostPort"):
+                    ports.append(PortMapping(container_port=int(p["containerPort"]),
+                                             host_port=int(p["hostPort"]),
+                                             protocol=str(p.get("protocol") or "TCP"),
+                                             host_ip=str(p.get("hostIP") or "")))
+        labels = self._labels(pod)
+        labels[LABEL_GRACE] = str(spec.get("terminationGracePeriodSeconds", 30))
+        return self.runtime.ensure_sandbox(SandboxSpec(
+            name=f"{meta['name']}_{meta.get('namespace', 'default')}_{str(meta['uid'])[:8]}",
+            labels=labels, hostname=str(spec.get("hostname") or meta["name"])[:63],
+            share_pid=bool(spec.get("shareProcessNamespace")), ports=tuple(ports)))
+
+    def _sync(self, key: str, pod: Obj) -> Result:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        uid = str(meta["uid"])
+        st = self._state(uid)
+        policy = str(spec.get("restartPolicy") or "Always")
+        try:
+            volumes: dict[str, Path] | None = prepare_volumes(pod, self.root, self._get)
+            volume_error = ""
+        except ConfigError as e:
+            volumes, volume_error = None, e.message
+        sandbox = self._sandbox(pod)
+        history = self._history(uid)
+        delays: list[float] = [self.config.resync_period]
+        inits = list(spec.get("initContainers") or [])
+        containers = list(spec.get("containers") or [])
+        init_done = True
+        for c in inits:
+            hist = history.get(c["name"], [])
+            if hist and hist[-1].state == "exited" and hist[-1].exit_code == 0:
+                continue
+            init_done = False
+            delay = self._drive(key, pod, sandbox, c, hist, st, volumes, volume_error,
+                                "Never" if policy == "Never" else "OnFailure", init=True)
+            if delay is not None:
+                delays.append(delay)
+            break
+        if init_done:
+            for c in containers:
+                delay = self._drive(key, pod, sandbox, c, history.get(c["name"], []), st,
+                                    volumes, volume_error, policy, init=False)
+                if delay is not None:
+                    delays.append(delay)
+        self._write_status(pod, sandbox, self._history(uid), st, inits, containers)
+        return Result(requeue_after=max(0.05, min(delays)))
+
+    def _history(self, uid: str) -> dict[str, list[ContainerInfo]]:
+        by_name: dict[str, list[ContainerInfo]] = {}
+        for info in self.runtime.list_containers({LABEL_POD_UID: uid}):
+            by_name.setdefault(info.labels.get(LABEL_CONTAINER, ""), []).append(info)
+        for hist in by_name.values():
+            hist.sort(key=_attempt)
+        return by_name
+
+    def _drive(self, key: str, pod: Obj, sandbox: SandboxInfo, c: Obj,
+               hist: list[ContainerInfo], st: _PodState, volumes: dict[str, Path] | None,
+               volume_error: str, policy: str, *, init: bool) -> float | None:
+        """Move one container toward running (or completed); the delay after which to look
+        again, or None."""
+        name = str(c["name"])
+        uid = str(pod["metadata"]["uid"])
+        latest = hist[-1] if hist else None
+        now = self.clock()
+        if latest is None:
+            return self._start(pod, sandbox, c, 0, st, volumes, volume_error, init=init)
+        if latest.state == "running":
+            st.waiting.pop(name, None)
+            self.prober.ensure(key, uid, c, latest.id, sandbox.ip, latest.started_at or now)
+            if init:
+                return None
+            startup = self.prober.state(uid, name, "startup")
+            failed = "startup" if startup is not None and startup.result is False else \
+                "liveness" if not self.prober.passing(uid, name, "liveness") else ""
+            if failed:
+                worker = self.prober.state(uid, name, failed)  # type: ignore[arg-type]
+                msg = worker.message if worker else ""
+                self.recorder.event(pod, "Warning", "Unhealthy",
+                                    f"{failed.capitalize()} probe failed: {msg}")
+                self.recorder.event(pod, "Normal", "Killing",
+                                    f"Container {name} failed {failed} probe, will be restarted")
+                self.prober.forget_container(uid, name)
+                grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                self.runtime.stop_container(latest.id, grace)
+                return 0.0
+            return None
+        # exited, or created but never started (a start error): restart per policy
+        self.prober.forget_container(uid, name)
+        code = latest.exit_code if latest.state == "exited" else 128
+        if not (policy == "Always" or (policy == "OnFailure" and code != 0)):
+            st.waiting.pop(name, None)
+            return None
+        attempt = _attempt(latest)
+        seen = st.exited_seen.setdefault(latest.id, now)
+        delay = min(self.config.backoff_base * (2 ** attempt), self.config.backoff_max)
+        if latest.started_at and latest.finished_at and \
+                latest.finished_at - latest.started_at > 2 * self.config.backoff_max:
+            delay = 0.0  # it ran long enough: the back-off starts over
+        if now < seen + delay:
+            pod_ref = f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}({uid})"
+            st.waiting[name] = ("CrashLoopBackOff",
+                                f"back-off {_fmt(delay)} restarting failed container={name} "
+                                f"pod={pod_ref}")
+            if latest.id not in st.backoff_noted:
+                st.backoff_noted.add(latest.id)
+                self.recorder.event(pod, "Warning", "BackOff",
+                                    f"Back-off restarting failed container {name} in pod "
+                                    f"{pod['metadata']['name']}")
+            return float(seen + delay - now)
+        return self._start(pod, sandbox, c, attempt + 1, st, volumes, volume_error, init=init,
+                           previous=hist)
+
+    def _image_ready(self, pod: Obj, c: Obj, st: _PodState) -> float | None:
+        """None when the image is there; else the delay before trying again (and the
+        container waits with ErrImagePull, ImagePullBackOff or ErrImageNeverPull)."""
+        name, image = str(c["name"]), str(c.get("image"))
+        policy = str(c.get("imagePullPolicy") or "IfNotPresent")
+        now = self.clock()
+        present = self.runtime.image(image)
+        if policy == "Never":
+            if present is None:
+                msg = f'Container image "{image}" is not present with pull policy of Never'
+                st.waiting[name] = ("ErrImageNeverPull", msg)
+                self.recorder.event(pod, "Warning", "ErrImageNeverPull", msg)
+                return self.config.resync_period
+            return None
+        if present is not None and policy == "IfNotPresent":
+            self.recorder.event(pod, "Normal", "Pulled",
+                                f'Container image "{image}" already present on machine')
+            return None
+        retry_at = st.pull_retry_at.get(name, 0.0)
+        if now < retry_at:
+            st.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+            return retry_at - now
+        self.recorder.event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        try:
+            self.runtime.pull(image)
+        except ImageError as e:
+            fails = st.pull_failures.get(name, 0) + 1
+            st.pull_failures[name] = fails
+            delay = min(self.config.backoff_base * 2 ** (fails - 1), self.config.backoff_max)
+            st.pull_retry_at[name] = now + delay
+            msg = f'Failed to pull image "{image}": {e.message}'
+            st.waiting[name] = ("ErrImagePull", msg)
+            self.recorder.event(pod, "Warning", "Failed", msg)
+            return float(delay)
+        st.pull_failures.pop(name, None)
+        self.recorder.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+        return None
+
+    def _start(self, pod: Obj, sandbox: SandboxInfo, c: Obj, attempt: int, st: _PodState,
+               volumes: dict[str, Path] | None, volume_error: str, *, init: bool,
+               previous: list[ContainerInfo] | None = None) -> float | None:
+        name = str(c["name"])
+        wait = self._image_ready(pod, c, st)
+        if wait is not None:
+            return wait
+        try:
+            if volumes is None:
+                raise ConfigError(volume_error)
+            env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address)
+            mounts = container_mounts(c, volumes)
+        except ConfigError as e:
+            st.waiting[name] = ("CreateContainerConfigError", e.message)
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            return min(2.0, self.config.resync_period)
+        limits = (c.get("resources") or {}).get("limits") or {}
+        memory = parse_quantity(limits["memory"]).to_int() if limits.get("memory") else None
+        cpu = parse_quantity(limits["cpu"]).milli if limits.get("cpu") else None
+        command = c.get("command")
+        args = c.get("args")
+        labels = self._labels(pod)
+        labels.update({LABEL_CONTAINER: name, LABEL_ATTEMPT: str(attempt)})
+        if init:
+            labels[LABEL_INIT] = "true"
+        spec = ContainerSpec(
+            name=f"{sandbox.name}_{name}_{attempt}", image=str(c.get("image")), labels=labels,
+            entrypoint=tuple(expand(str(x), env) for x in command) if command else None,
+            command=tuple(expand(str(x), env) for x in args) if args is not None else None,
+            env=env, working_dir=str(c.get("workingDir") or ""), mounts=mounts,
+            memory_limit=memory, cpu_limit_milli=cpu)
+        cid = self.runtime.create_container(sandbox.id, spec)
+        self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
+        try:
+            self.runtime.start_container(cid)
+        except RuntimeFailure as e:
+            st.waiting[name] = ("RunContainerError", e.message)
+            self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
+            return min(self.config.backoff_base, self.config.resync_period)
+        st.waiting.pop(name, None)
+        self.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+        for old in (previous or [])[:-1]:  # keep the latest exited one for --previous
+            self.runtime.remove_container(old.id)
+            st.exited_seen.pop(old.id, None)
+        return None
+
+    def _views(self, pod: Obj, specs: list[Obj], history: dict[str, list[ContainerInfo]],
+               st: _PodState, *, init: bool) -> list[ContainerView]:
+        uid = str(pod["metadata"]["uid"])
+        views = []
+        for c in specs:
+            name = str(c["name"])
+            hist = history.get(name, [])
+            latest = hist[-1] if hist else None
+            reason, message = st.waiting.get(name, ("", ""))
+            running = latest is not None and latest.state == "running"
+            if running:
+                reason, message = "", ""
+            started = running and self.prober.passing(uid, name, "startup")
+            ready = (running and not init and started and not reason
+                     and self.prober.passing(uid, name, "readiness"))
+            views.append(ContainerView(
+                name=name, image=str(c.get("image")), info=latest,
+                previous=hist[-2] if len(hist) > 1 else None,
+                restart_count=_attempt(latest) if latest else 0,
+                waiting_reason=reason, waiting_message=message, ready=ready,
+                started=started, runtime=self.runtime.name))
+        return views
+
+    def _write_status(self, pod: Obj, sandbox: SandboxInfo,
+                      history: dict[str, list[ContainerInfo]], st: _PodState, inits: list[Obj],
+                      containers: list[Obj]) -> None:
+        status = compute_status(
+            pod, self._views(pod, inits, history, st, init=True),
+            self._views(pod, containers, history, st, init=False),
+            pod_ip=sandbox.ip, host_ip=self.config.address, now=self.clock())
+        old = pod.get("status") or {}
+        if status == old:
+            return
+        if old.get("phase") != status["phase"] and status["phase"] in ("Succeeded", "Failed"):
+            log.info("%s: pod %s/%s %s", self.name, pod["metadata"].get("namespace"),
+                     pod["metadata"]["name"], status["phase"])
+        fresh = copy.deepcopy(pod)
+        fresh["status"] = status
+        fresh["metadata"].pop("resourceVersion", None)
+        with contextlib.suppress(NotFound):
+            self.client.update_status(fresh)

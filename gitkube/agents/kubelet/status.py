@@ -1,0 +1,213 @@
+"""Pod status as Kubernetes defines it, computed from what the kubelet observed. Pure.
+
+``compute_status`` turns a pod, one ``ContainerView`` per spec container (and init container)
+and the pod IP into the pod's ``status``: ``phase`` (Pending, Running, Succeeded, Failed),
+conditions PodScheduled, Initialized, ContainersReady, Ready (with lastTransitionTime kept
+while a condition holds), ``podIP``/``podIPs``, ``hostIP``, ``startTime``, and
+``containerStatuses``/``initContainerStatuses`` with every field the official clients
+require (name, image, imageID, ready, restartCount, state, lastState, started,
+containerID).
+
+Phase rules (upstream's kubelet ``getPhase``):
+
+- an init container that failed under restartPolicy Never: Failed; init not done: Pending;
+- any container waiting to start for the first time (not created, image errors): Pending;
+- one running: Running;
+- all stopped: Always -> Running (it restarts); all exited 0 -> Succeeded; OnFailure with a
+  failure -> Running (it restarts); Never with a failure -> Failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gitkube.runtime.base import ContainerInfo
+
+Obj = dict[str, Any]
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """What the kubelet knows about one spec container right now."""
+
+    name: str
+    image: str
+    info: ContainerInfo | None = None  # the latest attempt, if any
+    previous: ContainerInfo | None = None  # the attempt before it (lastState)
+    restart_count: int = 0
+    waiting_reason: str = ""  # e.g. CrashLoopBackOff, ErrImagePull, ContainerCreating
+    waiting_message: str = ""
+    ready: bool = False
+    started: bool = False
+    runtime: str = "podman"
+
+
+def _terminated(info: ContainerInfo, runtime: str) -> Obj:
+    out: Obj = {"exitCode": info.exit_code if info.exit_code is not None else 0,
+                "reason": info.reason or ("Completed" if info.exit_code == 0 else "Error"),
+                "containerID": f"{runtime}://{info.id}"}
+    if info.started_at:
+        out["startedAt"] = rfc3339(info.started_at)
+    if info.finished_at:
+        out["finishedAt"] = rfc3339(info.finished_at)
+    return out
+
+
+def container_status(view: ContainerView) -> Obj:
+    """One entry of containerStatuses."""
+    info = view.info
+    state: Obj
+    last: Obj = {}
+    if view.waiting_reason:
+        waiting: Obj = {"reason": view.waiting_reason}
+        if view.waiting_message:
+            waiting["message"] = view.waiting_message
+        state = {"waiting": waiting}
+        if info is not None and info.state == "exited":
+            last = {"terminated": _terminated(info, view.runtime)}
+        elif view.previous is not None and view.previous.state == "exited":
+            last = {"terminated": _terminated(view.previous, view.runtime)}
+    elif info is None or info.state in ("created", "unknown"):
+        state = {"waiting": {"reason": "ContainerCreating"}}
+    elif info.state == "running":
+        state = {"running": {"startedAt": rfc3339(info.started_at or 0)}}
+        if view.previous is not None and view.previous.state == "exited":
+            last = {"terminated": _terminated(view.previous, view.runtime)}
+    else:
+        state = {"terminated": _terminated(info, view.runtime)}
+        if view.previous is not None and view.previous.state == "exited":
+            last = {"terminated": _terminated(view.previous, view.runtime)}
+    out: Obj = {
+        "name": view.name,
+        "image": view.image,
+        "imageID": info.image_id if info is not None and info.image_id else "",
+        "ready": view.ready,
+        "restartCount": view.restart_count,
+        "started": bool(info is not None and info.state == "running" and view.started),
+        "state": state,
+        "lastState": last,
+    }
+    if info is not None:
+        out["containerID"] = f"{view.runtime}://{info.id}"
+    return out
+
+
+def _is_succeeded(view: ContainerView) -> bool:
+    return view.info is not None and view.info.state == "exited" and view.info.exit_code == 0
+
+
+def phase(restart_policy: str, init_views: Sequence[ContainerView],
+          views: Sequence[ContainerView]) -> str:
+    """The pod phase from the containers' states (see the module docstring)."""
+    for v in init_views:
+        if _is_succeeded(v):
+            continue
+        init_failed = v.info is not None and v.info.state == "exited"
+        if init_failed and restart_policy == "Never":
+            return "Failed"
+        return "Pending"
+    running = waiting = stopped = succeeded = failed = 0
+    for v in views:
+        info = v.info
+        if info is not None and info.state == "running" and not v.waiting_reason:
+            running += 1
+        elif info is not None and info.state == "exited":
+            stopped += 1
+            if info.exit_code == 0:
+                succeeded += 1
+            else:
+                failed += 1
+        elif v.waiting_reason and v.previous is not None:
+            stopped += 1  # restarting: counts as stopped, like upstream
+            failed += 1
+        else:
+            waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        if restart_policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        if restart_policy == "Never":
+            return "Failed"
+        return "Running"
+    return "Pending"
+
+
+def _condition(old: Mapping[str, Obj], type_: str, status: bool, now: float,
+               reason: str = "") -> Obj:
+    value = "True" if status else "False"
+    prev = old.get(type_)
+    since = prev.get("lastTransitionTime") if prev and prev.get("status") == value else None
+    cond: Obj = {"type": type_, "status": value,
+                 "lastTransitionTime": since or rfc3339(now)}
+    if reason and not status:
+        cond["reason"] = reason
+    return cond
+
+
+def compute_status(pod: Obj, init_views: Sequence[ContainerView],
+                   views: Sequence[ContainerView], *, pod_ip: str, host_ip: str,
+                   now: float) -> Obj:
+    """The pod's new ``status`` (see the module docstring)."""
+    spec = pod.get("spec") or {}
+    old_status = pod.get("status") or {}
+    old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or []
+                           if isinstance(c, dict)}
+    the_phase = phase(str(spec.get("restartPolicy") or "Always"), init_views, views)
+    initialized = all(_is_succeeded(v) for v in init_views)
+    ready = the_phase == "Running" and all(v.ready for v in views)
+    unready = [v.name for v in views if not v.ready]
+    reason = "PodCompleted" if the_phase in ("Succeeded", "Failed") else "ContainersNotReady"
+    scheduled = old.get("PodScheduled") or {
+        "type": "PodScheduled", "status": "True",
+        "lastTransitionTime": rfc3339(now)}
+    conditions = [
+        _condition(old, "Initialized", initialized or the_phase in ("Succeeded", "Failed"),
+                   now, "ContainersNotInitialized"),
+        _condition(old, "Ready", ready, now, reason),
+        _condition(old, "ContainersReady", ready, now, reason),
+        scheduled,
+    ]
+    for cond in conditions[1:3]:
+        if not ready and the_phase not in ("Succeeded", "Failed") and unready:
+            cond["message"] = f"containers with unready status: [{' '.join(unready)}]"
+    status: Obj = {
+        "phase": the_phase,
+        "conditions": conditions,
+        "hostIP": host_ip,
+        "startTime": old_status.get("startTime") or rfc3339(now),
+        "containerStatuses": [container_status(v) for v in views],
+        "qosClass": old_status.get("qosClass") or _qos_class(spec),
+    }
+    if host_ip:
+        status["hostIPs"] = [{"ip": host_ip}]
+    if init_views:
+        status["initContainerStatuses"] = [container_status(v) for v in init_views]
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    return status
+
+
+def _qos_class(spec: Mapping[str, Any]) -> str:
+    containers = list(spec.get("containers") or [])
+    requests = [((c.get("resources") or {}).get("requests") or {}) for c in containers]
+    limits = [((c.get("resources") or {}).get("limits") or {}) for c in containers]
+    if not any(requests) and not any(limits):
+        return "BestEffort"
+    guaranteed = all(
+        lim.get("cpu") and lim.get("memory") and req.get("cpu", lim["cpu"]) == lim["cpu"]
+        and req.get("memory", lim["memory"]) == lim["memory"]
+        for req, lim in zip(requests, limits, strict=True))
+    return "Guaranteed" if guaranteed else "Burstable"

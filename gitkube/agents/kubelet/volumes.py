@@ -1,0 +1,268 @@
+"""Pod volumes and container environment: what a container sees besides its image.
+
+Volumes live under the kubelet's directory (``<root>/pods/<uid>/volumes/<name>``), except
+hostPath (the host path itself) and persistentVolumeClaim (``<root>/claims/<namespace>/
+<claim>``: one directory per claim, kept when pods come and go). configMap and secret volumes
+are written as files (``items`` select and rename keys; ``defaultMode``/``mode`` apply) and
+rewritten when their source changes. A missing source that is not ``optional`` raises
+``ConfigError`` (the container waits with reason CreateContainerConfigError, as upstream).
+
+``resolve_env`` gives a container's environment: ``envFrom`` (configMapRef, secretRef, with
+``prefix``), then ``env`` (value with ``$(VAR)`` expansion; valueFrom configMapKeyRef,
+secretKeyRef, fieldRef metadata.name/namespace/uid/labels/annotations, spec.nodeName,
+spec.serviceAccountName, status.podIP, status.hostIP).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitkube.errors import GitkubeError, NotFound
+from gitkube.runtime.base import Mount
+
+Obj = dict[str, Any]
+Getter = Callable[[str, str, str], Obj | None]  # (kind, namespace, name) -> object or None
+
+
+class ConfigError(GitkubeError):
+    """A container cannot be configured yet (missing ConfigMap, Secret or key)."""
+
+
+def getter_for(client: Any) -> Getter:
+    """A ``Getter`` over a Client (None for a missing object)."""
+
+    def get(kind: str, namespace: str, name: str) -> Obj | None:
+        try:
+            return dict(client.get("v1", kind, namespace, name))
+        except NotFound:
+            return None
+
+    return get
+
+
+def _source_data(kind: str, obj: Obj) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if kind == "Secret":
+        for k, v in (obj.get("data") or {}).items():
+            out[k] = base64.b64decode(str(v).replace("\n", ""))
+        for k, v in (obj.get("stringData") or {}).items():
+            out[k] = str(v).encode()
+    else:
+        for k, v in (obj.get("data") or {}).items():
+            out[k] = str(v).encode()
+        for k, v in (obj.get("binaryData") or {}).items():
+            out[k] = base64.b64decode(str(v))
+    return out
+
+
+def _write_if_changed(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode:
+            return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    tmp.replace(path)
+
+
+def _project(kind: str, source: Obj, namespace: str, get: Getter, target: Path) -> None:
+    name = str(source.get("name") if kind == "ConfigMap" else source.get("secretName"))
+    obj = get(kind, namespace, name)
+    optional = bool(source.get("optional"))
+    if obj is None:
+        if not optional:
+            raise ConfigError(f'{kind.lower()} "{name}" not found')
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    data = _source_data(kind, obj)
+    mode = int(source.get("defaultMode", 0o644))
+    wanted: dict[str, tuple[bytes, int]] = {}
+    items = source.get("items")
+    if items:
+        for item in items:
+            key = str(item.get("key"))
+            if key not in data:
+                if optional:
+                    continue
+                raise ConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{name}')
+            wanted[str(item.get("path") or key)] = (data[key], int(item.get("mode", mode)))
+    else:
+        wanted = {k: (v, mode) for k, v in data.items()}
+    target.mkdir(parents=True, exist_ok=True)
+    for rel, (content, file_mode) in wanted.items():
+        _write_if_changed(target / rel, content, file_mode & 0o777)
+    for path in sorted(target.rglob("*"), reverse=True):
+        rel = path.relative_to(target).as_posix()
+        if path.is_file() and rel not in wanted:
+            path.unlink()
+
+
+def claim_dir(root: Path, namespace: str, claim: str) -> Path:
+    return root / "claims" / namespace / claim
+
+
+def prepare_volumes(pod: Obj, root: Path, get: Getter) -> dict[str, Path]:
+    """Create or refresh every volume of ``pod``; returns volume name -> host path."""
+    meta = pod.get("metadata") or {}
+    uid = str(meta.get("uid"))
+    namespace = str(meta.get("namespace") or "default")
+    base = root / "pods" / uid / "volumes"
+    paths: dict[str, Path] = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        name = str(vol.get("name"))
+        if "hostPath" in vol:
+            path = Path(str(vol["hostPath"].get("path")))
+            kind = vol["hostPath"].get("type") or ""
+            if kind == "DirectoryOrCreate":
+                path.mkdir(parents=True, exist_ok=True)
+            elif kind == "FileOrCreate" and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            elif kind in ("Directory", "File") and not path.exists():
+                raise ConfigError(f"hostPath {path} does not exist")
+            paths[name] = path
+        elif "persistentVolumeClaim" in vol:
+            claim = str(vol["persistentVolumeClaim"].get("claimName"))
+            path = claim_dir(root, namespace, claim)
+            path.mkdir(parents=True, exist_ok=True)
+            paths[name] = path
+        elif "configMap" in vol:
+            path = base / name
+            _project("ConfigMap", vol["configMap"], namespace, get, path)
+            paths[name] = path
+        elif "secret" in vol:
+            path = base / name
+            _project("Secret", vol["secret"], namespace, get, path)
+            paths[name] = path
+        else:  # emptyDir, and kinds without a host meaning here
+            path = base / name
+            path.mkdir(parents=True, exist_ok=True)
+            paths[name] = path
+    return paths
+
+
+def remove_pod_dir(root: Path, uid: str) -> None:
+    """Delete a pod's own volumes (emptyDir, projected files); claims are kept."""
+    shutil.rmtree(root / "pods" / uid, ignore_errors=True)
+
+
+def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path]) -> tuple[
+        Mount, ...]:
+    """Bind mounts for ``container``'s volumeMounts (subPath resolved inside the volume)."""
+    mounts: list[Mount] = []
+    for vm in container.get("volumeMounts") or []:
+        name = str(vm.get("name"))
+        if name not in volumes:
+            raise ConfigError(f'volume "{name}" is not defined in the pod')
+        source = volumes[name]
+        sub = str(vm.get("subPath") or "")
+        if sub:
+            if sub.startswith("/") or ".." in Path(sub).parts:
+                raise ConfigError(f"subPath {sub!r} must be a relative path inside the volume")
+            source = source / sub
+            if not source.exists():
+                source.mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount(source=str(source), target=str(vm.get("mountPath")),
+                            read_only=bool(vm.get("readOnly"))))
+    return tuple(mounts)
+
+
+_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion: known variables replaced, ``$$`` -> ``$``."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        return env[name] if name in env else m.group(0)
+
+    return _VAR.sub(sub, text)
+
+
+def field_ref(pod: Obj, path: str, *, pod_ip: str, host_ip: str) -> str:
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    simple = {
+        "metadata.name": meta.get("name"),
+        "metadata.namespace": meta.get("namespace"),
+        "metadata.uid": meta.get("uid"),
+        "spec.nodeName": spec.get("nodeName"),
+        "spec.serviceAccountName": spec.get("serviceAccountName") or "default",
+        "status.podIP": pod_ip,
+        "status.hostIP": host_ip,
+    }
+    if path in simple:
+        return str(simple[path] or "")
+    m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+    if m:
+        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+    if path in ("metadata.labels", "metadata.annotations"):
+        return "\n".join(f'{k}="{v}"' for k, v in sorted((meta.get(path[9:]) or {}).items()))
+    raise ConfigError(f"unsupported fieldRef {path}")
+
+
+def _key_ref(kind: str, ref: Mapping[str, Any], namespace: str, get: Getter) -> str | None:
+    name = str(ref.get("name"))
+    key = str(ref.get("key"))
+    obj = get(kind, namespace, name)
+    optional = bool(ref.get("optional"))
+    if obj is None:
+        if optional:
+            return None
+        raise ConfigError(f'{kind.lower()} "{name}" not found')
+    data = _source_data(kind, obj)
+    if key not in data:
+        if optional:
+            return None
+        raise ConfigError(f"couldn't find key {key} in {kind} {namespace}/{name}")
+    return data[key].decode(errors="replace")
+
+
+def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: str,
+                host_ip: str) -> dict[str, str]:
+    """The container's environment (see the module docstring)."""
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        prefix = str(source.get("prefix") or "")
+        for kind, field in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+            ref = source.get(field)
+            if not ref:
+                continue
+            obj = get(kind, namespace, str(ref.get("name")))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
+            for k, v in _source_data(kind, obj).items():
+                env[prefix + k] = v.decode(errors="replace")
+    for item in container.get("env") or []:
+        name = str(item.get("name"))
+        if "valueFrom" in item:
+            vf = item["valueFrom"] or {}
+            value: str | None
+            if "fieldRef" in vf:
+                value = field_ref(pod, str(vf["fieldRef"].get("fieldPath")), pod_ip=pod_ip,
+                                  host_ip=host_ip)
+            elif "configMapKeyRef" in vf:
+                value = _key_ref("ConfigMap", vf["configMapKeyRef"], namespace, get)
+            elif "secretKeyRef" in vf:
+                value = _key_ref("Secret", vf["secretKeyRef"], namespace, get)
+            else:
+                value = ""  # resourceFieldRef: not supported; an empty value, like no limit
+            if value is not None:
+                env[name] = value
+        else:
+            env[name] = expand(str(item.get("value") or ""), env)
+    return env

@@ -1,0 +1,194 @@
+"""The ContainerRuntime protocol: what the kubelet needs from a container engine.
+
+Shaped like Nomad's task drivers: a narrow set of verbs over plain values. Two
+implementations pass one contract suite (tests/runtime/): ``podman.PodmanRuntime`` (the only
+module that talks to Podman) and ``simulated.SimulatedRuntime`` (containers "run" in memory).
+
+A *sandbox* is a pod's shared environment (network, IPC, UTS, optionally PID namespaces; a
+Podman pod). Containers are created inside a sandbox. Everything is found again by labels,
+so a restarted kubelet adopts what it created before (``list_*`` with a label filter).
+
+Errors (all ``RuntimeFailure``, a GitkubeError):
+
+    RuntimeFailure          the engine refused or failed an operation
+    ├── RuntimeUnavailable  the engine cannot be reached or started
+    ├── ImageError          an image is missing and cannot be pulled (reason = ErrImagePull)
+    └── NoSuchObject        a container or sandbox id that does not exist (any more)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from gitkube.errors import GitkubeError
+
+ContainerStateName = Literal["created", "running", "exited", "unknown"]
+
+# Labels every object gitkube's kubelet creates carries (the kubelet manages only these).
+LABEL_MANAGED = "io.gitkube.managed"
+LABEL_POD_UID = "io.gitkube.pod-uid"
+LABEL_NAMESPACE = "io.gitkube.pod-namespace"
+LABEL_POD_NAME = "io.gitkube.pod-name"
+LABEL_NODE = "io.gitkube.node"
+LABEL_CONTAINER = "io.gitkube.container"
+LABEL_ATTEMPT = "io.gitkube.attempt"
+LABEL_INIT = "io.gitkube.init"
+LABEL_GRACE = "io.gitkube.grace-seconds"
+
+
+class RuntimeFailure(GitkubeError):
+    """The container engine refused or failed an operation."""
+
+
+class RuntimeUnavailable(RuntimeFailure):
+    """The container engine cannot be reached or started."""
+
+
+class ImageError(RuntimeFailure):
+    """An image is not present and cannot be pulled."""
+
+
+class NoSuchObject(RuntimeFailure):
+    """A container or sandbox that does not exist (any more)."""
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    container_port: int
+    host_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory or file bind-mounted into a container."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    name: str
+    labels: Mapping[str, str]
+    hostname: str = ""
+    share_pid: bool = False
+    ports: tuple[PortMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    ip: str  # "" when not (yet) known
+    running: bool
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    labels: Mapping[str, str]
+    entrypoint: tuple[str, ...] | None = None  # Kubernetes' command
+    command: tuple[str, ...] | None = None  # Kubernetes' args
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str = ""
+    mounts: tuple[Mount, ...] = ()
+    memory_limit: int | None = None  # bytes
+    cpu_limit_milli: int | None = None  # thousandths of a CPU
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    sandbox_id: str
+    labels: Mapping[str, str]
+    state: ContainerStateName
+    exit_code: int | None = None
+    started_at: float | None = None  # epoch seconds
+    finished_at: float | None = None
+    image: str = ""
+    image_id: str = ""
+    reason: str = ""  # "OOMKilled", "Error", "Completed" for exited containers
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: str
+    id: str
+
+
+class ContainerRuntime(Protocol):
+    """A container engine as the kubelet sees it. Every method may raise RuntimeFailure."""
+
+    name: str
+
+    def version(self) -> str:
+        """The engine's name and version, e.g. ``podman://4.3.1``."""
+        ...
+
+    def image(self, ref: str) -> ImageInfo | None:
+        """The local image ``ref``, or None when it is not present."""
+        ...
+
+    def pull(self, ref: str) -> ImageInfo:
+        """Pull ``ref``; ImageError (with the engine's reason) when it cannot."""
+        ...
+
+    def ensure_sandbox(self, spec: SandboxSpec) -> SandboxInfo:
+        """The running sandbox named ``spec.name``, created and started when missing."""
+        ...
+
+    def list_sandboxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        """Sandboxes carrying every label in ``labels``."""
+        ...
+
+    def remove_sandbox(self, sandbox_id: str, timeout: float = 0) -> None:
+        """Stop (SIGTERM, SIGKILL after ``timeout`` s) and remove a sandbox and everything in
+        it. Missing: no error."""
+        ...
+
+    def create_container(self, sandbox_id: str, spec: ContainerSpec) -> str:
+        """Create (not start) a container in a sandbox; returns its id."""
+        ...
+
+    def start_container(self, container_id: str) -> None: ...
+
+    def stop_container(self, container_id: str, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds. Already stopped: no error."""
+        ...
+
+    def remove_container(self, container_id: str) -> None:
+        """Remove (force). Missing: no error."""
+        ...
+
+    def inspect_container(self, container_id: str) -> ContainerInfo | None: ...
+
+    def list_containers(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
+        """Containers (any state) carrying every label in ``labels``; infra excluded."""
+        ...
+
+    def logs(self, container_id: str, *, follow: bool = False,
+             tail: int | None = None) -> Iterator[str]:
+        """The container's output (stdout and stderr), line by line (with newlines)."""
+        ...
+
+    def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        """Run a command in a running container (probes)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (and stop an engine service this runtime started)."""
+        ...

@@ -1,0 +1,46 @@
+"""Helpers for tests and benchmarks that run real containers (through the runtime only).
+
+``podman_missing()`` says why Podman cannot be used here (None when it can);
+``ensure_example_image()`` builds the example image with scripts/build-image when absent;
+``sweep(runtime, labels)`` removes every sandbox and container carrying ``labels`` and
+returns how many there were (a suite asserts 0 at its end).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from gitkube.runtime.base import ContainerRuntime
+
+EXAMPLE_IMAGE = "localhost/gitkube-example:1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def podman_missing() -> str | None:
+    """Why real-container tests must be skipped, or None."""
+    if shutil.which("podman") is None:
+        return "podman is not installed (scripts/setup installs it)"
+    if not (REPO / "scripts" / "build-image").exists():
+        return "scripts/build-image is missing"
+    return None
+
+
+def ensure_example_image(ref: str = EXAMPLE_IMAGE) -> None:
+    """Build ``ref`` from busybox-static unless present (idempotent)."""
+    subprocess.run([str(REPO / "scripts" / "build-image"), ref], check=True,
+                   capture_output=True, timeout=300)
+
+
+def sweep(runtime: ContainerRuntime, labels: Mapping[str, str]) -> int:
+    """Remove everything carrying ``labels``; the number of sandboxes and containers found."""
+    found = 0
+    for sb in runtime.list_sandboxes(labels):
+        found += 1
+        runtime.remove_sandbox(sb.id, timeout=0)
+    for info in runtime.list_containers(labels):
+        found += 1
+        runtime.remove_container(info.id)
+    return found
