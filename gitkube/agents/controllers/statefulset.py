@@ -1,0 +1,267 @@
+"""StatefulSet controller: pods ``NAME-0`` .. ``NAME-(N-1)`` with stable names and storage.
+
+- Each pod has ``spec.hostname`` = its name, ``spec.subdomain`` = ``spec.serviceName`` and
+  the labels ``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index`` and
+  ``controller-revision-hash`` (the update revision ``<sts>-<template hash>``).
+- ``volumeClaimTemplates`` make one PersistentVolumeClaim per pod and template,
+  ``<template>-<sts>-<ordinal>``, created before the pod and **not owned by it**, so a
+  replacement pod of the same ordinal mounts the same claim (retention ``Retain``: the
+  claims also outlive scale-down and the StatefulSet's deletion).
+- ``OrderedReady`` (default): one step per pass — the lowest missing ordinal is created only
+  when every lower one is Running and Ready; surplus pods are removed highest ordinal first,
+  one at a time, only while the others are healthy; a finished pod (Failed/Succeeded) is
+  deleted and recreated under the same name. ``Parallel``: every missing pod at once.
+- ``RollingUpdate``: pods not at the update revision are replaced from the highest ordinal
+  down to ``partition``, one at a time, each after the rest are Running and Ready.
+  ``OnDelete``: only pods deleted by someone else are recreated at the new revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gitkube.agents.controllers.common import (
+    is_controlled_by,
+    is_pod_available,
+    is_pod_ready,
+    is_terminating,
+    owner_ref,
+    pod_phase,
+    template_hash,
+)
+from gitkube.agents.events import EventRecorder
+from gitkube.agents.runtime import (
+    Controller,
+    Informer,
+    Manager,
+    Result,
+    index_by_owner_uid,
+    owner_mapper,
+)
+from gitkube.api.client import Client
+from gitkube.errors import AlreadyExists, NotFound
+
+Obj = dict[str, Any]
+log = logging.getLogger("gitkube.agents.statefulset")
+REVISION_LABEL = "controller-revision-hash"
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+
+
+def ordinal_of(sts_name: str, pod: Obj) -> int | None:
+    name = str(pod["metadata"]["name"])
+    prefix = f"{sts_name}-"
+    if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+        return None
+    return int(name[len(prefix):])
+
+
+def update_revision(sts: Obj) -> str:
+    template = (sts.get("spec") or {}).get("template") or {}
+    return f"{sts['metadata']['name']}-{template_hash(template, drop_label=REVISION_LABEL)}"
+
+
+def claim_name(template_name: str, sts_name: str, ordinal: int) -> str:
+    return f"{template_name}-{sts_name}-{ordinal}"
+
+
+def healthy(pod: Obj) -> bool:
+    return pod_phase(pod) == "Running" and is_pod_ready(pod) and not is_terminating(pod)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action: create the pod of ``ordinal``, delete ``pod``, or wait."""
+
+    action: Literal["create", "delete", "wait", "none"]
+    ordinal: int = -1
+    pod: Obj | None = None
+
+
+def plan_steps(sts: Obj, pods: dict[int, Obj], revision: str) -> list[Step]:
+    """Pure: what to do next (OrderedReady: at most one step; Parallel: many)."""
+    spec = sts.get("spec") or {}
+    replicas = int(spec.get("replicas", 1) or 0)
+    parallel = spec.get("podManagementPolicy") == "Parallel"
+    steps: list[Step] = []
+    for i in range(replicas):
+        pod = pods.get(i)
+        if pod is None:
+            steps.append(Step("create", i))
+        elif is_terminating(pod):
+            steps.append(Step("wait", i))
+        elif pod_phase(pod) in ("Failed", "Succeeded"):
+            steps.append(Step("delete", i, pod))
+        elif not healthy(pod):
+            steps.append(Step("wait", i))
+        else:
+            continue
+        if not parallel:
+            return steps
+    condemned = sorted((i for i in pods if i >= replicas), reverse=True)
+    for i in condemned:
+        pod = pods[i]
+        steps.append(Step("wait", i) if is_terminating(pod) else Step("delete", i, pod))
+        if not parallel:
+            return steps
+    if steps:
+        return steps
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return []
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    for i in range(replicas - 1, partition - 1, -1):
+        pod = pods.get(i)
+        if pod is not None and (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) \
+                != revision:
+            return [Step("delete", i, pod)]
+    return []
+
+
+def stateful_pod(sts: Obj, ordinal: int, revision: str) -> Obj:
+    spec = sts.get("spec") or {}
+    name = f"{sts['metadata']['name']}-{ordinal}"
+    template = copy.deepcopy(spec.get("template") or {})
+    tmeta = template.get("metadata") or {}
+    labels = {**(tmeta.get("labels") or {}), POD_NAME_LABEL: name,
+              POD_INDEX_LABEL: str(ordinal), REVISION_LABEL: revision}
+    meta: Obj = {"name": name, "namespace": sts["metadata"]["namespace"], "labels": labels,
+                 "ownerReferences": [owner_ref(sts)]}
+    if tmeta.get("annotations"):
+        meta["annotations"] = dict(tmeta["annotations"])
+    pod_spec = template.get("spec") or {}
+    pod_spec["hostname"] = name
+    if spec.get("serviceName"):
+        pod_spec["subdomain"] = spec["serviceName"]
+    volumes = [v for v in pod_spec.get("volumes") or []]
+    for claim in spec.get("volumeClaimTemplates") or []:
+        cname = (claim.get("metadata") or {}).get("name")
+        volumes = [v for v in volumes if v.get("name") != cname]
+        volumes.append({"name": cname, "persistentVolumeClaim": {
+            "claimName": claim_name(cname, sts["metadata"]["name"], ordinal)}})
+    if volumes:
+        pod_spec["volumes"] = volumes
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+
+
+def claims_for(sts: Obj, ordinal: int) -> list[Obj]:
+    spec = sts.get("spec") or {}
+    labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    out = []
+    for claim in spec.get("volumeClaimTemplates") or []:
+        cmeta = claim.get("metadata") or {}
+        out.append({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim_name(cmeta["name"], sts["metadata"]["name"], ordinal),
+                         "namespace": sts["metadata"]["namespace"],
+                         "labels": {**(cmeta.get("labels") or {}), **labels}},
+            "spec": copy.deepcopy(claim.get("spec") or {}),
+        })
+    return out
+
+
+def compute_status(sts: Obj, pods: dict[int, Obj], revision: str, now: float) -> Obj:
+    spec = sts.get("spec") or {}
+    replicas = int(spec.get("replicas", 1) or 0)
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    live = [p for p in pods.values() if not is_terminating(p)]
+    old = sts.get("status") or {}
+    updated = sum(1 for p in live
+                  if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == revision)
+    current_revision = old.get("currentRevision") or revision
+    if updated == replicas == len(live):
+        current_revision = revision
+    current = sum(1 for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
+                  == current_revision)
+    return {
+        "observedGeneration": sts["metadata"].get("generation"),
+        "replicas": len(live),
+        "readyReplicas": sum(1 for p in live if is_pod_ready(p)),
+        "availableReplicas": sum(1 for p in live if is_pod_available(p, min_ready, now)),
+        "currentReplicas": current,
+        "updatedReplicas": updated,
+        "currentRevision": current_revision,
+        "updateRevision": revision,
+        "collisionCount": int(old.get("collisionCount") or 0),
+    }
+
+
+class StatefulSetReconciler:
+    def __init__(self, client: Client, statefulsets: Informer, pods: Informer,
+                 recorder: EventRecorder, clock: Callable[[], float]):
+        self.client = client
+        self.statefulsets = statefulsets
+        self.pods = pods
+        self.recorder = recorder
+        self.clock = clock
+
+    def reconcile(self, key: str) -> Result:
+        sts = self.statefulsets.get(key)
+        if sts is None:
+            return Result()
+        uid = sts["metadata"]["uid"]
+        name = sts["metadata"]["name"]
+        pods: dict[int, Obj] = {}
+        for p in self.pods.by_index("owner", uid):
+            i = ordinal_of(name, p)
+            if i is not None and is_controlled_by(p, uid):
+                pods[i] = p
+        revision = update_revision(sts)
+        if not is_terminating(sts):
+            steps = [s for s in plan_steps(sts, pods, revision) if s.action in
+                     ("create", "delete")]
+            for step in steps:
+                self._do(sts, step, revision)
+            if steps:
+                return Result()
+        status = compute_status(sts, pods, revision, self.clock())
+        if status != {k: v for k, v in (sts.get("status") or {}).items() if k in status}:
+            self.client.update_status({**sts, "status": {**(sts.get("status") or {}),
+                                                         **status}})
+        return Result()
+
+    def _do(self, sts: Obj, step: Step, revision: str) -> None:
+        ns = sts["metadata"]["namespace"]
+        if step.action == "delete":
+            assert step.pod is not None
+            with contextlib.suppress(NotFound):
+                self.client.delete("v1", "Pod", ns, step.pod["metadata"]["name"],
+                                   uid=step.pod["metadata"]["uid"])
+                self.recorder.normal(sts, "SuccessfulDelete",
+                                     f"delete Pod {step.pod['metadata']['name']} in "
+                                     f"StatefulSet {sts['metadata']['name']} successful")
+            return
+        for claim in claims_for(sts, step.ordinal):
+            try:
+                self.client.create(claim)
+                self.recorder.normal(sts, "SuccessfulCreate",
+                                     f"create Claim {claim['metadata']['name']} Pod "
+                                     f"{sts['metadata']['name']}-{step.ordinal} in "
+                                     f"StatefulSet {sts['metadata']['name']} success")
+            except AlreadyExists:
+                pass  # the claim outlives pods: reuse it
+        pod = stateful_pod(sts, step.ordinal, revision)
+        try:
+            self.client.create(pod)
+        except AlreadyExists:
+            return  # the cache had not shown it yet
+        self.recorder.normal(sts, "SuccessfulCreate",
+                             f"create Pod {pod['metadata']['name']} in StatefulSet "
+                             f"{sts['metadata']['name']} successful")
+
+
+def controller(manager: Manager) -> Controller:
+    """The StatefulSet controller on ``manager``'s shared informers."""
+    stss = manager.informer("apps/v1", "StatefulSet")
+    pods = manager.informer("v1", "Pod")
+    pods.add_index("owner", index_by_owner_uid)
+    rec = StatefulSetReconciler(manager.client, stss, pods,
+                                manager.recorder("statefulset-controller"), manager.clock)
+    ctl = Controller("statefulset-controller", rec, stss)
+    ctl.watches(pods, owner_mapper("StatefulSet"))
+    return ctl
