@@ -143,7 +143,7 @@ def stateful_pod(sts: Obj, ordinal: int, revision: str) -> Obj:
         cname = (claim.get("metadata") or {}).get("name")
         volumes = [v for v in volumes if v.get("name") != cname]
         volumes.append({"name": cname, "persistentVolumeClaim": {
-            "claimName": claim_name(cname, sts["metadata"]["name"], ordinal)}})
+            "claimName": claim_name(str(cname), sts["metadata"]["name"], ordinal)}})
     if volumes:
         pod_spec["volumes"] = volumes
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
