@@ -1,0 +1,124 @@
+"""Scheduling throughput, shaped like Kubernetes' scheduler_perf SchedulingBasic.
+
+5,000 nodes (4 cpu, 32Gi, 110 pods, Ready) and 1,000 initial pods are created and scheduled
+first (not timed); then 10,000 pods (100m cpu, 500Mi, as scheduler_perf's pod-default.yaml)
+are created through the api layer (LocalClient, transactions of 100 creates) while the
+scheduler runs. Throughput = measured pods / (time of the last binding written - time the
+first measured pod was created). Kubernetes' CI threshold for this workload is 680 pods/s.
+
+    .venv/bin/python benchmarks/bench_scheduler.py                # sqlite and memory
+    .venv/bin/python benchmarks/bench_scheduler.py --nodes 500 --pods 1000 --stores memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gitkube.agents.scheduler import SchedulerConfig, build_scheduler  # noqa: E402
+from gitkube.api import CreateOp, LocalClient  # noqa: E402
+from gitkube.store import open_store  # noqa: E402
+
+K8S_THRESHOLD = 680.0
+BATCH = 100
+
+
+def node(i: int) -> dict[str, Any]:
+    alloc = {"cpu": "4", "memory": "32Gi", "pods": "110"}
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": f"node-{i:05d}", "labels": {"kubernetes.io/hostname":
+                                                            f"node-{i:05d}"}},
+            "spec": {},
+            "status": {"capacity": alloc, "allocatable": alloc,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod(prefix: str, i: int) -> dict[str, Any]:
+    res = {"cpu": "100m", "memory": "500Mi"}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{prefix}-{i:06d}", "namespace": "default"},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                                     "ports": [{"containerPort": 80}],
+                                     "resources": {"requests": res, "limits": res}}]}}
+
+
+def create_all(client: LocalClient, objs: list[dict[str, Any]]) -> None:
+    for i in range(0, len(objs), BATCH):
+        client.transaction([CreateOp(o) for o in objs[i:i + BATCH]])
+
+
+def wait_bound(sched: Any, target: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while sched.stats.bound < target:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def run(url: str, nodes: int, init_pods: int, pods: int, profile: str) -> dict[str, Any]:
+    store = open_store(url)
+    client = LocalClient(store)
+    create_all(client, [node(i) for i in range(nodes)])
+    config = SchedulerConfig.bin_packing() if profile == "binpack" else SchedulerConfig()
+    sched = build_scheduler(client, config)
+    sched.start()
+    try:
+        create_all(client, [pod("init", i) for i in range(init_pods)])
+        if not wait_bound(sched, init_pods, 120):
+            raise SystemExit(f"initial pods not bound: {sched.stats}")
+        measured = [pod("pod", i) for i in range(pods)]
+        t0 = time.monotonic()
+        creator = threading.Thread(target=create_all, args=(client, measured))
+        creator.start()
+        ok = wait_bound(sched, init_pods + pods, 600)
+        creator.join()
+        t1 = sched.stats.last_bound_at
+        if not ok:
+            raise SystemExit(f"pods not bound in time: {sched.stats}")
+        stats = sched.stats
+    finally:
+        sched.stop()
+    listed = client.list("v1", "Pod")
+    bound = sum(1 for p in listed.items if p["spec"].get("nodeName"))
+    store.close()
+    seconds = t1 - t0
+    return {"pods_per_s": pods / seconds, "seconds": seconds, "bound": bound,
+            "batches": stats.batches, "attempts": stats.attempts,
+            "bind_errors": stats.bind_errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=5000)
+    parser.add_argument("--init-pods", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--stores", default="sqlite,memory")
+    parser.add_argument("--profile", choices=("spread", "binpack"), default="spread")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(f"SchedulingBasic: {args.nodes} nodes, {args.init_pods} initial pods, "
+          f"{args.pods} measured pods, profile {args.profile}; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'store':8} {'pods/s':>9} {'seconds':>8} {'vs 680 (k8s CI)':>16} {'bound':>7} "
+          f"{'txns':>6} {'bind errors':>12}")
+    for kind in args.stores.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/state.db" if kind == "sqlite" else "memory://"
+            r = run(url, args.nodes, args.init_pods, args.pods, args.profile)
+        print(f"{kind:8} {r['pods_per_s']:9.0f} {r['seconds']:8.2f} "
+              f"{r['pods_per_s'] / K8S_THRESHOLD:15.2f}x {r['bound']:7d} {r['batches']:6d} "
+              f"{r['bind_errors']:12d}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
