@@ -1,0 +1,169 @@
+"""The kubelet on real Podman: pods run, restart, report status and clean up."""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from conftest import Node, phase, ready
+
+pytestmark = pytest.mark.podman
+
+SLEEP = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_pod_runs_with_env_volumes_init_and_host_port(node: Node) -> None:
+    node.client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "cfg", "namespace": "default"},
+                        "data": {"GREETING": "hello", "index.html": "<h1>hi</h1>"}})
+    node.client.create({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "sec", "namespace": "default"},
+                        "data": {"TOKEN": base64.b64encode(b"s3cret").decode()}})
+    port = _free_port()
+    node.pod("web", [{
+        "name": "httpd", "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        "envFrom": [{"configMapRef": {"name": "cfg"}}],
+        "env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "TOKEN"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "MSG", "value": "$(GREETING) world"}],
+        "ports": [{"name": "http", "containerPort": 8080, "hostPort": port}],
+        "readinessProbe": {"httpGet": {"path": "/index.html", "port": "http"},
+                           "periodSeconds": 1},
+        "volumeMounts": [{"name": "site", "mountPath": "/www", "readOnly": True},
+                         {"name": "secret", "mountPath": "/etc/secret"},
+                         {"name": "scratch", "mountPath": "/scratch"}]}],
+        initContainers=[{"name": "prepare", "command": ["sh", "-c", "echo init > /scratch/x"],
+                         "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}],
+        volumes=[{"name": "site", "configMap": {"name": "cfg", "items": [
+                     {"key": "index.html", "path": "index.html"}]}},
+                 {"name": "secret", "secret": {"secretName": "sec"}},
+                 {"name": "scratch", "emptyDir": {}}])
+    pod = node.wait("web", ready)
+    status = pod["status"]
+    assert status["phase"] == "Running" and status["podIP"]
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    cs = status["containerStatuses"][0]
+    assert cs["ready"] and cs["restartCount"] == 0 and cs["imageID"] and cs["image"]
+    cid = cs["containerID"].split("://")[1]
+    env = node.runtime.exec(cid, ["env"], timeout=10).output
+    assert "GREETING=hello" in env and "TOKEN=s3cret" in env and "POD=web" in env
+    assert f"NODE={node.name}" in env and f"IP={status['podIP']}" in env
+    assert "MSG=hello world" in env
+    files = node.runtime.exec(cid, ["cat", "/www/index.html", "/etc/secret/TOKEN",
+                                    "/scratch/x"], timeout=10).output
+    assert files == "<h1>hi</h1>s3cretinit\n"
+    assert node.runtime.exec(cid, ["touch", "/www/x"], timeout=10).exit_code != 0  # readOnly
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as resp:
+        assert resp.read() == b"<h1>hi</h1>"
+
+
+def test_killed_container_is_restarted(node: Node) -> None:
+    node.pod("victim", [{"name": "main", "command": SLEEP}])
+    pod = node.wait("victim", ready)
+    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    subprocess.run(["podman", "kill", cid], check=True, capture_output=True)
+    pod = node.wait("victim", lambda p: ready(p) and
+                    p["status"]["containerStatuses"][0]["restartCount"] >= 1)
+    cs = pod["status"]["containerStatuses"][0]
+    assert cs["containerID"].split("://")[1] != cid
+    assert cs["lastState"]["terminated"]["exitCode"] != 0
+
+
+def test_crash_loop_backs_off_with_growing_delays(node: Node) -> None:
+    node.pod("crasher", [{"name": "main", "command": ["sh", "-c", "echo boom; exit 2"]}])
+    delays: list[float] = []
+
+    def collect(pod: dict) -> bool:  # type: ignore[type-arg]
+        state = pod["status"].get("containerStatuses", [{}])[0].get("state", {})
+        message = state.get("waiting", {}).get("message", "")
+        m = re.search(r"back-off ([0-9.]+)s", message)
+        if state.get("waiting", {}).get("reason") == "CrashLoopBackOff" and m:
+            value = float(m.group(1))
+            if not delays or delays[-1] != value:
+                delays.append(value)
+        return len(delays) >= 3
+
+    pod = node.wait("crasher", collect, timeout=60)
+    assert delays == sorted(delays) and delays[1] == 2 * delays[0] and \
+        delays[2] == 2 * delays[1]
+    cs = pod["status"]["containerStatuses"][0]
+    assert cs["restartCount"] >= 2 and cs["lastState"]["terminated"]["exitCode"] == 2
+    assert pod["status"]["phase"] == "Running"
+
+
+def test_job_like_pods_succeed_or_fail(node: Node) -> None:
+    node.pod("ok", [{"name": "main", "command": ["sh", "-c", "echo done"]}],
+             restartPolicy="Never")
+    node.pod("bad", [{"name": "main", "command": ["sh", "-c", "exit 1"]}],
+             restartPolicy="Never")
+    ok = node.wait("ok", phase("Succeeded"))
+    bad = node.wait("bad", phase("Failed"))
+    assert ok["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    term = bad["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 1 and term["reason"] == "Error"
+    assert bad["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_failing_readiness_probe_keeps_pod_unready(node: Node) -> None:
+    node.pod("unready", [{"name": "main", "command": SLEEP, "readinessProbe": {
+        "exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}}])
+    assert node.kubelet is not None
+    prober = node.kubelet.prober
+
+    def probed_three_times(pod: dict) -> bool:  # type: ignore[type-arg]
+        worker = prober.state(pod["metadata"]["uid"], "main", "readiness")
+        return worker is not None and worker.failures >= 3
+
+    pod = node.wait("unready", probed_three_times)
+    pod = node.get("unready")
+    assert pod["status"]["phase"] == "Running" and not ready(pod)
+    assert pod["status"]["containerStatuses"][0]["ready"] is False
+
+
+def test_image_never_pulled(node: Node) -> None:
+    node.pod("noimage", [{"name": "main", "image": "localhost/gitkube-absent:1",
+                          "imagePullPolicy": "Never"}])
+    pod = node.wait("noimage", lambda p: p["status"].get("containerStatuses", [{}])[0].get(
+        "state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull")
+    assert pod["status"]["phase"] == "Pending"
+
+
+def test_deleted_pod_leaves_no_containers(node: Node) -> None:
+    pod = node.pod("doomed", [{"name": "main", "command": SLEEP}])
+    node.wait("doomed", ready)
+    assert node.containers(pod)
+    node.client.delete("v1", "Pod", "default", "doomed")
+    deadline = time.monotonic() + 30
+    while node.containers(pod) or node.runtime.list_sandboxes(
+            {"io.gitkube.pod-uid": pod["metadata"]["uid"]}):
+        assert time.monotonic() < deadline, "containers of a deleted pod remain"
+        time.sleep(0.05)
+
+
+def test_kubelet_restart_adopts_running_containers(node: Node) -> None:
+    node.pod("steady", [{"name": "main", "command": SLEEP}])
+    gone = node.pod("gone", [{"name": "main", "command": SLEEP}])
+    before = node.wait("steady", ready)["status"]["containerStatuses"][0]
+    node.wait("gone", ready)
+    node.stop()
+    node.client.delete("v1", "Pod", "default", "gone")  # while the kubelet is down
+    node.start()
+    deadline = time.monotonic() + 30
+    while node.containers(gone):
+        assert time.monotonic() < deadline, "a pod deleted while the kubelet was down remains"
+        time.sleep(0.05)
+    after = node.wait("steady", ready)["status"]["containerStatuses"][0]
+    assert after["containerID"] == before["containerID"] and after["restartCount"] == 0
