@@ -25,6 +25,10 @@ COMMIT = "gitkube.io/commit"
 LAST_APPLIED = "gitkube.io/last-applied-digest"
 LAST_APPLIED_RECORD = "/gitkube/last-applied"
 
+# api record: a random id written by the first apply, so caches keyed by it never outlive
+# the store they describe (a deleted and re-created store starts over at revision 1)
+STORE_ID_RECORD = "/gitkube/store-id"
+
 # annotation a user sets: "false" keeps the object when it disappears from git
 PRUNE = "gitkube.io/prune"
 

@@ -14,6 +14,7 @@ in the same all-or-nothing transaction, just before the Namespace itself.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from dataclasses import dataclass
 
 from gitkube.api.client import (
@@ -109,6 +110,8 @@ def apply_plan(
         return ApplyResult(None, None)
     number = _next_number(client)
     entry = make_entry(plan, number, author=author, result="applied", kind=kind)
+    if client.get_record(ann.STORE_ID_RECORD) is None:
+        ops.append(PutRecord(ann.STORE_ID_RECORD, {"id": uuid.uuid4().hex}, expected_revision=0))
     try:
         result = client.transaction(
             [*ops, PutRecord(record_key(number), entry.to_json(), expected_revision=0)]

@@ -286,3 +286,16 @@ def test_objects_of_another_source_are_never_pruned(env: str, tmp_path: Path) ->
     assert "- ConfigMap default/from-b" in result.out and "from-a" not in result.out
     names = {o["metadata"]["name"] for o in client(env).list("v1", "ConfigMap").items}
     assert names == {"from-a", "from-b2"}
+
+
+def test_caches_never_outlive_a_recreated_store(env: str, tmp_path: Path) -> None:
+    assert run("apply", str(MANIFESTS), "--yes").code == 0
+    assert run("plan", str(MANIFESTS), "--detailed-exitcode").code == 0  # fills the caches
+    for f in tmp_path.glob("state.db*"):
+        f.unlink()
+    c = client(env)  # a new store: its revisions start over and collide with the old ones
+    c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
+    result = run("plan", str(MANIFESTS), "--detailed-exitcode")
+    assert result.code == 2
+    assert "~ Namespace demo  (00-namespace.yaml; not applied by gitkube yet" in result.out
+    assert "Plan: 8 to add, 1 to change" in result.out

@@ -17,6 +17,8 @@ Each case directory holds:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,9 @@ def read_dir(path: Path) -> list[Desired]:
     if not path.is_dir():
         return out
     for file in sorted(path.rglob("*.yaml")):
-        for doc in _yaml_docs(file):
-            out.append(Desired(doc, file.relative_to(path).as_posix()))
+        for i, doc in enumerate(_yaml_docs(file)):
+            content = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+            out.append(Desired(doc, file.relative_to(path).as_posix(), f"{content}:{i}"))
     return out
 
 
@@ -81,6 +84,7 @@ def prepare(case: Path) -> Client:
     return client
 
 
-def plan_case(case: Path, client: Client) -> Plan:
+def plan_case(case: Path, client: Client, *, use_cache: bool = False) -> Plan:
     prune = bool(options(case).get("prune", True))
-    return build_plan(client, read_dir(case / "desired"), SOURCE, store_url=STORE, prune=prune)
+    return build_plan(client, read_dir(case / "desired"), SOURCE, store_url=STORE, prune=prune,
+                      use_cache=use_cache)

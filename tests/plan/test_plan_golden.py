@@ -59,6 +59,21 @@ def test_golden_apply_then_no_changes(case: Path, tmp_path: Path) -> None:
     assert again.actionable == (), render_text(again)
 
 
+@pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
+def test_golden_cached_plans_are_the_same_plans(case: Path) -> None:
+    """The no-op cache and the live index (first run fills them, second uses them) change
+    nothing but speed; after an apply they still agree."""
+    client = prepare(case)
+    plain = render_text(plan_case(case, client))
+    for _ in range(2):
+        assert render_text(plan_case(case, client, use_cache=True)) == plain
+    if options(case).get("apply_error") or options(case).get("stale_edits"):
+        return
+    apply_plan(client, plan_case(case, client, use_cache=True), author="test")
+    for _ in range(2):
+        assert plan_case(case, client, use_cache=True).actionable == ()
+
+
 def test_golden_secret_values_never_shown(tmp_path: Path) -> None:
     case = CASES / "masking"
     client = prepare(case)
