@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitkube.agents.scheduler import SchedulerConfig, build_scheduler  # noqa: E402
-from gitkube.api import CreateOp, LocalClient  # noqa: E402
-from gitkube.store import open_store  # noqa: E402
+from gitkube.agents.scheduler import SchedulerConfig, build_scheduler
+from gitkube.api import CreateOp, LocalClient
+from gitkube.store import open_store
 
 K8S_THRESHOLD = 680.0
 BATCH = 100

@@ -47,6 +47,7 @@ MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 NO_NODE_AVAILABLE = "0/{} nodes are available"
 NO_NODES = "no nodes available to schedule pods"
 MEMO_PER_NODE = 64
+_SIGNATURE_IDS = itertools.count(1)
 
 
 class Code(IntEnum):
@@ -240,7 +241,6 @@ class Framework:
         # Pod signatures interned to small ints: a memo lookup then hashes an int, not a
         # nested tuple. Bounded; when full it starts over (old memo entries just go unused).
         self._sig_ids: dict[Hashable, int] = {}
-        self._next_sig = 0
 
     def signature(self, pod: PodInfo) -> int | None:
         """The memo key for ``pod`` (None: this profile cannot memoize)."""
@@ -251,8 +251,8 @@ class Framework:
         if sid is None:
             if len(self._sig_ids) >= 4096:
                 self._sig_ids.clear()
-            self._next_sig += 1
-            sid = self._sig_ids[sig] = self._next_sig
+            # Unique across frameworks: profiles share NodeInfos, never each other's memo.
+            sid = self._sig_ids[sig] = next(_SIGNATURE_IDS)
         return sid
 
     # --- the cycle -------------------------------------------------------------------------
