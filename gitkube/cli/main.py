@@ -17,6 +17,7 @@ from gitkube.errors import GitkubeError
 # Command modules register themselves on `app` when imported.
 from gitkube.cli import validate as _validate  # noqa: F401  # isort: skip
 from gitkube.cli import plan as _plan  # noqa: F401  # isort: skip
+from gitkube.cli import agent as _agent  # noqa: F401  # isort: skip
 
 
 @app.callback()

@@ -141,7 +141,7 @@ class Kubelet:
         self.recorder = recorder or EventRecorder(self.client, "kubelet", self.node_name,
                                                   asynchronous=True)
         self._own_recorder = recorder is None
-        self.prober = Prober(runtime, self.queue.add)
+        self.prober = Prober(runtime, self._enqueue)
         self._get = getter_for(self.client)
         self._states: dict[str, _PodState] = {}
         self._states_lock = threading.Lock()
@@ -152,6 +152,9 @@ class Kubelet:
         self.pods.add_handler(self._on_add, self._on_update, self._on_add)
 
     # -- informer handlers: only this node's pods
+
+    def _enqueue(self, key: str) -> None:
+        self.queue.add(key)
 
     def _mine(self, obj: Obj) -> bool:
         return (obj.get("spec") or {}).get("nodeName") == self.node_name
@@ -167,6 +170,11 @@ class Kubelet:
     # -- lifecycle
 
     def start(self) -> None:
+        if self._stop.is_set():  # started again after stop(): fresh queue and prober
+            self.queue = WorkQueue()
+            self.prober = Prober(self.runtime, self._enqueue)
+            for pod in self.pods.list():
+                self._on_add(pod)
         self._stop.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self.register_node()
@@ -188,7 +196,7 @@ class Kubelet:
         self._threads = []
         self.prober.stop()
         if self._own_recorder:
-            self.recorder.close()
+            self.recorder.flush()
 
     # -- node
 
