@@ -17,7 +17,7 @@ from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError, UsageError, ValidationFailed
 from gitkube.plan import planfile
 from gitkube.plan.apply import ApplyResult, apply_plan, read_history
-from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
+from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired, no_gc
 from gitkube.plan.history import Entry, default_author, render_history
 from gitkube.plan.model import Action, Plan
 from gitkube.plan.planner import Desired
@@ -50,7 +50,8 @@ def _client(store: str | None) -> tuple[Client, str]:
 
 def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool,
                *, use_cache: bool = True) -> tuple[Plan, Client]:
-    desired = load_desired_or_report(path, revision)
+    with no_gc():
+        desired = load_desired_or_report(path, revision)
     source = describe(path, revision)
     client, url = _client(store)
     the_plan = build_plan(client, desired, source, store_url=url, prune=prune,
@@ -123,18 +124,32 @@ def _report(result: ApplyResult, the_plan: Plan, wait: bool) -> None:
         f"\nApply complete! Objects: {s.add} added, {s.change} changed, {s.destroy} destroyed."
         f" (history #{result.entry.number}, store revision {result.revision})"
     )
-    if wait:
-        typer.echo(WAIT_NOTE, err=True)
+
+
+def _wait_converged(the_plan: Plan, client: Client, timeout: float) -> None:
+    """Run the agents in-process until every applied object converged (agents/converge.py)."""
+    from gitkube.agents.converge import converge, report
+
+    refs = [c.ref for c in the_plan.changes if c.action is not Action.DELETE]
+    if not refs:
+        return
+    typer.echo(f"\nWaiting for {len(refs)} objects to converge (timeout {timeout:g}s)...")
+    result = converge(client, refs, timeout=timeout)
+    typer.echo(report(result))
+    if not result.ok:
+        raise GitkubeError(
+            f"{len(result.unconverged) + len(result.failed)} of {result.total} objects did not "
+            "converge", hint="see above; `gitkube get pods -A`, `gitkube describe KIND/NAME`")
 
 
 def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait: bool,
-           kind: str = "apply") -> None:
+           kind: str = "apply", timeout: float = 300.0) -> None:
     typer.echo(render_text(the_plan, colour=_colour()), nl=False)
     if not the_plan.summary.has_changes and not any(
         c.action is Action.UPDATE for c in the_plan.changes
     ):
         if wait:
-            typer.echo(WAIT_NOTE, err=True)
+            _wait_converged(the_plan, client, timeout)
         return
     if the_plan.empty_desired_guard and not allow_empty:
         from gitkube.plan.apply import EmptyDesiredRefused
@@ -144,6 +159,8 @@ def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait
     result = apply_plan(client, the_plan, author=default_author(), allow_empty=allow_empty,
                         kind=kind)
     _report(result, the_plan, wait)
+    if wait:
+        _wait_converged(the_plan, client, timeout)
 
 
 @app.command()
@@ -157,12 +174,14 @@ def apply(
                                help="Delete objects of this source that are gone from git."),
     allow_empty: bool = typer.Option(False, "--allow-empty",
                                      help="Allow deleting every object when git is empty."),
-    wait: bool = typer.Option(False, "--wait/--no-wait",
-                              help="Wait after writing (currently: for the store write only)."),
+    wait: bool | None = typer.Option(
+        None, "--wait/--no-wait",
+        help="Run the agents until everything applied has converged (default: on a terminal)."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds --wait may take."),
 ) -> None:
     """Show the plan, ask, then write every change in one transaction (all or nothing)."""
-    del timeout  # accepted for --wait; see WAIT_NOTE
+    if wait is None:
+        wait = sys.stdout.isatty()
     if target.is_file() and planfile.is_planfile(target):
         if revision is not None or not prune:
             raise UsageError(
@@ -177,10 +196,10 @@ def apply(
                 hint="pass the same --store the plan was made with",
             )
         the_plan = fresh_saved_plan(saved, client)
-        _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=wait)
+        _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=wait, timeout=timeout)
         return
     the_plan, client = _make_plan(target, revision, store, prune)
-    _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=wait)
+    _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=wait, timeout=timeout)
 
 
 @app.command()

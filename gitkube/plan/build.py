@@ -7,10 +7,12 @@ through the api Client; ``build_plan`` puts them together.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import marshal
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,6 @@ from gitkube.plan.planner import (
     DictView,
     LiveView,
     NoopCache,
-    desired_ref,
     make_plan,
 )
 
@@ -58,7 +59,7 @@ def read_live(
 ) -> tuple[dict[ObjectRef, dict[str, Any]], int]:
     """The live objects at desired identities and those owned by ``source``, and the highest
     store revision the reads saw."""
-    refs = {desired_ref(d.obj) for d in desired}
+    refs = {d.ref for d in desired}
     live: dict[ObjectRef, dict[str, Any]] = {}
     revision = 0
     for rt in _kinds_to_list(desired):
@@ -144,6 +145,20 @@ def save_cache(store_id: str, source: SourceInfo, entries: NoopCache, index: Ind
         pass
 
 
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: planning allocates hundreds of thousands of small
+    acyclic objects, and collections triggered by them scan every live object again (~40% of
+    a warm plan). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_plan(
     client: Client,
     desired: Sequence[Desired],
@@ -159,6 +174,20 @@ def build_plan(
     check digests every compared object, so ``plan --out`` does not use the cache). With
     ``use_cache`` and the in-process client, live objects whose store revisions did not move
     since the last plan are not even decoded (liveview.py)."""
+    with no_gc():
+        return _build_plan(client, desired, source, store_url=store_url, prune=prune,
+                           use_cache=use_cache)
+
+
+def _build_plan(
+    client: Client,
+    desired: Sequence[Desired],
+    source: SourceInfo,
+    *,
+    store_url: str,
+    prune: bool,
+    use_cache: bool,
+) -> Plan:
     from gitkube.api.local import LocalClient
     from gitkube.plan.liveview import StoreView
 
@@ -167,7 +196,7 @@ def build_plan(
     cache, index = load_cache(sid, source) if sid is not None else ({}, {})
     live: LiveView
     if use_cache and isinstance(client, LocalClient):
-        refs = {desired_ref(d.obj) for d in desired}
+        refs = {d.ref for d in desired}
         store_view = StoreView(client, _kinds_to_list(desired), refs, source.id, index)
         live, revision, index_out = store_view, store_view.revision, store_view.index
     else:

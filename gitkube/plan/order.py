@@ -43,11 +43,14 @@ def _reverse_key(c: Change) -> tuple[int, str, str, str]:
 
 
 def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
-    """Creates, updates and no-ops by ascending rank; then deletions by descending rank,
-    except that each deleted Namespace comes right after the objects deleted with it."""
+    """Creates and updates by ascending rank; then deletions by descending rank, except that
+    each deleted Namespace comes right after the objects deleted with it; then no-ops (in
+    the order given: nothing is done with them)."""
     changes = list(changes)
+    noops = [c for c in changes if c.action is Action.NOOP]
     forward = sorted(
-        (c for c in changes if c.action is not Action.DELETE), key=lambda c: _key(c.ref)
+        (c for c in changes if c.action in (Action.CREATE, Action.UPDATE)),
+        key=lambda c: _key(c.ref),
     )
     deletes = [c for c in changes if c.action is Action.DELETE]
     namespaces = sorted(
@@ -62,4 +65,4 @@ def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
     for ns in namespaces:
         grouped += sorted((c for c in deletes if c.via_namespace == ns.ref.name), key=_reverse_key)
         grouped.append(ns)
-    return (*forward, *alone, *grouped)
+    return (*forward, *alone, *grouped, *noops)

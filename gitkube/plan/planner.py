@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from gitkube.model import kinds
@@ -39,6 +40,11 @@ class Desired:
     # identifies the document's exact content (git blob id, document index, list item), so
     # a no-op decision can be reused while neither it nor the live object changed
     content_key: str | None = None
+
+    @cached_property
+    def ref(self) -> ObjectRef:
+        """The identity the object will have once defaulted."""
+        return desired_ref(self.obj)
 
 
 # ref_key -> (content_key, live resourceVersion, live uid, source id): a verified no-op
@@ -216,7 +222,7 @@ def make_plan(
     wanted: set[ObjectRef] = set()
     warnings: list[str] = []
     for item in desired:
-        ref0 = desired_ref(item.obj)
+        ref0 = item.ref
         identity = _cache_identity(item, view.meta(ref0), source)
         key0 = ref_key(ref0)
         if identity is not None and cache is not None and cache.get(key0) == identity:
