@@ -43,6 +43,7 @@ Contract (read this before writing an agent)
 from __future__ import annotations
 
 import builtins
+import contextlib
 import heapq
 import logging
 import threading
@@ -51,7 +52,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gitkube.api.client import Client, WatchEvent
+from gitkube.api.client import Client, Watcher, WatchEvent
 from gitkube.errors import Gone
 from gitkube.model.kinds import lookup
 from gitkube.model.labels import Selector, as_selector
@@ -153,6 +154,7 @@ class Informer:
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watcher: Watcher | None = None
         self.resource_version = ""
 
     # reads
@@ -224,8 +226,16 @@ class Informer:
                                         name=f"informer {self.kind}")
         self._thread.start()
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Ask the thread to stop (closing the open watch wakes it) without waiting."""
         self._stop.set()
+        watcher = self._watcher
+        if watcher is not None:
+            with contextlib.suppress(Exception):
+                watcher.close()
+
+    def stop(self) -> None:
+        self.signal_stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._thread = None
@@ -326,6 +336,9 @@ class Informer:
                     need_list = False
                 watcher = self.client.watch(self.api_version, self.kind,
                                             resource_version=self.resource_version)
+                self._watcher = watcher
+                if self._stop.is_set():
+                    watcher.close()
                 try:
                     while not self._stop.is_set():
                         event = watcher.next_event(WATCH_POLL)
@@ -337,6 +350,7 @@ class Informer:
                         self._apply(event)
                         backoff = 0.1
                 finally:
+                    self._watcher = None
                     watcher.close()
             except Gone:
                 need_list = True
@@ -501,7 +515,7 @@ def owner_mapper(owner_kind: str) -> Mapper:
 class Controller:
     """Runs one Reconciler over a work queue fed by informers. An Agent."""
 
-    def __init__(self, name: str, reconciler: Reconciler, primary: Informer, *,
+    def __init__(self, name: str, reconciler: Reconciler, primary: Informer | None, *,
                  workers: int = 1, resync_period: float | None = 30.0):
         self.name = name
         self.reconciler = reconciler
@@ -513,8 +527,9 @@ class Controller:
         self._stop = threading.Event()
         self.reconciles = 0
         self.errors = 0
-        primary.add_handler(self._enqueue_obj, lambda _o, n: self._enqueue_obj(n),
-                            self._enqueue_obj)
+        if primary is not None:  # None: keys come only from ``watches`` and ``enqueue``
+            primary.add_handler(self._enqueue_obj, lambda _o, n: self._enqueue_obj(n),
+                                self._enqueue_obj)
 
     def _enqueue_obj(self, obj: Obj) -> None:
         self.queue.add(key_of(obj))
@@ -542,21 +557,24 @@ class Controller:
             t = threading.Thread(target=self._work, daemon=True, name=f"{self.name}-{i}")
             t.start()
             self._threads.append(t)
-        if self.resync_period:
+        if self.resync_period and self.primary is not None:
             t = threading.Thread(target=self._resync, daemon=True, name=f"{self.name}-resync")
             t.start()
             self._threads.append(t)
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
         self._stop.set()
         self.queue.shutdown()
+
+    def stop(self) -> None:
+        self.signal_stop()
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout=5)
         self._threads = []
 
     def _resync(self) -> None:
-        assert self.resync_period
+        assert self.resync_period and self.primary is not None
         while not self._stop.wait(self.resync_period):
             for key in self.primary.list_keys():
                 self.queue.add(key)
@@ -648,11 +666,17 @@ class Manager:
             self._started = False
             agents = list(self.agents)
             informers = list(self._informers.values())
+        for agent in agents:  # ask every agent first, then wait for each
+            signal = getattr(agent, "signal_stop", None)
+            if callable(signal):
+                signal()
         for agent in reversed(agents):
             try:
                 agent.stop()
             except Exception:
                 log.exception("stopping agent %s failed", getattr(agent, "name", agent))
+        for inf in informers:
+            inf.signal_stop()
         for inf in informers:
             inf.stop()
         with self._lock:

@@ -254,8 +254,22 @@ class LocalClient:
         resource_version: str | None = None,
         uid: str | None = None,
     ) -> Obj:
-        return self._one(DeleteOp(api_version, kind, namespace, name, propagation_policy,
-                                  resource_version, uid), grace=grace_period_seconds)
+        op = DeleteOp(api_version, kind, namespace, name, propagation_policy,
+                      resource_version, uid)
+        for attempt in range(PATCH_RETRIES):
+            step = self._plan(op, grace=grace_period_seconds)  # preconditions checked here
+            try:
+                result = self._commit([step], single=True).results[0]
+            except Conflict:
+                # Someone wrote the object between our read and our write (a status update,
+                # say). Without a resourceVersion precondition the caller did not ask for
+                # that exact version: read again and retry, as the API server does.
+                if resource_version is not None or attempt == PATCH_RETRIES - 1:
+                    raise
+                continue
+            assert result is not None
+            return result
+        raise AssertionError("unreachable")
 
     def bind(self, namespace: str | None, name: str, node_name: str, *,
              uid: str | None = None) -> Obj:
