@@ -16,8 +16,8 @@ from gitkube.cli.app import STORE_HELP, app
 from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError, UsageError, ValidationFailed
 from gitkube.plan import planfile
-from gitkube.plan.apply import ApplyResult, apply_plan, read_history
-from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired, no_gc
+from gitkube.plan.apply import ApplyResult, apply_plan, no_gc, read_history
+from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
 from gitkube.plan.history import Entry, default_author, render_history
 from gitkube.plan.model import Action, Plan
 from gitkube.plan.planner import Desired

@@ -7,12 +7,10 @@ through the api Client; ``build_plan`` puts them together.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import marshal
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from gitkube.api.client import Client
 from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
+from gitkube.plan.apply import no_gc
 from gitkube.plan.liveview import Index
 from gitkube.plan.model import Plan, SourceInfo
 from gitkube.plan.planner import (
@@ -143,20 +142,6 @@ def save_cache(store_id: str, source: SourceInfo, entries: NoopCache, index: Ind
         os.replace(tmp, path)
     except OSError:
         pass
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: planning allocates hundreds of thousands of small
-    acyclic objects, and collections triggered by them scan every live object again (~40% of
-    a warm plan). Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build_plan(
