@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import threading
 
-from gitkube.agents.scheduler.types import NodeFacts, NodeInfo, Obj, PodInfo
+from gitkube.agents.scheduler.types import NodeFacts, NodeInfo, NodeList, Obj, PodInfo
+
+MAX_LOG = 4
 
 
 class SchedulerCache:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._infos: dict[str, NodeInfo] = {}
-        self._list: list[NodeInfo] | None = None
+        self._list: NodeList | None = None
+        self._epoch = 0
         self._pod_node: dict[str, str] = {}  # pod key -> node, bound or assumed
         self._assumed: dict[str, str] = {}
 
@@ -45,6 +48,7 @@ class SchedulerCache:
                 info.node = node  # newer object, same verdicts: keep the memo
                 return False
             info.set_node(node, facts)
+            self._touch(info)
             return True
 
     def remove_node(self, name: str) -> None:
@@ -59,12 +63,23 @@ class SchedulerCache:
                 del self._infos[name]
             self._list = None
 
-    def node_list(self) -> list[NodeInfo]:
-        """The nodes that exist, in a stable order (call with ``lock`` held)."""
+    def node_list(self) -> NodeList:
+        """The nodes that exist, in a stable order (call with ``lock`` held). The same list
+        object is returned until a node is added or removed; changes to its nodes are
+        appended to its ``log``."""
         with self.lock:
-            if self._list is None:
-                self._list = [i for i in self._infos.values() if i.node is not None]
+            if self._list is None or len(self._list.log) > MAX_LOG * len(self._list) + 1000:
+                self._epoch += 1
+                self._list = NodeList([i for i in self._infos.values() if i.node is not None],
+                                      self._epoch)
             return self._list
+
+    def _touch(self, info: NodeInfo) -> None:
+        nodes = self._list
+        if nodes is not None:
+            i = nodes.positions.get(info.name)
+            if i is not None:
+                nodes.log.append(i)
 
     def node_info(self, name: str) -> NodeInfo | None:
         with self.lock:
@@ -79,8 +94,13 @@ class SchedulerCache:
             if self._assumed.get(pod.key) == node_name:
                 del self._assumed[pod.key]
                 return
+            # Bound elsewhere than assumed (another writer won): the observed binding is
+            # the truth, and a later forget() must not undo it.
+            self._assumed.pop(pod.key, None)
             self._remove(pod.key)
-            self._info(node_name).add_pod(pod)
+            info = self._info(node_name)
+            info.add_pod(pod)
+            self._touch(info)
             self._pod_node[pod.key] = node_name
 
     def confirm(self, key: str, node_name: str) -> bool:
@@ -95,7 +115,9 @@ class SchedulerCache:
     def assume(self, pod: PodInfo, node_name: str) -> None:
         with self.lock:
             self._remove(pod.key)
-            self._info(node_name).add_pod(pod)
+            info = self._info(node_name)
+            info.add_pod(pod)
+            self._touch(info)
             self._pod_node[pod.key] = node_name
             self._assumed[pod.key] = node_name
 
@@ -127,6 +149,7 @@ class SchedulerCache:
         info = self._infos.get(node)
         if info is not None:
             info.remove_pod(key)
+            self._touch(info)
             if info.node is None and not info.pods:
                 del self._infos[node]
                 self._list = None

@@ -33,13 +33,14 @@ adaptive ``50 - nodes/125`` percent, at least 5%, at least 100 nodes); only thos
 from __future__ import annotations
 
 import itertools
+import operator
 import random
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol, runtime_checkable
 
-from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from gitkube.agents.scheduler.types import NodeInfo, NodeList, PodInfo
 
 MAX_NODE_SCORE = 100
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -241,6 +242,7 @@ class Framework:
         # Pod signatures interned to small ints: a memo lookup then hashes an int, not a
         # nested tuple. Bounded; when full it starts over (old memo entries just go unused).
         self._sig_ids: dict[Hashable, int] = {}
+        self._tables: dict[int, _Table] = {}
 
     def signature(self, pod: PodInfo) -> int | None:
         """The memo key for ``pod`` (None: this profile cannot memoize)."""
@@ -294,7 +296,11 @@ class Framework:
                         else ws.plugin.score(state, pod, ni) for ws in self._normalized)
             return (None, total, raw, ni.name)
 
-        feasible, failed, evaluated = self._find_feasible(nodes, self.signature(pod), verdict)
+        sig = self.signature(pod)
+        if sig is not None and isinstance(nodes, NodeList):
+            feasible, failed, evaluated = self._find_feasible_tabled(nodes, sig, verdict)
+        else:
+            feasible, failed, evaluated = self._find_feasible(nodes, sig, verdict)
         if not feasible:
             statuses = {v[3]: v[0] for v in failed if v[0] is not None}
             message = fit_error_message(n_all, list(statuses.values()))
@@ -335,22 +341,87 @@ class Framework:
         self.next_start = (start + processed) % n_all
         return feasible, failed, processed
 
+    def _find_feasible_tabled(
+        self, nodes: NodeList, sig: int, verdict: Callable[[NodeInfo], _Verdict],
+    ) -> tuple[list[_Verdict], list[_Verdict], int]:
+        """``_find_feasible`` for a cache's NodeList: the verdicts of every node for this pod
+        signature are kept in a table refreshed only where the list's log says a node
+        changed, so the search itself runs in C (compress/islice) instead of a Python loop
+        over the nodes."""
+        n_all = len(nodes)
+        table = self._tables.get(sig)
+        log = nodes.log
+        if table is None or table.epoch != nodes.epoch or table.log_pos > len(log):
+            if len(self._tables) >= MEMO_PER_NODE:
+                self._tables.clear()
+            verdicts = [self._memoized(ni, sig, verdict) for ni in nodes]
+            table = self._tables[sig] = _Table(nodes.epoch, len(log), verdicts,
+                                               [v[0] is None for v in verdicts])
+        elif table.log_pos < len(log):
+            verdicts, ok = table.verdicts, table.ok
+            for i in set(log[table.log_pos:]):
+                v = verdicts[i] = self._memoized(nodes[i], sig, verdict)
+                ok[i] = v[0] is None
+            table.log_pos = len(log)
+        to_find = num_feasible_nodes_to_find(n_all, self.percentage)
+        start = self.next_start % n_all
+        if start:
+            window = table.verdicts[start:] + table.verdicts[:start]
+            ok = table.ok[start:] + table.ok[:start]
+        else:
+            window, ok = table.verdicts, table.ok
+        feasible = list(itertools.islice(itertools.compress(window, ok), to_find))
+        if len(feasible) < to_find:
+            processed = n_all
+        else:
+            last = itertools.islice(itertools.compress(range(n_all), ok), to_find - 1, None)
+            processed = next(last) + 1
+        self.next_start = (start + processed) % n_all
+        failed = [v for v in window[:processed] if v[0] is not None] if not feasible else []
+        return feasible, failed, processed
+
+    @staticmethod
+    def _memoized(ni: NodeInfo, sig: int, verdict: Callable[[NodeInfo], _Verdict]) -> _Verdict:
+        memo = ni.memo
+        v: _Verdict | None = memo.get(sig)
+        if v is None:
+            if len(memo) >= MEMO_PER_NODE:
+                memo.clear()
+            v = memo[sig] = verdict(ni)
+        return v
+
     def _select(self, pod: PodInfo, state: CycleState, feasible: list[_Verdict]) -> str:
-        totals = [v[1] for v in feasible]
-        for j, ws in enumerate(self._normalized):
-            raw = [v[2][j] for v in feasible]
-            if raw.count(raw[0]) == len(raw):
-                continue  # all equal: adds the same to every node, changes no decision
-            plugin: Any = ws.plugin
-            normalized: list[int] = plugin.normalize(state, pod, raw)
-            w = ws.weight
-            totals = [t + w * s for t, s in zip(totals, normalized, strict=True)]
+        totals = list(map(_TOTAL, feasible))
+        raws = list(map(_RAW, feasible))
+        if self._normalized and raws.count(raws[0]) != len(raws):
+            for j, ws in enumerate(self._normalized):
+                raw = [r[j] for r in raws]
+                if raw.count(raw[0]) == len(raw):
+                    continue  # all equal: adds the same to every node, changes no decision
+                plugin: Any = ws.plugin
+                normalized: list[int] = plugin.normalize(state, pod, raw)
+                w = ws.weight
+                totals = [t + w * s for t, s in zip(totals, normalized, strict=True)]
         # The highest total; ties broken uniformly at random (as upstream's selectHost).
         best = max(totals)
         if totals.count(best) == 1:
             return feasible[totals.index(best)][3]
-        ties = [i for i, t in enumerate(totals) if t == best]
+        ties = list(itertools.compress(range(len(totals)), map(best.__eq__, totals)))
         return feasible[ties[self.rng.randrange(len(ties))]][3]
+
+
+_TOTAL = operator.itemgetter(1)
+_RAW = operator.itemgetter(2)
+
+
+@dataclass
+class _Table:
+    """One pod signature's verdicts on every node of a NodeList (see _find_feasible_tabled)."""
+
+    epoch: int
+    log_pos: int
+    verdicts: list[_Verdict]
+    ok: list[bool]
 
 
 __all__ = [

@@ -333,9 +333,8 @@ class NodeInfo:
         self._changed()
 
     def remove_pod(self, key: str) -> PodInfo | None:
-        pod = self.pods.pop(key, None)
+        pod = self.pods.get(key)
         if pod is not None:
-            self.pods[key] = pod
             self._remove(pod)
             self._changed()
         return pod
@@ -349,6 +348,21 @@ class NodeInfo:
                 self.used_ports.remove(port)
 
 
+class NodeList(list[NodeInfo]):
+    """The nodes a cycle looks at, as kept by the scheduler cache: a list plus what lets the
+    framework refresh only what changed. ``epoch`` names this list's membership and order;
+    ``log`` holds the index of every node changed since (appended by the cache). A plain
+    list of NodeInfos works too, it just cannot be refreshed incrementally."""
+
+    epoch: int = 0
+
+    def __init__(self, nodes: list[NodeInfo], epoch: int):
+        super().__init__(nodes)
+        self.epoch = epoch
+        self.log: list[int] = []
+        self.positions = {info.name: i for i, info in enumerate(nodes)}
+
+
 __all__ = [
     "CPU",
     "EPHEMERAL",
@@ -360,6 +374,7 @@ __all__ = [
     "HostPort",
     "NodeFacts",
     "NodeInfo",
+    "NodeList",
     "PodInfo",
     "Resources",
     "Taint",

@@ -3,12 +3,13 @@ custom plugins registered by name, and verdict reuse giving the same decisions."
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtest import node_info, pod_obj
+from schedtest import node_info, node_obj, pod_obj
 
 from gitkube.agents.scheduler import (
     ConfigError,
@@ -22,6 +23,7 @@ from gitkube.agents.scheduler import (
     fit_error_message,
     num_feasible_nodes_to_find,
 )
+from gitkube.agents.scheduler.cache import SchedulerCache
 from gitkube.agents.scheduler.types import NodeInfo, PodInfo
 
 
@@ -170,3 +172,45 @@ def test_memoized_verdicts_decide_like_fresh_ones() -> None:
     fresh, memo = run(False), run(True)
     assert fresh == memo
     assert None not in fresh
+
+
+def test_incremental_tables_decide_like_fresh_verdicts_while_the_cluster_changes() -> None:
+    """Same seed, same operations: the memoized and table-refreshed path (a cache's NodeList)
+    and a framework computing every verdict afresh must choose the same nodes."""
+    def run(memoize: bool) -> list[str | None]:
+        rnd = random.Random(5)
+        cache = SchedulerCache()
+        fw = build_framework(SchedulerConfig(seed=11, memoize=memoize))
+        for i in range(150):
+            cache.set_node(node_obj(f"n{i:03d}", cpu="2", memory="4Gi",
+                                    labels={"zone": f"z{i % 3}"}))
+        out: list[str | None] = []
+        placed: list[str] = []
+        for i in range(400):
+            shape = rnd.randrange(4)
+            pod = pod_obj(f"p{i}", cpu=rnd.choice(["100m", "300m", "700m"]), memory="128Mi",
+                          node_selector={"zone": "z1"} if shape == 1 else None,
+                          host_port=8080 if shape == 2 else None)
+            info = PodInfo(pod)
+            with cache.lock:
+                node = fw.schedule(info, cache.node_list()).node
+                if node is not None:
+                    cache.assume(info, node)
+                    placed.append(info.key)
+            out.append(node)
+            op = rnd.randrange(10)
+            if op == 0 and placed:
+                cache.remove_pod(placed.pop(rnd.randrange(len(placed))))
+            elif op == 1:
+                j = rnd.randrange(150)
+                cache.set_node(node_obj(f"n{j:03d}", cpu="2", memory="4Gi",
+                                        labels={"zone": f"z{rnd.randrange(3)}"}))
+            elif op == 2:
+                cache.set_node(node_obj(f"extra{i}", cpu="4", labels={"zone": "z1"}))
+            elif op == 3:
+                cache.remove_node(f"n{rnd.randrange(150):03d}")
+        return out
+
+    fresh, memo = run(False), run(True)
+    assert fresh == memo
+    assert fresh.count(None) < len(fresh)
