@@ -1,6 +1,6 @@
 """A LiveView for the in-process api that decodes only the objects that changed.
 
-Adapter (see docs/PLAN.md, "The no-op cache"): the Client interface can only list whole
+Adapter (see docs/PLAN.md, "Caches"): the Client interface can only list whole
 objects, and decoding 10,000 live objects from JSON is most of a warm plan's time. For the
 in-process ``LocalClient`` this view lists its store's keys and revisions and keeps an index
 ``store key -> (create revision, mod revision, identity, uid, source label, controller-made)``
