@@ -1,0 +1,340 @@
+"""Run the agents in-process until applied objects are converged (``gitkube apply --wait``).
+
+``converge(client, refs, timeout=...)`` starts one Manager with the kubelet (on local Podman,
+node = this host), the scheduler and every controller, then polls the objects in ``refs``
+until each is converged:
+
+=====================  ==============================================================
+Deployment             observedGeneration >= generation; updated, ready and available
+                       replicas == spec.replicas, no old replicas left
+ReplicaSet             readyReplicas and availableReplicas >= spec.replicas
+StatefulSet            readyReplicas >= spec.replicas, observedGeneration caught up
+DaemonSet              numberReady == desiredNumberScheduled, observedGeneration caught up
+Job                    condition Complete=True (Failed=True ends the wait as a failure)
+Pod                    Ready=True, or phase Succeeded
+Namespace              phase Active
+anything else          it exists
+=====================  ==============================================================
+
+On a terminal it redraws one progress line (objects converged / total, pods by phase);
+otherwise it writes a plain line whenever an object converges and a summary every 10 s.
+When the time is up (or a Job failed) the result names each unconverged object and why:
+its status, the state of its pods that are not ready (waiting reasons, unschedulable
+messages) and its latest Warning event. The agents stop when it returns; containers keep
+running (conmon supervises them), and the next gitkube run adopts them.
+
+``build_agents(manager, runtime)`` is the composition the long-lived daemon reuses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from gitkube.agents.runtime import Agent, Manager
+from gitkube.api.client import Client
+from gitkube.errors import NotFound
+from gitkube.model.labels import selector_matches
+from gitkube.model.objects import ObjectRef
+from gitkube.runtime.base import ContainerRuntime
+
+log = logging.getLogger("gitkube.converge")
+Obj = dict[str, Any]
+
+CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
+               "gc", "namespace", "nodelifecycle")
+WORKLOADS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    done: bool
+    detail: str  # "2/2 available", or why not
+    failed: bool = False  # will not converge by waiting (a failed Job)
+
+
+@dataclass
+class ConvergeResult:
+    ok: bool
+    elapsed: float
+    total: int
+    unconverged: list[tuple[ObjectRef, str]] = field(default_factory=list)
+    failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
+    pods: dict[str, int] = field(default_factory=dict)
+
+
+def build_agents(manager: Manager, runtime: ContainerRuntime, *,
+                 kubelet_config: Any = None) -> list[Agent]:
+    """The kubelet, the scheduler and every controller module present, on ``manager``.
+    The kubelet comes first: it refreshes its Node's heartbeat before the node-lifecycle
+    controller looks at it."""
+    from gitkube.agents.kubelet.agent import Kubelet
+    from gitkube.agents.scheduler import build_scheduler
+
+    agents: list[Agent] = [Kubelet(manager, runtime, kubelet_config)]
+    agents.append(build_scheduler(manager.client, None, manager=manager))
+    for name in CONTROLLERS:
+        try:
+            module = importlib.import_module(f"gitkube.agents.controllers.{name}")
+        except ImportError:
+            log.debug("no %s controller", name)
+            continue
+        factory = getattr(module, "controller", None)
+        if factory is not None:
+            agents.append(factory(manager))
+    for agent in agents:
+        manager.add(agent)
+    return agents
+
+
+# --- what "converged" means -----------------------------------------------------------------
+
+
+def _cond(obj: Obj, type_: str) -> Obj | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == type_:
+            return c
+    return None
+
+
+def _observed(obj: Obj) -> bool:
+    gen = (obj.get("metadata") or {}).get("generation") or 0
+    return int((obj.get("status") or {}).get("observedGeneration") or 0) >= int(gen)
+
+
+def pod_ready(pod: Obj) -> bool:
+    c = _cond(pod, "Ready")
+    return c is not None and c.get("status") == "True"
+
+
+def verdict(obj: Obj) -> Verdict:
+    """Whether one object is converged, with a short detail. Pure."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    st = obj.get("status") or {}
+    if kind == "Deployment":
+        want = int(spec.get("replicas", 1))
+        updated, avail = int(st.get("updatedReplicas") or 0), int(st.get("availableReplicas") or 0)
+        total = int(st.get("replicas") or 0)
+        done = _observed(obj) and updated >= want and avail >= want and total <= want
+        prog = _cond(obj, "Progressing")
+        if prog and prog.get("reason") == "ProgressDeadlineExceeded":
+            return Verdict(False, f"progress deadline exceeded: {prog.get('message', '')}",
+                           failed=True)
+        return Verdict(done, f"{avail}/{want} available, {updated}/{want} updated")
+    if kind == "ReplicaSet":
+        want = int(spec.get("replicas", 1))
+        ready = int(st.get("readyReplicas") or 0)
+        return Verdict(ready >= want and int(st.get("availableReplicas") or 0) >= want,
+                       f"{ready}/{want} ready")
+    if kind == "StatefulSet":
+        want = int(spec.get("replicas", 1))
+        ready = int(st.get("readyReplicas") or 0)
+        return Verdict(_observed(obj) and ready >= want, f"{ready}/{want} ready")
+    if kind == "DaemonSet":
+        want = int(st.get("desiredNumberScheduled") or 0)
+        ready = int(st.get("numberReady") or 0)
+        seen = _observed(obj) and "desiredNumberScheduled" in st
+        return Verdict(seen and ready >= want, f"{ready}/{want} ready")
+    if kind == "Job":
+        complete, failed = _cond(obj, "Complete"), _cond(obj, "Failed")
+        if failed and failed.get("status") == "True":
+            return Verdict(False, f"failed: {failed.get('reason', '')} "
+                                  f"{failed.get('message', '')}".strip(), failed=True)
+        done = bool(complete and complete.get("status") == "True")
+        succeeded = int(st.get("succeeded") or 0)
+        want = int(spec.get("completions") or 1)
+        return Verdict(done, f"{succeeded}/{want} complete")
+    if kind == "Pod":
+        phase = st.get("phase", "Pending")
+        if phase == "Failed":
+            return Verdict(False, "pod failed", failed=True)
+        return Verdict(pod_ready(obj) or phase == "Succeeded", str(phase))
+    if kind == "Namespace":
+        return Verdict(st.get("phase", "Active") == "Active", str(st.get("phase", "Active")))
+    return Verdict(True, "present")
+
+
+def pod_problem(pod: Obj) -> str:
+    """Why a pod is not ready, in one line (upstream's wording where there is one)."""
+    st = pod.get("status") or {}
+    sched = _cond(pod, "PodScheduled")
+    if sched is not None and sched.get("status") == "False":
+        return f"{sched.get('reason', 'Unschedulable')}: {sched.get('message', '')}".strip()
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return "not scheduled yet"
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in st.get(key) or []:
+            state = cs.get("state") or {}
+            if "waiting" in state and state["waiting"].get("reason") != "ContainerCreating":
+                w = state["waiting"]
+                return f"container {cs['name']}: {w.get('reason')}: {w.get('message', '')}"
+            if "terminated" in state and state["terminated"].get("exitCode"):
+                t = state["terminated"]
+                return f"container {cs['name']} exited {t.get('exitCode')} ({t.get('reason')})"
+            if "running" in state and not cs.get("ready"):
+                return f"container {cs['name']} running but not ready (readiness probe)"
+    return f"phase {st.get('phase', 'Pending')}"
+
+
+# --- the wait --------------------------------------------------------------------------------
+
+
+class Converger:
+    """Evaluates the targets against the store (see the module docstring)."""
+
+    def __init__(self, client: Client, refs: Iterable[ObjectRef]):
+        self.client = client
+        self.refs = list(refs)
+        self.namespaces = sorted({r.namespace for r in self.refs if r.namespace})
+
+    def _get(self, ref: ObjectRef) -> Obj | None:
+        try:
+            return self.client.get(ref.api_version, ref.kind, ref.namespace or None, ref.name)
+        except NotFound:
+            return None
+
+    def pods(self) -> list[Obj]:
+        out: list[Obj] = []
+        for ns in self.namespaces:
+            out.extend(self.client.list("v1", "Pod", ns).items)
+        return out
+
+    def evaluate(self) -> dict[ObjectRef, Verdict]:
+        out = {}
+        for ref in self.refs:
+            obj = self._get(ref)
+            out[ref] = verdict(obj) if obj is not None else Verdict(False, "not found")
+        return out
+
+    def explain(self, ref: ObjectRef, v: Verdict, pods: list[Obj]) -> str:
+        """The detail plus the first unready pod's problem and the latest Warning event."""
+        parts = [v.detail]
+        obj = self._get(ref)
+        if obj is not None and ref.kind in WORKLOADS:
+            selector = (obj.get("spec") or {}).get("selector")
+            if ref.kind == "Job" and not selector:
+                selector = {"matchLabels": {"job-name": ref.name}}
+            for pod in pods:
+                if pod["metadata"].get("namespace") != ref.namespace or pod_ready(pod) or \
+                        (pod.get("status") or {}).get("phase") == "Succeeded":
+                    continue
+                if selector and selector_matches(selector, pod["metadata"].get("labels")):
+                    parts.append(f"pod {pod['metadata']['name']}: {pod_problem(pod)}")
+                    break
+        elif obj is not None and ref.kind == "Pod":
+            parts.append(pod_problem(obj))
+        event = self._last_warning(ref, obj)
+        if event:
+            parts.append(f"event {event}")
+        return "; ".join(p for p in parts if p)
+
+    def _last_warning(self, ref: ObjectRef, obj: Obj | None) -> str:
+        if obj is None or not ref.namespace:
+            return ""
+        try:
+            events = self.client.list(
+                "v1", "Event", ref.namespace,
+                field_selector=f"involvedObject.name={ref.name},type=Warning").items
+        except Exception:
+            return ""
+        events = [e for e in events if (e.get("involvedObject") or {}).get("kind") == ref.kind]
+        if not events:
+            return ""
+        last = max(events, key=lambda e: str(e.get("lastTimestamp") or ""))
+        return f"{last.get('reason')}: {last.get('message')}"
+
+
+def _ref_text(ref: ObjectRef) -> str:
+    return f"{ref.kind} {ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind} {ref.name}"
+
+
+def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
+         poll: float = 0.25, clock: Callable[[], float] = time.monotonic) -> ConvergeResult:
+    """Poll until every target converged, one failed for good, or ``timeout``."""
+    start = clock()
+    done_before: set[ObjectRef] = set()
+    last_summary = start
+    verdicts: dict[ObjectRef, Verdict] = {}
+    phases: Counter[str] = Counter()
+    while True:
+        verdicts = converger.evaluate()
+        pods = converger.pods()
+        phases = Counter(str((p.get("status") or {}).get("phase", "Pending")) for p in pods)
+        done = {r for r, v in verdicts.items() if v.done}
+        failed = [r for r, v in verdicts.items() if v.failed]
+        now = clock()
+        pods_text = ", ".join(f"{n} {ph}" for ph, n in sorted(phases.items())) or "none"
+        line = (f"converging: {len(done)}/{len(verdicts)} objects ready; pods: {pods_text} "
+                f"({now - start:.0f}s)")
+        if live:
+            out.write("\r\033[K" + line)
+            out.flush()
+        else:
+            for ref in sorted(done - done_before, key=_ref_text):
+                out.write(f"converged: {_ref_text(ref)} ({verdicts[ref].detail})\n")
+            if now - last_summary >= 10:
+                out.write(line + "\n")
+                last_summary = now
+            out.flush()
+        done_before = done
+        if len(done) == len(verdicts) or failed or now - start >= timeout:
+            break
+        time.sleep(poll)
+    if live:
+        out.write("\r\033[K")
+    result = ConvergeResult(ok=len(done) == len(verdicts), elapsed=clock() - start,
+                            total=len(verdicts), pods=dict(phases))
+    for ref, v in verdicts.items():
+        if v.done:
+            continue
+        entry = (ref, converger.explain(ref, v, pods))
+        (result.failed if v.failed else result.unconverged).append(entry)
+    return result
+
+
+def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.0,
+             out: TextIO | None = None, live: bool | None = None,
+             runtime: ContainerRuntime | None = None, kubelet_config: Any = None,
+             manager: Manager | None = None) -> ConvergeResult:
+    """Run the agents until ``refs`` converge (see the module docstring)."""
+    out = out or sys.stdout
+    live = out.isatty() if live is None else live
+    own_runtime = runtime is None
+    if runtime is None:
+        from gitkube.runtime.podman import PodmanRuntime
+
+        runtime = PodmanRuntime()
+    manager = manager or Manager(client)
+    build_agents(manager, runtime, kubelet_config=kubelet_config)
+    try:
+        manager.start()
+        return wait(Converger(client, refs), timeout, out=out, live=live)
+    finally:
+        manager.stop()
+        if own_runtime:
+            runtime.close()
+
+
+def report(result: ConvergeResult) -> str:
+    """The closing text: success, or each unconverged object and why."""
+    pods = ", ".join(f"{n} {ph}" for ph, n in sorted(result.pods.items())) or "no pods"
+    if result.ok:
+        return (f"Converged: {result.total}/{result.total} objects ready in "
+                f"{result.elapsed:.1f}s ({pods}).")
+    lines = []
+    if result.failed:
+        lines.append(f"Failed after {result.elapsed:.1f}s:")
+        lines += [f"  {_ref_text(ref)}: {why}" for ref, why in result.failed]
+    if result.unconverged:
+        lines.append(f"Not converged after {result.elapsed:.1f}s "
+                     f"({result.total - len(result.unconverged) - len(result.failed)}/"
+                     f"{result.total} ready; {pods}):")
+        lines += [f"  {_ref_text(ref)}: {why}" for ref, why in result.unconverged]
+    return "\n".join(lines)
