@@ -65,6 +65,7 @@ class SchedulerConfig:
       and how long a pod may wait in the unschedulable queue with nothing changing before it
       is retried anyway (upstream: 30 s and 5 min).
     - ``memoize``: reuse plugin verdicts for unchanged nodes and identical pods.
+    - ``scheduled_events``: record a Normal ``Scheduled`` Event for every binding, as upstream.
     - ``seed``: for the random tie-break between equally scored nodes (tests).
     """
 
@@ -79,6 +80,7 @@ class SchedulerConfig:
     unschedulable_flush_interval: float = 30.0
     max_unschedulable_duration: float = 300.0
     memoize: bool = True
+    scheduled_events: bool = True
     seed: int | None = None
 
     @classmethod
@@ -104,6 +106,7 @@ class SchedulerConfig:
             "unschedulableFlushIntervalSeconds": "unschedulable_flush_interval",
             "podMaxInUnschedulablePodsDurationSeconds": "max_unschedulable_duration",
             "memoize": "memoize",
+            "scheduledEvents": "scheduled_events",
             "seed": "seed",
         }
         kwargs: dict[str, Any] = {}

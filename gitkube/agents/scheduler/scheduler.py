@@ -278,7 +278,7 @@ class Scheduler:
                 log.exception("scheduler: batch of %d bindings failed", len(batch))
             else:
                 self.stats.batches += 1
-                self._bound(len(batch))
+                self._bound(batch)
                 return
         for b in batch:
             try:
@@ -286,11 +286,15 @@ class Scheduler:
             except GitkubeError as e:
                 self._bind_failed(b, e)
             else:
-                self._bound(1)
+                self._bound([b])
 
-    def _bound(self, n: int) -> None:
-        self.stats.bound += n
+    def _bound(self, done: list[_Bind]) -> None:
+        self.stats.bound += len(done)
         self.stats.last_bound_at = time.monotonic()
+        if self.recorder is not None and self.config.scheduled_events:
+            for b in done:
+                self.recorder.normal(b.pod.obj, "Scheduled", f"Successfully assigned "
+                                     f"{b.pod.namespace}/{b.pod.name} to {b.node}")
 
     def _bind_failed(self, b: _Bind, error: GitkubeError) -> None:
         """Upstream's Forget: the node gets the capacity back; the pod, if it still waits,

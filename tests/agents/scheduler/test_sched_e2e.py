@@ -9,7 +9,13 @@ from typing import Any
 from agenttest import eventually
 from schedtest import node_obj, pod_obj
 
-from gitkube.agents.scheduler import Scheduler, SchedulerConfig, build_scheduler
+from gitkube.agents.scheduler import (
+    Scheduler,
+    SchedulerConfig,
+    Status,
+    build_scheduler,
+    default_registry,
+)
 
 FAST = {"initial_backoff": 0.02, "max_backoff": 0.2, "seed": 1}
 
@@ -136,3 +142,39 @@ def test_cordoned_and_not_ready_nodes_get_no_pods(cluster: Any) -> None:
         client.create(pod_obj(f"p{i}"))
     assert eventually(lambda: _bound(cluster, *(f"p{i}" for i in range(4))))
     assert {_node_of(cluster, f"p{i}") for i in range(4)} == {"fine"}
+
+
+class OnlyNamedLast:
+    """A user's filter, registered by name: only the node whose name sorts last."""
+
+    name = "OnlyNamedLast"
+
+    def __init__(self, args: Any) -> None:
+        pass
+
+    def filter(self, state: Any, pod: Any, node_info: Any) -> Status:
+        return Status() if node_info.name == "n2" else Status.unschedulable("not last")
+
+
+def test_custom_plugin_by_name_drives_the_agent_and_bindings_are_recorded(
+        cluster: Any) -> None:
+    client = cluster.client
+    for i in range(3):
+        client.create(node_obj(f"n{i}"))
+    registry = default_registry()
+    registry.register("OnlyNamedLast", OnlyNamedLast)
+    config = SchedulerConfig(**FAST).with_(filters=("NodeResourcesFit", "OnlyNamedLast"))
+    sched = build_scheduler(client, config, manager=cluster.manager, registry=registry)
+    cluster.manager.add(sched)
+    cluster.manager.start()
+    for i in range(4):
+        client.create(pod_obj(f"p{i}"))
+    assert eventually(lambda: _bound(cluster, *(f"p{i}" for i in range(4))))
+    assert {_node_of(cluster, f"p{i}") for i in range(4)} == {"n2"}
+
+    def scheduled() -> list[str]:
+        cluster.manager.flush_events()
+        return [e["message"] for e in client.list("v1", "Event", "default").items
+                if e["reason"] == "Scheduled"]
+
+    assert eventually(lambda: "Successfully assigned default/p0 to n2" in scheduled())
