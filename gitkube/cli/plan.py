@@ -30,12 +30,6 @@ class Output(StrEnum):
     json = "json"
 
 
-WAIT_NOTE = (
-    "note: --wait currently waits only for the store write; waiting for the agents to "
-    "converge arrives with the agents"
-)
-
-
 def _colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 

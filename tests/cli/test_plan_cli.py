@@ -300,8 +300,3 @@ def test_caches_never_outlive_a_recreated_store(env: str, tmp_path: Path) -> Non
     assert "~ Namespace demo  (00-namespace.yaml; not applied by gitkube yet" in result.out
     assert "Plan: 8 to add, 1 to change" in result.out
 
-
-def test_wait_is_accepted_and_says_what_it_waits_for(env: str) -> None:
-    result = run("apply", str(MANIFESTS), "--yes", "--wait", "--timeout", "5")
-    assert result.code == 0, result.out
-    assert "waits only for the store write" in result.out
