@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -118,6 +119,8 @@ def main() -> None:
         print(f"{kind:8} {r['pods_per_s']:9.0f} {r['seconds']:8.2f} "
               f"{r['pods_per_s'] / K8S_THRESHOLD:15.2f}x {r['bound']:7d} {r['batches']:6d} "
               f"{r['bind_errors']:12d}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (store, api, informers, scheduler): {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -241,26 +241,26 @@ class Scheduler:
     # --- the writer ------------------------------------------------------------------------
 
     def _write_loop(self) -> None:
+        """Write decisions in the order they were made; consecutive bindings (up to
+        ``bind_batch_size``) go in one transaction."""
         while True:
             item = self._writes.get()
-            if item is None:
-                return
             batch: list[_Bind] = []
-            failed: list[_Failed] = []
             while item is not None:
                 if isinstance(item, _Bind):
                     batch.append(item)
+                    if len(batch) >= self.config.bind_batch_size:
+                        self._bind_all(batch)
+                        batch = []
                 else:
-                    failed.append(item)
-                if len(batch) >= self.config.bind_batch_size:
-                    break
+                    self._bind_all(batch)
+                    batch = []
+                    self._record_unschedulable(item.pod, item.message)
                 try:
                     item = self._writes.get_nowait()
                 except queue.Empty:
                     break
             self._bind_all(batch)
-            for f in failed:
-                self._record_unschedulable(f.pod, f.message)
             if item is None:
                 return
 
