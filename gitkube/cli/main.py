@@ -18,6 +18,9 @@ from gitkube.errors import GitkubeError
 from gitkube.cli import validate as _validate  # noqa: F401  # isort: skip
 from gitkube.cli import plan as _plan  # noqa: F401  # isort: skip
 from gitkube.cli import agent as _agent  # noqa: F401  # isort: skip
+from gitkube.cli import get as _get  # noqa: F401  # isort: skip
+from gitkube.cli import rollout as _rollout  # noqa: F401  # isort: skip
+from gitkube.cli import events as _events  # noqa: F401  # isort: skip
 
 
 @app.callback()
