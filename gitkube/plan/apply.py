@@ -5,10 +5,12 @@ the plan compared), so a change made between plan and apply makes the whole tran
 and nothing is written.
 
 Objects inside a Namespace being deleted are shown as "deleted with Namespace X" and, in
-Kubernetes, are not deleted one by one: the namespace controller empties the Namespace. The
-api layer does not cascade Namespace deletion yet (that controller arrives with the agents),
-so until ``NAMESPACE_CASCADE`` is True apply deletes this source's objects in the Namespace
-in the same all-or-nothing transaction, just before the Namespace itself.
+Kubernetes, are not deleted one by one: the namespace controller empties the Namespace.
+gitkube's namespace controller (agents/controllers/namespace.py) runs only while the agents
+do (``apply --wait``, a daemon), and the api removes a Namespace without ``spec.finalizers``
+at once; so while ``NAMESPACE_CASCADE`` is False apply deletes this source's objects in the
+Namespace itself, in the same all-or-nothing transaction, just before the Namespace (the
+controller, when it runs, finds them gone and purges whatever else was there).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gitkube.plan import annotations as ann
 from gitkube.plan.history import PREFIX, Entry, make_entry, record_key
 from gitkube.plan.model import Action, Plan
 
-# True once the namespace controller removes a deleted Namespace's contents.
+# True once a deleted Namespace's contents are removed without the agents running.
 NAMESPACE_CASCADE = False
 
 
