@@ -255,7 +255,11 @@ class Scheduler:
                 else:
                     self._bind_all(batch)
                     batch = []
-                    self._record_unschedulable(item.pod, item.message)
+                    try:
+                        self._record_unschedulable(item.pod, item.message)
+                    except Exception:
+                        log.exception("scheduler: recording %s as unschedulable failed",
+                                      key_of(item.pod))
                 try:
                     item = self._writes.get_nowait()
                 except queue.Empty:
@@ -265,6 +269,15 @@ class Scheduler:
                 return
 
     def _bind_all(self, batch: list[_Bind]) -> None:
+        try:
+            self._bind_batch(batch)
+        except Exception as e:  # never let the writer die: the pods are retried
+            log.exception("scheduler: writing %d bindings failed", len(batch))
+            for b in batch:
+                if self.cache.is_assumed(b.pod.key):
+                    self._bind_failed(b, GitkubeError(str(e)))
+
+    def _bind_batch(self, batch: list[_Bind]) -> None:
         if not batch:
             return
         if len(batch) > 1:

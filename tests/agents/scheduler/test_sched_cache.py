@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from schedtest import node_obj, pod_obj
 
+from gitkube.agents.scheduler import build_scheduler
 from gitkube.agents.scheduler.cache import SchedulerCache
+from gitkube.agents.scheduler.scheduler import _Bind
 from gitkube.agents.scheduler.types import PodInfo
+from gitkube.api import LocalClient
+from gitkube.store import open_store
 
 
 def _cpu(cache: SchedulerCache, node: str) -> int:
@@ -58,3 +62,21 @@ def test_heartbeats_are_not_changes_and_pods_outlive_their_node() -> None:
     assert _cpu(cache, "a") == 1000
     assert cache.remove_pod("default/p")
     assert cache.node_info("a") is None
+
+
+def test_a_refused_batch_is_retried_one_by_one_and_the_loser_forgotten() -> None:
+    client = LocalClient(open_store("memory://"))
+    sched = build_scheduler(client)  # not started: the writer is driven by hand
+    client.create(node_obj("n1"))
+    sched.cache.set_node(node_obj("n1"))
+    a = PodInfo(client.create(pod_obj("a", cpu="100m")))
+    b = PodInfo(client.create(pod_obj("b", cpu="100m")))
+    client.bind("default", "b", "elsewhere")  # another scheduler won b
+    for p in (a, b):
+        sched.cache.assume(p, "n1")
+    sched._bind_all([_Bind(a, "n1"), _Bind(b, "n1")])
+    assert client.get("v1", "Pod", "default", "a")["spec"]["nodeName"] == "n1"
+    assert (sched.stats.bound, sched.stats.bind_errors) == (1, 1)
+    assert _cpu(sched.cache, "n1") == 100  # b gave its capacity back
+    assert sched.recorder is not None
+    sched.recorder.close()
