@@ -175,6 +175,9 @@ def test_balanced_allocation_prefers_equal_fractions() -> None:
     info = node_info(cpu="4", memory="8Gi")
     assert _score(BalancedAllocation(), pod_obj("p", cpu="2", memory="4Gi"), info) == 100
     assert _score(BalancedAllocation(), pod_obj("p", cpu="2", memory="0"), info) == 75
+    plugin = BalancedAllocation()
+    assert plugin.pre_score(CycleState(), PodInfo(pod_obj("best-effort")), []).skip
+    assert plugin.pre_score(CycleState(), PodInfo(pod_obj("p", cpu="1")), []).ok
 
 
 def test_fit_score_follows_its_strategy() -> None:

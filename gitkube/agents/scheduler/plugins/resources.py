@@ -11,10 +11,16 @@ nothing), balanced allocation the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from gitkube.agents.scheduler.framework import MAX_NODE_SCORE, SUCCESS, CycleState, Status
+from gitkube.agents.scheduler.framework import (
+    MAX_NODE_SCORE,
+    SKIP,
+    SUCCESS,
+    CycleState,
+    Status,
+)
 from gitkube.agents.scheduler.types import CPU, MEMORY, NodeInfo, PodInfo, Resources
 
 DEFAULT_RESOURCES: tuple[tuple[str, int], ...] = ((CPU, 1), (MEMORY, 1))
@@ -122,6 +128,14 @@ class BalancedAllocation:
 
     def signature(self, pod: PodInfo) -> Hashable:
         return pod.requests.key()
+
+    def pre_score(self, state: CycleState, pod: PodInfo,
+                  nodes: Sequence[NodeInfo]) -> Status:
+        # Best-effort pods are not scored (upstream, kubernetes#129138): every empty node
+        # would look perfectly balanced and attract them all.
+        if all(pod.requests.get(name) == 0 for name, _ in self.resources):
+            return SKIP
+        return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> int:
         alloc = node_info.facts.allocatable
