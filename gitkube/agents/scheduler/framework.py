@@ -243,6 +243,7 @@ class Framework:
         # nested tuple. Bounded; when full it starts over (old memo entries just go unused).
         self._sig_ids: dict[Hashable, int] = {}
         self._tables: dict[int, _Table] = {}
+        self._seen: set[int] = set()
 
     def signature(self, pod: PodInfo) -> int | None:
         """The memo key for ``pod`` (None: this profile cannot memoize)."""
@@ -297,7 +298,7 @@ class Framework:
             return (None, total, raw, ni.name)
 
         sig = self.signature(pod)
-        if sig is not None and isinstance(nodes, NodeList):
+        if sig is not None and isinstance(nodes, NodeList) and self._repeated(sig):
             feasible, failed, evaluated = self._find_feasible_tabled(nodes, sig, verdict)
         else:
             feasible, failed, evaluated = self._find_feasible(nodes, sig, verdict)
@@ -379,6 +380,18 @@ class Framework:
         self.next_start = (start + processed) % n_all
         failed = [v for v in window[:processed] if v[0] is not None] if not feasible else []
         return feasible, failed, processed
+
+    def _repeated(self, sig: int) -> bool:
+        """True from the second pod with this signature on: a table covers every node, so
+        it pays only for signatures that repeat (replicas), not for one-off pods."""
+        if sig in self._tables:
+            return True
+        if sig in self._seen:
+            return True
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen.add(sig)
+        return False
 
     @staticmethod
     def _memoized(ni: NodeInfo, sig: int, verdict: Callable[[NodeInfo], _Verdict]) -> _Verdict:
