@@ -214,3 +214,18 @@ def test_incremental_tables_decide_like_fresh_verdicts_while_the_cluster_changes
     fresh, memo = run(False), run(True)
     assert fresh == memo
     assert fresh.count(None) < len(fresh)
+
+
+def test_soft_preferences_decide_between_otherwise_equal_nodes() -> None:
+    fw = build_framework(SchedulerConfig(seed=2))
+    avoid = node_info("avoid", taints=[{"key": "spot", "effect": "PreferNoSchedule"}])
+    plain = node_info("plain")
+    for _ in range(5):
+        assert fw.schedule(PodInfo(pod_obj("p")), [avoid, plain]).node == "plain"
+    prefer_ssd = {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 10, "preference": {"matchExpressions": [
+            {"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}
+    ssd = node_info("ssd", labels={"disk": "ssd"})
+    for _ in range(5):
+        assert fw.schedule(PodInfo(pod_obj("q", affinity=prefer_ssd)),
+                           [plain, ssd]).node == "ssd"
