@@ -28,6 +28,7 @@ ContainerStateName = Literal["created", "running", "exited", "unknown"]
 
 # Labels every object gitkube's kubelet creates carries (the kubelet manages only these).
 LABEL_MANAGED = "io.gitkube.managed"
+LABEL_CLUSTER = "io.gitkube.cluster"  # the store's id: two stores on one host never collide
 LABEL_POD_UID = "io.gitkube.pod-uid"
 LABEL_NAMESPACE = "io.gitkube.pod-namespace"
 LABEL_POD_NAME = "io.gitkube.pod-name"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from conftest import MISSING_IMAGE, RUN_LABEL
+from runtime_env import MISSING_IMAGE, RUN_LABEL
 
 from gitkube.runtime.base import (
     ContainerInfo,

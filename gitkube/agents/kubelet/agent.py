@@ -35,6 +35,7 @@ import copy
 import logging
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +55,13 @@ from gitkube.agents.kubelet.volumes import (
     resolve_env,
 )
 from gitkube.agents.runtime import Manager, Result, WorkQueue, key_of, split_key
+from gitkube.api.client import Client, PutRecord
 from gitkube.config import state_dir
-from gitkube.errors import Conflict, NotFound
+from gitkube.errors import APIError, Conflict, NotFound
 from gitkube.model.quantity import parse_quantity
 from gitkube.runtime.base import (
     LABEL_ATTEMPT,
+    LABEL_CLUSTER,
     LABEL_CONTAINER,
     LABEL_GRACE,
     LABEL_INIT,
@@ -98,6 +101,24 @@ class KubeletConfig:
     root_dir: Path | None = None  # None: <state_dir>/kubelet
     # Extra labels on everything created (tests use one per run to find leftovers).
     runtime_labels: dict[str, str] = field(default_factory=dict)
+
+
+STORE_ID_RECORD = "/gitkube/store-id"  # the same record plan's apply writes
+
+
+def cluster_id(client: Client) -> str:
+    """The store's id (recorded on first use): it labels everything this kubelet creates, so
+    kubelets of two stores on one host never touch each other's containers."""
+    for _ in range(3):
+        record = client.get_record(STORE_ID_RECORD)
+        if record is not None and record.value.get("id"):
+            return str(record.value["id"])[:16]
+        try:
+            client.transaction([PutRecord(STORE_ID_RECORD, {"id": uuid.uuid4().hex},
+                                          expected_revision=0)])
+        except APIError:
+            continue
+    raise Conflict("could not record the store id")
 
 
 @dataclass
@@ -143,6 +164,9 @@ class Kubelet:
         self._own_recorder = recorder is None
         self.prober = Prober(runtime, self._enqueue)
         self._get = getter_for(self.client)
+        self.cluster = cluster_id(self.client)
+        self._scope = {LABEL_NODE: self.node_name, LABEL_CLUSTER: self.cluster,
+                       **self.config.runtime_labels}
         self._states: dict[str, _PodState] = {}
         self._states_lock = threading.Lock()
         self._stop = threading.Event()
@@ -265,7 +289,7 @@ class Kubelet:
     def relist(self) -> None:
         """Compare the runtime with the last look; enqueue the pods whose containers changed
         and the keys of sandboxes that have no pod (any more)."""
-        node = {LABEL_NODE: self.node_name, **self.config.runtime_labels}
+        node = self._scope
         infos = self.runtime.list_containers(node)
         snapshot: dict[str, tuple[Any, int | None]] = {
             i.id: (i.state, i.exit_code) for i in infos}
@@ -293,8 +317,7 @@ class Kubelet:
         meta = pod["metadata"]
         return {LABEL_MANAGED: "true", LABEL_POD_UID: str(meta["uid"]),
                 LABEL_NAMESPACE: str(meta.get("namespace") or "default"),
-                LABEL_POD_NAME: str(meta["name"]), LABEL_NODE: self.node_name,
-                **self.config.runtime_labels}
+                LABEL_POD_NAME: str(meta["name"]), **self._scope}
 
     def reconcile(self, key: str) -> Result:
         namespace, name = split_key(key)
@@ -302,8 +325,7 @@ class Kubelet:
         if pod is not None and not self._mine(pod):
             pod = None
         uid = str(pod["metadata"]["uid"]) if pod is not None else ""
-        selector = {LABEL_NODE: self.node_name, LABEL_NAMESPACE: str(namespace),
-                    LABEL_POD_NAME: name, **self.config.runtime_labels}
+        selector = {**self._scope, LABEL_NAMESPACE: str(namespace), LABEL_POD_NAME: name}
         sandboxes = self.runtime.list_sandboxes(selector)
         for sb in sandboxes:
             if sb.labels.get(LABEL_POD_UID) != uid:

@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import Node, phase, ready
+from kubelet_env import Node, phase, ready
 
 pytestmark = pytest.mark.podman
 
@@ -167,3 +167,14 @@ def test_kubelet_restart_adopts_running_containers(node: Node) -> None:
         time.sleep(0.05)
     after = node.wait("steady", ready)["status"]["containerStatuses"][0]
     assert after["containerID"] == before["containerID"] and after["restartCount"] == 0
+
+
+def test_logs_of_current_and_previous_instance(node: Node) -> None:
+    from gitkube.cli.logs import container_logs
+
+    node.pod("talker", [{"name": "main", "command": ["sh", "-c", "echo run-$RANDOM; exit 1"]}])
+    pod = node.wait("talker", lambda p: p["status"].get("containerStatuses", [{}])[0].get(
+        "restartCount", 0) >= 1)
+    current = "".join(container_logs(pod, None, runtime=node.runtime))
+    previous = "".join(container_logs(pod, "main", previous=True, runtime=node.runtime))
+    assert current.startswith("run-") and previous.startswith("run-")

@@ -1,0 +1,179 @@
+"""`gitkube get`, `describe` and `logs`: read the live state like kubectl does.
+
+Embedded mode: the store is opened directly (``--store``), and ``logs`` reads a container's
+output from the local Podman through the runtime, finding the container by the pod's labels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+from gitkube.api.client import Client
+from gitkube.cli import tables
+from gitkube.cli.app import STORE_HELP, app
+from gitkube.config import default_store_url
+from gitkube.errors import GitkubeError, NotFound, UsageError
+from gitkube.model import kinds
+from gitkube.model.kinds import ResourceType
+
+Obj = dict[str, Any]
+
+
+class GetOutput(StrEnum):
+    table = "table"
+    wide = "wide"
+    yaml = "yaml"
+    json = "json"
+    name = "name"
+
+
+def _client(store: str | None) -> Client:
+    from gitkube.api.local import LocalClient
+    from gitkube.store import open_store
+
+    return LocalClient(open_store(store or default_store_url()))
+
+
+def resolve(resource: str) -> ResourceType:
+    """``pods``, ``po``, ``deploy``, ``Deployment``, ``deployments.apps``... -> its type."""
+    rt = kinds.by_name(resource)
+    if rt is None:
+        known = ", ".join(sorted({r.plural for r in kinds.RESOURCES}))
+        raise UsageError(f'the server doesn\'t have a resource type "{resource}"',
+                         hint=f"one of: {known}")
+    return rt
+
+
+def _split_target(target: str, name: str | None) -> tuple[ResourceType, str | None]:
+    if "/" in target and name is None:
+        kind, _, obj_name = target.partition("/")
+        return resolve(kind), obj_name
+    return resolve(target), name
+
+
+def _dump(value: Any, output: GetOutput) -> str:
+    if output is GetOutput.json:
+        return json.dumps(value, indent=4) + "\n"
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    buf = StringIO()
+    yaml.dump(value, buf)
+    return buf.getvalue()
+
+
+@app.command()
+def get(
+    resource: str = typer.Argument(..., help="pods, deploy, svc, nodes, rs, ds, sts, jobs, cm, "
+                                             "secrets, pvc, ns, ep, events (or KIND/NAME)."),
+    name: str | None = typer.Argument(None, help="One object's name."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace."),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
+                                        help="Every namespace."),
+    output: GetOutput = typer.Option(GetOutput.table, "--output", "-o",
+                                     help="wide, yaml, json or name."),
+    selector: str | None = typer.Option(None, "--selector", "-l", help="Label selector."),
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+) -> None:
+    """List objects as tables like kubectl's (or one object, or yaml/json)."""
+    rt, obj_name = _split_target(resource, name)
+    client = _client(store)
+    ns = None if (all_namespaces or not rt.namespaced) else namespace
+    if obj_name is not None:
+        try:
+            items = [client.get(rt.api_version, rt.kind, ns or namespace, obj_name)]
+        except NotFound as e:
+            raise GitkubeError(f'{rt.plural} "{obj_name}" not found'
+                               + (f' in namespace "{namespace}"' if rt.namespaced else ""),
+                               hint=f"gitkube get {rt.plural}"
+                                    + (" -A" if rt.namespaced else "")) from e
+    else:
+        items = client.list(rt.api_version, rt.kind, ns, label_selector=selector).items
+    if rt.kind == "Event":
+        items.sort(key=lambda e: str(e.get("lastTimestamp") or e["metadata"].get(
+            "creationTimestamp") or ""))
+    if output in (GetOutput.yaml, GetOutput.json):
+        doc = items[0] if obj_name is not None else {
+            "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+            "items": items}
+        typer.echo(_dump(doc, output), nl=False)
+        return
+    if output is GetOutput.name:
+        for obj in items:
+            typer.echo(f"{rt.singular}/{obj['metadata']['name']}"
+                       if not rt.group else f"{rt.singular}.{rt.group}/{obj['metadata']['name']}")
+        return
+    if not items:
+        where = "" if ns is None else f" in {ns} namespace"
+        typer.echo(f"No resources found{where}.", err=True)
+        return
+    wide = output is GetOutput.wide
+    now = time.time()
+    headers = tables.columns(rt.kind, wide)
+    rows = [tables.row(obj, now, wide) for obj in items]
+    if ns is None and rt.namespaced:
+        headers = ["NAMESPACE", *headers]
+        rows = [[str(obj["metadata"].get("namespace", "")), *r] for obj, r in zip(
+            items, rows, strict=True)]
+    typer.echo(tables.render(headers, rows), nl=False)
+
+
+@app.command()
+def describe(
+    target: str = typer.Argument(..., help="KIND/NAME, or KIND."),
+    name: str | None = typer.Argument(None, help="NAME when KIND is given separately."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace."),
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+) -> None:
+    """Show one object in detail, with its Events."""
+    from gitkube.cli.describe import describe_text
+
+    rt, obj_name = _split_target(target, name)
+    client = _client(store)
+    if obj_name is None:
+        objs = client.list(rt.api_version, rt.kind, namespace if rt.namespaced else None).items
+    else:
+        try:
+            objs = [client.get(rt.api_version, rt.kind, namespace, obj_name)]
+        except NotFound as e:
+            raise GitkubeError(f'{rt.plural} "{obj_name}" not found', hint=f"gitkube get "
+                               f"{rt.plural} -n {namespace}") from e
+    texts = [describe_text(client, obj, time.time()) for obj in objs]
+    typer.echo("\n\n".join(texts), nl=False)
+
+
+@app.command()
+def logs(
+    pod: str = typer.Argument(..., help="POD, or deploy/NAME, job/NAME, sts/NAME, ..."),
+    container: str | None = typer.Option(None, "--container", "-c", help="Container name."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Stream new output."),
+    previous: bool = typer.Option(False, "--previous", "-p",
+                                  help="The previous (restarted) instance's output."),
+    tail: int | None = typer.Option(None, "--tail", help="Only the last N lines."),
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+) -> None:
+    """Print a container's output (from Podman, through the runtime)."""
+    from gitkube.cli.logs import check_node, container_logs, find_pod
+
+    client = _client(store)
+    the_pod = find_pod(client, pod, namespace)
+    check_node(client, the_pod)
+    lines = container_logs(the_pod, container, previous=previous, follow=follow, tail=tail,
+                           note=lambda text: typer.echo(text, err=True))
+    try:
+        for line in lines:
+            sys.stdout.write(line)
+            if follow:
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
