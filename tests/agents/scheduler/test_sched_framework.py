@@ -153,6 +153,14 @@ def test_unknown_plugins_and_bad_profiles_are_refused(tmp_path: Path) -> None:
     assert config.scheduler_name == "packer"
     assert config.scores == (ScoreSpec("NodeResourcesMostAllocated", 2),)
     assert config.percentage_of_nodes_to_score == 50
+    as_json = tmp_path / "profile.json"
+    as_json.write_text('{"filters": ["NodeResourcesFit"], "scores": ["NodeResourcesMostAllocated"]'
+                       ', "pluginConfig": [{"name": "NodeResourcesFit", "args": '
+                       '{"scoringStrategy": {"type": "MostAllocated"}}}]}', encoding="utf-8")
+    config = SchedulerConfig.load(as_json)
+    assert config.filters == ("NodeResourcesFit",)
+    assert config.plugin_args["NodeResourcesFit"]["scoringStrategy"]["type"] == "MostAllocated"
+    build_framework(config)
 
 
 def test_memoized_verdicts_decide_like_fresh_ones() -> None:
