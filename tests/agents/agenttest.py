@@ -6,10 +6,14 @@ import contextlib
 import time
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from gitkube.agents.runtime import Manager, ManualClock
 from gitkube.api.client import Client
+from gitkube.api.local import LocalClient
 from gitkube.errors import APIError
+from gitkube.store import open_store
 
 Obj = dict[str, Any]
 
@@ -151,3 +155,18 @@ class FakeKubelet:
         if self.auto_ready and (pod.get("status") or {}).get("phase") == "Pending":
             mark_running(self.client, pod)
         return self._result()
+
+
+# --- a store, a client and a manager for one test ------------------------------------
+
+
+class Cluster:
+    def __init__(self, path: Path):
+        self.store = open_store(f"sqlite:///{path}")
+        self.client = LocalClient(self.store)
+        self.clock = ManualClock()
+        self.manager = Manager(self.client, clock=self.clock)
+
+    def close(self) -> None:
+        self.manager.stop()
+        self.store.close()

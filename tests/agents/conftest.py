@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from gitkube.agents.runtime import Manager, ManualClock
-from gitkube.api.local import LocalClient
-from gitkube.store import open_store
-
-
-class Cluster:
-    def __init__(self, path: Path):
-        self.store = open_store(f"sqlite:///{path}")
-        self.client = LocalClient(self.store)
-        self.clock = ManualClock()
-        self.manager = Manager(self.client, clock=self.clock)
-
-    def close(self) -> None:
-        self.manager.stop()
-        self.store.close()
+from agenttest import Cluster
 
 
 @pytest.fixture
@@ -32,19 +16,3 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield c
     finally:
         c.close()
-
-
-@pytest.fixture
-def make_cluster(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    made: list[Cluster] = []
-
-    def make(name: str = "state.db") -> Cluster:
-        c = Cluster(tmp_path / name)
-        made.append(c)
-        return c
-
-    try:
-        yield make
-    finally:
-        for c in made:
-            c.close()

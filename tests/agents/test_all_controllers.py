@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from agenttest import eventually
-from conftest import Cluster
+from agenttest import Cluster, eventually
 
 from gitkube.agents.controllers import NAMES, build_controllers
 from gitkube.agents.controllers.deployment import is_complete

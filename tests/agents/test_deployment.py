@@ -6,8 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from agenttest import FakeKubelet, eventually, mark_running, node, set_phase
-from conftest import Cluster
+from agenttest import Cluster, FakeKubelet, eventually, mark_running, node, set_phase
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import replicaset as rsc

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import eventually, mark_running, node
-from conftest import Cluster
+from agenttest import Cluster, eventually, mark_running, node
 
 from gitkube.agents.controllers import endpoints as epc
 from gitkube.api.client import Client

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agenttest import FakeKubelet, eventually, node
-from conftest import Cluster
+from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import gc, namespace

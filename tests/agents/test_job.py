@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from agenttest import FakeKubelet, eventually, node, set_phase
-from conftest import Cluster
+from agenttest import Cluster, FakeKubelet, eventually, node, set_phase
 
 from gitkube.agents.controllers import job as jobc
 from gitkube.agents.controllers.common import is_pod_active

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agenttest import eventually
-from conftest import Cluster
+from agenttest import Cluster, eventually
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import nodelifecycle as nlc

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import FakeKubelet, eventually, node
-from conftest import Cluster
+from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import statefulset as stc
 from gitkube.agents.controllers.common import is_pod_ready
