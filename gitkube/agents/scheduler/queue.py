@@ -162,6 +162,10 @@ class SchedulingQueue:
                 self._cond.wait(remaining)
             return None
 
+    def reopen(self) -> None:
+        with self._cond:
+            self._closed = False
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

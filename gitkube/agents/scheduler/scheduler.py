@@ -173,6 +173,7 @@ class Scheduler:
         if self._threads:
             return
         self._stop.clear()
+        self.queue.reopen()
         if self._own_informers:
             for inf in (self.nodes, self.pods):
                 inf.start()
