@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gitkube.agents.scheduler.types import NodeInfo, PodInfo
@@ -62,3 +64,18 @@ def node_info(name: str = "n1", *, running: list[Obj] | None = None, **kw: Any) 
 
 def required(*terms: Obj) -> Obj:
     return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}
+
+
+def eventually(predicate: Callable[[], Any], timeout: float = 20.0, poll: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is truthy (True) or ``timeout`` seconds passed (False);
+    an exception counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import eventually
-from schedtest import node_obj, pod_obj
+from schedtest import eventually, node_obj, pod_obj
 
 from gitkube.agents.scheduler import (
     Scheduler,
@@ -38,7 +37,8 @@ def _bound(cluster: Any, *names: str) -> bool:
     return all(_node_of(cluster, n) for n in names)
 
 
-def test_pending_pods_get_bound_and_others_are_left_alone(cluster: Any) -> None:
+def test_pending_pods_get_bound_and_others_are_left_alone(sched_cluster: Any) -> None:
+    cluster = sched_cluster
     client = cluster.client
     for i in range(3):
         client.create(node_obj(f"n{i}"))
@@ -59,7 +59,8 @@ def test_pending_pods_get_bound_and_others_are_left_alone(cluster: Any) -> None:
 
 
 def test_unschedulable_pod_gets_condition_and_event_then_binds_when_a_node_appears(
-        cluster: Any) -> None:
+        sched_cluster: Any) -> None:
+    cluster = sched_cluster
     client = cluster.client
     for i in range(3):
         client.create(node_obj(f"small-{i}", cpu="1"))
@@ -96,7 +97,8 @@ def test_unschedulable_pod_gets_condition_and_event_then_binds_when_a_node_appea
 
 
 def test_insufficient_resources_message_and_retry_when_capacity_is_freed(
-        cluster: Any) -> None:
+        sched_cluster: Any) -> None:
+    cluster = sched_cluster
     client = cluster.client
     client.create(node_obj("only", cpu="1"))
     _start(cluster)
@@ -114,9 +116,9 @@ def test_insufficient_resources_message_and_retry_when_capacity_is_freed(
     assert eventually(lambda: _node_of(cluster, "second") == "only")
 
 
-def test_spread_versus_bin_packing(make_cluster: Any) -> None:
+def test_spread_versus_bin_packing(make_sched_cluster: Any) -> None:
     def placements(config: SchedulerConfig, db: str) -> list[str | None]:
-        cluster = make_cluster(db)
+        cluster = make_sched_cluster(db)
         for i in range(3):
             cluster.client.create(node_obj(f"n{i}", cpu="4", memory="8Gi"))
         _start(cluster, config)
@@ -132,7 +134,8 @@ def test_spread_versus_bin_packing(make_cluster: Any) -> None:
     assert len(set(packed)) == 1
 
 
-def test_cordoned_and_not_ready_nodes_get_no_pods(cluster: Any) -> None:
+def test_cordoned_and_not_ready_nodes_get_no_pods(sched_cluster: Any) -> None:
+    cluster = sched_cluster
     client = cluster.client
     client.create(node_obj("cordoned", unschedulable=True))
     client.create(node_obj("sick", ready="False"))
@@ -157,7 +160,8 @@ class OnlyNamedLast:
 
 
 def test_custom_plugin_by_name_drives_the_agent_and_bindings_are_recorded(
-        cluster: Any) -> None:
+        sched_cluster: Any) -> None:
+    cluster = sched_cluster
     client = cluster.client
     for i in range(3):
         client.create(node_obj(f"n{i}"))
