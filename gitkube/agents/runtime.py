@@ -340,10 +340,21 @@ class Informer:
                 if self._stop.is_set():
                     watcher.close()
                 try:
+                    quick_nones = 0
                     while not self._stop.is_set():
+                        asked = time.monotonic()
                         event = watcher.next_event(WATCH_POLL)
                         if event is None:
+                            # None long before the timeout, again and again: the stream was
+                            # closed (a server ending a watch). Watch again from where we are.
+                            quick = time.monotonic() - asked < WATCH_POLL / 4
+                            quick_nones = quick_nones + 1 if quick else 0
+                            if quick_nones >= 3:
+                                self._stop.wait(backoff)
+                                backoff = min(backoff * 2, 5.0)
+                                break
                             continue
+                        quick_nones = 0
                         if event.type == "ERROR":
                             need_list = True
                             break

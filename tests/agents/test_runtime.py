@@ -160,3 +160,35 @@ def test_event_recorder_aggregates_repeats(tmp_path: Path) -> None:
     found = client.list("v1", "Event", "default",
                         field_selector="involvedObject.name=web").items
     assert len(found) == 2
+
+
+def test_informer_rewatches_when_the_stream_closes(tmp_path: Path) -> None:
+    """A watch the server ends (None at once, over and over) is opened again from the last
+    resourceVersion, without a relist and without spinning."""
+    client = LocalClient(open_store(f"sqlite:///{tmp_path / 's.db'}"))
+    calls = {"watch": 0, "list": 0}
+
+    class Closing:
+        def __getattr__(self, name: str) -> object:
+            return getattr(client, name)
+
+        def list(self, *a: object, **k: object) -> object:
+            calls["list"] += 1
+            return client.list(*a, **k)  # type: ignore[arg-type]
+
+        def watch(self, *a: object, **k: object) -> object:
+            calls["watch"] += 1
+            w = client.watch(*a, **k)  # type: ignore[arg-type]
+            if calls["watch"] == 1:
+                w.close()  # the "server" ended the first stream
+            return w
+
+    inf = Informer(Closing(), "v1", "ConfigMap")  # type: ignore[arg-type]
+    inf.start()
+    try:
+        assert inf.wait_for_sync(5)
+        client.create(_cm("late"))
+        assert eventually(lambda: inf.get("default/late") is not None, timeout=10)
+        assert calls["watch"] >= 2 and calls["list"] == 1
+    finally:
+        inf.stop()
