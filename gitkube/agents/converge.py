@@ -312,10 +312,16 @@ def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.
 
         runtime = PodmanRuntime()
     manager = manager or Manager(client)
-    build_agents(manager, runtime, kubelet_config=kubelet_config)
+    agents = build_agents(manager, runtime, kubelet_config=kubelet_config)
+    started = time.monotonic()
     try:
         manager.start()
-        return wait(Converger(client, refs), timeout, out=out, live=live)
+        kubelet = agents[0]
+        waiter = getattr(kubelet, "wait_initial_sync", None)
+        if waiter is not None:
+            waiter(timeout)  # statuses from an earlier run are stale until re-synced
+        left = max(0.0, timeout - (time.monotonic() - started))
+        return wait(Converger(client, refs), left, out=out, live=live)
     finally:
         manager.stop()
         if own_runtime:

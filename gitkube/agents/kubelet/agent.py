@@ -173,6 +173,8 @@ class Kubelet:
         self._threads: list[threading.Thread] = []
         self._snapshot: dict[str, tuple[Any, int | None]] = {}
         self.syncs = 0
+        self._initial: set[str] | None = None
+        self._initial_done = threading.Event()
         self.pods.add_handler(self._on_add, self._on_update, self._on_add)
 
     # -- informer handlers: only this node's pods
@@ -202,6 +204,9 @@ class Kubelet:
         self._stop.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self.register_node()
+        self._initial = {key_of(p) for p in self.pods.list() if self._mine(p)}
+        if not self._initial:
+            self._initial_done.set()
         self.prober.start()
         loops: list[tuple[str, Callable[[], None]]] = [
             ("heartbeat", self._heartbeat_loop), ("relist", self._relist_loop),
@@ -270,6 +275,19 @@ class Kubelet:
             finally:
                 self.syncs += 1
                 self.queue.done(key)
+                self._synced(key)
+
+    def _synced(self, key: str) -> None:
+        initial = self._initial
+        if initial is not None and key in initial:
+            initial.discard(key)
+            if not initial:
+                self._initial_done.set()
+
+    def wait_initial_sync(self, timeout: float | None = None) -> bool:
+        """Wait until every pod bound to this node at start was synced once (so its status
+        reflects this kubelet's view, not a previous run's)."""
+        return self._initial_done.wait(timeout)
 
     def _resync_loop(self) -> None:
         while not self._stop.wait(self.config.resync_period):
@@ -447,7 +465,8 @@ class Kubelet:
             return self._start(pod, sandbox, c, 0, st, volumes, volume_error, init=init)
         if latest.state == "running":
             st.waiting.pop(name, None)
-            self.prober.ensure(key, uid, c, latest.id, sandbox.ip, latest.started_at or now)
+            self.prober.ensure(key, uid, c, latest.id, sandbox.ip, latest.started_at or now,
+                               assume_passing=self._was_ready(pod, name, latest.id))
             if init:
                 return None
             startup = self.prober.state(uid, name, "startup")
@@ -490,6 +509,15 @@ class Kubelet:
             return float(seen + delay - now)
         return self._start(pod, sandbox, c, attempt + 1, st, volumes, volume_error, init=init,
                            previous=hist)
+
+    def _was_ready(self, pod: Obj, name: str, container_id: str) -> bool:
+        """Whether the pod's last status reported this very container instance ready (a
+        restarted kubelet keeps that until a probe says otherwise)."""
+        wanted = f"{self.runtime.name}://{container_id}"
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            if cs.get("name") == name and cs.get("containerID") == wanted:
+                return bool(cs.get("ready"))
+        return False
 
     def _image_ready(self, pod: Obj, c: Obj, st: _PodState) -> float | None:
         """None when the image is there; else the delay before trying again (and the

@@ -153,9 +153,10 @@ class Prober:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ensure(self, pod_key: str, uid: str, container: Mapping[str, Any], container_id: str,
-               pod_ip: str, started: float) -> None:
+               pod_ip: str, started: float, *, assume_passing: bool = False) -> None:
         """Probe this container instance (a new id replaces the previous instance's
-        workers, resetting their counters)."""
+        workers, resetting their counters). ``assume_passing``: start from a passing result
+        (a restarted kubelet adopting a container last reported ready and started)."""
         name = str(container.get("name"))
         with self._lock:
             for kind in KINDS:
@@ -167,8 +168,12 @@ class Prober:
                     continue
                 if current is not None and current.container_id == container_id:
                     continue
-                self._workers[key] = ProbeWorker(pod_key, uid, container, container_id, kind,
-                                                 probe, pod_ip, started)
+                worker = ProbeWorker(pod_key, uid, container, container_id, kind, probe,
+                                     pod_ip, started)
+                if assume_passing:
+                    worker.result = True
+                    worker.next_at = time.time()
+                self._workers[key] = worker
 
     def forget_container(self, uid: str, name: str) -> None:
         with self._lock:

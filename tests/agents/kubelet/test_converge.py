@@ -1,0 +1,75 @@
+"""`apply --wait`'s engine on the simulated runtime: converged objects, and the reasons given
+when they do not converge."""
+
+from __future__ import annotations
+
+import io
+import socket
+from typing import Any
+
+from gitkube.agents.converge import converge, report, verdict
+from gitkube.agents.kubelet.agent import KubeletConfig
+from gitkube.api.local import LocalClient
+from gitkube.model.objects import ObjectRef
+from gitkube.runtime.simulated import SimulatedRuntime
+from gitkube.store import open_store
+
+Obj = dict[str, Any]
+
+
+def _deploy(name: str, image: str = "localhost/x:1", policy: str = "IfNotPresent") -> Obj:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                         "containers": [{"name": "c", "image": image,
+                                         "imagePullPolicy": policy}]}}}}
+
+
+def _job(name: str) -> Obj:
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "c", "image": "localhost/x:1"}]}}}}
+
+
+def _run(objs: list[Obj], timeout: float, runtime: SimulatedRuntime) -> tuple[Any, str]:
+    client = LocalClient(open_store("memory://"))
+    for obj in objs:
+        client.create(obj)
+    refs = [ObjectRef.of(o) for o in objs]
+    out = io.StringIO()
+    cfg = KubeletConfig(node_name=socket.gethostname(), relist_period=0.1)
+    result = converge(client, refs, timeout=timeout, out=out, live=False, runtime=runtime,
+                      kubelet_config=cfg)
+    return result, out.getvalue()
+
+
+def test_deployment_converges_and_is_reported() -> None:
+    result, out = _run([_deploy("web")], 60, SimulatedRuntime())
+    assert result.ok, report(result)
+    assert "converged: Deployment default/web (2/2 available, 2/2 updated)" in out
+    assert report(result).startswith("Converged: 1/1 objects ready")
+    assert result.pods == {"Running": 2}
+
+
+def test_timeout_names_the_object_and_why() -> None:
+    runtime = SimulatedRuntime(missing_images=["localhost/absent:1"])
+    result, _ = _run([_deploy("web"), _deploy("broken", "localhost/absent:1", "Never")], 3,
+                     runtime)
+    assert not result.ok
+    text = report(result)
+    assert "Deployment default/broken: 0/2 available" in text
+    assert "ErrImageNeverPull" in text and "web" not in text.split("\n", 1)[1]
+
+
+def test_verdicts() -> None:
+    job = _job("j")
+    assert not verdict(job).done
+    job["status"] = {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}
+    assert verdict(job).done
+    job["status"] = {"conditions": [{"type": "Failed", "status": "True",
+                                     "reason": "BackoffLimitExceeded"}]}
+    assert verdict(job).failed and "BackoffLimitExceeded" in verdict(job).detail
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert verdict(cm).done
