@@ -325,3 +325,25 @@ def test_progress_deadline_exceeded(cluster: Cluster) -> None:
     d = c.get("apps/v1", "Deployment", "default", "web")
     c.update({**d, "metadata": {**d["metadata"], "labels": {"poke": "1"}}})
     assert eventually(lambda: progressing_reason() == "ProgressDeadlineExceeded")
+
+
+def test_replicaset_adopts_matching_orphan_pods(cluster: Cluster) -> None:
+    start(cluster, rsc.controller)
+    c = cluster.client
+    orphan = c.create({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": "stray", "namespace": "default",
+                                    "labels": {"app": "api"}},
+                       "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}})
+    rs = c.create({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "metadata": {"name": "api", "namespace": "default"},
+                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}},
+                            "template": {"metadata": {"labels": {"app": "api"}},
+                                         "spec": {"containers": [{"name": "c",
+                                                                  "image": "nginx:1"}]}}}})
+    assert eventually(lambda: c.get("apps/v1", "ReplicaSet", "default", "api")["status"]
+                      .get("readyReplicas") == 2)
+    pods = active_pods(c, "api")
+    assert len(pods) == 2
+    assert orphan["metadata"]["uid"] in {p["metadata"]["uid"] for p in pods}
+    stray = c.get("v1", "Pod", "default", "stray")
+    assert stray["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]

@@ -71,6 +71,19 @@ def test_orphan_keeps_dependents_without_the_reference(cluster: Cluster) -> None
     rs = c.list("apps/v1", "ReplicaSet", "default").items
     assert len(rs) == 1 and not rs[0]["metadata"].get("ownerReferences")
     assert counts(c) == (1, 2)
+    pods = {p["metadata"]["uid"] for p in c.list("v1", "Pod", "default").items}
+    # applied again, the Deployment adopts the orphan ReplicaSet and its pods
+    d = c.create(deployment())
+
+    def adopted() -> bool:
+        rss = c.list("apps/v1", "ReplicaSet", "default").items
+        return len(rss) == 1 and [r["uid"] for r in rss[0]["metadata"].get(
+            "ownerReferences") or []] == [d["metadata"]["uid"]]
+
+    assert eventually(adopted)
+    assert eventually(lambda: dep.is_complete(*(lambda x: (x, x.get("status") or {}))(
+        c.get("apps/v1", "Deployment", "default", "web"))))
+    assert {p["metadata"]["uid"] for p in c.list("v1", "Pod", "default").items} == pods
 
 
 def test_foreground_deletes_dependents_first(cluster: Cluster) -> None:

@@ -153,6 +153,34 @@ def is_controlled_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
     return False
 
 
+def index_orphans(obj: Obj) -> list[str]:
+    """Index function: the namespace of an object without a controller owner (adoption
+    candidates), nothing for owned objects."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            return []
+    return [str((obj.get("metadata") or {}).get("namespace") or "")]
+
+
+def adoptable(owner: Mapping[str, Any], candidates: Iterable[Obj]) -> list[Obj]:
+    """Orphans the owner's selector matches (not being deleted): upstream adopts them."""
+    if is_terminating(owner):
+        return []
+    selector = (owner.get("spec") or {}).get("selector")
+    if not selector:
+        return []
+    return [c for c in candidates if not is_terminating(c) and selects(selector, c)]
+
+
+def with_controller(obj: Obj, owner: Mapping[str, Any]) -> Obj:
+    """A copy of ``obj`` with ``owner`` added as its controller ownerReference."""
+    out = copy.deepcopy(obj)
+    refs = [r for r in out["metadata"].get("ownerReferences") or []
+            if r.get("uid") != (owner.get("metadata") or {}).get("uid")]
+    out["metadata"]["ownerReferences"] = [*refs, owner_ref(owner)]
+    return out
+
+
 def pod_from_template(owner: Mapping[str, Any], template: Mapping[str, Any], name: str,
                       *, extra_labels: Mapping[str, str] | None = None) -> Obj:
     """A Pod object for ``owner`` from a pod template: labels/annotations of the template

@@ -8,7 +8,8 @@ Like upstream's (pkg/controller/deployment):
   controller ownerReference with the Deployment's uid and the annotation
   ``deployment.kubernetes.io/revision`` (max revision of the others + 1; a ReplicaSet whose
   template comes back, as after ``rollout undo``, gets a new revision). The "new" ReplicaSet
-  is the one whose template equals the Deployment's, ignoring the hash label.
+  is the one whose template equals the Deployment's, ignoring the hash label. ReplicaSets
+  the selector matches that have no controller (left by an orphaning delete) are adopted.
 - **RollingUpdate**: maxSurge rounds up, maxUnavailable rounds down (both 0 -> 1
   unavailable). The new ReplicaSet grows while the sum of every ReplicaSet's replicas stays
   <= replicas + maxSurge; old ReplicaSets shrink — unhealthy pods first — while the
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitkube.agents.controllers.common import (
+    adoptable,
+    index_orphans,
     is_controlled_by,
     is_pod_active,
     is_terminating,
@@ -43,6 +46,7 @@ from gitkube.agents.controllers.common import (
     scaled_value,
     set_condition,
     template_hash,
+    with_controller,
 )
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.runtime import (
@@ -55,7 +59,7 @@ from gitkube.agents.runtime import (
     owner_mapper,
 )
 from gitkube.api.client import Client
-from gitkube.errors import AlreadyExists, NotFound
+from gitkube.errors import AlreadyExists, Conflict, NotFound
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.deployment")
@@ -325,6 +329,16 @@ class DeploymentReconciler:
         self.recorder = recorder
         self.clock = clock
 
+    def _adopt(self, deploy: Obj) -> bool:
+        """Take over orphan ReplicaSets the selector matches (after an orphaning delete and
+        a re-apply, say), as upstream does. True if any."""
+        orphans = adoptable(deploy, self.replicasets.by_index(
+            "orphans", deploy["metadata"]["namespace"]))
+        for rs in orphans:
+            with contextlib.suppress(NotFound, Conflict):
+                self.client.update(with_controller(rs, deploy))
+        return bool(orphans)
+
     def _state(self, deploy: Obj) -> _State:
         uid = deploy["metadata"]["uid"]
         rss = [rs for rs in self.replicasets.by_index("owner", uid) if is_controlled_by(rs, uid)]
@@ -338,6 +352,8 @@ class DeploymentReconciler:
         if cached is None or is_terminating(cached):
             return Result()
         deploy = copy.deepcopy(cached)  # steps below update its metadata and status
+        if self._adopt(deploy):
+            return Result()  # the cache will show them as ours
         st = self._state(deploy)
         paused = bool((deploy.get("spec") or {}).get("paused"))
         recreate = ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
@@ -498,11 +514,14 @@ def controller(manager: Manager) -> Controller:
     rss = manager.informer("apps/v1", "ReplicaSet")
     pods = manager.informer("v1", "Pod")
     rss.add_index("owner", index_by_owner_uid)
+    rss.add_index("orphans", index_orphans)
     pods.add_index("owner", index_by_owner_uid)
     rec = DeploymentReconciler(manager.client, deploys, rss, pods,
                                manager.recorder("deployment-controller"), manager.clock)
     ctl = Controller("deployment-controller", rec, deploys)
     ctl.watches(rss, owner_mapper("Deployment"))
+    ctl.watches(rss, lambda rs: [key_of(d) for d in deploys.list(rs["metadata"].get("namespace"))
+                                 if index_orphans(rs) and adoptable(d, [rs])])
 
     def pod_to_deployment(pod: Obj) -> list[str]:
         # only Recreate waits on pods: map a pod to its ReplicaSet's owner

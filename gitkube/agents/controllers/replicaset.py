@@ -1,7 +1,8 @@
 """ReplicaSet controller: exactly ``spec.replicas`` active pods, and the ReplicaSet's status.
 
-Pods belong to a ReplicaSet through a controller ownerReference with its uid (pods matching
-the selector without an owner are not adopted — gitkube creates every pod it manages).
+Pods belong to a ReplicaSet through a controller ownerReference with its uid; active pods
+the selector matches that have no controller are adopted (the reference is added), as
+upstream.
 A pod that finished (Failed, or Succeeded) is deleted and replaced by a new pod with a new
 name and uid (gitkube has no separate pod garbage collector, so the ReplicaSet removes its
 finished pods itself). Surplus pods are deleted in upstream's order: unscheduled, pending,
@@ -12,6 +13,7 @@ creating the same pods twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from typing import Any
 from gitkube.agents.controllers.common import (
     Expectations,
     active_pod_rank,
+    adoptable,
     condition,
+    index_orphans,
     is_controlled_by,
     is_pod_active,
     is_pod_available,
@@ -31,6 +35,7 @@ from gitkube.agents.controllers.common import (
     pod_phase,
     random_suffix,
     selects,
+    with_controller,
 )
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.runtime import (
@@ -39,10 +44,11 @@ from gitkube.agents.runtime import (
     Manager,
     Result,
     index_by_owner_uid,
+    key_of,
     owner_mapper,
 )
 from gitkube.api.client import Client, CreateOp
-from gitkube.errors import APIError, NotFound
+from gitkube.errors import APIError, Conflict, NotFound
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.replicaset")
@@ -121,6 +127,14 @@ class ReplicaSetReconciler:
         uid = rs["metadata"]["uid"]
         return [p for p in self.pods.by_index("owner", uid) if is_controlled_by(p, uid)]
 
+    def adopt(self, rs: Obj) -> bool:
+        """Take over orphan pods the selector matches (as upstream); True if any."""
+        orphans = adoptable(rs, self.pods.by_index("orphans", rs["metadata"]["namespace"]))
+        for pod in orphans:
+            with contextlib.suppress(NotFound, Conflict):
+                self.client.update(with_controller(pod, rs))
+        return bool(orphans)
+
     def reconcile(self, key: str) -> Result:
         rs = self.replicasets.get(key)
         if rs is None:
@@ -130,6 +144,8 @@ class ReplicaSetReconciler:
         if not self.expectations.satisfied(key, self.pods.get):
             return Result(requeue_after=1.0)
         if not is_terminating(rs):
+            if self.adopt(rs):
+                return Result()  # the cache will show them as ours
             plan = plan_pods(int((rs.get("spec") or {}).get("replicas", 1)), pods)
             self._delete(key, rs, plan.delete)
             if plan.create:
@@ -195,9 +211,18 @@ def controller(manager: Manager, *, pod_delete_grace: int | None = None) -> Cont
     rs_inf = manager.informer("apps/v1", "ReplicaSet")
     pod_inf = manager.informer("v1", "Pod")
     pod_inf.add_index("owner", index_by_owner_uid)
+    pod_inf.add_index("orphans", index_orphans)
     rec = ReplicaSetReconciler(manager.client, rs_inf, pod_inf,
                                manager.recorder("replicaset-controller"), manager.clock,
                                pod_delete_grace)
     ctl = Controller("replicaset-controller", rec, rs_inf)
     ctl.watches(pod_inf, owner_mapper("ReplicaSet"))
+
+    def orphan_to_replicasets(pod: Obj) -> list[str]:
+        if index_orphans(pod) == [] or is_terminating(pod):
+            return []
+        ns = pod["metadata"].get("namespace")
+        return [key_of(rs) for rs in rs_inf.list(ns) if adoptable(rs, [pod])]
+
+    ctl.watches(pod_inf, orphan_to_replicasets)
     return ctl
