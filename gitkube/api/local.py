@@ -24,11 +24,12 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gitkube.api import strategy
+from gitkube.api.allocator import ALLOCATIONS_PREFIX, ServiceAllocator  # issue 9
 from gitkube.api.client import (
     BindOp,
     Client,
@@ -96,6 +97,7 @@ class _Step:
     result: Obj | None  # the object as written (no resourceVersion yet) or as removed
     removed: bool = False
     ref: str = ""  # "Deployment default/web", for error messages
+    extra: tuple[StoreOp, ...] = ()  # issue 9: allocation claims committed with the op
 
 
 class LocalClient:
@@ -106,6 +108,7 @@ class LocalClient:
     def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None):
         self.store = store
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.allocator = ServiceAllocator(store)  # issue 9: ClusterIPs and NodePorts
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -393,9 +396,10 @@ class LocalClient:
         A key may appear only once per transaction (BadRequest otherwise)."""
         steps: list[_Step] = []
         terminating: dict[str, bool] = {}
+        claims: set[str] = set()  # issue 9: addresses claimed earlier in this transaction
         for i, op in enumerate(ops):
             try:
-                steps.append(self._plan(op, terminating=terminating))
+                steps.append(self._plan(op, terminating=terminating, claims=claims))
             except APIError as e:
                 raise with_prefix(e, f"op {i} ({describe(op)})") from e
         return self._commit(steps, single=False)
@@ -406,11 +410,14 @@ class LocalClient:
         return result
 
     def _plan(self, op: TxnOp, *, grace: int | None = None,
-              terminating: dict[str, bool] | None = None) -> _Step:
+              terminating: dict[str, bool] | None = None,
+              claims: set[str] | None = None) -> _Step:
+        claims = set() if claims is None else claims
         if isinstance(op, CreateOp):
-            return self._plan_create(op.object, {} if terminating is None else terminating)
+            return self._plan_create(op.object, {} if terminating is None else terminating,
+                                     claims)
         if isinstance(op, UpdateOp):
-            return self._plan_update(op.object)
+            return self._plan_update(op.object, claims)
         if isinstance(op, DeleteOp):
             return self._plan_delete(op, grace)
         if isinstance(op, PutRecord):
@@ -421,14 +428,20 @@ class LocalClient:
             return self._plan_bind(op)
         raise BadRequest(f"not a transaction op: {op!r}")
 
-    def _plan_create(self, obj: Obj, terminating: dict[str, bool]) -> _Step:
+    def _plan_create(self, obj: Obj, terminating: dict[str, bool],
+                     claims: set[str] | None = None) -> _Step:
         rt = self._resource_of(obj)
         new = strategy.prepare_create(rt, obj, now=self._now())
         strategy.validate(rt, new)
         key, name = self._key_of(rt, new)
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
-        return _Step(key, Create(key, encode(new)), new, ref=ref(rt, name))
+        extra: tuple[StoreOp, ...] = ()
+        if rt.kind == "Service":  # issue 9: allocate, then validate what is stored
+            extra = tuple(self.allocator.on_write(new, None, set() if claims is None
+                                                  else claims))
+            strategy.validate(rt, new)
+        return _Step(key, Create(key, encode(new)), new, ref=ref(rt, name), extra=extra)
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
@@ -445,12 +458,21 @@ class LocalClient:
                 kind=rt.plural, name=name, group=rt.group,
             )
 
-    def _plan_update(self, obj: Obj) -> _Step:
+    def _plan_update(self, obj: Obj, claims: set[str] | None = None) -> _Step:
         rt = self._resource_of(obj)
         key, name = self._key_of(rt, obj)
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_update(rt, obj, old)
-        return self._finish_update(rt, key, name, kv, old, new)
+        if rt.kind != "Service":
+            return self._finish_update(rt, key, name, kv, old, new)
+        # issue 9: keep/claim/release allocated addresses with the write
+        if strategy.is_finalized(new):
+            step = self._finish_update(rt, key, name, kv, old, new)
+            return replace(step, extra=tuple(self.allocator.on_remove(old)))
+        extra = self.allocator.on_write(new, old, set() if claims is None else claims)
+        if strategy.spec_of(new) == strategy.spec_of(old):  # allocated values kept: no bump
+            new["metadata"]["generation"] = old["metadata"].get("generation")
+        return replace(self._finish_update(rt, key, name, kv, old, new), extra=tuple(extra))
 
     def _plan_status(self, rt: ResourceType, key: str, name: str, obj: Obj) -> _Step:
         if not strategy.has_status_subresource(rt):
@@ -499,7 +521,9 @@ class LocalClient:
                                        grace_period_seconds=grace)
         label = ref(rt, op.name)
         if plan.action == "remove":
-            return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=label)
+            extra = tuple(self.allocator.on_remove(old)) if rt.kind == "Service" else ()
+            return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=label,
+                         extra=extra)  # issue 9: a Service's addresses go with it
         if plan.action == "none":
             return _Step(key, None, old, ref=label)
         return _Step(key, Update(key, encode(plan.object), kv.mod_revision), plan.object,
@@ -537,11 +561,15 @@ class LocalClient:
                 raise BadRequest(f"a transaction may touch {step.ref} only once")
             seen.add(step.key)
         store_ops = [s.op for s in steps if s.op is not None]
+        store_ops += [x for s in steps for x in s.extra]  # issue 9: allocation claims
         if not store_ops:
             return TxnResult(self.store.revision(), [self._existing(s) for s in steps])
         try:
             revision = self.store.txn(store_ops)
         except (KeyExists, KeyNotFound, RevisionConflict) as e:
+            if str(getattr(e, "key", "")).startswith(ALLOCATIONS_PREFIX):  # issue 9
+                raise Conflict(f"{e}: an address or port was allocated concurrently",
+                               hint="retry the write") from e
             raise store_error(e, [s.key for s in steps], [s.ref for s in steps], single) from e
         results: list[Obj | None] = []
         for step in steps:
