@@ -599,7 +599,11 @@ class Controller:
                 result = self.reconciler.reconcile(key)
             except Exception as e:
                 self.errors += 1
-                log.debug("%s: reconcile %s failed: %s", self.name, key, e, exc_info=True)
+                failures = self.queue.failures(key) + 1
+                # Conflicts from a stale cache are routine; say so only when it persists.
+                level = logging.WARNING if failures in (5, 20, 100, 500) else logging.DEBUG
+                log.log(level, "%s: reconcile %s failed (%d times): %s", self.name, key,
+                        failures, e, exc_info=log.isEnabledFor(logging.DEBUG))
                 self.queue.add_rate_limited(key)
             else:
                 self.queue.forget(key)
