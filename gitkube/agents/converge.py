@@ -69,15 +69,16 @@ class ConvergeResult:
     pods: dict[str, int] = field(default_factory=dict)
 
 
-def build_agents(manager: Manager, runtime: ContainerRuntime, *,
+def build_agents(manager: Manager, runtime: ContainerRuntime | None, *,
                  kubelet_config: Any = None) -> list[Agent]:
     """The kubelet, the scheduler and every controller module present, on ``manager``.
     The kubelet comes first: it refreshes its Node's heartbeat before the node-lifecycle
-    controller looks at it."""
+    controller looks at it. ``runtime=None``: no kubelet (``gitkube serve --no-kubelet``)."""
     from gitkube.agents.kubelet.agent import Kubelet
     from gitkube.agents.scheduler import build_scheduler
 
-    agents: list[Agent] = [Kubelet(manager, runtime, kubelet_config)]
+    agents: list[Agent] = [Kubelet(manager, runtime, kubelet_config)] \
+        if runtime is not None else []
     agents.append(build_scheduler(manager.client, None, manager=manager))
     for name in CONTROLLERS:
         try:
@@ -302,10 +303,13 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
 def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.0,
              out: TextIO | None = None, live: bool | None = None,
              runtime: ContainerRuntime | None = None, kubelet_config: Any = None,
-             manager: Manager | None = None) -> ConvergeResult:
-    """Run the agents until ``refs`` converge (see the module docstring)."""
+             manager: Manager | None = None, run_agents: bool = True) -> ConvergeResult:
+    """Run the agents until ``refs`` converge (see the module docstring).
+    ``run_agents=False``: only wait (a ``gitkube serve`` daemon runs the agents)."""
     out = out or sys.stdout
     live = out.isatty() if live is None else live
+    if not run_agents:
+        return wait(Converger(client, refs), timeout, out=out, live=live)
     own_runtime = runtime is None
     if runtime is None:
         from gitkube.runtime.podman import PodmanRuntime
