@@ -347,3 +347,4 @@ def test_replicaset_adopts_matching_orphan_pods(cluster: Cluster) -> None:
     assert orphan["metadata"]["uid"] in {p["metadata"]["uid"] for p in pods}
     stray = c.get("v1", "Pod", "default", "stray")
     assert stray["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
+

@@ -105,6 +105,24 @@ def test_status_messages_are_kubectls() -> None:
         rollout.deployment_status(d)
 
 
+def test_statefulset_and_daemonset_messages() -> None:
+    sts = {"metadata": {"name": "db", "generation": 1},
+           "spec": {"replicas": 3},
+           "status": {"observedGeneration": 1, "readyReplicas": 1}}
+    assert rollout.statefulset_status(sts) == ("Waiting for 2 pods to be ready...", False)
+    sts["status"].update(readyReplicas=3, currentReplicas=3, currentRevision="db-a",
+                         updateRevision="db-a")
+    assert rollout.statefulset_status(sts)[1] is True
+    ds = {"metadata": {"name": "agent", "generation": 2},
+          "status": {"observedGeneration": 2, "desiredNumberScheduled": 3,
+                     "updatedNumberScheduled": 2, "numberAvailable": 2}}
+    assert rollout.daemonset_status(ds)[0] == (
+        'Waiting for daemon set "agent" rollout to finish: 2 out of 3 new pods have been '
+        "updated...")
+    ds["status"].update(updatedNumberScheduled=3, numberAvailable=3)
+    assert rollout.daemonset_status(ds) == ('daemon set "agent" successfully rolled out', True)
+
+
 def test_target_parsing() -> None:
     assert rollout.parse_target("deploy/web")[1] == "web"
     assert rollout.parse_target("deployment.apps", "web")[0].kind == "Deployment"

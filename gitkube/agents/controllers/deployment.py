@@ -17,7 +17,7 @@ Like upstream's (pkg/controller/deployment):
   and status, exactly the quantities upstream uses.
 - **Recreate**: old ReplicaSets go to 0; the new one is scaled up once no old pod is active.
 - ``revisionHistoryLimit``: the oldest empty old ReplicaSets beyond it are deleted.
-- ``spec.paused``: no rollout; only the status is kept.
+- ``spec.paused`` is refused by gitkube's schema, so there is no pausing.
 - Status: replicas, updatedReplicas, readyReplicas, availableReplicas, unavailableReplicas,
   observedGeneration, collisionCount, and conditions Available (MinimumReplicasAvailable /
   MinimumReplicasUnavailable) and Progressing (NewReplicaSetCreated, ReplicaSetUpdated,
@@ -238,8 +238,6 @@ def _progressing(deploy: Obj, old: Obj, status: Obj, conditions: list[Obj],
     stamp = rfc3339(now)
     name = new_rs["metadata"]["name"] if new_rs is not None else deploy["metadata"]["name"]
     current = next((c for c in conditions if c.get("type") == "Progressing"), None)
-    if (deploy.get("spec") or {}).get("paused"):
-        return conditions
     if is_complete(deploy, status):
         return set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable",
                              f'ReplicaSet "{name}" has successfully progressed.', stamp,
@@ -355,26 +353,21 @@ class DeploymentReconciler:
         if self._adopt(deploy):
             return Result()  # the cache will show them as ours
         st = self._state(deploy)
-        paused = bool((deploy.get("spec") or {}).get("paused"))
         recreate = ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
         changed = False
-        if not paused:
+        if st.new_rs is None:
+            st.new_rs = self._create_new_rs(st, recreate)
             if st.new_rs is None:
-                st.new_rs = self._create_new_rs(st, recreate)
-                if st.new_rs is None:
-                    return Result()
-                st.rss.append(st.new_rs)
-                changed = True
-            else:
-                changed = self._bump_revision(st)
-            if not changed:
-                changed = self._recreate(st) if recreate else self._rolling(st)
-            if not changed:
-                for rs in history_to_delete(deploy, st.old_rss):
-                    self._delete_rs(rs)
-        elif st.new_rs is not None and replicas_of(st.new_rs) != replicas_of(deploy) \
-                and not st.old_rss:
-            changed = self._scale(deploy, st.new_rs, replicas_of(deploy))
+                return Result()
+            st.rss.append(st.new_rs)
+            changed = True
+        else:
+            changed = self._bump_revision(st)
+        if not changed:
+            changed = self._recreate(st) if recreate else self._rolling(st)
+        if not changed:
+            for rs in history_to_delete(deploy, st.old_rss):
+                self._delete_rs(rs)
         now = self.clock()
         status = compute_status(deploy, st.rss, st.new_rs, now)
         if status != (deploy.get("status") or {}):
