@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitkube.agents.runtime import Controller, Manager
+from gitkube.agents.runtime import Agent, Manager
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,22 @@ class ControllerSettings:
     node_monitor_period: float = 5.0     # how often node health is re-checked
     job_backoff_base: float = 10.0       # Job pod re-creation back-off: base * 2^(n-1)
     job_backoff_max: float = 360.0
+    event_ttl: float = 3600.0            # Events last seen longer ago are deleted
+    event_sweep_period: float = 600.0
 
 
 NAMES = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints", "gc",
-         "namespace", "nodelifecycle")
+         "namespace", "nodelifecycle", "eventttl")
 
 
 def build_controllers(manager: Manager, settings: ControllerSettings | None = None, *,
-                      only: tuple[str, ...] = NAMES) -> list[Controller]:
+                      only: tuple[str, ...] = NAMES) -> list[Agent]:
     """Every controller (or those named in ``only``), added to ``manager``."""
     from gitkube.agents.controllers import (
         daemonset,
         deployment,
         endpoints,
+        eventttl,
         gc,
         job,
         namespace,
@@ -47,8 +50,9 @@ def build_controllers(manager: Manager, settings: ControllerSettings | None = No
     )
 
     s = settings or ControllerSettings()
-    made: list[Controller] = []
+    made: list[Agent] = []
     for name in only:
+        ctl: Agent
         if name == "deployment":
             ctl = deployment.controller(manager)
         elif name == "replicaset":
@@ -70,6 +74,8 @@ def build_controllers(manager: Manager, settings: ControllerSettings | None = No
             ctl = nodelifecycle.controller(manager, grace_period=s.node_grace_period,
                                            eviction_timeout=s.pod_eviction_timeout,
                                            monitor_period=s.node_monitor_period)
+        elif name == "eventttl":
+            ctl = eventttl.controller(manager, ttl=s.event_ttl, period=s.event_sweep_period)
         else:
             raise ValueError(f"unknown controller {name!r}: choose from {', '.join(NAMES)}")
         manager.add(ctl)
