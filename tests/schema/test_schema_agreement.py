@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+from schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 from gitkube.schema.validator import SCHEMA_DIR, _checks, schema_file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import example_objects
+from schemadata import example_objects
 
 from gitkube.schema import Issue, check_object
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from conftest import CONFIGMAP, DEPLOYMENT, example_objects
+from schemadata import CONFIGMAP, DEPLOYMENT, example_objects
 
 from gitkube.schema import Issue, check_documents
 from gitkube.source.document import Document

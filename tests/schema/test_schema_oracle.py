@@ -12,7 +12,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from conftest import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
+from schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 from gitkube.model.defaults import apply_defaults
 from gitkube.schema import check_object

@@ -8,7 +8,7 @@ import datetime
 from typing import Any
 
 import pytest
-from conftest import DEPLOYMENT, SERVICE, example_objects
+from schemadata import DEPLOYMENT, SERVICE, example_objects
 from test_schema_agreement import mutations
 
 from gitkube.schema import Issue, check_object
