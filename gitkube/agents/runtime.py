@@ -156,6 +156,7 @@ class Informer:
         self._thread: threading.Thread | None = None
         self._watcher: Watcher | None = None
         self.resource_version = ""
+        self.add_index("namespace", index_by_namespace)  # list(namespace) uses it
 
     # reads
     def get(self, key: str) -> Obj | None:
@@ -220,7 +221,6 @@ class Informer:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self.add_index("namespace", index_by_namespace)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"informer {self.kind}")
