@@ -1,0 +1,143 @@
+"""The Kubernetes-shaped REST API over any ``Client`` (usually a ``LocalClient``).
+
+The seam for the daemon::
+
+    from gitkube.api import LocalClient
+    from gitkube.api.server import APIServer, Attributes, Identity
+
+    class TokenAuth:                       # any object with these two methods (auth.Auth)
+        def authenticate(self, headers):   # headers: dict, lower-cased names
+            token = headers.get("authorization", "").removeprefix("Bearer ")
+            return Identity("admin", ("admin",)) if token == SECRET else None   # None -> 401
+        def authorize(self, identity, verb, resource: Attributes):
+            return "admin" in identity.groups or resource.read_only             # False -> 403
+
+    server = APIServer(LocalClient(store), auth=TokenAuth(), log_requests=True)
+    port = server.serve_tcp("127.0.0.1", 0, ssl_context=ctx)   # returns the bound port
+    server.serve_unix(state_dir / "gitkube.sock")               # mode 0600 by default
+    ...
+    server.shutdown()      # from any thread: stop accepting, end watches, close sockets
+
+``serve_*`` start background threads and return at once; both may be used on one server.
+``/healthz``, ``/readyz``, ``/livez`` answer ``ok`` without authentication. Request logs go
+to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
+never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``; default: the
+local Podman runtime). See docs/HTTP_API.md for paths, verbs and semantics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gitkube.api.client import Client
+from gitkube.api.server.app import Router
+from gitkube.api.server.auth import Attributes, Auth, Identity
+from gitkube.api.server.logs import LogOptions, LogsProvider, RuntimeLogs
+from gitkube.api.server.messages import Stream
+from gitkube.api.server.transport import Handler, TCPServer, bind_unix, start_thread
+
+# Kubernetes' own limit for a request body is 3 MiB.
+DEFAULT_MAX_BODY = 3 * 1024 * 1024
+
+__all__ = ["DEFAULT_MAX_BODY", "APIServer", "Attributes", "Auth", "Identity", "LogOptions",
+           "LogsProvider", "RuntimeLogs"]
+
+
+class APIServer:
+    """Serves the REST API of ``client`` on any number of TCP and unix listeners."""
+
+    def __init__(self, client: Client, *, auth: Auth | None = None,
+                 log_requests: bool = False, logs: LogsProvider | None = None,
+                 max_body_bytes: int = DEFAULT_MAX_BODY, git_version: str = "dev"):
+        self.client = client
+        self.auth = auth
+        self.log_requests = log_requests
+        self.max_body_bytes = max_body_bytes
+        self._own_logs = RuntimeLogs() if logs is None else None
+        self._stopping = threading.Event()
+        provider: LogsProvider = logs if logs is not None else self._own_logs  # type: ignore[assignment]
+        self.router = Router(client, auth=auth, logs=provider,
+                             stopping=self._stopping, git_version=git_version)
+        self._servers: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self._connections: set[Any] = set()
+        self._streams: set[Stream] = set()
+        self._busy = 0
+        self._busy_cond = threading.Condition()
+        self._unix_paths: list[Path] = []
+        self._handler: type[Handler] = type("BoundHandler", (Handler,), {"api": self})
+
+    def _busy_inc(self, delta: int) -> None:
+        with self._busy_cond:
+            self._busy += delta
+            if self._busy == 0:
+                self._busy_cond.notify_all()
+
+    def serve_tcp(self, host: str = "127.0.0.1", port: int = 0,
+                  ssl_context: ssl.SSLContext | None = None) -> int:
+        """Listen on ``host:port`` (0: a free port) in a background thread; returns the
+        bound port. With ``ssl_context`` connections are TLS (handshake per connection)."""
+        self._check_running()
+        server = TCPServer((host, port), self._handler, ssl_context)
+        self._servers.append(server)
+        self._threads.append(start_thread(server, f"gitkube-api-tcp-{port}"))
+        return int(server.server_address[1])
+
+    def serve_unix(self, path: str | Path, *, mode: int = 0o600) -> Path:
+        """Listen on a unix socket at ``path`` (created with ``mode``; a stale socket file is
+        replaced) in a background thread."""
+        self._check_running()
+        path = Path(path)
+        server = bind_unix(str(path), self._handler, mode)
+        self._servers.append(server)
+        self._unix_paths.append(path)
+        self._threads.append(start_thread(server, "gitkube-api-unix"))
+        return path
+
+    def _check_running(self) -> None:
+        if self._stopping.is_set():
+            raise RuntimeError("this APIServer was shut down")
+
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop accepting, end every watch and log stream, let requests in flight finish
+        (up to ``grace`` seconds), then close all connections. Safe from any thread, and
+        more than once."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for stream in list(self._streams):
+            with contextlib.suppress(Exception):
+                stream.close()
+        deadline = time.monotonic() + grace
+        with self._busy_cond:
+            while self._busy > 0 and time.monotonic() < deadline:
+                self._busy_cond.wait(max(0.0, deadline - time.monotonic()))
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=grace)
+        for path in self._unix_paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self._own_logs is not None:
+            self._own_logs.close()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def __enter__(self) -> APIServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

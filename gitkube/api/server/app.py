@@ -1,0 +1,111 @@
+"""The request router: authentication, authorization, then discovery, OpenAPI, resources or
+gitkube's extension endpoints. Transport-free: ``Router.answer(Request) -> Answer``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from gitkube.api.client import Client
+from gitkube.api.server import discovery, extension, openapi
+from gitkube.api.server.auth import Attributes, Auth, Identity
+from gitkube.api.server.bodies import MethodNotAllowed
+from gitkube.api.server.handlers import Resources, verb_of
+from gitkube.api.server.logs import LogsProvider
+from gitkube.api.server.messages import Answer, Request, Response
+from gitkube.api.server.routes import Route, group_version, not_found, resolve, split
+from gitkube.errors import APIError, Forbidden, Unauthorized
+
+log = logging.getLogger("gitkube.api.server")
+HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
+
+
+def attributes(req: Request, route: Route | None) -> Attributes:
+    if route is None:
+        return Attributes(req.method.lower(), req.path)
+    rt = route.rt
+    return Attributes(verb_of(req.method, route, req.query), req.path, rt.group, rt.version,
+                      rt.plural, route.subresource, route.namespace, route.name)
+
+
+class Router:
+    def __init__(self, client: Client, *, auth: Auth | None, logs: LogsProvider,
+                 stopping: threading.Event, git_version: str = "dev"):
+        self.client = client
+        self.auth = auth
+        self.resources = Resources(client, logs, stopping)
+        self.git_version = git_version
+
+    def answer(self, req: Request) -> Answer:
+        """The answer to ``req``; every failure is a Status response, never an exception."""
+        try:
+            return self._answer(req)
+        except APIError as e:
+            return Response.error(e)
+        except Exception as e:  # a bug: log it here, show no traceback to the client
+            log.exception("internal error serving %s %s", req.method, req.path)
+            err = APIError(f"an internal error occurred: {type(e).__name__}")
+            return Response.error(err)
+
+    def _identity(self, req: Request) -> Identity | None:
+        if self.auth is None:
+            return None
+        identity = self.auth.authenticate(req.headers)
+        if identity is None:
+            raise Unauthorized("Unauthorized")
+        return identity
+
+    def _authorize(self, identity: Identity | None, attrs: Attributes) -> None:
+        if self.auth is None or identity is None:
+            return
+        if not self.auth.authorize(identity, attrs.verb, attrs):
+            what = (f'{attrs.resource}{"/" + attrs.subresource if attrs.subresource else ""}'
+                    if attrs.is_resource else attrs.path)
+            group = f' in API group "{attrs.group}"' if attrs.is_resource else ""
+            scope = f' in the namespace "{attrs.namespace}"' if attrs.namespace else (
+                " at the cluster scope" if attrs.is_resource else "")
+            raise Forbidden(f'{what} is forbidden: User "{identity.name}" cannot {attrs.verb} '
+                            f'resource "{what}"{group}{scope}',
+                            kind=attrs.resource or None, name=attrs.name or None,
+                            group=attrs.group)
+
+    def _answer(self, req: Request) -> Answer:
+        path = req.path
+        if path in HEALTH_PATHS:
+            return Response(200, b"ok", "text/plain")
+        identity = self._identity(req)
+        parts = split(path)
+        gv = group_version(parts)
+        route: Route | None = None
+        if gv is not None and gv[2] and not path.startswith(extension.PREFIX):
+            route = resolve(gv[0], gv[1], gv[2], path)
+        self._authorize(identity, attributes(req, route))
+        if route is not None:
+            return self.resources.handle(req, route)
+        if path.startswith(extension.PREFIX):
+            return extension.handle(self.client, req)
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                                   f"resource: {req.method} {path}")
+        return self._document(req, parts, gv)
+
+    def _document(self, req: Request, parts: list[str],
+                  gv: tuple[str, str, list[str]] | None) -> Response:
+        path = req.path
+        if parts == ["version"]:
+            return Response.json(discovery.version(self.git_version))
+        if parts == ["api"]:
+            return Response.json(discovery.api_versions())
+        if parts == ["apis"]:
+            return Response.json(discovery.api_group_list())
+        if len(parts) == 2 and parts[0] == "apis":
+            group = discovery.api_group(parts[1])
+            if group is not None:
+                return Response.json(group)
+        if gv is not None and not gv[2]:
+            doc = discovery.resource_list(gv[0], gv[1])
+            if doc is not None:
+                return Response.json(doc)
+        if parts[:1] == ["openapi"]:
+            return openapi.document(parts[1:], req.query)
+        raise not_found(path)

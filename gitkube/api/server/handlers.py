@@ -1,0 +1,354 @@
+"""The resource verbs: a routed request turned into Client calls and a response.
+
+Pure of HTTP: takes a ``Request`` and a ``Route``, returns a ``Response`` or a ``Stream``,
+raises ``APIError`` (the transport turns it into a Status).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+
+from gitkube.api.client import Client, PatchType, PropagationPolicy
+from gitkube.api.codec import copy_json
+from gitkube.api.server import bodies
+from gitkube.api.server.bodies import (
+    PATCH_TYPES,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    flag,
+    int_param,
+    media_type,
+    parse_body,
+)
+from gitkube.api.server.logs import LogOptions, LogsProvider, choose_container, limited
+from gitkube.api.server.messages import Answer, Request, Response, Stream
+from gitkube.api.server.routes import Route
+from gitkube.api.server.tables import as_table, wants_table
+from gitkube.api.server.watchstream import WatchStream
+from gitkube.errors import BadRequest, Invalid, NotFound
+from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+
+Obj = dict[str, Any]
+_POLICIES = ("Orphan", "Background", "Foreground")
+
+
+def verb_of(method: str, route: Route, query: Any) -> str:
+    """The Kubernetes verb (RBAC's) of a resource request."""
+    if method in ("GET", "HEAD"):
+        if route.legacy_watch or flag(query, "watch"):
+            return "watch"
+        return "list" if route.collection else "get"
+    if method == "POST":
+        return "create"
+    if method == "PUT":
+        return "update"
+    if method == "PATCH":
+        return "patch"
+    if method == "DELETE":
+        return "deletecollection" if route.collection else "delete"
+    return method.lower()
+
+
+def _refuse_dry_run(query: Any) -> None:
+    if query.get("dryRun"):
+        raise BadRequest("dryRun is not supported by gitkube: the request would be written",
+                         hint="use a client-side dry run, or `gitkube plan`")
+
+
+class Resources:
+    """Serves ``/api/v1/...`` and ``/apis/G/V/...`` resource requests over a Client."""
+
+    def __init__(self, client: Client, logs: LogsProvider, stopping: threading.Event):
+        self.client = client
+        self.logs = logs
+        self.stopping = stopping
+
+    def handle(self, req: Request, route: Route) -> Answer:
+        method = req.method
+        if method in ("GET", "HEAD"):
+            return self._get(req, route)
+        _refuse_dry_run(req.query)
+        if route.legacy_watch:
+            raise MethodNotAllowed("watch paths accept GET only")
+        if method == "POST":
+            return self._post(req, route)
+        if method == "PUT":
+            return self._put(req, route)
+        if method == "PATCH":
+            return self._patch(req, route)
+        if method == "DELETE":
+            return self._delete(req, route)
+        raise MethodNotAllowed(f"the server does not allow this method on the requested "
+                               f"resource: {method}")
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def _ns(self, route: Route) -> str | None:
+        return route.namespace or None
+
+    def _get(self, req: Request, route: Route) -> Answer:
+        rt, q = route.rt, req.query
+        if route.collection:
+            if route.legacy_watch or flag(q, "watch"):
+                return self._watch(req, route)
+            listed = self.client.list(rt.api_version, rt.kind, self._ns(route),
+                                      label_selector=q.get("labelSelector") or None,
+                                      field_selector=q.get("fieldSelector") or None)
+            if wants_table(req.headers.get("accept")):
+                return Response.json(as_table(rt, listed.items, listed.resource_version,
+                                              wide=q.get("includeObject") == "Object"))
+            return Response.json(listed.to_dict())
+        if route.legacy_watch or flag(q, "watch"):
+            # a watch on one object: the collection filtered by name, as the API server does
+            name_sel = f"metadata.name={route.name}"
+            extra = q.get("fieldSelector")
+            query = {**q, "fieldSelector": f"{name_sel},{extra}" if extra else name_sel}
+            return self._watch(Request(req.method, req.path, query, req.headers), route)
+        sub = route.subresource
+        if sub == "scale":
+            return Response.json(self.client.get_scale(rt.api_version, rt.kind,
+                                                       route.namespace, route.name))
+        if sub == "log":
+            return self._log(req, route)
+        if sub == "binding":
+            raise MethodNotAllowed("pods/binding accepts POST only")
+        obj = self.client.get(rt.api_version, rt.kind, route.namespace, route.name)
+        if wants_table(req.headers.get("accept")):
+            return Response.json(as_table(rt, [obj], obj["metadata"].get("resourceVersion",
+                                                                          "")))
+        return Response.json(obj)
+
+    def _watch(self, req: Request, route: Route) -> Answer:
+        rt, q = route.rt, req.query
+        send_initial = flag(q, "sendInitialEvents")
+        bookmarks = flag(q, "allowWatchBookmarks")
+        if send_initial and not bookmarks:
+            raise Invalid("sendInitialEvents requires allowWatchBookmarks=true",
+                          causes=[{"reason": "FieldValueForbidden",
+                                   "field": "allowWatchBookmarks",
+                                   "message": "sendInitialEvents requires bookmarks"}])
+        stream = WatchStream(
+            self.client, rt, self._ns(route),
+            resource_version=q.get("resourceVersion") or None,
+            label_selector=q.get("labelSelector") or None,
+            field_selector=q.get("fieldSelector") or None,
+            timeout_seconds=int_param(q, "timeoutSeconds"),
+            send_initial_events=send_initial, bookmarks=bookmarks, stopping=self.stopping)
+        return Stream(iter(stream), close=stream.close)
+
+    def _log(self, req: Request, route: Route) -> Answer:
+        q = req.query
+        pod = self.client.get("v1", "Pod", route.namespace, route.name)
+        options = LogOptions(
+            container=choose_container(pod, q.get("container")),
+            follow=flag(q, "follow"), tail_lines=int_param(q, "tailLines"),
+            timestamps=flag(q, "timestamps"), previous=flag(q, "previous"),
+            since_seconds=int_param(q, "sinceSeconds"), limit_bytes=int_param(q, "limitBytes"))
+        lines = self.logs(pod, options)
+        chunks: Iterator[bytes | None] = limited(lines, options.limit_bytes)
+        if not options.follow:
+            return Response(200, b"".join(c for c in chunks if c), "text/plain")
+        close = getattr(lines, "close", None)
+        return Stream(chunks, "text/plain", close=close if callable(close) else lambda: None)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _object_body(self, req: Request, route: Route, kind: str | None = None) -> Obj:
+        body = parse_body(req.body, req.content_type)
+        if not isinstance(body, dict):
+            raise BadRequest(f"the request body must be a JSON object, not "
+                             f"{type(body).__name__}")
+        rt = route.rt
+        want_kind = kind or rt.kind
+        body.setdefault("apiVersion", rt.api_version if kind is None else body.get(
+            "apiVersion"))
+        body.setdefault("kind", want_kind)
+        if kind is None and (body.get("apiVersion"), body.get("kind")) != (rt.api_version,
+                                                                            rt.kind):
+            raise BadRequest(f"the body is a {body.get('apiVersion')}/{body.get('kind')}, "
+                             f"but the path is for {rt.api_version}/{rt.kind}")
+        meta = body.get("metadata")
+        if meta is None:
+            meta = body["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise BadRequest("metadata must be an object")
+        if rt.namespaced and route.namespace:
+            ns = meta.get("namespace")
+            if ns and ns != route.namespace:
+                raise BadRequest("the namespace of the provided object does not match the "
+                                 "namespace sent on the request")
+            meta["namespace"] = route.namespace
+        if route.name:
+            if meta.get("name") and meta["name"] != route.name:
+                raise BadRequest(f"the name of the object ({meta['name']}) does not match "
+                                 f"the name on the URL ({route.name})")
+            meta["name"] = route.name
+        return body
+
+    def _post(self, req: Request, route: Route) -> Answer:
+        rt = route.rt
+        if route.subresource == "binding":
+            body = self._object_body(req, route, kind="Binding")
+            target = body.get("target") or {}
+            if not isinstance(target, dict) or not target.get("name"):
+                raise BadRequest("a Binding needs target.name (the node)")
+            uid = body["metadata"].get("uid")
+            self.client.bind(route.namespace, route.name, str(target["name"]),
+                             uid=str(uid) if uid else None)
+            return Response.json({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                  "status": "Success", "code": 201}, 201)
+        if not route.collection:
+            raise MethodNotAllowed(f"POST is not allowed on a single {rt.kind}; POST to its "
+                                   "collection to create it")
+        if rt.namespaced and not route.namespace:
+            raise MethodNotAllowed(f"POST to {rt.plural} needs a namespace in the path "
+                                   f"(/namespaces/NS/{rt.plural})")
+        return Response.json(self.client.create(self._object_body(req, route)), 201)
+
+    def _put(self, req: Request, route: Route) -> Answer:
+        rt = route.rt
+        if route.collection:
+            raise MethodNotAllowed("PUT needs an object name in the path")
+        sub = route.subresource
+        if sub == "scale":
+            body = self._object_body(req, route, kind="Scale")
+            replicas = (body.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool):
+                raise Invalid(f'Scale.autoscaling "{route.name}" is invalid: spec.replicas: '
+                              "Required value", kind="Scale", name=route.name,
+                              group="autoscaling",
+                              causes=[{"reason": "FieldValueRequired", "field": "spec.replicas",
+                                       "message": "Required value"}])
+            rv = body["metadata"].get("resourceVersion") or None
+            return Response.json(self.client.update_scale(
+                rt.api_version, rt.kind, route.namespace, route.name, replicas,
+                resource_version=rv))
+        if sub in ("log", "binding"):
+            raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
+        body = self._object_body(req, route)
+        if sub == "status":
+            return Response.json(self.client.update_status(body))
+        return Response.json(self.client.update(body))
+
+    def _patch(self, req: Request, route: Route) -> Answer:
+        rt = route.rt
+        if route.collection or route.subresource in ("log", "binding"):
+            raise MethodNotAllowed("PATCH needs an object (or its status or scale) in the "
+                                   "path")
+        kind = media_type(req.content_type)
+        patch_type = PATCH_TYPES.get(kind)
+        if patch_type is None:
+            raise UnsupportedMediaType(
+                f'the body of the request was in an unknown format - accepted media types '
+                f'include: {", ".join(PATCH_TYPES)} (got "{kind or "none"}")')
+        body = parse_body(req.body, req.content_type)
+        if patch_type == "apply":
+            return Response.json(self._apply(req, route, body))
+        if route.subresource == "scale":
+            return Response.json(self._patch_scale(route, body, patch_type))
+        return Response.json(self.client.patch(
+            rt.api_version, rt.kind, route.namespace, route.name, body,
+            cast(PatchType, patch_type),
+            subresource="status" if route.subresource == "status" else None))
+
+    def _patch_scale(self, route: Route, patch: Any, patch_type: str) -> Obj:
+        rt = route.rt
+        current = self.client.get_scale(rt.api_version, rt.kind, route.namespace, route.name)
+        try:
+            if patch_type == "merge":
+                patched = merge_patch(current, patch)
+            elif patch_type == "json":
+                patched = json_patch(current, patch)
+            else:
+                patched = strategic_merge_patch(current, patch)
+        except PatchError as e:
+            raise BadRequest(f"invalid {patch_type} patch of the scale: {e}") from e
+        spec = patched.get("spec") if isinstance(patched, dict) else None
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise BadRequest("the patched Scale has no integer spec.replicas")
+        rv = (patched.get("metadata") or {}).get("resourceVersion")
+        return self.client.update_scale(
+            rt.api_version, rt.kind, route.namespace, route.name, replicas,
+            resource_version=rv if rv != current["metadata"].get("resourceVersion") else None)
+
+    def _apply(self, req: Request, route: Route, body: Any) -> Obj:
+        """A simplified server-side apply (see docs/HTTP_API.md): create when missing, else a
+        strategic merge of the applied configuration (fields it leaves out are kept)."""
+        if not req.query.get("fieldManager"):
+            raise Invalid("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required "
+                          "value: is required for apply patch",
+                          causes=[{"reason": "FieldValueRequired", "field": "fieldManager",
+                                   "message": "Required value: is required for apply patch"}])
+        if route.subresource:
+            raise UnsupportedMediaType(f"apply patches of {route.subresource} are not "
+                                       "supported by gitkube")
+        rt = route.rt
+        applied = self._object_body(
+            Request(req.method, req.path, req.query,
+                    {**req.headers, "content-type": bodies.JSON}, bodies.encode_json(body)),
+            route)
+        try:
+            self.client.get(rt.api_version, rt.kind, route.namespace, route.name)
+        except NotFound:
+            return self.client.create(applied)
+        patch = copy_json(applied)
+        patch["metadata"].pop("resourceVersion", None)
+        return self.client.patch(rt.api_version, rt.kind, route.namespace, route.name, patch,
+                                 "strategic")
+
+    def _delete(self, req: Request, route: Route) -> Answer:
+        rt = route.rt
+        options = self._delete_options(req)
+        policy = cast(PropagationPolicy | None, options.get("propagationPolicy"))
+        if route.collection:
+            q = req.query
+            deleted = self.client.delete_collection(
+                rt.api_version, rt.kind, self._ns(route),
+                label_selector=q.get("labelSelector") or None,
+                field_selector=q.get("fieldSelector") or None, propagation_policy=policy)
+            return Response.json(deleted.to_dict())
+        if route.subresource:
+            raise MethodNotAllowed(f"DELETE is not allowed on {rt.plural}/{route.subresource}")
+        pre = options.get("preconditions") or {}
+        grace = options.get("gracePeriodSeconds")
+        return Response.json(self.client.delete(
+            rt.api_version, rt.kind, route.namespace, route.name, propagation_policy=policy,
+            grace_period_seconds=grace if isinstance(grace, int) else None,
+            resource_version=pre.get("resourceVersion") or None, uid=pre.get("uid") or None))
+
+    @staticmethod
+    def _delete_options(req: Request) -> Obj:
+        """DeleteOptions from the query, overridden by a body (kubectl sends a body)."""
+        q = req.query
+        options: Obj = {}
+        if q.get("propagationPolicy"):
+            options["propagationPolicy"] = q["propagationPolicy"]
+        grace = int_param(q, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        if q.get("orphanDependents"):
+            options["orphanDependents"] = flag(q, "orphanDependents")
+        if req.body.strip():
+            body = parse_body(req.body, req.content_type)
+            if not isinstance(body, dict):
+                raise BadRequest("the DeleteOptions body must be a JSON object")
+            options.update({k: v for k, v in body.items() if v is not None})
+        if options.get("dryRun"):
+            _refuse_dry_run({"dryRun": "All"})
+        if "propagationPolicy" not in options and "orphanDependents" in options:
+            options["propagationPolicy"] = "Orphan" if options["orphanDependents"] \
+                else "Background"
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in _POLICIES:
+            raise BadRequest(f"propagationPolicy must be one of {', '.join(_POLICIES)}, not "
+                             f"{policy!r}")
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+            raise BadRequest("gracePeriodSeconds must be an integer")
+        pre = options.get("preconditions")
+        if pre is not None and not isinstance(pre, dict):
+            raise BadRequest("preconditions must be an object")
+        return options

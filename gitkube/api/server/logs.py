@@ -1,0 +1,131 @@
+"""pods/log: the options of a log request and the default provider, the container runtime.
+
+A provider is ``provider(pod, options) -> Iterator[str]``. It looks the container up *before*
+returning (raising NotFound or BadRequest as a Status the client sees) and returns an iterator
+of output lines; the server streams them as text/plain (chunked when following).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gitkube.errors import BadRequest, GitkubeError, NotFound
+from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_POD_UID, ContainerRuntime
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """PodLogOptions as query parameters. ``container`` is always set (the server picks the
+    only container, or refuses to guess among several)."""
+
+    container: str
+    follow: bool = False
+    tail_lines: int | None = None
+    timestamps: bool = False
+    previous: bool = False
+    since_seconds: int | None = None
+    limit_bytes: int | None = None
+
+
+LogsProvider = Callable[[Obj, LogOptions], Iterator[str]]
+
+
+def choose_container(pod: Obj, container: str | None) -> str:
+    """The container a log request means; BadRequest as the API server words it."""
+    spec = pod.get("spec") or {}
+    name = pod["metadata"]["name"]
+    app = [c.get("name") for c in spec.get("containers") or []]
+    init = [c.get("name") for c in spec.get("initContainers") or []]
+    if not container:
+        if len(app) == 1:
+            return str(app[0])
+        raise BadRequest(f"a container name must be specified for pod {name}, choose one of: "
+                         f"[{' '.join(str(c) for c in app)}]"
+                         + (f" or one of the init containers: [{' '.join(map(str, init))}]"
+                            if init else ""))
+    if container not in app and container not in init:
+        raise BadRequest(f"container {container} is not valid for pod {name}")
+    return container
+
+
+def _attempt(labels: Any) -> int:
+    try:
+        return int(labels.get(LABEL_ATTEMPT, "0"))
+    except (ValueError, AttributeError):
+        return 0
+
+
+class RuntimeLogs:
+    """The default provider: the kubelet's containers in the local container runtime,
+    found by the labels the kubelet puts on them (pod uid, container name, attempt).
+
+    The runtime is created on first use (starting Podman's service costs time) and shared;
+    ``close()`` releases it. ``timestamps`` and ``sinceSeconds`` are not supported by the
+    runtime interface and are ignored."""
+
+    def __init__(self, factory: Callable[[], ContainerRuntime] | None = None):
+        self._factory = factory
+        self._runtime: ContainerRuntime | None = None
+        self._lock = threading.Lock()
+
+    def _get_runtime(self) -> ContainerRuntime:
+        with self._lock:
+            if self._runtime is None:
+                if self._factory is None:
+                    from gitkube.runtime.podman import PodmanRuntime
+
+                    self._runtime = PodmanRuntime()
+                else:
+                    self._runtime = self._factory()
+            return self._runtime
+
+    def __call__(self, pod: Obj, options: LogOptions) -> Iterator[str]:
+        meta = pod["metadata"]
+        name = meta["name"]
+        if not (pod.get("spec") or {}).get("nodeName"):
+            raise BadRequest(f'pod "{name}" is not scheduled yet: it has no logs')
+        try:
+            runtime = self._get_runtime()
+            found = runtime.list_containers({LABEL_POD_UID: str(meta.get("uid")),
+                                             LABEL_CONTAINER: options.container})
+        except GitkubeError as e:
+            raise NotFound(f'the logs of pod "{name}" are not available here: {e.message}',
+                           kind="pods", name=name) from e
+        found.sort(key=lambda c: _attempt(c.labels))
+        if options.previous:
+            if len(found) < 2:
+                raise BadRequest(f'previous terminated container "{options.container}" in '
+                                 f'pod "{name}" not found')
+            chosen = found[-2]
+        elif not found:
+            raise BadRequest(f'container "{options.container}" in pod "{name}" is waiting to '
+                             "start: no container in the runtime (a simulated node, or not "
+                             "started yet)")
+        else:
+            chosen = found[-1]
+        return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._runtime is not None:
+                self._runtime.close()
+                self._runtime = None
+
+
+def limited(lines: Iterator[str], limit_bytes: int | None) -> Iterator[bytes]:
+    """The lines as UTF-8, stopping after ``limit_bytes`` (cutting the last line short)."""
+    left = limit_bytes
+    for line in lines:
+        data = line.encode()
+        if left is not None:
+            if left <= 0:
+                return
+            data = data[:left]
+            left -= len(data)
+        if data:
+            yield data

@@ -1,0 +1,118 @@
+"""Table output (``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``) for ``kubectl get``.
+
+Columns are NAME and AGE plus a few per kind; each row carries the object's metadata as a
+PartialObjectMetadata so ``-A`` and ``--show-labels`` work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gitkube.model.kinds import ResourceType
+
+Obj = dict[str, Any]
+
+
+def wants_table(accept: str | None) -> bool:
+    """True when the Accept header asks for a meta.k8s.io Table (first JSON choice)."""
+    if not accept:
+        return False
+    for part in accept.split(","):
+        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
+                  for p in part.split(";")[1:] if "=" in p}
+        media = part.split(";", 1)[0].strip()
+        if media == "application/json" and params.get("as") == "Table":
+            return params.get("g", "meta.k8s.io") == "meta.k8s.io"
+        if media == "application/json":
+            return False
+    return False
+
+
+def _age(obj: Obj, now: float) -> str:
+    text = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        t = datetime.strptime(str(text)[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return "<unknown>"
+    s = int(max(0.0, now - t.timestamp()))
+    if s < 120:
+        return f"{s}s"
+    if s < 3600 * 3:
+        return f"{s // 60}m"
+    if s < 86400 * 2:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def _ready_pods(o: Obj) -> str:
+    st = o.get("status") or {}
+    cs = st.get("containerStatuses") or []
+    total = len((o.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for c in cs if c.get('ready'))}/{total}"
+
+
+def _restarts(o: Obj) -> int:
+    return sum(int(c.get("restartCount") or 0)
+               for c in (o.get("status") or {}).get("containerStatuses") or [])
+
+
+def _ratio(ready_field: str) -> Callable[[Obj], str]:
+    return lambda o: (f"{(o.get('status') or {}).get(ready_field) or 0}/"
+                      f"{(o.get('spec') or {}).get('replicas', 0)}")
+
+
+def _status(path: str) -> Callable[[Obj], Any]:
+    def get(o: Obj) -> Any:
+        node: Any = o
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return 0 if node is None and path.endswith(("Replicas", "replicas")) else (
+            node if node is not None else "")
+    return get
+
+
+_Col = tuple[str, str, Callable[[Obj], Any]]
+_COLUMNS: dict[str, list[_Col]] = {
+    "Pod": [("Ready", "string", _ready_pods), ("Status", "string", _status("status.phase")),
+            ("Restarts", "integer", _restarts)],
+    "Deployment": [("Ready", "string", _ratio("readyReplicas")),
+                   ("Up-to-date", "integer", _status("status.updatedReplicas")),
+                   ("Available", "integer", _status("status.availableReplicas"))],
+    "ReplicaSet": [("Desired", "integer", _status("spec.replicas")),
+                   ("Current", "integer", _status("status.replicas")),
+                   ("Ready", "integer", _status("status.readyReplicas"))],
+    "StatefulSet": [("Ready", "string", _ratio("readyReplicas"))],
+    "Service": [("Type", "string", _status("spec.type")),
+                ("Cluster-IP", "string", _status("spec.clusterIP"))],
+    "Namespace": [("Status", "string", _status("status.phase"))],
+    "Node": [("Status", "string", lambda o: next(
+        ("Ready" if c.get("status") == "True" else "NotReady"
+         for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+        "Unknown"))],
+}
+
+
+def as_table(rt: ResourceType, items: list[Obj], resource_version: str,
+             wide: bool = False) -> Obj:
+    """A meta.k8s.io/v1 Table of ``items``."""
+    cols = _COLUMNS.get(rt.kind, [])
+    now = time.time()
+    definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
+                    "description": "Name must be unique within a namespace."}]
+    definitions += [{"name": n, "type": t, "format": "", "priority": 0, "description": n}
+                     for n, t, _ in cols]
+    definitions.append({"name": "Age", "type": "string", "format": "", "priority": 0,
+                        "description": "CreationTimestamp"})
+    rows = []
+    for obj in items:
+        meta = obj.get("metadata") or {}
+        cells = [meta.get("name", ""), *(f(obj) for _, _, f in cols), _age(obj, now)]
+        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": meta}
+        rows.append({"cells": cells, "object": obj if wide else partial})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": resource_version},
+            "columnDefinitions": definitions, "rows": rows}

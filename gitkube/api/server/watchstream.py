@@ -1,0 +1,101 @@
+"""Watch over HTTP: a Client watcher as a stream of JSON lines, one event per line.
+
+- no resourceVersion or "0": synthetic ADDED events first (the Client's watch does that);
+- ``sendInitialEvents=true``: the list as ADDED events, then a BOOKMARK carrying the
+  annotation ``k8s.io/initial-events-end: "true"`` (kubectl 1.35+ waits for it), then changes
+  after the list's resourceVersion;
+- history compacted: HTTP 200 and one ERROR event whose object is a Status 410 Expired, as the
+  API server does (clients relist);
+- ``timeoutSeconds``: the stream ends then; without it the stream stays open until the client
+  goes away or the server shuts down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from gitkube.api.client import Client, Watcher
+from gitkube.api.server.bodies import encode_json
+from gitkube.errors import Gone
+from gitkube.model.kinds import ResourceType
+
+Obj = dict[str, Any]
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+# How often a quiet watch wakes to check for shutdown and a vanished peer.
+TICK = 1.0
+
+
+def _line(event_type: str, obj: Obj) -> bytes:
+    return encode_json({"type": event_type, "object": obj}) + b"\n"
+
+
+def error_line(error: Gone) -> bytes:
+    return _line("ERROR", error.status())
+
+
+def bookmark(rt: ResourceType, resource_version: str, *, initial_end: bool = False) -> bytes:
+    meta: Obj = {"resourceVersion": resource_version}
+    if initial_end:
+        meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return _line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta})
+
+
+class WatchStream:
+    """Opens the watch eagerly (so a bad selector is a 400 before the 200), then yields
+    lines. ``close()`` may be called from any thread."""
+
+    def __init__(self, client: Client, rt: ResourceType, namespace: str | None, *,
+                 resource_version: str | None, label_selector: str | None,
+                 field_selector: str | None, timeout_seconds: int | None,
+                 send_initial_events: bool, bookmarks: bool, stopping: threading.Event):
+        self._stopping = stopping
+        self._deadline = (time.monotonic() + timeout_seconds
+                          if timeout_seconds is not None and timeout_seconds > 0 else None)
+        self._head: list[bytes] = []
+        self._watcher: Watcher | None = None
+        self._closed = False
+        args = (rt.api_version, rt.kind, namespace)
+        try:
+            if send_initial_events:
+                listed = client.list(*args, label_selector=label_selector,
+                                     field_selector=field_selector)
+                self._head = [_line("ADDED", o) for o in listed.items]
+                if bookmarks:
+                    self._head.append(bookmark(rt, listed.resource_version, initial_end=True))
+                resource_version = listed.resource_version
+            self._watcher = client.watch(*args, resource_version=resource_version,
+                                         label_selector=label_selector,
+                                         field_selector=field_selector)
+        except Gone as e:
+            self._head = [error_line(e)]
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        yield from self._head
+        watcher = self._watcher
+        if watcher is None:
+            return
+        while not self._closed and not self._stopping.is_set():
+            wait = TICK
+            if self._deadline is not None:
+                wait = min(wait, self._deadline - time.monotonic())
+                if wait <= 0:
+                    return
+            try:
+                event = watcher.next_event(wait)
+            except Gone as e:
+                yield error_line(e)
+                return
+            if event is None:
+                yield None
+                continue
+            if event.type == "BOOKMARK":
+                continue  # gitkube sends bookmarks only for the initial-events end
+            yield _line(event.type, event.object)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.close()
