@@ -109,7 +109,7 @@ def _open_tree(path: Path, revision: str | None) -> tuple[Tree, str | None, str]
                           hint="install git (apt-get install git)") from err
 
     repo = _find_repo(path)
-    if repo is None or repo.working_tree_dir is None:
+    if repo is None:
         raise UsageError(f"--revision needs a git repository, and {path} is not in one",
                          hint="drop --revision to read the files on disk")
     try:
@@ -117,11 +117,13 @@ def _open_tree(path: Path, revision: str | None) -> tuple[Tree, str | None, str]
     except git.GitCommandError as err:
         detail = git_error_detail(err)
         if detail and "Needed a single revision" not in detail:
-            raise SourceError(f"git cannot read the repository at {repo.working_tree_dir}",
+            raise SourceError(f"git cannot read the repository at {repo.working_dir}",
                               hint=detail) from err
         raise UsageError(f"unknown revision {revision!r}",
                          hint="give a commit, branch or tag (see `git log --oneline`)") from err
-    top = Path(repo.working_tree_dir).resolve()
+    # A bare repository (a deploy repository receiving pushes) has no work tree: a path
+    # below its directory names that directory of the tree.
+    top = Path(repo.working_tree_dir or repo.git_dir).resolve()
     absolute = path.resolve()
     if not absolute.is_relative_to(top):
         raise UsageError(f"{path} is outside the git repository at {top}")

@@ -1,0 +1,91 @@
+"""`gitkube repo init` (a deploy repository whose pushes reconcile) and its hooks' entry."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from gitkube.cli.app import STORE_HELP, app
+from gitkube.errors import UsageError
+
+repo_app = typer.Typer(help="Deploy repositories: git push validates and reconciles.",
+                       no_args_is_help=True)
+app.add_typer(repo_app, name="repo")
+
+
+@repo_app.command("init")
+def init(
+    path: Path = typer.Argument(..., help="The bare repository to create or configure "
+                                          "(e.g. deploy.git)."),
+    branch: str | None = typer.Option(None, "--branch", "-b",
+                                      help="The branch that deploys (default main)."),
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+    manifest_path: str | None = typer.Option(
+        None, "--path", help="Manifest directory inside the repository (default: the top)."),
+    notify: str | None = typer.Option(
+        None, "--notify-command",
+        help="Shell command run after each apply, JSON summary on stdin ('' removes it)."),
+    wait: float | None = typer.Option(
+        None, "--wait", help="Seconds post-receive waits for the objects to converge "
+                             "(default 0: apply and return)."),
+    source: str | None = typer.Option(
+        None, "--source", help="Source identity for ownership (default: the repository "
+                               "path, which a clone made from that path also reports)."),
+    force: bool = typer.Option(False, "--force", help="Replace hooks gitkube did not write."),
+) -> None:
+    """Create (or re-configure) a bare repository whose pushes are validated (pre-receive
+    rejects invalid manifests) and whose BRANCH is applied (post-receive)."""
+    from gitkube.gitops.repo import init_repo
+
+    cfg, created = init_repo(path, branch=branch, store=store, manifest_path=manifest_path,
+                             notify=notify, source=source, wait=wait, force=force)
+    verb = "Created" if created else "Configured"
+    typer.echo(f"{verb} {cfg.git_dir}")
+    typer.echo(f"  deploys:   {cfg.branch} ({cfg.path}) -> {cfg.store}")
+    typer.echo("  validates: every other branch (a push of invalid manifests is rejected)")
+    if cfg.notify:
+        typer.echo(f"  notify:    {cfg.notify}")
+    typer.echo(f"\nPush to it: git remote add deploy {cfg.git_dir} && "
+               f"git push deploy {cfg.branch}")
+
+
+@repo_app.command("hook", hidden=True)
+def hook(name: str = typer.Argument(..., help="pre-receive or post-receive")) -> None:
+    """What the repository's hooks run (git passes the ref updates on stdin)."""
+    from gitkube.gitops.repo import parse_updates, post_receive, pre_receive
+
+    git_dir = Path(os.path.abspath(os.environ.get("GIT_DIR") or "."))
+    updates = parse_updates(sys.stdin.read())
+    if name == "pre-receive":
+        code = pre_receive(git_dir, updates, sys.stderr)
+    elif name == "post-receive":
+        code = post_receive(git_dir, updates, sys.stderr)
+    else:
+        raise UsageError(f"unknown hook {name!r}", hint="pre-receive or post-receive")
+    raise typer.Exit(code)
+
+
+@app.command("sync-status")
+def sync_status(
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+    output: str = typer.Option("text", "--output", "-o", help="text or json."),
+) -> None:
+    """GitOps sources: last applied commit, synced / out of sync / degraded (with reasons),
+    last error. Exit 1 when any source is not synced."""
+    import json
+
+    from gitkube.config import default_store_url
+    from gitkube.gitops.connect import connect
+    from gitkube.gitops.status import SYNCED, gitops_status, render_status
+
+    url = store or default_store_url()
+    statuses = gitops_status(connect(url).client, url)
+    if output == "json":
+        typer.echo(json.dumps([s.to_json() for s in statuses], indent=2))
+    else:
+        typer.echo(render_status(statuses), nl=False)
+    if any(s.state != SYNCED for s in statuses):
+        raise typer.Exit(1)

@@ -1,0 +1,376 @@
+"""The deploy repository: a bare git repository whose hooks validate and reconcile pushes.
+
+``init_repo`` creates (or re-configures) the repository and writes two hooks:
+
+- **pre-receive** validates the manifests of every pushed branch tip (read straight from the
+  pushed commit in git's quarantine, no work tree) and refuses the whole push, diagnostics
+  in the pusher's terminal, when any is invalid;
+- **post-receive** reconciles the configured branch's new tip — plan and apply through the
+  api (the daemon's when one runs, else the store directly; no waiting for pods unless
+  ``gitkube.wait`` asks for it) — and prints the plan and its result into ``git push``'s
+  output. Other branches are validated only.
+
+Configuration lives in the repository's git config (``gitkube.*``, see ``KEYS``); the hooks
+are small shell scripts that set a minimal environment and exec the gitkube that ran
+``repo init``, by absolute path, so they work under ``env -i``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from gitkube import config
+from gitkube.errors import GitkubeError, UsageError
+from gitkube.gitops.sync import (
+    APPLIED,
+    UNCHANGED,
+    SyncResult,
+    Target,
+    render_lines,
+    short,
+    sync_once,
+)
+from gitkube.plan.model import SourceInfo
+from gitkube.plan.sourceinfo import source_id
+
+ZERO = "0" * 40
+MARKER = "# gitkube-hook"
+HOOKS = ("pre-receive", "post-receive")
+# git config keys of a deploy repository (section gitkube)
+KEYS = {
+    "branch": "the branch that deploys (others are validated only)",
+    "path": "the manifest directory inside the repository ('.' for the top)",
+    "store": "the store URL applies go to",
+    "stateDir": "gitkube's state directory (caches) for the hooks",
+    "notify": "a shell command run after each apply with the JSON summary on stdin",
+    "source": "the source identity (ownership of applied objects); default: the path",
+    "wait": "seconds post-receive waits for the applied objects to converge (default 0)",
+}
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    git_dir: Path
+    branch: str
+    path: str
+    store: str
+    state_dir: str
+    notify: str | None
+    source: str
+    wait: float
+
+    @property
+    def ref(self) -> str:
+        return f"refs/heads/{self.branch}"
+
+    def manifest_dir(self) -> Path:
+        return self.git_dir if self.path in ("", ".") else self.git_dir / self.path
+
+
+def _git(git_dir: Path, *args: str, check: bool = True) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "GIT_DIR"}
+    proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True,
+                          text=True, env=env, check=False)
+    if check and proc.returncode != 0:
+        raise GitkubeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}",
+                           hint=f"is {git_dir} a git repository?")
+    return proc.stdout.strip()
+
+
+def _config_get(git_dir: Path, key: str) -> str | None:
+    value = _git(git_dir, "config", "--get", f"gitkube.{key}", check=False)
+    return value or None
+
+
+def read_config(git_dir: Path) -> RepoConfig:
+    """The ``gitkube.*`` settings of a deploy repository, with their defaults."""
+    git_dir = Path(os.path.abspath(git_dir))
+    wait = _config_get(git_dir, "wait") or "0"
+    try:
+        wait_s = float(wait)
+    except ValueError:
+        wait_s = 0.0
+    return RepoConfig(
+        git_dir=git_dir,
+        branch=_config_get(git_dir, "branch") or "main",
+        path=(_config_get(git_dir, "path") or ".").strip("/") or ".",
+        store=_config_get(git_dir, "store") or config.default_store_url(),
+        state_dir=_config_get(git_dir, "stateDir") or str(config.state_dir()),
+        notify=_config_get(git_dir, "notify"),
+        source=_config_get(git_dir, "source") or str(git_dir),
+        wait=wait_s,
+    )
+
+
+def gitkube_command() -> list[str]:
+    """How the hooks run this gitkube: the ``gitkube`` script next to the running Python (a
+    virtualenv's bin/), else the one on PATH, else this Python with the module."""
+    beside = Path(sys.executable).parent / "gitkube"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside.absolute())]
+    found = shutil.which("gitkube")
+    if found:
+        return [os.path.abspath(found)]
+    return [os.path.abspath(sys.executable), "-m", "gitkube.cli.main"]
+
+
+def hook_script(name: str) -> str:
+    """The hook's shell script: a minimal environment, then exec gitkube's handler (stdin,
+    the ref updates, passes through)."""
+    command = " ".join(shlex.quote(part) for part in gitkube_command())
+    git = shutil.which("git")
+    dirs = ["/usr/local/bin", "/usr/bin", "/bin"]
+    if git and os.path.dirname(git) not in dirs:
+        dirs.insert(0, os.path.dirname(git))
+    home = os.environ.get("HOME") or str(Path.home())
+    return f"""#!/bin/sh
+{MARKER}: {name}. Written by `gitkube repo init`; run it again to update, not by hand.
+# git may run hooks with almost no environment (env -i): set what gitkube needs.
+: "${{HOME:={shlex.quote(home)}}}"
+PATH="{':'.join(dirs)}${{PATH:+:$PATH}}"
+export HOME PATH
+exec {command} repo hook {name}
+"""
+
+
+def _is_bare(path: Path) -> bool:
+    proc = subprocess.run(["git", "--git-dir", str(path), "rev-parse", "--is-bare-repository"],
+                          capture_output=True, text=True, check=False,
+                          env={k: v for k, v in os.environ.items() if k != "GIT_DIR"})
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
+def init_repo(path: Path, *, branch: str | None = None, store: str | None = None,
+              manifest_path: str | None = None, notify: str | None = None,
+              source: str | None = None, wait: float | None = None,
+              force: bool = False) -> tuple[RepoConfig, bool]:
+    """Create the bare repository at ``path`` (or re-configure it), write the hooks; return
+    its configuration and whether it was created. Options left None keep their configured
+    value (or the default); ``notify=""`` removes the notify command."""
+    path = Path(os.path.abspath(path))
+    created = False
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        path.mkdir(parents=True, exist_ok=True)
+        _git(path, "init", "--bare", "-q", f"--initial-branch={branch or 'main'}")
+        created = True
+    elif not _is_bare(path):
+        raise UsageError(f"{path} exists and is not a bare git repository",
+                         hint="give a new path (e.g. deploy.git) or an existing bare repository")
+    for name in HOOKS:
+        hook = path / "hooks" / name
+        if hook.exists() and MARKER not in hook.read_text(errors="replace") and not force:
+            raise UsageError(f"{hook} exists and was not written by gitkube",
+                             hint="move it away, or pass --force to replace it")
+    current = read_config(path)
+    settings = {
+        "branch": branch or current.branch,
+        "path": (manifest_path if manifest_path is not None else current.path).strip("/")
+        or ".",
+        "store": store or current.store,
+        "stateDir": str(config.state_dir().absolute()),
+        "source": source or current.source,
+    }
+    if store is None and _config_get(path, "store") is None:
+        settings["store"] = config.default_store_url()
+    if wait is not None:
+        settings["wait"] = f"{wait:g}"
+    for key, value in settings.items():
+        _git(path, "config", f"gitkube.{key}", value)
+    if notify is not None:
+        if notify:
+            _git(path, "config", "gitkube.notify", notify)
+        else:
+            _git(path, "config", "--unset-all", "gitkube.notify", check=False)
+    for name in HOOKS:
+        hook = path / "hooks" / name
+        hook.parent.mkdir(exist_ok=True)
+        tmp = hook.with_name(f".{name}.{os.getpid()}")
+        tmp.write_text(hook_script(name))
+        tmp.chmod(0o755)
+        os.replace(tmp, hook)
+    return read_config(path), created
+
+
+# --- the hooks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    old: str
+    new: str
+    ref: str
+
+
+def parse_updates(text: str) -> list[RefUpdate]:
+    """git's hook input: one ``<old> <new> <ref>`` per line."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append(RefUpdate(*parts))
+    return out
+
+
+def _hook_env(cfg: RepoConfig) -> None:
+    """Settings the hook's gitkube reads from the environment: the state dir captured at init
+    (caches), and an absolute GIT_DIR (git passes ``.``)."""
+    os.environ[config.STATE_ENV] = cfg.state_dir
+    os.environ["GIT_DIR"] = str(cfg.git_dir)
+
+
+def source_info(cfg: RepoConfig, commit: str) -> SourceInfo:
+    """The identity of the deploy repository's manifests at ``commit``: named by
+    ``gitkube.source`` (default: the repository's path, which is also the origin URL of a
+    clone made from that path, so a clone's ``gitkube plan`` sees the same ownership)."""
+    name = f"{cfg.source}//{cfg.path}"
+    return SourceInfo(source_id(name), name, str(cfg.manifest_dir()), commit, False, commit)
+
+
+def repo_target(cfg: RepoConfig, commit: str) -> Target:
+    """What post-receive reconciles: the manifests of ``commit`` in the repository."""
+    return Target(cfg.manifest_dir(), commit, source_info(cfg, commit),
+                  shown="" if cfg.path == "." else cfg.path)
+
+
+def pre_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
+    """Validate every pushed branch tip; 1 (git refuses the whole push) when any is invalid."""
+    from gitkube.validate import validate
+
+    cfg = read_config(git_dir)
+    _hook_env(cfg)
+    refused = 0
+    for update in updates:
+        if not update.ref.startswith("refs/heads/"):
+            continue
+        branch = update.ref[len("refs/heads/"):]
+        if update.new == ZERO:
+            if update.ref == cfg.ref:
+                out.write(f"gitkube: deleting {branch} deploys nothing; the cluster stays "
+                          "as it is\n")
+            continue
+        try:
+            report = validate(cfg.manifest_dir(), update.new)
+        except GitkubeError as err:
+            out.write(f"gitkube: {branch} {short(update.new)}: cannot read the manifests: "
+                      f"{err.render()}\n")
+            refused += 1
+            continue
+        role = "deploys" if update.ref == cfg.ref else "validated only"
+        if report.valid:
+            out.write(f"gitkube: {branch} {short(update.new)}: {report.documents} documents "
+                      f"in {report.files} files valid ({role})\n")
+            continue
+        refused += 1
+        errors = sum(1 for d in report.diagnostics if d.severity == "error")
+        out.write(f"gitkube: {branch} {short(update.new)}: {errors} error(s) in "
+                  f"{cfg.path}; push rejected:\n")
+        prefix = "" if cfg.path == "." else cfg.path + "/"
+        for diag in report.diagnostics:
+            text = diag.render()
+            if diag.file and prefix:
+                text = prefix + text
+            out.write("".join(f"  {line}\n" for line in text.splitlines()))
+    out.flush()
+    return 1 if refused else 0
+
+
+@contextlib.contextmanager
+def repo_lock(git_dir: Path) -> Iterator[None]:
+    """Serialize the reconciles of one repository (two pushes in a row) with flock on the
+    repository directory itself: the kernel drops it with the process, so a killed hook
+    leaves no lock behind (and no lock file)."""
+    fd = os.open(git_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def commit_author(git_dir: Path, commit: str) -> str:
+    return _git(git_dir, "log", "-1", "--format=%an", commit, check=False) or "unknown"
+
+
+def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") -> SyncResult:
+    """Plan and apply the manifests of ``commit`` (post-receive's work), print the plan and
+    result, record the state and run the notify command."""
+    from gitkube.gitops import state
+    from gitkube.gitops.connect import connect
+
+    conn = connect(cfg.store)
+    author = commit_author(cfg.git_dir, commit)
+    with repo_lock(cfg.git_dir):
+        result = sync_once(conn.client, repo_target(cfg, commit), store_url=cfg.store,
+                           author=author, trigger=trigger)
+        state.record(conn.client, result, mode="push", target={
+            "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
+    where = "the daemon" if conn.daemon else cfg.store
+    out.write(f"gitkube: {cfg.branch} {short(commit)} -> {where}\n")
+    for line in render_lines(result):
+        out.write(f"gitkube: {line}\n")
+    out.flush()
+    if result.outcome == APPLIED and cfg.wait > 0:
+        _wait(conn, result, cfg.wait, out)
+    state.notify(cfg.notify, result, out)
+    return result
+
+
+def _wait(conn: object, result: SyncResult, timeout: float, out: TextIO) -> None:
+    """Bounded wait for the applied objects: the daemon's agents converge them; without a
+    daemon the agents run here (kubelet on Podman) for at most ``timeout`` seconds."""
+    from gitkube.agents.converge import Converger, converge, report, wait
+    from gitkube.gitops.connect import Connection
+    from gitkube.plan.model import Action
+
+    assert isinstance(conn, Connection) and result.plan is not None
+    refs = [c.ref for c in result.plan.actionable if c.action is not Action.DELETE]
+    if not refs:
+        return
+    if conn.daemon:
+        outcome = wait(Converger(conn.client, refs), timeout, out=out, live=False)
+    else:
+        outcome = converge(conn.client, refs, timeout=timeout, out=out, live=False)
+    out.write("".join(f"gitkube: {line}\n" for line in report(outcome).splitlines()))
+    out.flush()
+
+
+def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
+    """Reconcile the configured branch's new tip; other branches change nothing."""
+    cfg = read_config(git_dir)
+    _hook_env(cfg)
+    status = 0
+    for update in updates:
+        if update.ref == cfg.ref:
+            continue
+        if update.ref.startswith("refs/heads/") and update.new != ZERO:
+            out.write(f"gitkube: {update.ref[len('refs/heads/'):]} is not deployed "
+                      f"(only {cfg.branch} is); nothing applied\n")
+    mine = [u for u in updates if u.ref == cfg.ref]
+    if not mine:
+        out.flush()
+        return 0
+    update = mine[-1]
+    if update.new == ZERO:
+        out.write(f"gitkube: {cfg.branch} deleted; the cluster stays as it is\n")
+        out.flush()
+        return 0
+    try:
+        result = deploy(cfg, update.new, out)
+    except GitkubeError as err:  # the store cannot be opened, say
+        out.write(f"gitkube: {cfg.branch} {short(update.new)}: not applied: "
+                  f"{err.render()}\n")
+        out.flush()
+        return 1
+    if result.outcome not in (APPLIED, UNCHANGED):
+        status = 1
+    return status

@@ -1,0 +1,371 @@
+"""``gitkube watch``: keep the live state equal to a manifest directory while things change.
+
+Four sources of triggers feed one worker (the thread that called ``WatchLoop.run``):
+
+- **files**: watchfiles on the manifest directory (hidden files and editor droppings ignored);
+- **git**: watchfiles on the repository's ``HEAD``, ``packed-refs`` and ``refs/heads/`` — a
+  commit without file changes, a checkout, a reset;
+- **drift**: a watch per kind the source owns (``Client.watch`` with the
+  ``gitkube.io/source-id`` label selector): an owned object deleted, or changed outside its
+  status, by anything but this loop's own applies;
+- **interval**: a periodic full reconcile that catches whatever a watch missed.
+
+The worker debounces (it waits until no trigger arrived for ``debounce`` seconds, at most
+``MAX_DEBOUNCE_FACTOR`` times that), then runs ``sync.sync_once`` on the files on disk and
+prints the result. Invalid manifests apply nothing: the last good state stays. Events caused
+by the loop's own applies are recognised by their store revision and ignored.
+
+Without a daemon the loop runs the agents (kubelet, scheduler, controllers) in-process for as
+long as it runs; stopping it stops them and leaves the cluster as it is (containers keep
+running; the next agents adopt them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from gitkube.errors import GitkubeError, Gone
+from gitkube.gitops import state
+from gitkube.gitops.connect import Connection
+from gitkube.gitops.sync import APPLIED, UNCHANGED, SyncResult, Target, render_lines, sync_once
+from gitkube.plan import annotations as ann
+from gitkube.plan.model import Action, display
+
+MAX_DEBOUNCE_FACTOR = 10
+_EDITOR_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str  # "start" | "file" | "git" | "drift" | "interval"
+    text: str
+    revision: int | None = None  # the store revision of a drift event
+    subject: str = ""  # a drift event's object, as plans name it: "Deployment demo/web"
+
+
+class Triggers:
+    """A debounced, thread-safe bag of triggers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._items: list[Trigger] = []
+        self._last = 0.0
+        self._closed = False
+
+    def add(self, trigger: Trigger) -> None:
+        with self._cond:
+            self._items.append(trigger)
+            self._last = time.monotonic()
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def take(self, debounce: float) -> list[Trigger] | None:
+        """Block until there are triggers and none arrived for ``debounce`` seconds (at most
+        ``MAX_DEBOUNCE_FACTOR * debounce`` after the first); None once closed."""
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait(0.5)
+            if self._closed:
+                return None
+            first = time.monotonic()
+            while not self._closed:
+                now = time.monotonic()
+                quiet = self._last + debounce - now
+                if quiet <= 0 or now - first >= MAX_DEBOUNCE_FACTOR * debounce:
+                    break
+                self._cond.wait(quiet)
+            if self._closed:
+                return None
+            items, self._items = self._items, []
+            return items
+
+
+def find_git_dir(path: Path) -> Path | None:
+    """The git directory of the work tree holding ``path`` (``.git``, or where a ``.git``
+    file points for a linked work tree); None outside git."""
+    for probe in (path, *path.parents):
+        dot = probe / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            text = dot.read_text(errors="replace").strip()
+            if text.startswith("gitdir:"):
+                target = Path(text[len("gitdir:"):].strip())
+                return target if target.is_absolute() else (probe / target).resolve()
+    return None
+
+
+def fingerprint(obj: dict[str, Any]) -> str:
+    """What a change outside git would alter: everything but status and server bookkeeping."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "generation", "managedFields")}
+    body = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
+    data = json.dumps([meta, body], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+class EmbeddedAgents:
+    """The kubelet, scheduler and controllers run in this process (no daemon)."""
+
+    def __init__(self, conn: Connection, runtime_name: str, out: Callable[[str], None]):
+        self.conn = conn
+        self.runtime_name = runtime_name
+        self.say = out
+        self.manager: Any = None
+        self.runtime: Any = None
+
+    def start(self) -> None:
+        from gitkube.agents.converge import build_agents
+        from gitkube.agents.runtime import Manager
+
+        try:
+            if self.runtime_name == "simulated":
+                from gitkube.runtime.simulated import SimulatedRuntime
+
+                self.runtime = SimulatedRuntime()
+            else:
+                from gitkube.runtime.podman import PodmanRuntime
+
+                self.runtime = PodmanRuntime()
+            self.manager = Manager(self.conn.client)
+            build_agents(self.manager, self.runtime)
+            self.manager.start()
+        except Exception as err:  # no Podman here: apply anyway, say why nothing runs
+            self.say(f"agents not started ({self.runtime_name}): {err}; applying only")
+            self.stop()
+            return
+        self.say(f"agents running in this process (kubelet on {self.runtime_name}, scheduler, "
+                 "controllers)")
+
+    def stop(self) -> None:
+        if self.manager is not None:
+            self.manager.stop()
+            self.manager = None
+        if self.runtime is not None:
+            close = getattr(self.runtime, "close", None)
+            if callable(close):
+                close()
+            self.runtime = None
+
+
+class WatchLoop:
+    """See the module docstring."""
+
+    def __init__(self, path: Path, conn: Connection, *, out: TextIO, debounce: float = 0.2,
+                 interval: float = 30.0, notify: str | None = None, prune: bool = True,
+                 allow_empty: bool = False, author: str = "gitkube-watch"):
+        self.path = Path(os.path.abspath(path))
+        self.conn = conn
+        self.out = out
+        self.debounce = debounce
+        self.interval = interval
+        self.notify = notify
+        self.prune = prune
+        self.allow_empty = allow_empty
+        self.author = author
+        self.git_dir = find_git_dir(self.path)
+        self.stop_event = threading.Event()
+        self.triggers = Triggers()
+        self._threads: list[threading.Thread] = []
+        self._watched: set[tuple[str, str]] = set()
+        self._own_revisions: set[int] = set()
+        self._source_id: str | None = None
+        self._kinds: set[tuple[str, str]] = set()
+        self._live = False
+        self._lock = threading.Lock()
+        self.results: list[SyncResult] = []
+
+    # -- output
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            for line in text.splitlines():
+                self.out.write(f"{_stamp()} {line}\n")
+            self.out.flush()
+
+    # -- the worker
+
+    def sync(self, triggers: list[Trigger]) -> SyncResult:
+        drift = [t for t in triggers if t.kind == "drift"]
+        reason = ", ".join(sorted({t.text for t in triggers if t.kind != "drift"}))
+        if drift:
+            reason = ", ".join(filter(None, [reason, "drift"]))
+        result = sync_once(self.conn.client, Target(self.path), store_url=self.conn.store_url,
+                           author=self.author, trigger=reason or "change", prune=self.prune,
+                           allow_empty=self.allow_empty)
+        self.results.append(result)
+        if result.store_revision is not None:
+            self._own_revisions.add(result.store_revision)
+        quiet = result.outcome == UNCHANGED and all(t.kind in ("drift", "interval")
+                                                    for t in triggers)
+        if not quiet:
+            if drift and result.outcome == APPLIED and result.plan is not None:
+                changed = {display(c.ref) for c in result.plan.actionable}
+                for text in sorted({t.text for t in drift if t.subject in changed}):
+                    self.say(f"drift: {text}; re-applying git's version")
+            lines = render_lines(result)
+            lines[0] = f"{lines[0]} [{result.trigger}]"
+            self.say("\n".join(lines))
+        state.record(self.conn.client, result, mode="watch", target={"path": str(self.path)})
+        if result.outcome != UNCHANGED:
+            state.notify(self.notify, result, self.out)
+        if result.source is not None:
+            self._source_id = result.source.id
+        if result.plan is not None:
+            self._kinds = {(c.ref.api_version, c.ref.kind) for c in result.plan.changes
+                           if c.action is not Action.DELETE}
+            if self._live:
+                self._watch_kinds(self._kinds)
+        return result
+
+    def run(self, *, once: bool = False) -> int:
+        """Reconcile now; with ``once`` return (0 when in sync or applied, 1 otherwise), else
+        keep reconciling on every trigger until ``stop()``; returns 0."""
+        first = self.sync([Trigger("start", "start")])
+        if once:
+            return 0 if first.ok else 1
+        self._live = True
+        self._watch_kinds(self._kinds)
+        self._start_thread(self._files, "gitkube-watch-files")
+        if self.interval > 0:
+            self._start_thread(self._ticker, "gitkube-watch-interval")
+        watching = f"watching {self.path}"
+        if self.git_dir is not None:
+            watching += " and the git HEAD"
+        self.say(f"{watching}; drift in the store heals, full reconcile every "
+                 f"{self.interval:g}s. Ctrl-C stops (the cluster stays as it is).")
+        while not self.stop_event.is_set():
+            batch = self.triggers.take(self.debounce)
+            if batch is None:
+                break
+            batch = [t for t in batch
+                     if not (t.kind == "drift" and t.revision in self._own_revisions)]
+            if batch:
+                self.sync(batch)
+        return 0
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.triggers.close()
+
+    def join(self, timeout: float = 5.0) -> None:
+        for t in self._threads:
+            t.join(timeout)
+
+    def _start_thread(self, target: Callable[..., None], name: str, *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # -- trigger sources
+
+    def _ticker(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self.triggers.add(Trigger("interval", "interval"))
+
+    def _file_filter(self, _change: object, raw: str) -> bool:
+        path = Path(raw)
+        if self.git_dir is not None and path.is_relative_to(self.git_dir):
+            rel = path.relative_to(self.git_dir).as_posix()
+            if rel.endswith(".lock"):
+                return False
+            return rel in ("HEAD", "packed-refs") or rel.startswith("refs/heads/")
+        if not path.is_relative_to(self.path):
+            return False
+        rel_parts = path.relative_to(self.path).parts
+        if any(p.startswith(".") for p in rel_parts):
+            return False
+        return not path.name.endswith(_EDITOR_SUFFIXES) and path.name != "4913"
+
+    def _files(self) -> None:
+        import watchfiles
+
+        paths = [self.path]
+        if self.git_dir is not None and not self.git_dir.is_relative_to(self.path):
+            paths.append(self.git_dir)
+        try:
+            for changes in watchfiles.watch(*paths, watch_filter=self._file_filter,
+                                            stop_event=self.stop_event, step=20,
+                                            rust_timeout=1000, raise_interrupt=False):
+                names = sorted({c[1] for c in changes})
+                git = [n for n in names if self.git_dir is not None
+                       and Path(n).is_relative_to(self.git_dir)]
+                files = [os.path.relpath(n, self.path) for n in names if n not in git]
+                if git:
+                    self.triggers.add(Trigger("git", "git HEAD moved"))
+                if files:
+                    shown = ", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3
+                                                     else "")
+                    self.triggers.add(Trigger("file", f"changed: {shown}"))
+        except Exception as err:  # the directory vanished, inotify limits: say it, keep
+            if not self.stop_event.is_set():  # the interval and drift triggers running
+                self.say(f"file watch stopped: {err}")
+
+    def _watch_kinds(self, kinds: set[tuple[str, str]]) -> None:
+        for api_version, kind in sorted(kinds - self._watched):
+            self._watched.add((api_version, kind))
+            if self._source_id is not None:
+                self._start_thread(self._drift, f"gitkube-watch-{kind}", api_version, kind,
+                                   self._source_id)
+
+    def _drift(self, api_version: str, kind: str, source_id: str) -> None:
+        selector = {ann.SOURCE_ID: source_id}
+        client = self.conn.client
+        while not self.stop_event.is_set():
+            try:
+                listed = client.list(api_version, kind, label_selector=selector)
+                seen = {self._key(o): fingerprint(o) for o in listed.items}
+                with client.watch(api_version, kind, resource_version=listed.resource_version,
+                                  label_selector=selector) as watcher:
+                    while not self.stop_event.is_set():
+                        event = watcher.next_event(0.5)
+                        if event is not None:
+                            self._on_event(kind, event.type, event.object, seen)
+            except Gone:
+                continue  # relist, then watch from there
+            except GitkubeError as err:
+                self.say(f"watch of {kind} failed: {err.message}; retrying")
+                self.stop_event.wait(2.0)
+
+    @staticmethod
+    def _key(obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace")
+        return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+    def _on_event(self, kind: str, type_: str, obj: dict[str, Any],
+                  seen: dict[str, str]) -> None:
+        key = self._key(obj)
+        subject = f"{kind} {key}"
+        try:
+            revision: int | None = int(str((obj.get("metadata") or {})["resourceVersion"]))
+        except (KeyError, TypeError, ValueError):
+            revision = None
+        if type_ == "DELETED":
+            seen.pop(key, None)
+            self.triggers.add(Trigger("drift", f"{subject} was deleted outside git",
+                                      revision, subject))
+            return
+        digest = fingerprint(obj)
+        before = seen.get(key)
+        seen[key] = digest
+        if type_ == "MODIFIED" and before is not None and before != digest:
+            self.triggers.add(Trigger("drift", f"{subject} was changed outside git",
+                                      revision, subject))
