@@ -257,7 +257,10 @@ def bind_unix(path: str, handler: type[Handler], mode: int) -> UnixServer:
             probe.close()
     old = os.umask(0o777 & ~mode)
     try:
-        return UnixServer(path, handler)
+        # TCP_NODELAY does not exist on a unix socket (setsockopt fails: every connection
+        # was dropped in setup).
+        return UnixServer(path, type(handler.__name__, (handler,),
+                                     {"disable_nagle_algorithm": False}))
     finally:
         os.umask(old)
 
