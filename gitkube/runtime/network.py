@@ -1,0 +1,160 @@
+"""gitkube's network model on one node (docs/NETWORKING.md).
+
+- **Pods** run on a Podman bridge network of gitkube's own (``gitkube0``, subnet
+  ``10.244.0.0/16`` by default, Podman's own DNS off), created when missing; a pod's IP on it
+  is its ``status.podIP`` and pods reach each other by it. The bridge's gateway
+  (``10.244.0.1``) is the host as pods see it: the cluster DNS listens there.
+- **Services** get addresses from the service range (``10.96.0.0/16`` by default, allocated
+  by the api: gitkube/api/allocator.py). The whole range is routed as **local** on this host
+  (``ip route add local <range> dev lo``, marked ``proto 155``): every service address is
+  the host's own address. A packet to one — from the host or from a pod, whose default route
+  is the host — is delivered to this host's sockets and never forwarded: it cannot leave the
+  machine whether or not the proxy runs (no listener: TCP reset / ICMP port unreachable). The
+  proxy binds its listeners straight to ``ClusterIP:port`` (no NAT rule needed).
+
+Settings come from the environment (``NetworkConfig.from_env``): ``GITKUBE_POD_NETWORK``
+(name; empty: pods stay on Podman's default network), ``GITKUBE_POD_SUBNET``,
+``GITKUBE_SERVICE_CIDR``, ``GITKUBE_CLUSTER_DOMAIN``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitkube.errors import GitkubeError
+from gitkube.model.network import (
+    DEFAULT_DOMAIN,
+    SERVICE_CIDR_ENV,
+    cluster_domain,
+    dns_address,
+    pod_dns,
+    service_cidr,
+)
+
+Obj = dict[str, Any]
+
+log = logging.getLogger("gitkube.network")
+
+NETWORK_ENV = "GITKUBE_POD_NETWORK"
+SUBNET_ENV = "GITKUBE_POD_SUBNET"
+DEFAULT_NETWORK = "gitkube0"
+DEFAULT_SUBNET = "10.244.0.0/16"
+ROUTE_PROTO = "155"  # marks the routes gitkube made (``ip route show proto 155``)
+LABEL_NETWORK = "io.gitkube.network"
+
+
+class NetworkError(GitkubeError):
+    """The host's network could not be set up as gitkube needs."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Where pods and services live on this node."""
+
+    name: str = DEFAULT_NETWORK
+    subnet: str = DEFAULT_SUBNET
+    service_cidr: str = "10.96.0.0/16"
+    domain: str = DEFAULT_DOMAIN
+    dns_port: int = 53
+    labels: dict[str, str] = field(default_factory=dict)  # on the Podman network
+
+    @classmethod
+    def from_env(cls) -> NetworkConfig:
+        return cls(name=os.environ.get(NETWORK_ENV, DEFAULT_NETWORK),
+                   subnet=os.environ.get(SUBNET_ENV) or DEFAULT_SUBNET,
+                   service_cidr=str(service_cidr()),
+                   domain=cluster_domain())
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's address: the host as pods see it (the cluster DNS listens here)."""
+        return str(ipaddress.IPv4Network(self.subnet, strict=False).network_address + 1)
+
+    @property
+    def service_net(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.service_cidr, strict=False)
+
+    @property
+    def dns_service_ip(self) -> str:
+        """The reserved DNS address of the service range (also served by the DNS add-on)."""
+        return dns_address(self.service_net)
+
+    @property
+    def nameserver(self) -> str:
+        """What pods' resolv.conf names: the gateway (reachable from every pod)."""
+        return self.gateway
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("ip") is None:
+        raise NetworkError("the `ip` command (iproute2) is not installed",
+                           hint="apt-get install iproute2")
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+
+
+def service_range_routed(cidr: str) -> bool:
+    """Whether ``cidr`` is routed as local by gitkube's route."""
+    out = _ip("-4", "route", "show", "table", "local", "proto", ROUTE_PROTO, "root", cidr)
+    net = ipaddress.IPv4Network(cidr, strict=False)
+    return any(line.split()[1:2] == [str(net)] or line.split()[1:2] == [cidr]
+               for line in out.stdout.splitlines() if line.startswith("local"))
+
+
+def ensure_service_range(cidr: str) -> None:
+    """Route the service range as local (idempotent). NetworkError when that fails: without
+    it, packets to service addresses could follow the default route off the machine."""
+    net = ipaddress.IPv4Network(cidr, strict=False)
+    if service_range_routed(str(net)):
+        return
+    proc = _ip("-4", "route", "replace", "local", str(net), "dev", "lo", "table", "local",
+               "proto", ROUTE_PROTO)
+    if proc.returncode != 0:
+        raise NetworkError(f"could not route the service range {net} locally: "
+                           f"{proc.stderr.strip()}", hint="gitkube needs root (CAP_NET_ADMIN)")
+    log.info("network: service range %s routed locally (dev lo)", net)
+
+
+def remove_service_range(cidr: str) -> None:
+    """Remove gitkube's local route for ``cidr`` (only that route; missing: no error)."""
+    net = ipaddress.IPv4Network(cidr, strict=False)
+    _ip("-4", "route", "del", "local", str(net), "dev", "lo", "table", "local", "proto",
+        ROUTE_PROTO)
+
+
+def is_local(address: str) -> bool:
+    """Whether the kernel routes ``address`` to this host (``ip route get`` says local)."""
+    out = _ip("-4", "route", "get", address)
+    return out.returncode == 0 and out.stdout.startswith("local ")
+
+
+__all__ = ["DEFAULT_NETWORK", "DEFAULT_SUBNET", "LABEL_NETWORK", "NETWORK_ENV", "ROUTE_PROTO",
+           "SERVICE_CIDR_ENV", "NetworkConfig", "NetworkError", "ensure_service_range",
+           "is_local", "prepare_node", "remove_service_range", "sandbox_fields",
+           "service_range_routed"]
+
+
+def prepare_node(runtime: object, config: NetworkConfig) -> None:
+    """Make the node ready for pods on ``config``: the service range routed locally and the
+    pod network created when the runtime manages networks (Podman does)."""
+    ensure_service_range(config.service_cidr)
+    ensure = getattr(runtime, "ensure_network", None)
+    if ensure is not None and config.name:
+        ensure(config.name, config.subnet, config.gateway,
+               {LABEL_NETWORK: "pods", **config.labels})
+
+
+def sandbox_fields(pod: Obj, config: NetworkConfig) -> dict[str, Any]:
+    """The SandboxSpec fields for ``pod`` on ``config``: the network and the resolv.conf
+    (``model.network.pod_dns``)."""
+    fields: dict[str, Any] = {"network": config.name}
+    dns = pod_dns(pod, config.nameserver, config.domain)
+    if dns is not None:
+        fields.update(dns_servers=dns.servers, dns_searches=dns.searches,
+                      dns_options=dns.options)
+    return fields

@@ -1,0 +1,221 @@
+"""The proxy agent end to end on loopback only (no Podman): the "service range" is a piece of
+127.0.0.0/8 (local by definition) and the backends are threads on 127.0.1.x."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gitkube.agents.proxy import ProxyAgent, ProxyConfig
+from gitkube.agents.runtime import Manager
+from gitkube.api.local import LocalClient
+from gitkube.store import open_store
+
+Obj = dict[str, Any]
+CIDR = "127.77.0.0/16"
+
+
+class _Backend(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def serve_name(address: str, name: str) -> _Backend:
+    """A TCP server that answers each connection with its name, then closes (after reading
+    one line)."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            line = self.rfile.readline()
+            if line.startswith(b"hold"):
+                self.wfile.write(name.encode() + b"\n")
+                self.rfile.readline()  # until the client closes
+                return
+            self.wfile.write(name.encode() + b"\n")
+
+    server = _Backend((address, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def ask(address: str, port: int, payload: bytes = b"hi\n", timeout: float = 3) -> str:
+    with socket.create_connection((address, port), timeout=timeout) as s:
+        s.sendall(payload)
+        return s.makefile().readline().strip()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+class Cluster:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setenv("GITKUBE_SERVICE_CIDR", CIDR)
+        self.client = LocalClient(open_store("memory://"))
+        self.manager = Manager(self.client)
+        self.proxy = ProxyAgent(self.manager, ProxyConfig(
+            service_cidr=CIDR, route_service_range=False, connect_timeout=0.5,
+            udp_idle_timeout=1.0))
+        self.manager.add(self.proxy)
+        self.manager.start()
+
+    def service(self, name: str, ports: list[Obj], **spec: Any) -> Obj:
+        return self.client.create({"apiVersion": "v1", "kind": "Service",
+                                   "metadata": {"name": name, "namespace": "default"},
+                                   "spec": {"ports": ports, **spec}})
+
+    def endpoints(self, name: str, ips: list[str], ports: list[Obj]) -> None:
+        body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+                     "metadata": {"name": name, "namespace": "default"},
+                     "subsets": [{"addresses": [{"ip": ip} for ip in ips], "ports": ports}]
+                     if ips else []}
+        try:
+            current = self.client.get("v1", "Endpoints", "default", name)
+        except Exception:
+            self.client.create(body)
+            return
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        self.client.update(body)
+
+    def serving(self, address: str, port: int, proto: str = "TCP") -> bool:
+        return any(d["address"] == address and d["port"] == port and d["protocol"] == proto
+                   for d in self.proxy.describe())
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    c = Cluster(monkeypatch)
+    yield c
+    c.manager.stop()
+
+
+def backends(n: int, port_hint: int = 0) -> list[_Backend]:
+    """n servers on 127.0.1.1.. with one shared port (like pods: same port, distinct IPs)."""
+    first = serve_name("127.0.1.1", "pod-1")
+    port = first.server_address[1]
+    out = [first]
+    for i in range(2, n + 1):
+        s = _Backend((f"127.0.1.{i}", port), _handler_for(f"pod-{i}"))
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        out.append(s)
+    return out
+
+
+def _handler_for(name: str) -> type[socketserver.StreamRequestHandler]:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            line = self.rfile.readline()
+            self.wfile.write(name.encode() + b"\n")
+            if line.startswith(b"hold"):
+                self.rfile.readline()
+    return Handler
+
+
+def stop_all(servers: list[_Backend]) -> None:
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+def test_round_robin_affinity_failover_and_changes(cluster: Cluster) -> None:
+    servers = backends(3)
+    port = servers[0].server_address[1]
+    try:
+        svc = cluster.service("web", [{"port": 80, "targetPort": port}],
+                              clusterIP="127.77.0.20", type="NodePort")
+        node_port = svc["spec"]["ports"][0]["nodePort"]
+        ips = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+        cluster.endpoints("web", ips, [{"port": port}])
+        wait_for(lambda: cluster.serving("127.77.0.20", 80))
+        answers = Counter(ask("127.77.0.20", 80) for _ in range(9))
+        assert answers == {"pod-1": 3, "pod-2": 3, "pod-3": 3}
+        assert ask("127.0.0.1", node_port) in {"pod-1", "pod-2", "pod-3"}
+
+        # an established connection survives an endpoint change that keeps its backend
+        held = socket.create_connection(("127.77.0.20", 80), timeout=3)
+        held.sendall(b"hold\n")
+        held_name = held.makefile().readline().strip()
+        rest = [ip for ip in ips if not ip.endswith(held_name[-1])]
+        # an endpoint that does not answer is skipped: 127.0.1.9 has no server
+        t0 = time.monotonic()
+        cluster.endpoints("web", [f"127.0.1.{held_name[-1]}", rest[0], "127.0.1.9"],
+                          [{"port": port}])
+        wait_for(lambda: any("127.0.1.9" in b for d in cluster.proxy.describe()
+                             for b in d["backends"]))
+        assert time.monotonic() - t0 < 1.0
+        seen = Counter(ask("127.77.0.20", 80) for _ in range(6))
+        assert set(seen) == {held_name, f"pod-{rest[0][-1]}"}
+        held.sendall(b"still there\n")  # the backend was reading: no reset
+        held.close()
+
+        # no Ready endpoints: refused at once, no hang
+        cluster.endpoints("web", [], [])
+        wait_for(lambda: not cluster.serving("127.77.0.20", 80))
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionRefusedError):
+            ask("127.77.0.20", 80)
+        with pytest.raises(ConnectionRefusedError):
+            ask("127.0.0.1", node_port)
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        stop_all(servers)
+
+
+def test_client_ip_affinity_sticks(cluster: Cluster) -> None:
+    servers = backends(3)
+    port = servers[0].server_address[1]
+    try:
+        cluster.service("sticky", [{"port": 81, "targetPort": port}], clusterIP="127.77.0.21",
+                        sessionAffinity="ClientIP")
+        cluster.endpoints("sticky", ["127.0.1.1", "127.0.1.2", "127.0.1.3"], [{"port": port}])
+        wait_for(lambda: cluster.serving("127.77.0.21", 81))
+        assert len({ask("127.77.0.21", 81) for _ in range(8)}) == 1
+    finally:
+        stop_all(servers)
+
+
+def test_udp_echo_and_stop_closes_everything(cluster: Cluster) -> None:
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.1.1", 0))
+    echo.settimeout(0.2)
+    running = threading.Event()
+    running.set()
+
+    def serve() -> None:
+        while running.is_set():
+            try:
+                data, addr = echo.recvfrom(2048)
+            except OSError:
+                continue
+            echo.sendto(b"echo:" + data, addr)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = echo.getsockname()[1]
+    try:
+        cluster.service("echo", [{"port": 53, "targetPort": port, "protocol": "UDP"}],
+                        clusterIP="127.77.0.22")
+        cluster.endpoints("echo", ["127.0.1.1"], [{"port": port, "protocol": "UDP"}])
+        wait_for(lambda: cluster.serving("127.77.0.22", 53, "UDP"))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            c.settimeout(2)
+            for i in range(3):
+                c.sendto(f"ping{i}".encode(), ("127.77.0.22", 53))
+                data, addr = c.recvfrom(2048)
+                assert data == f"echo:ping{i}".encode() and addr == ("127.77.0.22", 53)
+        cluster.proxy.stop()
+        assert cluster.proxy.describe() == []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.77.0.22", 53))  # the proxy's socket is gone: the port is free
+    finally:
+        running.clear()
+        echo.close()
