@@ -28,37 +28,28 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gitkube.errors import Invalid
+from gitkube.model.network import (
+    DEFAULT_SERVICE_CIDR,
+    DNS_OFFSET,
+    SERVICE_CIDR_ENV,
+    dns_address,
+    service_cidr,
+)
 from gitkube.store.base import Create, Delete, Store
 from gitkube.store.base import Op as StoreOp
 
 Obj = dict[str, Any]
-SERVICE_CIDR_ENV = "GITKUBE_SERVICE_CIDR"
-DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
 NODE_PORT_RANGE = (30000, 32767)
 ALLOCATIONS_PREFIX = "/gitkube/allocations/"
 IP_PREFIX = "/gitkube/allocations/clusterip/"
 PORT_PREFIX = "/gitkube/allocations/nodeport/"
-DNS_OFFSET = 10  # the cluster DNS address: <range>.10, as kubeadm's 10.96.0.10
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
-
-
-def service_cidr() -> ipaddress.IPv4Network:
-    """The configured service range."""
-    return ipaddress.IPv4Network(os.environ.get(SERVICE_CIDR_ENV) or DEFAULT_SERVICE_CIDR,
-                                 strict=False)
-
-
-def dns_address(cidr: ipaddress.IPv4Network | None = None) -> str:
-    """The cluster DNS address inside the service range (reserved, never allocated)."""
-    net = cidr or service_cidr()
-    return str(net.network_address + DNS_OFFSET)
 
 
 def _invalid(svc: Obj, field: str, message: str) -> Invalid:
