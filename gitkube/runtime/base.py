@@ -79,6 +79,12 @@ class SandboxSpec:
     hostname: str = ""
     share_pid: bool = False
     ports: tuple[PortMapping, ...] = ()
+    # issue 9 (networking): the network to join ("" = the engine's default) and the pod's
+    # resolv.conf (empty = the engine's default)
+    network: str = ""
+    dns_servers: tuple[str, ...] = ()
+    dns_searches: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

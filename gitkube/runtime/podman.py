@@ -169,6 +169,19 @@ def host_settings(conf_dir: Path) -> Path:
     return conf
 
 
+def _network_fields(body: dict[str, Any], spec: SandboxSpec) -> None:
+    """issue 9: join the pod to ``spec.network`` and give it the resolv.conf asked for."""
+    if spec.network:
+        body["netns"] = {"nsmode": "bridge"}
+        body["Networks"] = {spec.network: {}}
+    if spec.dns_servers:
+        body["dns_server"] = list(spec.dns_servers)
+    if spec.dns_searches:
+        body["dns_search"] = list(spec.dns_searches)
+    if spec.dns_options:
+        body["dns_option"] = list(spec.dns_options)
+
+
 # --- the runtime ---------------------------------------------------------------------------
 
 
@@ -359,6 +372,7 @@ class PodmanRuntime:
             body["portmappings"] = [
                 {"container_port": p.container_port, "host_port": p.host_port,
                  "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
+        _network_fields(body, spec)  # issue 9
         found = self._call("get", f"/pods/{spec.name}/json", missing_ok=True)
         if found is None:
             try:
@@ -394,6 +408,29 @@ class PodmanRuntime:
                 self.stop_container(str(ctr.get("Id")), timeout)
         self._call("delete", f"/pods/{sandbox_id}", params={"force": True}, missing_ok=True,
                    ok=(200, 204))
+
+    # -- networks (issue 9: gitkube's pod network)
+
+    def ensure_network(self, name: str, subnet: str, gateway: str,
+                       labels: Mapping[str, str]) -> None:
+        """The bridge network ``name`` with ``subnet``, created when missing (Podman's own DNS
+        off: the cluster DNS serves the pods). An existing one is kept as it is."""
+        if self._call("get", f"/networks/{name}/exists", ok=(204,), missing_ok=True):
+            return
+        body = {"name": name, "driver": "bridge", "dns_enabled": False,
+                "labels": dict(labels), "subnets": [{"subnet": subnet, "gateway": gateway}]}
+        try:
+            self._call("post", "/networks/create", data=json.dumps(body),
+                       headers={"content-type": "application/json"})
+        except RuntimeFailure as e:
+            if "already exists" not in str(e) and "already used" not in str(e):
+                raise
+        log.info("podman: created network %s (%s)", name, subnet)
+
+    def remove_network(self, name: str) -> None:
+        """Remove the network ``name`` (missing: no error)."""
+        self._call("delete", f"/networks/{name}", params={"force": True}, ok=(200, 204),
+                   missing_ok=True)
 
     # -- containers
 
