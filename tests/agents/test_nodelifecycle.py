@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agenttest import Cluster, eventually
+from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import nodelifecycle as nlc
@@ -120,3 +120,37 @@ def test_node_death_evicts_and_reschedules(cluster: Cluster) -> None:
     sim.revive_node(victim)
     assert eventually(lambda: node_ready(victim) == "True" and not (
         c.get("v1", "Node", None, victim).get("spec") or {}).get("taints"))
+
+
+def test_pods_of_a_deleted_node_are_replaced(cluster: Cluster) -> None:
+    c, mgr = cluster.client, cluster.manager
+    for name in ("n1", "n2"):
+        c.create(node(name))
+    for make in (rsc.controller, dep.controller):
+        mgr.add(make(mgr))
+    mgr.add(nlc.controller(mgr, monitor_period=0.05))
+    fake = FakeKubelet(mgr, ["n1", "n2"])
+    mgr.start()
+    c.create({"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "web", "namespace": "default"},
+              "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}},
+                                    "spec": {"containers": [{"name": "c",
+                                                             "image": "nginx:1"}]}}}})
+
+    def settled() -> bool:
+        d = c.get("apps/v1", "Deployment", "default", "web")
+        return dep.is_complete(d, d.get("status") or {})
+
+    assert eventually(settled)
+    placed = pods_by_node(c)
+    victim = max(("n1", "n2"), key=lambda n: len(placed.get(n, [])))
+    other = "n2" if victim == "n1" else "n1"
+    had = len(placed[victim])
+    fake.nodes = [other]
+    c.delete("v1", "Node", None, victim)
+    assert eventually(lambda: victim not in pods_by_node(c) and settled()
+                      and len(pods_by_node(c).get(other, [])) == 4)
+    mgr.flush_events()
+    gone = [e for e in c.list("v1", "Event", "default").items if e["reason"] == "NodeNotFound"]
+    assert len(gone) == had

@@ -14,6 +14,8 @@ are evicted so their controllers replace them elsewhere.
   upstream's default toleration) when it has none; a pod tolerating the taint forever
   (DaemonSet pods) stays. An Event ``TaintManagerEviction`` is recorded on the pod.
 - When heartbeats resume (the kubelet reports Ready again) the taints are removed.
+- Pods bound to a Node that was deleted are deleted too (upstream's pod garbage collector),
+  so their controllers replace them.
 
 Time comes from the Manager's clock, so tests drive it with a ``ManualClock``; the
 controller re-checks every ``monitor_period`` seconds (real time; upstream: 5 s).
@@ -109,6 +111,7 @@ class NodeLifecycleReconciler:
     def reconcile(self, key: str) -> Result:
         node = self.nodes.get(key)
         if node is None:
+            self._orphaned(key)
             return Result()
         now = self.clock()
         ready = condition(node, "Ready") or {}
@@ -124,6 +127,24 @@ class NodeLifecycleReconciler:
             self._pods_unknown(key)
             self._evict(key, since, now)
         return Result(requeue_after=self.monitor_period)
+
+    def _orphaned(self, node_name: str) -> None:
+        """Pods bound to a Node that no longer exists are deleted (upstream's pod GC)."""
+        pods = self.pods.by_index("node", node_name)
+        if not pods:
+            return
+        try:
+            self.client.get("v1", "Node", None, node_name)
+            return  # only the cache had not seen it yet
+        except NotFound:
+            pass
+        for pod in pods:
+            meta = pod["metadata"]
+            with contextlib.suppress(NotFound, Conflict):
+                self.client.delete("v1", "Pod", meta["namespace"], meta["name"],
+                                   uid=meta.get("uid"), grace_period_seconds=0)
+                self.recorder.normal(pod, "NodeNotFound",
+                                     f"Deleting pod {meta['name']}: node {node_name} is gone")
 
     def _mark_unknown(self, node: Obj, now: float) -> None:
         name = node["metadata"]["name"]
@@ -197,10 +218,12 @@ def controller(manager: Manager, *, grace_period: float = 40.0,
 
     def pod_on_sick_node(pod: Obj) -> list[str]:
         name = (pod.get("spec") or {}).get("nodeName")
-        node = nodes.get(str(name)) if name else None
-        if node is None or (condition(node, "Ready") or {}).get("status") == "True":
+        if not name:
             return []
-        return [str(name)]
+        node = nodes.get(str(name))
+        if node is not None and (condition(node, "Ready") or {}).get("status") == "True":
+            return []
+        return [str(name)]  # a sick node, or one that does not exist
 
     ctl.watches(pods, pod_on_sick_node)
     return ctl
