@@ -29,9 +29,10 @@ Contract (read this before writing an agent)
   + ``watches(informer, mapper)`` for secondary kinds (``mapper(obj) -> keys``;
   ``owner_mapper("ReplicaSet")`` maps a child to its controller owner's key) + periodic
   resync (every primary key re-enqueued every ``resync_period`` seconds).
-- **Agent** protocol: ``name``, ``start()``, ``stop()`` (joins its threads). Controllers are
-  agents; so are the scheduler and kubelet if they choose. Construct agents with a Manager
-  and take informers from it before ``Manager.start()``.
+- **Agent** protocol: ``name``, ``start()``, ``stop()`` (joins its threads); optionally
+  ``signal_stop()`` (ask without waiting: the Manager calls it on every agent first, so they
+  all wind down in parallel). Controllers are agents; so are the scheduler and kubelet.
+  Construct agents with a Manager and take informers from it before ``Manager.start()``.
 - **Manager(client, clock=...)**: ``informer(api_version, kind)`` (shared; one watch per
   kind), ``add(agent)``, ``start()`` (informers first, waits for their initial list, then
   agents), ``stop()``, ``run_until(predicate, timeout, poll) -> bool``; a context manager.
