@@ -108,6 +108,19 @@ def test_rolling_step_decisions() -> None:
     assert dep.old_rs_scale_down(d, [sick], _rs("new", 1, 1, 2)) == {"old": 2}
 
 
+def test_new_replicaset_inherits_change_cause_only() -> None:
+    d = deployment()
+    d["metadata"].update(uid="u", annotations={
+        "kubernetes.io/change-cause": "bump nginx", dep.REVISION: "7",
+        "gitkube.io/source": "repo//manifests",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    rs = dep.new_replicaset(d, "abc", 8, 3)
+    assert rs["metadata"]["annotations"]["kubernetes.io/change-cause"] == "bump nginx"
+    assert rs["metadata"]["annotations"][dep.REVISION] == "8"
+    assert not any(k.startswith("gitkube.io/") or k.startswith("kubectl.")
+                   for k in rs["metadata"]["annotations"])
+
+
 def test_history_limit_keeps_newest_empty_replicasets() -> None:
     d = deployment(revisionHistoryLimit=1)
     olds = [_rs(f"r{i}", 0, 0, i) for i in range(1, 4)]

@@ -266,6 +266,19 @@ def _progressing(deploy: Obj, old: Obj, status: Obj, conditions: list[Obj],
     return out
 
 
+def copied_annotations(deploy: Obj) -> dict[str, str]:
+    """The Deployment's annotations a new ReplicaSet inherits (``kubernetes.io/change-cause``
+    for ``rollout history``, say): not kubectl's last-applied, the deployment.kubernetes.io
+    bookkeeping, nor gitkube's own (the ReplicaSet is not in git)."""
+    out = {}
+    for k, v in ((deploy.get("metadata") or {}).get("annotations") or {}).items():
+        if k.startswith(("deployment.kubernetes.io/", "gitkube.io/")) or \
+                k == "kubectl.kubernetes.io/last-applied-configuration":
+            continue
+        out[k] = v
+    return out
+
+
 def new_replicaset(deploy: Obj, pod_hash: str, revision: int, replicas: int) -> Obj:
     """The ReplicaSet object for the Deployment's current template."""
     spec = deploy.get("spec") or {}
@@ -284,7 +297,7 @@ def new_replicaset(deploy: Obj, pod_hash: str, revision: int, replicas: int) -> 
             "name": f"{deploy['metadata']['name']}-{pod_hash}",
             "namespace": deploy["metadata"]["namespace"],
             "labels": dict(tmeta["labels"]),
-            "annotations": {REVISION: str(revision),
+            "annotations": {**copied_annotations(deploy), REVISION: str(revision),
                             DESIRED_REPLICAS: str(replicas_of(deploy)),
                             MAX_REPLICAS: str(replicas_of(deploy) + surge)},
             "ownerReferences": [owner_ref(deploy)],
