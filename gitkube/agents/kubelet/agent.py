@@ -58,6 +58,7 @@ from gitkube.agents.runtime import Manager, Result, WorkQueue, key_of, split_key
 from gitkube.api.client import Client, PutRecord
 from gitkube.config import state_dir
 from gitkube.errors import APIError, Conflict, NotFound
+from gitkube.model.network import container_service_env  # issue 9
 from gitkube.model.quantity import parse_quantity
 from gitkube.runtime.base import (
     LABEL_ATTEMPT,
@@ -79,6 +80,7 @@ from gitkube.runtime.base import (
     SandboxInfo,
     SandboxSpec,
 )
+from gitkube.runtime.network import prepare_node, sandbox_fields  # issue 9
 
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
@@ -101,6 +103,9 @@ class KubeletConfig:
     root_dir: Path | None = None  # None: <state_dir>/kubelet
     # Extra labels on everything created (tests use one per run to find leftovers).
     runtime_labels: dict[str, str] = field(default_factory=dict)
+    # issue 9: a gitkube.runtime.network.NetworkConfig: pods join that network, get the
+    # cluster DNS in resolv.conf and the service environment variables (None: engine default)
+    network: Any = None
 
 
 STORE_ID_RECORD = "/gitkube/store-id"  # the same record plan's apply writes
@@ -158,6 +163,7 @@ class Kubelet:
         self.clock: Callable[[], float] = manager.clock
         self.root = self.config.root_dir or state_dir() / "kubelet"
         self.pods = manager.informer("v1", "Pod")
+        self.services = manager.informer("v1", "Service") if self.config.network else None  # 9
         self.queue = WorkQueue()
         self.recorder = recorder or EventRecorder(self.client, "kubelet", self.node_name,
                                                   asynchronous=True)
@@ -204,6 +210,8 @@ class Kubelet:
         self._stop.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self.register_node()
+        if self.config.network:  # issue 9: service range routed locally, pod network present
+            prepare_node(self.runtime, self.config.network)
         self._initial = {key_of(p) for p in self.pods.list() if self._mine(p)}
         if not self._initial:
             self._initial_done.set()
@@ -407,7 +415,8 @@ class Kubelet:
         return self.runtime.ensure_sandbox(SandboxSpec(
             name=f"{meta['name']}_{meta.get('namespace', 'default')}_{str(meta['uid'])[:8]}",
             labels=labels, hostname=str(spec.get("hostname") or meta["name"])[:63],
-            share_pid=bool(spec.get("shareProcessNamespace")), ports=tuple(ports)))
+            share_pid=bool(spec.get("shareProcessNamespace")), ports=tuple(ports),
+            **(sandbox_fields(pod, self.config.network) if self.config.network else {})))
 
     def _sync(self, key: str, pod: Obj) -> Result:
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -568,6 +577,9 @@ class Kubelet:
             if volumes is None:
                 raise ConfigError(volume_error)
             env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address)
+            if self.services is not None:  # issue 9: service links first, the pod's env wins
+                env = {**container_service_env(pod, self.services.list(
+                    pod["metadata"].get("namespace"))), **env}
             mounts = container_mounts(c, volumes)
         except ConfigError as e:
             st.waiting[name] = ("CreateContainerConfigError", e.message)
