@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 import typer
 
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
 
 agent_app = typer.Typer(help="Run node agents (kubelet, simulated nodes) in the foreground.",
                         no_args_is_help=True)
@@ -19,10 +19,9 @@ app.add_typer(agent_app, name="agent")
 
 
 def _client(store: str | None) -> Client:
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
+    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
 
-    return LocalClient(open_store(store or default_store_url()))
+    return client_for(store)
 
 
 def _run_until_interrupted(duration: float | None) -> None:
@@ -69,21 +68,53 @@ def simulate(
         cluster.stop()
 
 
+def _remote_client(server: str, token: str | None, token_file: Path | None,
+                   ca: Path | None) -> Client:
+    """An HTTPClient for ``--server`` (a remote kubelet: docs/DAEMON.md, Remote agents)."""
+    from gitkube.api.http_client import HTTPClient
+
+    if token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+    return HTTPClient(server, token=token, ca=ca)
+
+
 @agent_app.command()
 def kubelet(
-    node: str | None = typer.Option(None, "--node", help="Node name (default: host name)."),
+    node: str | None = typer.Option(None, "--node", "--node-name",
+                                    help="Node name (default: host name)."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+    server: str | None = typer.Option(None, "--server", envvar="GITKUBE_SERVER",
+                                      help="A gitkube serve API (https://HOST:PORT) to work "
+                                           "against instead of the store."),
+    token: str | None = typer.Option(None, "--token", envvar="GITKUBE_TOKEN",
+                                     help="Bearer token (admin role) for --server."),
+    token_file: Path | None = typer.Option(None, "--token-file",
+                                           help="Read the token from this file instead."),
+    ca: Path | None = typer.Option(None, "--certificate-authority",
+                                   help="CA certificate to verify --server (the daemon's "
+                                        "tls/ca.crt)."),
+    runtime_name: str = typer.Option("podman", "--runtime", hidden=True,
+                                     help="podman, or simulated (tests)."),
     duration: float | None = typer.Option(None, "--duration",
                                           help="Stop after this many seconds."),
 ) -> None:
     """Run the kubelet on local Podman for one node until interrupted."""
     from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
     from gitkube.agents.runtime import Manager
-    from gitkube.runtime.podman import PodmanRuntime
+    from gitkube.runtime.base import ContainerRuntime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    runtime = PodmanRuntime()
-    manager = Manager(_client(store))
+    client = _remote_client(server, token, token_file, ca) if server else _client(store)
+    runtime: ContainerRuntime
+    if runtime_name == "simulated":
+        from gitkube.runtime.simulated import SimulatedRuntime
+
+        runtime = SimulatedRuntime()
+    else:
+        from gitkube.runtime.podman import PodmanRuntime
+
+        runtime = PodmanRuntime()
+    manager = Manager(client)
     config = KubeletConfig(node_name=node) if node else KubeletConfig()
     manager.add(Kubelet(manager, runtime, config))
     manager.start()

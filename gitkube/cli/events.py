@@ -15,7 +15,6 @@ import typer
 
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
 from gitkube.errors import UsageError
 from gitkube.model import kinds
 
@@ -23,10 +22,9 @@ Obj = dict[str, Any]
 
 
 def _client(store: str | None) -> Client:
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
+    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
 
-    return LocalClient(open_store(store or default_store_url()))
+    return client_for(store)
 
 
 def _epoch(text: Any) -> float | None:

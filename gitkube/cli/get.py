@@ -6,6 +6,7 @@ output from the local Podman through the runtime, finding the container by the p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -17,7 +18,6 @@ import typer
 from gitkube.api.client import Client
 from gitkube.cli import tables
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError, NotFound, UsageError
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
@@ -34,10 +34,9 @@ class GetOutput(StrEnum):
 
 
 def _client(store: str | None) -> Client:
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
+    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
 
-    return LocalClient(open_store(store or default_store_url()))
+    return client_for(store)
 
 
 def resolve(resource: str) -> ResourceType:
@@ -82,12 +81,24 @@ def get(
     output: GetOutput = typer.Option(GetOutput.table, "--output", "-o",
                                      help="wide, yaml, json or name."),
     selector: str | None = typer.Option(None, "--selector", "-l", help="Label selector."),
+    watch: bool = typer.Option(False, "--watch", "-w",
+                               help="After listing, print each change as it happens."),
+    watch_timeout: float = typer.Option(0, "--watch-timeout",
+                                        help="Stop watching after this many seconds (0: "
+                                             "until Ctrl-C)."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """List objects as tables like kubectl's (or one object, or yaml/json)."""
     rt, obj_name = _split_target(resource, name)
     client = _client(store)
     ns = None if (all_namespaces or not rt.namespaced) else namespace
+    if watch:  # gitkube/cli/getwatch.py
+        from gitkube.cli.getwatch import watch_get
+
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_get(client, rt, ns, obj_name, selector, output.value, timeout=watch_timeout,
+                      echo=typer.echo, all_namespaces=ns is None)
+        return
     if obj_name is not None:
         try:
             items = [client.get(rt.api_version, rt.kind, ns or namespace, obj_name)]
@@ -163,13 +174,14 @@ def logs(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """Print a container's output (from Podman, through the runtime)."""
-    from gitkube.cli.logs import check_node, container_logs, find_pod
+    from gitkube.cli.connect import pod_logs  # the daemon's pods/log, or local Podman
+    from gitkube.cli.logs import check_node, find_pod
 
     client = _client(store)
     the_pod = find_pod(client, pod, namespace)
     check_node(client, the_pod)
-    lines = container_logs(the_pod, container, previous=previous, follow=follow, tail=tail,
-                           note=lambda text: typer.echo(text, err=True))
+    lines = pod_logs(client, the_pod, container, previous=previous, follow=follow, tail=tail,
+                     note=lambda text: typer.echo(text, err=True))
     try:
         for line in lines:
             sys.stdout.write(line)

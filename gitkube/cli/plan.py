@@ -35,11 +35,10 @@ def _colour() -> bool:
 
 
 def _client(store: str | None) -> tuple[Client, str]:
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
+    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
 
     url = store or default_store_url()
-    return LocalClient(open_store(url)), url
+    return client_for(url), url
 
 
 def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool,
@@ -123,12 +122,14 @@ def _report(result: ApplyResult, the_plan: Plan, wait: bool) -> None:
 def _wait_converged(the_plan: Plan, client: Client, timeout: float) -> None:
     """Run the agents in-process until every applied object converged (agents/converge.py)."""
     from gitkube.agents.converge import converge, report
+    from gitkube.cli.connect import through_daemon
 
     refs = [c.ref for c in the_plan.changes if c.action is not Action.DELETE]
     if not refs:
         return
     typer.echo(f"\nWaiting for {len(refs)} objects to converge (timeout {timeout:g}s)...")
-    result = converge(client, refs, timeout=timeout)
+    # A daemon runs the agents already: then only wait, or two kubelets would fight.
+    result = converge(client, refs, timeout=timeout, run_agents=not through_daemon(client))
     typer.echo(report(result))
     if not result.ok:
         raise GitkubeError(

@@ -20,7 +20,6 @@ import typer
 
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError, NotFound, UsageError
 from gitkube.model import kinds
 
@@ -36,10 +35,9 @@ app.add_typer(rollout_app, name="rollout")
 
 
 def _client(store: str | None) -> Client:
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
+    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
 
-    return LocalClient(open_store(store or default_store_url()))
+    return client_for(store)
 
 
 def parse_target(target: str, name: str | None = None) -> tuple[kinds.ResourceType, str]:

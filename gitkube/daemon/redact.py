@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 
 REDACTED = "[REDACTED]"
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{16,}")
 
 
 class TokenRedactor(logging.Filter):

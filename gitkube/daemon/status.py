@@ -77,8 +77,10 @@ class DaemonStatus:
         }
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
+class UnixConnection(http.client.HTTPConnection):
+    """http.client over a unix socket (stdlib only)."""
+
+    def __init__(self, path: str, timeout: float | None):
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
@@ -91,7 +93,7 @@ class _UnixConnection(http.client.HTTPConnection):
 
 def probe_socket(path: str | Path, timeout: float = 2.0) -> bool:
     """True when ``GET /version`` over the unix socket ``path`` answers 200 with JSON."""
-    conn = _UnixConnection(str(path), timeout)
+    conn = UnixConnection(str(path), timeout)
     try:
         conn.request("GET", "/version", headers={"Accept": "application/json"})
         resp = conn.getresponse()

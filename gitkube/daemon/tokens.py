@@ -153,26 +153,36 @@ class TokenAuth:
         except OSError:
             return 0.0
 
-    def _maybe_reload(self) -> None:
+    def _maybe_reload(self) -> str | None:
+        """Re-read the file if it changed; what to log (logged by the caller outside the
+        lock: the log redactor reads ``known_tokens``)."""
         now = time.monotonic()
         if now - self._checked < self.reload_interval:
-            return
+            return None
         self._checked = now
         mtime = self._stat()
         if mtime == self._mtime:
-            return
+            return None
         self._mtime = mtime
         try:
             self._entries = load_tokens(self.path)
-            log.info("tokens file %s reloaded: %d tokens", self.path, len(self._entries))
         except GitkubeError as err:  # keep the previous tokens: a half-written edit
-            log.error("tokens file not reloaded: %s", err.message)
+            return f"tokens file not reloaded: {err.message}"
+        return f"tokens file {self.path} reloaded: {len(self._entries)} tokens"
 
     @property
     def entries(self) -> list[TokenEntry]:
         with self._lock:
-            self._maybe_reload()
-            return list(self._entries)
+            message = self._maybe_reload()
+            entries = list(self._entries)
+        if message:
+            log.info("%s", message)
+        return entries
+
+    def known_tokens(self) -> list[str]:
+        """The tokens as last read, without touching the file (for the log redactor)."""
+        entries = self._entries  # one atomic read of the reference: no lock needed
+        return [e.token for e in entries]
 
     def lookup(self, token: str) -> TokenEntry | None:
         """The entry whose token equals ``token`` (constant-time comparisons)."""
@@ -200,13 +210,3 @@ class TokenAuth:
             return resource.read_only
         return False
 
-
-class LocalAuth:
-    """The unix socket's policy: the socket file is mode 0600, so whoever can connect is
-    the daemon's own user (or root) and acts as admin without a token."""
-
-    def authenticate(self, headers: Mapping[str, str]) -> Identity | None:
-        return Identity("local", (ROLE_GROUP_PREFIX + "admin",))
-
-    def authorize(self, identity: Identity, verb: str, resource: Attributes) -> bool:
-        return True

@@ -1,0 +1,159 @@
+"""`gitkube delete`: delete objects by TYPE/NAME, by name list, by label selector or --all,
+like kubectl delete.
+
+Each deletion prints kubectl's line (``deployment.apps "web" deleted``). When finalizers or
+a graceful pod termination keep an object for a while, the command waits (``--wait``, the
+default) with a watch on its name until it is gone — if a daemon runs the agents; embedded,
+nothing would finish the deletion, so it says so and returns. Children are removed by the
+garbage collector per ``--cascade`` (background, foreground, orphan).
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+from gitkube.api.client import Client
+from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.connect import client_for, through_daemon
+from gitkube.errors import GitkubeError, NotFound, UsageError
+from gitkube.model import kinds
+from gitkube.model.kinds import ResourceType
+
+Obj = dict[str, Any]
+
+
+class Cascade(StrEnum):
+    background = "background"
+    foreground = "foreground"
+    orphan = "orphan"
+
+
+def display(rt: ResourceType, name: str) -> str:
+    """kubectl's ``deployment.apps "web"`` form."""
+    return f'{rt.singular}.{rt.group} "{name}"' if rt.group else f'{rt.singular} "{name}"'
+
+
+def _resolve(text: str) -> ResourceType:
+    rt = kinds.by_name(text)
+    if rt is None:
+        raise UsageError(f'the server doesn\'t have a resource type "{text}"',
+                         hint="e.g. gitkube delete deploy/web")
+    return rt
+
+
+def targets(args: list[str]) -> list[tuple[ResourceType, str | None]]:
+    """``TYPE/NAME ...`` or ``TYPE [NAME ...]`` -> (type, name) pairs (name None: TYPE only)."""
+    if not args:
+        raise UsageError("nothing to delete", hint="gitkube delete deploy/web, or "
+                                                   "gitkube delete pods -l app=web")
+    if "/" in args[0]:
+        out: list[tuple[ResourceType, str | None]] = []
+        for a in args:
+            kind, sep, name = a.partition("/")
+            if not sep or not name:
+                raise UsageError(f"expected TYPE/NAME, got {a!r}",
+                                 hint="do not mix TYPE/NAME with TYPE NAME")
+            out.append((_resolve(kind), name))
+        return out
+    rt = _resolve(args[0])
+    if len(args) == 1:
+        return [(rt, None)]
+    return [(rt, n) for n in args[1:]]
+
+
+def _wait_gone(client: Client, rt: ResourceType, namespace: str | None, name: str,
+               timeout: float) -> bool:
+    """Block until the object is gone (watch on its name); False on timeout."""
+    deadline = time.monotonic() + timeout
+    try:
+        current = client.get(rt.api_version, rt.kind, namespace, name)
+    except NotFound:
+        return True
+    with client.watch(rt.api_version, rt.kind, namespace if rt.namespaced else None,
+                      resource_version=str(current["metadata"].get("resourceVersion") or ""),
+                      field_selector=f"metadata.name={name}") as watcher:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            event = watcher.next_event(timeout=min(left, 1.0))
+            if event is not None and event.type == "DELETED":
+                return True
+            if event is None:  # nothing arrived: make sure we did not miss the end
+                try:
+                    client.get(rt.api_version, rt.kind, namespace, name)
+                except NotFound:
+                    return True
+
+
+@app.command()
+def delete(
+    args: list[str] = typer.Argument(None, help="TYPE/NAME ..., or TYPE [NAME ...]."),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace."),
+    selector: str | None = typer.Option(None, "--selector", "-l",
+                                        help="Delete every TYPE object matching this."),
+    all_: bool = typer.Option(False, "--all", help="Delete every TYPE object in the "
+                                                   "namespace."),
+    cascade: Cascade = typer.Option(Cascade.background, "--cascade",
+                                    help="background, foreground or orphan (children)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait",
+                              help="Wait until finalizers let the objects go."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds --wait may take."),
+    ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
+                                          help="A missing object is not an error."),
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+) -> None:
+    """Delete objects (like kubectl delete); the garbage collector removes their children."""
+    pairs = targets(args or [])
+    client = client_for(store)
+    policy: Any = cascade.value.capitalize()
+    names: list[tuple[ResourceType, str]] = []
+    for rt, name in pairs:
+        ns = namespace if rt.namespaced else None
+        if name is not None:
+            if selector or all_:
+                raise UsageError("give names, or --selector/--all, not both")
+            names.append((rt, name))
+            continue
+        if not (selector or all_):
+            raise UsageError(f"which {rt.plural}? give a name, --selector or --all",
+                             hint=f"gitkube delete {rt.singular}/NAME")
+        found = client.list(rt.api_version, rt.kind, ns, label_selector=selector).items
+        if not found:
+            typer.echo("No resources found" + (f" in {ns} namespace." if ns else "."))
+        names += [(rt, o["metadata"]["name"]) for o in found]
+    failed = 0
+    pending: list[tuple[ResourceType, str]] = []
+    for rt, name in names:
+        ns = namespace if rt.namespaced else None
+        try:
+            result = client.delete(rt.api_version, rt.kind, ns, name,
+                                   propagation_policy=policy)
+        except NotFound:
+            if not ignore_not_found:
+                where = f' in namespace "{ns}"' if ns else ""
+                typer.echo(f"Error from server (NotFound): {rt.plural}"
+                           f"{'.' + rt.group if rt.group else ''} \"{name}\" not found{where}",
+                           err=True)
+                failed += 1
+            continue
+        typer.echo(f"{display(rt, name)} deleted")
+        if (result.get("metadata") or {}).get("deletionTimestamp"):
+            pending.append((rt, name))
+    if pending and wait:
+        if not through_daemon(client):
+            typer.echo(f"{len(pending)} object(s) are being finalized; the agents finish "
+                       "that (`gitkube up`, or `gitkube apply --wait`)", err=True)
+        else:
+            for rt, name in pending:
+                ns = namespace if rt.namespaced else None
+                if not _wait_gone(client, rt, ns, name, timeout):
+                    raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
+                                       "deleted", hint="`gitkube describe` shows its "
+                                                       "finalizers and events")
+    if failed:
+        raise typer.Exit(1)

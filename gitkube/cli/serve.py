@@ -1,0 +1,247 @@
+"""`gitkube serve`, `up`, `down`, `status` and `kubeconfig`: the daemon (docs/DAEMON.md).
+
+``serve`` runs in the foreground (logs to stderr; SIGTERM/SIGINT stop it cleanly); ``up``
+starts the same command in the background with its log in the state directory and waits
+until the API answers; ``down`` sends SIGTERM to the recorded PID and waits for it to go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from gitkube.cli.app import STORE_HELP, app
+from gitkube.daemon.listen import DEFAULT_LISTEN
+from gitkube.daemon.paths import DaemonPaths
+from gitkube.errors import GitkubeError, UsageError
+
+
+class RuntimeChoice(StrEnum):
+    podman = "podman"
+    simulated = "simulated"
+
+
+class StatusOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LISTEN_HELP = ("TCP address of the API (HOST:PORT; `none`: unix socket only). Any host but "
+               "loopback requires TLS; every TCP client needs a bearer token.")
+
+
+@app.command()
+def serve(
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+    listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help=LISTEN_HELP),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert",
+                                         help="PEM certificate (default: generated in the "
+                                              "state directory on first start)."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM key of --tls-cert."),
+    no_tls: bool = typer.Option(False, "--no-tls",
+                                help="Plain HTTP on a loopback --listen (kubectl then sends "
+                                     "no token: use it for gitkube's own clients only)."),
+    tokens: Path | None = typer.Option(None, "--tokens",
+                                       help="Tokens file, CSV token,user,role (admin or "
+                                            "read-only). Default: tokens.csv in the state "
+                                            "directory, generated with one admin token."),
+    node_name: str | None = typer.Option(None, "--node-name",
+                                         help="The kubelet's node name (default: host name)."),
+    kubelet: bool = typer.Option(True, "--kubelet/--no-kubelet",
+                                 help="Run a kubelet on local Podman in this process."),
+    runtime: RuntimeChoice = typer.Option(RuntimeChoice.podman, "--runtime",
+                                          help="The kubelet's container runtime (simulated: "
+                                               "no containers, for tests and demos).",
+                                          hidden=True),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING."),
+) -> None:
+    """Run the API server, scheduler, controllers and kubelet in the foreground."""
+    from gitkube.daemon.daemon import Daemon, ServeOptions, configure_logging
+
+    configure_logging(log_level)
+    daemon = Daemon(ServeOptions(store=store, listen=listen, tls_cert=tls_cert, tls_key=tls_key,
+                                 no_tls=no_tls, tokens=tokens, node_name=node_name,
+                                 kubelet=kubelet, runtime=runtime.value))
+    daemon.run()
+
+
+def _serve_args(store: str | None, listen: str, no_tls: bool, tokens: Path | None,
+                node_name: str | None, kubelet: bool, runtime: RuntimeChoice,
+                tls_cert: Path | None, tls_key: Path | None) -> list[str]:
+    args = ["serve", "--listen", listen]
+    if store:
+        args += ["--store", store]
+    if no_tls:
+        args.append("--no-tls")
+    if tokens is not None:
+        args += ["--tokens", str(tokens.absolute())]
+    if tls_cert is not None and tls_key is not None:
+        args += ["--tls-cert", str(tls_cert.absolute()), "--tls-key", str(tls_key.absolute())]
+    if node_name:
+        args += ["--node-name", node_name]
+    if not kubelet:
+        args.append("--no-kubelet")
+    if runtime is not RuntimeChoice.podman:
+        args += ["--runtime", runtime.value]
+    return args
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("  " + line for line in text[-lines:])
+
+
+@app.command()
+def up(
+    store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
+    listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help=LISTEN_HELP),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM key of --tls-cert."),
+    no_tls: bool = typer.Option(False, "--no-tls", help="Plain HTTP on a loopback --listen."),
+    tokens: Path | None = typer.Option(None, "--tokens", help="Tokens file (see serve)."),
+    node_name: str | None = typer.Option(None, "--node-name", help="The kubelet's node name."),
+    kubelet: bool = typer.Option(True, "--kubelet/--no-kubelet",
+                                 help="Run a kubelet on local Podman."),
+    runtime: RuntimeChoice = typer.Option(RuntimeChoice.podman, "--runtime", hidden=True),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
+) -> None:
+    """Start `gitkube serve` in the background (log and PID in the state directory)."""
+    from gitkube.daemon.status import daemon_status, probe_socket
+
+    paths = DaemonPaths.default()
+    current = daemon_status(paths, probe=False)
+    if current.running:
+        typer.echo(f"gitkube daemon already running (pid {current.pid}).")
+        typer.echo(current.render(), nl=False)
+        return
+    paths.root.mkdir(parents=True, exist_ok=True)
+    args = _serve_args(store, listen, no_tls, tokens, node_name, kubelet, runtime, tls_cert,
+                       tls_key)
+    fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gitkube.cli.main", *args],
+            stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True,
+            close_fds=True)
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + timeout
+    while True:
+        status = daemon_status(paths, probe=False)
+        if status.running and status.info is not None and status.info.pid == proc.pid \
+                and probe_socket(status.info.socket, timeout=2.0):
+            break
+        code = proc.poll()
+        if code is not None:
+            raise GitkubeError(f"gitkube serve exited with code {code} before it was ready; "
+                               f"its log ({paths.log}) ends:\n{_log_tail(paths.log)}",
+                               hint="fix the cause above and run `gitkube up` again")
+        if time.monotonic() > deadline:
+            raise GitkubeError(f"the daemon (pid {proc.pid}) did not answer within "
+                               f"{timeout:g}s; it keeps starting. Its log ({paths.log}) ends:"
+                               f"\n{_log_tail(paths.log)}",
+                               hint="`gitkube status` tells when it answers; `gitkube down` "
+                                    "stops it")
+        time.sleep(0.1)
+    typer.echo(f"gitkube daemon started (pid {proc.pid}); log: {paths.log}")
+    typer.echo(daemon_status(paths).render(), nl=False)
+
+
+@app.command()
+def down(
+    timeout: float = typer.Option(60.0, "--timeout",
+                                  help="Seconds to wait for a clean shutdown."),
+) -> None:
+    """Stop the background daemon: SIGTERM to the recorded PID, then wait for it to exit."""
+    from gitkube.daemon.state import is_locked, read_pid
+
+    paths = DaemonPaths.default()
+    pid = read_pid(paths)
+    if not is_locked(paths):
+        if pid is not None:
+            paths.pid.unlink(missing_ok=True)
+            typer.echo(f"gitkube daemon not running (removed a stale PID file for pid {pid}).")
+        else:
+            typer.echo("gitkube daemon not running.")
+        return
+    if pid is None or pid <= 1:
+        raise GitkubeError(f"a daemon holds the lock of {paths.root} but its PID file is "
+                           "unreadable", hint=f"find it with: fuser {paths.pid}")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise GitkubeError(f"not allowed to signal the daemon (pid {pid})",
+                           hint="run `gitkube down` as the user that started it") from exc
+    deadline = time.monotonic() + timeout
+    while is_locked(paths):
+        if time.monotonic() > deadline:
+            raise GitkubeError(f"the daemon (pid {pid}) is still stopping after {timeout:g}s",
+                               hint=f"wait longer, or see {paths.log}")
+        time.sleep(0.1)
+    typer.echo(f"gitkube daemon stopped (pid {pid}).")
+
+
+@app.command()
+def status(
+    output: StatusOutput = typer.Option(StatusOutput.text, "--output", "-o",
+                                        help="text or json."),
+) -> None:
+    """Whether a daemon is running, where (socket, URL) and on which store."""
+    from gitkube.daemon.status import daemon_status
+
+    st = daemon_status()
+    if output is StatusOutput.json:
+        typer.echo(json.dumps(st.to_dict(), indent=2))
+    else:
+        typer.echo(st.render(), nl=False)
+
+
+@app.command()
+def kubeconfig(
+    user: str | None = typer.Option(None, "--user",
+                                    help="Whose token (a user of the tokens file; default: "
+                                         "the first admin)."),
+    server: str | None = typer.Option(None, "--server",
+                                      help="Server URL to write (default: the daemon's)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n",
+                                         help="The context's default namespace."),
+) -> None:
+    """Print a kubeconfig (server, CA, token) for the running daemon: kubectl uses it as is.
+    It holds a secret token: keep the file private (chmod 600)."""
+    from gitkube.daemon.kubeconfig import build_kubeconfig, render_yaml
+    from gitkube.daemon.status import running_daemon
+    from gitkube.daemon.tokens import load_tokens
+
+    info = running_daemon()
+    if info is None:
+        raise GitkubeError("no gitkube daemon is running", hint="start one: gitkube up")
+    if not info.url or not info.tokens_file:
+        raise GitkubeError("the daemon serves no TCP address (started with --listen none)",
+                           hint="restart it with --listen 127.0.0.1:PORT")
+    entries = load_tokens(Path(info.tokens_file))
+    if user is None:
+        chosen = next((e for e in entries if e.role == "admin"), None)
+        if chosen is None:
+            raise GitkubeError(f"no admin token in {info.tokens_file}", hint="pass --user NAME")
+    else:
+        chosen = next((e for e in entries if e.user == user), None)
+        if chosen is None:
+            raise UsageError(f"no token for user {user!r} in {info.tokens_file}",
+                             hint="users: " + ", ".join(sorted({e.user for e in entries})))
+    ca_pem = Path(info.ca_file).read_bytes() if info.ca_file else None
+    doc = build_kubeconfig(server or info.url, ca_pem, chosen.token, chosen.user,
+                           namespace=namespace)
+    typer.echo(render_yaml(doc), nl=False)

@@ -1,0 +1,278 @@
+"""``gitkube serve``: the control plane as one long-lived process.
+
+``Daemon(options).start()`` does, in order:
+
+1. takes the daemon lock of the state directory (one daemon per state directory);
+2. opens the store and the in-process api (``LocalClient``): every write from the HTTP API
+   goes through it, exactly like ``gitkube apply``'s;
+3. serves the HTTP API (gitkube/api/server) on the unix socket ``gitkube.sock`` (mode 0600,
+   no token: only this user can connect) and, unless ``--listen none``, on TCP: TLS (a
+   generated CA and server certificate, or the given ones) and bearer tokens (the tokens
+   file; one admin token is generated on first start);
+4. starts the agents on one Manager: kubelet (unless ``--no-kubelet``), scheduler and every
+   controller — ``gitkube.agents.converge.build_agents``, the code ``apply --wait`` runs;
+5. writes ``daemon.json`` (what it serves, never a token).
+
+``stop()`` reverses it: stop accepting and close every watch stream, stop the agents, close
+the runtime and the store, remove the socket and the state files. ``run()`` starts, waits
+for SIGTERM or SIGINT, and stops (a second signal exits at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from gitkube import __version__
+from gitkube.daemon.listen import DEFAULT_LISTEN, Listen, check_security, parse_listen
+from gitkube.daemon.paths import DaemonPaths
+from gitkube.daemon.redact import TokenRedactor
+from gitkube.daemon.state import DaemonInfo, PidLock, store_identity, write_info
+from gitkube.daemon.tls import TLSFiles, ensure_certificates, server_context
+from gitkube.daemon.tokens import TokenAuth, create_tokens_file, loose_permissions
+from gitkube.errors import GitkubeError
+
+log = logging.getLogger("gitkube.daemon")
+RuntimeName = Literal["podman", "simulated"]
+
+
+@dataclass
+class ServeOptions:
+    """``gitkube serve``'s flags (see docs/DAEMON.md)."""
+
+    store: str | None = None
+    listen: str = DEFAULT_LISTEN
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    no_tls: bool = False
+    tokens: Path | None = None
+    node_name: str | None = None
+    kubelet: bool = True
+    runtime: RuntimeName = "podman"
+    paths: DaemonPaths = field(default_factory=DaemonPaths.default)
+
+
+class Daemon:
+    """One running control plane (see the module docstring)."""
+
+    def __init__(self, options: ServeOptions):
+        self.options = options
+        self.paths = options.paths
+        self.listen: Listen | None = parse_listen(options.listen)
+        check_security(self.listen, no_tls=options.no_tls, cert=options.tls_cert,
+                       key=options.tls_key)
+        self.info: DaemonInfo | None = None
+        self.tls: TLSFiles | None = None
+        self.token_auth: TokenAuth | None = None
+        self._lock = PidLock(self.paths)
+        self._store: Any = None
+        self._client: Any = None
+        self._runtime: Any = None
+        self._manager: Any = None
+        self._servers: list[Any] = []
+        self._logs: Any = None
+        self._stopped = threading.Event()
+        self._started = False
+
+    # --- start -----------------------------------------------------------------------------
+
+    def start(self) -> DaemonInfo:
+        """Start everything (module docstring); on any failure, undo what was started."""
+        self._lock.acquire()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> DaemonInfo:
+        from gitkube.api.local import LocalClient
+        from gitkube.config import default_store_url
+        from gitkube.store import open_store
+
+        opts = self.options
+        url = opts.store or default_store_url()
+        self._store = open_store(url)
+        self._client = LocalClient(self._store)
+        self._started = True
+        if opts.kubelet:
+            self._runtime = self._make_runtime()
+        self._serve_unix()
+        bound_url = self._serve_tcp() if self.listen is not None else None
+        node_name = self._start_agents()
+        self.info = DaemonInfo(
+            pid=os.getpid(), store=url, store_id=store_identity(url),
+            socket=str(self.paths.socket), url=bound_url,
+            tls=self.tls is not None, ca_file=str(self.tls.ca) if self.tls else None,
+            ca_fingerprint=self.tls.fingerprint if self.tls else None,
+            tokens_file=str(self.token_auth.path) if self.token_auth else None,
+            node_name=node_name, kubelet=opts.kubelet,
+            started=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), version=__version__)
+        write_info(self.paths, self.info)
+        log.info("ready: store %s; socket %s%s; %s", url, self.paths.socket,
+                 f"; {bound_url}" if bound_url else "",
+                 f"kubelet for node {node_name}" if opts.kubelet else "no kubelet")
+        return self.info
+
+    def _make_runtime(self) -> Any:
+        if self.options.runtime == "simulated":
+            from gitkube.runtime.simulated import SimulatedRuntime
+
+            return SimulatedRuntime()
+        from gitkube.runtime.podman import PodmanRuntime
+
+        return PodmanRuntime()
+
+    def _api_server(self, auth: Any) -> Any:
+        from gitkube.api.server import APIServer, RuntimeLogs
+
+        if self._logs is None:
+            # pods/log reads the kubelet's runtime (shared); without a kubelet, local Podman
+            # (started on first use).
+            runtime = self._runtime
+            self._logs = RuntimeLogs(None if runtime is None else (lambda: runtime))
+        return APIServer(self._client, auth=auth, logs=self._logs, log_requests=True,
+                         git_version=f"v1.32.0-gitkube.{__version__}")
+
+    def _serve_unix(self) -> None:
+        sock = self.paths.socket
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        sock.unlink(missing_ok=True)  # a leftover of a daemon that died: we hold the lock
+        # No token on the socket: it is mode 0600, so only this user (or root) connects.
+        server = self._api_server(None)
+        server.serve_unix(sock, mode=0o600)
+        self._servers.append(server)
+        log.info("API on unix socket %s (mode 0600)", sock)
+
+    def _tokens(self) -> TokenAuth:
+        path = self.options.tokens or self.paths.tokens
+        if self.options.tokens is None and not path.exists():
+            entry = create_tokens_file(path)
+            log.info("generated an admin token for user %r in %s (mode 0600); "
+                     "`gitkube kubeconfig` uses it", entry.user, path)
+        elif loose_permissions(path):
+            log.warning("tokens file %s can be read by other users: chmod 600 it", path)
+        return TokenAuth(path)
+
+    def _serve_tcp(self) -> str:
+        assert self.listen is not None
+        opts = self.options
+        self.token_auth = self._tokens()
+        _install_redactor(self.token_auth)
+        ctx = None
+        if not opts.no_tls:
+            if opts.tls_cert is not None and opts.tls_key is not None:
+                self.tls = TLSFiles(opts.tls_cert, opts.tls_key, opts.tls_cert, False)
+            else:
+                self.tls = ensure_certificates(self.paths.tls_dir, [self.listen.host])
+                if self.tls.generated:
+                    log.info("generated a TLS certificate in %s", self.paths.tls_dir)
+            ctx = server_context(self.tls.cert, self.tls.key)
+            log.info("TLS CA certificate %s, SHA-256 fingerprint %s", self.tls.ca,
+                     self.tls.fingerprint)
+        server = self._api_server(self.token_auth)
+        try:
+            port = server.serve_tcp(self.listen.host, self.listen.port, ctx)
+        except OSError as exc:
+            raise GitkubeError(f"cannot listen on {self.listen.host}:{self.listen.port}: "
+                               f"{exc.strerror}",
+                               hint="is another daemon using the port? `--listen "
+                                    "127.0.0.1:PORT` picks another one") from exc
+        self._servers.append(server)
+        bound = port if isinstance(port, int) else self.listen.port
+        url = self.listen.url(bound, tls=ctx is not None)
+        log.info("API on %s (%s, bearer tokens from %s)", url,
+                 "TLS" if ctx is not None else "plain HTTP on loopback", self.token_auth.path)
+        return url
+
+    def _start_agents(self) -> str | None:
+        from gitkube.agents.converge import build_agents
+        from gitkube.agents.kubelet.agent import KubeletConfig
+        from gitkube.agents.runtime import Manager
+
+        config = None
+        if self._runtime is not None:
+            config = KubeletConfig(node_name=self.options.node_name) \
+                if self.options.node_name else KubeletConfig()
+        self._manager = Manager(self._client)
+        build_agents(self._manager, self._runtime, kubelet_config=config)
+        self._manager.start()
+        return config.node_name if config is not None else None
+
+    # --- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop accepting and close the watches, stop the agents, close the runtime and the
+        store, remove the socket and the state files. Idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                server.shutdown()
+        self._servers.clear()
+        if self._manager is not None:
+            with contextlib.suppress(Exception):
+                self._manager.stop()
+        if self._runtime is not None:
+            with contextlib.suppress(Exception):
+                self._runtime.close()
+        elif self._logs is not None:  # it started its own runtime
+            with contextlib.suppress(Exception):
+                self._logs.close()
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                self._store.close()
+        with contextlib.suppress(OSError):
+            self.paths.socket.unlink(missing_ok=True)
+        self._lock.release()
+        if self._started:
+            log.info("stopped")
+
+    def run(self, on_ready: Any = None) -> None:
+        """Start, wait for SIGTERM/SIGINT, stop (module docstring)."""
+        done = threading.Event()
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            if done.is_set():
+                log.warning("second signal: exiting now")
+                os._exit(1)
+            log.info("%s: shutting down", signal.Signals(signum).name)
+            done.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+        info = self.start()
+        try:
+            if on_ready is not None:
+                on_ready(info)
+            while not done.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+
+def _install_redactor(auth: TokenAuth) -> None:
+    """Every handler of the root logger drops tokens (gitkube/daemon/redact.py)."""
+    redactor = TokenRedactor(auth.known_tokens)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.addFilter(redactor)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log to stderr, one line per record with a UTC timestamp (systemd/journald-friendly)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

