@@ -10,6 +10,7 @@ port 53; names outside the cluster domain go to the host's resolvers from /etc/r
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from gitkube.agents.runtime import Manager, key_of
 from gitkube.runtime.network import NetworkConfig
 
 Obj = dict[str, Any]
+log = logging.getLogger("gitkube.dns")
 
 
 @dataclass
@@ -76,7 +78,10 @@ class DnsAgent:
             return current[1]
 
     def start(self) -> None:
-        self.server.start()
+        try:
+            self.server.start()
+        except OSError as e:  # e.g. port 53 taken by another gitkube: run without it
+            log.warning("%s", e)
 
     def stop(self) -> None:
         self.server.stop()
