@@ -7,7 +7,7 @@ raises ``APIError`` (the transport turns it into a Status).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
@@ -28,6 +28,7 @@ from gitkube.api.server.routes import Route
 from gitkube.api.server.tables import as_table, wants_table
 from gitkube.api.server.watchstream import WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
+from gitkube.model.kinds import ResourceType
 from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 
 Obj = dict[str, Any]
@@ -135,8 +136,17 @@ class Resources:
             label_selector=q.get("labelSelector") or None,
             field_selector=q.get("fieldSelector") or None,
             timeout_seconds=int_param(q, "timeoutSeconds"),
-            send_initial_events=send_initial, bookmarks=bookmarks, stopping=self.stopping)
+            send_initial_events=send_initial, bookmarks=bookmarks, stopping=self.stopping,
+            render=self._table_renderer(req, rt))
         return Stream(iter(stream), close=stream.close)
+
+    @staticmethod
+    def _table_renderer(req: Request, rt: ResourceType) -> Callable[[Obj], Obj] | None:
+        """For ``kubectl get -w``: each watched object as a one-row Table."""
+        if not wants_table(req.headers.get("accept")):
+            return None
+        return lambda obj: as_table(rt, [obj], str((obj.get("metadata") or {}).get(
+            "resourceVersion") or ""))
 
     def _log(self, req: Request, route: Route) -> Answer:
         q = req.query

@@ -75,9 +75,28 @@ def _status(path: str) -> Callable[[Obj], Any]:
 
 
 _Col = tuple[str, str, Callable[[Obj], Any]]
+# Columns only ``-o wide`` shows (priority 1), after AGE as kubectl prints them.
+_WIDE: dict[str, list[_Col]] = {
+    "Pod": [("IP", "string", _status("status.podIP")),
+            ("Node", "string", _status("spec.nodeName"))],
+    "Deployment": [("Selector", "string", lambda o: _selector(o))],
+    "ReplicaSet": [("Selector", "string", lambda o: _selector(o))],
+}
+
+
+def _selector(o: Obj) -> str:
+    from gitkube.model.labels import selector_string
+
+    sel = (o.get("spec") or {}).get("selector")
+    return selector_string(sel) if isinstance(sel, dict) else ""
+
 _COLUMNS: dict[str, list[_Col]] = {
     "Pod": [("Ready", "string", _ready_pods), ("Status", "string", _status("status.phase")),
             ("Restarts", "integer", _restarts)],
+    "Job": [("Status", "string", lambda o: "Complete" if (o.get("status") or {}).get(
+        "succeeded") else "Running"),
+            ("Completions", "string", lambda o: f"{(o.get('status') or {}).get('succeeded') or 0}"
+                                                f"/{(o.get('spec') or {}).get('completions', 1)}")],
     "Deployment": [("Ready", "string", _ratio("readyReplicas")),
                    ("Up-to-date", "integer", _status("status.updatedReplicas")),
                    ("Available", "integer", _status("status.availableReplicas"))],
@@ -106,10 +125,14 @@ def as_table(rt: ResourceType, items: list[Obj], resource_version: str,
                      for n, t, _ in cols]
     definitions.append({"name": "Age", "type": "string", "format": "", "priority": 0,
                         "description": "CreationTimestamp"})
+    wide_cols = _WIDE.get(rt.kind, [])
+    definitions += [{"name": n, "type": t, "format": "", "priority": 1, "description": n}
+                    for n, t, _ in wide_cols]
     rows = []
     for obj in items:
         meta = obj.get("metadata") or {}
-        cells = [meta.get("name", ""), *(f(obj) for _, _, f in cols), _age(obj, now)]
+        cells = [meta.get("name", ""), *(f(obj) for _, _, f in cols), _age(obj, now),
+                 *(f(obj) or "<none>" for _, _, f in wide_cols)]
         partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                    "metadata": meta}
         rows.append({"cells": cells, "object": obj if wide else partial})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitkube.api.client import Client, Watcher
@@ -50,8 +50,10 @@ class WatchStream:
     def __init__(self, client: Client, rt: ResourceType, namespace: str | None, *,
                  resource_version: str | None, label_selector: str | None,
                  field_selector: str | None, timeout_seconds: int | None,
-                 send_initial_events: bool, bookmarks: bool, stopping: threading.Event):
+                 send_initial_events: bool, bookmarks: bool, stopping: threading.Event,
+                 render: Callable[[Obj], Obj] | None = None):
         self._stopping = stopping
+        self._render = render
         self._deadline = (time.monotonic() + timeout_seconds
                           if timeout_seconds is not None and timeout_seconds > 0 else None)
         self._head: list[bytes] = []
@@ -62,7 +64,7 @@ class WatchStream:
             if send_initial_events:
                 listed = client.list(*args, label_selector=label_selector,
                                      field_selector=field_selector)
-                self._head = [_line("ADDED", o) for o in listed.items]
+                self._head = [self._event("ADDED", o) for o in listed.items]
                 if bookmarks:
                     self._head.append(bookmark(rt, listed.resource_version, initial_end=True))
                 resource_version = listed.resource_version
@@ -93,7 +95,11 @@ class WatchStream:
                 continue
             if event.type == "BOOKMARK":
                 continue  # gitkube sends bookmarks only for the initial-events end
-            yield _line(event.type, event.object)
+            yield self._event(event.type, event.object)
+
+    def _event(self, event_type: str, obj: Obj) -> bytes:
+        """An event line; objects rendered (as a Table) when the client asked for that."""
+        return _line(event_type, self._render(obj) if self._render else obj)
 
     def close(self) -> None:
         self._closed = True

