@@ -27,12 +27,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gitkube import config
 from gitkube.errors import GitkubeError, UsageError
 from gitkube.gitops.sync import (
     APPLIED,
+    INVALID,
     UNCHANGED,
     SyncResult,
     Target,
@@ -55,6 +56,7 @@ KEYS = {
     "notify": "a shell command run after each apply with the JSON summary on stdin",
     "source": "the source identity (ownership of applied objects); default: the path",
     "wait": "seconds post-receive waits for the applied objects to converge (default 0)",
+    "allowEmpty": "true: a deploy-branch commit without objects may delete everything",
 }
 
 
@@ -68,6 +70,7 @@ class RepoConfig:
     notify: str | None
     source: str
     wait: float
+    allow_empty: bool = False
 
     @property
     def ref(self) -> str:
@@ -109,6 +112,7 @@ def read_config(git_dir: Path) -> RepoConfig:
         notify=_config_get(git_dir, "notify"),
         source=_config_get(git_dir, "source") or str(git_dir),
         wait=wait_s,
+        allow_empty=(_config_get(git_dir, "allowEmpty") or "").lower() in ("true", "yes", "1"),
     )
 
 
@@ -243,45 +247,90 @@ def repo_target(cfg: RepoConfig, commit: str) -> Target:
 
 
 def pre_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
-    """Validate every pushed branch tip; 1 (git refuses the whole push) when any is invalid."""
-    from gitkube.validate import validate
-
+    """Validate every pushed branch tip; 1 (git refuses the whole push) when any is invalid,
+    or when the deploy branch would empty the cluster (``gitkube.allowEmpty`` permits it)."""
     cfg = read_config(git_dir)
     _hook_env(cfg)
     refused = 0
     for update in updates:
         if not update.ref.startswith("refs/heads/"):
             continue
-        branch = update.ref[len("refs/heads/"):]
         if update.new == ZERO:
             if update.ref == cfg.ref:
-                out.write(f"gitkube: deleting {branch} deploys nothing; the cluster stays "
+                out.write(f"gitkube: deleting {cfg.branch} deploys nothing; the cluster stays "
                           "as it is\n")
             continue
-        try:
-            report = validate(cfg.manifest_dir(), update.new)
-        except GitkubeError as err:
-            out.write(f"gitkube: {branch} {short(update.new)}: cannot read the manifests: "
-                      f"{err.render()}\n")
-            refused += 1
-            continue
-        role = "deploys" if update.ref == cfg.ref else "validated only"
-        if report.valid:
-            out.write(f"gitkube: {branch} {short(update.new)}: {report.documents} documents "
-                      f"in {report.files} files valid ({role})\n")
-            continue
-        refused += 1
-        errors = sum(1 for d in report.diagnostics if d.severity == "error")
-        out.write(f"gitkube: {branch} {short(update.new)}: {errors} error(s) in "
-                  f"{cfg.path}; push rejected:\n")
-        prefix = "" if cfg.path == "." else cfg.path + "/"
-        for diag in report.diagnostics:
-            text = diag.render()
-            if diag.file and prefix:
-                text = prefix + text
-            out.write("".join(f"  {line}\n" for line in text.splitlines()))
+        refused += not _check_update(cfg, update, out)
     out.flush()
     return 1 if refused else 0
+
+
+def _check_update(cfg: RepoConfig, update: RefUpdate, out: TextIO) -> bool:
+    """Whether one pushed branch tip may land; the reasons when not go to ``out``."""
+    from gitkube.validate import validate
+
+    branch = update.ref[len("refs/heads/"):]
+    head = f"gitkube: {branch} {short(update.new)}"
+    deploys = update.ref == cfg.ref
+    try:
+        report = validate(cfg.manifest_dir(), update.new)
+    except GitkubeError as err:
+        out.write(f"{head}: cannot read the manifests: {err.render()}; push rejected\n")
+        return False
+    if report.valid:
+        if deploys and report.documents == 0 and not _empty_allowed(cfg, update.new, out):
+            return False
+        role = "deploys" if deploys else "validated only"
+        out.write(f"{head}: {report.documents} documents in {report.files} files valid "
+                  f"({role})\n")
+        return True
+    errors = sum(1 for d in report.diagnostics if d.severity == "error")
+    out.write(f"{head}: {errors} error(s) in {cfg.path}; push rejected:\n")
+    prefix = "" if cfg.path == "." else cfg.path + "/"
+    for diag in report.diagnostics:
+        text = diag.render()
+        if diag.file and prefix:
+            text = prefix + text
+        out.write("".join(f"  {line}\n" for line in text.splitlines()))
+    if deploys:
+        _record_rejection(cfg, update.new, report.diagnostics)
+    return False
+
+
+def _empty_allowed(cfg: RepoConfig, commit: str, out: TextIO) -> bool:
+    """A deploy-branch commit without objects would delete everything the repository
+    deployed: refused unless ``gitkube.allowEmpty`` is true (a broken commit must not wipe
+    the cluster)."""
+    from gitkube.gitops.connect import connect
+    from gitkube.plan.build import build_plan
+
+    if cfg.allow_empty:
+        return True
+    try:
+        conn = connect(cfg.store)
+        plan = build_plan(conn.client, [], source_info(cfg, commit), store_url=cfg.store)
+    except GitkubeError:
+        return True  # post-receive's apply refuses it too, and says why
+    if not plan.empty_desired_guard:
+        return True
+    out.write(f"gitkube: {cfg.branch} {short(commit)}: {cfg.path} holds no objects; applying "
+              f"it would delete all {plan.owned_count} objects this repository deployed. "
+              "Push rejected (git config gitkube.allowEmpty true permits it)\n")
+    return False
+
+
+def _record_rejection(cfg: RepoConfig, commit: str, diagnostics: list[Any]) -> None:
+    """Keep the rejected push as the source's last error (``gitkube status``); best effort."""
+    from gitkube.gitops import state
+    from gitkube.gitops.connect import connect
+    from gitkube.plan.history import now_iso
+
+    result = SyncResult(INVALID, "push (rejected)", source_info(cfg, commit),
+                        error="push rejected: invalid manifests", diagnostics=diagnostics,
+                        time=now_iso(), author=commit_author(cfg.git_dir, commit))
+    with contextlib.suppress(GitkubeError):
+        state.record(connect(cfg.store).client, result, mode="push", target={
+            "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
 
 
 @contextlib.contextmanager
@@ -311,7 +360,7 @@ def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") 
     author = commit_author(cfg.git_dir, commit)
     with repo_lock(cfg.git_dir):
         result = sync_once(conn.client, repo_target(cfg, commit), store_url=cfg.store,
-                           author=author, trigger=trigger)
+                           author=author, trigger=trigger, allow_empty=cfg.allow_empty)
         state.record(conn.client, result, mode="push", target={
             "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
     where = "the daemon" if conn.daemon else cfg.store

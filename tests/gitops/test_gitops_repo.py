@@ -219,3 +219,32 @@ def test_state_record_and_sync_status(deploy_repo: DeployRepo, client: Client,
     client.update_scale("apps/v1", "Deployment", "default", "web", 5)
     proc = run([GITKUBE, "sync-status"], tmp_path, check=False)
     assert "out of sync" in proc.stdout and "spec.replicas" in proc.stdout
+
+
+def test_a_push_that_would_empty_the_cluster_is_rejected(deploy_repo: DeployRepo,
+                                                          client: Client) -> None:
+    bare, clone = deploy_repo()
+    clone.commit({"web.yaml": deployment()})
+    clone.push("main")
+    clone.git("rm", "-q", "web.yaml")
+    clone.commit({"README.md": "nothing here\n"})
+    push = clone.push("main")
+    assert push.returncode != 0
+    assert "would delete all 1 objects this repository deployed" in push.stderr
+    assert get_or_none(client, "Deployment", "web") is not None
+    run(["git", "--git-dir", str(bare), "config", "gitkube.allowEmpty", "true"], bare)
+    push = clone.push("main")
+    assert push.returncode == 0, push.stderr
+    assert "delete Deployment default/web" in push.stderr
+    assert get_or_none(client, "Deployment", "web") is None
+
+
+def test_a_rejected_push_is_the_last_error(deploy_repo: DeployRepo, tmp_path: Path) -> None:
+    _bare, clone = deploy_repo()
+    clone.commit({"web.yaml": deployment()})
+    clone.push("main")
+    bad = clone.commit({"web.yaml": deployment(replicas="x")})
+    assert clone.push("main").returncode != 0
+    proc = run([GITKUBE, "sync-status"], tmp_path, check=False)
+    assert f"invalid {bad[:12]}: push rejected" in proc.stdout
+    assert "web.yaml:7:3" in proc.stdout
