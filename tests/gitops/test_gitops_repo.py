@@ -120,7 +120,7 @@ def test_invalid_push_is_rejected_and_nothing_changes(deploy_repo: DeployRepo,
     bare, clone = deploy_repo("--path", "manifests")
     good = clone.commit({"manifests/web.yaml": deployment()})
     assert clone.push("main").returncode == 0
-    before = store_revision(client)
+    before = (get_or_none(client, "Deployment", "web") or {})["metadata"]["resourceVersion"]
     clone.commit({"manifests/web.yaml": deployment(replicas="three"),
                   "manifests/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"})
     push = clone.push("main")
@@ -129,7 +129,10 @@ def test_invalid_push_is_rejected_and_nothing_changes(deploy_repo: DeployRepo,
     assert "push rejected" in push.stderr
     # every diagnostic, with the path inside the repository, in the pusher's terminal
     assert "manifests/web.yaml:7:" in push.stderr and "manifests/cm.yaml" in push.stderr
-    assert store_revision(client) == before
+    # the objects are untouched (only the rejection is recorded, for `gitkube status`)
+    live = get_or_none(client, "Deployment", "web") or {}
+    assert live["metadata"]["resourceVersion"] == before
+    assert client.list("v1", "ConfigMap", "default").items == []
     assert run(["git", "--git-dir", str(bare), "rev-parse", "main"], bare).stdout.strip() \
         == good
     assert no_lock_files(bare) == []
