@@ -201,12 +201,14 @@ def status(
 ) -> None:
     """Whether a daemon is running, where (socket, URL) and on which store."""
     from gitkube.daemon.status import daemon_status
+    from gitkube.gitops.status import status_section
 
     st = daemon_status()
+    gitops_text, gitops_json = status_section(st.store)  # the GitOps sources (issue 8)
     if output is StatusOutput.json:
-        typer.echo(json.dumps(st.to_dict(), indent=2))
+        typer.echo(json.dumps({**st.to_dict(), "gitops": gitops_json}, indent=2))
     else:
-        typer.echo(st.render(), nl=False)
+        typer.echo(st.render() + gitops_text, nl=False)
 
 
 @app.command()

@@ -178,3 +178,19 @@ def render_status(statuses: list[SourceStatus]) -> str:
         else:
             lines.append("  last error:    none")
     return "\n".join(lines) + "\n"
+
+
+def status_section(store_url: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The GitOps part of ``gitkube status``: its text and JSON. Never raises: a store that
+    does not exist yet has no sources, and one that cannot be read is said in the text."""
+    from gitkube.config import default_store_url
+    from gitkube.gitops.connect import connect
+
+    url = store_url or default_store_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite://"):]).exists():
+        return render_status([]), []
+    try:
+        statuses = gitops_status(connect(url).client, url)
+    except GitkubeError as err:
+        return f"GitOps: cannot read the store {url}: {err.message}\n", []
+    return render_status(statuses), [s.to_json() for s in statuses]

@@ -39,6 +39,7 @@ from gitkube.gitops.connect import Connection
 from gitkube.gitops.sync import APPLIED, UNCHANGED, SyncResult, Target, render_lines, sync_once
 from gitkube.plan import annotations as ann
 from gitkube.plan.model import Action, display
+from gitkube.source.tree import is_manifest
 
 MAX_DEBOUNCE_FACTOR = 10
 _EDITOR_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part")
@@ -249,8 +250,10 @@ class WatchLoop:
         watching = f"watching {self.path}"
         if self.git_dir is not None:
             watching += " and the git HEAD"
-        self.say(f"{watching}; drift in the store heals, full reconcile every "
-                 f"{self.interval:g}s. Ctrl-C stops (the cluster stays as it is).")
+        every = f"full reconcile every {self.interval:g}s" if self.interval > 0 \
+            else "no periodic reconcile"
+        self.say(f"{watching}; drift in the store heals; {every}. Ctrl-C stops (the cluster "
+                 "stays as it is).")
         while not self.stop_event.is_set():
             batch = self.triggers.take(self.debounce)
             if batch is None:
@@ -308,11 +311,12 @@ class WatchLoop:
                 git = [n for n in names if self.git_dir is not None
                        and Path(n).is_relative_to(self.git_dir)]
                 files = [os.path.relpath(n, self.path) for n in names if n not in git]
+                shown_files = [f for f in files if is_manifest(f)] or files
                 if git:
                     self.triggers.add(Trigger("git", "git HEAD moved"))
                 if files:
-                    shown = ", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3
-                                                     else "")
+                    shown = ", ".join(shown_files[:3]) + (
+                        f" +{len(shown_files) - 3}" if len(shown_files) > 3 else "")
                     self.triggers.add(Trigger("file", f"changed: {shown}"))
         except Exception as err:  # the directory vanished, inotify limits: say it, keep
             if not self.stop_event.is_set():  # the interval and drift triggers running

@@ -221,7 +221,11 @@ def test_state_record_and_sync_status(deploy_repo: DeployRepo, client: Client,
     assert "out of sync" not in proc.stdout
     client.update_scale("apps/v1", "Deployment", "default", "web", 5)
     proc = run([GITKUBE, "sync-status"], tmp_path, check=False)
-    assert "out of sync" in proc.stdout and "spec.replicas" in proc.stdout
+    assert proc.returncode == 1
+    assert "out of sync" in proc.stdout and "spec.replicas: 5 -> 2 (drift)" in proc.stdout
+    status = run([GITKUBE, "status"], tmp_path).stdout  # the daemon's status, and GitOps
+    assert "daemon: not running" in status and f"GitOps source {bare}//." in status
+    assert "out of sync" in status
 
 
 def test_a_push_that_would_empty_the_cluster_is_rejected(deploy_repo: DeployRepo,
