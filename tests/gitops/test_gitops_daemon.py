@@ -1,0 +1,77 @@
+"""With a daemon serving the store, pushes and `gitkube watch` go through its API and its
+agents converge what they apply (watch then runs no agents of its own)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import GITKUBE, Clone, deployment, get_or_none, run, wait_for
+
+from gitkube.api.client import Client
+from gitkube.daemon.paths import DaemonPaths
+from gitkube.daemon.state import read_info
+from gitkube.daemon.status import probe_socket
+
+
+@pytest.fixture
+def daemon(_isolated_state_dir: Path, store_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`gitkube serve` (kubelet on the simulated runtime, unix socket only)."""
+    paths = DaemonPaths(_isolated_state_dir)
+    with (_isolated_state_dir / "serve.log").open("ab") as log:
+        proc = subprocess.Popen([GITKUBE, "serve", "--runtime", "simulated", "--listen", "none",
+                                 "--store", store_url], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log)
+    try:
+        def ready() -> bool:
+            info = read_info(paths)
+            assert proc.poll() is None, (_isolated_state_dir / "serve.log").read_text()
+            return info is not None and info.pid == proc.pid and probe_socket(info.socket, 1.0)
+
+        wait_for(ready, timeout=60, what="the daemon answering")
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
+                                              deploy_repo: Callable[..., tuple[Path, Clone]],
+                                              client: Client,
+                                              tmp_path: Path, store_url: str) -> None:
+    _bare, clone = deploy_repo()
+    clone.commit({"web.yaml": deployment(replicas=2)})
+    push = clone.push("main")
+    assert "-> the daemon" in push.stderr and "gitkube: applied" in push.stderr
+
+    def running(n: int) -> bool:
+        pods = client.list("v1", "Pod", "default").items
+        return sum(p["status"].get("phase") == "Running" for p in pods) == n
+
+    wait_for(lambda: running(2), timeout=30, what="the daemon's agents running 2 pods")
+
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        watch = subprocess.Popen([GITKUBE, "watch", ".", "--store", store_url, "--interval",
+                                  "0"], cwd=clone.root, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "watching" in log.read_text(), what="watch started")
+        assert "using the running daemon" in log.read_text()
+        assert "agents running in this process" not in log.read_text()
+        client.update_scale("apps/v1", "Deployment", "default", "web", 4)
+        wait_for(lambda: "drift: Deployment default/web was changed outside git"
+                 in log.read_text(), what="drift healed through the daemon")
+        wait_for(lambda: (get_or_none(client, "Deployment", "web") or {})["spec"]["replicas"]
+                 == 2, what="replicas back to 2")
+        wait_for(lambda: running(2), timeout=30, what="the daemon's agents back at 2 pods")
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(15) == 0
+    assert run([GITKUBE, "status"], tmp_path).stdout.count("daemon: responding") == 1
