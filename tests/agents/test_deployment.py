@@ -347,6 +347,10 @@ def test_replicaset_adopts_matching_orphan_pods(cluster: Cluster) -> None:
                        "metadata": {"name": "stray", "namespace": "default",
                                     "labels": {"app": "api"}},
                        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}})
+    # the orphan is known to the controller before the ReplicaSet appears (otherwise the
+    # ReplicaSet may fill up first and then trim one of three pods, maybe the orphan)
+    pods_cache = cluster.manager.informer("v1", "Pod")
+    assert eventually(lambda: pods_cache.get("default/stray") is not None)
     rs = c.create({"apiVersion": "apps/v1", "kind": "ReplicaSet",
                    "metadata": {"name": "api", "namespace": "default"},
                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}},
