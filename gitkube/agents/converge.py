@@ -30,12 +30,14 @@ puts pods on gitkube's pod network (``$GITKUBE_POD_NETWORK``).
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -69,6 +71,35 @@ class ConvergeResult:
     unconverged: list[tuple[ObjectRef, str]] = field(default_factory=list)
     failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
     pods: dict[str, int] = field(default_factory=dict)
+
+
+_prestarted: Future[ContainerRuntime] | None = None
+
+
+def _start_runtime() -> ContainerRuntime:
+    from gitkube.runtime.podman import PodmanRuntime
+
+    runtime = PodmanRuntime()
+    runtime.version()  # the API service sets itself up on its first real request
+    return runtime
+
+
+def _close_unused() -> None:
+    future = _prestarted
+    if future is not None and future.done() and future.exception() is None:
+        future.result().close()
+
+
+def prestart() -> None:
+    """Start the container runtime in the background, so that it is ready when
+    ``converge`` needs it (``apply --wait`` calls this before planning). A runtime that is
+    never used is closed when the process exits."""
+    global _prestarted
+    if _prestarted is None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime-start")
+        _prestarted = pool.submit(_start_runtime)
+        pool.shutdown(wait=False)
+        atexit.register(_close_unused)
 
 
 def build_agents(manager: Manager, runtime: ContainerRuntime | None, *,
@@ -317,11 +348,11 @@ def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.
     live = out.isatty() if live is None else live
     if not run_agents:
         return wait(Converger(client, refs), timeout, out=out, live=live)
+    global _prestarted
     own_runtime = runtime is None
     if runtime is None:
-        from gitkube.runtime.podman import PodmanRuntime
-
-        runtime = PodmanRuntime()
+        future, _prestarted = _prestarted, None
+        runtime = future.result() if future is not None else _start_runtime()
     manager = manager or Manager(client)
     agents = build_agents(manager, runtime, kubelet_config=kubelet_config)
     started = time.monotonic()

@@ -177,6 +177,10 @@ def apply(
     """Show the plan, ask, then write every change in one transaction (all or nothing)."""
     if wait is None:
         wait = sys.stdout.isatty()
+    if wait:  # start the container runtime while planning (agents/converge.py)
+        from gitkube.agents.converge import prestart
+
+        prestart()
     if target.is_file() and planfile.is_planfile(target):
         if revision is not None or not prune:
             raise UsageError(

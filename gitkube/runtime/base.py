@@ -79,6 +79,9 @@ class SandboxSpec:
     hostname: str = ""
     share_pid: bool = False
     ports: tuple[PortMapping, ...] = ()
+    # False: no infra container (a pod of one container needs no namespaces to share; it
+    # then owns its network namespace, hostname and ports: see ContainerSpec).
+    infra: bool = True
     # issue 9 (networking): the network to join ("" = the engine's default) and the pod's
     # resolv.conf (empty = the engine's default)
     network: str = ""
@@ -92,8 +95,9 @@ class SandboxInfo:
     id: str
     name: str
     labels: Mapping[str, str]
-    ip: str  # "" when not (yet) known
+    ip: str  # "" when not (yet) known (always "" without infra: ask the container)
     running: bool
+    infra: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,14 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     memory_limit: int | None = None  # bytes
     cpu_limit_milli: int | None = None  # thousandths of a CPU
+    # Only for a sandbox without infra: the container's own hostname, published ports,
+    # network and resolv.conf (the fields SandboxSpec has for a sandbox with infra).
+    hostname: str = ""
+    ports: tuple[PortMapping, ...] = ()
+    network: str = ""
+    dns_servers: tuple[str, ...] = ()
+    dns_searches: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class ContainerInfo:
     image: str = ""
     image_id: str = ""
     reason: str = ""  # "OOMKilled", "Error", "Completed" for exited containers
+    ip: str = ""  # its own address (inspect_container; in a sandbox without infra)
 
 
 @dataclass(frozen=True)

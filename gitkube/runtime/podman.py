@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,7 @@ def host_settings(conf_dir: Path) -> Path:
     return conf
 
 
-def _network_fields(body: dict[str, Any], spec: SandboxSpec) -> None:
+def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> None:
     """issue 9: join the pod to ``spec.network`` and give it the resolv.conf asked for."""
     if spec.network:
         body["netns"] = {"nsmode": "bridge"}
@@ -353,11 +354,13 @@ class PodmanRuntime:
         return ""
 
     def _sandbox_info(self, item: Mapping[str, Any]) -> SandboxInfo:
-        running = str(item.get("Status", "")).lower() in ("running", "degraded")
         infra = str(item.get("InfraId") or item.get("InfraContainerID") or "")
+        # without infra a sandbox holds nothing that runs: it "runs" while it exists
+        running = not infra or str(item.get("Status", "")).lower() in ("running", "degraded")
         ip = self._sandbox_ip(infra) if infra and running else ""
         return SandboxInfo(id=str(item.get("Id")), name=str(item.get("Name")),
-                           labels=dict(item.get("Labels") or {}), ip=ip, running=running)
+                           labels=dict(item.get("Labels") or {}), ip=ip, running=running,
+                           infra=bool(infra))
 
     def ensure_sandbox(self, spec: SandboxSpec) -> SandboxInfo:
         body: dict[str, Any] = {
@@ -366,31 +369,31 @@ class PodmanRuntime:
             "shared_namespaces": ["net", "ipc", "uts"] + (["pid"] if spec.share_pid else []),
             "exit_policy": "continue",
         }
-        if spec.hostname:
+        if not spec.infra:
+            body.update(no_infra=True, shared_namespaces=[])
+        if spec.hostname and spec.infra:
             body["hostname"] = spec.hostname
-        if spec.ports:
+        if spec.ports and spec.infra:
             body["portmappings"] = [
                 {"container_port": p.container_port, "host_port": p.host_port,
                  "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
-        _network_fields(body, spec)  # issue 9
-        found = self._call("get", f"/pods/{spec.name}/json", missing_ok=True)
-        if found is None:
-            try:
-                self._call("post", "/pods/create", data=json.dumps(body),
-                           headers={"content-type": "application/json"})
-            except RuntimeFailure as e:
-                if "already exists" not in str(e):
-                    raise
-            found = self._call("get", f"/pods/{spec.name}/json")
-        data = found.json()
+        if spec.infra:
+            _network_fields(body, spec)  # issue 9 (without infra: on the container)
+        try:
+            self._call("post", "/pods/create", data=json.dumps(body),
+                       headers={"content-type": "application/json"})
+        except RuntimeFailure as e:
+            if "already exists" not in str(e) and "in use" not in str(e):
+                raise
+        data = self._call("get", f"/pods/{spec.name}/json").json()
         infra = str(data.get("InfraContainerID") or "")
         if str(data.get("State", "")).lower() not in ("running", "degraded") and infra:
             self._ips.pop(infra, None)
             self._call("post", f"/containers/{infra}/start", ok=(200, 204, 304))
-            data = self._call("get", f"/pods/{spec.name}/json").json()
         return SandboxInfo(id=str(data.get("Id")), name=str(data.get("Name")),
                            labels=dict(data.get("Labels") or {}),
-                           ip=self._sandbox_ip(infra) if infra else "", running=True)
+                           ip=self._sandbox_ip(infra) if infra else "", running=True,
+                           infra=bool(infra))
 
     def list_sandboxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
@@ -412,20 +415,23 @@ class PodmanRuntime:
     # -- networks (issue 9: gitkube's pod network)
 
     def ensure_network(self, name: str, subnet: str, gateway: str,
-                       labels: Mapping[str, str]) -> None:
+                       labels: Mapping[str, str]) -> list[str]:
         """The bridge network ``name`` with ``subnet``, created when missing (Podman's own DNS
-        off: the cluster DNS serves the pods). An existing one is kept as it is."""
-        if self._call("get", f"/networks/{name}/exists", ok=(204,), missing_ok=True):
-            return
+        off: the cluster DNS serves the pods). An existing one is kept as it is. Returns the
+        network's subnets."""
+        found = self._call("get", f"/networks/{name}/json", missing_ok=True)
+        if found is not None:
+            return [str(s.get("subnet")) for s in found.json().get("subnets") or []]
         body = {"name": name, "driver": "bridge", "dns_enabled": False,
                 "labels": dict(labels), "subnets": [{"subnet": subnet, "gateway": gateway}]}
         try:
             self._call("post", "/networks/create", data=json.dumps(body),
                        headers={"content-type": "application/json"})
         except RuntimeFailure as e:
-            if "already exists" not in str(e) and "already used" not in str(e):
+            if "already exists" not in str(e):
                 raise
         log.info("podman: created network %s (%s)", name, subnet)
+        return [subnet]
 
     def remove_network(self, name: str) -> None:
         """Remove the network ``name`` (missing: no error)."""
@@ -450,6 +456,15 @@ class PodmanRuntime:
             body["command"] = list(spec.command)
         if spec.working_dir:
             body["work_dir"] = spec.working_dir
+        if spec.hostname:
+            body["hostname"] = spec.hostname
+        if spec.ports:
+            body["portmappings"] = [
+                {"container_port": p.container_port, "host_port": p.host_port,
+                 "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
+        if spec.hostname or spec.ports or spec.network:
+            body["netns"] = {"nsmode": "bridge"}
+            _network_fields(body, spec)
         if spec.mounts:
             body["mounts"] = [
                 {"destination": m.target, "source": m.source, "type": "bind",
@@ -486,8 +501,9 @@ class PodmanRuntime:
                    ok=(200, 204, 304), missing_ok=True, timeout=timeout + self.timeout)
 
     def remove_container(self, container_id: str) -> None:
-        self._call("delete", f"/containers/{container_id}", params={"force": True, "v": True},
-                   ok=(200, 204), missing_ok=True)
+        self._call("delete", f"/containers/{container_id}",
+                   params={"force": True, "v": True, "timeout": 0}, ok=(200, 204),
+                   missing_ok=True)
 
     def _container_info(self, item: Mapping[str, Any]) -> ContainerInfo:
         state = str(item.get("State", "unknown")).lower()
@@ -510,10 +526,23 @@ class PodmanRuntime:
             reason=reason)
 
     def inspect_container(self, container_id: str) -> ContainerInfo | None:
-        filters = json.dumps({"id": [container_id]})
-        items = self._call("get", "/containers/json",
-                           params={"all": True, "filters": filters}).json() or []
-        return self._container_info(items[0]) if items else None
+        response = self._call("get", f"/containers/{container_id}/json", missing_ok=True)
+        if response is None:
+            return None
+        data = response.json()
+        state = data.get("State") or {}
+        status = str(state.get("Status", "unknown"))
+        info = self._container_info({
+            "Id": data.get("Id"), "Names": [data.get("Name", "")], "Pod": data.get("Pod"),
+            "Labels": (data.get("Config") or {}).get("Labels") or {}, "State": status,
+            "ExitCode": state.get("ExitCode"), "StartedAt": _epoch(state.get("StartedAt")),
+            "ExitedAt": _epoch(state.get("FinishedAt")), "Image": data.get("ImageName", ""),
+            "ImageID": data.get("Image", "")})
+        ip = ""
+        for net in ((data.get("NetworkSettings") or {}).get("Networks") or {}).values():
+            ip = ip or str(net.get("IPAddress") or "")
+        reason = "OOMKilled" if state.get("OOMKilled") else info.reason
+        return replace(info, ip=ip, reason=reason)
 
     def list_containers(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
         filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})

@@ -57,6 +57,7 @@ class SimulatedRuntime:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._sandboxes: dict[str, SandboxInfo] = {}
+        self._sandbox_ips: dict[str, str] = {}
         self._containers: dict[str, _Container] = {}
 
     # -- helpers for tests and the simulator
@@ -125,7 +126,9 @@ class SimulatedRuntime:
                     return sb
             n = next(self._ids)
             sb = SandboxInfo(id=f"sim-pod-{n}", name=spec.name, labels=dict(spec.labels),
-                             ip=self._ip(n), running=True)
+                             ip=self._ip(n) if spec.infra else "", running=True,
+                             infra=spec.infra)
+            self._sandbox_ips[sb.id] = self._ip(n)
             self._sandboxes[sb.id] = sb
             return sb
 
@@ -183,7 +186,7 @@ class SimulatedRuntime:
             if c is None:
                 return None
             self._refresh(c)
-            return c.info
+            return replace(c.info, ip=self._sandbox_ips.get(c.info.sandbox_id, ""))
 
     def list_containers(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
         with self._lock:
