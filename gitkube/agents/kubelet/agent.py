@@ -180,6 +180,7 @@ class Kubelet:
         self._snapshot: dict[str, tuple[Any, int | None]] = {}
         self._sandboxes: dict[str, SandboxInfo] = {}  # pod uid -> its running sandbox
         self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
+        self._bound: set[tuple[str, str]] = set()  # claims reported Bound
         self._by_key: dict[str, list[SandboxInfo]] | None = None  # the last relist's view
         self.syncs = 0
         self._initial: set[str] | None = None
@@ -481,6 +482,8 @@ class Kubelet:
             volume_error = ""
         except ConfigError as e:
             volumes, volume_error = None, e.message
+        if volumes is not None:
+            self._bind_claims(pod)
         sandbox = self._sandbox(pod)
         history = self._history(uid)
         delays: list[float] = [self.config.resync_period]
@@ -505,6 +508,31 @@ class Kubelet:
                     delays.append(delay)
         self._write_status(pod, sandbox, self._history(uid), st, inits, containers)
         return Result(requeue_after=max(0.05, min(delays)))
+
+    def _bind_claims(self, pod: Obj) -> None:
+        """A claim a pod mounts is a directory under the kubelet's root (volumes.py): once
+        it exists, report the claim Bound with its requested capacity (no provisioner runs
+        here, so nothing else would)."""
+        ns = pod["metadata"].get("namespace") or "default"
+        for vol in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if not claim or (ns, claim) in self._bound:
+                continue
+            try:
+                pvc = self.client.get("v1", "PersistentVolumeClaim", ns, claim)
+            except NotFound:
+                continue
+            if (pvc.get("status") or {}).get("phase") != "Bound":
+                spec = pvc.get("spec") or {}
+                storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+                status: Obj = {"phase": "Bound",
+                               "accessModes": spec.get("accessModes") or ["ReadWriteOnce"]}
+                if storage:
+                    status["capacity"] = {"storage": storage}
+                with contextlib.suppress(NotFound, Conflict):
+                    self.client.patch("v1", "PersistentVolumeClaim", ns, claim,
+                                      {"status": status}, subresource="status")
+            self._bound.add((ns, claim))
 
     def _history(self, uid: str) -> dict[str, list[ContainerInfo]]:
         by_name: dict[str, list[ContainerInfo]] = {}

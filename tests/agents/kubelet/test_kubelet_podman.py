@@ -178,3 +178,35 @@ def test_logs_of_current_and_previous_instance(node: Node) -> None:
     current = "".join(container_logs(pod, None, runtime=node.runtime))
     previous = "".join(container_logs(pod, "main", previous=True, runtime=node.runtime))
     assert current.startswith("run-") and previous.startswith("run-")
+
+
+def test_podman_service_restart_is_survived(node: Node) -> None:
+    node.pod("survivor", [{"name": "main", "command": SLEEP}])
+    before = node.wait("survivor", ready)["status"]["containerStatuses"][0]
+    runtime = node.runtime
+    assert hasattr(runtime, "stop_service")
+    runtime.stop_service()  # the API service goes away; containers keep running
+    cid = before["containerID"].split("://")[1]
+    subprocess.run(["podman", "kill", cid], check=True, capture_output=True)
+    pod = node.wait("survivor", lambda p: ready(p) and
+                    p["status"]["containerStatuses"][0]["restartCount"] >= 1)
+    assert pod["status"]["containerStatuses"][0]["containerID"] != before["containerID"]
+
+
+def test_graceful_deletion_stops_with_sigterm_then_removes_the_pod(node: Node) -> None:
+    from gitkube.errors import NotFound
+
+    pod = node.pod("graceful", [{"name": "main", "command": [
+        "sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]}],
+        terminationGracePeriodSeconds=20)
+    node.wait("graceful", ready)
+    node.client.delete("v1", "Pod", "default", "graceful", grace_period_seconds=20)
+    deadline = time.monotonic() + 15  # well below the 20 s grace: SIGTERM was honoured
+    while True:
+        try:
+            node.get("graceful")
+        except NotFound:
+            break
+        assert time.monotonic() < deadline, "the pod object was not removed"
+        time.sleep(0.05)
+    assert not node.containers(pod)

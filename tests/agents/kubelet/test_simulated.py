@@ -113,3 +113,23 @@ def test_many_nodes_register_quickly_in_batches() -> None:
     client = _client()
     with SimulatedCluster(client, nodes=1000, heartbeat_interval=60):
         assert len(client.list("v1", "Node").items) == 1000
+
+
+def test_a_mounted_claim_is_reported_bound() -> None:
+    client = _client()
+    client.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "data", "namespace": "default"},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}}}})
+    with SimulatedCluster(client, nodes=1, mode="full"):
+        client.create({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": "db", "namespace": "default"},
+                       "spec": {"nodeName": "sim-node-0", "containers": [
+                           {"name": "c", "image": "localhost/x:1",
+                            "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
+                           "volumes": [{"name": "d", "persistentVolumeClaim": {
+                               "claimName": "data"}}]}})
+        _wait(client, "db", _ready)
+        pvc = client.get("v1", "PersistentVolumeClaim", "default", "data")
+        assert pvc["status"]["phase"] == "Bound"
+        assert pvc["status"]["capacity"] == {"storage": "1Gi"}
