@@ -266,6 +266,10 @@ class Converger:
                     continue
                 if selector and selector_matches(selector, pod["metadata"].get("labels")):
                     parts.append(f"pod {pod['metadata']['name']}: {pod_problem(pod)}")
+                    pod_ref = ObjectRef("v1", "Pod", ref.namespace, pod["metadata"]["name"])
+                    pod_event = self._last_warning(pod_ref, pod)
+                    if pod_event:
+                        parts.append(f"pod event {pod_event}")
                     break
         elif obj is not None and ref.kind == "Pod":
             parts.append(pod_problem(obj))
@@ -286,7 +290,9 @@ class Converger:
         events = [e for e in events if (e.get("involvedObject") or {}).get("kind") == ref.kind]
         if not events:
             return ""
-        last = max(events, key=lambda e: str(e.get("lastTimestamp") or ""))
+        # "BackOff" only repeats that it waits: the failure before it says why
+        telling = [e for e in events if e.get("reason") != "BackOff"] or events
+        last = max(telling, key=lambda e: str(e.get("lastTimestamp") or ""))
         return f"{last.get('reason')}: {last.get('message')}"
 
 

@@ -133,6 +133,7 @@ class _PodState:
     pull_retry_at: dict[str, float] = field(default_factory=dict)
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     backoff_noted: set[str] = field(default_factory=set)
+    start_errors: dict[str, str] = field(default_factory=dict)  # container id -> error
 
 
 def _attempt(info: ContainerInfo) -> int:
@@ -589,9 +590,10 @@ class Kubelet:
             delay = 0.0  # it ran long enough: the back-off starts over
         if now < seen + delay:
             pod_ref = f"{pod['metadata']['name']}_{pod['metadata'].get('namespace')}({uid})"
+            error = st.start_errors.get(latest.id)
             st.waiting[name] = ("CrashLoopBackOff",
                                 f"back-off {_fmt(delay)} restarting failed container={name} "
-                                f"pod={pod_ref}")
+                                f"pod={pod_ref}" + (f": {error}" if error else ""))
             if latest.id not in st.backoff_noted:
                 st.backoff_noted.add(latest.id)
                 self.recorder.event(pod, "Warning", "BackOff",
@@ -709,6 +711,7 @@ class Kubelet:
             self.runtime.start_container(cid)
         except RuntimeFailure as e:
             st.waiting[name] = ("RunContainerError", e.message)
+            st.start_errors[cid] = e.message
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             return min(self.config.backoff_base, self.config.resync_period)
         st.waiting.pop(name, None)
