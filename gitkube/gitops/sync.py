@@ -25,6 +25,7 @@ from gitkube.errors import GitkubeError, ValidationFailed
 from gitkube.plan.history import now_iso
 from gitkube.plan.mask import masked_fields
 from gitkube.plan.model import Action, Change, Plan, SourceInfo, display
+from gitkube.plan.planner import Desired
 from gitkube.plan.render import scalar
 
 # Outcomes, in the words the log lines, status and notify JSON use.
@@ -66,6 +67,7 @@ class SyncResult:
     elapsed: float = 0.0
     time: str = ""
     author: str = ""
+    desired: list[Desired] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -185,19 +187,15 @@ def sync_once(
     allow_empty: bool = False,
 ) -> SyncResult:
     """Validate, plan and (when there are changes) apply ``target``; never raises a
-    GitkubeError (see the module docstring)."""
-    from gitkube.plan.apply import ApplyFailed, EmptyDesiredRefused, apply_plan, no_gc
-    from gitkube.plan.build import build_plan, load_desired
+    GitkubeError (see the module docstring). A valid result carries the desired objects
+    (``desired``), so a loop can re-apply this last good state later."""
+    from gitkube.plan.apply import no_gc
+    from gitkube.plan.build import load_desired
     from gitkube.plan.sourceinfo import describe
 
     start = time.monotonic()
     stamp = now_iso()
     source = target.source
-
-    def done(outcome: str, **kw: Any) -> SyncResult:
-        return SyncResult(outcome, trigger, source, elapsed=time.monotonic() - start,
-                          time=stamp, author=author, **kw)
-
     try:
         if source is None:
             source = describe(target.path, target.revision)
@@ -205,10 +203,41 @@ def sync_once(
             desired = load_desired(target.path, target.revision)
     except ValidationFailed as err:
         errors = sum(1 for d in err.diagnostics if d.severity == "error")
-        return done(INVALID, error=f"{errors} error(s) in the manifests; nothing applied",
-                    diagnostics=_shown(list(err.diagnostics), target.shown))
+        return SyncResult(INVALID, trigger, source, time=stamp, author=author,
+                          error=f"{errors} error(s) in the manifests; nothing applied",
+                          diagnostics=_shown(list(err.diagnostics), target.shown),
+                          elapsed=time.monotonic() - start)
     except GitkubeError as err:
-        return done(FAILED, error=one_line(err))
+        return SyncResult(FAILED, trigger, source, time=stamp, author=author,
+                          error=one_line(err), elapsed=time.monotonic() - start)
+    return apply_desired(client, desired, source, store_url=store_url, author=author,
+                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start)
+
+
+def apply_desired(
+    client: Client,
+    desired: list[Desired],
+    source: SourceInfo,
+    *,
+    store_url: str,
+    author: str,
+    trigger: str,
+    prune: bool = True,
+    allow_empty: bool = False,
+    start: float | None = None,
+) -> SyncResult:
+    """Plan ``desired`` (already validated) against the live store and apply the changes;
+    never raises a GitkubeError."""
+    from gitkube.plan.apply import ApplyFailed, EmptyDesiredRefused, apply_plan
+    from gitkube.plan.build import build_plan
+
+    began = time.monotonic() if start is None else start
+    stamp = now_iso()
+
+    def done(outcome: str, **kw: Any) -> SyncResult:
+        return SyncResult(outcome, trigger, source, elapsed=time.monotonic() - began,
+                          time=stamp, author=author, desired=desired, **kw)
+
     plan: Plan | None = None
     try:
         plan = build_plan(client, desired, source, store_url=store_url, prune=prune,

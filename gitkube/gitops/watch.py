@@ -36,9 +36,19 @@ from typing import Any, TextIO
 from gitkube.errors import GitkubeError, Gone
 from gitkube.gitops import state
 from gitkube.gitops.connect import Connection
-from gitkube.gitops.sync import APPLIED, UNCHANGED, SyncResult, Target, render_lines, sync_once
+from gitkube.gitops.sync import (
+    APPLIED,
+    INVALID,
+    UNCHANGED,
+    SyncResult,
+    Target,
+    apply_desired,
+    render_lines,
+    sync_once,
+)
 from gitkube.plan import annotations as ann
-from gitkube.plan.model import Action, display
+from gitkube.plan.model import Action, SourceInfo, display
+from gitkube.plan.planner import Desired
 from gitkube.source.tree import is_manifest
 
 MAX_DEBOUNCE_FACTOR = 10
@@ -190,6 +200,8 @@ class WatchLoop:
         self._source_id: str | None = None
         self._kinds: set[tuple[str, str]] = set()
         self._live = False
+        self._good: tuple[list[Desired], SourceInfo] | None = None  # the last valid state
+        self._last_invalid: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self.results: list[SyncResult] = []
 
@@ -204,6 +216,7 @@ class WatchLoop:
     # -- the worker
 
     def sync(self, triggers: list[Trigger]) -> SyncResult:
+        """One reconcile for a batch of triggers: report it, record it, notify."""
         drift = [t for t in triggers if t.kind == "drift"]
         reason = ", ".join(sorted({t.text for t in triggers if t.kind != "drift"}))
         if drift:
@@ -211,22 +224,46 @@ class WatchLoop:
         result = sync_once(self.conn.client, Target(self.path), store_url=self.conn.store_url,
                            author=self.author, trigger=reason or "change", prune=self.prune,
                            allow_empty=self.allow_empty)
+        background = all(t.kind in ("drift", "interval") for t in triggers)
+        self._finish(result, drift, background)
+        if result.outcome == INVALID and drift and self._good is not None:
+            # The files are invalid right now, but the cluster drifted from the last good
+            # state, which stays the desired state until the files are valid again.
+            desired, source = self._good
+            healed = apply_desired(self.conn.client, desired, source,
+                                   store_url=self.conn.store_url, author=self.author,
+                                   trigger="drift (last good state)", prune=self.prune,
+                                   allow_empty=self.allow_empty)
+            self._finish(healed, drift, True, last_good=True)
+        return result
+
+    def _finish(self, result: SyncResult, drift: list[Trigger], background: bool, *,
+                last_good: bool = False) -> None:
         self.results.append(result)
         if result.store_revision is not None:
             self._own_revisions.add(result.store_revision)
-        quiet = result.outcome == UNCHANGED and all(t.kind in ("drift", "interval")
-                                                    for t in triggers)
+        diagnostics = tuple(d.render() for d in result.diagnostics)
+        repeated = result.outcome == INVALID and diagnostics == self._last_invalid
+        self._last_invalid = diagnostics if result.outcome == INVALID else ()
+        quiet = background and (result.outcome == UNCHANGED or repeated)
         if not quiet:
             if drift and result.outcome == APPLIED and result.plan is not None:
                 changed = {display(c.ref) for c in result.plan.actionable}
+                what = "the last good state (the files are invalid now)" if last_good \
+                    else "git's version"
                 for text in sorted({t.text for t in drift if t.subject in changed}):
-                    self.say(f"drift: {text}; re-applying git's version")
+                    self.say(f"drift: {text}; re-applying {what}")
             lines = render_lines(result)
             lines[0] = f"{lines[0]} [{result.trigger}]"
             self.say("\n".join(lines))
-        state.record(self.conn.client, result, mode="watch", target={"path": str(self.path)})
-        if result.outcome != UNCHANGED:
+        if not last_good:
+            state.record(self.conn.client, result, mode="watch",
+                         target={"path": str(self.path)})
+        if result.outcome != UNCHANGED and not quiet:
             state.notify(self.notify, result, self.out)
+        if result.ok and result.desired is not None and result.source is not None \
+                and not last_good:
+            self._good = (result.desired, result.source)
         if result.source is not None:
             self._source_id = result.source.id
         if result.plan is not None:
@@ -234,7 +271,6 @@ class WatchLoop:
                            if c.action is not Action.DELETE}
             if self._live:
                 self._watch_kinds(self._kinds)
-        return result
 
     def run(self, *, once: bool = False) -> int:
         """Reconcile now; with ``once`` return (0 when in sync or applied, 1 otherwise), else

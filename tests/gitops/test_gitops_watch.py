@@ -83,6 +83,10 @@ def test_watch_applies_rejects_heals_and_stops(watch: Watch, work: Path, client:
     watch.saw("web.yaml:7:3: Deployment/web: must be an integer")
     assert replicas(client) == 3
     assert len(json.loads(run([GITKUBE, "history", "-o", "json"], work).stdout)) == history
+    # drift while the files are invalid: healed from the last good state
+    client.update_scale("apps/v1", "Deployment", "default", "web", 6)
+    watch.saw("re-applying the last good state (the files are invalid now)")
+    wait_for(lambda: replicas(client) == 3, what="healed to the last good state")
 
     edit(work, deployment(replicas=1))
     wait_for(lambda: replicas(client) == 1, what="the fixed edit applied")
