@@ -43,6 +43,7 @@ from gitkube.errors import GitkubeError
 
 log = logging.getLogger("gitkube.daemon")
 RuntimeName = Literal["podman", "simulated"]
+TRIM_INTERVAL = 10.0
 
 
 @dataclass
@@ -118,6 +119,7 @@ class Daemon:
             node_name=node_name, kubelet=opts.kubelet,
             started=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), version=__version__)
         write_info(self.paths, self.info)
+        self._start_trimmer()
         log.info("ready: store %s; socket %s%s; %s", url, self.paths.socket,
                  f"; {bound_url}" if bound_url else "",
                  f"kubelet for node {node_name}" if opts.kubelet else "no kubelet")
@@ -208,6 +210,19 @@ class Daemon:
         self._manager.start()
         return config.node_name if config is not None else None
 
+    def _start_trimmer(self) -> None:
+        """Hand freed heap back to the OS every ``TRIM_INTERVAL`` s (glibc keeps it after a
+        big LIST or many closed connections; RSS would stay at its peak)."""
+        trim = _malloc_trim()
+        if trim is None:
+            return
+
+        def loop() -> None:
+            while not self._stopped.wait(TRIM_INTERVAL):
+                trim(0)
+
+        threading.Thread(target=loop, name="gitkube-malloc-trim", daemon=True).start()
+
     # --- stop ------------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -259,6 +274,20 @@ class Daemon:
                 pass
         finally:
             self.stop()
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _install_redactor(auth: TokenAuth) -> None:
