@@ -133,7 +133,7 @@ def hook_script(name: str) -> str:
     the ref updates, passes through)."""
     command = " ".join(shlex.quote(part) for part in gitkube_command())
     git = shutil.which("git")
-    dirs = ["/usr/local/bin", "/usr/bin", "/bin"]
+    dirs = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
     if git and os.path.dirname(git) not in dirs:
         dirs.insert(0, os.path.dirname(git))
     home = os.environ.get("HOME") or str(Path.home())
