@@ -210,10 +210,16 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
 
+# socketserver's default listen backlog is 5: hundreds of watchers connecting at once would
+# be refused.
+BACKLOG = 1024
+
+
 class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    request_queue_size = BACKLOG
 
     def __init__(self, address: tuple[str, int], handler: type[Handler],
                  ssl_context: ssl.SSLContext | None):
@@ -237,6 +243,7 @@ class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = BACKLOG
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("unix connection failed", exc_info=True)
