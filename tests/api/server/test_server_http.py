@@ -432,7 +432,9 @@ def test_table_output(served: Served) -> None:
     table = call(served.port, "GET", PODS, headers={"Accept": accept}).json
     assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
     columns = [c["name"] for c in table["columnDefinitions"]]
-    assert columns[0] == "Name" and columns[-1] == "Age" and "Status" in columns
+    normal = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert normal[0] == "Name" and normal[-1] == "Age" and "Status" in normal
+    assert columns[len(normal):] == ["IP", "Node"]  # -o wide
     assert table["columnDefinitions"][0]["format"] == "name"
     row = table["rows"][0]
     assert row["cells"][0] == "a" and row["cells"][columns.index("Status")] == "Pending"
