@@ -42,7 +42,6 @@ from gitkube.gitops.sync import (
     sync_once,
 )
 from gitkube.plan.model import SourceInfo
-from gitkube.plan.sourceinfo import source_id
 
 ZERO = "0" * 40
 MARKER = "# gitkube-hook"
@@ -233,11 +232,13 @@ def _hook_env(cfg: RepoConfig) -> None:
 
 
 def source_info(cfg: RepoConfig, commit: str) -> SourceInfo:
-    """The identity of the deploy repository's manifests at ``commit``: named by
-    ``gitkube.source`` (default: the repository's path, which is also the origin URL of a
-    clone made from that path, so a clone's ``gitkube plan`` sees the same ownership)."""
-    name = f"{cfg.source}//{cfg.path}"
-    return SourceInfo(source_id(name), name, str(cfg.manifest_dir()), commit, False, commit)
+    """The identity of the deploy repository's manifests at ``commit``
+    (``plan.sourceinfo.describe`` of a bare repository: named by ``gitkube.source``, else by
+    the repository's path, which is also the origin URL of a clone made from that path, so a
+    clone's ``gitkube plan`` sees the same ownership)."""
+    from gitkube.plan.sourceinfo import describe
+
+    return describe(cfg.manifest_dir(), commit)
 
 
 def repo_target(cfg: RepoConfig, commit: str) -> Target:

@@ -36,15 +36,39 @@ def _repo_identity(repo: object) -> str | None:
     return f"git:{sorted(roots)[0]}" if roots else None
 
 
+def _bare(repo: object, root: Path, revision: str | None) -> SourceInfo:
+    """A bare repository (a deploy repository, `gitkube repo init`; read at a revision) is
+    named by its ``gitkube.source`` setting, else by its path: what a clone made from that
+    path reports as its origin URL, so the clone's plans and the pushes own the same objects."""
+    git_dir = Path(os.path.abspath(repo.git_dir))  # type: ignore[attr-defined]
+    try:
+        identity = str(repo.config_reader().get_value(  # type: ignore[attr-defined]
+            "gitkube", "source", ""))
+    except Exception:
+        identity = ""
+    rel = root.relative_to(git_dir).as_posix() if root.is_relative_to(git_dir) else "."
+    name = f"{identity or git_dir}//{rel or '.'}"
+    try:
+        commit: str | None = str(repo.commit(revision or "HEAD").hexsha)  # type: ignore[attr-defined]
+    except Exception:
+        commit = None
+    return SourceInfo(source_id(name), name, str(root), commit, False, revision)
+
+
 def describe(path: Path, revision: str | None = None) -> SourceInfo:
     """The SourceInfo of a manifest directory (and, with ``revision``, of that commit)."""
     root = Path(os.path.abspath(path))
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # a directory of a bare repository's tree is not on disk
     try:
         import git
 
-        repo = git.Repo(root, search_parent_directories=True)
+        repo = git.Repo(probe, search_parent_directories=True)
     except Exception:
         repo = None
+    if repo is not None and repo.bare:
+        return _bare(repo, root, revision)
     if repo is None or repo.working_tree_dir is None:
         name = f"dir:{root}"
         return SourceInfo(source_id(name), name, str(root), None, False, revision)

@@ -255,3 +255,21 @@ def test_a_rejected_push_is_the_last_error(deploy_repo: DeployRepo, tmp_path: Pa
     proc = run([GITKUBE, "sync-status"], tmp_path, check=False)
     assert f"invalid {bad[:12]}: push rejected" in proc.stdout
     assert "web.yaml:7:3" in proc.stdout
+
+
+def test_rollback_to_a_pushed_commit_and_a_clone_plan_share_ownership(
+        deploy_repo: DeployRepo, client: Client) -> None:
+    bare, clone = deploy_repo("--path", "k8s")
+    clone.commit({"k8s/web.yaml": deployment(replicas=1)})
+    clone.push("main")
+    clone.commit({"k8s/web.yaml": deployment(replicas=3), "k8s/api.yaml": deployment("api")})
+    clone.push("main")
+    # the clone's own plan sees the objects as its own: nothing to do, nothing to take over
+    plan = json.loads(run([GITKUBE, "plan", "k8s", "-o", "json"], clone.root).stdout)
+    assert plan["summary"]["add"] == plan["summary"]["change"] == 0
+    assert plan["source"]["name"] == f"{bare}//k8s"
+    # `gitkube rollback 1` reads the bare repository at the first commit, same ownership
+    proc = run([GITKUBE, "rollback", "1", "--yes"], bare.parent)
+    assert "Plan: 0 to add, 1 to change, 1 to destroy" in proc.stdout
+    assert get_or_none(client, "Deployment", "api") is None
+    assert (get_or_none(client, "Deployment", "web") or {})["spec"]["replicas"] == 1
