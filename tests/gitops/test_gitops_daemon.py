@@ -46,7 +46,7 @@ def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
                                               deploy_repo: Callable[..., tuple[Path, Clone]],
                                               client: Client,
                                               tmp_path: Path, store_url: str) -> None:
-    _bare, clone = deploy_repo()
+    bare, clone = deploy_repo()
     clone.commit({"web.yaml": deployment(replicas=2)})
     push = clone.push("main")
     assert "-> the daemon" in push.stderr and "gitkube: applied" in push.stderr
@@ -56,6 +56,16 @@ def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
         return sum(p["status"].get("phase") == "Running" for p in pods) == n
 
     wait_for(lambda: running(2), timeout=30, what="the daemon's agents running 2 pods")
+
+    # gitkube.wait: post-receive waits (bounded) for the daemon's agents to converge
+    run([GITKUBE, "repo", "init", str(bare), "--wait", "30"], tmp_path)
+    clone.commit({"web.yaml": deployment(replicas=3)})
+    push = clone.push("main")
+    assert "gitkube: Converged: 1/1 objects ready" in push.stderr, push.stderr
+    assert running(3)
+    clone.commit({"web.yaml": deployment(replicas=2)})
+    run([GITKUBE, "repo", "init", str(bare), "--wait", "0"], tmp_path)
+    assert "Converged" not in clone.push("main").stderr
 
     log = tmp_path / "watch.log"
     with log.open("w") as out:
