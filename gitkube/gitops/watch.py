@@ -275,12 +275,13 @@ class WatchLoop:
     def run(self, *, once: bool = False) -> int:
         """Reconcile now; with ``once`` return (0 when in sync or applied, 1 otherwise), else
         keep reconciling on every trigger until ``stop()``; returns 0."""
-        first = self.sync([Trigger("start", "start")])
         if once:
-            return 0 if first.ok else 1
+            return 0 if self.sync([Trigger("start", "start")]).ok else 1
+        # files first: an edit saved during the first reconcile triggers the next one
+        self._start_thread(self._files, "gitkube-watch-files")
+        self.sync([Trigger("start", "start")])
         self._live = True
         self._watch_kinds(self._kinds)
-        self._start_thread(self._files, "gitkube-watch-files")
         if self.interval > 0:
             self._start_thread(self._ticker, "gitkube-watch-interval")
         watching = f"watching {self.path}"
@@ -380,8 +381,10 @@ class WatchLoop:
                             self._on_event(kind, event.type, event.object, seen)
             except Gone:
                 continue  # relist, then watch from there
-            except GitkubeError as err:
-                self.say(f"watch of {kind} failed: {err.message}; retrying")
+            except Exception as err:  # the daemon went away, say: keep trying
+                message = err.message if isinstance(err, GitkubeError) else repr(err)
+                if not self.stop_event.is_set():
+                    self.say(f"watch of {kind} failed: {message}; retrying")
                 self.stop_event.wait(2.0)
 
     @staticmethod
