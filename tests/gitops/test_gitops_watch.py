@@ -187,3 +187,14 @@ def test_fingerprint_ignores_status_and_bookkeeping() -> None:
     assert fingerprint(obj) == fingerprint(same)
     same["spec"]["replicas"] = 5
     assert fingerprint(obj) != fingerprint(same)
+
+
+def test_watch_once_outside_git(tmp_path: Path, client: Client, store_url: str) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "web.yaml").write_text(deployment(replicas=1))
+    proc = run([GITKUBE, "watch", str(plain), "--once", "--store", store_url], tmp_path)
+    assert "applied -:" in proc.stdout  # no commit to name
+    assert replicas(client) == 1
+    proc = run([GITKUBE, "watch", str(plain), "--once", "--store", store_url], tmp_path)
+    assert "unchanged -:" in proc.stdout
