@@ -2,11 +2,12 @@
 store directly.
 
 ``client_for(store)`` returns an HTTP client over the daemon's unix socket when a
-``gitkube serve`` of this state directory is running on the same store (compared by
-``store_identity``: the same SQLite file, the same etcd endpoint), and otherwise a
-``LocalClient`` over the store, opened in this process. Both implement the one Client
-protocol, so every command behaves the same either way. ``GITKUBE_NO_DAEMON=1`` forces the
-embedded path (debugging, benchmarks).
+``gitkube serve`` of this state directory is running and either no store was named (no
+``--store``, no ``$GITKUBE_STORE``: the daemon's store, whatever it is) or the named store is
+the daemon's (compared by ``store_identity``: the same SQLite file, the same etcd endpoint).
+Otherwise it is a ``LocalClient`` over the store, opened in this process. Both implement the
+one Client protocol, so every command behaves the same either way. ``GITKUBE_NO_DAEMON=1``
+forces the embedded path (debugging, benchmarks).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from gitkube.api.client import Client
-from gitkube.config import default_store_url
+from gitkube.config import STORE_ENV, default_store_url
 from gitkube.daemon.state import DaemonInfo, store_identity
 from gitkube.daemon.status import UnixConnection, running_daemon
 from gitkube.errors import GitkubeError
@@ -29,15 +30,29 @@ NO_DAEMON_ENV = "GITKUBE_NO_DAEMON"
 
 
 def daemon_for(store: str | None) -> DaemonInfo | None:
-    """The running daemon serving ``store`` (default store when None), or None."""
+    """The running daemon serving ``store`` (None: any store, see the module docstring)."""
     if os.environ.get(NO_DAEMON_ENV, "") not in ("", "0"):
         return None
     info = running_daemon()
     if info is None or not Path(info.socket).exists():
         return None
-    if info.store_id != store_identity(store or default_store_url()):
+    store = store or os.environ.get(STORE_ENV) or None
+    if store is not None and info.store_id != store_identity(store):
         return None
     return info
+
+
+def connect(store: str | None) -> tuple[Client, str]:
+    """``client_for(store)`` and the URL of the store it reaches (the daemon's when it
+    goes through one), for commands that record it (plan files, apply history)."""
+    info = daemon_for(store)
+    if info is not None:
+        return socket_client(info.socket), info.store
+    url = store or default_store_url()
+    from gitkube.api.local import LocalClient
+    from gitkube.store import open_store
+
+    return LocalClient(open_store(url)), url
 
 
 def socket_client(socket_path: str | Path) -> Client:
@@ -49,13 +64,7 @@ def socket_client(socket_path: str | Path) -> Client:
 
 def client_for(store: str | None) -> Client:
     """The daemon's API when it serves ``store``, else a LocalClient (module docstring)."""
-    info = daemon_for(store)
-    if info is not None:
-        return socket_client(info.socket)
-    from gitkube.api.local import LocalClient
-    from gitkube.store import open_store
-
-    return LocalClient(open_store(store or default_store_url()))
+    return connect(store)[0]
 
 
 def through_daemon(client: Client) -> bool:

@@ -13,7 +13,6 @@ import typer
 
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError, UsageError, ValidationFailed
 from gitkube.plan import planfile
 from gitkube.plan.apply import ApplyResult, apply_plan, no_gc, read_history
@@ -35,10 +34,9 @@ def _colour() -> bool:
 
 
 def _client(store: str | None) -> tuple[Client, str]:
-    from gitkube.cli.connect import client_for  # the daemon's API when one serves the store
+    from gitkube.cli.connect import connect  # the daemon's API when one serves the store
 
-    url = store or default_store_url()
-    return client_for(url), url
+    return connect(store)
 
 
 def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool,

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, wait_for
+from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
@@ -157,3 +157,29 @@ def test_kubeconfig_drives_kubectl(daemon: RunningDaemon, tmp_path: Path) -> Non
     out = subprocess.run([kubectl, "create", "configmap", "c2", "--from-literal=a=b"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode != 0 and "is forbidden: User \"viewer\" cannot create" in out.stderr
+
+
+def test_cli_routing_by_store(_isolated_state_dir: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitkube.api.local import LocalClient
+    from gitkube.cli.connect import client_for, connect
+
+    other = tmp_path / "other.db"
+    daemon = start_daemon(_isolated_state_dir, "--store", f"sqlite:///{other}",
+                          "--no-kubelet", "--listen", "none")
+    try:
+        assert daemon.info.url is None
+        client, url = connect(None)  # no store named: the daemon's, whatever it is
+        assert isinstance(client, HTTPClient) and url == f"sqlite:///{other}"
+        assert isinstance(client_for(str(other)), HTTPClient)  # the same file, spelled apart
+        assert isinstance(client_for(f"sqlite:///{_isolated_state_dir}/state.db"),
+                          LocalClient)
+        monkeypatch.setenv("GITKUBE_STORE", "memory://")
+        assert isinstance(client_for(None), LocalClient)
+        monkeypatch.delenv("GITKUBE_STORE")
+        monkeypatch.setenv("GITKUBE_NO_DAEMON", "1")
+        assert isinstance(client_for(None), LocalClient)
+        result = runner.invoke(app, ["kubeconfig"])
+        assert result.exit_code == 1 and "serves no TCP address" in str(result.exception)
+    finally:
+        daemon.stop()
