@@ -74,12 +74,13 @@ class ConvergeResult:
 
 
 _prestarted: Future[ContainerRuntime] | None = None
+LINGER = 120  # seconds a Podman service started here outlives the command (when idle)
 
 
 def _start_runtime() -> ContainerRuntime:
     from gitkube.runtime.podman import PodmanRuntime
 
-    runtime = PodmanRuntime()
+    runtime = PodmanRuntime(linger=LINGER)
     runtime.version()  # the API service sets itself up on its first real request
     return runtime
 

@@ -85,7 +85,7 @@ def container_logs(pod: Obj, container: str | None, *, previous: bool = False,
     if runtime is None:
         from gitkube.runtime.podman import PodmanRuntime
 
-        runtime = PodmanRuntime()
+        runtime = PodmanRuntime(linger=120)
     try:
         found = runtime.list_containers({LABEL_POD_UID: str(meta["uid"]),
                                          LABEL_CONTAINER: container})

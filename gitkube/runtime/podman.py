@@ -18,13 +18,16 @@ It speaks to a Podman API service through the ``podman`` package. Which service:
    - the log driver: ``k8s-file`` (logs readable through the API without journald).
 
    The service's PID is recorded in ``<state_dir>/podman/service.pid``; ``close()`` (or
-   ``stop_service()``) stops only that process. Containers keep running without the service
+   ``stop_service()``) stops only that process — or, with ``linger=N`` (CLI commands),
+   leaves it to exit by itself after N idle seconds (``--time=N``) so the next command
+   finds it warm. Containers keep running without the service
    (conmon supervises them). A service that dies is started again on the next call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -183,6 +186,24 @@ def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> 
         body["dns_option"] = list(spec.dns_options)
 
 
+def stop_recorded_service(base_dir: Path) -> bool:
+    """Stop the API service whose PID a PodmanRuntime recorded in ``base_dir`` (a lingering
+    one, started by an earlier command), if that process is still that service. True when
+    one was stopped."""
+    try:
+        pid = int((base_dir / "service.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        return False
+    if "system service" not in cmdline or str(base_dir / "podman.sock") not in cmdline:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(FileNotFoundError):
+        (base_dir / "service.pid").unlink()
+    return True
+
+
 # --- the runtime ---------------------------------------------------------------------------
 
 
@@ -192,7 +213,11 @@ class PodmanRuntime:
     name = "podman"
 
     def __init__(self, url: str | None = None, *, base_dir: Path | None = None,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, linger: int | None = None):
+        """``linger``: a service this runtime starts exits by itself after that many idle
+        seconds, and ``close()`` leaves it running (a CLI command's next command reuses it);
+        None: it runs until ``close()`` stops it (``--time=0``)."""
+        self.linger = linger
         self._explicit = url or os.environ.get(URL_ENV) or None
         self.base_dir = base_dir or state_dir() / "podman"
         self.socket = self.base_dir / "podman.sock"
@@ -233,10 +258,35 @@ class PodmanRuntime:
         if self._explicit:
             raise RuntimeUnavailable(f"no Podman API service answers at {self._explicit}",
                                      hint=f"start it, or unset {URL_ENV}")
-        with self._lock:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        # one starter at a time, across processes too: never two services on one socket
+        with self._lock, open(self.base_dir / "service.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self._ping() or self._wait_for_recorded():
+                    return
+                self._start_service()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _wait_for_recorded(self) -> bool:
+        """A recorded service that is alive but not answering yet (starting, or busy): wait
+        for it rather than start a second one on the same socket; True when it answers."""
+        try:
+            pid = int((self.base_dir / "service.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ValueError):
+            return False
+        if str(self.socket).encode() not in cmdline:
+            return False
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
             if self._ping():
-                return
-            self._start_service()
+                return True
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # ours (recorded), and not answering: replace it
+        return False
 
     def _start_service(self) -> None:
         if shutil.which("podman") is None:
@@ -248,7 +298,7 @@ class PodmanRuntime:
         logfile = open(self.base_dir / "service.log", "ab")  # noqa: SIM115
         env = dict(os.environ, CONTAINERS_CONF=str(conf))
         self._service = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", self.url],
+            ["podman", "system", "service", f"--time={self.linger or 0}", self.url],
             stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, env=env,
             start_new_session=True)
         logfile.close()
@@ -282,7 +332,10 @@ class PodmanRuntime:
 
     def close(self) -> None:
         self._exec_pool.shutdown(wait=False, cancel_futures=True)
-        self.stop_service()
+        if self.linger is None:
+            self.stop_service()
+        else:
+            self._service = None  # it exits by itself once idle
 
     def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204),
               missing_ok: bool = False, **kwargs: Any) -> Any:
