@@ -185,3 +185,21 @@ def test_cli_routing_by_store(_isolated_state_dir: Path, tmp_path: Path,
         assert result.exit_code == 1 and "serves no TCP address" in str(result.exception)
     finally:
         daemon.stop()
+
+
+def test_a_killed_daemon_leaves_nothing_that_blocks(_isolated_state_dir: Path) -> None:
+    from gitkube.api.local import LocalClient
+    from gitkube.cli.connect import client_for
+
+    daemon = start_daemon(_isolated_state_dir, "--no-kubelet", "--listen", "none")
+    os.kill(daemon.proc.pid, signal.SIGKILL)
+    daemon.proc.wait(10)
+    assert daemon.paths.socket.exists()  # left behind, but the lock went with the process
+    result = runner.invoke(app, ["status"])
+    assert "daemon: not running" in result.output and "stale PID file" in result.output
+    assert isinstance(client_for(None), LocalClient)
+    again = start_daemon(_isolated_state_dir, "--no-kubelet", "--listen", "none")
+    try:
+        assert isinstance(client_for(None), HTTPClient)
+    finally:
+        again.stop()
