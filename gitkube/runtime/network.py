@@ -145,8 +145,13 @@ def prepare_node(runtime: object, config: NetworkConfig) -> None:
     ensure_service_range(config.service_cidr)
     ensure = getattr(runtime, "ensure_network", None)
     if ensure is not None and config.name:
-        ensure(config.name, config.subnet, config.gateway,
-               {LABEL_NETWORK: "pods", **config.labels})
+        subnets = ensure(config.name, config.subnet, config.gateway,
+                         {LABEL_NETWORK: "pods", **config.labels})
+        want = str(ipaddress.IPv4Network(config.subnet, strict=False))
+        if subnets and want not in subnets:
+            raise NetworkError(
+                f"the network {config.name} exists with subnet {', '.join(subnets)}, not "
+                f"{want}", hint=f"set {SUBNET_ENV}={subnets[0]}, or remove the network")
 
 
 def sandbox_fields(pod: Obj, config: NetworkConfig) -> dict[str, Any]:

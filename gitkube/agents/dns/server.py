@@ -153,11 +153,21 @@ class DnsServer:
     # -- answers
 
     def answer(self, data: bytes, *, tcp: bool) -> bytes | None:
-        """The reply to one query message (None: not a DNS message, no answer)."""
+        """The reply to one query message (None: not a DNS message, no answer). An internal
+        error answers SERVFAIL (and is logged) rather than leaving the client waiting."""
         try:
             request = DNSRecord.parse(data)
         except Exception:
             return None
+        try:
+            return self._answer(request, data, tcp)
+        except Exception:
+            log.exception("dns: answering %s failed", request.q.qname)
+            reply = request.reply()
+            reply.header.rcode = RCODE.SERVFAIL
+            return bytes(reply.pack())
+
+    def _answer(self, request: DNSRecord, data: bytes, tcp: bool) -> bytes:
         if request.header.opcode != 0 or not request.questions:
             reply = request.reply()
             reply.header.rcode = RCODE.NOTIMP
