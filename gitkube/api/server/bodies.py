@@ -10,6 +10,7 @@ from typing import Any
 from gitkube.errors import APIError, BadRequest
 
 JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml"})
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES: dict[str, str] = {
@@ -62,9 +63,25 @@ def parse_body(raw: bytes, content_type: str | None, *, allow_yaml: bool = True)
             raise BadRequest(f"the request body is not valid JSON: {e}") from e
     if (allow_yaml and kind in YAML_TYPES) or kind == APPLY_PATCH:
         return parse_yaml(raw)
+    if allow_yaml and kind == PROTOBUF:
+        return parse_protobuf(raw)
     raise UnsupportedMediaType(
         f'the body of the request was in an unknown format - accepted media types include: '
-        f'application/json, application/yaml (got "{kind}")')
+        f'application/json, application/yaml, {PROTOBUF} (got "{kind}")')
+
+
+def parse_protobuf(raw: bytes) -> Any:
+    """kubectl's typed clients send protobuf (``kubectl create namespace ...``)."""
+    from gitkube.api.server.protobuf import UndecodableProtobuf, decode
+
+    try:
+        return decode(raw)
+    except UndecodableProtobuf as e:
+        raise UnsupportedMediaType(
+            f"gitkube cannot decode this protobuf body ({e}); send it as application/json",
+            hint="kubectl create -f FILE sends JSON") from e
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"the request body is not valid protobuf: {e}") from e
 
 
 def parse_yaml(raw: bytes) -> Any:

@@ -176,3 +176,42 @@ def test_namespaces_and_cluster_scoped(kubectl: Kubectl) -> None:
     assert "web" in kubectl.run("get", "deploy", "-n", "team").stdout
     assert "team" in kubectl.run("get", "deploy", "-A").stdout
     assert "pods" in kubectl.run("api-resources").stdout
+
+
+GENERATORS = [
+    ("namespace", "/api/v1/namespaces/team", ["create", "namespace", "team"]),
+    ("configmap", "/api/v1/namespaces/default/configmaps/cm",
+     ["create", "configmap", "cm", "--from-literal=a=b", "--from-literal=c=d"]),
+    ("secret", "/api/v1/namespaces/default/secrets/s",
+     ["create", "secret", "generic", "s", "--from-literal=a=b"]),
+    ("deployment", "/apis/apps/v1/namespaces/default/deployments/d",
+     ["create", "deployment", "d", "--image=nginx:1", "--replicas=0", "--port=80"]),
+    ("job", "/apis/batch/v1/namespaces/default/jobs/j",
+     ["create", "job", "j", "--image=busybox:1"]),
+    ("service", "/api/v1/namespaces/default/services/svc",
+     ["create", "service", "nodeport", "svc", "--tcp=80:8080", "--node-port=30080"]),
+]
+
+
+def _subset(small: object, big: object) -> bool:
+    """Every field of ``small`` is in ``big`` with the same value (server defaults may add)."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(
+            k in big and _subset(v, big[k]) for k, v in small.items()
+            if v not in (None, {}, []))
+    if isinstance(small, list):
+        return isinstance(big, list) and len(small) == len(big) and all(
+            _subset(a, b) for a, b in zip(small, big, strict=True))
+    return small == big
+
+
+@pytest.mark.parametrize(("what", "path", "args"), GENERATORS, ids=[g[0] for g in GENERATORS])
+def test_generator_commands_send_protobuf_that_gitkube_decodes(
+        kubectl: Kubectl, served: Served, what: str, path: str, args: list[str]) -> None:
+    """kubectl's typed clients send protobuf bodies; what gitkube stores must carry every
+    field of the object kubectl prints with --dry-run=client."""
+    expected = json.loads(kubectl.run(*args, "--dry-run=client", "-o", "json").stdout)
+    expected.pop("status", None)
+    assert "created" in kubectl.run(*args).stdout
+    stored = call(served.port, "GET", path).json
+    assert _subset(expected, stored), (expected, stored)
