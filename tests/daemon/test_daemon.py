@@ -203,3 +203,16 @@ def test_a_killed_daemon_leaves_nothing_that_blocks(_isolated_state_dir: Path) -
         assert isinstance(client_for(None), HTTPClient)
     finally:
         again.stop()
+
+
+def test_kubeconfig_drives_the_python_client(daemon: RunningDaemon, tmp_path: Path) -> None:
+    kubernetes = pytest.importorskip("kubernetes")
+    config = tmp_path / "kubeconfig"
+    config.write_text(runner.invoke(app, ["kubeconfig"]).output)
+    api_client = kubernetes.config.new_client_from_config(config_file=str(config))
+    core = kubernetes.client.CoreV1Api(api_client)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "py"},
+                                                  "data": {"k": "v"}})
+    names = [cm.metadata.name for cm in core.list_config_map_for_all_namespaces().items]
+    assert names == ["py"]
+    api_client.close()
