@@ -210,3 +210,16 @@ def test_graceful_deletion_stops_with_sigterm_then_removes_the_pod(node: Node) -
         assert time.monotonic() < deadline, "the pod object was not removed"
         time.sleep(0.05)
     assert not node.containers(pod)
+
+
+def test_failing_liveness_probe_restarts_the_container(node: Node) -> None:
+    node.pod("sick", [{"name": "main", "command": SLEEP, "livenessProbe": {
+        "exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}}])
+    pod = node.wait("sick", lambda p: p["status"].get("containerStatuses", [{}])[0].get(
+        "restartCount", 0) >= 1)
+    assert pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    assert node.kubelet is not None
+    node.kubelet.recorder.flush()
+    events = node.client.list("v1", "Event", "default",
+                              field_selector="involvedObject.name=sick").items
+    assert {"Unhealthy", "Killing"} <= {e["reason"] for e in events}
