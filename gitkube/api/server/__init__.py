@@ -14,11 +14,13 @@ The seam for the daemon::
 
     server = APIServer(LocalClient(store), auth=TokenAuth(), log_requests=True)
     port = server.serve_tcp("127.0.0.1", 0, ssl_context=ctx)   # returns the bound port
-    server.serve_unix(state_dir / "gitkube.sock")               # mode 0600 by default
+    server.serve_unix(state_dir / "gitkube.sock", auth=None)    # mode 0600; no token needed
     ...
     server.shutdown()      # from any thread: stop accepting, end watches, close sockets
 
-``serve_*`` start background threads and return at once; both may be used on one server.
+``serve_*`` start background threads and return at once; both may be used on one server,
+several times. Each listener uses the server's ``auth`` unless given its own (``auth=None``
+on the unix socket trusts its file permissions; a TLS listener can require tokens).
 ``/healthz``, ``/readyz``, ``/livez`` answer ``ok`` without authentication. Request logs go
 to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
 never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``; default: the
@@ -33,7 +35,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gitkube.api.client import Client
 from gitkube.api.server.app import Router
@@ -80,21 +82,27 @@ class APIServer:
                 self._busy_cond.notify_all()
 
     def serve_tcp(self, host: str = "127.0.0.1", port: int = 0,
-                  ssl_context: ssl.SSLContext | None = None) -> int:
+                  ssl_context: ssl.SSLContext | None = None, *,
+                  auth: Auth | Literal["default"] | None = "default") -> int:
         """Listen on ``host:port`` (0: a free port) in a background thread; returns the
-        bound port. With ``ssl_context`` connections are TLS (handshake per connection)."""
+        bound port. With ``ssl_context`` connections are TLS (handshake per connection).
+        ``auth`` overrides the server's hook on this listener (None: allow everything)."""
         self._check_running()
         server = TCPServer((host, port), self._handler, ssl_context)
+        server.auth = auth
         self._servers.append(server)
         self._threads.append(start_thread(server, f"gitkube-api-tcp-{port}"))
         return int(server.server_address[1])
 
-    def serve_unix(self, path: str | Path, *, mode: int = 0o600) -> Path:
+    def serve_unix(self, path: str | Path, *, mode: int = 0o600,
+                   auth: Auth | Literal["default"] | None = "default") -> Path:
         """Listen on a unix socket at ``path`` (created with ``mode``; a stale socket file is
-        replaced) in a background thread."""
+        replaced) in a background thread. ``auth`` overrides the server's hook on this
+        listener, e.g. None to trust the socket's file permissions."""
         self._check_running()
         path = Path(path)
         server = bind_unix(str(path), self._handler, mode)
+        server.auth = auth
         self._servers.append(server)
         self._unix_paths.append(path)
         self._threads.append(start_thread(server, "gitkube-api-unix"))

@@ -101,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
                 req = Request(self.command, unquote(split.path) or "/",
                               dict(parse_qsl(split.query, keep_blank_values=True)),
                               {k.lower(): v for k, v in self.headers.items()}, body)
-                answer = self.api.router.answer(req)
+                answer = self.api.router.answer(req, self.server.auth)  # type: ignore[attr-defined]
             if isinstance(answer, Stream):
                 code = answer.code
                 self._stream(answer)
@@ -220,6 +220,7 @@ class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     block_on_close = False
     request_queue_size = BACKLOG
+    auth: Any = "default"  # this listener's auth hook ("default": the server's)
 
     def __init__(self, address: tuple[str, int], handler: type[Handler],
                  ssl_context: ssl.SSLContext | None):
@@ -244,6 +245,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = BACKLOG
+    auth: Any = "default"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("unix connection failed", exc_info=True)

@@ -155,3 +155,12 @@ def test_tls_with_a_certificate_from_the_caller(store: Store, tmp_path: Path) ->
             HTTPClient(f"https://127.0.0.1:{port}", token="admin-token").list("v1", "Pod")
     finally:
         s.server.shutdown()
+
+
+def test_each_listener_may_have_its_own_auth(guarded: Served, tmp_path: Path) -> None:
+    """The daemon's shape: tokens on TCP, the unix socket trusted by its permissions."""
+    sock = guarded.server.serve_unix(tmp_path / "trusted.sock", auth=None)
+    HTTPClient(str(sock)).create(pod("a"))  # no token needed here
+    open_port = guarded.server.serve_tcp("127.0.0.1", 0, auth=None)
+    assert call(open_port, "GET", f"{PODS}/a").code == 200
+    assert_status(call(guarded.port, "GET", f"{PODS}/a"), 401, "Unauthorized")
