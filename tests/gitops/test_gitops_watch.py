@@ -198,3 +198,30 @@ def test_watch_once_outside_git(tmp_path: Path, client: Client, store_url: str) 
     assert replicas(client) == 1
     proc = run([GITKUBE, "watch", str(plain), "--once", "--store", store_url], tmp_path)
     assert "unchanged -:" in proc.stdout
+
+
+def test_the_interval_reconcile_catches_what_the_watches_missed(
+        work: Path, client: Client, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from gitkube.gitops.connect import Connection
+    from gitkube.gitops.watch import WatchLoop
+
+    # no file watch and no store watch: only the periodic reconcile is left
+    monkeypatch.setattr(WatchLoop, "_files", lambda self: None)
+    monkeypatch.setattr(WatchLoop, "_watch_kinds", lambda self, kinds: None)
+    out = io.StringIO()
+    loop = WatchLoop(work / "manifests", Connection(client, store_url, False), out=out,
+                     interval=0.3, debounce=0.05)
+    runner = threading.Thread(target=loop.run)
+    runner.start()
+    try:
+        wait_for(lambda: replicas(client) == 2, what="the first apply")
+        client.update_scale("apps/v1", "Deployment", "default", "web", 7)
+        wait_for(lambda: replicas(client) == 2, what="the interval reconcile")
+        wait_for(lambda: "spec.replicas: 7 -> 2 (drift)" in out.getvalue(), what="the log")
+        assert "[interval]" in out.getvalue()
+    finally:
+        loop.stop()
+        runner.join(10)
+    assert not runner.is_alive()
