@@ -220,12 +220,15 @@ def kubeconfig(
                                       help="Server URL to write (default: the daemon's)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n",
                                          help="The context's default namespace."),
+    role: str | None = typer.Option(None, "--role",
+                                    help="With --user: create that user's token with this "
+                                         "role (admin or read-only) if it has none."),
 ) -> None:
     """Print a kubeconfig (server, CA, token) for the running daemon: kubectl uses it as is.
     It holds a secret token: keep the file private (chmod 600)."""
     from gitkube.daemon.kubeconfig import build_kubeconfig, render_yaml
     from gitkube.daemon.status import running_daemon
-    from gitkube.daemon.tokens import load_tokens
+    from gitkube.daemon.tokens import ROLES, append_token, load_tokens
 
     info = running_daemon()
     if info is None:
@@ -240,9 +243,16 @@ def kubeconfig(
             raise GitkubeError(f"no admin token in {info.tokens_file}", hint="pass --user NAME")
     else:
         chosen = next((e for e in entries if e.user == user), None)
+        if chosen is None and role is not None:
+            if role not in ROLES:
+                raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
+            chosen = append_token(Path(info.tokens_file), user, role)
+            typer.echo(f"created a {role} token for {user!r} in {info.tokens_file} (the "
+                       "daemon picks it up within a second)", err=True)
         if chosen is None:
             raise UsageError(f"no token for user {user!r} in {info.tokens_file}",
-                             hint="users: " + ", ".join(sorted({e.user for e in entries})))
+                             hint="users: " + ", ".join(sorted({e.user for e in entries}))
+                                  + "; --role read-only creates one")
     ca_pem = Path(info.ca_file).read_bytes() if info.ca_file else None
     doc = build_kubeconfig(server or info.url, ca_pem, chosen.token, chosen.user,
                            namespace=namespace)

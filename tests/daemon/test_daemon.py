@@ -21,6 +21,7 @@ from gitkube.api.http_client import HTTPClient
 from gitkube.cli.main import app
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import is_locked
+from gitkube.errors import UsageError
 
 runner = CliRunner()
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "default"},
@@ -138,8 +139,6 @@ def test_kubeconfig_drives_kubectl(daemon: RunningDaemon, tmp_path: Path) -> Non
     assert daemon.token("admin") in result.output
     config = tmp_path / "kubeconfig"
     config.write_text(result.output)
-    viewer = "viewer-token-for-kubectl-0123456789"
-    daemon.add_token(viewer, "viewer", "read-only")
     env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
     HTTPClient(daemon.info.socket).create(CM)
     out = subprocess.run([kubectl, "get", "configmaps", "-A"], capture_output=True, text=True,
@@ -149,10 +148,13 @@ def test_kubeconfig_drives_kubectl(daemon: RunningDaemon, tmp_path: Path) -> Non
     out = subprocess.run([kubectl, "get", "pods", "-A"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == 0, out.stderr
-    time.sleep(1.1)  # the tokens file is re-read at most once a second
-    read_only = runner.invoke(app, ["kubeconfig", "--user", "viewer"])
+    missing = runner.invoke(app, ["kubeconfig", "--user", "viewer"])
+    assert isinstance(missing.exception, UsageError)
+    assert "--role read-only creates one" in str(missing.exception.hint)
+    read_only = runner.invoke(app, ["kubeconfig", "--user", "viewer", "--role", "read-only"])
     assert read_only.exit_code == 0
-    config.write_text(read_only.output)
+    config.write_text(read_only.stdout)
+    time.sleep(1.1)  # the tokens file is re-read at most once a second
     out = subprocess.run([kubectl, "get", "configmaps"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == 0 and "c1" in out.stdout, out.stderr
