@@ -132,7 +132,12 @@ class Daemon:
             return SimulatedRuntime()
         from gitkube.runtime.podman import PodmanRuntime
 
-        return PodmanRuntime()
+        try:
+            return PodmanRuntime()
+        except GitkubeError as err:
+            raise GitkubeError(f"the kubelet cannot use Podman: {err.message}",
+                               hint=(err.hint + "; " if err.hint else "") + "or run without "
+                                    "a local kubelet: gitkube serve --no-kubelet") from err
 
     def _api_server(self, auth: Any) -> Any:
         from gitkube.api.server import APIServer, RuntimeLogs
