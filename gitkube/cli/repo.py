@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def init(
         typer.echo(f"  notify:    {cfg.notify}")
     typer.echo(f"\nPush to it: git remote add deploy {cfg.git_dir} && "
                f"git push deploy {cfg.branch}")
+
+
+@repo_app.command("sync")
+def sync(
+    path: Path = typer.Argument(..., help="The deploy repository (made by `repo init`)."),
+) -> None:
+    """Reconcile the deploy branch's tip now, as post-receive does (after a failed apply,
+    or to heal drift of a pushed source): plan, apply, print, notify."""
+    from gitkube.gitops.repo import ZERO, RefUpdate, post_receive, read_config
+
+    cfg = read_config(path)
+    head = subprocess.run(["git", "--git-dir", str(cfg.git_dir), "rev-parse", "--verify", "-q",
+                           cfg.ref], capture_output=True, text=True, check=False).stdout.strip()
+    if not head:
+        raise UsageError(f"{cfg.git_dir} has no branch {cfg.branch} yet",
+                         hint=f"push it first: git push {cfg.git_dir} {cfg.branch}")
+    raise typer.Exit(post_receive(cfg.git_dir, [RefUpdate(ZERO, head, cfg.ref)], sys.stdout,
+                                  trigger="repo sync"))
 
 
 @repo_app.command("hook", hidden=True)

@@ -394,7 +394,8 @@ def _wait(conn: object, result: SyncResult, timeout: float, out: TextIO) -> None
     out.flush()
 
 
-def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
+def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO, *,
+                 trigger: str = "push") -> int:
     """Reconcile the configured branch's new tip; other branches change nothing."""
     cfg = read_config(git_dir)
     _hook_env(cfg)
@@ -415,7 +416,7 @@ def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
         out.flush()
         return 0
     try:
-        result = deploy(cfg, update.new, out)
+        result = deploy(cfg, update.new, out, trigger=trigger)
     except GitkubeError as err:  # the store cannot be opened, say
         out.write(f"gitkube: {cfg.branch} {short(update.new)}: not applied: "
                   f"{err.render()}\n")

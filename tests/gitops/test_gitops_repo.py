@@ -191,6 +191,10 @@ def test_failing_apply_leaves_no_lock_and_the_next_push_works(
     assert no_lock_files(bare) == []
     assert get_or_none(client, "Deployment", "web") is None
     run([GITKUBE, "repo", "init", str(bare), "--store", store_url], tmp_path)
+    # `repo sync` retries the branch's tip without a new push
+    proc = run([GITKUBE, "repo", "sync", str(bare)], tmp_path)
+    assert "gitkube: applied" in proc.stdout
+    assert (get_or_none(client, "Deployment", "web") or {})["spec"]["replicas"] == 2
     clone.commit({"web.yaml": deployment(replicas=3)})
     push = clone.push("main")
     assert "gitkube: applied" in push.stderr
