@@ -46,6 +46,9 @@ def serve(
                                          help="PEM certificate (default: generated in the "
                                               "state directory on first start)."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM key of --tls-cert."),
+    tls_san: list[str] = typer.Option([], "--tls-san",
+                                      help="Another name or IP for the generated certificate "
+                                           "(repeatable): how remote clients reach this host."),
     no_tls: bool = typer.Option(False, "--no-tls",
                                 help="Plain HTTP on a loopback --listen (kubectl then sends "
                                      "no token: use it for gitkube's own clients only)."),
@@ -68,7 +71,8 @@ def serve(
 
     configure_logging(log_level)
     daemon = Daemon(ServeOptions(store=store, listen=listen, tls_cert=tls_cert, tls_key=tls_key,
-                                 no_tls=no_tls, tokens=tokens, node_name=node_name,
+                                 no_tls=no_tls, tokens=tokens, tls_sans=list(tls_san),
+                                 node_name=node_name,
                                  kubelet=kubelet, runtime=runtime.value))
     daemon.run()
 
@@ -108,6 +112,7 @@ def up(
     listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help=LISTEN_HELP),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM key of --tls-cert."),
+    tls_san: list[str] = typer.Option([], "--tls-san", help="Another certificate name/IP."),
     no_tls: bool = typer.Option(False, "--no-tls", help="Plain HTTP on a loopback --listen."),
     tokens: Path | None = typer.Option(None, "--tokens", help="Tokens file (see serve)."),
     node_name: str | None = typer.Option(None, "--node-name", help="The kubelet's node name."),
@@ -128,6 +133,8 @@ def up(
     paths.root.mkdir(parents=True, exist_ok=True)
     args = _serve_args(store, listen, no_tls, tokens, node_name, kubelet, runtime, tls_cert,
                        tls_key)
+    for name in tls_san:
+        args += ["--tls-san", name]
     fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(

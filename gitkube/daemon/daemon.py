@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class ServeOptions:
     tls_key: Path | None = None
     no_tls: bool = False
     tokens: Path | None = None
+    tls_sans: list[str] = field(default_factory=list)  # extra certificate names
     node_name: str | None = None
     kubelet: bool = True
     runtime: RuntimeName = "podman"
@@ -180,7 +182,7 @@ class Daemon:
             if opts.tls_cert is not None and opts.tls_key is not None:
                 self.tls = TLSFiles(opts.tls_cert, opts.tls_key, opts.tls_cert, False)
             else:
-                self.tls = ensure_certificates(self.paths.tls_dir, [self.listen.host])
+                self.tls = ensure_certificates(self.paths.tls_dir, self._cert_names())
                 if self.tls.generated:
                     log.info("generated a TLS certificate in %s", self.paths.tls_dir)
             ctx = server_context(self.tls.cert, self.tls.key)
@@ -200,6 +202,15 @@ class Daemon:
         log.info("API on %s (%s, bearer tokens from %s)", url,
                  "TLS" if ctx is not None else "plain HTTP on loopback", self.token_auth.path)
         return url
+
+    def _cert_names(self) -> list[str]:
+        """The listen host, ``--tls-san`` names and, on a wildcard address, the host name
+        (no lookup: the machine's other addresses must be given with --tls-san)."""
+        assert self.listen is not None
+        names = [self.listen.host, *self.options.tls_sans]
+        if self.listen.host in ("0.0.0.0", "::", ""):
+            names.append(socket.gethostname())
+        return names
 
     def _start_agents(self) -> str | None:
         from gitkube.agents.converge import build_agents

@@ -218,3 +218,20 @@ def test_kubeconfig_drives_the_python_client(daemon: RunningDaemon, tmp_path: Pa
     names = [cm.metadata.name for cm in core.list_config_map_for_all_namespaces().items]
     assert names == ["py"]
     api_client.close()
+
+
+def test_tls_san_names_go_into_the_generated_certificate(_isolated_state_dir: Path) -> None:
+    from cryptography import x509
+
+    daemon = start_daemon(_isolated_state_dir, "--no-kubelet", "--listen", "127.0.0.1:0",
+                          "--tls-san", "gitkube.example", "--tls-san", "192.0.2.10")
+    try:
+        cert = x509.load_pem_x509_certificate(
+            (daemon.paths.tls_dir / "server.crt").read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = {str(v) for v in san.get_values_for_type(x509.IPAddress)} | set(
+            san.get_values_for_type(x509.DNSName))
+        assert {"127.0.0.1", "localhost", "gitkube.example", "192.0.2.10"} <= names
+        assert daemon.info.ca_fingerprint and daemon.info.ca_fingerprint in daemon.log_text()
+    finally:
+        daemon.stop()
