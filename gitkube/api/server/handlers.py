@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
 from gitkube.api.codec import copy_json
-from gitkube.api.server import bodies
+from gitkube.api.server import bodies, dryrun
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
     MethodNotAllowed,
@@ -52,10 +52,12 @@ def verb_of(method: str, route: Route, query: Any) -> str:
     return method.lower()
 
 
-def _refuse_dry_run(query: Any) -> None:
-    if query.get("dryRun"):
-        raise BadRequest("dryRun is not supported by gitkube: the request would be written",
-                         hint="use a client-side dry run, or `gitkube plan`")
+def _dry(req: Request) -> bool:
+    """``dryRun=All`` on this request (any other value is a BadRequest)."""
+    value = req.query.get("dryRun")
+    if value:
+        dryrun.check_mode(value)
+    return bool(value)
 
 
 class Resources:
@@ -70,7 +72,7 @@ class Resources:
         method = req.method
         if method in ("GET", "HEAD"):
             return self._get(req, route)
-        _refuse_dry_run(req.query)
+        _dry(req)
         if route.legacy_watch:
             raise MethodNotAllowed("watch paths accept GET only")
         if method == "POST":
@@ -205,6 +207,8 @@ class Resources:
             if not isinstance(target, dict) or not target.get("name"):
                 raise BadRequest("a Binding needs target.name (the node)")
             uid = body["metadata"].get("uid")
+            if _dry(req):
+                raise BadRequest("dryRun of a binding is not supported")
             self.client.bind(route.namespace, route.name, str(target["name"]),
                              uid=str(uid) if uid else None)
             return Response.json({"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -215,7 +219,10 @@ class Resources:
         if rt.namespaced and not route.namespace:
             raise MethodNotAllowed(f"POST to {rt.plural} needs a namespace in the path "
                                    f"(/namespaces/NS/{rt.plural})")
-        return Response.json(self.client.create(self._object_body(req, route)), 201)
+        body = self._object_body(req, route)
+        if _dry(req):
+            return Response.json(dryrun.create(self.client, rt, body), 201)
+        return Response.json(self.client.create(body), 201)
 
     def _put(self, req: Request, route: Route) -> Answer:
         rt = route.rt
@@ -232,12 +239,18 @@ class Resources:
                               causes=[{"reason": "FieldValueRequired", "field": "spec.replicas",
                                        "message": "Required value"}])
             rv = body["metadata"].get("resourceVersion") or None
+            if _dry(req):
+                return Response.json(dryrun.scale(self.client, rt, route.namespace,
+                                                  route.name, replicas, rv))
             return Response.json(self.client.update_scale(
                 rt.api_version, rt.kind, route.namespace, route.name, replicas,
                 resource_version=rv))
         if sub in ("log", "binding"):
             raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
         body = self._object_body(req, route)
+        if _dry(req):
+            return Response.json(dryrun.update(self.client, rt, route.namespace, route.name,
+                                               body, status=sub == "status"))
         if sub == "status":
             return Response.json(self.client.update_status(body))
         return Response.json(self.client.update(body))
@@ -257,13 +270,17 @@ class Resources:
         if patch_type == "apply":
             return Response.json(self._apply(req, route, body))
         if route.subresource == "scale":
-            return Response.json(self._patch_scale(route, body, patch_type))
+            return Response.json(self._patch_scale(route, body, patch_type, _dry(req)))
+        if _dry(req):
+            return Response.json(dryrun.patch(self.client, rt, route.namespace, route.name,
+                                              body, patch_type,
+                                              status=route.subresource == "status"))
         return Response.json(self.client.patch(
             rt.api_version, rt.kind, route.namespace, route.name, body,
             cast(PatchType, patch_type),
             subresource="status" if route.subresource == "status" else None))
 
-    def _patch_scale(self, route: Route, patch: Any, patch_type: str) -> Obj:
+    def _patch_scale(self, route: Route, patch: Any, patch_type: str, dry: bool) -> Obj:
         rt = route.rt
         current = self.client.get_scale(rt.api_version, rt.kind, route.namespace, route.name)
         try:
@@ -280,6 +297,9 @@ class Resources:
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise BadRequest("the patched Scale has no integer spec.replicas")
         rv = (patched.get("metadata") or {}).get("resourceVersion")
+        if dry:
+            return dryrun.scale(self.client, rt, route.namespace, route.name, replicas,
+                                rv if rv != current["metadata"].get("resourceVersion") else None)
         return self.client.update_scale(
             rt.api_version, rt.kind, route.namespace, route.name, replicas,
             resource_version=rv if rv != current["metadata"].get("resourceVersion") else None)
@@ -300,12 +320,17 @@ class Resources:
             Request(req.method, req.path, req.query,
                     {**req.headers, "content-type": bodies.JSON}, bodies.encode_json(body)),
             route)
+        dry = _dry(req)
         try:
             self.client.get(rt.api_version, rt.kind, route.namespace, route.name)
         except NotFound:
-            return self.client.create(applied)
+            return dryrun.create(self.client, rt, applied) if dry else self.client.create(
+                applied)
         patch = copy_json(applied)
         patch["metadata"].pop("resourceVersion", None)
+        if dry:
+            return dryrun.patch(self.client, rt, route.namespace, route.name, patch,
+                                "strategic")
         return self.client.patch(rt.api_version, rt.kind, route.namespace, route.name, patch,
                                  "strategic")
 
@@ -313,8 +338,14 @@ class Resources:
         rt = route.rt
         options = self._delete_options(req)
         policy = cast(PropagationPolicy | None, options.get("propagationPolicy"))
+        dry = bool(options.get("dryRun")) or _dry(req)
         if route.collection:
             q = req.query
+            if dry:
+                listed = self.client.list(rt.api_version, rt.kind, self._ns(route),
+                                          label_selector=q.get("labelSelector") or None,
+                                          field_selector=q.get("fieldSelector") or None)
+                return Response.json(listed.to_dict())
             deleted = self.client.delete_collection(
                 rt.api_version, rt.kind, self._ns(route),
                 label_selector=q.get("labelSelector") or None,
@@ -324,6 +355,10 @@ class Resources:
             raise MethodNotAllowed(f"DELETE is not allowed on {rt.plural}/{route.subresource}")
         pre = options.get("preconditions") or {}
         grace = options.get("gracePeriodSeconds")
+        if dry:
+            return Response.json(dryrun.delete(self.client, rt, route.namespace, route.name,
+                                               pre.get("uid") or None,
+                                               pre.get("resourceVersion") or None))
         return Response.json(self.client.delete(
             rt.api_version, rt.kind, route.namespace, route.name, propagation_policy=policy,
             grace_period_seconds=grace if isinstance(grace, int) else None,
@@ -346,8 +381,10 @@ class Resources:
             if not isinstance(body, dict):
                 raise BadRequest("the DeleteOptions body must be a JSON object")
             options.update({k: v for k, v in body.items() if v is not None})
-        if options.get("dryRun"):
-            _refuse_dry_run({"dryRun": "All"})
+        dry_run = options.get("dryRun")
+        if dry_run is not None and (not isinstance(dry_run, list)
+                                    or any(v != "All" for v in dry_run)):
+            raise BadRequest('DeleteOptions.dryRun must be a list of "All"')
         if "propagationPolicy" not in options and "orphanDependents" in options:
             options["propagationPolicy"] = "Orphan" if options["orphanDependents"] \
                 else "Background"

@@ -349,8 +349,8 @@ def test_deletecollection(served: Served) -> None:
      "application/json", 400, "BadRequest"),
     ("POST", "/api/v1/pods", json.dumps(pod("x")).encode(), "application/json", 405,
      "MethodNotAllowed"),
-    ("POST", f"{PODS}?dryRun=All", json.dumps(pod("x")).encode(), "application/json", 400,
-     "BadRequest"),
+    ("POST", f"{PODS}?dryRun=Sometimes", json.dumps(pod("x")).encode(), "application/json",
+     400, "BadRequest"),
     ("GET", "/api/v1/namespaces/default/widgets", None, None, 404, "NotFound"),
     ("GET", "/apis/apps/v2/deployments", None, None, 404, "NotFound"),
     ("GET", "/api/v1/namespaces/default/nodes", None, None, 404, "NotFound"),
@@ -456,3 +456,28 @@ def test_openapi_v3_index_and_group_documents(served: Served) -> None:
     assert "/api/v1/nodes/{name}" in call(served.port, "GET", "/openapi/v3/api/v1").json[
         "paths"]
     assert_status(call(served.port, "GET", "/openapi/v2"), 404, "NotFound")
+
+
+def test_dry_run_validates_and_answers_but_writes_nothing(served: Served) -> None:
+    dry = call(served.port, "POST", f"{DEPLOYS}?dryRun=All", deployment())
+    assert dry.code == 201 and dry.json["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert_status(call(served.port, "GET", f"{DEPLOYS}/web"), 404, "NotFound")
+    bad = deployment("bad")
+    bad["spec"]["replicas"] = -1
+    assert_status(call(served.port, "POST", f"{DEPLOYS}?dryRun=All", bad), 422, "Invalid")
+    live = call(served.port, "POST", DEPLOYS, deployment()).json
+    assert_status(call(served.port, "POST", f"{DEPLOYS}?dryRun=All", deployment()), 409,
+                  "AlreadyExists")
+    patched = call(served.port, "PATCH", f"{DEPLOYS}/web?dryRun=All",
+                   {"spec": {"replicas": 9}}, content_type="application/merge-patch+json")
+    assert patched.json["spec"]["replicas"] == 9 and patched.json["metadata"]["generation"] == 2
+    changed = dict(live, spec={**live["spec"], "replicas": 7})
+    assert call(served.port, "PUT", f"{DEPLOYS}/web?dryRun=All", changed).json["spec"][
+        "replicas"] == 7
+    scaled = call(served.port, "PATCH", f"{DEPLOYS}/web/scale?dryRun=All",
+                  {"spec": {"replicas": 5}}, content_type="application/merge-patch+json")
+    assert scaled.json["spec"]["replicas"] == 5
+    deleted = call(served.port, "DELETE", f"{DEPLOYS}/web", {"dryRun": ["All"]})
+    assert deleted.code == 200 and deleted.json["metadata"]["name"] == "web"
+    assert call(served.port, "DELETE", f"{DEPLOYS}?dryRun=All").json["items"]
+    assert call(served.port, "GET", f"{DEPLOYS}/web").json == live  # untouched throughout

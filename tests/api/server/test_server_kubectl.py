@@ -122,6 +122,17 @@ def test_apply_client_side_scale_patch_and_delete(kubectl: Kubectl, served: Serv
                 "/apis/apps/v1/namespaces/default/deployments/web").code == 404
 
 
+def test_diff_and_server_dry_run(kubectl: Kubectl, served: Served) -> None:
+    kubectl.run("apply", "-f", str(kubectl.manifest(1)))
+    out = kubectl.run("apply", "--dry-run=server", "-f", str(kubectl.manifest(4))).stdout
+    assert "configured (server dry run)" in out and replicas(served) == 1
+    diff = kubectl.run("diff", "-f", str(kubectl.manifest(4)), check=False)
+    assert diff.returncode == 1, diff.stderr  # 1: differences found
+    assert "-  replicas: 1" in diff.stdout and "+  replicas: 4" in diff.stdout
+    assert kubectl.run("diff", "-f", str(kubectl.manifest(1)), check=False).returncode == 0
+    assert replicas(served) == 1
+
+
 def test_apply_server_side(kubectl: Kubectl, served: Served) -> None:
     out = kubectl.run("apply", "--server-side", "-f", str(kubectl.manifest(2))).stdout
     assert "serverside-applied" in out and replicas(served) == 2
