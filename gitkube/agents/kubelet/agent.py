@@ -657,7 +657,7 @@ class Kubelet:
             msg = f'Failed to pull image "{image}": {e.message}'
             st.waiting[name] = ("ErrImagePull", msg)
             self.recorder.event(pod, "Warning", "Failed", msg)
-            return float(delay)
+            return float(delay) / 2  # look again meanwhile: ImagePullBackOff until the retry
         st.pull_failures.pop(name, None)
         self.recorder.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
         return None
