@@ -5,10 +5,11 @@
 1. takes the daemon lock of the state directory (one daemon per state directory);
 2. opens the store and the in-process api (``LocalClient``): every write from the HTTP API
    goes through it, exactly like ``gitkube apply``'s;
-3. serves the HTTP API (gitkube/api/server) on the unix socket ``gitkube.sock`` (mode 0600,
-   no token: only this user can connect) and, unless ``--listen none``, on TCP: TLS (a
-   generated CA and server certificate, or the given ones) and bearer tokens (the tokens
-   file; one admin token is generated on first start);
+3. serves the HTTP API (one APIServer, gitkube/api/server) on the unix socket
+   ``gitkube.sock`` (mode 0600, no token: only this user can connect) and, unless
+   ``--listen none``, on TCP: TLS (a generated CA and server certificate, or the given ones)
+   and bearer tokens (the tokens file; one admin token is generated on first start) — each
+   listener with its own auth;
 4. starts the agents on one Manager: kubelet (unless ``--no-kubelet``), scheduler and every
    controller — ``gitkube.agents.converge.build_agents``, the code ``apply --wait`` runs;
 5. writes ``daemon.json`` (what it serves, never a token).
@@ -81,7 +82,7 @@ class Daemon:
         self._client: Any = None
         self._runtime: Any = None
         self._manager: Any = None
-        self._servers: list[Any] = []
+        self._server: Any = None
         self._logs: Any = None
         self._stopped = threading.Event()
         self._started = False
@@ -141,25 +142,26 @@ class Daemon:
                                hint=(err.hint + "; " if err.hint else "") + "or run without "
                                     "a local kubelet: gitkube serve --no-kubelet") from err
 
-    def _api_server(self, auth: Any) -> Any:
+    def _api_server(self) -> Any:
+        """The one APIServer; each listener brings its own auth."""
         from gitkube.api.server import APIServer, RuntimeLogs
 
-        if self._logs is None:
+        if self._server is None:
             # pods/log reads the kubelet's runtime (shared); without a kubelet, local Podman
             # (started on first use).
             runtime = self._runtime
             self._logs = RuntimeLogs(None if runtime is None else (lambda: runtime))
-        return APIServer(self._client, auth=auth, logs=self._logs, log_requests=True,
-                         git_version=f"v1.32.0-gitkube.{__version__}")
+            self._server = APIServer(self._client, auth=None, logs=self._logs,
+                                     log_requests=True,
+                                     git_version=f"v1.32.0-gitkube.{__version__}")
+        return self._server
 
     def _serve_unix(self) -> None:
         sock = self.paths.socket
         self.paths.root.mkdir(parents=True, exist_ok=True)
         sock.unlink(missing_ok=True)  # a leftover of a daemon that died: we hold the lock
         # No token on the socket: it is mode 0600, so only this user (or root) connects.
-        server = self._api_server(None)
-        server.serve_unix(sock, mode=0o600)
-        self._servers.append(server)
+        self._api_server().serve_unix(sock, mode=0o600, auth=None)
         log.info("API on unix socket %s (mode 0600)", sock)
 
     def _tokens(self) -> TokenAuth:
@@ -188,15 +190,14 @@ class Daemon:
             ctx = server_context(self.tls.cert, self.tls.key)
             log.info("TLS CA certificate %s, SHA-256 fingerprint %s", self.tls.ca,
                      self.tls.fingerprint)
-        server = self._api_server(self.token_auth)
         try:
-            port = server.serve_tcp(self.listen.host, self.listen.port, ctx)
+            port = self._api_server().serve_tcp(self.listen.host, self.listen.port, ctx,
+                                                auth=self.token_auth)
         except OSError as exc:
             raise GitkubeError(f"cannot listen on {self.listen.host}:{self.listen.port}: "
                                f"{exc.strerror}",
                                hint="is another daemon using the port? `--listen "
                                     "127.0.0.1:PORT` picks another one") from exc
-        self._servers.append(server)
         bound = port if isinstance(port, int) else self.listen.port
         url = self.listen.url(bound, tls=ctx is not None)
         log.info("API on %s (%s, bearer tokens from %s)", url,
@@ -247,10 +248,9 @@ class Daemon:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for server in self._servers:
+        if self._server is not None:
             with contextlib.suppress(Exception):
-                server.shutdown()
-        self._servers.clear()
+                self._server.shutdown()
         if self._manager is not None:
             with contextlib.suppress(Exception):
                 self._manager.stop()
