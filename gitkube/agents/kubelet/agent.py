@@ -178,7 +178,7 @@ class Kubelet:
         self._states_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._snapshot: dict[str, tuple[Any, int | None]] = {}
+        self._snapshot: dict[str, tuple[Any, int | None, str]] = {}
         self._sandboxes: dict[str, SandboxInfo] = {}  # pod uid -> its running sandbox
         self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
         self._bound: set[tuple[str, str]] = set()  # claims reported Bound
@@ -328,12 +328,17 @@ class Kubelet:
         and the keys of sandboxes that have no pod (any more)."""
         node = self._scope
         infos = self.runtime.list_containers(node)
-        snapshot: dict[str, tuple[Any, int | None]] = {
-            i.id: (i.state, i.exit_code) for i in infos}
+        snapshot: dict[str, tuple[Any, int | None, str]] = {
+            i.id: (i.state, i.exit_code,
+                   f"{i.labels.get(LABEL_NAMESPACE)}/{i.labels.get(LABEL_POD_NAME)}")
+            for i in infos}
         keys: set[str] = set()
-        for info in infos:
-            if self._snapshot.get(info.id) != snapshot[info.id]:
-                keys.add(f"{info.labels.get(LABEL_NAMESPACE)}/{info.labels.get(LABEL_POD_NAME)}")
+        for cid, now_seen in snapshot.items():
+            if self._snapshot.get(cid) != now_seen:
+                keys.add(now_seen[2])
+        for cid, gone in self._snapshot.items():
+            if cid not in snapshot:  # removed outside gitkube (or by us: harmless)
+                keys.add(gone[2])
         self._snapshot = snapshot
         by_key: dict[str, list[SandboxInfo]] = {}
         seen: set[str] = set()

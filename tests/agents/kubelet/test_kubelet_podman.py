@@ -223,3 +223,13 @@ def test_failing_liveness_probe_restarts_the_container(node: Node) -> None:
     events = node.client.list("v1", "Event", "default",
                               field_selector="involvedObject.name=sick").items
     assert {"Unhealthy", "Killing"} <= {e["reason"] for e in events}
+
+
+def test_container_removed_by_hand_is_recreated(node: Node) -> None:
+    node.pod("removed", [{"name": "main", "command": SLEEP}])
+    before = node.wait("removed", ready)["status"]["containerStatuses"][0]
+    cid = before["containerID"].split("://")[1]
+    subprocess.run(["podman", "rm", "-f", "-t", "0", cid], check=True, capture_output=True)
+    pod = node.wait("removed", lambda p: ready(p) and p["status"]["containerStatuses"][0][
+        "containerID"] != before["containerID"])
+    assert pod["status"]["phase"] == "Running"
