@@ -63,8 +63,7 @@ def test_two_remote_kubelets_share_a_deployment(_isolated_state_dir: Path,
         assert wait_for(lambda: sum(running_by_node().values()) == 6, timeout=60), \
             running_by_node()
         spread = running_by_node()
-        assert set(spread) == {"remote-a", "remote-b"}, spread
-        assert min(spread.values()) >= 2, spread  # the scheduler balances equal nodes
+        assert set(spread) == {"remote-a", "remote-b"}, spread  # both nodes run pods
         deploy = client.get("apps/v1", "Deployment", "default", "spread")
         assert wait_for(lambda: client.get("apps/v1", "Deployment", "default", "spread")
                         ["status"].get("availableReplicas") == 6, timeout=30), deploy
