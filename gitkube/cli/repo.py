@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,12 +58,11 @@ def sync(
 ) -> None:
     """Reconcile the deploy branch's tip now, as post-receive does (after a failed apply,
     or to heal drift of a pushed source): plan, apply, print, notify."""
-    from gitkube.gitops.repo import ZERO, RefUpdate, post_receive, read_config
+    from gitkube.gitops.repo import ZERO, RefUpdate, branch_head, post_receive, read_config
 
     cfg = read_config(path)
-    head = subprocess.run(["git", "--git-dir", str(cfg.git_dir), "rev-parse", "--verify", "-q",
-                           cfg.ref], capture_output=True, text=True, check=False).stdout.strip()
-    if not head:
+    head = branch_head(cfg)
+    if head is None:
         raise UsageError(f"{cfg.git_dir} has no branch {cfg.branch} yet",
                          hint=f"push it first: git push {cfg.git_dir} {cfg.branch}")
     raise typer.Exit(post_receive(cfg.git_dir, [RefUpdate(ZERO, head, cfg.ref)], sys.stdout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from enum import StrEnum
@@ -11,7 +12,7 @@ from types import FrameType
 import typer
 
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import default_store_url
+from gitkube.config import STATE_ENV, default_store_url
 
 
 class Agents(StrEnum):
@@ -24,7 +25,7 @@ class Agents(StrEnum):
 @app.command()
 def watch(
     path: Path = typer.Argument(Path("."), help="Manifest directory (in a git work tree or "
-                                                "not)."),
+                                                "not), or a deploy repository (repo init)."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
     interval: float = typer.Option(30.0, "--interval",
                                    help="Seconds between full reconciles (0: none)."),
@@ -47,13 +48,21 @@ def watch(
     """Validate, plan and apply PATH on every change: files saved, a commit or checkout,
     an owned object changed or deleted in the store (drift), and every --interval."""
     from gitkube.gitops.connect import connect
+    from gitkube.gitops.repo import is_bare, read_config
     from gitkube.gitops.watch import EmbeddedAgents, WatchLoop
     from gitkube.plan.history import default_author
 
+    repo = None
+    if is_bare(path):  # a deploy repository: keep its branch's tip applied (drift heals)
+        repo = read_config(path)
+        os.environ[STATE_ENV] = repo.state_dir  # the daemon and caches the hooks use
+        store = store or repo.store
+        notify = notify if notify is not None else repo.notify
+        allow_empty = allow_empty or repo.allow_empty
     conn = connect(store or default_store_url())
     loop = WatchLoop(path, conn, out=sys.stdout, debounce=debounce / 1000.0,
                      interval=interval, notify=notify, prune=prune, allow_empty=allow_empty,
-                     author=default_author())
+                     author=default_author(), repo=repo)
     if once:
         raise typer.Exit(loop.run(once=True))
 

@@ -347,6 +347,16 @@ def repo_lock(git_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def branch_head(cfg: RepoConfig) -> str | None:
+    """The commit the deploy branch is at, or None before its first push."""
+    return _git(cfg.git_dir, "rev-parse", "--verify", "-q", cfg.ref, check=False) or None
+
+
+def is_bare(path: Path) -> bool:
+    """Whether ``path`` is a bare git repository (what ``repo init`` makes)."""
+    return path.is_dir() and _is_bare(path)
+
+
 def commit_author(git_dir: Path, commit: str) -> str:
     return _git(git_dir, "log", "-1", "--format=%an", commit, check=False) or "unknown"
 

@@ -22,6 +22,7 @@ running; the next agents adopt them).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +37,13 @@ from typing import Any, TextIO
 from gitkube.errors import GitkubeError, Gone
 from gitkube.gitops import state
 from gitkube.gitops.connect import Connection
+from gitkube.gitops.repo import (
+    RepoConfig,
+    branch_head,
+    commit_author,
+    repo_lock,
+    repo_target,
+)
 from gitkube.gitops.sync import (
     APPLIED,
     INVALID,
@@ -52,6 +60,7 @@ from gitkube.plan.planner import Desired
 from gitkube.source.tree import is_manifest
 
 MAX_DEBOUNCE_FACTOR = 10
+PUSH_GRACE = 2.0  # seconds a watch of a deploy repository leaves post-receive to apply a push
 _EDITOR_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part")
 
 
@@ -181,8 +190,10 @@ class WatchLoop:
 
     def __init__(self, path: Path, conn: Connection, *, out: TextIO, debounce: float = 0.2,
                  interval: float = 30.0, notify: str | None = None, prune: bool = True,
-                 allow_empty: bool = False, author: str = "gitkube-watch"):
-        self.path = Path(os.path.abspath(path))
+                 allow_empty: bool = False, author: str = "gitkube-watch",
+                 repo: RepoConfig | None = None):
+        self.repo = repo  # a deploy repository: reconcile its branch's tip, not files
+        self.path = repo.manifest_dir() if repo is not None else Path(os.path.abspath(path))
         self.conn = conn
         self.out = out
         self.debounce = debounce
@@ -191,7 +202,7 @@ class WatchLoop:
         self.prune = prune
         self.allow_empty = allow_empty
         self.author = author
-        self.git_dir = find_git_dir(self.path)
+        self.git_dir = repo.git_dir if repo is not None else find_git_dir(self.path)
         self.stop_event = threading.Event()
         self.triggers = Triggers()
         self._threads: list[threading.Thread] = []
@@ -215,15 +226,35 @@ class WatchLoop:
 
     # -- the worker
 
-    def sync(self, triggers: list[Trigger]) -> SyncResult:
+    def _repo_lock(self) -> contextlib.AbstractContextManager[None]:
+        return repo_lock(self.repo.git_dir) if self.repo is not None \
+            else contextlib.nullcontext()
+
+    def _target(self) -> tuple[Target | None, str]:
+        """What to reconcile now, and the author to record: the files on disk, or the deploy
+        branch's tip (None, said once, while the branch does not exist)."""
+        if self.repo is None:
+            return Target(self.path), self.author
+        head = branch_head(self.repo)
+        if head is None:
+            self.say(f"{self.repo.git_dir} has no branch {self.repo.branch} yet; waiting for "
+                     "a push")
+            return None, self.author
+        return repo_target(self.repo, head), commit_author(self.repo.git_dir, head)
+
+    def sync(self, triggers: list[Trigger]) -> SyncResult | None:
         """One reconcile for a batch of triggers: report it, record it, notify."""
         drift = [t for t in triggers if t.kind == "drift"]
         reason = ", ".join(sorted({t.text for t in triggers if t.kind != "drift"}))
         if drift:
             reason = ", ".join(filter(None, [reason, "drift"]))
-        result = sync_once(self.conn.client, Target(self.path), store_url=self.conn.store_url,
-                           author=self.author, trigger=reason or "change", prune=self.prune,
-                           allow_empty=self.allow_empty)
+        with self._repo_lock():  # one reconcile at a time with the repository's hooks
+            target, author = self._target()
+            if target is None:
+                return None
+            result = sync_once(self.conn.client, target, store_url=self.conn.store_url,
+                               author=author, trigger=reason or "change", prune=self.prune,
+                               allow_empty=self.allow_empty)
         background = all(t.kind in ("drift", "interval") for t in triggers)
         self._finish(result, drift, background)
         if result.outcome == INVALID and drift and self._good is not None:
@@ -256,9 +287,13 @@ class WatchLoop:
             lines = render_lines(result)
             lines[0] = f"{lines[0]} [{result.trigger}]"
             self.say("\n".join(lines))
-        if not last_good:
+        if not last_good and self.repo is None:
             state.record(self.conn.client, result, mode="watch",
                          target={"path": str(self.path)})
+        elif not last_good and self.repo is not None:
+            state.record(self.conn.client, result, mode="push", target={
+                "repository": str(self.repo.git_dir), "branch": self.repo.branch,
+                "path": self.repo.path})
         if result.outcome != UNCHANGED and not quiet:
             state.notify(self.notify, result, self.out)
         if result.ok and result.desired is not None and result.source is not None \
@@ -276,7 +311,8 @@ class WatchLoop:
         """Reconcile now; with ``once`` return (0 when in sync or applied, 1 otherwise), else
         keep reconciling on every trigger until ``stop()``; returns 0."""
         if once:
-            return 0 if self.sync([Trigger("start", "start")]).ok else 1
+            first = self.sync([Trigger("start", "start")])
+            return 0 if first is not None and first.ok else 1
         # files first: an edit saved during the first reconcile triggers the next one
         self._start_thread(self._files, "gitkube-watch-files")
         self.sync([Trigger("start", "start")])
@@ -285,7 +321,9 @@ class WatchLoop:
         if self.interval > 0:
             self._start_thread(self._ticker, "gitkube-watch-interval")
         watching = f"watching {self.path}"
-        if self.git_dir is not None:
+        if self.repo is not None:
+            watching = f"watching branch {self.repo.branch} of {self.repo.git_dir}"
+        elif self.git_dir is not None:
             watching += " and the git HEAD"
         every = f"full reconcile every {self.interval:g}s" if self.interval > 0 \
             else "no periodic reconcile"
@@ -326,6 +364,8 @@ class WatchLoop:
             rel = path.relative_to(self.git_dir).as_posix()
             if rel.endswith(".lock"):
                 return False
+            if self.repo is not None:
+                return rel in ("packed-refs", self.repo.ref)
             return rel in ("HEAD", "packed-refs") or rel.startswith("refs/heads/")
         if not path.is_relative_to(self.path):
             return False
@@ -337,8 +377,8 @@ class WatchLoop:
     def _files(self) -> None:
         import watchfiles
 
-        paths = [self.path]
-        if self.git_dir is not None and not self.git_dir.is_relative_to(self.path):
+        paths = [self.path] if self.repo is None else []
+        if self.git_dir is not None and not (paths and self.git_dir.is_relative_to(self.path)):
             paths.append(self.git_dir)
         try:
             for changes in watchfiles.watch(*paths, watch_filter=self._file_filter,
@@ -349,7 +389,14 @@ class WatchLoop:
                        and Path(n).is_relative_to(self.git_dir)]
                 files = [os.path.relpath(n, self.path) for n in names if n not in git]
                 shown_files = [f for f in files if is_manifest(f)] or files
-                if git:
+                if git and self.repo is not None:
+                    # a push: post-receive applies it and prints the plan into the push; look
+                    # a little later (a ref moved by other means, a fetch, is applied then)
+                    timer = threading.Timer(PUSH_GRACE, self.triggers.add,
+                                            args=(Trigger("git", f"{self.repo.branch} moved"),))
+                    timer.daemon = True
+                    timer.start()
+                elif git:
                     self.triggers.add(Trigger("git", "git HEAD moved"))
                 if files:
                     shown = ", ".join(shown_files[:3]) + (

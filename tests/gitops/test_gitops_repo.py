@@ -277,3 +277,32 @@ def test_rollback_to_a_pushed_commit_and_a_clone_plan_share_ownership(
     assert "Plan: 0 to add, 1 to change, 1 to destroy" in proc.stdout
     assert get_or_none(client, "Deployment", "api") is None
     assert (get_or_none(client, "Deployment", "web") or {})["spec"]["replicas"] == 1
+
+
+def test_watch_of_a_deploy_repository_heals_its_drift(deploy_repo: DeployRepo, client: Client,
+                                                     tmp_path: Path) -> None:
+    import signal
+
+    bare, clone = deploy_repo()
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:  # no --store: the repository's configured store
+        watch = subprocess.Popen([GITKUBE, "watch", str(bare), "--agents", "none",
+                                  "--interval", "0"], cwd=tmp_path, stdout=out,
+                                 stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin"})
+    try:
+        wait_for(lambda: "waiting for a push" in log.read_text(), what="watch started")
+        clone.commit({"web.yaml": deployment(replicas=2)})
+        assert "gitkube: applied" in clone.push("main").stderr
+        wait_for(lambda: "[main moved]" in log.read_text(), what="the branch move seen")
+        wait_for(lambda: "watching branch main of" in log.read_text(), what="watching")
+        client.update_scale("apps/v1", "Deployment", "default", "web", 9)
+        wait_for(lambda: "drift: Deployment default/web was changed outside git"
+                 in log.read_text(), what="drift reported")
+        wait_for(lambda: (get_or_none(client, "Deployment", "web") or {})["spec"]["replicas"]
+                 == 2, what="drift healed from the branch's tip")
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(15) == 0
+    status = run([GITKUBE, "sync-status"], tmp_path, check=False).stdout
+    assert "(push: branch main of" in status
+    assert "state:         degraded" in status  # matches git; no agents ran the pods
