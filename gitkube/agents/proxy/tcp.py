@@ -54,7 +54,12 @@ class _Side(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         peer = self.peer
-        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
+        if peer is None or peer.transport is None:
+            return True  # not linked yet: link() passes the EOF on
+        if peer.eof:  # both directions are finished: close both sockets
+            peer.transport.close()
+            return False
+        if peer.transport.can_write_eof():
             with contextlib.suppress(OSError, RuntimeError):
                 peer.transport.write_eof()
         return True  # keep our write side open: the peer may still answer
@@ -83,6 +88,9 @@ class _Side(asyncio.Protocol):
         self.pending.clear()
         if self.eof and other.transport.can_write_eof():
             other.transport.write_eof()
+        if self.eof and other.eof:
+            self.transport.close()
+            other.transport.close()
 
 
 class _Client(_Side):

@@ -140,6 +140,9 @@ def test_round_robin_affinity_failover_and_changes(cluster: Cluster) -> None:
         answers = Counter(ask("127.77.0.20", 80) for _ in range(9))
         assert answers == {"pod-1": 3, "pod-2": 3, "pod-3": 3}
         assert ask("127.0.0.1", node_port) in {"pod-1", "pod-2", "pod-3"}
+        # every proxied socket is closed once both ends are done (no descriptor leak)
+        wait_for(lambda: sum(len(lst.conns) for _, lst in cluster.proxy._listeners.values())
+                 == 0)
 
         # an established connection survives an endpoint change that keeps its backend
         held = socket.create_connection(("127.77.0.20", 80), timeout=3)

@@ -1,0 +1,250 @@
+"""Services benchmark (issue 9): gitkube's proxy vs a pod directly vs HAProxy.
+
+    .venv/bin/python benchmarks/bench_proxy.py [--duration 5] [--connections 16]
+
+Sets up, on this machine only, a Podman network and a service range of its own (pods
+10.250.N.0/24, services 10.251.N.0/24, N random), the kubelet, the Deployment/ReplicaSet/
+Endpoints controllers and the proxy agent in this process, and a 3-replica Deployment of
+busybox ``httpd`` pods serving a small page (their hostname) and a 1 MiB file. Then ``wrk``
+(Debian's package), in its own process, loads in turn:
+
+- **direct**: one pod's IP:8080 (no proxy at all);
+- **gitkube proxy**: the Service's NodePort on 127.0.0.1 (and its ClusterIP), round robin
+  over the 3 pods;
+- **HAProxy** (Debian's haproxy 2.6, ``mode tcp``, ``balance roundrobin``, the same 3 pods)
+  on 127.0.0.1, started and stopped (by PID) by this script.
+
+For each: requests/s with ``--connections`` connections, p50/p99 latency with one
+connection (what a proxy adds to a request), and MB/s for the 1 MiB body. haproxy and wrk
+are installed with apt-get when missing (root only; ``--no-install`` to refuse). Everything
+created is removed at the end (containers, network, route, haproxy). Traffic goes only to
+loopback, to the pods' network and to the service range this script created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, cast
+
+from gitkube.agents.controllers import deployment, endpoints, replicaset
+from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
+from gitkube.agents.proxy import ProxyAgent, ProxyConfig
+from gitkube.agents.runtime import Manager
+from gitkube.api.allocator import Ranges
+from gitkube.api.local import LocalClient
+from gitkube.errors import GitkubeError
+from gitkube.runtime.network import NetworkConfig, remove_service_range
+from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, sweep
+from gitkube.store import open_store
+
+RUN = f"bench-proxy-{uuid.uuid4().hex[:6]}"
+LABELS = {"io.gitkube.test-run": RUN}
+NS = "bench"
+SERVE = ("hostname > /www/index.html; head -c 1048576 /dev/zero > /www/big; "
+         "exec httpd -f -p 8080 -h /www")
+
+
+def ensure_tools(install: bool) -> None:
+    missing = [pkg for pkg, tool in (("haproxy", "haproxy"), ("wrk", "wrk"))
+               if shutil.which(tool) is None]
+    if not missing:
+        return
+    if not install or os.geteuid() != 0:
+        sys.exit(f"bench_proxy: missing {' '.join(missing)} (apt-get install {' '.join(missing)})")
+    print(f"installing {' '.join(missing)} with apt-get ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                   check=True, env=env, capture_output=True, timeout=600)
+
+
+class Setup:
+    def __init__(self) -> None:
+        from gitkube.runtime.podman import PodmanRuntime
+
+        ensure_example_image()
+        self.runtime = PodmanRuntime(base_dir=Path(tempfile.mkdtemp(prefix="gk-bp-")))
+        self.net = self._network()
+        self.client = LocalClient(open_store("memory://"))
+        self.client.allocator.ranges = Ranges(self.net.service_net)
+        self.manager = Manager(self.client)
+        self.node = f"node-{RUN}"
+        self.manager.add(Kubelet(self.manager, self.runtime, KubeletConfig(
+            node_name=self.node, root_dir=Path(tempfile.mkdtemp(prefix="gk-bp-kl-")),
+            runtime_labels=dict(LABELS), relist_period=0.5, network=self.net)))
+        for module in (deployment, replicaset, endpoints):
+            self.manager.add(module.controller(self.manager))
+        self.proxy = ProxyAgent(self.manager, ProxyConfig(service_cidr=self.net.service_cidr))
+        self.manager.add(self.proxy)
+        self.manager.start()
+
+    def _network(self) -> NetworkConfig:
+        for _ in range(10):
+            n = random.randint(100, 249)
+            net = NetworkConfig(name=f"gkb-{RUN}", subnet=f"10.250.{n}.0/24",
+                                service_cidr=f"10.251.{n}.0/24", labels=dict(LABELS))
+            try:
+                cast(Any, self.runtime).ensure_network(net.name, net.subnet, net.gateway,
+                                                       net.labels)
+            except GitkubeError:
+                continue
+            return net
+        raise SystemExit("bench_proxy: no free subnet in 10.250.100-249.0/24")
+
+    def deploy(self) -> tuple[list[str], str, int]:
+        """The 3 pod IPs, the ClusterIP and the NodePort, once all are Ready and proxied."""
+        spec = {"nodeName": self.node, "terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "web", "image": EXAMPLE_IMAGE, "imagePullPolicy": "Never",
+            "command": ["sh", "-c", SERVE]}]}
+        self.client.create({"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": "web", "namespace": NS},
+                            "spec": {"type": "NodePort", "selector": {"app": "web"},
+                                     "ports": [{"port": 80, "targetPort": 8080}]}})
+        self.client.create({"apiVersion": "apps/v1", "kind": "Deployment",
+                            "metadata": {"name": "web", "namespace": NS},
+                            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                                     "template": {"metadata": {"labels": {"app": "web"}},
+                                                  "spec": spec}}})
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                ep = self.client.get("v1", "Endpoints", NS, "web")
+                ips = sorted(a["ip"] for s in ep.get("subsets") or []
+                             for a in s.get("addresses") or [])
+            except GitkubeError:
+                ips = []
+            svc = self.client.get("v1", "Service", NS, "web")["spec"]
+            served = [d for d in self.proxy.describe() if len(d["backends"]) == 3]
+            if len(ips) == 3 and len(served) >= 2:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("bench_proxy: the pods never became ready")
+            time.sleep(0.2)
+        time.sleep(1.0)  # httpd is up once its container runs: give it a moment
+        return ips, svc["clusterIP"], int(svc["ports"][0]["nodePort"])
+
+    def close(self) -> None:
+        self.manager.stop()
+        sweep(self.runtime, LABELS)
+        cast(Any, self.runtime).remove_network(self.net.name)
+        remove_service_range(self.net.service_cidr)
+        self.runtime.close()
+
+
+def start_haproxy(backends: list[str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    cfg = workdir / "haproxy.cfg"
+    servers = "\n".join(f"    server pod{i} {ip}:8080" for i, ip in enumerate(backends))
+    cfg.write_text(f"""global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend pods
+backend pods
+    balance roundrobin
+{servers}
+""")
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_SIZES = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0}
+
+
+def wrk(url: str, *, connections: int, duration: int, threads: int = 2) -> dict[str, float]:
+    """Run wrk once; requests/s, p50/p99 latency (ms), MB/s, errors."""
+    threads = min(threads, connections)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+                          "--latency", "--timeout", "5s", url], capture_output=True, text=True,
+                         timeout=duration + 60).stdout
+    result: dict[str, float] = {"errors": 0.0}
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
+        result["rps"] = float(m.group(1))
+    if m := re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out):
+        result["mbps"] = float(m.group(1)) * _SIZES.get(m.group(2), 1.0)
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        if m := re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)\b", out):
+            result[key] = float(m.group(1)) * _UNITS[m.group(2)]
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                      out):
+        # busybox httpd closes after each response: wrk counts those closes as read
+        # "errors"; only connect errors and timeouts are failures
+        result["errors"] = float(int(m.group(1)) + int(m.group(4)))
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        result["errors"] += float(m.group(1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--no-install", action="store_true")
+    args = parser.parse_args()
+    ensure_tools(not args.no_install)
+    workdir = Path(tempfile.mkdtemp(prefix="gk-bp-"))
+    setup = Setup()
+    haproxy: subprocess.Popen[bytes] | None = None
+    try:
+        ips, cluster_ip, node_port = setup.deploy()
+        haproxy_port = node_port + 1 if node_port < 32767 else node_port - 1
+        haproxy = start_haproxy(ips, haproxy_port, workdir)
+        targets = [
+            ("direct (one pod)", f"http://{ips[0]}:8080"),
+            ("gitkube proxy, 127.0.0.1:nodePort", f"http://127.0.0.1:{node_port}"),
+            ("gitkube proxy, ClusterIP", f"http://{cluster_ip}:80"),
+            ("HAProxy 2.6 tcp, 127.0.0.1", f"http://127.0.0.1:{haproxy_port}"),
+        ]
+        rows = []
+        for name, base in targets:
+            wrk(base + "/", connections=2, duration=1)  # warm up
+            small = wrk(base + "/", connections=args.connections, duration=args.duration)
+            one = wrk(base + "/", connections=1, duration=args.duration, threads=1)
+            big = wrk(base + "/big", connections=4, duration=args.duration)
+            rows.append((name, small, one, big))
+            print(f"{name}: {small.get('rps', 0):,.0f} req/s, p50 {one.get('p50', 0):.3f} ms, "
+                  f"p99 {one.get('p99', 0):.3f} ms, {big.get('mbps', 0):,.0f} MB/s, "
+                  f"errors {small['errors'] + one['errors'] + big['errors']:.0f}", flush=True)
+        print()
+        print(f"| target | req/s ({args.connections} conns) | p50 ms (1 conn) | p99 ms (1 conn) "
+              f"| MB/s (1 MiB bodies, 4 conns) | errors |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, small, one, big in rows:
+            print(f"| {name} | {small.get('rps', 0):,.0f} | {one.get('p50', 0):.3f} | "
+                  f"{one.get('p99', 0):.3f} | {big.get('mbps', 0):,.0f} | "
+                  f"{small['errors'] + one['errors'] + big['errors']:.0f} |")
+        direct, proxy, _, ha = rows
+        print()
+        print(f"proxy / HAProxy throughput: {proxy[1].get('rps', 0) / ha[1]['rps']:.0%} "
+              f"(req/s), {proxy[3].get('mbps', 0) / ha[3]['mbps']:.0%} (MB/s); target >= 70%")
+        print(f"added p50 latency vs direct: {proxy[2]['p50'] - direct[2]['p50']:.3f} ms "
+              f"(HAProxy: {ha[2]['p50'] - direct[2]['p50']:.3f} ms); target <= 0.5 ms")
+    finally:
+        if haproxy is not None:
+            haproxy.terminate()
+            try:
+                haproxy.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                haproxy.kill()
+        setup.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
