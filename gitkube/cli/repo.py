@@ -36,8 +36,12 @@ def init(
                                "path, which a clone made from that path also reports)."),
     force: bool = typer.Option(False, "--force", help="Replace hooks gitkube did not write."),
 ) -> None:
-    """Create (or re-configure) a bare repository whose pushes are validated (pre-receive
-    rejects invalid manifests) and whose BRANCH is applied (post-receive)."""
+    """Create or re-configure a deploy repository: pushes validated, BRANCH applied.
+
+    pre-receive rejects a push whose manifests are invalid (diagnostics in the pusher's
+    terminal); post-receive plans and applies BRANCH's new tip and prints the plan into the
+    push. Other branches are validated only. Settings live in the repository's git config
+    (gitkube.*); see docs/GITOPS.md."""
     from gitkube.gitops.repo import init_repo
 
     cfg, created = init_repo(path, branch=branch, store=store, manifest_path=manifest_path,
@@ -56,8 +60,10 @@ def init(
 def sync(
     path: Path = typer.Argument(..., help="The deploy repository (made by `repo init`)."),
 ) -> None:
-    """Reconcile the deploy branch's tip now, as post-receive does (after a failed apply,
-    or to heal drift of a pushed source): plan, apply, print, notify."""
+    """Apply the deploy branch's tip now, as post-receive does.
+
+    For a retry after a failed apply, or to heal drift of a pushed source: plan, apply,
+    print, notify."""
     from gitkube.gitops.repo import ZERO, RefUpdate, branch_head, post_receive, read_config
 
     cfg = read_config(path)
@@ -90,8 +96,10 @@ def sync_status(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
     output: str = typer.Option("text", "--output", "-o", help="text or json."),
 ) -> None:
-    """GitOps sources: last applied commit, synced / out of sync / degraded (with reasons),
-    last error. Exit 1 when any source is not synced."""
+    """Show each GitOps source: synced / out of sync / degraded, last apply, last error.
+
+    Exit 1 when any source is not synced. `gitkube status` shows the same below the
+    daemon's state."""
     import json
 
     from gitkube.config import default_store_url

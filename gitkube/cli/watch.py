@@ -45,8 +45,11 @@ def watch(
     allow_empty: bool = typer.Option(False, "--allow-empty",
                                      help="Allow deleting every object when git is empty."),
 ) -> None:
-    """Validate, plan and apply PATH on every change: files saved, a commit or checkout,
-    an owned object changed or deleted in the store (drift), and every --interval."""
+    """Keep the cluster equal to PATH: validate, plan and apply on every change.
+
+    Changes are files saved, a commit or checkout, an owned object changed or deleted in
+    the store (drift), and every --interval. Invalid manifests apply nothing. Without a
+    daemon the agents run in this process; Ctrl-C leaves the cluster as it is."""
     from gitkube.gitops.connect import connect
     from gitkube.gitops.repo import is_bare, read_config
     from gitkube.gitops.watch import EmbeddedAgents, WatchLoop

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -131,8 +130,3 @@ def store_revision(client: Client) -> str:
 
 def no_lock_files(bare: Path) -> list[str]:
     return [str(p.relative_to(bare)) for p in bare.rglob("*.lock")]
-
-
-@pytest.fixture
-def environ() -> dict[str, str]:
-    return dict(os.environ)
