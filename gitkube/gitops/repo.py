@@ -273,6 +273,10 @@ def _check_update(cfg: RepoConfig, update: RefUpdate, out: TextIO) -> bool:
     branch = update.ref[len("refs/heads/"):]
     head = f"gitkube: {branch} {short(update.new)}"
     deploys = update.ref == cfg.ref
+    if cfg.path != "." and not deploys and _git(
+            cfg.git_dir, "cat-file", "-t", f"{update.new}:{cfg.path}", check=False) != "tree":
+        out.write(f"{head}: no {cfg.path}/ on this branch; nothing to validate\n")
+        return True
     try:
         report = validate(cfg.manifest_dir(), update.new)
     except GitkubeError as err:

@@ -306,3 +306,12 @@ def test_watch_of_a_deploy_repository_heals_its_drift(deploy_repo: DeployRepo, c
     status = run([GITKUBE, "sync-status"], tmp_path, check=False).stdout
     assert "(push: branch main of" in status
     assert "state:         degraded" in status  # matches git; no agents ran the pods
+
+
+def test_a_branch_without_the_manifest_directory(deploy_repo: DeployRepo) -> None:
+    _bare, clone = deploy_repo("--path", "k8s")
+    clone.commit({"README.md": "docs only\n"})
+    push = clone.push("HEAD:refs/heads/docs")
+    assert push.returncode == 0 and "no k8s/ on this branch; nothing to validate" in push.stderr
+    push = clone.push("main")  # the deploy branch must hold its manifests
+    assert push.returncode != 0 and "k8s does not exist at revision" in push.stderr
