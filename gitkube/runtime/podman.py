@@ -227,6 +227,7 @@ class PodmanRuntime:
         self._service: subprocess.Popen[bytes] | None = None
         self._ips: dict[str, str] = {}
         self.limits_supported = True
+        self._version: str | None = None
         self._exec_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="podman-exec")
         self._ensure_service()
 
@@ -364,8 +365,10 @@ class PodmanRuntime:
     # -- images
 
     def version(self) -> str:
-        data = self._call("get", "/version").json()
-        return f"podman://{data.get('Version', '?')}"
+        if self._version is None:
+            data = self._call("get", "/version").json()
+            self._version = f"podman://{data.get('Version', '?')}"
+        return self._version
 
     def image(self, ref: str) -> ImageInfo | None:
         response = self._call("get", f"/images/{ref}/json", missing_ok=True)
