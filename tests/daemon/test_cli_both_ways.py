@@ -107,6 +107,17 @@ def test_commands_give_the_same_results(mode: str, manifests: Path) -> None:
     code, out = run("delete", "configmap", "settings")
     assert code == 1 and 'Error from server (NotFound): configmaps "settings" not found' in out
     assert run("delete", "cm/settings", "--ignore-not-found")[0] == 0
+    client = client_for(None)
+    for name in ("a", "b"):
+        client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": name, "namespace": "default",
+                                    "labels": {"batch": "x"}}})
+    code, out = run("delete", "cm", "-l", "batch=x")
+    assert (code, out) == (0, 'configmap "a" deleted\nconfigmap "b" deleted\n')
+    code, out = run("delete", "cm", "-l", "batch=x")
+    assert (code, out) == (0, "No resources found in default namespace.\n")
+    code, out = run("delete", "cm")
+    assert code == 2 and "give a name, --selector or --all" in out
     code, out = run("events", "-A")
     assert code == 0
     code, out = run("get", "svc", "nothing-here")
