@@ -179,6 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         """Chunked transfer: each chunk flushed as it comes; the stream ends with the
         generator, the peer leaving, or shutdown."""
         self.api._streams.add(stream)
+        self.api._busy_inc(-1)  # a stream is not a request in flight: shutdown ends it
         try:
             self.wfile.write(b"".join([
                 _status_line(stream.code),
@@ -194,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
         finally:
+            self.api._busy_inc(1)
             self.api._streams.discard(stream)
             with contextlib.suppress(Exception):
                 stream.close()
@@ -279,7 +281,7 @@ def status_bytes(error: APIError) -> bytes:
 
 
 def start_thread(server: socketserver.BaseServer, name: str) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=name, daemon=True)
     thread.start()
     return thread
