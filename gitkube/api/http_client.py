@@ -421,6 +421,48 @@ class HTTPClient:
             raise APIError(f"watch answered {response.status}")
         return HTTPWatcher(conn, response)
 
+    def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None,
+                 follow: bool = False, tail_lines: int | None = None, previous: bool = False,
+                 timestamps: bool = False, since_seconds: int | None = None,
+                 limit_bytes: int | None = None) -> Iterator[str]:
+        """A container's output from ``pods/log``, line by line (not part of the Client
+        protocol: logs live in the runtime). With ``follow`` the lines arrive as the
+        container writes them, until it stops or the server ends the stream. Errors (pod
+        missing, container not started) are raised before the first line."""
+        rt = self.resource("v1", "Pod")
+        query = {"container": container, "follow": "true" if follow else None,
+                 "tailLines": tail_lines, "previous": "true" if previous else None,
+                 "timestamps": "true" if timestamps else None,
+                 "sinceSeconds": since_seconds, "limitBytes": limit_bytes}
+        target = self.path(rt, namespace, name, "log") + "?" + urlencode(
+            {k: v for k, v in query.items() if v is not None})
+        conn = self._connect(None if follow else self.timeout)
+        try:
+            conn.request("GET", target, headers=self._headers(None))
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise self._unavailable(e) from e
+        if response.status != 200:
+            raw = response.read()
+            conn.close()
+            self._decode(response.status, raw)
+        return self._lines(conn, response)
+
+    @staticmethod
+    def _lines(conn: http.client.HTTPConnection,
+               response: http.client.HTTPResponse) -> Iterator[str]:
+        try:
+            while True:
+                line = response.readline()
+                if not line:
+                    return
+                yield line.decode(errors="replace")
+        except (OSError, http.client.HTTPException):
+            return
+        finally:
+            conn.close()
+
     def transaction(self, ops: Sequence[TxnOp]) -> TxnResult:
         out = self.request("POST", "/apis/gitkube.io/v1/transactions",
                            body={"ops": [op_to_wire(op) for op in ops]})

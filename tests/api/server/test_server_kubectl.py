@@ -146,6 +146,7 @@ def test_run_logs_and_delete_pod(kubectl: Kubectl, served: Served) -> None:
     assert "IP" in kubectl.run("get", "pods", "-o", "wide").stdout.splitlines()[0]
     assert kubectl.run("logs", "p").stdout == "p/p line 1\np/p line 2\np/p line 3\n"
     assert kubectl.run("logs", "p", "--tail=1").stdout == "p/p line 3\n"
+    assert kubectl.run("logs", "-f", "p").stdout.count("line") == 3  # chunked until the end
     assert "deleted" in kubectl.run("delete", "pod", "p").stdout  # waits with a watch
     assert kubectl.run("get", "pods").stderr.startswith("No resources found")
 
