@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gitkube import config
 from gitkube.errors import GitkubeError, UsageError
@@ -42,6 +42,9 @@ from gitkube.gitops.sync import (
     sync_once,
 )
 from gitkube.plan.model import SourceInfo
+
+if TYPE_CHECKING:
+    from gitkube.gitops.connect import Connection
 
 ZERO = "0" * 40
 MARKER = "# gitkube-hook"
@@ -183,8 +186,6 @@ def init_repo(path: Path, *, branch: str | None = None, store: str | None = None
         "stateDir": str(config.state_dir().absolute()),
         "source": source or current.source,
     }
-    if store is None and _config_get(path, "store") is None:
-        settings["store"] = config.default_store_url()
     if wait is not None:
         settings["wait"] = f"{wait:g}"
     for key, value in settings.items():
@@ -389,14 +390,14 @@ def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") 
     return result
 
 
-def _wait(conn: object, result: SyncResult, timeout: float, out: TextIO) -> None:
+def _wait(conn: Connection, result: SyncResult, timeout: float, out: TextIO) -> None:
     """Bounded wait for the applied objects: the daemon's agents converge them; without a
     daemon the agents run here (kubelet on Podman) for at most ``timeout`` seconds."""
     from gitkube.agents.converge import Converger, converge, report, wait
-    from gitkube.gitops.connect import Connection
     from gitkube.plan.model import Action
 
-    assert isinstance(conn, Connection) and result.plan is not None
+    if result.plan is None:
+        return
     refs = [c.ref for c in result.plan.actionable if c.action is not Action.DELETE]
     if not refs:
         return
