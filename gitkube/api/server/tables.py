@@ -114,27 +114,56 @@ _COLUMNS: dict[str, list[_Col]] = {
 }
 
 
+def _event_object(o: Obj) -> str:
+    ref = o.get("involvedObject") or {}
+    return f"{str(ref.get('kind') or '').lower()}/{ref.get('name') or ''}"
+
+
+def _last_seen(o: Obj, now: float) -> str:
+    for field in ("lastTimestamp", "eventTime", "firstTimestamp"):
+        value = o.get(field)
+        if value:
+            return _age({"metadata": {"creationTimestamp": value}}, now)
+    return _age(o, now)
+
+
+def _column(name: str, kind: str = "string", fmt: str = "", priority: int = 0) -> Obj:
+    return {"name": name, "type": kind, "format": fmt, "priority": priority,
+            "description": name}
+
+
+def _event_rows(items: list[Obj], now: float) -> tuple[list[Obj], list[list[Any]]]:
+    """kubectl's event columns: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE (NAME is wide)."""
+    definitions = [_column("Last Seen"), _column("Type"), _column("Reason"),
+                   _column("Object"), _column("Message"), _column("Name", fmt="name",
+                                                                  priority=1)]
+    cells = [[_last_seen(o, now), o.get("type") or "", o.get("reason") or "",
+              _event_object(o), o.get("message") or "",
+              (o.get("metadata") or {}).get("name", "")] for o in items]
+    return definitions, cells
+
+
 def as_table(rt: ResourceType, items: list[Obj], resource_version: str,
              wide: bool = False) -> Obj:
     """A meta.k8s.io/v1 Table of ``items``."""
-    cols = _COLUMNS.get(rt.kind, [])
     now = time.time()
-    definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
-                    "description": "Name must be unique within a namespace."}]
-    definitions += [{"name": n, "type": t, "format": "", "priority": 0, "description": n}
-                     for n, t, _ in cols]
-    definitions.append({"name": "Age", "type": "string", "format": "", "priority": 0,
-                        "description": "CreationTimestamp"})
-    wide_cols = _WIDE.get(rt.kind, [])
-    definitions += [{"name": n, "type": t, "format": "", "priority": 1, "description": n}
-                    for n, t, _ in wide_cols]
+    if rt.kind == "Event":
+        definitions, all_cells = _event_rows(items, now)
+    else:
+        cols = _COLUMNS.get(rt.kind, [])
+        wide_cols = _WIDE.get(rt.kind, [])
+        definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
+                        "description": "Name must be unique within a namespace."}]
+        definitions += [_column(n, t) for n, t, _ in cols]
+        definitions.append(_column("Age"))
+        definitions += [_column(n, t, priority=1) for n, t, _ in wide_cols]
+        all_cells = [[(o.get("metadata") or {}).get("name", ""),
+                      *(f(o) for _, _, f in cols), _age(o, now),
+                      *(f(o) or "<none>" for _, _, f in wide_cols)] for o in items]
     rows = []
-    for obj in items:
-        meta = obj.get("metadata") or {}
-        cells = [meta.get("name", ""), *(f(obj) for _, _, f in cols), _age(obj, now),
-                 *(f(obj) or "<none>" for _, _, f in wide_cols)]
+    for obj, cells in zip(items, all_cells, strict=True):
         partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": meta}
+                   "metadata": obj.get("metadata") or {}}
         rows.append({"cells": cells, "object": obj if wide else partial})
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
             "metadata": {"resourceVersion": resource_version},
