@@ -497,3 +497,28 @@ def test_http_client_pod_logs(served: Served) -> None:
         client.pod_logs("default", "missing")
     with pytest.raises(BadRequest):
         client.pod_logs("default", "a", container="nope")
+
+
+@pytest.mark.parametrize("raw", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /api/v1/pods HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+    b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"zz\r\n",
+    b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+])
+def test_malformed_http_gets_a_status_and_the_server_survives(served: Served,
+                                                              raw: bytes) -> None:
+    import json as jsonlib
+    import socket
+
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1][:1] == b"4", head  # a 4xx
+    status = jsonlib.loads(body)
+    assert status["kind"] == "Status" and status["status"] == "Failure"
+    assert call(served.port, "GET", "/version").code == 200
