@@ -15,7 +15,7 @@ from gitkube.api.server.handlers import Resources, verb_of
 from gitkube.api.server.logs import LogsProvider
 from gitkube.api.server.messages import Answer, Request, Response
 from gitkube.api.server.routes import Route, group_version, not_found, resolve, split
-from gitkube.errors import APIError, Forbidden, Unauthorized
+from gitkube.errors import APIError, Forbidden, GitkubeError, StoreError, Unauthorized
 
 log = logging.getLogger("gitkube.api.server")
 HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
@@ -45,6 +45,14 @@ class Router:
             return self._answer(req, self.auth if auth == "default" else auth)
         except APIError as e:
             return Response.error(e)
+        except StoreError as e:  # the store is down or broken: not the client's doing
+            log.warning("store failure serving %s %s: %s", req.method, req.path, e)
+            unavailable = APIError(f"the store is unavailable: {e.message}")
+            unavailable.code, unavailable.reason = 503, "ServiceUnavailable"
+            return Response.error(unavailable)
+        except GitkubeError as e:  # a failure with a message meant for people
+            log.warning("error serving %s %s: %s", req.method, req.path, e)
+            return Response.error(APIError(e.message))
         except Exception as e:  # a bug: log it here, show no traceback to the client
             log.exception("internal error serving %s %s", req.method, req.path)
             err = APIError(f"an internal error occurred: {type(e).__name__}")

@@ -522,3 +522,22 @@ def test_malformed_http_gets_a_status_and_the_server_survives(served: Served,
     status = jsonlib.loads(body)
     assert status["kind"] == "Status" and status["status"] == "Failure"
     assert call(served.port, "GET", "/version").code == 200
+
+
+def test_store_failures_are_503_and_other_failures_500(served: Served,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitkube.errors import GitkubeError, StoreUnavailable
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("etcd at 127.0.0.1:1 does not answer")
+
+    monkeypatch.setattr(served.local, "get", down)
+    status = assert_status(call(served.port, "GET", f"{PODS}/a"), 503, "ServiceUnavailable")
+    assert "does not answer" in status["message"]
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise GitkubeError("podman is not installed")
+
+    monkeypatch.setattr(served.local, "get", failing)
+    status = assert_status(call(served.port, "GET", f"{PODS}/a"), 500, "InternalError")
+    assert status["message"] == "podman is not installed"
