@@ -1,7 +1,8 @@
 """The Client interface: how agents, apply and the CLI read and write objects.
 
 Two implementations share it: ``LocalClient`` (gitkube/api/local.py, in-process over a Store)
-and, later, an HTTP client speaking the Kubernetes REST API. Everything here is plain data so
+and ``HTTPClient`` (gitkube/api/http_client.py) speaking the Kubernetes REST API that
+``gitkube.api.server.APIServer`` serves (docs/HTTP_API.md). Everything here is plain data so
 it maps one-to-one onto that API:
 
 =====================  ==================================================================

@@ -24,7 +24,11 @@ on the unix socket trusts its file permissions; a TLS listener can require token
 ``/healthz``, ``/readyz``, ``/livez`` answer ``ok`` without authentication. Request logs go
 to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
 never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``; default: the
-local Podman runtime). See docs/HTTP_API.md for paths, verbs and semantics.
+local Podman runtime); ``max_body_bytes=`` the request body limit (413 beyond, default
+3 MiB). The auth hooks are called from many connection threads at once: keep them
+thread-safe. The other side is ``gitkube.api.http_client.HTTPClient(url | socket path,
+token=, ca=)``, the same Client protocol over this API. See docs/HTTP_API.md for paths,
+verbs and semantics.
 """
 
 from __future__ import annotations
