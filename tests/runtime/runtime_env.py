@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ def podman_runtime() -> Iterator[ContainerRuntime]:
     yield rt
     left = sweep(rt, RUN_LABEL)
     rt.close()
+    shutil.rmtree(base, ignore_errors=True)
     assert left == 0, f"{left} sandboxes/containers were left behind by the runtime tests"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 import uuid
@@ -30,10 +31,12 @@ def podman_runtime() -> Iterator[ContainerRuntime]:
     from gitkube.runtime.podman import PodmanRuntime
 
     ensure_example_image()
-    rt = PodmanRuntime(base_dir=Path(tempfile.mkdtemp(prefix="gk-kl-")))
+    base = Path(tempfile.mkdtemp(prefix="gk-kl-"))
+    rt = PodmanRuntime(base_dir=base)
     yield rt
     left = sweep(rt, RUN_LABEL)
     rt.close()
+    shutil.rmtree(base, ignore_errors=True)
     assert left == 0, f"{left} sandboxes/containers were left behind by the kubelet tests"
 
 
