@@ -212,7 +212,7 @@ class WatchLoop:
         self._kinds: set[tuple[str, str]] = set()
         self._live = False
         self._good: tuple[list[Desired], SourceInfo] | None = None  # the last valid state
-        self._last_invalid: tuple[str, ...] = ()
+        self._last_problem: tuple[str | None, ...] = ()
         self._lock = threading.Lock()
         self.results: list[SyncResult] = []
 
@@ -273,9 +273,11 @@ class WatchLoop:
         self.results.append(result)
         if result.store_revision is not None:
             self._own_revisions.add(result.store_revision)
-        diagnostics = tuple(d.render() for d in result.diagnostics)
-        repeated = result.outcome == INVALID and diagnostics == self._last_invalid
-        self._last_invalid = diagnostics if result.outcome == INVALID else ()
+        # the same problem found again by a background trigger is not news
+        problem = (result.outcome, result.error, *(d.render() for d in result.diagnostics))
+        repeated = not result.ok and problem == self._last_problem
+        if not last_good:
+            self._last_problem = () if result.ok else problem
         quiet = background and (result.outcome == UNCHANGED or repeated)
         if not quiet:
             if drift and result.outcome == APPLIED and result.plan is not None:
