@@ -142,7 +142,11 @@ def _stamp() -> str:
 
 
 class EmbeddedAgents:
-    """The kubelet, scheduler and controllers run in this process (no daemon)."""
+    """The kubelet, scheduler and controllers run in this process (no daemon). When a daemon
+    starts for the same store later, they stop and leave the work to the daemon's agents
+    (two kubelets for one node would fight over its pods)."""
+
+    HANDOVER_CHECK = 2.0  # seconds between looks for a daemon
 
     def __init__(self, conn: Connection, runtime_name: str, out: Callable[[str], None]):
         self.conn = conn
@@ -150,6 +154,9 @@ class EmbeddedAgents:
         self.say = out
         self.manager: Any = None
         self.runtime: Any = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
 
     def start(self) -> None:
         from gitkube.agents.converge import build_agents
@@ -173,16 +180,40 @@ class EmbeddedAgents:
             return
         self.say(f"agents running in this process (kubelet on {self.runtime_name}, scheduler, "
                  "controllers)")
+        self._monitor = threading.Thread(target=self._watch_for_daemon, daemon=True,
+                                         name="gitkube-watch-handover")
+        self._monitor.start()
 
-    def stop(self) -> None:
-        if self.manager is not None:
-            self.manager.stop()
-            self.manager = None
-        if self.runtime is not None:
-            close = getattr(self.runtime, "close", None)
+    def _watch_for_daemon(self) -> None:
+        from gitkube.cli.connect import daemon_for
+
+        while not self._stop.wait(self.HANDOVER_CHECK):
+            try:
+                info = daemon_for(self.conn.store_url)
+            except Exception:  # a half-written daemon.json: look again later
+                continue
+            if info is not None:
+                self.say(f"a daemon now serves this store (pid {info.pid}): its agents take "
+                         "over; stopped the agents of this process")
+                self._stop_agents()
+                return
+
+    def _stop_agents(self) -> None:
+        with self._lock:
+            manager, runtime = self.manager, self.runtime
+            self.manager = self.runtime = None
+        if manager is not None:
+            manager.stop()
+        if runtime is not None:
+            close = getattr(runtime, "close", None)
             if callable(close):
                 close()
-            self.runtime = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._monitor is not None and self._monitor is not threading.current_thread():
+            self._monitor.join(5)
+        self._stop_agents()
 
 
 class WatchLoop:

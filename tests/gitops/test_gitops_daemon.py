@@ -3,10 +3,12 @@ agents converge what they apply (watch then runs no agents of its own)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import GITKUBE, Clone, deployment, get_or_none, run, wait_for
@@ -17,18 +19,18 @@ from gitkube.daemon.state import read_info
 from gitkube.daemon.status import probe_socket
 
 
-@pytest.fixture
-def daemon(_isolated_state_dir: Path, store_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`gitkube serve` (kubelet on the simulated runtime, unix socket only)."""
-    paths = DaemonPaths(_isolated_state_dir)
-    with (_isolated_state_dir / "serve.log").open("ab") as log:
+@contextlib.contextmanager
+def serving(state: Path, store_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`gitkube serve` (kubelet on the simulated runtime, unix socket only), stopped by PID."""
+    paths = DaemonPaths(state)
+    with (state / "serve.log").open("ab") as log:
         proc = subprocess.Popen([GITKUBE, "serve", "--runtime", "simulated", "--listen", "none",
                                  "--store", store_url], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log)
     try:
         def ready() -> bool:
             info = read_info(paths)
-            assert proc.poll() is None, (_isolated_state_dir / "serve.log").read_text()
+            assert proc.poll() is None, (state / "serve.log").read_text()
             return info is not None and info.pid == proc.pid and probe_socket(info.socket, 1.0)
 
         wait_for(ready, timeout=60, what="the daemon answering")
@@ -40,6 +42,12 @@ def daemon(_isolated_state_dir: Path, store_url: str) -> Iterator[subprocess.Pop
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture
+def daemon(_isolated_state_dir: Path, store_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    with serving(_isolated_state_dir, store_url) as proc:
+        yield proc
 
 
 def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
@@ -85,3 +93,31 @@ def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(15) == 0
     assert run([GITKUBE, "status"], tmp_path).stdout.count("daemon: responding") == 1
+
+
+def test_watch_hands_its_agents_over_to_a_daemon_that_starts(
+        git_repo: Callable[..., Any], client: Client, store_url: str, tmp_path: Path,
+        _isolated_state_dir: Path) -> None:
+    repo = git_repo("app")
+    repo.commit("web", {"web.yaml": deployment(replicas=1)})
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        watch = subprocess.Popen([GITKUBE, "watch", ".", "--store", store_url, "--agents",
+                                  "simulated", "--interval", "0"],
+                                 cwd=repo.root, stdout=out,
+                                 stderr=subprocess.STDOUT)
+    try:
+        def running() -> bool:
+            pods = client.list("v1", "Pod", "default").items
+            return any(p["status"].get("phase") == "Running" for p in pods)
+
+        wait_for(running, timeout=30, what="the watch's own agents running the pod")
+        with serving(_isolated_state_dir, store_url):
+            wait_for(lambda: "its agents take over" in log.read_text(), timeout=20,
+                     what="the hand-over")
+            client.update_scale("apps/v1", "Deployment", "default", "web", 2)
+            wait_for(lambda: "drift: Deployment default/web" in log.read_text(),
+                     what="drift still healed by the watch")
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        assert watch.wait(15) == 0
