@@ -18,30 +18,34 @@ listeners come and go. Backends are chosen per connection by ``balancer.Balancer
 robin; ``sessionAffinity: ClientIP`` with its timeout; a backend that fails to connect is
 skipped and the next is tried). UDP sessions close after ``udp_idle_timeout`` s idle.
 
-The agent owns exactly its listening sockets: ``stop()`` closes every listener and every
-proxied connection. ``describe()`` lists what it serves.
+The sockets live in the data plane (dataplane.py): by default a child process of the agent
+(``mode="process"``: the forwarding loop does not share an interpreter lock with the other
+agents), or a thread of this process (``mode="thread"``). The agent computes a table from its
+informers and hands it over after each change. The agent owns exactly its listening sockets:
+``stop()`` closes every listener and every proxied connection (the child process is told to,
+then waited for by its PID). ``describe()`` lists what is served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, Literal
 
-from gitkube.agents.proxy.balancer import Balancer
-from gitkube.agents.proxy.table import ServicePort, service_ports
-from gitkube.agents.proxy.tcp import TcpListener
-from gitkube.agents.proxy.udp import UdpListener
+from gitkube.agents.proxy.dataplane import Dataplane
+from gitkube.agents.proxy.table import service_ports
 from gitkube.agents.runtime import Manager, key_of
 from gitkube.model.network import service_cidr
 from gitkube.runtime.network import ensure_service_range
 
 log = logging.getLogger("gitkube.proxy")
 Obj = dict[str, Any]
-ListenerKey = tuple[str, str, int]  # (protocol, address, port)
-Listener = TcpListener | UdpListener
 
 
 @dataclass
@@ -52,6 +56,11 @@ class ProxyConfig:
     udp_idle_timeout: float = 30.0
     resync: float = 1.0
     route_service_range: bool = True  # make sure the range is local before binding
+    mode: Literal["process", "thread"] = "process"
+    # data plane processes (mode "process"): >1 shares round-robin TCP ports between them
+    # with SO_REUSEPORT (every core forwards; another process of root's could then share a
+    # port too, so it is opt-in)
+    workers: int = 1
 
 
 class ProxyAgent:
@@ -64,167 +73,203 @@ class ProxyAgent:
         self.cidr = self.config.service_cidr or str(service_cidr())
         self.services = manager.informer("v1", "Service")
         self.endpoints = manager.informer("v1", "Endpoints")
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listeners: dict[ListenerKey, tuple[str, Listener]] = {}  # -> (port id, it)
-        self._balancers: dict[str, Balancer] = {}
-        self._sync_pending = False
-        self._errors: dict[ListenerKey, str] = {}
-        self._lock = threading.Lock()
+        self._status: dict[int, Obj] = {}  # worker -> its last status line
+        self._status_lock = threading.Lock()
+        self._children: dict[int, subprocess.Popen[str]] = {}
+        self._readers: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._plane: Dataplane | None = None
         self.syncs = 0
         for informer in (self.services, self.endpoints):
             informer.add_handler(self._changed, lambda old, new: self._changed(new),
                                  self._changed)
 
-    # -- lifecycle (any thread)
+    # -- lifecycle
 
     def start(self) -> None:
         if self.config.route_service_range:
             ensure_service_range(self.cidr)
+        self._stop.clear()
+        if self.config.mode == "process":
+            for worker in range(max(1, self.config.workers)):
+                self._start_child(worker)
+        else:
+            self._start_loop()
+        self._thread = threading.Thread(target=self._run, name="proxy sync", daemon=True)
+        self._thread.start()
+        self._wake.set()
+
+    def _start_child(self, worker: int) -> None:
+        options = json.dumps({"connect_timeout": self.config.connect_timeout,
+                              "udp_idle_timeout": self.config.udp_idle_timeout,
+                              "worker": worker, "workers": max(1, self.config.workers)})
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gitkube.agents.proxy", options],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._children[worker] = child
+        reader = threading.Thread(target=self._read_status, args=(worker, child),
+                                  daemon=True, name=f"proxy status {worker}")
+        reader.start()
+        self._readers.append(reader)
+
+    def _start_loop(self) -> None:
         loop = asyncio.new_event_loop()
-        self.loop = loop
-        ready = threading.Event()
+        self._loop = loop
+        self._plane = Dataplane(loop, connect_timeout=self.config.connect_timeout,
+                                udp_idle_timeout=self.config.udp_idle_timeout)
+        plane = self._plane
+
+        def tick() -> None:
+            plane.tick()
+            loop.call_later(1.0, tick)
 
         def run() -> None:
             asyncio.set_event_loop(loop)
-            loop.call_soon(ready.set)
-            loop.call_soon(self._tick)
+            loop.call_soon(tick)
             loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            plane.close()
+            loop.run_until_complete(asyncio.sleep(0.05))
             loop.close()
 
-        self._thread = threading.Thread(target=run, name="proxy loop", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        self._changed(None)
+        self._loop_thread = threading.Thread(target=run, name="proxy loop", daemon=True)
+        self._loop_thread.start()
 
     def stop(self) -> None:
-        """Close every listener and proxied connection, then the loop."""
-        loop, thread = self.loop, self._thread
-        if loop is None or thread is None:
-            return
-        done = threading.Event()
+        """Close every listener and proxied connection (the data plane ends)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        children, self._children = self._children, {}
+        for child in children.values():
+            with contextlib.suppress(OSError):
+                assert child.stdin is not None
+                child.stdin.close()  # EOF: the child closes everything and exits
+        for child in children.values():
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()  # by its PID, ours
+                child.wait(timeout=5)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        self._readers = []
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._loop_thread is not None:
+                self._loop_thread.join(timeout=10)
+        self._plane = None
+        with self._status_lock:
+            self._status = {}
 
-        def shutdown() -> None:
-            for _, listener in self._listeners.values():
-                listener.close(connections=True)
-            self._listeners.clear()
-            self._balancers.clear()
-            loop.call_later(0.05, loop.stop)
-            done.set()
-
-        loop.call_soon_threadsafe(shutdown)
-        done.wait(10)
-        thread.join(timeout=10)
-        self.loop, self._thread = None, None
-
-    def describe(self) -> list[dict[str, Any]]:
-        """What is served now: one entry per listener (service, address, port, protocol,
-        backends)."""
-        with self._lock:
-            items = list(self._listeners.items())
-        out = []
-        for (proto, address, port), (pid, _) in sorted(items):
-            balancer = self._balancers.get(pid)
-            out.append({"service": pid, "protocol": proto, "address": address, "port": port,
-                        "backends": [str(b) for b in (balancer.backends if balancer else ())]})
+    def describe(self) -> list[Obj]:
+        """What is served now: one entry per listener (service, protocol, address, port,
+        backends, affinity, open connections or UDP sessions)."""
+        if self._plane is not None and self._loop is not None:
+            return list(self._plane_status()["serving"])
+        with self._status_lock:
+            statuses = dict(self._status)
+        first = statuses.get(0) or {"serving": []}
+        out = [dict(entry) for entry in first["serving"]]
+        for worker, status in statuses.items():  # connections summed over the workers
+            if worker == 0:
+                continue
+            counts = {(e["protocol"], e["address"], e["port"]): e["connections"]
+                      for e in status.get("serving") or []}
+            for entry in out:
+                entry["connections"] += counts.get(
+                    (entry["protocol"], entry["address"], entry["port"]), 0)
         return out
 
     def errors(self) -> dict[str, str]:
-        """Listeners that could not be opened (address:port -> why); retried every resync."""
-        return {f"{a}:{p}/{proto}": e for (proto, a, p), e in self._errors.items()}
+        """Listeners that could not be opened (address:port/proto -> why); retried."""
+        if self._plane is not None and self._loop is not None:
+            return dict(self._plane_status()["errors"])
+        with self._status_lock:
+            statuses = dict(self._status)
+        return {k: v for status in statuses.values()
+                for k, v in (status.get("errors") or {}).items()}
 
-    # -- changes (informer threads) -> one sync on the loop
+    def _plane_status(self) -> Obj:
+        plane, loop = self._plane, self._loop
+        assert plane is not None and loop is not None
+        try:
+            return asyncio.run_coroutine_threadsafe(_status_of(plane), loop).result(5)
+        except Exception:
+            return {"serving": [], "errors": {}}
+
+    def _read_status(self, worker: int, child: subprocess.Popen[str]) -> None:
+        stream: IO[str] | None = child.stdout
+        assert stream is not None
+        for line in stream:
+            with contextlib.suppress(ValueError):
+                status = json.loads(line)
+                with self._status_lock:
+                    if self._children.get(worker) is child:
+                        self._status[worker] = status
+
+    # -- changes -> tables
 
     def _changed(self, obj: Obj | None) -> None:
-        loop = self.loop
-        if loop is None or self._sync_pending:
-            return
-        self._sync_pending = True
-        try:
-            loop.call_soon_threadsafe(self._sync_soon)
-        except RuntimeError:  # the loop is closed (stopping)
-            self._sync_pending = False
+        self._wake.set()
 
-    def _sync_soon(self) -> None:
-        self._sync_pending = False
-        assert self.loop is not None
-        self.loop.create_task(self._sync())
-
-    def _tick(self) -> None:
-        assert self.loop is not None
-        self.loop.create_task(self._sync())
-        for _, listener in list(self._listeners.values()):
-            if isinstance(listener, UdpListener):
-                listener.expire()
-        for balancer in self._balancers.values():
-            balancer.expire()
-        self.loop.call_later(self.config.resync, self._tick)
-
-    # -- the sync (loop thread)
-
-    def desired(self) -> dict[ListenerKey, ServicePort]:
-        """Every listener that should exist now, from the informers' caches."""
-        out: dict[ListenerKey, ServicePort] = {}
-        for svc in self.services.list():
-            eps = self.endpoints.get(key_of(svc))
-            for sp in service_ports(svc, eps):
-                if not sp.backends:
-                    continue
-                if sp.cluster_ip:
-                    out[(sp.protocol, sp.cluster_ip, sp.port)] = sp
-                if sp.node_port:
-                    for address in self.config.node_addresses:
-                        out[(sp.protocol, address, sp.node_port)] = sp
-        return out
-
-    async def _sync(self) -> None:
-        assert self.loop is not None
-        want = self.desired()
-        ports = {sp.id: sp for sp in want.values()}
-        for pid, sp in ports.items():
-            balancer = self._balancers.get(pid)
-            if balancer is None:
-                self._balancers[pid] = Balancer(sp.backends,
-                                                affinity_timeout=sp.affinity_timeout)
-            elif balancer.backends != sp.backends or \
-                    balancer.affinity_timeout != sp.affinity_timeout:
-                balancer.update(sp.backends, sp.affinity_timeout)
-        for key, (pid, old) in list(self._listeners.items()):
-            if key not in want or want[key].id != pid:
-                old.close()
-                with self._lock:
-                    del self._listeners[key]
-                log.info("proxy: closed %s %s:%d (%s)", *key, pid)
-        for pid in list(self._balancers):
-            if pid not in ports:
-                del self._balancers[pid]
-        for key, sp in want.items():
-            if key in self._listeners:
-                continue
-            proto, address, port = key
-            balancer = self._balancers[sp.id]
-            listener: Listener
-            if proto == "TCP":
-                listener = TcpListener(self.loop, sp.id, address, port, balancer,
-                                       connect_timeout=self.config.connect_timeout)
-            else:
-                listener = UdpListener(self.loop, sp.id, address, port, balancer,
-                                       idle_timeout=self.config.udp_idle_timeout)
+    def _run(self) -> None:
+        """One table per change (and one every ``resync`` s: failed listeners are retried)."""
+        while not self._stop.is_set():
+            self._wake.wait(self.config.resync)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                await listener.start()
-            except OSError as e:
-                if self._errors.get(key) != str(e):
-                    log.warning("proxy: cannot listen on %s %s:%d for %s: %s", proto, address,
-                                port, sp.id, e)
-                self._errors[key] = str(e)
-                continue
-            self._errors.pop(key, None)
-            with self._lock:
-                self._listeners[key] = (sp.id, listener)
-            log.info("proxy: listening on %s %s:%d for %s -> %s", proto, address, port, sp.id,
-                     ", ".join(map(str, sp.backends)))
-        self.syncs += 1
+                table = self.table()
+                self._send(table, json.dumps(table, separators=(",", ":")))
+            except Exception:
+                log.exception("proxy: sync failed")
+            self.syncs += 1
+
+    def _send(self, table: Obj, text: str) -> None:
+        if self._children:
+            for worker, child in list(self._children.items()):
+                if child.poll() is not None:
+                    log.warning("proxy: data plane %d exited (%s); starting it again", worker,
+                                child.returncode)
+                    self._start_child(worker)
+                    child = self._children[worker]
+                assert child.stdin is not None
+                try:
+                    child.stdin.write(text + "\n")
+                    child.stdin.flush()
+                except OSError as e:  # it died meanwhile: restarted on the next sync
+                    log.warning("proxy: data plane %d: %s", worker, e)
+        elif self._loop is not None and self._plane is not None:
+            asyncio.run_coroutine_threadsafe(self._plane.apply(table), self._loop)
+
+    def table(self) -> Obj:
+        """The data plane's table for what the informers hold now (dataplane.py)."""
+        ports: dict[str, Obj] = {}
+        listeners: list[list[Any]] = []
+        for svc in self.services.list():
+            for sp in service_ports(svc, self.endpoints.get(key_of(svc))):
+                if not sp.backends:
+                    continue  # no listener: connections are refused at once
+                ports[sp.id] = {"backends": [[b.ip, b.port] for b in sp.backends],
+                                "affinity": sp.affinity_timeout}
+                if sp.cluster_ip:
+                    listeners.append([sp.protocol, sp.cluster_ip, sp.port, sp.id])
+                if sp.node_port:
+                    listeners += [[sp.protocol, a, sp.node_port, sp.id]
+                                  for a in self.config.node_addresses]
+        return {"ports": ports, "listeners": sorted(listeners)}
+
+
+async def _status_of(plane: Dataplane) -> Obj:
+    return plane.status()
 
 
 def build(manager: Manager, config: ProxyConfig | None = None) -> ProxyAgent:

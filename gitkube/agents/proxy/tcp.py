@@ -105,7 +105,9 @@ class _Client(_Side):
         assert self.transport is not None
         self.transport.pause_reading()
         peer = self.transport.get_extra_info("peername") or ("", 0)
-        self.listener.loop.create_task(self._connect(str(peer[0])))
+        task = self.listener.loop.create_task(self._connect(str(peer[0])))
+        self.listener.tasks.add(task)
+        task.add_done_callback(self.listener.tasks.discard)
 
     async def _connect(self, client_ip: str) -> None:
         listener = self.listener
@@ -113,9 +115,9 @@ class _Client(_Side):
             if self.transport is None or self.transport.is_closing():
                 return
             try:
-                _, upstream = await asyncio.wait_for(listener.loop.create_connection(
-                    lambda: _Side(self.conns), backend.ip, backend.port),
-                    listener.connect_timeout)
+                async with asyncio.timeout(listener.connect_timeout):
+                    _, upstream = await listener.loop.create_connection(
+                        lambda: _Side(self.conns), backend.ip, backend.port)
             except (TimeoutError, OSError) as e:
                 log.debug("proxy %s: %s failed: %s", listener.name, backend, e)
                 listener.balancer.failed(backend)
@@ -145,20 +147,25 @@ class TcpListener:
     """Listens on ``address``:``port`` and forwards to ``balancer``'s backends."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str, address: str, port: int,
-                 balancer: Balancer, *, connect_timeout: float = 1.0):
+                 balancer: Balancer, *, connect_timeout: float = 1.0,
+                 reuse_port: bool = False):
         self.loop = loop
         self.name = name
         self.address = address
         self.port = port
         self.balancer = balancer
         self.connect_timeout = connect_timeout
+        self.reuse_port = reuse_port
         self.conns: set[_Side] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # connects in flight
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.reuse_port:  # the data plane's workers share the port (kernel-spread)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((self.address, self.port))
             sock.listen(1024)
             sock.setblocking(False)

@@ -79,6 +79,7 @@ class UdpListener(asyncio.DatagramProtocol):
         self.idle_timeout = idle_timeout
         self.transport: asyncio.DatagramTransport | None = None
         self.sessions: dict[Address, _Session] = {}
+        self.tasks: set[asyncio.Task[None]] = set()  # sessions being opened
 
     async def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -107,7 +108,9 @@ class UdpListener(asyncio.DatagramProtocol):
             self.balancer.connected(addr[0], backend)
             session = _Session(self, addr, backend)
             self.sessions[addr] = session
-            self.loop.create_task(self._open(session))
+            task = self.loop.create_task(self._open(session))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         session.send(data)
 
     async def _open(self, session: _Session) -> None:

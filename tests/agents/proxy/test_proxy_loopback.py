@@ -59,13 +59,14 @@ def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> None:
 
 
 class Cluster:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: str, workers: int = 1):
+        self.workers = workers
         monkeypatch.setenv("GITKUBE_SERVICE_CIDR", CIDR)
         self.client = LocalClient(open_store("memory://"))
         self.manager = Manager(self.client)
         self.proxy = ProxyAgent(self.manager, ProxyConfig(
             service_cidr=CIDR, route_service_range=False, connect_timeout=0.5,
-            udp_idle_timeout=1.0))
+            udp_idle_timeout=1.0, mode=mode, workers=workers))  # type: ignore[arg-type]
         self.manager.add(self.proxy)
         self.manager.start()
 
@@ -92,9 +93,10 @@ class Cluster:
                    for d in self.proxy.describe())
 
 
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    c = Cluster(monkeypatch)
+@pytest.fixture(params=[("process", 1), ("thread", 1), ("process", 2)],
+                ids=["process", "thread", "2-workers"])
+def cluster(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    c = Cluster(monkeypatch, *request.param)
     yield c
     c.manager.stop()
 
@@ -138,11 +140,14 @@ def test_round_robin_affinity_failover_and_changes(cluster: Cluster) -> None:
         cluster.endpoints("web", ips, [{"port": port}])
         wait_for(lambda: cluster.serving("127.77.0.20", 80))
         answers = Counter(ask("127.77.0.20", 80) for _ in range(9))
-        assert answers == {"pod-1": 3, "pod-2": 3, "pod-3": 3}
+        if cluster.workers == 1:
+            assert answers == {"pod-1": 3, "pod-2": 3, "pod-3": 3}
+        else:  # each worker takes its turn on its own connections: every pod answers
+            answers += Counter(ask("127.77.0.20", 80) for _ in range(9))
+            assert set(answers) == {"pod-1", "pod-2", "pod-3"}
         assert ask("127.0.0.1", node_port) in {"pod-1", "pod-2", "pod-3"}
         # every proxied socket is closed once both ends are done (no descriptor leak)
-        wait_for(lambda: sum(len(lst.conns) for _, lst in cluster.proxy._listeners.values())
-                 == 0)
+        wait_for(lambda: sum(d["connections"] for d in cluster.proxy.describe()) == 0)
 
         # an established connection survives an endpoint change that keeps its backend
         held = socket.create_connection(("127.77.0.20", 80), timeout=3)

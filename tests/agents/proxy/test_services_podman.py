@@ -197,7 +197,7 @@ def test_service_reached_by_name_from_a_pod_round_robin_then_affinity(stack: Sta
     # ClientIP affinity: one pod for every request
     svc["spec"]["sessionAffinity"] = "ClientIP"
     stack.client.update(svc)
-    wait_for(lambda: any(b.affinity_timeout for b in stack.proxy._balancers.values()), 5,
+    wait_for(lambda: any(d["affinity"] for d in stack.proxy.describe()), 5,
              "affinity in the proxy")
     out = stack.exec("client", "for i in 1 2 3 4 5 6; do wget -q -O - http://web/; done")
     assert len(set(names(out))) == 1
