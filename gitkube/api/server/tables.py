@@ -79,6 +79,9 @@ _Col = tuple[str, str, Callable[[Obj], Any]]
 _WIDE: dict[str, list[_Col]] = {
     "Pod": [("IP", "string", _status("status.podIP")),
             ("Node", "string", _status("spec.nodeName"))],
+    "Node": [("Internal-IP", "string", lambda o: next(
+        (a.get("address") for a in (o.get("status") or {}).get("addresses") or []
+         if a.get("type") == "InternalIP"), ""))],
     "Deployment": [("Selector", "string", lambda o: _selector(o))],
     "ReplicaSet": [("Selector", "string", lambda o: _selector(o))],
 }
@@ -90,8 +93,69 @@ def _selector(o: Obj) -> str:
     sel = (o.get("spec") or {}).get("selector")
     return selector_string(sel) if isinstance(sel, dict) else ""
 
+def _pod_status(o: Obj) -> str:
+    """kubectl's STATUS: Terminating, a container's waiting or terminated reason, or the
+    phase."""
+    if (o.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    st = o.get("status") or {}
+    reason = st.get("phase") or "Pending"
+    for cs in (st.get("initContainerStatuses") or []):
+        state = cs.get("state") or {}
+        detail = (state.get("waiting") or {}).get("reason") or (
+            state.get("terminated") or {}).get("reason")
+        if detail and detail != "Completed":
+            return f"Init:{detail}"
+    for cs in st.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        detail = (state.get("waiting") or {}).get("reason") or (
+            state.get("terminated") or {}).get("reason")
+        if detail:
+            reason = detail
+    return str(reason)
+
+
+def _ports(o: Obj) -> str:
+    out = []
+    for p in (o.get("spec") or {}).get("ports") or []:
+        text = f"{p.get('port')}"
+        if p.get("nodePort"):
+            text += f":{p['nodePort']}"
+        out.append(f"{text}/{p.get('protocol') or 'TCP'}")
+    return ",".join(out) or "<none>"
+
+
+def _endpoints(o: Obj) -> str:
+    pairs = [f"{a.get('ip')}:{p.get('port')}"
+             for s in o.get("subsets") or [] for a in s.get("addresses") or []
+             for p in s.get("ports") or [{}]]
+    if not pairs:
+        return "<none>"
+    return ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+def _node_status(o: Obj) -> str:
+    ready = next((c.get("status") for c in (o.get("status") or {}).get("conditions") or []
+                  if c.get("type") == "Ready"), None)
+    text = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
+    if (o.get("spec") or {}).get("unschedulable"):
+        text += ",SchedulingDisabled"
+    return text
+
+
+def _roles(o: Obj) -> str:
+    prefix = "node-role.kubernetes.io/"
+    roles = [k[len(prefix):] for k in ((o.get("metadata") or {}).get("labels") or {})
+             if k.startswith(prefix)]
+    return ",".join(sorted(roles)) or "<none>"
+
+
+def _count(field: str) -> Callable[[Obj], int]:
+    return lambda o: len(o.get(field) or {})
+
+
 _COLUMNS: dict[str, list[_Col]] = {
-    "Pod": [("Ready", "string", _ready_pods), ("Status", "string", _status("status.phase")),
+    "Pod": [("Ready", "string", _ready_pods), ("Status", "string", _pod_status),
             ("Restarts", "integer", _restarts)],
     "Job": [("Status", "string", lambda o: "Complete" if (o.get("status") or {}).get(
         "succeeded") else "Running"),
@@ -104,13 +168,25 @@ _COLUMNS: dict[str, list[_Col]] = {
                    ("Current", "integer", _status("status.replicas")),
                    ("Ready", "integer", _status("status.readyReplicas"))],
     "StatefulSet": [("Ready", "string", _ratio("readyReplicas"))],
+    "DaemonSet": [("Desired", "integer", _status("status.desiredNumberScheduled")),
+                  ("Current", "integer", _status("status.currentNumberScheduled")),
+                  ("Ready", "integer", _status("status.numberReady")),
+                  ("Up-to-date", "integer", _status("status.updatedNumberScheduled")),
+                  ("Available", "integer", _status("status.numberAvailable"))],
     "Service": [("Type", "string", _status("spec.type")),
-                ("Cluster-IP", "string", _status("spec.clusterIP"))],
+                ("Cluster-IP", "string", lambda o: (o.get("spec") or {}).get("clusterIP")
+                 or "<none>"),
+                ("External-IP", "string", lambda o: ",".join(
+                    (o.get("spec") or {}).get("externalIPs") or []) or "<none>"),
+                ("Port(s)", "string", _ports)],
+    "ConfigMap": [("Data", "integer", lambda o: len(o.get("data") or {})
+                   + len(o.get("binaryData") or {}))],
+    "Secret": [("Type", "string", lambda o: o.get("type") or "Opaque"),
+               ("Data", "integer", _count("data"))],
+    "Endpoints": [("Endpoints", "string", _endpoints)],
+    "PersistentVolumeClaim": [("Status", "string", _status("status.phase"))],
     "Namespace": [("Status", "string", _status("status.phase"))],
-    "Node": [("Status", "string", lambda o: next(
-        ("Ready" if c.get("status") == "True" else "NotReady"
-         for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
-        "Unknown"))],
+    "Node": [("Status", "string", _node_status), ("Roles", "string", _roles)],
 }
 
 
