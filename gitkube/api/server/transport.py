@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from gitkube.api.server import APIServer
 
 log = logging.getLogger("gitkube.api.server")
+# An oversized body up to this much beyond the limit is read and dropped before the 413.
+DRAIN_LIMIT = 32 * 1024 * 1024
 access_log = logging.getLogger("gitkube.api.server.access")
 
 
@@ -136,6 +138,12 @@ class Handler(BaseHTTPRequestHandler):
         if length < 0:
             raise BadRequest(f"invalid Content-Length {raw_length!r}")
         if length > limit:
+            if length <= limit + DRAIN_LIMIT:
+                # Read it away, so the client (still sending) sees the 413 rather than a
+                # connection reset by unread data.
+                left = length
+                while left > 0 and (chunk := self.rfile.read(min(left, 1 << 16))):
+                    left -= len(chunk)
             raise RequestEntityTooLarge(f"the request body is too large: {length} bytes, "
                                         f"the limit is {limit}")
         data = self.rfile.read(length)

@@ -391,6 +391,8 @@ def test_oversized_body_is_413_and_the_server_lives_on(store: Store) -> None:
         big["metadata"]["annotations"] = {"x": "y" * 2048}
         assert_status(call(s.port, "POST", PODS, big), 413, "RequestEntityTooLarge")
         assert call(s.port, "POST", PODS, pod("small")).code == 201
+        huge = b'{"pad": "' + b"x" * (8 * 1024 * 1024) + b'"}'  # more than socket buffers
+        assert_status(call(s.port, "POST", PODS, huge), 413, "RequestEntityTooLarge")
     finally:
         s.server.shutdown()
 
