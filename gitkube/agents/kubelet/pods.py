@@ -417,6 +417,11 @@ class PodSync:
             running = latest is not None and latest.state == "running"
             if running:
                 reason, message = "", ""
+            elif latest is None and not init and not reason and not all(
+                    (h := history.get(str(i["name"]))) and h[-1].state == "exited"
+                    and h[-1].exit_code == 0
+                    for i in (pod.get("spec") or {}).get("initContainers") or []):
+                reason = "PodInitializing"  # upstream's wording while init containers run
             started = running and self.prober.passing(uid, name, "startup")
             ready = (running and not init and started and not reason
                      and self.prober.passing(uid, name, "readiness"))

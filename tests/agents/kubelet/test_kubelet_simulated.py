@@ -97,7 +97,7 @@ def test_init_containers_run_in_order_first(env: Env) -> None:
     while names() != ["one"]:
         assert time.monotonic() < deadline, names()
         time.sleep(0.02)
-    status = env.client.get("v1", "Pod", "default", "init")["status"]
+    status = env.wait("init", lambda p: _waiting(p) == "PodInitializing")["status"]
     assert status["phase"] == "Pending"
     (one,) = env.runtime.list_containers({LABEL_POD_UID: uid})
     env.runtime.fail_container(one.id, 0)  # the first init container completes
