@@ -139,8 +139,12 @@ class HTTPClient:
     """The Client protocol over HTTP(S) or a unix socket. Thread-safe."""
 
     def __init__(self, server: str | Path, *, token: str | None = None,
-                 ca: str | Path | None = None, ssl_context: ssl.SSLContext | None = None,
-                 timeout: float = 60.0):
+                 ca: str | Path | None = None, ca_data: str | bytes | None = None,
+                 ssl_context: ssl.SSLContext | None = None, timeout: float = 60.0):
+        """``ca``: a PEM file of the CA that signed the server's certificate; ``ca_data``:
+        the same PEM as text (a kubeconfig's decoded certificate-authority-data); neither:
+        the system's CAs. ``ssl_context`` overrides both. ``token`` is sent as a bearer
+        token; ``timeout`` bounds each request (not watches or followed logs)."""
         text = str(server)
         self._unix: str | None = None
         self._tls: ssl.SSLContext | None = None
@@ -156,8 +160,9 @@ class HTTPClient:
             self._host = url.hostname
             self._port = url.port or (443 if url.scheme == "https" else 80)
             if url.scheme == "https":
+                cadata = ca_data.decode() if isinstance(ca_data, bytes) else ca_data
                 self._tls = ssl_context or ssl.create_default_context(
-                    cafile=str(ca) if ca else None)
+                    cafile=str(ca) if ca else None, cadata=cadata)
         self.server = text
         self.token = token
         self.timeout = timeout

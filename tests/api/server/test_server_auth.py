@@ -151,6 +151,9 @@ def test_tls_with_a_certificate_from_the_caller(store: Store, tmp_path: Path) ->
         assert client.get("v1", "Pod", "default", "a")["metadata"]["name"] == "a"
         with client.watch("v1", "Pod") as w:
             assert w.next_event(10) is not None
+        by_data = HTTPClient(f"https://127.0.0.1:{port}", token="admin-token",
+                             ca_data=cert.read_text())
+        assert by_data.list("v1", "Pod").items
         with pytest.raises(ServerUnavailable):  # an unknown CA is refused
             HTTPClient(f"https://127.0.0.1:{port}", token="admin-token").list("v1", "Pod")
     finally:
