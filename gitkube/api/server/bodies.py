@@ -36,11 +36,6 @@ class MethodNotAllowed(APIError):
     reason = "MethodNotAllowed"
 
 
-class NotAcceptable(APIError):
-    code = 406
-    reason = "NotAcceptable"
-
-
 def media_type(content_type: str | None) -> str:
     """``application/json`` from ``application/json; charset=utf-8``; "" when absent."""
     return (content_type or "").split(";", 1)[0].strip().lower()

@@ -75,6 +75,8 @@ def resolve(group: str, version: str, rest: list[str], path: str) -> Route:
     if namespace and not rt.namespaced:
         raise not_found(path)
     name = rest[1] if len(rest) > 1 else ""
+    if name and rt.namespaced and not namespace:
+        raise not_found(path)  # a namespaced object is only addressed inside its namespace
     sub = rest[2] if len(rest) > 2 else ""
     if sub and sub not in rt.subresources:
         plural = f"{rt.plural}.{rt.group}" if rt.group else rt.plural

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from gitkube.api.server.bodies import RequestEntityTooLarge, encode_json
+from gitkube.api.server.bodies import RequestEntityTooLarge
 from gitkube.api.server.messages import Request, Response, Stream
 from gitkube.errors import APIError, BadRequest
 
@@ -282,10 +282,6 @@ def bind_unix(path: str, handler: type[Handler], mode: int) -> UnixServer:
                                      {"disable_nagle_algorithm": False}))
     finally:
         os.umask(old)
-
-
-def status_bytes(error: APIError) -> bytes:
-    return encode_json(error.status())
 
 
 def start_thread(server: socketserver.BaseServer, name: str) -> threading.Thread:

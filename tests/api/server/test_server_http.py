@@ -354,6 +354,7 @@ def test_deletecollection(served: Served) -> None:
     ("GET", "/api/v1/namespaces/default/widgets", None, None, 404, "NotFound"),
     ("GET", "/apis/apps/v2/deployments", None, None, 404, "NotFound"),
     ("GET", "/api/v1/namespaces/default/nodes", None, None, 404, "NotFound"),
+    ("GET", "/api/v1/pods/a", None, None, 404, "NotFound"),
     ("GET", "/no/such/path", None, None, 404, "NotFound"),
     ("GET", f"{PODS}/a/b/c/d", None, None, 404, "NotFound"),
     ("POST", "/version", b"{}", "application/json", 405, "MethodNotAllowed"),
