@@ -24,7 +24,9 @@ on the unix socket trusts its file permissions; a TLS listener can require token
 ``/healthz``, ``/readyz``, ``/livez`` answer ``ok`` without authentication. Request logs go
 to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
 never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``; default: the
-local Podman runtime); ``max_body_bytes=`` the request body limit (413 beyond, default
+local Podman runtime); ``git_version=`` gitkube's version for ``/version`` (a bare
+``0.1.0`` becomes ``v1.32.0-gitkube.0.1.0``; a string starting with ``v`` is used as the
+gitVersion itself); ``max_body_bytes=`` the request body limit (413 beyond, default
 3 MiB). The auth hooks are called from many connection threads at once: keep them
 thread-safe. The other side is ``gitkube.api.http_client.HTTPClient(url | socket path,
 token=, ca=)``, the same Client protocol over this API. See docs/HTTP_API.md for paths,

@@ -26,11 +26,17 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
 }
 
 
-def version(git_version: str) -> Obj:
+def git_version(build: str) -> str:
+    """``v1.32.0-gitkube.<build>``; a full version string (``v...``) is kept as given."""
+    return build if build.startswith("v") else f"v{KUBE_MAJOR}.{KUBE_MINOR}.0-gitkube.{build}"
+
+
+def version(build: str) -> Obj:
+    """The ``/version`` document; ``build`` is gitkube's version or a full gitVersion."""
     return {
         "major": KUBE_MAJOR,
         "minor": KUBE_MINOR,
-        "gitVersion": f"v{KUBE_MAJOR}.{KUBE_MINOR}.0-gitkube.{git_version}",
+        "gitVersion": git_version(build),
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "1970-01-01T00:00:00Z",

@@ -544,3 +544,10 @@ def test_store_failures_are_503_and_other_failures_500(served: Served,
     monkeypatch.setattr(served.local, "get", failing)
     status = assert_status(call(served.port, "GET", f"{PODS}/a"), 500, "InternalError")
     assert status["message"] == "podman is not installed"
+
+
+def test_version_strings() -> None:
+    from gitkube.api.server.discovery import version
+
+    assert version("0.1.0")["gitVersion"] == "v1.32.0-gitkube.0.1.0"
+    assert version("v1.32.0-gitkube.0.1.0")["gitVersion"] == "v1.32.0-gitkube.0.1.0"
