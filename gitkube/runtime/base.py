@@ -36,6 +36,7 @@ LABEL_NODE = "io.gitkube.node"
 LABEL_CONTAINER = "io.gitkube.container"
 LABEL_ATTEMPT = "io.gitkube.attempt"
 LABEL_INIT = "io.gitkube.init"
+LABEL_IMAGE = "io.gitkube.image"  # the image as the pod spec names it (engines rewrite names)
 LABEL_GRACE = "io.gitkube.grace-seconds"
 
 

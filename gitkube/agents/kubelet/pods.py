@@ -38,6 +38,7 @@ from gitkube.runtime.base import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
     LABEL_GRACE,
+    LABEL_IMAGE,
     LABEL_INIT,
     LABEL_MANAGED,
     LABEL_NAMESPACE,
@@ -238,6 +239,15 @@ class PodSync:
         now = self.clock()
         if latest is None:
             return self._start(pod, sandbox, c, 0, st, volumes, volume_error, init=init)
+        if latest.state == "running" and latest.labels.get(LABEL_IMAGE, c.get("image")) != \
+                c.get("image"):  # the pod's image was changed: replace the container
+            self.recorder.event(pod, "Normal", "Killing",
+                                f"Container {name} definition changed, will be restarted")
+            self.prober.forget_container(uid, name)
+            grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+            self.runtime.stop_container(latest.id, grace)
+            return self._start(pod, sandbox, c, _attempt(latest) + 1, st, volumes,
+                               volume_error, init=init, previous=hist)
         if latest.state == "running":
             st.waiting.pop(name, None)
             self.prober.ensure(key, uid, c, latest.id, self._pod_ip(sandbox, latest),
@@ -371,7 +381,8 @@ class PodSync:
         command = c.get("command")
         args = c.get("args")
         labels = self._labels(pod)
-        labels.update({LABEL_CONTAINER: name, LABEL_ATTEMPT: str(attempt)})
+        labels.update({LABEL_CONTAINER: name, LABEL_ATTEMPT: str(attempt),
+                       LABEL_IMAGE: str(c.get("image"))})
         if init:
             labels[LABEL_INIT] = "true"
         spec = ContainerSpec(

@@ -142,3 +142,14 @@ def test_on_failure_restarts_failures_and_succeeds_on_zero(env: Env) -> None:
     env.runtime.fail_container(latest.id, 0)
     pod = env.wait("job", lambda p: p["status"]["phase"] == "Succeeded")
     assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
+
+
+def test_a_changed_image_replaces_the_container(env: Env) -> None:
+    pod = env.pod("img", [{"name": "c", "image": "localhost/x:1"}])
+    env.wait("img", lambda p: p["status"]["phase"] == "Running")
+    pod = env.client.get("v1", "Pod", "default", "img")
+    pod["spec"]["containers"][0]["image"] = "localhost/x:2"
+    env.client.update(pod)
+    pod = env.wait("img", lambda p: p["status"]["containerStatuses"][0]["image"] ==
+                   "localhost/x:2" and p["status"]["containerStatuses"][0]["ready"])
+    assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
