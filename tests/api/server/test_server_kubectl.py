@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,30 +154,48 @@ def test_run_logs_and_delete_pod(kubectl: Kubectl, served: Served) -> None:
 
 
 @pytest.fixture
-def watching(kubectl: Kubectl) -> Iterator[subprocess.Popen[str]]:
+def watching(kubectl: Kubectl) -> Iterator[queue.Queue[str]]:
+    """``kubectl get deploy -w`` running; its output lines arrive in the queue."""
     proc = subprocess.Popen(kubectl.argv("get", "deploy", "-w"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=kubectl.env)
+                            stderr=subprocess.DEVNULL, text=True, env=kubectl.env)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     try:
-        yield proc
+        yield lines
     finally:
         proc.kill()  # only the kubectl this fixture started, by its handle
         proc.wait(timeout=30)
+        reader.join(timeout=30)
+
+
+def readline(lines: queue.Queue[str], timeout: float = 60) -> str:
+    """The next output line; fails (never hangs) if none comes in time."""
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError("kubectl printed nothing") from None
 
 
 def test_get_watch_prints_changes(kubectl: Kubectl, served: Served,
-                                  watching: subprocess.Popen[str]) -> None:
+                                  watching: queue.Queue[str]) -> None:
     kubectl.run("create", "-f", str(kubectl.manifest(1)))
-    assert watching.stdout is not None
-    lines = [watching.stdout.readline(), watching.stdout.readline()]
+    lines = [readline(watching), readline(watching)]
     assert lines[0].split()[:2] == ["NAME", "READY"]
     assert lines[1].split()[:2] == ["web", "0/1"]
     kubectl.run("scale", "deploy", "web", "--replicas=6")
-    assert watching.stdout.readline().split()[:2] == ["web", "0/6"]
+    assert readline(watching).split()[:2] == ["web", "0/6"]
 
 
 def test_get_watch_ends_with_the_request_timeout(kubectl: Kubectl) -> None:
     kubectl.run("create", "-f", str(kubectl.manifest(1)))
-    done = subprocess.run(kubectl.argv("get", "deploy", "-w", "--request-timeout=1s"),
+    done = subprocess.run(kubectl.argv("get", "deploy", "-w", "--request-timeout=2s"),
                           capture_output=True, text=True, env=kubectl.env, timeout=60)
     assert "web" in done.stdout
 
