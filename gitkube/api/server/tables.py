@@ -188,6 +188,10 @@ _COLUMNS: dict[str, list[_Col]] = {
     "Namespace": [("Status", "string", _status("status.phase"))],
     "Node": [("Status", "string", _node_status), ("Roles", "string", _roles)],
 }
+# Columns kubectl prints after AGE (priority 0).
+_AFTER_AGE: dict[str, list[_Col]] = {
+    "Node": [("Version", "string", _status("status.nodeInfo.kubeletVersion"))],
+}
 
 
 def _event_object(o: Obj) -> str:
@@ -231,10 +235,13 @@ def as_table(rt: ResourceType, items: list[Obj], resource_version: str,
         definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
                         "description": "Name must be unique within a namespace."}]
         definitions += [_column(n, t) for n, t, _ in cols]
+        after = _AFTER_AGE.get(rt.kind, [])
         definitions.append(_column("Age"))
+        definitions += [_column(n, t) for n, t, _ in after]
         definitions += [_column(n, t, priority=1) for n, t, _ in wide_cols]
         all_cells = [[(o.get("metadata") or {}).get("name", ""),
                       *(f(o) for _, _, f in cols), _age(o, now),
+                      *(f(o) for _, _, f in after),
                       *(f(o) or "<none>" for _, _, f in wide_cols)] for o in items]
     rows = []
     for obj, cells in zip(items, all_cells, strict=True):

@@ -247,3 +247,20 @@ def test_generator_commands_send_protobuf_that_gitkube_decodes(
     assert "created" in kubectl.run(*args).stdout
     stored = call(served.port, "GET", path).json
     assert _subset(expected, stored), (expected, stored)
+
+
+def test_node_commands(kubectl: Kubectl, served: Served) -> None:
+    kubectl.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n")
+    kubectl.run("run", "p", "--image=busybox:1", '--overrides={"spec":{"nodeName":"n1"}}')
+    assert "cordoned" in kubectl.run("cordon", "n1").stdout
+    header, row = kubectl.run("get", "nodes").stdout.splitlines()
+    assert header.split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert "SchedulingDisabled" in row
+    drained = kubectl.run("drain", "n1", "--force", "--timeout=60s")
+    assert "drained" in drained.stdout
+    assert call(served.port, "GET", "/api/v1/namespaces/default/pods/p").code == 404
+    kubectl.run("uncordon", "n1")
+    kubectl.run("taint", "nodes", "n1", "k=v:NoSchedule")
+    node = call(served.port, "GET", "/api/v1/nodes/n1").json
+    assert node["spec"]["taints"] == [{"key": "k", "value": "v", "effect": "NoSchedule"}]
+    assert not node["spec"].get("unschedulable")
