@@ -1,6 +1,6 @@
 """Which api the GitOps loop talks to: the running daemon's, or the store directly.
 
-The CLI's routing decides (``gitkube.cli.connect.client_for``, issue 7): when ``gitkube
+The daemon's routing decides (``gitkube.daemon.client.client_for``, issue 7): when ``gitkube
 serve`` runs for the store, an HTTP client over its unix socket, and the daemon's agents
 converge what the loop applies; otherwise a ``LocalClient`` over the store opened in this
 process, and ``gitkube watch`` runs the agents itself. Using the same routing as every other
@@ -23,7 +23,7 @@ class Connection:
 
 def connect(store_url: str) -> Connection:
     """The api for ``store_url``: the daemon's when one runs for it, else in-process."""
-    from gitkube.cli.connect import client_for, through_daemon
+    from gitkube.daemon.client import client_for, through_daemon
 
     client = client_for(store_url)
     return Connection(client, store_url, through_daemon(client))

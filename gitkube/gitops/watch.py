@@ -185,7 +185,7 @@ class EmbeddedAgents:
         self._monitor.start()
 
     def _watch_for_daemon(self) -> None:
-        from gitkube.cli.connect import daemon_for
+        from gitkube.daemon.client import daemon_for
 
         while not self._stop.wait(self.HANDOVER_CHECK):
             try:
