@@ -5,13 +5,15 @@
   annotation ``k8s.io/initial-events-end: "true"`` (kubectl 1.35+ waits for it), then changes
   after the list's resourceVersion;
 - history compacted: HTTP 200 and one ERROR event whose object is a Status 410 Expired, as the
-  API server does (clients relist);
+  API server does (clients relist); a store failure mid-stream ends it the same way with a
+  503 Status;
 - ``timeoutSeconds``: the stream ends then; without it the stream stays open until the client
   goes away or the server shuts down.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,10 +21,11 @@ from typing import Any
 
 from gitkube.api.client import Client, Watcher
 from gitkube.api.server.bodies import encode_json
-from gitkube.errors import Gone
+from gitkube.errors import APIError, GitkubeError, Gone
 from gitkube.model.kinds import ResourceType
 
 Obj = dict[str, Any]
+log = logging.getLogger("gitkube.api.server")
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 # How often a quiet watch wakes to check for shutdown and a vanished peer.
 TICK = 1.0
@@ -32,7 +35,7 @@ def _line(event_type: str, obj: Obj) -> bytes:
     return encode_json({"type": event_type, "object": obj}) + b"\n"
 
 
-def error_line(error: Gone) -> bytes:
+def error_line(error: APIError) -> bytes:
     return _line("ERROR", error.status())
 
 
@@ -54,6 +57,7 @@ class WatchStream:
                  render: Callable[[Obj], Obj] | None = None):
         self._stopping = stopping
         self._render = render
+        self._what = rt.plural
         self._deadline = (time.monotonic() + timeout_seconds
                           if timeout_seconds is not None and timeout_seconds > 0 else None)
         self._head: list[bytes] = []
@@ -87,8 +91,14 @@ class WatchStream:
                     return
             try:
                 event = watcher.next_event(wait)
-            except Gone as e:
+            except APIError as e:  # Gone (410) above all
                 yield error_line(e)
+                return
+            except GitkubeError as e:  # the store failed under the watch
+                log.warning("watch of %s ended: %s", self._what, e)
+                failure = APIError(f"the watch ended: {e.message}")
+                failure.code, failure.reason = 503, "ServiceUnavailable"
+                yield error_line(failure)
                 return
             if event is None:
                 yield None

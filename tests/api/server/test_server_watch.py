@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from conftest import Served
 from httphelp import WatchReader, assert_status, call, pod
 
@@ -142,3 +143,25 @@ def test_shutdown_ends_open_watches(served: Served) -> None:
     assert ended.is_set() and watcher.ended
     assert watcher.next_event(0) is None
     watcher.close()
+
+
+def test_a_store_failure_mid_watch_is_an_error_event(served: Served,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitkube.api.watch import LocalWatcher
+    from gitkube.errors import StoreUnavailable
+
+    call(served.port, "POST", PODS, pod("a"))
+    real = LocalWatcher.next_event
+    calls = []
+
+    def failing(self: LocalWatcher, timeout: float | None = None) -> WatchEvent | None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise StoreUnavailable("the database file vanished")
+        return real(self, timeout)
+
+    monkeypatch.setattr(LocalWatcher, "next_event", failing)
+    with WatchReader(served.port, f"{PODS}?watch=1") as w:
+        events = w.rest()
+    assert [e["type"] for e in events] == ["ADDED", "ERROR"]
+    assert events[1]["object"]["code"] == 503
