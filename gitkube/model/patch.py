@@ -9,9 +9,10 @@
   (containers/initContainers/env/volumes/imagePullSecrets by ``name``, volumeMounts by
   ``mountPath``, container ports by ``containerPort``, service ports by ``port``,
   conditions/addresses by ``type``, ownerReferences by ``uid``, hostAliases by ``ip``), and
-  ``metadata.finalizers`` merges as a set. Directives: ``$patch: delete`` (in a list element
-  or a map), ``$patch: replace`` (a map, or an element of a list to replace the whole list),
-  ``$setElementOrder/<field>``, ``$retainKeys``, ``$deleteFromPrimitiveList/<field>``.
+  ``metadata.finalizers`` merges as a set (the key table: gitkube/model/mergekeys.py).
+  Directives: ``$patch: delete`` (in a list element or a map), ``$patch: replace`` (a map,
+  or an element of a list to replace the whole list), ``$setElementOrder/<field>``,
+  ``$retainKeys``, ``$deleteFromPrimitiveList/<field>``.
 
 Errors raise ``PatchError``; ``PatchError.invalid`` tells a failed ``test`` or a missing path
 (HTTP 422) from a malformed patch document (HTTP 400).
@@ -22,24 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-MERGE_KEYS: dict[str, str] = {
-    "containers": "name",
-    "initContainers": "name",
-    "ephemeralContainers": "name",
-    "env": "name",
-    "volumes": "name",
-    "imagePullSecrets": "name",
-    "resourceClaims": "name",
-    "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath",
-    "conditions": "type",
-    "addresses": "type",
-    "ownerReferences": "uid",
-    "hostAliases": "ip",
-    "topologySpreadConstraints": "topologyKey",
-}
-# Lists of scalars that merge as sets (patchStrategy: merge on a primitive list).
-SET_LISTS: frozenset[str] = frozenset({"finalizers"})
+from gitkube.model.mergekeys import SET_LISTS, merge_key
 
 
 class PatchError(ValueError):
@@ -201,13 +185,6 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     return result if result is not None else {}
 
 
-def _merge_key(field: str, items: list[Any]) -> str | None:
-    if field == "ports":
-        sample = next((x for x in items if isinstance(x, dict) and "$patch" not in x), None)
-        return "containerPort" if sample is not None and "containerPort" in sample else "port"
-    return MERGE_KEYS.get(field)
-
-
 def _smp_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
     directive = patch.get("$patch")
     if directive == "delete":
@@ -257,7 +234,7 @@ def _smp_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         merged = list(copy.deepcopy(current))
         merged.extend(x for x in patch if x not in merged)
         return merged
-    key = _merge_key(field, [*current, *patch])
+    key = merge_key(field, [*current, *patch])
     if key is None or not all(isinstance(x, dict) for x in patch):
         return [copy.deepcopy(x) for x in patch]
     result = [copy.deepcopy(x) for x in current]
@@ -287,7 +264,7 @@ def _smp_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
 
 def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
     """``$setElementOrder``: items named in ``order`` first, in that order; the rest after."""
-    key = _merge_key(field, items)
+    key = merge_key(field, items)
     if key is None:
         ranked = {repr(v): i for i, v in enumerate(order)}
         return sorted(items, key=lambda x: ranked.get(repr(x), len(ranked)))
