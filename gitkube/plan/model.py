@@ -7,6 +7,8 @@ saves and loads it, apply.py carries it out. Every value is frozen and JSON-comp
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -16,7 +18,26 @@ from gitkube.model.objects import ObjectRef
 FORMAT_VERSION = 1
 
 FieldOp = Literal["add", "replace", "remove"]
-PathPart = str | int
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """A path part naming the item of a keyed list by its merge key (gitkube/model/mergekeys.py):
+    ``ItemKey("name", "httpd")`` is shown ``[name=httpd]``."""
+
+    key: str
+    value: str | int
+
+    def __str__(self) -> str:
+        value = self.value
+        if isinstance(value, str) and not _BARE.fullmatch(value):
+            return f"[{self.key}={json.dumps(value, ensure_ascii=False)}]"
+        return f"[{self.key}={value}]"
+
+
+# a key value shown without quotes: no brackets, quotes, spaces or "=", and not a number
+_BARE = re.compile(r"(?![-+]?[0-9]+(\.[0-9]*)?$)[A-Za-z0-9_./:@-]+")
+PathPart = str | int | ItemKey
 
 
 class Action(StrEnum):
@@ -199,12 +220,15 @@ class Plan:
 
 
 def dotted_path(path: tuple[PathPart, ...]) -> str:
-    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``; keys holding
-    dots or slashes are bracketed: ``metadata.labels["app.kubernetes.io/name"]``."""
+    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``; an item of a
+    keyed list by its key: ``spec.containers[name=httpd].image``; keys holding dots or slashes
+    are bracketed: ``metadata.labels["app.kubernetes.io/name"]``."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, ItemKey):
+            out += str(part)
         elif any(ch in part for ch in "./[] "):
             out += f'["{part}"]'
         else:

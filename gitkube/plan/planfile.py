@@ -29,6 +29,8 @@ from gitkube.plan.model import (
     Action,
     Change,
     FieldChange,
+    ItemKey,
+    PathPart,
     Plan,
     Skipped,
     SourceInfo,
@@ -52,16 +54,26 @@ class StalePlan(GitkubeError):
         )
 
 
+def _path_to_json(path: tuple[PathPart, ...]) -> list[Any]:
+    """A field path as JSON: a keyed list item is ``{"key": "name", "value": "httpd"}``."""
+    return [{"key": p.key, "value": p.value} if isinstance(p, ItemKey) else p for p in path]
+
+
+def _path_from_json(parts: list[Any]) -> tuple[PathPart, ...]:
+    return tuple(ItemKey(p["key"], p["value"]) if isinstance(p, dict) else p for p in parts)
+
+
 def _change_to_json(change: Change) -> dict[str, Any]:
     return {
         "object": ref_json(change.ref),
         "action": change.action.value,
         "fields": [
-            {"path": list(f.path), "op": f.op, "before": f.before, "after": f.after,
+            {"path": _path_to_json(f.path), "op": f.op, "before": f.before, "after": f.after,
              "drift": f.drift}
             for f in change.fields
         ] if not change.sensitive else [
-            {"path": list(f.path), "op": f.op, "before": None, "after": None, "drift": f.drift}
+            {"path": _path_to_json(f.path), "op": f.op, "before": None, "after": None,
+             "drift": f.drift}
             for f in change.fields
         ],
         "desired": mask_object(change.desired) if change.desired is not None else None,
@@ -78,7 +90,7 @@ def _change_from_json(data: dict[str, Any]) -> Change:
         ref=ref_from_json(data["object"]),
         action=Action(data["action"]),
         fields=tuple(
-            FieldChange(tuple(f["path"]), f["op"], f.get("before"), f.get("after"),
+            FieldChange(_path_from_json(f["path"]), f["op"], f.get("before"), f.get("after"),
                         bool(f.get("drift")))
             for f in data.get("fields") or ()
         ),
