@@ -7,7 +7,8 @@ Each case directory holds:
 - ``live.yaml``  objects others wrote directly to the live store (optional; may carry another
                  source's label, or ownerReferences)
 - ``edits.yaml`` hand edits after that: ``{apiVersion, kind, namespace, name, patch}`` merge
-                 patches (optional; drift), or ``status: {...}`` status writes
+                 patches (optional; drift; ``patchType: strategic`` for a strategic merge
+                 patch), or ``status: {...}`` status writes
 - ``desired/``   the manifests now in git (may be empty)
 - ``case.yaml``  options: ``prune`` (default true), ``apply_error`` (a substring: apply must
                  refuse with it), ``stale_edits`` (edits made after ``plan --out``: applying
@@ -67,7 +68,8 @@ def edit(client: Client, edits: list[dict[str, Any]]) -> None:
             obj["status"] = e["status"]
             client.update_status(obj)
         else:
-            client.patch(e["apiVersion"], e["kind"], e.get("namespace"), e["name"], e["patch"])
+            client.patch(e["apiVersion"], e["kind"], e.get("namespace"), e["name"], e["patch"],
+                         e.get("patchType", "merge"))
 
 
 def prepare(case: Path) -> Client:

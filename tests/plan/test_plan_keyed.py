@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from plan_golden import CASES, plan_case, prepare
+
+from gitkube.api.client import Client
 from gitkube.plan import planfile
+from gitkube.plan.apply import apply_plan
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import FieldChange, ItemKey, SourceInfo, dotted_path
 from gitkube.plan.planner import Desired, make_plan
@@ -160,3 +164,32 @@ def test_keyed_paths_survive_a_saved_plan(tmp_path: Path) -> None:
     loaded = planfile.load(tmp_path / "p.json")
     assert loaded.actionable[0].fields == plan.actionable[0].fields
     assert render_text(loaded) == render_text(plan)
+
+
+def _applied_case(name: str) -> Client:
+    case = CASES / name
+    client = prepare(case)
+    apply_plan(client, plan_case(case, client), author="test")
+    return client
+
+
+def _web_spec(client: Client) -> dict[str, Any]:
+    spec: dict[str, Any] = client.get("apps/v1", "Deployment", "default", "web")["spec"][
+        "template"]["spec"]
+    return spec
+
+
+def test_golden_live_only_items_survive_apply() -> None:
+    spec = _web_spec(_applied_case("keyed-live-only"))
+    assert [x["name"] for x in spec["containers"]] == ["web", "proxy"]
+    assert spec["containers"][0]["env"] == [
+        {"name": "FEATURE_X", "value": "2"},
+        {"name": "OTEL_ENDPOINT", "value": "http://collector:4317"}]
+
+
+def test_golden_reorder_is_not_written_and_new_items_land_after_their_neighbour() -> None:
+    spec = _web_spec(_applied_case("keyed-reorder"))
+    assert [v["name"] for v in spec["volumes"]] == ["config", "data"]  # live order kept
+    assert [e["name"] for e in spec["containers"][0]["env"]] == ["A", "B"]
+    spec = _web_spec(_applied_case("keyed-env-added"))
+    assert [e["name"] for e in spec["containers"][0]["env"]] == ["LOG_LEVEL", "CACHE_DIR", "PORT"]
