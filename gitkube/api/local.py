@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -74,6 +74,8 @@ from gitkube.errors import (
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 from gitkube.model.labels import (
+    FieldSelector,
+    Selector,
     SelectorError,
     as_field_selector,
     as_selector,
@@ -181,6 +183,29 @@ class LocalClient:
         if not labels.empty or not fields.empty:
             items = [o for o in items if labels.matches_object(o) and fields.matches(o)]
         return ObjectList(items, str(revision), rt.api_version, rt.kind)
+
+    def iter_list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+    ) -> tuple[str, Iterator[Obj]]:
+        """``list`` one object at a time (not part of the Client protocol): the revision of
+        the read (the list's resourceVersion) and an iterator over the matching objects in
+        ``list``'s order. An unknown kind, a bad selector or a store failure is raised here,
+        before the first item; the store is read once, here, so the items are exactly those
+        ``list`` would return at that revision. Each object is decoded only when the
+        iterator reaches it and its raw value is dropped then, so at most one decoded object
+        is held at a time: the API server streams large lists with it. With a selector, the
+        raw JSON is first checked for the values the selector requires (see
+        ``_raw_prefilter``), so most non-matching objects are never decoded."""
+        rt = self.resource(api_version, kind)
+        labels, fields = self._selectors(label_selector, field_selector)
+        kvs, revision = self.store.list(rt.prefix(namespace or None))
+        return str(revision), _iter_decoded(kvs, labels, fields)
 
     @staticmethod
     def _selectors(label_selector: LabelSelectorArg, field_selector: FieldSelectorArg) -> Any:
@@ -591,6 +616,76 @@ class LocalClient:
         resourceVersion it was read with)."""
         return copy_json(step.result) if step.result is not None else None
 
+
+def _iter_decoded(kvs: builtins.list[KeyValue], labels: Selector,
+                  fields: FieldSelector) -> Iterator[Obj]:
+    """The objects of ``kvs`` that match the selectors, decoded one at a time."""
+    if labels.matches_nothing:
+        return
+    selective = not labels.empty or not fields.empty
+    prefilter = _raw_prefilter(labels, fields) if selective else None
+    pending = kvs[::-1]  # popped from the end: each raw value is released once handled
+    del kvs
+    while pending:
+        kv = pending.pop()
+        if prefilter is not None and not prefilter(kv.value):
+            continue
+        obj = decode(kv)
+        if selective and not (labels.matches_object(obj) and fields.matches(obj)):
+            continue
+        yield obj
+
+
+_NUMBERISH = frozenset("0123456789+-.eE")
+
+
+def _raw_prefilter(labels: Selector, fields: FieldSelector) -> Callable[[bytes], bool] | None:
+    """A cheap test on an object's stored JSON that is False only for objects the selectors
+    cannot match, so they are skipped without being decoded; None when no requirement gives
+    one. It is a necessary condition only: objects that pass are decoded and matched fully.
+
+    Why it is sound: in JSON without any backslash (no escape sequences), every string value
+    appears verbatim between quotes, and ``true``/``false``/integers verbatim. So an object
+    with label ``app=web`` contains ``"web"``, and one whose ``status.phase`` is ``Running``
+    contains ``Running``. A stored value with any backslash in it (whatever wrote it) always
+    passes. Requirements used: label ``=``/``==``/``in`` (one of the quoted values),
+    label ``exists``/``>``/``<`` (the quoted key), and non-negated field requirements with a
+    non-empty, non-numeric value (an empty one matches an absent field; a float's text
+    could differ from its ``str``)."""
+    groups: builtins.list[tuple[bytes, ...]] = []
+    for req in labels.requirements:
+        if req.operator in ("=", "in"):
+            needles = tuple(_quoted(v) for v in req.values)
+        elif req.operator in ("exists", "gt", "lt"):
+            needles = (_quoted(req.key),)
+        else:
+            continue
+        if needles and all(needles):
+            groups.append(tuple(n for n in needles if n))
+    for freq in fields.requirements:
+        value = freq.value
+        if freq.negated or not value or set(value) <= _NUMBERISH or not _plain(value):
+            continue
+        groups.append((value.encode(),))
+    if not groups:
+        return None
+
+    def passes(raw: bytes) -> bool:
+        if b"\\" in raw:
+            return True
+        return all(any(n in raw for n in group) for group in groups)
+
+    return passes
+
+
+def _plain(text: str) -> bool:
+    """True when JSON writes ``text`` verbatim (no character that needs escaping)."""
+    return all(c not in '"\\' and c >= " " for c in text)
+
+
+def _quoted(text: str) -> bytes:
+    """``"text"`` as JSON writes it unescaped, or b"" when it would be escaped."""
+    return b'"' + text.encode() + b'"' if _plain(text) else b""
 
 
 def _conforms(client: LocalClient) -> Client:
