@@ -212,42 +212,60 @@ def _column(name: str, kind: str = "string", fmt: str = "", priority: int = 0) -
             "description": name}
 
 
-def _event_rows(items: list[Obj], now: float) -> tuple[list[Obj], list[list[Any]]]:
+_EVENT_DEFINITIONS = [_column("Last Seen"), _column("Type"), _column("Reason"),
+                      _column("Object"), _column("Message"),
+                      _column("Name", fmt="name", priority=1)]
+
+
+def _event_cells(o: Obj, now: float) -> list[Any]:
     """kubectl's event columns: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE (NAME is wide)."""
-    definitions = [_column("Last Seen"), _column("Type"), _column("Reason"),
-                   _column("Object"), _column("Message"), _column("Name", fmt="name",
-                                                                  priority=1)]
-    cells = [[_last_seen(o, now), o.get("type") or "", o.get("reason") or "",
-              _event_object(o), o.get("message") or "",
-              (o.get("metadata") or {}).get("name", "")] for o in items]
+    return [_last_seen(o, now), o.get("type") or "", o.get("reason") or "",
+            _event_object(o), o.get("message") or "",
+            (o.get("metadata") or {}).get("name", "")]
+
+
+def _layout(rt: ResourceType) -> tuple[list[Obj], Callable[[Obj, float], list[Any]]]:
+    """The column definitions of ``rt``'s Table and the function computing a row's cells."""
+    if rt.kind == "Event":
+        return [dict(d) for d in _EVENT_DEFINITIONS], _event_cells
+    cols = _COLUMNS.get(rt.kind, [])
+    wide_cols = _WIDE.get(rt.kind, [])
+    after = _AFTER_AGE.get(rt.kind, [])
+    definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
+                    "description": "Name must be unique within a namespace."}]
+    definitions += [_column(n, t) for n, t, _ in cols]
+    definitions.append(_column("Age"))
+    definitions += [_column(n, t) for n, t, _ in after]
+    definitions += [_column(n, t, priority=1) for n, t, _ in wide_cols]
+
+    def cells(o: Obj, now: float) -> list[Any]:
+        return [(o.get("metadata") or {}).get("name", ""), *(f(o) for _, _, f in cols),
+                _age(o, now), *(f(o) for _, _, f in after),
+                *(f(o) or "<none>" for _, _, f in wide_cols)]
+
     return definitions, cells
+
+
+def table_parts(rt: ResourceType, resource_version: str,
+                wide: bool = False) -> tuple[Obj, Callable[[Obj], Obj]]:
+    """A meta.k8s.io/v1 Table without its ``rows`` (the last field), and the function
+    making one object's row: what a streamed list writes piece by piece."""
+    now = time.time()
+    definitions, cells = _layout(rt)
+
+    def row(obj: Obj) -> Obj:
+        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": obj.get("metadata") or {}}
+        return {"cells": cells(obj, now), "object": obj if wide else partial}
+
+    head = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": resource_version},
+            "columnDefinitions": definitions}
+    return head, row
 
 
 def as_table(rt: ResourceType, items: list[Obj], resource_version: str,
              wide: bool = False) -> Obj:
     """A meta.k8s.io/v1 Table of ``items``."""
-    now = time.time()
-    if rt.kind == "Event":
-        definitions, all_cells = _event_rows(items, now)
-    else:
-        cols = _COLUMNS.get(rt.kind, [])
-        wide_cols = _WIDE.get(rt.kind, [])
-        definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
-                        "description": "Name must be unique within a namespace."}]
-        definitions += [_column(n, t) for n, t, _ in cols]
-        after = _AFTER_AGE.get(rt.kind, [])
-        definitions.append(_column("Age"))
-        definitions += [_column(n, t) for n, t, _ in after]
-        definitions += [_column(n, t, priority=1) for n, t, _ in wide_cols]
-        all_cells = [[(o.get("metadata") or {}).get("name", ""),
-                      *(f(o) for _, _, f in cols), _age(o, now),
-                      *(f(o) for _, _, f in after),
-                      *(f(o) or "<none>" for _, _, f in wide_cols)] for o in items]
-    rows = []
-    for obj, cells in zip(items, all_cells, strict=True):
-        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": obj.get("metadata") or {}}
-        rows.append({"cells": cells, "object": obj if wide else partial})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-            "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": definitions, "rows": rows}
+    head, row = table_parts(rt, resource_version, wide)
+    return {**head, "rows": [row(o) for o in items]}
