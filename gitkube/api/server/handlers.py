@@ -7,12 +7,12 @@ raises ``APIError`` (the transport turns it into a Status).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
 from gitkube.api.codec import copy_json
-from gitkube.api.server import bodies, dryrun
+from gitkube.api.server import bodies, dryrun, liststream
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
     MethodNotAllowed,
@@ -22,10 +22,11 @@ from gitkube.api.server.bodies import (
     media_type,
     parse_body,
 )
+from gitkube.api.server.liststream import ItemLister
 from gitkube.api.server.logs import LogOptions, LogsProvider, choose_container, limited
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.routes import Route
-from gitkube.api.server.tables import as_table, wants_table
+from gitkube.api.server.tables import as_table, table_parts, wants_table
 from gitkube.api.server.watchstream import WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
 from gitkube.model.kinds import ResourceType
@@ -96,13 +97,7 @@ class Resources:
         if route.collection:
             if route.legacy_watch or flag(q, "watch"):
                 return self._watch(req, route)
-            listed = self.client.list(rt.api_version, rt.kind, self._ns(route),
-                                      label_selector=q.get("labelSelector") or None,
-                                      field_selector=q.get("fieldSelector") or None)
-            if wants_table(req.headers.get("accept")):
-                return Response.json(as_table(rt, listed.items, listed.resource_version,
-                                              wide=q.get("includeObject") == "Object"))
-            return Response.json(listed.to_dict())
+            return self._list(req, route)
         if route.legacy_watch or flag(q, "watch"):
             # a watch on one object: the collection filtered by name, as the API server does
             name_sel = f"metadata.name={route.name}"
@@ -122,6 +117,30 @@ class Resources:
             return Response.json(as_table(rt, [obj], obj["metadata"].get("resourceVersion",
                                                                           "")))
         return Response.json(obj)
+
+    def _list(self, req: Request, route: Route) -> Answer:
+        """A list, encoded and sent a batch at a time (gitkube/api/server/liststream.py);
+        from a client with ``iter_list`` (LocalClient) the objects are also read one at a
+        time, so a large list never sits whole in memory."""
+        rt, q = route.rt, req.query
+        labels = q.get("labelSelector") or None
+        fields = q.get("fieldSelector") or None
+        items: Iterable[Obj]
+        if isinstance(self.client, ItemLister):
+            rv, items = self.client.iter_list(rt.api_version, rt.kind, self._ns(route),
+                                              label_selector=labels, field_selector=fields)
+        else:
+            listed = self.client.list(rt.api_version, rt.kind, self._ns(route),
+                                      label_selector=labels, field_selector=fields)
+            rv, items = listed.resource_version, listed.items
+        if wants_table(req.headers.get("accept")):
+            head, row = table_parts(rt, rv, wide=q.get("includeObject") == "Object")
+            chunks = liststream.pieces(head, "rows", items, row)
+        else:
+            head = {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": rv}}
+            chunks = liststream.pieces(head, "items", items)
+        return liststream.answer(chunks, head_only=req.method == "HEAD")
 
     def _watch(self, req: Request, route: Route) -> Answer:
         rt, q = route.rt, req.query

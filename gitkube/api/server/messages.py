@@ -47,12 +47,16 @@ class Response:
 class Stream:
     """A streamed answer (watch, log follow), sent chunked. ``chunks`` yields data to send
     now, or None as an idle tick (the transport checks that the peer is still there);
-    ``close`` is called when the stream ends for any reason."""
+    ``close`` is called when the stream ends for any reason.
+
+    ``finite``: a complete answer merely sent in pieces (a large list): it counts as a
+    request in flight, so shutdown lets it finish (within its grace) instead of ending it."""
 
     chunks: Iterator[bytes | None]
     content_type: str = JSON
     code: int = 200
     close: Callable[[], None] = lambda: None
+    finite: bool = False
 
 
 Answer = Response | Stream

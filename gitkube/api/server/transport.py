@@ -185,9 +185,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stream(self, stream: Stream) -> None:
         """Chunked transfer: each chunk flushed as it comes; the stream ends with the
-        generator, the peer leaving, or shutdown."""
-        self.api._streams.add(stream)
-        self.api._busy_inc(-1)  # a stream is not a request in flight: shutdown ends it
+        generator, the peer leaving, or shutdown (a finite stream only with the generator
+        or the peer)."""
+        endless = not stream.finite
+        if endless:
+            self.api._streams.add(stream)
+            self.api._busy_inc(-1)  # a stream is not a request in flight: shutdown ends it
         try:
             self.wfile.write(b"".join([
                 _status_line(stream.code),
@@ -203,8 +206,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
         finally:
-            self.api._busy_inc(1)
-            self.api._streams.discard(stream)
+            if endless:
+                self.api._busy_inc(1)
+                self.api._streams.discard(stream)
             with contextlib.suppress(Exception):
                 stream.close()
 

@@ -405,6 +405,7 @@ def test_internal_errors_are_a_status_without_traceback(served: Served,
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr(served.local, "list", boom)
+    monkeypatch.setattr(served.local, "iter_list", boom)  # what the server lists with
     answer = call(served.port, "GET", PODS)
     status = assert_status(answer, 500, "InternalError")
     assert "secret detail" not in status["message"] and b"Traceback" not in answer.body
