@@ -6,10 +6,14 @@ Validate). ``LocalClient`` reads the current object, calls one of these, and wri
 - ``prepare_create``: defaults, namespace, generateName, uid, creationTimestamp, generation 1,
   initial status (workloads: ``{}`` plus the counters upstream always serializes; Pod: phase
   Pending; Namespace: phase Active; Service: ``loadBalancer: {}``; PVC: phase Pending; other
-  kinds, Node included, keep what the caller sent).
+  kinds, Node included, keep what the caller sent); a Namespace gets ``kubernetes`` in its
+  ``spec.finalizers`` (upstream's namespace strategy: the namespace controller's hold).
 - ``prepare_update``: defaults; server-owned metadata kept from the stored object; status kept
   (kinds with a status subresource); generation + 1 when anything outside metadata and status
-  changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started.
+  changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started; a
+  Namespace update that does not mention ``spec.finalizers`` keeps the stored ones (upstream
+  keeps them always; gitkube's namespace controller releases a Namespace with an update that
+  sets them).
 - ``prepare_status_update``: the stored object with only ``status`` replaced.
 - ``prepare_delete``: finalizers (plus ``orphan``/``foregroundDeletion`` for those
   propagation policies, and a Namespace's ``spec.finalizers``) keep the object with
@@ -45,6 +49,7 @@ SERVER_METADATA = (
     "deletionGracePeriodSeconds",
 )
 ORPHAN_FINALIZER = "orphan"
+NAMESPACE_FINALIZER = "kubernetes"  # a Namespace's spec.finalizers: the namespace controller
 FOREGROUND_FINALIZER = "foregroundDeletion"
 _NOT_SPEC = frozenset({"apiVersion", "kind", "metadata", "status"})
 # Kinds whose status a create resets: to {} plus the fields upstream always serializes.
@@ -105,6 +110,17 @@ def prepare_create(rt: ResourceType, obj: Obj, *, now: str) -> Obj:
     meta["generation"] = 1
     if rt.kind in _INITIAL_STATUS:
         out["status"] = copy_json(_INITIAL_STATUS[rt.kind])
+    if rt.kind == "Namespace":
+        # Not a default (plan's normalisation never adds it; the diff ignores fields only the
+        # live object has): upstream sets it in the strategy so that it can later be removed.
+        spec = out.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        out["spec"] = spec
+        held = spec.get("finalizers")
+        held = list(held) if isinstance(held, list) else []
+        if NAMESPACE_FINALIZER not in held:
+            held.append(NAMESPACE_FINALIZER)
+        spec["finalizers"] = held
     return out
 
 
@@ -139,6 +155,11 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
         out.pop("status", None)
         if "status" in old:
             out["status"] = copy_json(old["status"])
+    if rt.kind == "Namespace" and spec_finalizers(old):
+        spec = out.get("spec")
+        if not isinstance(spec, dict) or spec.get("finalizers") is None:
+            out["spec"] = {**(spec if isinstance(spec, dict) else {}),
+                           "finalizers": spec_finalizers(old)}
     if spec_of(out) != spec_of(old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     if old_meta.get("deletionTimestamp"):

@@ -1,14 +1,16 @@
 """Namespace controller: deleting a Namespace deletes everything inside it.
 
-Two cases, because the api does not default ``spec.finalizers`` (docs/API.md):
+Two cases:
 
-- A Namespace held by ``spec.finalizers: [kubernetes]`` stays with ``deletionTimestamp``
-  and ``status.phase: Terminating`` (new content is refused by the api meanwhile). This
-  controller deletes every namespaced object in it, waits until none is left (objects with
-  finalizers of their own, pods terminating gracefully), then removes ``kubernetes`` from
-  ``spec.finalizers`` and the api removes the Namespace — upstream's behaviour.
-- A Namespace without that finalizer is removed by the api at once; when the informer sees
-  it go, its content is deleted the same way (there is nothing left to hold).
+- A Namespace held by ``spec.finalizers: [kubernetes]`` (the api sets it on create, as
+  upstream does) stays with ``deletionTimestamp`` and ``status.phase: Terminating`` (new
+  content is refused by the api meanwhile). This controller deletes every namespaced object
+  in it (every kind, Events too), waits until none is left (objects with finalizers of their
+  own, pods terminating gracefully), then removes ``kubernetes`` from ``spec.finalizers`` and
+  the api removes the Namespace — upstream's behaviour.
+- A Namespace without that finalizer (emptied by hand, or created before the api set it) is
+  removed by the api at once; when the informer sees it go, its content is deleted the same
+  way (there is nothing left to hold).
 
 Only namespaces this controller saw deleted are purged: objects in a namespace that never
 had a Namespace object (``default`` needs none) are left alone.
