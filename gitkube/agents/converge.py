@@ -16,6 +16,15 @@ Namespace              phase Active
 anything else          it exists
 =====================  ==============================================================
 
+Deleted objects are waited for too (``gone=``: ``gitkube delete``, and the objects an apply
+pruned): a ``Gone`` target is done when the object is gone from the store (a new object of
+that name does not count), nothing it owned is left (ownerReferences, transitively: a
+Deployment's ReplicaSets and Pods), and no pod sandbox of that namespace is left in the
+container runtime without its pod (the kubelet stops and removes those). A deleted Namespace
+is done when it is gone and nothing is left inside it (Events aside: the namespace controller
+purges them, but one recorded by a racing agent must not hold the wait) and no pod sandbox is
+labelled with it. Without a runtime (a daemon runs the agents) the sandboxes are not checked.
+
 On a terminal it redraws one progress line (objects converged / total, pods by phase);
 otherwise it writes a plain line whenever an object converges and a summary every 10 s.
 When the time is up (or a Job failed) the result names each unconverged object and why:
@@ -43,10 +52,17 @@ from typing import Any, TextIO
 
 from gitkube.agents.runtime import Agent, Manager
 from gitkube.api.client import Client
-from gitkube.errors import NotFound
+from gitkube.errors import GitkubeError, NotFound
+from gitkube.model import kinds
 from gitkube.model.labels import selector_matches
 from gitkube.model.objects import ObjectRef
-from gitkube.runtime.base import ContainerRuntime
+from gitkube.runtime.base import (
+    LABEL_CLUSTER,
+    LABEL_NAMESPACE,
+    LABEL_POD_NAME,
+    LABEL_POD_UID,
+    ContainerRuntime,
+)
 
 log = logging.getLogger("gitkube.converge")
 Obj = dict[str, Any]
@@ -63,11 +79,24 @@ class Verdict:
     failed: bool = False  # will not converge by waiting (a failed Job)
 
 
+@dataclass(frozen=True)
+class Gone:
+    """A deleted object to wait for (module docstring). ``uid``: the deleted object's; its
+    dependents are found by it, and an object recreated under the name does not count."""
+    ref: ObjectRef
+    uid: str | None = None
+
+    @classmethod
+    def of(cls, obj: Obj) -> Gone:
+        return cls(ObjectRef.of(obj), str((obj.get("metadata") or {}).get("uid") or "") or None)
+
+
 @dataclass
 class ConvergeResult:
     ok: bool
     elapsed: float
     total: int
+    removed: int = 0  # how many of ``total`` were Gone targets
     unconverged: list[tuple[ObjectRef, str]] = field(default_factory=list)
     failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
     pods: dict[str, int] = field(default_factory=dict)
@@ -229,10 +258,18 @@ def pod_problem(pod: Obj) -> str:
 class Converger:
     """Evaluates the targets against the store (see the module docstring)."""
 
-    def __init__(self, client: Client, refs: Iterable[ObjectRef]):
+    def __init__(self, client: Client, refs: Iterable[ObjectRef], *,
+                 gone: Iterable[Gone] = (), runtime: ContainerRuntime | None = None):
         self.client = client
         self.refs = list(refs)
-        self.namespaces = sorted({r.namespace for r in self.refs if r.namespace})
+        self.gone = {g.ref: g for g in gone if g.ref not in set(self.refs)}
+        self.runtime = runtime
+        self.namespaces = sorted({r.namespace for r in self.refs if r.namespace}
+                                 | {_space_of(r) for r in self.gone})
+        # uids of each Gone target's dependents seen so far (they may go before their own)
+        self._owned: dict[ObjectRef, set[str]] = {
+            r: {g.uid} if g.uid else set() for r, g in self.gone.items()}
+        self._cluster: str | None = None
 
     def _get(self, ref: ObjectRef) -> Obj | None:
         try:
@@ -251,10 +288,80 @@ class Converger:
         for ref in self.refs:
             obj = self._get(ref)
             out[ref] = verdict(obj) if obj is not None else Verdict(False, "not found")
+        contents: dict[str, list[Obj]] = {}
+        for ref, target in self.gone.items():
+            space = _space_of(ref)
+            if space not in contents:
+                contents[space] = self._contents(space)
+            out[ref] = self._gone_verdict(target, contents[space])
         return out
+
+    def _contents(self, namespace: str) -> list[Obj]:
+        """Every object in ``namespace`` (Events aside), for finding what is left."""
+        out: list[Obj] = []
+        for rt in kinds.RESOURCES:
+            if rt.namespaced and rt.kind != "Event":
+                try:
+                    out.extend(self.client.list(rt.api_version, rt.kind, namespace).items)
+                except NotFound:  # a kind this api does not serve
+                    continue
+        return out
+
+    def _gone_verdict(self, target: Gone, contents: list[Obj]) -> Verdict:
+        ref = target.ref
+        obj = self._get(ref)
+        if obj is not None and target.uid and obj["metadata"].get("uid") != target.uid:
+            obj = None  # recreated under the same name: the deleted one is gone
+        if obj is not None:
+            return Verdict(False, _held(obj, contents if ref.kind == "Namespace" else []))
+        if ref.kind == "Namespace":
+            left = contents
+        else:
+            owned = self._owned[ref]
+            left = []
+            grew = True
+            while grew:  # transitively: a Deployment's ReplicaSets, then their Pods
+                grew = False
+                for o in contents:
+                    uid = str(o["metadata"].get("uid") or "")
+                    if uid in owned:
+                        continue
+                    if any(r.get("uid") in owned
+                           for r in o["metadata"].get("ownerReferences") or []):
+                        owned.add(uid)
+                        grew = True
+            left = [o for o in contents if str(o["metadata"].get("uid") or "") in owned]
+        if left:
+            shown = ", ".join(_ref_text(ObjectRef.of(o)) for o in left[:3])
+            more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+            return Verdict(False, f"deleted; {len(left)} object(s) left: {shown}{more}")
+        stale = self._stale_sandboxes(_space_of(ref), contents)
+        if stale:
+            return Verdict(False, f"deleted; the containers of {len(stale)} pod(s) not removed "
+                                  f"yet: {', '.join(stale[:3])}")
+        return Verdict(True, "gone")
+
+    def _stale_sandboxes(self, namespace: str, contents: list[Obj]) -> list[str]:
+        """Pod sandboxes of ``namespace`` (this store's) whose pod is not in the store."""
+        if self.runtime is None:
+            return []
+        if self._cluster is None:
+            from gitkube.agents.kubelet.config import cluster_id
+
+            self._cluster = cluster_id(self.client)
+        pods = {str(o["metadata"].get("uid")) for o in contents if o.get("kind") == "Pod"}
+        try:
+            sandboxes = self.runtime.list_sandboxes(
+                {LABEL_CLUSTER: self._cluster, LABEL_NAMESPACE: namespace})
+        except GitkubeError as exc:
+            return [f"(the container runtime failed: {exc})"]
+        return sorted(f"{namespace}/{sb.labels.get(LABEL_POD_NAME, '?')}" for sb in sandboxes
+                      if sb.labels.get(LABEL_POD_UID) not in pods)
 
     def explain(self, ref: ObjectRef, v: Verdict, pods: list[Obj]) -> str:
         """The detail plus the first unready pod's problem and the latest Warning event."""
+        if ref in self.gone:
+            return v.detail
         parts = [v.detail]
         obj = self._get(ref)
         if obj is not None and ref.kind in WORKLOADS:
@@ -297,6 +404,29 @@ class Converger:
         return f"{last.get('reason')}: {last.get('message')}"
 
 
+def _space_of(ref: ObjectRef) -> str:
+    """The namespace a Gone target's leftovers live in (a Namespace's own name)."""
+    return ref.name if ref.kind == "Namespace" and not ref.namespace else ref.namespace
+
+
+def _held(obj: Obj, inside: list[Obj]) -> str:
+    """Why a deleted object is still there, in one line."""
+    meta = obj.get("metadata") or {}
+    if not meta.get("deletionTimestamp"):
+        return "not deleted"
+    parts = ["terminating"]
+    if obj.get("kind") == "Namespace":
+        parts = [f"phase {(obj.get('status') or {}).get('phase', 'Terminating')}"]
+        if inside:
+            parts.append(f"{len(inside)} object(s) left inside")
+    holds = list(meta.get("finalizers") or [])
+    if obj.get("kind") == "Namespace":
+        holds += (obj.get("spec") or {}).get("finalizers") or []
+    if holds:
+        parts.append(f"finalizers {', '.join(str(h) for h in holds)}")
+    return "; ".join(parts)
+
+
 def _ref_text(ref: ObjectRef) -> str:
     return f"{ref.kind} {ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind} {ref.name}"
 
@@ -324,7 +454,8 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
             out.flush()
         else:
             for ref in sorted(done - done_before, key=_ref_text):
-                out.write(f"converged: {_ref_text(ref)} ({verdicts[ref].detail})\n")
+                what = "gone" if ref in converger.gone else "converged"
+                out.write(f"{what}: {_ref_text(ref)} ({verdicts[ref].detail})\n")
             if now - last_summary >= 10:
                 out.write(line + "\n")
                 last_summary = now
@@ -336,7 +467,8 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
     if live:
         out.write("\r\033[K")
     result = ConvergeResult(ok=len(done) == len(verdicts), elapsed=clock() - start,
-                            total=len(verdicts), pods=dict(phases))
+                            total=len(verdicts), pods=dict(phases),
+                            removed=len(converger.gone))
     for ref, v in verdicts.items():
         if v.done:
             continue
@@ -348,13 +480,16 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
 def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.0,
              out: TextIO | None = None, live: bool | None = None,
              runtime: ContainerRuntime | None = None, kubelet_config: Any = None,
-             manager: Manager | None = None, run_agents: bool = True) -> ConvergeResult:
-    """Run the agents until ``refs`` converge (see the module docstring).
+             manager: Manager | None = None, run_agents: bool = True,
+             gone: Iterable[Gone] = ()) -> ConvergeResult:
+    """Run the agents until ``refs`` converge and ``gone`` are gone (module docstring).
     ``run_agents=False``: only wait (a ``gitkube serve`` daemon runs the agents)."""
     out = out or sys.stdout
     live = out.isatty() if live is None else live
     if not run_agents:
-        return wait(Converger(client, refs), timeout, out=out, live=live)
+        converger = Converger(client, refs, gone=gone)
+        converger.evaluate()  # note the dependents while they are there
+        return wait(converger, timeout, out=out, live=live)
     global _prestarted
     own_runtime = runtime is None
     if runtime is None:
@@ -362,6 +497,9 @@ def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.
         runtime = future.result() if future is not None else _start_runtime()
     manager = manager or Manager(client)
     agents = build_agents(manager, runtime, kubelet_config=kubelet_config)
+    converger = Converger(client, refs, gone=gone, runtime=runtime)
+    if converger.gone:
+        converger.evaluate()  # note the dependents before the garbage collector runs
     started = time.monotonic()
     try:
         manager.start()
@@ -370,7 +508,7 @@ def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.
         if waiter is not None:
             waiter(timeout)  # statuses from an earlier run are stale until re-synced
         left = max(0.0, timeout - (time.monotonic() - started))
-        return wait(Converger(client, refs), left, out=out, live=live)
+        return wait(converger, left, out=out, live=live)
     finally:
         manager.stop()
         if own_runtime:
@@ -380,8 +518,13 @@ def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.
 def report(result: ConvergeResult) -> str:
     """The closing text: success, or each unconverged object and why."""
     pods = ", ".join(f"{n} {ph}" for ph, n in sorted(result.pods.items())) or "no pods"
+    if result.ok and result.removed == result.total:
+        return (f"Gone: {result.total} deleted object(s), their dependents and containers, "
+                f"in {result.elapsed:.1f}s.")
     if result.ok:
-        return (f"Converged: {result.total}/{result.total} objects ready in "
+        ready = result.total - result.removed
+        also = f"; {result.removed} deleted object(s) gone" if result.removed else ""
+        return (f"Converged: {ready}/{ready} objects ready{also} in "
                 f"{result.elapsed:.1f}s ({pods}).")
     lines = []
     if result.failed:

@@ -1,11 +1,19 @@
 """`gitkube delete`: delete objects by TYPE/NAME, by name list, by label selector or --all,
 like kubectl delete.
 
-Each deletion prints kubectl's line (``deployment.apps "web" deleted``). When finalizers or
-a graceful pod termination keep an object for a while, the command waits (``--wait``, the
-default) with a watch on its name until it is gone — if a daemon runs the agents; embedded,
-nothing would finish the deletion, so it says so and returns. Children are removed by the
-garbage collector per ``--cascade`` (background, foreground, orphan).
+Each deletion prints kubectl's line (``deployment.apps "web" deleted``). Children are removed
+by the garbage collector per ``--cascade`` (background, foreground, orphan).
+
+``--wait`` (the default) waits until the deletion is finished:
+
+- a daemon runs the agents: when finalizers or a graceful pod termination keep an object
+  for a while, a watch on its name until it is gone;
+- embedded (no daemon): nothing else would finish the deletion, so when there is something
+  to finish (an object held by finalizers, dependents left for the garbage collector, a
+  Namespace's content, containers of deleted pods) the command runs the agents in-process
+  (``gitkube.agents.converge``, as ``apply --wait`` does) until the deleted objects, their
+  dependents and their pods' containers are gone, then stops them. On ``--timeout`` it names
+  what is left and why.
 """
 
 from __future__ import annotations
@@ -90,6 +98,28 @@ def _wait_gone(client: Client, rt: ResourceType, namespace: str | None, name: st
                     return True
 
 
+def _finish_embedded(client: Client, deleted: list[Obj], timeout: float) -> None:
+    """No daemon: run the agents here until the deleted objects, their dependents and their
+    pods' containers are gone (module docstring); nothing to finish: return at once."""
+    from gitkube.agents.converge import Converger, Gone, converge, report
+
+    gone = [Gone.of(obj) for obj in deleted]
+    # A pod's containers are the kubelet's to stop; anything else only when something is
+    # left in the store (held by finalizers, dependents, a Namespace's content).
+    if not any(g.ref.kind == "Pod" for g in gone) and \
+            all(v.done for v in Converger(client, [], gone=gone).evaluate().values()):
+        return
+    typer.echo(f"Waiting for {len(gone)} deleted object(s), their dependents and containers "
+               f"to go (timeout {timeout:g}s)...")
+    result = converge(client, [], gone=gone, timeout=timeout)
+    typer.echo(report(result))
+    if not result.ok:
+        raise GitkubeError(
+            f"{len(result.unconverged) + len(result.failed)} deleted object(s) not gone after "
+            f"{timeout:g}s", hint="see above; `gitkube describe KIND/NAME` shows finalizers "
+                                  "and events, `gitkube get pods -A` what is left")
+
+
 @app.command()
 def delete(
     args: list[str] = typer.Argument(None, help="TYPE/NAME ..., or TYPE [NAME ...]."),
@@ -128,6 +158,7 @@ def delete(
         names += [(rt, o["metadata"]["name"]) for o in found]
     failed = 0
     pending: list[tuple[ResourceType, str]] = []
+    deleted: list[Obj] = []
     for rt, name in names:
         ns = namespace if rt.namespaced else None
         try:
@@ -142,18 +173,17 @@ def delete(
                 failed += 1
             continue
         typer.echo(f"{display(rt, name)} deleted")
+        deleted.append(result)
         if (result.get("metadata") or {}).get("deletionTimestamp"):
             pending.append((rt, name))
-    if pending and wait:
-        if not through_daemon(client):
-            typer.echo(f"{len(pending)} object(s) are being finalized; the agents finish "
-                       "that (`gitkube up`, or `gitkube apply --wait`)", err=True)
-        else:
-            for rt, name in pending:
-                ns = namespace if rt.namespaced else None
-                if not _wait_gone(client, rt, ns, name, timeout):
-                    raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
-                                       "deleted", hint="`gitkube describe` shows its "
-                                                       "finalizers and events")
+    if deleted and wait and not through_daemon(client):
+        _finish_embedded(client, deleted, timeout)
+    elif pending and wait:  # the daemon's agents finish it
+        for rt, name in pending:
+            ns = namespace if rt.namespaced else None
+            if not _wait_gone(client, rt, ns, name, timeout):
+                raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
+                                   "deleted", hint="`gitkube describe` shows its "
+                                                   "finalizers and events")
     if failed:
         raise typer.Exit(1)

@@ -8,12 +8,13 @@ import posixpath
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
-from gitkube.errors import GitkubeError, UsageError, ValidationFailed
+from gitkube.errors import GitkubeError, NotFound, UsageError, ValidationFailed
 from gitkube.plan import planfile
 from gitkube.plan.apply import ApplyResult, apply_plan, no_gc, read_history
 from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
@@ -22,6 +23,9 @@ from gitkube.plan.model import Action, Plan
 from gitkube.plan.planner import Desired
 from gitkube.plan.render import render_json, render_text
 from gitkube.plan.sourceinfo import describe
+
+if TYPE_CHECKING:
+    from gitkube.agents.converge import Gone
 
 
 class Output(StrEnum):
@@ -117,17 +121,40 @@ def _report(result: ApplyResult, the_plan: Plan, wait: bool) -> None:
     )
 
 
-def _wait_converged(the_plan: Plan, client: Client, timeout: float) -> None:
-    """Run the agents in-process until every applied object converged (agents/converge.py)."""
+def _to_delete(the_plan: Plan, client: Client) -> list[Gone]:
+    """What the plan deletes, with the live uids (read before apply: the dependents of a
+    deleted object are found by its uid)."""
+    from gitkube.agents.converge import Gone
+
+    out = []
+    for change in the_plan.changes:
+        if change.action is Action.DELETE:
+            ref = change.ref
+            try:
+                live = client.get(ref.api_version, ref.kind, ref.namespace or None, ref.name)
+            except NotFound:
+                continue
+            out.append(Gone.of(live))
+    return out
+
+
+def _wait_converged(the_plan: Plan, client: Client, timeout: float,
+                    gone: list[Gone] | None = None) -> None:
+    """Run the agents in-process until every applied object converged and every deleted one
+    is gone with its dependents and containers (agents/converge.py)."""
     from gitkube.agents.converge import converge, report
     from gitkube.cli.connect import through_daemon
 
     refs = [c.ref for c in the_plan.changes if c.action is not Action.DELETE]
-    if not refs:
+    gone = gone or []
+    if not refs and not gone:
         return
-    typer.echo(f"\nWaiting for {len(refs)} objects to converge (timeout {timeout:g}s)...")
+    also = f" and {len(gone)} deleted objects to go" if gone else ""
+    typer.echo(f"\nWaiting for {len(refs)} objects to converge{also} "
+               f"(timeout {timeout:g}s)...")
     # A daemon runs the agents already: then only wait, or two kubelets would fight.
-    result = converge(client, refs, timeout=timeout, run_agents=not through_daemon(client))
+    result = converge(client, refs, timeout=timeout, run_agents=not through_daemon(client),
+                      gone=gone)
     typer.echo(report(result))
     if not result.ok:
         raise GitkubeError(
@@ -149,11 +176,12 @@ def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait
 
         raise EmptyDesiredRefused(the_plan.owned_count)
     _confirm(yes)
+    gone = _to_delete(the_plan, client) if wait else []
     result = apply_plan(client, the_plan, author=default_author(), allow_empty=allow_empty,
                         kind=kind)
     _report(result, the_plan, wait)
     if wait:
-        _wait_converged(the_plan, client, timeout)
+        _wait_converged(the_plan, client, timeout, gone)
 
 
 @app.command()
