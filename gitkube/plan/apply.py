@@ -6,11 +6,13 @@ and nothing is written.
 
 Objects inside a Namespace being deleted are shown as "deleted with Namespace X" and, in
 Kubernetes, are not deleted one by one: the namespace controller empties the Namespace.
-gitkube's namespace controller (agents/controllers/namespace.py) runs only while the agents
-do (``apply --wait``, a daemon), and the api removes a Namespace without ``spec.finalizers``
-at once; so while ``NAMESPACE_CASCADE`` is False apply deletes this source's objects in the
-Namespace itself, in the same all-or-nothing transaction, just before the Namespace (the
-controller, when it runs, finds them gone and purges whatever else was there).
+gitkube's Namespaces are held the same way (``spec.finalizers: [kubernetes]``, set by the
+api on create: deleted, they stay Terminating until the controller emptied them), but the
+namespace controller (agents/controllers/namespace.py) runs only while the agents do
+(``apply --wait``, a daemon). So while ``NAMESPACE_CASCADE`` is False apply deletes this
+source's objects in the Namespace itself, in the same all-or-nothing transaction, just before
+the Namespace: a plain apply leaves none of them behind; the controller, when it runs,
+purges whatever else was there (ReplicaSets, Pods, Events) and releases the Namespace.
 """
 
 from __future__ import annotations

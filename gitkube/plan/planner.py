@@ -245,6 +245,11 @@ def make_plan(
                 compared[key] = live_norm
         if change.reason and change.reason.startswith("owned by another source"):
             warnings.append(f"{display(change.ref)} is {change.reason}")
+    for ref in sorted(r for r in wanted if r.kind == "Namespace" and not r.namespace):
+        terminating = view.get(ref)
+        if terminating is not None and _meta(terminating).get("deletionTimestamp"):
+            warnings.append(f"{display(ref)} is being deleted (Terminating): nothing can be "
+                            "created in it until it is gone; apply again then")
 
     owned = [
         ref for ref in view.refs()
@@ -302,6 +307,8 @@ def _prune(
     for ref, obj in owned:
         if ref in wanted:
             continue
+        if _meta(obj).get("deletionTimestamp"):
+            continue  # already being deleted (a Terminating Namespace): nothing to do
         if not prune:
             skipped.append(Skipped(ref, "gone from git; pruning is disabled (--no-prune)"))
         elif ann.prune_protected(_meta(obj).get("annotations")):
