@@ -18,6 +18,7 @@ left alone, and plans no change afterwards.
 
 from __future__ import annotations
 
+import inspect
 import random
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,14 @@ def _compare_items(x: Any, y: Any, level: Any = None) -> bool:
     return bool(x[key] == y[key])
 
 
+# DeepDiff >= 8 reports a mostly-changed mapping whole unless told to always go deeper
+_DEEPER = ({"threshold_to_diff_deeper": 0}
+           if "threshold_to_diff_deeper" in inspect.signature(DeepDiff.__init__).parameters
+           else {})
+
+
 def deepdiff(t1: Any, t2: Any) -> Any:
-    return DeepDiff(t1, t2, view="tree", iterable_compare_func=_compare_items,
-                    threshold_to_diff_deeper=0)
+    return DeepDiff(t1, t2, view="tree", iterable_compare_func=_compare_items, **_DEEPER)
 
 
 # --- looking values up the way the documented rules do --------------------------------------
