@@ -19,12 +19,14 @@ Settings come from the environment (``NetworkConfig.from_env``): ``GITKUBE_POD_N
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gitkube.errors import GitkubeError
@@ -133,10 +135,48 @@ def is_local(address: str) -> bool:
     return out.returncode == 0 and out.stdout.startswith("local ")
 
 
-__all__ = ["DEFAULT_NETWORK", "DEFAULT_SUBNET", "LABEL_NETWORK", "NETWORK_ENV", "ROUTE_PROTO",
-           "SERVICE_CIDR_ENV", "NetworkConfig", "NetworkError", "ensure_service_range",
-           "is_local", "prepare_node", "remove_service_range", "sandbox_fields",
-           "service_range_routed"]
+__all__ = [
+    "DEFAULT_NETWORK",
+    "DEFAULT_SUBNET",
+    "LABEL_NETWORK",
+    "NETWORK_ENV",
+    "ROUTE_PROTO",
+    "SERVICE_CIDR_ENV",
+    "NetworkConfig",
+    "NetworkError",
+    "bridge_name",
+    "ensure_service_range",
+    "is_local",
+    "pin_bridge_mac",
+    "prepare_node",
+    "remove_service_range",
+    "sandbox_fields",
+    "service_range_routed",
+]
+
+
+def bridge_name(network: str) -> str:
+    """The Linux bridge of the pod network ``network`` (at most 15 characters)."""
+    return network if len(network) <= 15 else \
+        "gk" + hashlib.sha1(network.encode()).hexdigest()[:12]
+
+
+def pin_bridge_mac(network: str) -> None:
+    """Fix the bridge's MAC address to its current one (when the bridge exists). A Linux
+    bridge otherwise takes the lowest MAC of its ports, so it changes when a pod's veth with
+    a lower one joins, and pods that cached the gateway's old MAC lose it (their packets to
+    the gateway are dropped until their ARP entry expires). Setting it once stops that."""
+    base = Path("/sys/class/net") / bridge_name(network)
+    try:
+        if (base / "addr_assign_type").read_text().strip() == "3":  # NET_ADDR_SET
+            return
+        mac = (base / "address").read_text().strip()
+    except OSError:
+        return  # no bridge yet: the first pod creates it
+    proc = _ip("link", "set", "dev", bridge_name(network), "address", mac)
+    if proc.returncode != 0:
+        log.warning("network: could not pin the MAC of %s: %s", bridge_name(network),
+                    proc.stderr.strip())
 
 
 def prepare_node(runtime: object, config: NetworkConfig) -> None:
@@ -146,7 +186,8 @@ def prepare_node(runtime: object, config: NetworkConfig) -> None:
     ensure = getattr(runtime, "ensure_network", None)
     if ensure is not None and config.name:
         subnets = ensure(config.name, config.subnet, config.gateway,
-                         {LABEL_NETWORK: "pods", **config.labels})
+                         {LABEL_NETWORK: "pods", **config.labels},
+                         interface=bridge_name(config.name))
         want = str(ipaddress.IPv4Network(config.subnet, strict=False))
         if subnets and want not in subnets:
             raise NetworkError(
@@ -157,6 +198,7 @@ def prepare_node(runtime: object, config: NetworkConfig) -> None:
 def sandbox_fields(pod: Obj, config: NetworkConfig) -> dict[str, Any]:
     """The SandboxSpec fields for ``pod`` on ``config``: the network and the resolv.conf
     (``model.network.pod_dns``)."""
+    pin_bridge_mac(config.name)  # before this pod's veth joins the bridge
     fields: dict[str, Any] = {"network": config.name}
     dns = pod_dns(pod, config.nameserver, config.domain)
     if dns is not None:

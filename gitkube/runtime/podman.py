@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -471,15 +472,21 @@ class PodmanRuntime:
     # -- networks (issue 9: gitkube's pod network)
 
     def ensure_network(self, name: str, subnet: str, gateway: str,
-                       labels: Mapping[str, str]) -> list[str]:
+                       labels: Mapping[str, str], interface: str = "") -> list[str]:
         """The bridge network ``name`` with ``subnet``, created when missing (Podman's own DNS
         off: the cluster DNS serves the pods). An existing one is kept as it is. Returns the
         network's subnets."""
         found = self._call("get", f"/networks/{name}/json", missing_ok=True)
         if found is not None:
             return [str(s.get("subnet")) for s in found.json().get("subnets") or []]
+        # the bridge's name derives from the network's: Podman's own choice (podmanN) can be
+        # made twice by two processes creating networks at once, and two networks sharing
+        # one bridge break each other
+        bridge = interface or (name if len(name) <= 15 else
+                               "gk" + hashlib.sha1(name.encode()).hexdigest()[:12])
         body = {"name": name, "driver": "bridge", "dns_enabled": False,
-                "labels": dict(labels), "subnets": [{"subnet": subnet, "gateway": gateway}]}
+                "network_interface": bridge, "labels": dict(labels),
+                "subnets": [{"subnet": subnet, "gateway": gateway}]}
         try:
             self._call("post", "/networks/create", data=json.dumps(body),
                        headers={"content-type": "application/json"})

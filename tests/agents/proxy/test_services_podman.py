@@ -7,7 +7,9 @@ routed) service range, both created here and removed at the end with every conta
 from __future__ import annotations
 
 import random
+import re
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -31,6 +33,7 @@ from gitkube.errors import GitkubeError
 from gitkube.runtime.base import ContainerRuntime
 from gitkube.runtime.network import (
     NetworkConfig,
+    bridge_name,
     is_local,
     remove_service_range,
     service_range_routed,
@@ -62,11 +65,19 @@ class Stack:
     def __init__(self, runtime: ContainerRuntime, root: Path):
         self.runtime = runtime
         self.net = self._network(runtime)
+        try:
+            self._start(root)
+        except BaseException:
+            cast(Any, runtime).remove_network(self.net.name)
+            remove_service_range(self.net.service_cidr)
+            raise
+
+    def _start(self, root: Path) -> None:
         self.client = LocalClient(open_store("memory://"))
         self.client.allocator.ranges = Ranges(self.net.service_net)
         self.manager = Manager(self.client)
         self.node = f"node-{RUN}"
-        self.kubelet = Kubelet(self.manager, runtime, KubeletConfig(
+        self.kubelet = Kubelet(self.manager, self.runtime, KubeletConfig(
             node_name=self.node, root_dir=root, runtime_labels=dict(LABELS),
             relist_period=0.2, resync_period=2.0, backoff_base=0.2, network=self.net))
         self.manager.add(self.kubelet)
@@ -78,7 +89,12 @@ class Stack:
         self.dns = DnsAgent(self.manager, DnsConfig(
             listen=((self.net.gateway, 53),), upstreams=()), network=self.net)
         self.manager.add(self.dns)
-        self.manager.start()
+        try:
+            self.manager.start()
+        except BaseException:
+            self.manager.stop()
+            sweep(self.runtime, LABELS)
+            raise
 
     @staticmethod
     def _network(runtime: ContainerRuntime) -> NetworkConfig:
@@ -88,7 +104,8 @@ class Stack:
             net = NetworkConfig(name=f"gkt-{RUN}", subnet=f"10.250.{n}.0/24",
                                 service_cidr=f"10.251.{n}.0/24", labels=dict(LABELS))
             try:
-                ensure(net.name, net.subnet, net.gateway, net.labels)
+                ensure(net.name, net.subnet, net.gateway, net.labels,
+                       interface=bridge_name(net.name))
             except GitkubeError:
                 continue  # the subnet is used by another network: try another
             return net
@@ -129,8 +146,25 @@ class Stack:
         ctr = next(c for c in self.runtime.list_containers(
             {"io.gitkube.pod-uid": obj["metadata"]["uid"]}) if c.state == "running")
         result = self.runtime.exec(ctr.id, ["sh", "-c", command], timeout)
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, f"{result.output}\n{self.diagnose(ctr.id)}"
         return result.output
+
+    def diagnose(self, cid: str) -> str:
+        """What the network looked like (pods' IPs, the pod's links, the gateway's reach)."""
+        lines = [f"{p['metadata']['name']}: {(p.get('status') or {}).get('podIP')}"
+                 for p in self.client.list("v1", "Pod", NS).items]
+        probe = self.runtime.exec(cid, ["sh", "-c", f"ip -o addr; ip -o link; ping -c1 -W1 "
+                                        f"{self.net.gateway}"], 10)
+        peer = re.search(r"eth0@if(\d+)", probe.output)
+        host = subprocess.run(
+            f"ip -o link | grep -E '^{peer.group(1) if peer else 0}:'; bridge link | "
+            f"grep -c master; ip neigh | grep {self.net.subnet.rsplit('.', 2)[0]}; "
+            f"ip -o addr | grep {self.net.gateway}; "
+            f"for i in /sys/class/net/*/brport/state; do echo $i $(cat $i); done | "
+            f"grep -v ' 3$'; ping -c1 -W1 {lines[0].split(': ')[1] if lines else ''} | "
+            f"tail -2; nft list ruleset | grep -c . ",
+            shell=True, capture_output=True, text=True, timeout=10).stdout
+        return "\n".join(lines) + "\n" + probe.output + "\nhost:\n" + host
 
 
 @pytest.fixture(scope="module")
