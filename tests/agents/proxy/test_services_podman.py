@@ -333,6 +333,10 @@ def test_deleting_a_pod_and_scaling_move_traffic_without_errors(stack: Stack) ->
         time.sleep(0.1)
     assert not [a for a in answers if a.startswith("FAILED")], answers
     assert pods[0] not in answers[-5:]
+    # and from inside the busybox pod, by name
+    out = stack.exec("client", "for i in $(seq 1 10); do timeout 5 wget -q -O - http://web/ "
+                               "|| echo FAILED; done")
+    assert "FAILED" not in out and pods[0] not in out, out
     scale = stack.client.get_scale("apps/v1", "Deployment", NS, "web")
     stack.client.update_scale("apps/v1", "Deployment", NS, "web", 1,
                               resource_version=scale["metadata"]["resourceVersion"])
@@ -346,6 +350,9 @@ def test_deleting_a_pod_and_scaling_move_traffic_without_errors(stack: Stack) ->
     answers += [fetch(f"http://{ip}/") for _ in range(4)]
     assert not [a for a in answers if a.startswith("FAILED")], answers
     assert len(set(answers[-4:])) == 1
+    out = stack.exec("client", "for i in 1 2 3 4; do timeout 5 wget -q -O - http://web/ "
+                               "|| echo FAILED; done")
+    assert "FAILED" not in out and set(names(out)) == {answers[-1]}, out
 
 
 def test_stopping_the_proxy_removes_what_it_made(stack: Stack) -> None:
