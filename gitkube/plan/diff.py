@@ -134,14 +134,19 @@ def merge(desired: Any, live: Any, last: Any) -> Any:
 
 
 def _merge(desired: Any, live: Any, last: Any, path: tuple[PathPart, ...]) -> Any:
+    if desired == live:  # nothing of live's to keep (and most subtrees are unchanged)
+        return desired
     if isinstance(desired, dict) and isinstance(live, dict):
         a_dict = last if isinstance(last, dict) else {}
         out: dict[str, Any] = {
             k: v for k, v in live.items() if k not in desired and k not in a_dict
         }
         for key, value in desired.items():
-            out[key] = _merge(value, live.get(key, MISSING), a_dict.get(key, MISSING),
-                              (*path, key))
+            if isinstance(value, dict | list):
+                out[key] = _merge(value, live.get(key, MISSING), a_dict.get(key, MISSING),
+                                  (*path, key))
+            else:  # a scalar: git's value (no need to build its path)
+                out[key] = value
         return out
     if isinstance(desired, list) and isinstance(live, list):
         keyed = _keyed_pair(desired, live, path)
