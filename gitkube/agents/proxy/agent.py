@@ -42,7 +42,7 @@ from gitkube.agents.proxy.dataplane import Dataplane
 from gitkube.agents.proxy.table import service_ports
 from gitkube.agents.runtime import Manager, key_of
 from gitkube.model.network import service_cidr
-from gitkube.runtime.network import ensure_service_range
+from gitkube.runtime.network import NetworkError, ensure_service_range
 
 log = logging.getLogger("gitkube.proxy")
 Obj = dict[str, Any]
@@ -92,7 +92,12 @@ class ProxyAgent:
 
     def start(self) -> None:
         if self.config.route_service_range:
-            ensure_service_range(self.cidr)
+            try:
+                ensure_service_range(self.cidr)
+            except NetworkError as e:
+                # ClusterIPs cannot be bound then (they are not local): NodePorts still work.
+                # Pods are protected by the kubelet, which refuses to run them without it.
+                log.error("proxy: %s (%s); serving NodePorts only", e.message, e.hint or "")
         self._stop.clear()
         if self.config.mode == "process":
             for worker in range(max(1, self.config.workers)):
