@@ -257,6 +257,9 @@ def make_plan(
         and not m.controller_made
     ]
     gone = {ref: obj for ref in owned if ref not in wanted and (obj := view.get(ref)) is not None}
+    # already being deleted (a Terminating Namespace): nothing to do, and nothing to guard
+    deleting = {ref for ref, obj in gone.items() if _meta(obj).get("deletionTimestamp")}
+    gone = {ref: obj for ref, obj in gone.items() if ref not in deleting}
     deletes, skipped = _prune(list(gone.items()), wanted, prune)
     for ref in [c.ref for c in deletes] + [s.ref for s in skipped]:
         # a saved plan depends on what it prunes and on what it chose to keep
@@ -272,7 +275,7 @@ def make_plan(
         warnings=tuple(warnings),
         prune=prune,
         desired_count=len(desired),
-        owned_count=len(owned),
+        owned_count=len(owned) - len(deleting),
         seen=seen,
         compared=compared,
     )
@@ -307,8 +310,6 @@ def _prune(
     for ref, obj in owned:
         if ref in wanted:
             continue
-        if _meta(obj).get("deletionTimestamp"):
-            continue  # already being deleted (a Terminating Namespace): nothing to do
         if not prune:
             skipped.append(Skipped(ref, "gone from git; pruning is disabled (--no-prune)"))
         elif ann.prune_protected(_meta(obj).get("annotations")):

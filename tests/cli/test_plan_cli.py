@@ -227,8 +227,13 @@ def test_prune_flags_and_empty_set_refusal(env: str, tmp_path: Path) -> None:
     assert c.list("v1", "Namespace").items
     allowed = run("apply", str(work), "--yes", "--allow-empty")
     assert allowed.code == 0, allowed.out
-    assert c.list("v1", "Namespace").items == []
+    # without the agents (no --wait, no daemon) a deleted Namespace stays Terminating, held by
+    # spec.finalizers until the namespace controller runs; this source's objects in it are gone
+    assert [(n["metadata"]["name"], n["status"]["phase"])
+            for n in c.list("v1", "Namespace").items] == [("demo", "Terminating")]
     assert c.list("apps/v1", "Deployment").items == []
+    after = run("plan", str(work)).out  # nothing odd about the Terminating Namespace
+    assert "No changes" in after and "git holds no objects" not in after, after
 
 
 def test_git_revision_history_and_rollback(env: str, tmp_path: Path) -> None:

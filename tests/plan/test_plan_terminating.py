@@ -32,7 +32,7 @@ def _live_terminating() -> dict[ObjectRef, dict[str, Any]]:
 def test_a_terminating_namespace_gone_from_git_is_not_deleted_again() -> None:
     plan = make_plan([], _live_terminating(), source=SRC, last_applied_lookup=lambda r, d: None)
     assert plan.actionable == () and plan.skipped == ()
-    assert not plan.summary.has_changes
+    assert not plan.summary.has_changes and not plan.empty_desired_guard
 
 
 def test_a_terminating_namespace_still_in_git_is_a_warning() -> None:
