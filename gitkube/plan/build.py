@@ -26,6 +26,7 @@ from gitkube.plan.planner import (
     DictView,
     LiveView,
     NoopCache,
+    controller_made,
     make_plan,
 )
 
@@ -91,7 +92,7 @@ def namespace_members(client: Client, namespace: str) -> Iterable[dict[str, Any]
 
 
 # Bump when normalization or diff rules change: cached no-op decisions become invalid.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: Endpoints of the endpoints controller are controller-made
 
 
 def _cache_file(store_id: str, source: SourceInfo) -> Path:
@@ -231,10 +232,7 @@ def fresh_saved_plan(saved: Plan, client: Client) -> Plan:
             items = client.list(
                 rt.api_version, rt.kind, label_selector={ann.SOURCE_ID: saved.source.id}
             ).items
-            owned += [
-                ref_key(ObjectRef.of(o)) for o in items
-                if not (o.get("metadata") or {}).get("ownerReferences")
-            ]
+            owned += [ref_key(ObjectRef.of(o)) for o in items if not controller_made(o)]
     planfile.check_fresh(saved, live, owned)
     fresh = planfile.refresh_versions(saved, live)
     if any(c.sensitive and c.desired is not None for c in fresh.actionable):

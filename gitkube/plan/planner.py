@@ -115,9 +115,17 @@ def source_id_of(obj: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+# The endpoints controller's label: Endpoints have no ownerReferences (upstream's neither) but
+# carry their Service's labels, the source label included.
+ENDPOINTS_MANAGED_BY = "endpoints.kubernetes.io/managed-by"
+
+
 def controller_made(obj: dict[str, Any]) -> bool:
-    """Objects with ownerReferences belong to their owner (a controller made them)."""
-    return bool(_meta(obj).get("ownerReferences"))
+    """Objects with ownerReferences belong to their owner (a controller made them), and so do
+    the Endpoints the endpoints controller made for a Service."""
+    meta = _meta(obj)
+    return bool(meta.get("ownerReferences")) or \
+        ENDPOINTS_MANAGED_BY in (meta.get("labels") or {})
 
 
 def with_ownership(
