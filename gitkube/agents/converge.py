@@ -447,8 +447,12 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
         failed = [r for r, v in verdicts.items() if v.failed]
         now = clock()
         pods_text = ", ".join(f"{n} {ph}" for ph, n in sorted(phases.items())) or "none"
-        line = (f"converging: {len(done)}/{len(verdicts)} objects ready; pods: {pods_text} "
-                f"({now - start:.0f}s)")
+        if converger.refs:
+            line = (f"converging: {len(done)}/{len(verdicts)} objects ready; pods: {pods_text} "
+                    f"({now - start:.0f}s)")
+        else:  # only deletions
+            line = (f"deleting: {len(done)}/{len(verdicts)} objects gone; pods left: "
+                    f"{pods_text} ({now - start:.0f}s)")
         if live:
             out.write("\r\033[K" + line)
             out.flush()
