@@ -21,6 +21,9 @@ from gitkube.cli import agent as _agent  # noqa: F401  # isort: skip
 from gitkube.cli import get as _get  # noqa: F401  # isort: skip
 from gitkube.cli import rollout as _rollout  # noqa: F401  # isort: skip
 from gitkube.cli import events as _events  # noqa: F401  # isort: skip
+from gitkube.cli import serve as _serve  # noqa: F401  # isort: skip
+from gitkube.cli import delete as _delete  # noqa: F401  # isort: skip
+from gitkube.cli import scale as _scale  # noqa: F401  # isort: skip
 from gitkube.cli import repo as _repo  # noqa: F401  # isort: skip
 from gitkube.cli import watch as _watch  # noqa: F401  # isort: skip
 
