@@ -131,7 +131,8 @@ def delete(
     cascade: Cascade = typer.Option(Cascade.background, "--cascade",
                                     help="background, foreground or orphan (children)."),
     wait: bool = typer.Option(True, "--wait/--no-wait",
-                              help="Wait until finalizers let the objects go."),
+                              help="Wait until the objects are gone (no daemon: run the "
+                                   "agents until they, their dependents and containers are)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds --wait may take."),
     ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
                                           help="A missing object is not an error."),
