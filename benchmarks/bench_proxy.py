@@ -68,7 +68,7 @@ def ensure_tools(install: bool) -> None:
 
 
 class Setup:
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "process", workers: int = 1) -> None:
         from gitkube.runtime.podman import PodmanRuntime
 
         ensure_example_image()
@@ -83,7 +83,8 @@ class Setup:
             runtime_labels=dict(LABELS), relist_period=0.5, network=self.net)))
         for module in (deployment, replicaset, endpoints):
             self.manager.add(module.controller(self.manager))
-        self.proxy = ProxyAgent(self.manager, ProxyConfig(service_cidr=self.net.service_cidr))
+        self.proxy = ProxyAgent(self.manager, ProxyConfig(
+            service_cidr=self.net.service_cidr, mode=cast(Any, mode), workers=workers))
         self.manager.add(self.proxy)
         self.manager.start()
 
@@ -196,10 +197,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-install", action="store_true")
+    parser.add_argument("--mode", choices=["process", "thread"], default="process",
+                        help="where the proxy's data plane runs (default: its own process)")
+    parser.add_argument("--workers", type=int, default=1, help="data plane processes")
     args = parser.parse_args()
     ensure_tools(not args.no_install)
     workdir = Path(tempfile.mkdtemp(prefix="gk-bp-"))
-    setup = Setup()
+    setup = Setup(args.mode, args.workers)
     haproxy: subprocess.Popen[bytes] | None = None
     try:
         ips, cluster_ip, node_port = setup.deploy()
@@ -211,6 +215,12 @@ def main() -> None:
             ("gitkube proxy, ClusterIP", f"http://{cluster_ip}:80"),
             ("HAProxy 2.6 tcp, 127.0.0.1", f"http://127.0.0.1:{haproxy_port}"),
         ]
+        # each backend alone: the proxies spread over all three, "direct" uses the first
+        for ip in ips:
+            alone = wrk(f"http://{ip}:8080/", connections=args.connections, duration=2)
+            one = wrk(f"http://{ip}:8080/", connections=1, duration=2, threads=1)
+            print(f"pod {ip} alone: {alone.get('rps', 0):,.0f} req/s, p50 "
+                  f"{one.get('p50', 0):.3f} ms", flush=True)
         rows = []
         for name, base in targets:
             wrk(base + "/", connections=2, duration=1)  # warm up
