@@ -72,14 +72,15 @@ class Setup:
         from gitkube.runtime.podman import PodmanRuntime
 
         ensure_example_image()
-        self.runtime = PodmanRuntime(base_dir=Path(tempfile.mkdtemp(prefix="gk-bp-")))
+        self.base = Path(tempfile.mkdtemp(prefix="gk-bp-"))
+        self.runtime = PodmanRuntime(base_dir=self.base)
         self.net = self._network()
         self.client = LocalClient(open_store("memory://"))
         self.client.allocator.ranges = Ranges(self.net.service_net)
         self.manager = Manager(self.client)
         self.node = f"node-{RUN}"
         self.manager.add(Kubelet(self.manager, self.runtime, KubeletConfig(
-            node_name=self.node, root_dir=Path(tempfile.mkdtemp(prefix="gk-bp-kl-")),
+            node_name=self.node, root_dir=self.base / "kubelet",
             runtime_labels=dict(LABELS), relist_period=0.5, network=self.net)))
         for module in (deployment, replicaset, endpoints):
             self.manager.add(module.controller(self.manager))
@@ -139,6 +140,7 @@ class Setup:
         cast(Any, self.runtime).remove_network(self.net.name)
         remove_service_range(self.net.service_cidr)
         self.runtime.close()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def start_haproxy(backends: list[str], port: int, workdir: Path) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -175,14 +176,16 @@ def stack() -> Iterator[Stack]:
     from gitkube.runtime.podman import PodmanRuntime
 
     ensure_example_image()
-    runtime = PodmanRuntime(base_dir=Path(tempfile.mkdtemp(prefix="gk-svc-")))
-    s = Stack(runtime, Path(tempfile.mkdtemp(prefix="gk-svc-kl-")))
+    base = Path(tempfile.mkdtemp(prefix="gk-svc-"))
+    runtime = PodmanRuntime(base_dir=base)
+    s = Stack(runtime, base / "kubelet")
     try:
         yield s
     finally:
         s.close()
         left = sweep(runtime, LABELS)
         runtime.close()
+        shutil.rmtree(base, ignore_errors=True)
         assert left == 0
 
 
