@@ -145,9 +145,9 @@ def test_get_watch_prints_changes(mode: str) -> None:
     assert any(line.split()[:2] == ["second", "1"] for line in lines[2:]), out
 
 
+@pytest.mark.parametrize("mode", ["daemon"], indirect=True)
 def test_daemon_runs_the_agents_for_the_cli(mode: str, manifests: Path) -> None:
-    if mode == "embedded":
-        pytest.skip("embedded: nothing runs the agents outside apply --wait")
+    """Only a daemon runs agents between commands (embedded, apply --wait runs them)."""
     assert run("apply", str(manifests), "--yes", "--no-wait")[0] == 0
 
     def running_pods() -> list[str]:
