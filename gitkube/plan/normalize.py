@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from gitkube.api.codec import copy_json
 from gitkube.model.defaults import apply_defaults
 from gitkube.model.quantity import canonicalize
 from gitkube.plan import annotations as ann
@@ -29,15 +30,6 @@ SERVER_METADATA = (
 )
 _QUANTITY_MAPS = frozenset({"requests", "limits", "capacity", "allocatable", "hard"})
 _QUANTITY_SCALARS = frozenset({"sizeLimit"})
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of JSON-compatible data (several times faster than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    return value
 
 
 def _canonical(value: Any) -> Any:

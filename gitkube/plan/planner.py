@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from gitkube.api.codec import copy_json
 from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import Action, Change, FieldChange, Plan, Skipped, SourceInfo, display
 from gitkube.plan.normalize import (
-    copy_json,
     hash_secret_values,
     last_applied,
     normalize_desired,

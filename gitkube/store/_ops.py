@@ -21,3 +21,20 @@ def check_ops(ops: Sequence[Op]) -> None:
                 hint="merge the operations on that key into one",
             )
         seen.add(op.key)
+
+
+class SingleOpWrites:
+    """``create``/``update``/``delete`` as one-op transactions, for every backend: the
+    transaction is where each backend checks and commits, so single writes share its rules."""
+
+    def txn(self, ops: Sequence[Op]) -> int:
+        raise NotImplementedError
+
+    def create(self, key: str, value: bytes) -> int:
+        return self.txn([Create(key, value)])
+
+    def update(self, key: str, value: bytes, expected_revision: int | None = None) -> int:
+        return self.txn([Update(key, value, expected_revision)])
+
+    def delete(self, key: str, expected_revision: int | None = None) -> int:
+        return self.txn([Delete(key, expected_revision)])

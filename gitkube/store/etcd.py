@@ -41,8 +41,8 @@ from gitkube.errors import (
     StoreError,
     StoreUnavailable,
 )
-from gitkube.store._ops import check_ops
-from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, Update, WatchEvent
+from gitkube.store._ops import SingleOpWrites, check_ops
+from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, WatchEvent
 
 PAGE = 5_000  # keys per range request of a list (all pages read at one revision)
 _HINT_DOWN = (
@@ -71,7 +71,7 @@ class _CompactedRead(Exception):
     pass
 
 
-class EtcdStore:
+class EtcdStore(SingleOpWrites):
     """A Store on a real etcd v3 server. Thread-safe."""
 
     def __init__(self, host: str, port: int, *, timeout: float = 10.0):
@@ -158,15 +158,6 @@ class EtcdStore:
             body["key"] = _b64(page[-1].key.encode() + b"\0")
 
     # writes
-
-    def create(self, key: str, value: bytes) -> int:
-        return self.txn([Create(key, value)])
-
-    def update(self, key: str, value: bytes, expected_revision: int | None = None) -> int:
-        return self.txn([Update(key, value, expected_revision)])
-
-    def delete(self, key: str, expected_revision: int | None = None) -> int:
-        return self.txn([Delete(key, expected_revision)])
 
     def txn(self, ops: Sequence[Op]) -> int:
         """One etcd transaction: every op at one revision, or none (raising the first

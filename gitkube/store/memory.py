@@ -11,14 +11,14 @@ import threading
 from collections.abc import Sequence
 
 from gitkube.errors import Compacted, KeyExists, KeyNotFound, RevisionConflict, StoreError
-from gitkube.store._ops import check_ops
+from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import Hub, QueueWatch
 from gitkube.store.base import Create, Delete, KeyValue, Op, Update, WatchEvent
 
 DEFAULT_HISTORY = 10_000
 
 
-class MemoryStore:
+class MemoryStore(SingleOpWrites):
     """A dict plus an event log. ``history`` revisions are kept for watchers; older ones are
     compacted automatically once twice that many have accumulated."""
 
@@ -54,15 +54,6 @@ class MemoryStore:
             return self._rev
 
     # writes
-
-    def create(self, key: str, value: bytes) -> int:
-        return self.txn([Create(key, value)])
-
-    def update(self, key: str, value: bytes, expected_revision: int | None = None) -> int:
-        return self.txn([Update(key, value, expected_revision)])
-
-    def delete(self, key: str, expected_revision: int | None = None) -> int:
-        return self.txn([Delete(key, expected_revision)])
 
     def txn(self, ops: Sequence[Op]) -> int:
         """Apply every op at one new revision, or none (raising the first op's error)."""

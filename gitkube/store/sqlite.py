@@ -34,9 +34,9 @@ from gitkube.errors import (
     StoreError,
     StoreUnavailable,
 )
-from gitkube.store._ops import check_ops
+from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import Hub, QueueWatch, prefix_end
-from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, Update, WatchEvent
+from gitkube.store.base import Create, EventType, KeyValue, Op, Update, WatchEvent
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x676B7562  # "gkub"
@@ -64,7 +64,7 @@ _HINT_CORRUPT = (
 )
 
 
-class SqliteStore:
+class SqliteStore(SingleOpWrites):
     """A Store in one SQLite file. Thread-safe; several processes may open the same file.
 
     ``history``: revisions kept for watchers; older history is compacted automatically once
@@ -271,15 +271,6 @@ class SqliteStore:
             return _top(conn)
 
     # writes
-
-    def create(self, key: str, value: bytes) -> int:
-        return self.txn([Create(key, value)])
-
-    def update(self, key: str, value: bytes, expected_revision: int | None = None) -> int:
-        return self.txn([Update(key, value, expected_revision)])
-
-    def delete(self, key: str, expected_revision: int | None = None) -> int:
-        return self.txn([Delete(key, expected_revision)])
 
     def txn(self, ops: Sequence[Op]) -> int:
         """Apply every op at one new revision, or none (raising the first failing op's

@@ -28,10 +28,11 @@ from deepdiff import DeepDiff
 from deepdiff.helper import CannotCompare, notpresent
 from ruamel.yaml import YAML
 
+from gitkube.api.codec import copy_json
 from gitkube.model.mergekeys import merge_key_at
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import ItemKey, PathPart, dotted_path
-from gitkube.plan.normalize import copy_json, normalize_desired
+from gitkube.plan.normalize import normalize_desired
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 SAMPLES = 400
