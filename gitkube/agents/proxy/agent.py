@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Literal
 
 from gitkube.agents.proxy.dataplane import Dataplane
+from gitkube.agents.proxy.nft import KernelPort, NftError, NftTable
 from gitkube.agents.proxy.table import service_ports
 from gitkube.agents.runtime import Manager, key_of
 from gitkube.model.network import service_cidr
@@ -61,6 +62,11 @@ class ProxyConfig:
     # with SO_REUSEPORT (every core forwards; another process of root's could then share a
     # port too, so it is opt-in)
     workers: int = 1
+    # where ClusterIP TCP ports are forwarded: "auto" (the kernel when nftables works,
+    # otherwise userspace; the choice is logged), "kernel" (the same, but logged as an error
+    # when nftables does not work) or "userspace" (the data plane only)
+    backend: Literal["auto", "kernel", "userspace"] = "auto"
+    nft_table: str | None = None  # None: nft.table_name(service range)
 
 
 class ProxyAgent:
@@ -84,6 +90,9 @@ class ProxyAgent:
         self._loop_thread: threading.Thread | None = None
         self._plane: Dataplane | None = None
         self.syncs = 0
+        self.mode: Literal["kernel", "userspace"] = "userspace"  # chosen by start()
+        self._nft: NftTable | None = None
+        self._kernel_ports: list[KernelPort] = []
         for informer in (self.services, self.endpoints):
             informer.add_handler(self._changed, lambda old, new: self._changed(new),
                                  self._changed)
@@ -99,6 +108,7 @@ class ProxyAgent:
                 # Pods are protected by the kubelet, which refuses to run them without it.
                 log.error("proxy: %s (%s); serving NodePorts only", e.message, e.hint or "")
         self._stop.clear()
+        self._choose_backend()
         if self.config.mode == "process":
             for worker in range(max(1, self.config.workers)):
                 self._start_child(worker)
@@ -107,6 +117,24 @@ class ProxyAgent:
         self._thread = threading.Thread(target=self._run, name="proxy sync", daemon=True)
         self._thread.start()
         self._wake.set()
+
+    def _choose_backend(self) -> None:
+        """Kernel mode when gitkube's nftables table can be created, else userspace."""
+        self.mode, self._nft = "userspace", None
+        if self.config.backend == "userspace":
+            log.info("proxy: userspace mode (configured)")
+            return
+        table = NftTable(self.cidr, self.config.nft_table)
+        try:
+            table.create()
+        except NftError as e:
+            report = log.error if self.config.backend == "kernel" else log.warning
+            report("proxy: nftables unusable (%s); userspace mode", e)
+            return
+        self.mode, self._nft = "kernel", table
+        log.info("proxy: kernel mode (nftables table ip %s): ClusterIP TCP ports without "
+                 "session affinity are DNATed by the kernel; NodePorts, UDP and ClientIP "
+                 "affinity stay in userspace", table.name)
 
     def _start_child(self, worker: int) -> None:
         options = json.dumps({"connect_timeout": self.config.connect_timeout,
@@ -172,16 +200,28 @@ class ProxyAgent:
         self._plane = None
         with self._status_lock:
             self._status = {}
+        table, self._nft = self._nft, None
+        if table is not None:
+            table.remove()  # gitkube's table only; established connections keep conntrack
+        self._kernel_ports = []
 
     def describe(self) -> list[Obj]:
         """What is served now: one entry per listener (service, protocol, address, port,
-        backends, affinity, open connections or UDP sessions)."""
+        backends, affinity, open connections or UDP sessions). ``mode`` says who forwards:
+        ``kernel`` entries (nftables DNAT) count no connections."""
+        kernel = [{"service": p.service, "protocol": "TCP", "address": p.address,
+                   "port": p.port, "backends": [str(b) for b in p.backends], "affinity": None,
+                   "connections": 0, "mode": "kernel"}
+                  for p in (self._nft.ports if self._nft is not None else ()) if p.backends]
+        return self._userspace_status() + kernel
+
+    def _userspace_status(self) -> list[Obj]:
         if self._plane is not None and self._loop is not None:
-            return list(self._plane_status()["serving"])
+            return [dict(e, mode="userspace") for e in self._plane_status()["serving"]]
         with self._status_lock:
             statuses = dict(self._status)
         first = statuses.get(0) or {"serving": []}
-        out = [dict(entry) for entry in first["serving"]]
+        out = [dict(entry, mode="userspace") for entry in first["serving"]]
         for worker, status in statuses.items():  # connections summed over the workers
             if worker == 0:
                 continue
@@ -234,6 +274,13 @@ class ProxyAgent:
             try:
                 table = self.table()
                 self._send(table, json.dumps(table, separators=(",", ":")))
+                if self._nft is not None:
+                    try:
+                        if self._nft.apply(self._kernel_ports):
+                            log.info("proxy: nftables table %s: %d service ports",
+                                     self._nft.name, len(self._kernel_ports))
+                    except NftError as e:  # retried on the next sync
+                        log.error("proxy: nftables table %s: %s", self._nft.name, e)
             except Exception:
                 log.exception("proxy: sync failed")
             self.syncs += 1
@@ -256,20 +303,28 @@ class ProxyAgent:
             asyncio.run_coroutine_threadsafe(self._plane.apply(table), self._loop)
 
     def table(self) -> Obj:
-        """The data plane's table for what the informers hold now (dataplane.py)."""
+        """The data plane's table for what the informers hold now (dataplane.py). In kernel
+        mode, the ClusterIP TCP ports without affinity go to ``self._kernel_ports`` instead
+        of the table (and those without Ready endpoints too: refused by a rule)."""
         ports: dict[str, Obj] = {}
         listeners: list[list[Any]] = []
+        kernel: list[KernelPort] = []
         for svc in self.services.list():
             for sp in service_ports(svc, self.endpoints.get(key_of(svc))):
+                by_kernel = self._nft is not None and sp.protocol == "TCP" and \
+                    bool(sp.cluster_ip) and (sp.affinity_timeout is None or not sp.backends)
+                if by_kernel:
+                    kernel.append(KernelPort(sp.cluster_ip, sp.port, sp.id, sp.backends))
                 if not sp.backends:
                     continue  # no listener: connections are refused at once
                 ports[sp.id] = {"backends": [[b.ip, b.port] for b in sp.backends],
                                 "affinity": sp.affinity_timeout}
-                if sp.cluster_ip:
+                if sp.cluster_ip and not by_kernel:
                     listeners.append([sp.protocol, sp.cluster_ip, sp.port, sp.id])
                 if sp.node_port:
                     listeners += [[sp.protocol, a, sp.node_port, sp.id]
                                   for a in self.config.node_addresses]
+        self._kernel_ports = kernel
         return {"ports": ports, "listeners": sorted(listeners)}
 
 

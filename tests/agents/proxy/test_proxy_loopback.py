@@ -1,5 +1,10 @@
 """The proxy agent end to end on loopback only (no Podman): the "service range" is a piece of
-127.0.0.0/8 (local by definition) and the backends are threads on 127.0.1.x."""
+127.0.0.0/8 (local by definition) and the backends are threads on 127.0.1.x.
+
+Every test runs in userspace mode (one data plane process, a thread, two workers) and, where
+nftables works (root), in kernel mode too: ClusterIP TCP ports DNATed by a table of the
+test's own (``gitkube_test_<run>``), NodePorts, UDP and ClientIP affinity still in userspace.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import socket
 import socketserver
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +20,7 @@ from typing import Any
 import pytest
 
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
+from gitkube.agents.proxy.nft import NftError, nft
 from gitkube.agents.runtime import Manager
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
@@ -58,17 +65,33 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
+def nft_unusable() -> str | None:
+    """Why nftables cannot be used here (None: it can): a throwaway table is made and
+    deleted (nothing else is touched)."""
+    name = f"gitkube_probe_{uuid.uuid4().hex[:8]}"
+    try:
+        nft(f"table ip {name} {{}}\ndelete table ip {name}\n")
+    except NftError as e:
+        return f"nftables unusable here: {e}"
+    return None
+
+
 class Cluster:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: str, workers: int = 1):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: str, workers: int = 1,
+                 backend: str = "userspace"):
         self.workers = workers
+        self.kernel = backend == "kernel"
         monkeypatch.setenv("GITKUBE_SERVICE_CIDR", CIDR)
         self.client = LocalClient(open_store("memory://"))
         self.manager = Manager(self.client)
+        self.table = f"gitkube_test_{uuid.uuid4().hex[:8]}"
         self.proxy = ProxyAgent(self.manager, ProxyConfig(
             service_cidr=CIDR, route_service_range=False, connect_timeout=0.5,
-            udp_idle_timeout=1.0, mode=mode, workers=workers))  # type: ignore[arg-type]
+            udp_idle_timeout=1.0, mode=mode, workers=workers,  # type: ignore[arg-type]
+            backend=backend, nft_table=self.table))  # type: ignore[arg-type]
         self.manager.add(self.proxy)
         self.manager.start()
+        assert self.proxy.mode == backend
 
     def service(self, name: str, ports: list[Obj], **spec: Any) -> Obj:
         return self.client.create({"apiVersion": "v1", "kind": "Service",
@@ -93,9 +116,13 @@ class Cluster:
                    for d in self.proxy.describe())
 
 
-@pytest.fixture(params=[("process", 1), ("thread", 1), ("process", 2)],
-                ids=["process", "thread", "2-workers"])
+@pytest.fixture(params=[("process", 1, "userspace"), ("thread", 1, "userspace"),
+                        ("process", 2, "userspace"),
+                        pytest.param(("process", 1, "kernel"), marks=pytest.mark.nft)],
+                ids=["process", "thread", "2-workers", "kernel"])
 def cluster(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    if request.param[2] == "kernel" and (reason := nft_unusable()):
+        pytest.skip(reason)
     c = Cluster(monkeypatch, *request.param)
     yield c
     c.manager.stop()
@@ -138,7 +165,8 @@ def test_round_robin_affinity_failover_and_changes(cluster: Cluster) -> None:
         node_port = svc["spec"]["ports"][0]["nodePort"]
         ips = ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
         cluster.endpoints("web", ips, [{"port": port}])
-        wait_for(lambda: cluster.serving("127.77.0.20", 80))
+        wait_for(lambda: cluster.serving("127.77.0.20", 80) and
+                 cluster.serving("127.0.0.1", node_port))
         answers = Counter(ask("127.77.0.20", 80) for _ in range(9))
         if cluster.workers == 1:
             assert answers == {"pod-1": 3, "pod-2": 3, "pod-3": 3}
@@ -154,19 +182,26 @@ def test_round_robin_affinity_failover_and_changes(cluster: Cluster) -> None:
         held.sendall(b"hold\n")
         held_name = held.makefile().readline().strip()
         rest = [ip for ip in ips if not ip.endswith(held_name[-1])]
-        # an endpoint that does not answer is skipped: 127.0.1.9 has no server
-        cluster.endpoints("web", [f"127.0.1.{held_name[-1]}", rest[0], "127.0.1.9"],
-                          [{"port": port}])
-        wait_for(lambda: any("127.0.1.9" in b for d in cluster.proxy.describe()
-                             for b in d["backends"]))
+        if cluster.kernel:  # the kernel cannot skip a dead endpoint: only live ones here
+            cluster.endpoints("web", [f"127.0.1.{held_name[-1]}", rest[0]], [{"port": port}])
+            wait_for(lambda: any(len(d["backends"]) == 2 for d in cluster.proxy.describe()
+                                 if d["address"] == "127.77.0.20"))
+        else:  # an endpoint that does not answer is skipped: 127.0.1.9 has no server
+            cluster.endpoints("web", [f"127.0.1.{held_name[-1]}", rest[0], "127.0.1.9"],
+                              [{"port": port}])
+            wait_for(lambda: any("127.0.1.9" in b for d in cluster.proxy.describe()
+                                 for b in d["backends"]))
         seen = Counter(ask("127.77.0.20", 80) for _ in range(6))
         assert set(seen) == {held_name, f"pod-{rest[0][-1]}"}
+        if cluster.kernel:  # round robin over the two that remain, exactly
+            assert sorted(seen.values()) == [3, 3]
         held.sendall(b"still there\n")  # the backend was reading: no reset
         held.close()
 
         # no Ready endpoints: refused at once, no hang
         cluster.endpoints("web", [], [])
-        wait_for(lambda: not cluster.serving("127.77.0.20", 80))
+        wait_for(lambda: not cluster.serving("127.77.0.20", 80) and
+                 not cluster.serving("127.0.0.1", node_port))
         # refused, not left to time out: a hang would raise a timeout error instead
         with pytest.raises(ConnectionRefusedError):
             ask("127.77.0.20", 80)
