@@ -1,0 +1,127 @@
+"""The proxy's kernel mode: gitkube's own nftables table, on loopback only.
+
+The service range is a piece of 127.0.0.0/8 and the backends are servers on 127.0.1.x; the
+table has a name of the test's own and is the only one created, changed or deleted."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from test_proxy_loopback import (
+    Cluster,
+    ask,
+    backends,
+    nft_unusable,
+    stop_all,
+    wait_for,
+)
+
+from gitkube.agents.proxy.nft import KernelPort, NftTable, render, table_name
+from gitkube.agents.proxy.table import Backend
+
+
+def test_render_is_one_transaction_of_our_table_only() -> None:
+    script = render("gk_t", "10.96.0.0/16", [
+        KernelPort("10.96.0.7", 80, "ns/web:80/TCP", (Backend("10.244.0.5", 8080),
+                                                      Backend("10.244.0.6", 8080))),
+        KernelPort("10.96.0.8", 443, "ns/gone:443/TCP", ())])
+    lines = script.splitlines()
+    assert lines[:2] == ["table ip gk_t {}", "flush table ip gk_t"]
+    assert all("table" not in line or "gk_t" in line for line in lines)
+    assert ("ip daddr 10.96.0.7 tcp dport 80 dnat ip to numgen inc mod 2 map "
+            "{ 0 : 10.244.0.5 . 8080, 1 : 10.244.0.6 . 8080 }") in script
+    assert "ip daddr 10.96.0.8 tcp dport 443 reject with tcp reset" in script
+    assert "10.96.0.8 tcp dport 443 dnat" not in script
+    assert table_name("10.96.0.0/16") == "gitkube_svc_10_96_0_0_16"
+
+
+def tables() -> list[str]:
+    """The tables of everyone but gitkube (Podman's, iptables-nft's, ...): gitkube tables of
+    other proxies running on this machine meanwhile come and go on their own."""
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    return sorted(line.strip() for line in out.splitlines()
+                  if line.strip() and " gitkube_" not in line)
+
+
+def listed(name: str) -> str:
+    proc = subprocess.run(["nft", "list", "table", "ip", name], capture_output=True,
+                          text=True, timeout=10)
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+@pytest.fixture
+def kernel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    if reason := nft_unusable():
+        pytest.skip(reason)
+    c = Cluster(monkeypatch, "process", 1, "kernel")
+    try:
+        yield c
+    finally:
+        c.manager.stop()
+        NftTable("127.77.0.0/16", c.table).remove()  # in case the test failed before
+
+
+pytestmark = pytest.mark.nft
+
+
+def test_rules_follow_endpoints_and_services_and_stop_removes_only_our_table(
+        kernel: Cluster) -> None:
+    before = tables()
+    servers = backends(3)
+    port = servers[0].server_address[1]
+    try:
+        kernel.service("web", [{"port": 80, "targetPort": port}], clusterIP="127.77.0.30")
+        kernel.endpoints("web", ["127.0.1.1", "127.0.1.2"], [{"port": port}])
+        wait_for(lambda: "127.0.1.2" in listed(kernel.table))
+        rules = listed(kernel.table)
+        assert f"ip daddr 127.77.0.30 tcp dport 80 dnat ip to numgen inc mod 2 map " \
+               f"{{ 0 : 127.0.1.1 . {port}, 1 : 127.0.1.2 . {port} }}" in rules
+        assert Counter(ask("127.77.0.30", 80) for _ in range(6)) == {"pod-1": 3, "pod-2": 3}
+        assert kernel.proxy.describe()[0]["mode"] == "kernel"
+
+        # an endpoint added: the rule follows, round robin spreads over all three
+        kernel.endpoints("web", ["127.0.1.1", "127.0.1.2", "127.0.1.3"], [{"port": port}])
+        wait_for(lambda: "mod 3" in listed(kernel.table))
+        assert Counter(ask("127.77.0.30", 80) for _ in range(9)) == \
+            {"pod-1": 3, "pod-2": 3, "pod-3": 3}
+
+        # no Ready endpoints: refused at once by a reject rule
+        kernel.endpoints("web", [], [])
+        wait_for(lambda: "127.77.0.30 tcp dport 80 reject" in listed(kernel.table))
+        with pytest.raises(ConnectionRefusedError):
+            ask("127.77.0.30", 80, timeout=2)
+
+        # the service gone: nothing of it is left in the table
+        kernel.client.delete("v1", "Service", "default", "web")
+        wait_for(lambda: "127.77.0.30" not in listed(kernel.table))
+        assert "chain services" in listed(kernel.table)  # the table itself stays
+    finally:
+        stop_all(servers)
+    kernel.proxy.stop()
+    assert listed(kernel.table) == ""
+    assert tables() == before  # every other table is still there, none added
+    assert f"table ip {kernel.table}" not in subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, timeout=10).stdout
+
+
+def test_an_existing_table_of_that_name_is_replaced_whole(kernel: Cluster) -> None:
+    """Each apply rewrites the whole table in one transaction (no rule of an older content
+    survives), and the table is never missing in between."""
+    table = NftTable("127.77.0.0/16", f"gitkube_test_{uuid.uuid4().hex[:8]}")
+    try:
+        table.create()
+        a = KernelPort("127.77.0.40", 80, "a", (Backend("127.0.1.1", 9),))
+        b = KernelPort("127.77.0.41", 80, "b", (Backend("127.0.1.2", 9),))
+        assert table.apply([a, b])
+        assert not table.apply([b, a])  # the same content: nothing done
+        assert table.apply([b])
+        text = listed(table.name)
+        assert "127.77.0.41" in text and "127.77.0.40" not in text
+    finally:
+        table.remove()
+    assert listed(table.name) == ""
