@@ -2,7 +2,10 @@
 kubelet, the workload and Endpoints controllers, the proxy and the cluster DNS.
 
 Traffic goes only to loopback and to addresses inside the test's network and its (locally
-routed) service range, both created here and removed at the end with every container."""
+routed) service range, both created here and removed at the end with every container.
+
+The module runs twice: with the proxy in kernel mode (ClusterIP TCP ports DNATed by an
+nftables table of the test's own; skipped when nftables is unusable) and in userspace mode."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from gitkube.agents.controllers import deployment, endpoints, replicaset, statef
 from gitkube.agents.dns import DnsAgent, DnsConfig
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
+from gitkube.agents.proxy.nft import NftError, nft
 from gitkube.agents.runtime import Manager
 from gitkube.api.allocator import Ranges
 from gitkube.api.local import LocalClient
@@ -63,8 +67,10 @@ class Stack:
     """Everything one node runs, on a fresh network N: pods 10.250.N.0/24, services
     10.251.N.0/24."""
 
-    def __init__(self, runtime: ContainerRuntime, root: Path):
+    def __init__(self, runtime: ContainerRuntime, root: Path, backend: str = "userspace"):
         self.runtime = runtime
+        self.backend = backend
+        self.table = f"gitkube_test_{RUN.replace('-', '_')}_{backend}"
         self.net = self._network(runtime)
         try:
             self._start(root)
@@ -84,7 +90,9 @@ class Stack:
         self.manager.add(self.kubelet)
         for module in (deployment, replicaset, statefulset, endpoints):
             self.manager.add(module.controller(self.manager))
-        self.proxy = ProxyAgent(self.manager, ProxyConfig(service_cidr=self.net.service_cidr))
+        self.proxy = ProxyAgent(self.manager, ProxyConfig(
+            service_cidr=self.net.service_cidr, backend=cast(Any, self.backend),
+            nft_table=self.table))
         self.manager.add(self.proxy)
         self.dns_port = 53
         self.dns = DnsAgent(self.manager, DnsConfig(
@@ -92,6 +100,7 @@ class Stack:
         self.manager.add(self.dns)
         try:
             self.manager.start()
+            assert self.proxy.mode == self.backend
         except BaseException:
             self.manager.stop()
             sweep(self.runtime, LABELS)
@@ -168,9 +177,10 @@ class Stack:
         return "\n".join(lines) + "\n" + probe.output + "\nhost:\n" + host
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    reason = podman_missing()
+@pytest.fixture(scope="module", params=[pytest.param("kernel", marks=pytest.mark.nft),
+                                        "userspace"])
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    reason = podman_missing() or (request.param == "kernel" and nft_unusable())
     if reason:
         pytest.skip(reason)
     from gitkube.runtime.podman import PodmanRuntime
@@ -178,7 +188,7 @@ def stack() -> Iterator[Stack]:
     ensure_example_image()
     base = Path(tempfile.mkdtemp(prefix="gk-svc-"))
     runtime = PodmanRuntime(base_dir=base)
-    s = Stack(runtime, base / "kubelet")
+    s = Stack(runtime, base / "kubelet", request.param)
     try:
         yield s
     finally:
@@ -187,6 +197,22 @@ def stack() -> Iterator[Stack]:
         runtime.close()
         shutil.rmtree(base, ignore_errors=True)
         assert left == 0
+
+
+def nft_unusable() -> str:
+    """Why nftables cannot be used here ('' when it can): a throwaway table is made and
+    deleted (nothing else is touched)."""
+    name = f"gitkube_probe_{uuid.uuid4().hex[:8]}"
+    try:
+        nft(f"table ip {name} {{}}\ndelete table ip {name}\n")
+    except NftError as e:
+        return f"nftables unusable here: {e}"
+    return ""
+
+
+def nft_tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                          timeout=10).stdout
 
 
 def names(output: str) -> list[str]:
@@ -211,6 +237,8 @@ def test_service_reached_by_name_from_a_pod_round_robin_then_affinity(stack: Sta
     assert is_local(ip)
     wait_for(lambda: any(d["address"] == ip and len(d["backends"]) == 3
                          for d in stack.proxy.describe()), 5, "the proxy")
+    assert {d["mode"] for d in stack.proxy.describe() if d["address"] == ip} == \
+        {stack.backend}
     pods = {p["metadata"]["name"] for p in stack.ready_pods("app=web")}
 
     # the pod's resolv.conf and environment are Kubernetes'
@@ -361,7 +389,10 @@ def test_deleting_a_pod_and_scaling_move_traffic_without_errors(stack: Stack) ->
 def test_stopping_the_proxy_removes_what_it_made(stack: Stack) -> None:
     served = stack.proxy.describe()
     assert served
+    if stack.backend == "kernel":
+        assert f"table ip {stack.table}" in nft_tables()
     stack.proxy.stop()
+    assert f"table ip {stack.table}" not in nft_tables()  # every rule it made is gone
     assert stack.proxy.describe() == []
     for entry in served:
         if entry["protocol"] != "TCP":
