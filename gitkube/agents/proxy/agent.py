@@ -10,6 +10,13 @@ informers and keeps one listener per served address on its own asyncio event loo
 - ``ADDRESS:nodePort`` for NodePort/LoadBalancer Services on each of ``node_addresses``
   (``127.0.0.1`` by default).
 
+**Kernel mode** (``backend="auto"``, the default, when nftables works; the choice is logged
+at start): the ClusterIP TCP ports without session affinity are not listened on but DNATed
+by the kernel, round robin, through a table of gitkube's own (nft.py), rewritten whole in
+one transaction after each change and deleted by ``stop()``; their ports without Ready
+endpoints get a ``reject with tcp reset`` rule. NodePorts, UDP and ClientIP affinity stay in
+the userspace data plane below (**userspace mode**: everything there).
+
 A Service port without Ready endpoints has no listener, so a connection to it is refused at
 once by the kernel (TCP reset, ICMP port unreachable for UDP). Each change of a Service or
 Endpoints schedules a sync on the loop (and a sync runs every ``resync`` s anyway): the
