@@ -34,6 +34,7 @@ import ipaddress
 import logging
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -116,13 +117,16 @@ def nft(script: str, *, check: bool = False) -> None:
 
 class NftTable:
     """gitkube's table for one service range: created by ``create``, rewritten whole by
-    ``apply`` (only when its content changes), deleted by ``remove``."""
+    ``apply`` (when its content changes, and every ``refresh`` s anyway: a table deleted
+    by hand comes back), deleted by ``remove``."""
 
-    def __init__(self, cidr: str, name: str | None = None):
+    def __init__(self, cidr: str, name: str | None = None, refresh: float = 10.0):
         self.cidr = str(ipaddress.IPv4Network(cidr, strict=False))
         self.name = name or table_name(cidr)
+        self.refresh = refresh
         self.ports: tuple[KernelPort, ...] = ()
         self._applied: str | None = None
+        self._applied_at = 0.0
 
     def create(self) -> None:
         """Check that the kernel takes every kind of rule used (a DNAT round robin, a reject)
@@ -134,15 +138,17 @@ class NftTable:
         self.apply([])
 
     def apply(self, ports: Iterable[KernelPort]) -> bool:
-        """Make the table hold exactly ``ports`` (one transaction); False when unchanged."""
+        """Make the table hold exactly ``ports`` (one transaction); False when it already
+        did (written less than ``refresh`` s ago with that content: nothing run)."""
         ports = tuple(sorted(ports))
         script = render(self.name, self.cidr, ports)
-        if script == self._applied:
+        if script == self._applied and time.monotonic() - self._applied_at < self.refresh:
             return False
         nft(script)
-        self._applied = script
+        changed = script != self._applied
+        self._applied, self._applied_at = script, time.monotonic()
         self.ports = ports
-        return True
+        return changed
 
     def remove(self) -> None:
         """Delete the table (only ours; already gone: nothing to do)."""

@@ -122,6 +122,11 @@ def test_an_existing_table_of_that_name_is_replaced_whole(kernel: Cluster) -> No
         assert table.apply([b])
         text = listed(table.name)
         assert "127.77.0.41" in text and "127.77.0.40" not in text
+        # written again every `refresh` s even when unchanged: a table deleted by hand
+        # (here: ours) comes back
+        table.refresh = 0.0
+        subprocess.run(["nft", "delete", "table", "ip", table.name], check=True, timeout=10)
+        assert not table.apply([b]) and "127.77.0.41" in listed(table.name)
     finally:
         table.remove()
     assert listed(table.name) == ""
