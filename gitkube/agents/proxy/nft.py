@@ -1,14 +1,18 @@
 """The proxy's kernel mode: a table of gitkube's own in nftables (DNAT, round robin).
 
-The proxy owns exactly one table, ``table ip <name>`` (``table_name(cidr)``: one per service
-range, ``gitkube_svc_10_96_0_0_16`` for the default one) and never touches any other table
-or chain (Podman's, iptables-nft's ``nat``/``filter``, anyone's). Its content is rendered
-whole from the proxy's view (``render``) and written in **one** ``nft -f`` transaction:
-``table`` (create when missing) + ``flush table`` + every chain and rule again. The kernel
-applies it atomically: no packet ever sees the table half-written or missing, and
-connections already established keep their conntrack entries (a DNAT decision is taken on a
-connection's first packet only), so an endpoint change never breaks a connection to an
-endpoint that remains.
+The proxy owns exactly one table, ``table ip <name>`` (``table_name(cidr)``: the service
+range, this process and a counter: ``gitkube_svc_10_96_0_0_16_p1234_1``; two proxies on one
+machine, test runs for example, never rewrite each other's table) and never touches any
+other table or chain (Podman's, iptables-nft's ``nat``/``filter``, anyone's). The one
+exception: at start, a table of that pattern for the same range whose process no longer
+exists (a proxy that was killed before it could delete it) is deleted (``remove_stale``).
+
+Its content is rendered whole from the proxy's view (``render``) and written in **one**
+``nft -f`` transaction: ``table`` (create when missing) + ``flush table`` + every chain and
+rule again. The kernel applies it atomically: no packet ever sees the table half-written or
+missing, and connections already established keep their conntrack entries (a DNAT decision
+is taken on a connection's first packet only), so an endpoint change never breaks a
+connection to an endpoint that remains.
 
 Chains::
 
@@ -31,7 +35,10 @@ Chains::
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
+import os
+import re
 import shutil
 import subprocess
 import time
@@ -57,10 +64,43 @@ class KernelPort:
     backends: tuple[Backend, ...]
 
 
-def table_name(cidr: str) -> str:
-    """gitkube's table for the service range ``cidr`` (``gitkube_svc_10_96_0_0_16``)."""
+_counter = itertools.count(1)
+
+
+def range_prefix(cidr: str) -> str:
+    """``gitkube_svc_10_96_0_0_16``: what every gitkube table of the range ``cidr`` starts
+    with."""
     net = ipaddress.IPv4Network(cidr, strict=False)
     return "gitkube_svc_" + str(net).replace(".", "_").replace("/", "_")
+
+
+def table_name(cidr: str) -> str:
+    """A new table name for a proxy of this process on ``cidr``
+    (``gitkube_svc_10_96_0_0_16_p<pid>_<n>``)."""
+    return f"{range_prefix(cidr)}_p{os.getpid()}_{next(_counter)}"
+
+
+def remove_stale(cidr: str) -> list[str]:
+    """Delete the tables of gitkube proxies on ``cidr`` whose process is gone (killed before
+    they could delete them); only names of the ``table_name`` pattern. Returns them."""
+    try:
+        out = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    pattern = re.compile(rf"^table ip ({re.escape(range_prefix(cidr))}_p(\d+)_\d+)$")
+    gone = []
+    for line in out.splitlines():
+        m = pattern.match(line.strip())
+        if m and not os.path.exists(f"/proc/{m.group(2)}"):
+            gone.append(m.group(1))
+    for name in gone:
+        try:
+            nft(f"table ip {name} {{}}\ndelete table ip {name}\n")
+            log.warning("proxy: deleted the nftables table %s of a proxy that is gone", name)
+        except NftError as e:
+            log.warning("proxy: could not delete the stale table %s: %s", name, e)
+    return gone
 
 
 def _dnat(p: KernelPort) -> str:
@@ -130,11 +170,13 @@ class NftTable:
 
     def create(self) -> None:
         """Check that the kernel takes every kind of rule used (a DNAT round robin, a reject)
-        without changing anything, then create the table empty. NftError when it cannot."""
+        without changing anything, then create the table empty (after deleting the tables
+        of proxies on this range that are gone). NftError when it cannot."""
         probe = KernelPort("192.0.2.1", 9, "probe", (Backend("192.0.2.2", 9),
                                                      Backend("192.0.2.3", 9)))
         nft(render(self.name, self.cidr, [probe, KernelPort("192.0.2.1", 10, "probe", ())]),
             check=True)
+        remove_stale(self.cidr)
         self.apply([])
 
     def apply(self, ports: Iterable[KernelPort]) -> bool:
@@ -160,4 +202,5 @@ class NftTable:
             log.warning("proxy: could not delete nftables table %s: %s", self.name, e)
 
 
-__all__ = ["KernelPort", "NftError", "NftTable", "nft", "render", "table_name"]
+__all__ = ["KernelPort", "NftError", "NftTable", "nft", "range_prefix", "remove_stale",
+           "render", "table_name"]

@@ -5,6 +5,7 @@ table has a name of the test's own and is the only one created, changed or delet
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections import Counter
@@ -20,7 +21,15 @@ from test_proxy_loopback import (
     wait_for,
 )
 
-from gitkube.agents.proxy.nft import KernelPort, NftTable, render, table_name
+from gitkube.agents.proxy.nft import (
+    KernelPort,
+    NftTable,
+    nft,
+    range_prefix,
+    remove_stale,
+    render,
+    table_name,
+)
 from gitkube.agents.proxy.table import Backend
 
 
@@ -36,7 +45,9 @@ def test_render_is_one_transaction_of_our_table_only() -> None:
             "{ 0 : 10.244.0.5 . 8080, 1 : 10.244.0.6 . 8080 }") in script
     assert "ip daddr 10.96.0.8 tcp dport 443 reject with tcp reset" in script
     assert "10.96.0.8 tcp dport 443 dnat" not in script
-    assert table_name("10.96.0.0/16") == "gitkube_svc_10_96_0_0_16"
+    assert range_prefix("10.96.0.0/16") == "gitkube_svc_10_96_0_0_16"
+    first, second = table_name("10.96.0.0/16"), table_name("10.96.0.0/16")
+    assert first.startswith(f"gitkube_svc_10_96_0_0_16_p{os.getpid()}_") and first != second
 
 
 def tables() -> list[str]:
@@ -130,3 +141,23 @@ def test_an_existing_table_of_that_name_is_replaced_whole(kernel: Cluster) -> No
     finally:
         table.remove()
     assert listed(table.name) == ""
+
+
+def test_tables_of_proxies_that_are_gone_are_removed_at_start(kernel: Cluster) -> None:
+    """A proxy killed before it could delete its table: the next one on the range deletes
+    it; the table of a proxy still running (this process) stays."""
+    cidr = "127.78.0.0/16"
+    with subprocess.Popen(["true"]) as proc:  # a process that has exited: its PID is free
+        proc.wait(timeout=10)
+        gone_pid = proc.pid
+    stale = f"{range_prefix(cidr)}_p{gone_pid}_1"
+    alive = NftTable(cidr)
+    try:
+        nft(f"table ip {stale} {{}}\n")
+        alive.create()
+        assert listed(stale) == ""
+        assert remove_stale(cidr) == []
+        assert "chain services" in listed(alive.name)
+    finally:
+        alive.remove()
+        NftTable(cidr, stale).remove()
