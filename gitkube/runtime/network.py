@@ -10,7 +10,9 @@
   the host's own address. A packet to one — from the host or from a pod, whose default route
   is the host — is delivered to this host's sockets and never forwarded: it cannot leave the
   machine whether or not the proxy runs (no listener: TCP reset / ICMP port unreachable). The
-  proxy binds its listeners straight to ``ClusterIP:port`` (no NAT rule needed).
+  proxy binds its listeners straight to ``ClusterIP:port`` (userspace mode), or its nftables
+  table DNATs the connection to a pod's address first (kernel mode): only a pod on this
+  host's bridge is then the destination.
 
 Settings come from the environment (``NetworkConfig.from_env``): ``GITKUBE_POD_NETWORK``
 (name; empty: pods stay on Podman's default network), ``GITKUBE_POD_SUBNET``,

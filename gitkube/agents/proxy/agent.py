@@ -1,7 +1,8 @@
 """The proxy agent (the seed's kube-proxy): Services' virtual addresses, on this node.
 
 ``ProxyAgent(manager, config)`` watches Services and Endpoints through the Manager's shared
-informers and keeps one listener per served address on its own asyncio event loop thread:
+informers and keeps one listener per served address in its data plane (userspace mode;
+kernel mode below):
 
 - ``ClusterIP:port`` for every Service port that has Ready endpoints (TCP and UDP). The
   service range is routed locally (gitkube/runtime/network.py), so the listener binds the
@@ -28,9 +29,10 @@ skipped and the next is tried). UDP sessions close after ``udp_idle_timeout`` s 
 The sockets live in the data plane (dataplane.py): by default a child process of the agent
 (``mode="process"``: the forwarding loop does not share an interpreter lock with the other
 agents), or a thread of this process (``mode="thread"``). The agent computes a table from its
-informers and hands it over after each change. The agent owns exactly its listening sockets:
-``stop()`` closes every listener and every proxied connection (the child process is told to,
-then waited for by its PID). ``describe()`` lists what is served.
+informers and hands it over after each change. The agent owns exactly its listening sockets
+and its nftables table: ``stop()`` closes every listener and every proxied connection (the
+child process is told to, then waited for by its PID) and deletes the table.
+``describe()`` lists what is served (``mode``: who forwards it).
 """
 
 from __future__ import annotations
