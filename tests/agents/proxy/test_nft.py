@@ -77,9 +77,7 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
         NftTable("127.77.0.0/16", c.table).remove()  # in case the test failed before
 
 
-pytestmark = pytest.mark.nft
-
-
+@pytest.mark.nft
 def test_rules_follow_endpoints_and_services_and_stop_removes_only_our_table(
         kernel: Cluster) -> None:
     before = tables()
@@ -120,6 +118,7 @@ def test_rules_follow_endpoints_and_services_and_stop_removes_only_our_table(
         ["nft", "list", "tables"], capture_output=True, text=True, timeout=10).stdout
 
 
+@pytest.mark.nft
 def test_an_existing_table_of_that_name_is_replaced_whole(kernel: Cluster) -> None:
     """Each apply rewrites the whole table in one transaction (no rule of an older content
     survives), and the table is never missing in between."""
@@ -143,6 +142,7 @@ def test_an_existing_table_of_that_name_is_replaced_whole(kernel: Cluster) -> No
     assert listed(table.name) == ""
 
 
+@pytest.mark.nft
 def test_tables_of_proxies_that_are_gone_are_removed_at_start(kernel: Cluster) -> None:
     """A proxy killed before it could delete its table: the next one on the range deletes
     it; the table of a proxy still running (this process) stays."""
