@@ -5,11 +5,13 @@ table has a name of the test's own and is the only one created, changed or delet
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from test_proxy_loopback import (
@@ -161,3 +163,20 @@ def test_tables_of_proxies_that_are_gone_are_removed_at_start(kernel: Cluster) -
     finally:
         alive.remove()
         NftTable(cidr, stale).remove()
+
+
+def test_without_nftables_the_proxy_falls_back_to_userspace_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nft command
+    caplog.set_level(logging.INFO, logger="gitkube.proxy")
+    c = Cluster(monkeypatch, "thread", 1, "userspace")
+    try:
+        c.proxy.stop()
+        c.proxy.config.backend = "auto"
+        c.proxy.start()
+        assert c.proxy.mode == "userspace"
+        assert "nftables unusable (the nft command (nftables) is not installed); " \
+               "userspace mode" in caplog.text
+    finally:
+        c.manager.stop()
