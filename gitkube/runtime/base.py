@@ -99,6 +99,8 @@ class SandboxInfo:
     ip: str  # "" when not (yet) known (always "" without infra: ask the container)
     running: bool
     infra: bool = True
+    # created by this very ensure_sandbox call: it holds no container yet (no need to list)
+    fresh: bool = False
 
 
 @dataclass(frozen=True)

@@ -436,12 +436,17 @@ class PodmanRuntime:
                  "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
         if spec.infra:
             _network_fields(body, spec)  # issue 9 (without infra: on the container)
+        created = ""
         try:
-            self._call("post", "/pods/create", data=json.dumps(body),
-                       headers={"content-type": "application/json"})
+            response = self._call("post", "/pods/create", data=json.dumps(body),
+                                  headers={"content-type": "application/json"})
+            created = str(response.json().get("Id") or "")
         except RuntimeFailure as e:
             if "already exists" not in str(e) and "in use" not in str(e):
                 raise
+        if created and not spec.infra:  # nothing to start, no IP: the answer says it all
+            return SandboxInfo(id=created, name=spec.name, labels=dict(spec.labels), ip="",
+                               running=True, infra=False, fresh=True)
         data = self._call("get", f"/pods/{spec.name}/json").json()
         infra = str(data.get("InfraContainerID") or "")
         if str(data.get("State", "")).lower() not in ("running", "degraded") and infra:
@@ -450,7 +455,7 @@ class PodmanRuntime:
         return SandboxInfo(id=str(data.get("Id")), name=str(data.get("Name")),
                            labels=dict(data.get("Labels") or {}),
                            ip=self._sandbox_ip(infra) if infra else "", running=True,
-                           infra=bool(infra))
+                           infra=bool(infra), fresh=bool(created))
 
     def list_sandboxes(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})

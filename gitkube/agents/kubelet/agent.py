@@ -55,6 +55,7 @@ from gitkube.runtime.base import (
     LABEL_NODE,
     LABEL_POD_NAME,
     LABEL_POD_UID,
+    ContainerInfo,
     ContainerRuntime,
     RuntimeFailure,
     SandboxInfo,
@@ -64,6 +65,12 @@ from gitkube.runtime.network import prepare_node  # issue 9
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
 __all__ = ["STORE_ID_RECORD", "Kubelet", "KubeletConfig", "cluster_id"]
+
+
+def _seen_as(info: ContainerInfo) -> tuple[Any, int | None, str]:
+    """What the relist compares: state, exit code, and the pod's key."""
+    return (info.state, info.exit_code,
+            f"{info.labels.get(LABEL_NAMESPACE)}/{info.labels.get(LABEL_POD_NAME)}")
 
 
 class Kubelet(PodSync):
@@ -96,8 +103,10 @@ class Kubelet(PodSync):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._snapshot: dict[str, tuple[Any, int | None, str]] = {}
+        self._snapshot_lock = threading.Lock()  # the relist and workers' _seen
         self._sandboxes: dict[str, SandboxInfo] = {}  # pod uid -> its running sandbox
         self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
+        self._images: dict[str, float] = {}  # image ref -> when last seen present
         self._bound: set[tuple[str, str]] = set()  # claims reported Bound
         self._by_key: dict[str, list[SandboxInfo]] | None = None  # the last relist's view
         self.syncs = 0
@@ -246,17 +255,18 @@ class Kubelet(PodSync):
         node = self._scope
         infos = self.runtime.list_containers(node)
         snapshot: dict[str, tuple[Any, int | None, str]] = {
-            i.id: (i.state, i.exit_code,
-                   f"{i.labels.get(LABEL_NAMESPACE)}/{i.labels.get(LABEL_POD_NAME)}")
-            for i in infos}
+            i.id: _seen_as(i) for i in infos}
         keys: set[str] = set()
-        for cid, now_seen in snapshot.items():
-            if self._snapshot.get(cid) != now_seen:
-                keys.add(now_seen[2])
-        for cid, gone in self._snapshot.items():
-            if cid not in snapshot:  # removed outside gitkube (or by us: harmless)
-                keys.add(gone[2])
-        self._snapshot = snapshot
+        with self._snapshot_lock:
+            for cid, now_seen in snapshot.items():
+                if self._snapshot.get(cid) != now_seen:
+                    keys.add(now_seen[2])
+            for cid, gone in self._snapshot.items():
+                if cid not in snapshot:  # removed outside gitkube (or by us: harmless)
+                    keys.add(gone[2])
+                    self._container_ips.pop(cid, None)
+            self._snapshot = snapshot
+        cached = set(self._sandboxes)  # before the list: newer ones are not in it yet
         by_key: dict[str, list[SandboxInfo]] = {}
         seen: set[str] = set()
         for sb in self.runtime.list_sandboxes(node):
@@ -270,12 +280,18 @@ class Kubelet(PodSync):
             if not sb.running and self._sandboxes.pop(uid, None) is not None:
                 keys.add(key)  # its infra stopped: ensure it again
         for uid, sb in list(self._sandboxes.items()):
-            if uid not in seen:  # removed outside gitkube
+            if uid in cached and uid not in seen:  # removed outside gitkube
                 self._sandboxes.pop(uid, None)
                 keys.add(f"{sb.labels.get(LABEL_NAMESPACE)}/{sb.labels.get(LABEL_POD_NAME)}")
         self._by_key = by_key
         for key in keys:
             self.queue.add(key)
+
+    def _seen(self, info: ContainerInfo) -> None:
+        """A worker saw ``info`` (a container it just started): the relist compares with
+        that, so it only enqueues the pod when something changed since."""
+        with self._snapshot_lock:
+            self._snapshot[info.id] = _seen_as(info)
 
     # -- reconcile
 

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,6 +58,7 @@ from gitkube.runtime.network import sandbox_fields  # issue 9
 
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
+IMAGE_TTL = 30.0  # seconds an image seen present is not looked up again
 
 
 @dataclass
@@ -67,6 +69,10 @@ class _PodState:
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     backoff_noted: set[str] = field(default_factory=set)
     start_errors: dict[str, str] = field(default_factory=dict)  # container id -> error
+    # within one sync: containers started (as inspected right after), and whether anything
+    # else changed the pod's containers (then they are listed again before the status)
+    started: dict[str, ContainerInfo] = field(default_factory=dict)
+    stale: bool = False
 
 
 def _attempt(info: ContainerInfo) -> int:
@@ -100,6 +106,7 @@ class PodSync:
     _states_lock: threading.Lock
     _sandboxes: dict[str, SandboxInfo]
     _container_ips: dict[str, str]
+    _images: dict[str, float]
     _bound: set[tuple[str, str]]
 
     def _state(self, uid: str) -> _PodState:
@@ -155,7 +162,7 @@ class PodSync:
             share_pid=bool(spec.get("shareProcessNamespace")), ports=ports, infra=infra,
             **(sandbox_fields(pod, self.config.network) if self.config.network else {})))
         if sandbox.running and (sandbox.ip or not sandbox.infra):
-            self._sandboxes[str(meta["uid"])] = sandbox
+            self._sandboxes[str(meta["uid"])] = replace(sandbox, fresh=False)
         return sandbox
 
     def _sync(self, key: str, pod: Obj) -> Result:
@@ -171,7 +178,10 @@ class PodSync:
         if volumes is not None:
             self._bind_claims(pod)
         sandbox = self._sandbox(pod)
-        history = self._history(uid)
+        # a sandbox created just now holds no container: nothing to list
+        history = {} if sandbox.fresh else self._history(uid)
+        st.started.clear()
+        st.stale = False
         delays: list[float] = [self.config.resync_period]
         inits = list(spec.get("initContainers") or [])
         containers = list(spec.get("containers") or [])
@@ -192,7 +202,13 @@ class PodSync:
                                     volumes, volume_error, policy, init=False)
                 if delay is not None:
                     delays.append(delay)
-        self._write_status(pod, sandbox, self._history(uid), st, inits, containers)
+        if st.stale:
+            history = self._history(uid)
+        else:  # only first starts happened (or nothing): their inspection is the news
+            for cname, info in st.started.items():
+                history.setdefault(cname, []).append(info)
+        st.started.clear()
+        self._write_status(pod, sandbox, history, st, inits, containers)
         return Result(requeue_after=max(0.05, min(delays)))
 
     def _bind_claims(self, pod: Obj) -> None:
@@ -246,6 +262,7 @@ class PodSync:
             self.prober.forget_container(uid, name)
             grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
             self.runtime.stop_container(latest.id, grace)
+            st.stale = True
             return self._start(pod, sandbox, c, _attempt(latest) + 1, st, volumes,
                                volume_error, init=init, previous=hist)
         if latest.state == "running":
@@ -268,6 +285,7 @@ class PodSync:
                 self.prober.forget_container(uid, name)
                 grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
                 self.runtime.stop_container(latest.id, grace)
+                st.stale = True
                 return 0.0
             return None
         # exited, or created but never started (a start error): restart per policy
@@ -324,15 +342,15 @@ class PodSync:
         name, image = str(c["name"]), str(c.get("image"))
         policy = str(c.get("imagePullPolicy") or "IfNotPresent")
         now = self.clock()
-        present = self.runtime.image(image)
+        present = policy != "Always" and self._image_present(image)
         if policy == "Never":
-            if present is None:
+            if not present:
                 msg = f'Container image "{image}" is not present with pull policy of Never'
                 st.waiting[name] = ("ErrImageNeverPull", msg)
                 self.recorder.event(pod, "Warning", "ErrImageNeverPull", msg)
                 return self.config.resync_period
             return None
-        if present is not None and policy == "IfNotPresent":
+        if present and policy == "IfNotPresent":
             self.recorder.event(pod, "Normal", "Pulled",
                                 f'Container image "{image}" already present on machine')
             return None
@@ -355,6 +373,17 @@ class PodSync:
         st.pull_failures.pop(name, None)
         self.recorder.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
         return None
+
+    def _image_present(self, image: str) -> bool:
+        """Whether the image is there; a positive answer is trusted for IMAGE_TTL seconds (a
+        burst of replicas asks once), and forgotten when a container fails to be created."""
+        seen = self._images.get(image)
+        if seen is not None and time.monotonic() - seen < IMAGE_TTL:
+            return True
+        present = self.runtime.image(image) is not None
+        if present:
+            self._images[image] = time.monotonic()
+        return present
 
     def _start(self, pod: Obj, sandbox: SandboxInfo, c: Obj, attempt: int, st: _PodState,
                volumes: dict[str, Path] | None, volume_error: str, *, init: bool,
@@ -400,11 +429,13 @@ class PodSync:
             cid = self.runtime.create_container(sandbox.id, spec)
         except RuntimeFailure:
             self._sandboxes.pop(str(pod["metadata"]["uid"]), None)  # look again next time
+            self._images.pop(str(c.get("image")), None)
             raise
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
         try:
             self.runtime.start_container(cid)
         except RuntimeFailure as e:
+            st.stale = True
             st.waiting[name] = ("RunContainerError", e.message)
             st.start_errors[cid] = e.message
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
@@ -414,7 +445,27 @@ class PodSync:
         for old in (previous or [])[:-1]:  # keep the latest exited one for --previous
             self.runtime.remove_container(old.id)
             st.exited_seen.pop(old.id, None)
+        self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _started(self, sandbox: SandboxInfo, name: str, cid: str, st: _PodState, *,
+                 first: bool) -> None:
+        """Look at a container just started (one inspect): it is the status's news (no list
+        of the pod's containers needed for a first start), its IP is the pod's (without
+        infra), and the relist learns it is running, so it does not sync the pod again for
+        a change the kubelet made itself."""
+        info = self.runtime.inspect_container(cid)
+        if info is None or not first:
+            st.stale = True
+        else:
+            st.started[name] = info
+        if info is not None and info.state == "running":
+            if info.ip and not sandbox.infra:
+                self._container_ips[cid] = info.ip
+            self._seen(info)
+
+    def _seen(self, info: ContainerInfo) -> None:
+        """Tell the relist the state of a container the kubelet just looked at (Kubelet)."""
 
     def _views(self, pod: Obj, specs: list[Obj], history: dict[str, list[ContainerInfo]],
                st: _PodState, *, init: bool) -> list[ContainerView]:
