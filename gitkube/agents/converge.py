@@ -432,8 +432,9 @@ def _ref_text(ref: ObjectRef) -> str:
 
 
 def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
-         poll: float = 0.25, clock: Callable[[], float] = time.monotonic) -> ConvergeResult:
-    """Poll until every target converged, one failed for good, or ``timeout``."""
+         poll: float = 0.1, clock: Callable[[], float] = time.monotonic) -> ConvergeResult:
+    """Poll until every target converged, one failed for good, or ``timeout`` (every
+    ``poll`` s: a few store reads, so the last pod's readiness ends the wait soon)."""
     start = clock()
     done_before: set[ObjectRef] = set()
     last_summary = start
