@@ -110,7 +110,7 @@ def _try_run(conf: Path, runtime: str | None) -> str | None:
         return "no busybox to test with"
     with tempfile.TemporaryDirectory(prefix="gitkube-rt-") as root:
         shutil.copy(busybox, os.path.join(root, "busybox"))
-        env = dict(os.environ, CONTAINERS_CONF=str(conf))
+        env = podman_env(conf)
         args = ["podman"] + (["--runtime", runtime] if runtime else [])
         try:
             proc = subprocess.run(
@@ -130,6 +130,19 @@ def _conf_text(ulimits: list[str], runtime: str | None) -> str:
     if runtime:
         text += f'[engine]\nruntime = "{runtime}"\n'
     return text
+
+
+# Podman's network backend runs iptables/nft from the sbin directories: a gitkube started
+# with a minimal PATH (cron, a systemd unit, env -i) must still hand them to Podman.
+_SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def podman_env(conf: Path) -> dict[str, str]:
+    """The environment for the podman processes gitkube starts: ours, with CONTAINERS_CONF
+    pointing at gitkube's containers.conf and the system directories on PATH."""
+    path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    path += [d for d in _SYSTEM_PATH if d not in path]
+    return dict(os.environ, CONTAINERS_CONF=str(conf), PATH=os.pathsep.join(path))
 
 
 def host_settings(conf_dir: Path) -> Path:
@@ -298,7 +311,7 @@ class PodmanRuntime:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
         logfile = open(self.base_dir / "service.log", "ab")  # noqa: SIM115
-        env = dict(os.environ, CONTAINERS_CONF=str(conf))
+        env = podman_env(conf)
         self._service = subprocess.Popen(
             ["podman", "system", "service", f"--time={self.linger or 0}", self.url],
             stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, env=env,
