@@ -103,13 +103,12 @@ class ConvergeResult:
 
 
 _prestarted: Future[ContainerRuntime] | None = None
-LINGER = 120  # seconds a Podman service started here outlives the command (when idle)
 
 
 def _start_runtime() -> ContainerRuntime:
-    from gitkube.runtime.podman import PodmanRuntime
+    from gitkube.runtime.podman import PodmanRuntime, cli_linger
 
-    runtime = PodmanRuntime(linger=LINGER)
+    runtime = PodmanRuntime(linger=cli_linger())
     runtime.version()  # the API service sets itself up on its first real request
     return runtime
 

@@ -83,9 +83,9 @@ def container_logs(pod: Obj, container: str | None, *, previous: bool = False,
                            hint=f"one of: {', '.join(names)}")
     own = runtime is None
     if runtime is None:
-        from gitkube.runtime.podman import PodmanRuntime
+        from gitkube.runtime.podman import PodmanRuntime, cli_linger
 
-        runtime = PodmanRuntime(linger=120)
+        runtime = PodmanRuntime(linger=cli_linger())
     try:
         found = runtime.list_containers({LABEL_POD_UID: str(meta["uid"]),
                                          LABEL_CONTAINER: container})

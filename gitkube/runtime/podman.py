@@ -137,6 +137,19 @@ def _conf_text(ulimits: list[str], runtime: str | None) -> str:
 _SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
+LINGER_ENV = "GITKUBE_PODMAN_LINGER"
+
+
+def cli_linger() -> int:
+    """Idle seconds a Podman service started by a CLI command outlives it, so the next
+    command finds it warm: ``$GITKUBE_PODMAN_LINGER``, default 120, at least 1 (Podman
+    reads 0 as "never exit")."""
+    try:
+        return max(1, int(os.environ.get(LINGER_ENV, "120")))
+    except ValueError:
+        return 120
+
+
 def podman_env(conf: Path) -> dict[str, str]:
     """The environment for the podman processes gitkube starts: ours, with CONTAINERS_CONF
     pointing at gitkube's containers.conf and the system directories on PATH."""
