@@ -19,7 +19,6 @@ import base64
 import contextlib
 import json
 import os
-import queue
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -42,13 +41,13 @@ from gitkube.errors import (
     StoreUnavailable,
 )
 from gitkube.store._ops import SingleOpWrites, check_ops
+from gitkube.store._watch import QueueWatch
 from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, WatchEvent
 
 PAGE = 5_000  # keys per range request of a list (all pages read at one revision)
 _HINT_DOWN = (
     "start etcd (or check the address), or choose another store with --store or GITKUBE_STORE"
 )
-_CLOSED = object()
 
 
 def _b64(data: bytes) -> str:
@@ -254,16 +253,15 @@ class EtcdStore(SingleOpWrites):
         self.close()
 
 
-class EtcdWatch:
-    """One etcd watch stream (its own HTTP connection) read by a background thread."""
+class EtcdWatch(QueueWatch):
+    """One etcd watch stream (its own HTTP connection) read by a background thread into the
+    queue of a QueueWatch, which gives it next_event, iteration and close."""
 
     def __init__(self, store: EtcdStore, prefix: str, since: int):
+        super().__init__(prefix, since, self._end_stream)
         self._store = store
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._closed = False
         self._compacted: int | None = None
         self._compacted_seen = threading.Event()
-        self.since = since
         key = prefix.encode() or b"\0"
         body = {
             "create_request": {
@@ -327,6 +325,8 @@ class EtcdWatch:
                         f"etcd cancelled the watch: {result.get('cancel_reason', '')}",
                         location=url, hint="relist and watch again",
                     )
+                # Straight onto the queue, not through push(): every key of an etcd
+                # transaction shares one revision, which push() would deliver only once.
                 for raw in result.get("events") or []:
                     event = _event(raw)
                     self.since = max(self.since, event.revision)
@@ -335,11 +335,11 @@ class EtcdWatch:
                 raise StoreUnavailable("etcd closed the watch stream", location=url,
                                        hint=_HINT_DOWN)
         except StoreError as exc:
-            self._queue.put(exc)
+            self.fail(exc)
         except (requests.RequestException, OSError, ValueError) as exc:
             if not self._closed:
-                self._queue.put(StoreUnavailable(f"lost the watch stream: {exc}",
-                                                 location=url, hint=_HINT_DOWN))
+                self.fail(StoreUnavailable(f"lost the watch stream: {exc}",
+                                           location=url, hint=_HINT_DOWN))
         finally:
             self._compacted_seen.set()
 
@@ -348,53 +348,16 @@ class EtcdWatch:
         self._compacted_seen.wait(timeout)
         return self._compacted
 
-    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
-        """The next event, waiting at most ``timeout`` seconds (forever when None).
-
-        Returns None on timeout or once closed; raises Compacted (relist and watch again) or
-        StoreUnavailable when the stream ended."""
-        if self._closed:
-            return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _CLOSED:
-            self._queue.put(_CLOSED)
-            return None
-        if isinstance(item, BaseException):
-            self.close()
-            raise item
-        assert isinstance(item, WatchEvent)
-        return item
-
-    def __iter__(self) -> Iterator[WatchEvent]:
-        while True:
-            event = self.next_event(None)
-            if event is None:
-                return
-            yield event
-
-    def close(self) -> None:
-        """Stop the stream; iteration ends. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_CLOSED)
+    def _end_stream(self, _watch: QueueWatch) -> None:
+        """Called once when the watch closes or fails: forget it, and unblock the reader
+        thread by shutting the socket down under it."""
         self._store._forget(self)
-        # Unblock the reader thread: shut the socket down under it.
         with contextlib.suppress(Exception):
             fd = self._resp.raw.fileno()
             with socket.socket(fileno=os.dup(fd)) as sock:
                 sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._resp.close()
-
-    def __enter__(self) -> EtcdWatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _why_failed(ops: Sequence[Op], responses: list[dict[str, Any]], url: str) -> StoreError:
