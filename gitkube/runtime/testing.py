@@ -8,9 +8,11 @@ returns how many there were (a suite asserts 0 at its end).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from gitkube.runtime.base import ContainerRuntime
@@ -44,3 +46,23 @@ def sweep(runtime: ContainerRuntime, labels: Mapping[str, str]) -> int:
         found += 1
         runtime.remove_container(info.id)
     return found
+
+
+@contextlib.contextmanager
+def podman_for_tests(prefix: str, run_label: Mapping[str, str],
+                     what: str) -> Iterator[ContainerRuntime]:
+    """A PodmanRuntime with its own service in a fresh short directory (unix socket paths
+    are limited to 108 bytes), the example image present; afterwards everything carrying
+    ``run_label`` is swept, the service stopped, and a leftover is an assertion error."""
+    from gitkube.runtime.podman import PodmanRuntime
+
+    ensure_example_image()
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    runtime = PodmanRuntime(base_dir=base)
+    try:
+        yield runtime
+    finally:
+        left = sweep(runtime, run_label)
+        runtime.close()
+        shutil.rmtree(base, ignore_errors=True)
+    assert left == 0, f"{left} sandboxes/containers were left behind by the {what}"

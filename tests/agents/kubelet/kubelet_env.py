@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +14,7 @@ from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.runtime import Manager
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import ContainerRuntime
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
+from gitkube.runtime.testing import EXAMPLE_IMAGE, podman_for_tests, podman_missing, sweep
 from gitkube.store import open_store
 
 RUN_LABEL = {"io.gitkube.test-run": f"kl-{uuid.uuid4().hex[:8]}"}
@@ -28,16 +26,8 @@ def podman_runtime() -> Iterator[ContainerRuntime]:
     reason = podman_missing()
     if reason:
         pytest.skip(reason)
-    from gitkube.runtime.podman import PodmanRuntime
-
-    ensure_example_image()
-    base = Path(tempfile.mkdtemp(prefix="gk-kl-"))
-    rt = PodmanRuntime(base_dir=base)
-    yield rt
-    left = sweep(rt, RUN_LABEL)
-    rt.close()
-    shutil.rmtree(base, ignore_errors=True)
-    assert left == 0, f"{left} sandboxes/containers were left behind by the kubelet tests"
+    with podman_for_tests("gk-kl-", RUN_LABEL, "kubelet tests") as rt:
+        yield rt
 
 
 class Node:
