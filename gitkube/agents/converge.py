@@ -124,6 +124,9 @@ def prestart() -> None:
     ``converge`` needs it (``apply --wait`` calls this before planning). A runtime that is
     never used is closed when the process exits."""
     global _prestarted
+    from gitkube.agents.netstack import proxy_backend
+
+    proxy_backend()  # a bad $GITKUBE_PROXY_MODE stops the command before anything is written
     if _prestarted is None:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime-start")
         _prestarted = pool.submit(_start_runtime)
