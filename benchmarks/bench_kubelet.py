@@ -12,6 +12,13 @@ the event showing it Ready, observed by a watch on the same store from this proc
 podman: ``podman kube play`` of the same Deployment (Podman creates its replicas one by one),
 wall time until the command returns with every container started.
 
+Podman alone, at once (the floor of the burst figure): the same number of one-container pods
+started by this process through Podman's API with the very calls gitkube's kubelet makes
+for such a pod (pod without infra, container on the pod network with its resolv.conf,
+start, inspect), all at once from a thread each, on the service gitkube's rounds used; no
+gitkube agent runs. Per pod: from the burst's start to its container running. What the
+kubelet's burst p99 cannot go below on this machine, measured in the same run.
+
 Both use the image built by scripts/build-image and this host's detected containers.conf.
 Everything created is removed at the end (gitkube's containers by the store's label;
 podman's with ``podman kube down``). Needs Podman; prints each figure and the ratio.
@@ -178,6 +185,43 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
     return startups
 
 
+def run_runtime_burst(state: Path, count: int, n: int) -> list[float]:
+    """Podman alone: ``count`` one-container pods through the kubelet's runtime calls, all at
+    once; each pod's seconds from the burst's start to its container running."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gitkube.runtime.base import ContainerSpec, SandboxSpec
+    from gitkube.runtime.network import NetworkConfig, sandbox_fields
+
+    run = f"bench-kubelet-alone-{os.getpid()}-{n}"
+    labels = {LABEL_CLUSTER: run}
+    net = NetworkConfig.from_env()
+    runtime = PodmanRuntime(base_dir=state / "podman")
+    runtime.ensure_network(net.name, net.subnet, net.gateway, net.labels)
+
+    def one(i: int) -> float:
+        name = f"alone-{n}-{i}"
+        pod = {"metadata": {"name": name, "namespace": "default"}, "spec": {}}
+        fields = sandbox_fields(pod, net)
+        sandbox = runtime.ensure_sandbox(SandboxSpec(name=name, labels=labels, infra=False))
+        cid = runtime.create_container(sandbox.id, ContainerSpec(
+            name=f"{name}_web_0", image=EXAMPLE_IMAGE, labels=labels, hostname=name,
+            entrypoint=("httpd", "-f", "-p", "8080", "-h", "/www"), **fields))
+        runtime.start_container(cid)
+        info = runtime.inspect_container(cid)
+        if info is None or info.state != "running":
+            raise SystemExit(f"podman alone: {name} is not running")
+        return time.monotonic() - start
+
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            start = time.monotonic()
+            return sorted(pool.map(one, range(count)))
+    finally:
+        sweep(runtime, labels)
+        runtime.close()
+
+
 def run_podman(manifest: Path, conf: Path) -> float:
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
     start = time.monotonic()
@@ -212,14 +256,18 @@ def main() -> None:
     gk_times: list[float] = []
     pm_times: list[float] = []
     startups: list[float] = []
+    alone: list[float] = []
     try:
         for i in range(args.rounds):
             pm_times.append(run_podman(manifest, conf))
             elapsed, per_pod = run_gitkube(manifests, args.replicas, state, i)
             gk_times.append(elapsed)
             startups += per_pod
+            floor = run_runtime_burst(state, args.replicas, i)
+            alone += floor
             print(f"round {i + 1}: gitkube {elapsed:.2f}s (per-pod p99 {p99(per_pod):.2f}s), "
-                  f"podman kube play {pm_times[-1]:.2f}s", flush=True)
+                  f"podman kube play {pm_times[-1]:.2f}s, Podman alone at once: last pod "
+                  f"running after {max(floor):.2f}s", flush=True)
         steady = run_steady(args.steady, conf_dir)
     finally:
         stop_recorded_service(state / "podman")  # the service the CLI left lingering
@@ -232,6 +280,9 @@ def main() -> None:
     print(f"  ratio gitkube/podman                     : {gk / pm:.2f}  (target <= 0.8)")
     print(f"  per-pod startup in the burst, p50 / p99  : {statistics.median(startups):.2f} s / "
           f"{p99(startups):.2f} s  ({len(startups)} pods, {args.replicas} at once)")
+    print(f"  Podman alone, {args.replicas} at once, p50 / p99 : "
+          f"{statistics.median(alone):.2f} s / {p99(alone):.2f} s  (gitkube's burst p99 / "
+          f"this: {p99(startups) / p99(alone):.2f})")
     print(f"  per-pod startup one at a time, p50 / p99 : {statistics.median(steady):.2f} s / "
           f"{p99(steady):.2f} s  (target p99 <= 1 s; {len(steady)} pods)")
 
