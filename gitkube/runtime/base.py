@@ -123,6 +123,13 @@ class ContainerSpec:
     dns_servers: tuple[str, ...] = ()
     dns_searches: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
+    # The address to take on ``network`` ("" = any free one): a container restarted in a
+    # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
+    # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.
+    ip: str = ""
+
+
+ADDRESS_TAKEN = "already allocated"
 
 
 @dataclass(frozen=True)

@@ -559,6 +559,8 @@ class PodmanRuntime:
         if spec.hostname or spec.ports or spec.network:
             body["netns"] = {"nsmode": "bridge"}
             _network_fields(body, spec)
+        if spec.network and spec.ip:  # Podman allocates it at start: taken -> start fails
+            body["Networks"] = {spec.network: {"static_ips": [spec.ip]}}
         if spec.mounts:
             body["mounts"] = [
                 {"destination": m.target, "source": m.source, "type": "bind",

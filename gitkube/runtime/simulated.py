@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from gitkube.runtime.base import (
+    ADDRESS_TAKEN,
     ContainerInfo,
     ContainerSpec,
     ExecResult,
     ImageError,
     ImageInfo,
     NoSuchObject,
+    RuntimeFailure,
     SandboxInfo,
     SandboxSpec,
 )
@@ -158,9 +160,17 @@ class SimulatedRuntime:
             self._containers[cid] = _Container(info=info, spec=spec)
             return cid
 
+    def _address(self, c: _Container) -> str:
+        return c.spec.ip or self._sandbox_ips.get(c.info.sandbox_id, "")
+
     def start_container(self, container_id: str) -> None:
         with self._lock:
             c = self._container(container_id)
+            for other in self._containers.values():
+                if c.spec.ip and other is not c and other.info.state != "exited" and \
+                        other.running_at is not None and self._address(other) == c.spec.ip:
+                    raise RuntimeFailure(f"simulated: requested ip address {c.spec.ip} is "
+                                         f"{ADDRESS_TAKEN} to container {other.info.id}")
             if c.info.state in ("created", "exited"):
                 c.info = replace(c.info, state="created", exit_code=None, finished_at=None)
                 c.running_at = self.clock() + self.start_delay
@@ -186,7 +196,7 @@ class SimulatedRuntime:
             if c is None:
                 return None
             self._refresh(c)
-            return replace(c.info, ip=self._sandbox_ips.get(c.info.sandbox_id, ""))
+            return replace(c.info, ip=self._address(c))
 
     def list_containers(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
         with self._lock:

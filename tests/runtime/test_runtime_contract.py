@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 from runtime_env import MISSING_IMAGE, RUN_LABEL
 
+from gitkube.errors import GitkubeError
 from gitkube.runtime.base import (
+    ADDRESS_TAKEN,
     ContainerInfo,
     ContainerRuntime,
     ContainerSpec,
     ImageError,
+    RuntimeFailure,
     SandboxSpec,
 )
+from gitkube.runtime.network import bridge_name
 from gitkube.runtime.testing import EXAMPLE_IMAGE
 
 
@@ -109,3 +116,59 @@ def test_restart_in_a_sandbox_keeps_its_address(runtime: ContainerRuntime) -> No
         assert runtime.ensure_sandbox(SandboxSpec(name=name, labels={**RUN_LABEL})).ip == sb.ip
     finally:
         runtime.remove_sandbox(sb.id, timeout=0)
+
+
+@pytest.fixture
+def network(runtime: ContainerRuntime) -> Iterator[tuple[str, str]]:
+    """A network of the test's own and an address on it (Podman: a bridge on a free
+    10.250.N.0/24, removed after; the simulated runtime needs none)."""
+    ensure = getattr(runtime, "ensure_network", None)
+    if ensure is None:
+        yield "sim-net", "10.250.1.77"
+        return
+    name = f"gkt-rt-{uuid.uuid4().hex[:6]}"
+    for _ in range(10):
+        n = random.randint(100, 249)
+        try:
+            ensure(name, f"10.250.{n}.0/24", f"10.250.{n}.1", dict(RUN_LABEL),
+                   interface=bridge_name(name))
+        except GitkubeError:
+            continue  # the subnet belongs to another network
+        break
+    else:
+        raise AssertionError("no free test subnet")
+    try:
+        yield name, f"10.250.{n}.77"
+    finally:
+        cast(Any, runtime).remove_network(name)
+
+
+def test_a_container_takes_the_address_it_asks_for_while_it_is_free(
+        runtime: ContainerRuntime, network: tuple[str, str]) -> None:
+    net, ip = network
+    boxes = [runtime.ensure_sandbox(SandboxSpec(name=_name(), labels={**RUN_LABEL},
+                                                infra=False)) for _ in range(2)]
+    try:
+        spec = replace(_sleeper(f"{boxes[0].name}-0"), network=net, ip=ip)
+        first = runtime.create_container(boxes[0].id, spec)
+        runtime.start_container(first)
+        _eventually(lambda: _state(runtime, first) == "running")
+        info = runtime.inspect_container(first)
+        assert info is not None and info.ip == ip
+        # held by a running container: another asking for it fails to start, and says why
+        other = runtime.create_container(
+            boxes[1].id, replace(_sleeper(f"{boxes[1].name}-0"), network=net, ip=ip))
+        with pytest.raises(RuntimeFailure) as failure:
+            runtime.start_container(other)
+        assert ADDRESS_TAKEN in str(failure.value)
+        runtime.remove_container(other)
+        # once that one has stopped, its successor in the sandbox gets the address again
+        runtime.stop_container(first, timeout=0)
+        second = runtime.create_container(boxes[0].id, replace(spec, name=f"{spec.name}-1"))
+        runtime.start_container(second)
+        _eventually(lambda: _state(runtime, second) == "running")
+        info = runtime.inspect_container(second)
+        assert info is not None and info.ip == ip
+    finally:
+        for box in boxes:
+            runtime.remove_sandbox(box.id, timeout=0)

@@ -36,6 +36,7 @@ from gitkube.errors import Conflict, NotFound
 from gitkube.model.network import container_service_env  # issue 9
 from gitkube.model.quantity import parse_quantity
 from gitkube.runtime.base import (
+    ADDRESS_TAKEN,
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
     LABEL_GRACE,
@@ -425,15 +426,21 @@ class PodSync:
             spec = replace(spec, hostname=str((pod.get("spec") or {}).get("hostname")
                                               or pod["metadata"]["name"])[:63],
                            ports=self._host_ports(pod), **net)
-        try:
-            cid = self.runtime.create_container(sandbox.id, spec)
-        except RuntimeFailure:
-            self._sandboxes.pop(str(pod["metadata"]["uid"]), None)  # look again next time
-            self._images.pop(str(c.get("image")), None)
-            raise
+            if previous is not None and net:  # a restart: the pod keeps its IP, as upstream
+                spec = replace(spec, ip=str((pod.get("status") or {}).get("podIP") or ""))
+        cid = self._create(pod, sandbox, c, spec)
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
         try:
-            self.runtime.start_container(cid)
+            try:
+                self.runtime.start_container(cid)
+            except RuntimeFailure as e:
+                if not spec.ip or ADDRESS_TAKEN not in e.message:
+                    raise
+                # another pod took the address while this container was down: any address
+                log.info("%s: %s got another address: %s", self.name, spec.name, e.message)
+                self.runtime.remove_container(cid)
+                cid = self._create(pod, sandbox, c, replace(spec, ip=""))
+                self.runtime.start_container(cid)
         except RuntimeFailure as e:
             st.stale = True
             st.waiting[name] = ("RunContainerError", e.message)
@@ -447,6 +454,14 @@ class PodSync:
             st.exited_seen.pop(old.id, None)
         self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _create(self, pod: Obj, sandbox: SandboxInfo, c: Obj, spec: ContainerSpec) -> str:
+        try:
+            return self.runtime.create_container(sandbox.id, spec)
+        except RuntimeFailure:
+            self._sandboxes.pop(str(pod["metadata"]["uid"]), None)  # look again next time
+            self._images.pop(str(c.get("image")), None)
+            raise
 
     def _started(self, sandbox: SandboxInfo, name: str, cid: str, st: _PodState, *,
                  first: bool) -> None:

@@ -9,6 +9,7 @@ nftables table of the test's own; skipped when nftables is unusable) and in user
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import shutil
@@ -402,3 +403,36 @@ def test_stopping_the_proxy_removes_what_it_made(stack: Stack) -> None:
             assert s.connect_ex((entry["address"], entry["port"])) != 0
     # the service range stays local (the safety net is the network's, not the proxy's)
     assert service_range_routed(stack.net.service_cidr)
+
+
+def test_a_restarted_container_keeps_its_pod_ip(stack: Stack) -> None:
+    """A one-container pod (no infra container) keeps status.podIP when its container is
+    replaced, as a Kubernetes pod keeps its IP for its whole life."""
+    stack.create({"kind": "Pod", "metadata": {"name": "keeper"},
+                  "spec": stack.pod_spec("exec sleep 600")})
+
+    def state(restarts: int) -> Obj | None:
+        pod = stack.client.get("v1", "Pod", NS, "keeper")
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        if statuses and statuses[0]["restartCount"] >= restarts and statuses[0]["ready"] \
+                and pod["status"].get("podIP"):
+            return pod
+        return None
+
+    pod = wait_for(lambda: state(0), 60, "the pod Ready")
+    ip = pod["status"]["podIP"]
+    first = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    try:
+        for restarts in (1, 2):  # killed outside gitkube, twice
+            cid = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+            subprocess.run(["podman", "kill", cid], check=True, capture_output=True, timeout=30)
+            pod = wait_for(functools.partial(state, restarts), 60, f"restart {restarts}")
+            now = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+            assert now not in (cid, first)
+            assert pod["status"]["podIP"] == ip
+            info = stack.runtime.inspect_container(now)
+            assert info is not None and info.ip == ip
+    finally:
+        stack.client.delete("v1", "Pod", NS, "keeper")
+        wait_for(lambda: not stack.runtime.list_containers(
+            {"io.gitkube.pod-uid": pod["metadata"]["uid"]}), 60, "the pod's containers gone")
