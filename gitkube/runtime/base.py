@@ -104,6 +104,20 @@ class SandboxInfo:
 
 
 @dataclass(frozen=True)
+class Security:
+    """A container's securityContext as the runtime applies it (kubelet/security.py)."""
+
+    user: str = ""  # "uid", "uid:gid" or "name:gid" ("" = the image's user)
+    groups: tuple[str, ...] = ()  # supplementary groups (supplementalGroups, fsGroup)
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    read_only_root: bool = False
+    no_new_privileges: bool = False
+    seccomp: str = ""  # "" = the runtime's default profile, "unconfined", or a profile file
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     name: str
     image: str
@@ -123,6 +137,7 @@ class ContainerSpec:
     dns_servers: tuple[str, ...] = ()
     dns_searches: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
+    security: Security = field(default_factory=Security)
     # The address to take on ``network`` ("" = any free one): a container restarted in a
     # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
     # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.
@@ -158,6 +173,7 @@ class ExecResult:
 class ImageInfo:
     ref: str
     id: str
+    user: str = ""  # the image's USER ("" = root)
 
 
 class ContainerRuntime(Protocol):

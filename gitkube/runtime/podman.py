@@ -60,6 +60,7 @@ from gitkube.runtime.base import (
     RuntimeUnavailable,
     SandboxInfo,
     SandboxSpec,
+    Security,
 )
 
 log = logging.getLogger("gitkube.runtime.podman")
@@ -211,6 +212,26 @@ def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> 
         body["dns_search"] = list(spec.dns_searches)
     if spec.dns_options:
         body["dns_option"] = list(spec.dns_options)
+
+
+def _security_fields(body: dict[str, Any], sec: Security) -> None:
+    """The securityContext (as ``Security``) in Podman's terms."""
+    if sec.user:
+        body["user"] = sec.user
+    if sec.groups:
+        body["groups"] = list(sec.groups)
+    if sec.privileged:
+        body["privileged"] = True
+    if sec.cap_add:
+        body["cap_add"] = list(sec.cap_add)
+    if sec.cap_drop:
+        body["cap_drop"] = list(sec.cap_drop)
+    if sec.read_only_root:
+        body["read_only_filesystem"] = True
+    if sec.no_new_privileges:
+        body["no_new_privileges"] = True
+    if sec.seccomp:
+        body["seccomp_profile_path"] = sec.seccomp
 
 
 def stop_recorded_service(base_dir: Path) -> bool:
@@ -401,7 +422,9 @@ class PodmanRuntime:
         response = self._call("get", f"/images/{ref}/json", missing_ok=True)
         if response is None:
             return None
-        return ImageInfo(ref=ref, id=str(response.json().get("Id", "")))
+        data = response.json()
+        user = data.get("User") or (data.get("Config") or {}).get("User") or ""
+        return ImageInfo(ref=ref, id=str(data.get("Id", "")), user=str(user))
 
     def pull(self, ref: str) -> ImageInfo:
         try:
@@ -559,6 +582,7 @@ class PodmanRuntime:
         if spec.hostname or spec.ports or spec.network:
             body["netns"] = {"nsmode": "bridge"}
             _network_fields(body, spec)
+        _security_fields(body, spec.security)
         if spec.network and spec.ip:  # Podman allocates it at start: taken -> start fails
             body["Networks"] = {spec.network: {"static_ips": [spec.ip]}}
         if spec.mounts:

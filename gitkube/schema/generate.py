@@ -63,7 +63,9 @@ _VOLUME = (
     "gitkube's kubelet supports emptyDir, hostPath, configMap, secret and "
     "persistentVolumeClaim volumes"
 )
-_SECURITY = "gitkube does not apply security contexts to Podman containers"
+_SELINUX = "gitkube's Podman containers use no SELinux labels of their own"
+_WINDOWS = "gitkube runs Linux containers only"
+_APPARMOR = "gitkube applies no AppArmor profile of its own"
 
 # What gitkube implements is decided by the kubelet, controllers, scheduler and proxy (issues
 # 5, 6 and 9). Per upstream definition: the properties gitkube does NOT implement, and why.
@@ -97,7 +99,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "runtimeClassName": "gitkube has one runtime: Podman",
         "schedulingGates": NOT_SUPPORTED,
         "schedulingGroup": NOT_SUPPORTED,
-        "securityContext": _SECURITY,
         "serviceAccount": _NO_SA,
         "serviceAccountName": _NO_SA,
         "setHostnameAsFQDN": NOT_SUPPORTED,
@@ -108,9 +109,22 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "resizePolicy": "in-place resize is not supported",
         "restartPolicy": "sidecar containers (container restartPolicy) are not supported",
         "restartPolicyRules": NOT_SUPPORTED,
-        "securityContext": _SECURITY,
         "stdinOnce": NOT_SUPPORTED,
         "volumeDevices": "raw block devices are not supported",
+    },
+    _CORE + "PodSecurityContext": {
+        "appArmorProfile": _APPARMOR,
+        "seLinuxChangePolicy": _SELINUX,
+        "seLinuxOptions": _SELINUX,
+        "supplementalGroupsPolicy": "only the Merge policy is supported",
+        "sysctls": "pod sysctls are not supported",
+        "windowsOptions": _WINDOWS,
+    },
+    _CORE + "SecurityContext": {
+        "appArmorProfile": _APPARMOR,
+        "procMount": "only the Default proc mount is supported",
+        "seLinuxOptions": _SELINUX,
+        "windowsOptions": _WINDOWS,
     },
     _CORE + "VolumeMount": {
         "bindMountOptions": NOT_SUPPORTED,
@@ -194,6 +208,10 @@ ACCEPTS: dict[tuple[str, str], list[Any]] = {
     (_CORE + "PodSpec", "serviceAccount"): ["default"],
     (_CORE + "PodSpec", "priority"): [0],
     (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority"],
+    (_CORE + "PodSecurityContext", "supplementalGroupsPolicy"): ["Merge"],
+    (_CORE + "PodSecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],
+    (_CORE + "SecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],
+    (_CORE + "SecurityContext", "procMount"): ["Default"],
     (_BATCH + "JobSpec", "completionMode"): ["NonIndexed"],
     (_BATCH + "JobSpec", "podReplacementPolicy"): ["TerminatingOrFailed"],
     (_APPS + "StatefulSetSpec", "persistentVolumeClaimRetentionPolicy"): [
@@ -211,6 +229,8 @@ ENUMS: dict[tuple[str, str], list[str]] = {
         "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None",
     ],
     (_CORE + "ContainerPort", "protocol"): ["TCP", "UDP", "SCTP"],
+    (_CORE + "SeccompProfile", "type"): ["RuntimeDefault", "Unconfined", "Localhost"],
+    (_CORE + "PodSecurityContext", "fsGroupChangePolicy"): ["Always", "OnRootMismatch"],
     (_CORE + "ServicePort", "protocol"): ["TCP", "UDP", "SCTP"],
     (_CORE + "ServiceSpec", "type"): ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
     (_CORE + "ServiceSpec", "sessionAffinity"): ["None", "ClientIP"],

@@ -21,6 +21,7 @@ from typing import Any
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet.config import KubeletConfig
 from gitkube.agents.kubelet.probes import Prober
+from gitkube.agents.kubelet.security import container_security, needs_image_user, own_volumes
 from gitkube.agents.kubelet.status import ContainerView, compute_status
 from gitkube.agents.kubelet.volumes import (
     ConfigError,
@@ -108,6 +109,7 @@ class PodSync:
     _sandboxes: dict[str, SandboxInfo]
     _container_ips: dict[str, str]
     _images: dict[str, float]
+    _image_users: dict[str, str]
     _bound: set[tuple[str, str]]
 
     def _state(self, uid: str) -> _PodState:
@@ -173,6 +175,7 @@ class PodSync:
         policy = str(spec.get("restartPolicy") or "Always")
         try:
             volumes: dict[str, Path] | None = prepare_volumes(pod, self.root, self._get)
+            own_volumes(pod, volumes or {})
             volume_error = ""
         except ConfigError as e:
             volumes, volume_error = None, e.message
@@ -401,6 +404,10 @@ class PodSync:
                 env = {**container_service_env(pod, self.services.list(
                     pod["metadata"].get("namespace"))), **env}
             mounts = container_mounts(c, volumes)
+            image_user = self._image_user(str(c.get("image"))) \
+                if needs_image_user(pod, c) else ""
+            security = container_security(pod, c, seccomp_root=self.root / "seccomp",
+                                          image_user=image_user)
         except ConfigError as e:
             st.waiting[name] = ("CreateContainerConfigError", e.message)
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
@@ -420,7 +427,7 @@ class PodSync:
             entrypoint=tuple(expand(str(x), env) for x in command) if command else None,
             command=tuple(expand(str(x), env) for x in args) if args is not None else None,
             env=env, working_dir=str(c.get("workingDir") or ""), mounts=mounts,
-            memory_limit=memory, cpu_limit_milli=cpu)
+            memory_limit=memory, cpu_limit_milli=cpu, security=security)
         if not sandbox.infra:  # the container owns the network namespace: name, ports, DNS
             net = sandbox_fields(pod, self.config.network) if self.config.network else {}
             spec = replace(spec, hostname=str((pod.get("spec") or {}).get("hostname")
@@ -454,6 +461,15 @@ class PodSync:
             st.exited_seen.pop(old.id, None)
         self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _image_user(self, image: str) -> str:
+        """The image's USER (asked of the runtime once per image)."""
+        user = self._image_users.get(image)
+        if user is None:
+            info = self.runtime.image(image)
+            user = info.user if info is not None else ""
+            self._image_users[image] = user
+        return user
 
     def _create(self, pod: Obj, sandbox: SandboxInfo, c: Obj, spec: ContainerSpec) -> str:
         try:

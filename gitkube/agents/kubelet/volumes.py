@@ -132,7 +132,9 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter) -> dict[str, Path]:
         elif "persistentVolumeClaim" in vol:
             claim = str(vol["persistentVolumeClaim"].get("claimName"))
             path = claim_dir(root, namespace, claim)
-            path.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # world-writable, like upstream's local provisioners
+                path.mkdir(parents=True, exist_ok=True)
+                path.chmod(0o777)
             paths[name] = path
         elif "configMap" in vol:
             path = base / name
@@ -144,7 +146,9 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter) -> dict[str, Path]:
             paths[name] = path
         else:  # emptyDir, and kinds without a host meaning here
             path = base / name
-            path.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # 0777 as upstream: any runAsUser may write to it
+                path.mkdir(parents=True, exist_ok=True)
+                path.chmod(0o777)
             paths[name] = path
     return paths
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 from kubelet_env import Node, phase, ready
@@ -233,3 +234,71 @@ def test_container_removed_by_hand_is_recreated(node: Node) -> None:
     pod = node.wait("removed", lambda p: ready(p) and p["status"]["containerStatuses"][0][
         "containerID"] != before["containerID"])
     assert pod["status"]["phase"] == "Running"
+
+
+def _cid(pod: dict[str, Any]) -> str:
+    return str(pod["status"]["containerStatuses"][0]["containerID"].split("://")[1])
+
+
+def _status_field(node: Node, cid: str, field: str) -> str:
+    out = node.runtime.exec(cid, ["grep", f"^{field}:", "/proc/self/status"], timeout=10).output
+    return out.split(":", 1)[1].strip()
+
+
+def test_security_context_is_applied(node: Node) -> None:
+    node.pod("secure", [{
+        "name": "main", "command": SLEEP,
+        "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}},
+        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"},
+                         {"name": "conf", "mountPath": "/conf"}]}],
+        securityContext={"runAsUser": 1000, "runAsGroup": 3000, "runAsNonRoot": True,
+                         "supplementalGroups": [4000], "fsGroup": 2000},
+        volumes=[{"name": "scratch", "emptyDir": {}},
+                 {"name": "conf", "secret": {"secretName": "conf", "defaultMode": 0o400}}])
+    node.client.create({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "conf", "namespace": "default"},
+                        "data": {"key": base64.b64encode(b"k3y").decode()}})
+    cid = _cid(node.wait("secure", ready))
+
+    def run(*command: str) -> tuple[int, str]:
+        result = node.runtime.exec(cid, list(command), timeout=10)
+        return result.exit_code, result.output.strip()
+
+    assert run("id", "-u") == (0, "1000")
+    assert run("id", "-g") == (0, "3000")
+    assert {"2000", "4000"} <= set(run("id", "-G")[1].split())
+    # fsGroup owns the volumes: the emptyDir is writable and new files get its group;
+    # a secret file of mode 0400 is readable through the group
+    assert run("sh", "-c", "touch /scratch/f && stat -c %g /scratch/f") == (0, "2000")
+    assert run("cat", "/conf/key") == (0, "k3y")
+    assert run("touch", "/rootfile")[0] != 0  # readOnlyRootFilesystem
+    assert run("touch", "/tmp/f")[0] != 0  # no writable /tmp either, as upstream
+    assert _status_field(node, cid, "NoNewPrivs") == "1"  # allowPrivilegeEscalation: false
+    assert int(_status_field(node, cid, "CapBnd"), 16) == 1 << 10  # only NET_BIND_SERVICE
+    assert _status_field(node, cid, "Seccomp") == "2"  # RuntimeDefault when none is given
+
+
+def test_seccomp_unconfined_and_privileged(node: Node) -> None:
+    node.pod("loose", [{"name": "main", "command": SLEEP,
+                        "securityContext": {"privileged": True}}],
+             securityContext={"seccompProfile": {"type": "Unconfined"}})
+    cid = _cid(node.wait("loose", ready))
+    assert _status_field(node, cid, "Seccomp") == "0"
+    assert int(_status_field(node, cid, "CapEff"), 16) > 1 << 20  # every capability
+
+
+def test_run_as_non_root_refuses_an_image_that_runs_as_root(node: Node) -> None:
+    node.pod("rooty", [{"name": "main", "command": SLEEP}],
+             securityContext={"runAsNonRoot": True})
+
+    def refused(pod: dict[str, Any]) -> bool:
+        statuses = pod["status"].get("containerStatuses") or []
+        waiting = (statuses[0]["state"].get("waiting") or {}) if statuses else {}
+        return waiting.get("reason") == "CreateContainerConfigError"
+
+    pod = node.wait("rooty", refused)
+    message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    assert "container has runAsNonRoot and image will run as root" in message
+    assert not ready(pod)
+    assert [c for c in node.containers(pod) if c.state == "running"] == []
