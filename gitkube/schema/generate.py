@@ -147,7 +147,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "KeyToPath": {"user": NOT_SUPPORTED},
     _CORE + "EmptyDirVolumeSource": {"mode": NOT_SUPPORTED},
     _CORE + "EnvVarSource": {
-        "resourceFieldRef": NOT_SUPPORTED,
         "fileKeyRef": NOT_SUPPORTED,
     },
     _CORE + "ResourceRequirements": {"claims": _NO_DRA},

@@ -20,6 +20,7 @@ from typing import Any
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet.config import KubeletConfig
+from gitkube.agents.kubelet.node import host_capacity
 from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.security import container_security, needs_image_user, own_volumes
 from gitkube.agents.kubelet.status import ContainerView, compute_status
@@ -399,7 +400,8 @@ class PodSync:
         try:
             if volumes is None:
                 raise ConfigError(volume_error)
-            env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address)
+            env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address,
+                              allocatable=self._allocatable())
             if self.services is not None:  # issue 9: service links first, the pod's env wins
                 env = {**container_service_env(pod, self.services.list(
                     pod["metadata"].get("namespace"))), **env}
@@ -461,6 +463,11 @@ class PodSync:
             st.exited_seen.pop(old.id, None)
         self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _allocatable(self) -> dict[str, str]:
+        """This node's allocatable cpu and memory: what a limit not set means."""
+        cpu, memory = host_capacity()
+        return {"cpu": self.config.cpu or cpu, "memory": self.config.memory or memory}
 
     def _image_user(self, image: str) -> str:
         """The image's USER (asked of the runtime once per image)."""

@@ -10,13 +10,15 @@ rewritten when their source changes. A missing source that is not ``optional`` r
 ``resolve_env`` gives a container's environment: ``envFrom`` (configMapRef, secretRef, with
 ``prefix``), then ``env`` (value with ``$(VAR)`` expansion; valueFrom configMapKeyRef,
 secretKeyRef, fieldRef metadata.name/namespace/uid/labels/annotations, spec.nodeName,
-spec.serviceAccountName, status.podIP, status.hostIP).
+spec.serviceAccountName, status.podIP, status.hostIP; resourceFieldRef limits/requests of
+cpu, memory and ephemeral-storage with a divisor).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gitkube.errors import GitkubeError, NotFound
+from gitkube.model.quantity import parse_quantity
 from gitkube.runtime.base import Mount
 
 Obj = dict[str, Any]
@@ -233,8 +236,44 @@ def _key_ref(kind: str, ref: Mapping[str, Any], namespace: str, get: Getter) -> 
     return data[key].decode(errors="replace")
 
 
+_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+def resource_field_ref(pod: Obj, container: Mapping[str, Any], ref: Mapping[str, Any],
+                       allocatable: Mapping[str, str]) -> str:
+    """``valueFrom.resourceFieldRef`` as upstream computes it: the container's (or
+    ``containerName``'s) limit or request, divided by ``divisor`` (default 1) and rounded up.
+    A limit not set is the node's allocatable; a request not set is the limit when one is
+    set, else 0."""
+    name = str(ref.get("containerName") or container.get("name"))
+    spec = pod.get("spec") or {}
+    target = next((c for c in [*(spec.get("containers") or []),
+                               *(spec.get("initContainers") or [])]
+                   if c.get("name") == name), None)
+    if target is None:
+        raise ConfigError(f'resourceFieldRef: no container "{name}" in the pod')
+    kind, _, resource = str(ref.get("resource") or "").partition(".")
+    if kind not in ("limits", "requests") or resource not in _RESOURCES:
+        raise ConfigError(f"resourceFieldRef: unsupported resource {ref.get('resource')!r} "
+                          f"(limits or requests of {', '.join(_RESOURCES)})")
+    resources = target.get("resources") or {}
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    if kind == "limits":
+        text = limits.get(resource) or allocatable.get(resource) or "0"
+    else:
+        text = requests.get(resource) or limits.get(resource) or "0"
+    try:
+        value = parse_quantity(text)
+        divisor = parse_quantity(ref.get("divisor") or "1")
+    except ValueError as e:
+        raise ConfigError(f"resourceFieldRef {ref.get('resource')}: {e}") from e
+    if divisor.value <= 0:
+        raise ConfigError(f"resourceFieldRef {ref.get('resource')}: divisor must be positive")
+    return str(math.ceil(value.value / divisor.value))
+
+
 def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: str,
-                host_ip: str) -> dict[str, str]:
+                host_ip: str, allocatable: Mapping[str, str] | None = None) -> dict[str, str]:
     """The container's environment (see the module docstring)."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     env: dict[str, str] = {}
@@ -263,8 +302,11 @@ def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: 
                 value = _key_ref("ConfigMap", vf["configMapKeyRef"], namespace, get)
             elif "secretKeyRef" in vf:
                 value = _key_ref("Secret", vf["secretKeyRef"], namespace, get)
+            elif "resourceFieldRef" in vf:
+                value = resource_field_ref(pod, container, vf["resourceFieldRef"],
+                                           allocatable or {})
             else:
-                value = ""  # resourceFieldRef: not supported; an empty value, like no limit
+                value = ""
             if value is not None:
                 env[name] = value
         else:

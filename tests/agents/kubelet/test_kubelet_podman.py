@@ -39,7 +39,10 @@ def test_pod_runs_with_env_volumes_init_and_host_port(node: Node) -> None:
                 {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                 {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
                 {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-                {"name": "MSG", "value": "$(GREETING) world"}],
+                {"name": "MSG", "value": "$(GREETING) world"},
+                {"name": "CPU_M", "valueFrom": {"resourceFieldRef": {
+                    "resource": "requests.cpu", "divisor": "1m"}}}],
+        "resources": {"requests": {"cpu": "250m"}},
         "ports": [{"name": "http", "containerPort": 8080, "hostPort": port}],
         "readinessProbe": {"httpGet": {"path": "/index.html", "port": "http"},
                            "periodSeconds": 1},
@@ -62,7 +65,7 @@ def test_pod_runs_with_env_volumes_init_and_host_port(node: Node) -> None:
     env = node.runtime.exec(cid, ["env"], timeout=10).output
     assert "GREETING=hello" in env and "TOKEN=s3cret" in env and "POD=web" in env
     assert f"NODE={node.name}" in env and f"IP={status['podIP']}" in env
-    assert "MSG=hello world" in env
+    assert "MSG=hello world" in env and "CPU_M=250" in env
     files = node.runtime.exec(cid, ["cat", "/www/index.html", "/etc/secret/TOKEN",
                                     "/scratch/x"], timeout=10).output
     assert files == "<h1>hi</h1>s3cretinit\n"
