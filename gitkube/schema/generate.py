@@ -105,12 +105,15 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "topologySpreadConstraints": "gitkube's scheduler has no topology spreading",
     },
     _CORE + "Container": {
-        "lifecycle": "postStart/preStop hooks are not supported",
         "resizePolicy": "in-place resize is not supported",
         "restartPolicy": "sidecar containers (container restartPolicy) are not supported",
         "restartPolicyRules": NOT_SUPPORTED,
         "stdinOnce": NOT_SUPPORTED,
         "volumeDevices": "raw block devices are not supported",
+    },
+    _CORE + "Lifecycle": {"stopSignal": "containers stop with SIGTERM, then SIGKILL"},
+    _CORE + "LifecycleHandler": {
+        "tcpSocket": "not a lifecycle handler upstream either: use exec, httpGet or sleep",
     },
     _CORE + "PodSecurityContext": {
         "appArmorProfile": _APPARMOR,

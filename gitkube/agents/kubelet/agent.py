@@ -37,11 +37,13 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet import node as nodes
 from gitkube.agents.kubelet.config import STORE_ID_RECORD, KubeletConfig, cluster_id
+from gitkube.agents.kubelet.lifecycle import hook
 from gitkube.agents.kubelet.pods import PodSync, _PodState
 from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.volumes import getter_for, remove_pod_dir
@@ -50,6 +52,7 @@ from gitkube.config import state_dir
 from gitkube.errors import Conflict, NotFound
 from gitkube.runtime.base import (
     LABEL_CLUSTER,
+    LABEL_CONTAINER,
     LABEL_GRACE,
     LABEL_NAMESPACE,
     LABEL_NODE,
@@ -342,15 +345,36 @@ class Kubelet(PodSync):
         if pod is not None:
             for c in (pod.get("spec") or {}).get("containers") or []:
                 self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
+        grace = float(grace)
+        if pod is not None:
+            grace = self._pre_stops(pod, grace)
         self.prober.forget_pod(uid)
         self._sandboxes.pop(uid, None)
-        self.runtime.remove_sandbox(sb.id, timeout=float(grace))
+        self.runtime.remove_sandbox(sb.id, timeout=grace)
         remove_pod_dir(self.root, uid)
         with self._states_lock:
             self._states.pop(uid, None)
 
+    def _pre_stops(self, pod: Obj, grace: float) -> float:
+        """The preStop hooks of ``pod``'s running containers, all at once (as upstream),
+        inside ``grace``; what is left of it for SIGTERM."""
+        specs = {str(c.get("name")): c for c in (pod.get("spec") or {}).get("containers") or []
+                 if hook(c, "preStop") is not None}
+        if not specs:
+            return grace
+        running = [(specs[str(info.labels.get(LABEL_CONTAINER))], info.id)
+                   for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]})
+                   if info.state == "running" and info.labels.get(LABEL_CONTAINER) in specs]
+        if not running:
+            return grace
+        pod_ip = str((pod.get("status") or {}).get("podIP") or "")
+        with ThreadPoolExecutor(max_workers=len(running), thread_name_prefix="prestop") as pool:
+            left = list(pool.map(lambda t: self._pre_stop(pod, t[0], t[1], pod_ip, grace),
+                                 running))
+        return min(left)
+
     def _stop_running(self, pod: Obj) -> None:
-        grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds") or 30)
+        grace = self._pre_stops(pod, self._grace(pod))
         for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]}):
             if info.state == "running":
                 self.runtime.stop_container(info.id, grace)

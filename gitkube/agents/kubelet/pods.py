@@ -20,6 +20,12 @@ from typing import Any
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet.config import KubeletConfig
+from gitkube.agents.kubelet.lifecycle import (
+    MIN_AFTER_PRE_STOP,
+    POST_START_LIMIT,
+    hook,
+    run_handler,
+)
 from gitkube.agents.kubelet.node import host_capacity
 from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.security import container_security, needs_image_user, own_volumes
@@ -265,7 +271,8 @@ class PodSync:
             self.recorder.event(pod, "Normal", "Killing",
                                 f"Container {name} definition changed, will be restarted")
             self.prober.forget_container(uid, name)
-            grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+            grace = self._pre_stop(pod, c, latest.id, self._pod_ip(sandbox, latest),
+                                   self._grace(pod))
             self.runtime.stop_container(latest.id, grace)
             st.stale = True
             return self._start(pod, sandbox, c, _attempt(latest) + 1, st, volumes,
@@ -288,7 +295,8 @@ class PodSync:
                 self.recorder.event(pod, "Normal", "Killing",
                                     f"Container {name} failed {failed} probe, will be restarted")
                 self.prober.forget_container(uid, name)
-                grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                grace = self._pre_stop(pod, c, latest.id, self._pod_ip(sandbox, latest),
+                                       self._grace(pod))
                 self.runtime.stop_container(latest.id, grace)
                 st.stale = True
                 return 0.0
@@ -458,11 +466,45 @@ class PodSync:
             return min(self.config.backoff_base, self.config.resync_period)
         st.waiting.pop(name, None)
         self.recorder.event(pod, "Normal", "Started", f"Started container {name}")
+        handler = hook(c, "postStart")
+        if handler is not None:  # the container counts as running once its hook is done
+            error = run_handler(handler, c, runtime=self.runtime, container_id=cid,
+                                pod_ip=sandbox.ip or self._ip_of(cid),
+                                timeout=POST_START_LIMIT)
+            if error:
+                self.recorder.event(pod, "Warning", "FailedPostStartHook", error)
+                self.recorder.event(pod, "Normal", "Killing",
+                                    f"FailedPostStartHook: stopping container {name}")
+                self.runtime.stop_container(cid, self._grace(pod))
+                st.stale = True
+                return 0.0
         for old in (previous or [])[:-1]:  # keep the latest exited one for --previous
             self.runtime.remove_container(old.id)
             st.exited_seen.pop(old.id, None)
         self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _ip_of(self, cid: str) -> str:
+        info = self.runtime.inspect_container(cid)
+        return info.ip if info is not None else ""
+
+    @staticmethod
+    def _grace(pod: Obj) -> float:
+        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        return float(30 if value is None else value)
+
+    def _pre_stop(self, pod: Obj, c: Obj, cid: str, pod_ip: str, grace: float) -> float:
+        """Run ``c``'s preStop hook (if any) inside the grace period; what is left of it for
+        SIGTERM (at least MIN_AFTER_PRE_STOP s after a hook, as upstream)."""
+        handler = hook(c, "preStop")
+        if handler is None:
+            return grace
+        start = time.monotonic()
+        error = run_handler(handler, c, runtime=self.runtime, container_id=cid,
+                            pod_ip=pod_ip, timeout=grace)
+        if error:
+            self.recorder.event(pod, "Warning", "FailedPreStopHook", error)
+        return max(MIN_AFTER_PRE_STOP, grace - (time.monotonic() - start))
 
     def _allocatable(self) -> dict[str, str]:
         """This node's allocatable cpu and memory: what a limit not set means."""

@@ -305,3 +305,69 @@ def test_run_as_non_root_refuses_an_image_that_runs_as_root(node: Node) -> None:
     assert "container has runAsNonRoot and image will run as root" in message
     assert not ready(pod)
     assert [c for c in node.containers(pod) if c.state == "running"] == []
+
+
+def _events(node: Node, name: str) -> list[dict[str, Any]]:
+    assert node.kubelet is not None
+    node.kubelet.recorder.flush()
+    return node.client.list("v1", "Event", "default",
+                            field_selector=f"involvedObject.name={name}").items
+
+
+def test_post_start_runs_before_the_container_counts_as_running(node: Node) -> None:
+    node.pod("hooked", [{"name": "main", "command": SLEEP, "lifecycle": {
+        "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/hook"]}}}}])
+    cid = _cid(node.wait("hooked", ready))
+    assert node.runtime.exec(cid, ["cat", "/tmp/hook"], timeout=10).output == "started\n"
+
+
+def test_failing_post_start_stops_the_container_and_it_restarts(node: Node) -> None:
+    node.pod("badhook", [{"name": "main", "command": SLEEP, "lifecycle": {
+        "postStart": {"exec": {"command": ["sh", "-c", "exit 3"]}}}}])
+    node.wait("badhook", lambda p: (p["status"].get("containerStatuses") or [{}])[0].get(
+        "restartCount", 0) >= 1)
+    reasons = [e["reason"] for e in _events(node, "badhook")]
+    assert "FailedPostStartHook" in reasons and "Killing" in reasons
+
+
+def test_pre_stop_runs_before_sigterm_when_the_pod_is_deleted(node: Node, tmp_path: Any) -> None:
+    from gitkube.errors import NotFound
+
+    out = tmp_path / "out"
+    out.mkdir()
+    pod = node.pod("drain", [{
+        "name": "main",
+        "command": ["sh", "-c", "trap 'echo term >> /out/log; exit 0' TERM; "
+                                "while true; do sleep 0.1; done"],
+        "lifecycle": {"preStop": {"exec": {"command": [
+            "sh", "-c", "echo prestop >> /out/log; sleep 1"]}}},
+        "volumeMounts": [{"name": "out", "mountPath": "/out"}]}],
+        volumes=[{"name": "out", "hostPath": {"path": str(out)}}],
+        terminationGracePeriodSeconds=20)
+    node.wait("drain", ready)
+    node.client.delete("v1", "Pod", "default", "drain", grace_period_seconds=20)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            node.get("drain")
+        except NotFound:
+            break
+        assert time.monotonic() < deadline, "the pod object was not removed"
+        time.sleep(0.05)
+    assert not node.containers(pod)
+    assert (out / "log").read_text() == "prestop\nterm\n"
+
+
+def test_pre_stop_runs_when_a_liveness_probe_fails(node: Node) -> None:
+    node.pod("sick2", [{"name": "main", "command": SLEEP,
+                        "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1,
+                                          "failureThreshold": 1, "initialDelaySeconds": 1},
+                        "lifecycle": {"preStop": {"exec": {"command": [
+                            "sh", "-c", "echo hook >> /scratch/log"]}}},
+                        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}],
+             volumes=[{"name": "scratch", "emptyDir": {}}])
+    pod = node.wait("sick2", lambda p: (p["status"].get("containerStatuses") or [{}])[0].get(
+        "restartCount", 0) >= 1 and p["status"]["containerStatuses"][0]["state"].get("running"))
+    log = node.runtime.exec(_cid(pod), ["cat", "/scratch/log"], timeout=10).output
+    assert log.startswith("hook\n")  # the first container's hook, kept in the emptyDir
+    assert "FailedPreStopHook" not in [e["reason"] for e in _events(node, "sick2")]
