@@ -78,6 +78,7 @@ class SandboxSpec:
     name: str
     labels: Mapping[str, str]
     hostname: str = ""
+    hosts: tuple[tuple[str, str], ...] = ()  # /etc/hosts entries: (name, ip)
     share_pid: bool = False
     ports: tuple[PortMapping, ...] = ()
     # False: no infra container (a pod of one container needs no namespaces to share; it
@@ -132,6 +133,7 @@ class ContainerSpec:
     # Only for a sandbox without infra: the container's own hostname, published ports,
     # network and resolv.conf (the fields SandboxSpec has for a sandbox with infra).
     hostname: str = ""
+    hosts: tuple[tuple[str, str], ...] = ()  # /etc/hosts entries: (name, ip)
     ports: tuple[PortMapping, ...] = ()
     network: str = ""
     dns_servers: tuple[str, ...] = ()

@@ -479,6 +479,8 @@ class PodmanRuntime:
             body.update(no_infra=True, shared_namespaces=[])
         if spec.hostname and spec.infra:
             body["hostname"] = spec.hostname
+        if spec.hosts and spec.infra:  # the pod's containers share the infra's /etc/hosts
+            body["hostadd"] = [f"{name}:{ip}" for name, ip in spec.hosts]
         if spec.ports and spec.infra:
             body["portmappings"] = [
                 {"container_port": p.container_port, "host_port": p.host_port,
@@ -575,6 +577,8 @@ class PodmanRuntime:
             body["work_dir"] = spec.working_dir
         if spec.hostname:
             body["hostname"] = spec.hostname
+        if spec.hosts:
+            body["hostadd"] = [f"{name}:{ip}" for name, ip in spec.hosts]
         if spec.ports:
             body["portmappings"] = [
                 {"container_port": p.container_port, "host_port": p.host_port,

@@ -78,10 +78,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "PodSpec": {
         "activeDeadlineSeconds": "set activeDeadlineSeconds on the Job instead",
         "automountServiceAccountToken": _NO_SA,
-        "dnsConfig": "gitkube's cluster DNS writes each pod's resolv.conf itself",
         "ephemeralContainers": "ephemeral (debug) containers are not supported",
         "evictionResponders": NOT_SUPPORTED,
-        "hostAliases": NOT_SUPPORTED,
         "hostIPC": NOT_SUPPORTED,
         "hostNetwork": NOT_SUPPORTED,
         "hostPID": NOT_SUPPORTED,

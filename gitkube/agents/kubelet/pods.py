@@ -97,6 +97,13 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def host_aliases(pod: Obj) -> tuple[tuple[str, str], ...]:
+    """``spec.hostAliases`` as /etc/hosts entries (name, ip), in their order."""
+    return tuple((str(name), str(alias.get("ip")))
+                 for alias in (pod.get("spec") or {}).get("hostAliases") or []
+                 for name in alias.get("hostnames") or [])
+
+
 class PodSync:
     """Acts on one pod at a time (mixed into Kubelet, which sets these attributes)."""
 
@@ -170,6 +177,7 @@ class PodSync:
             name=f"{meta['name']}_{meta.get('namespace', 'default')}_{str(meta['uid'])[:8]}",
             labels=labels, hostname=str(spec.get("hostname") or meta["name"])[:63],
             share_pid=bool(spec.get("shareProcessNamespace")), ports=ports, infra=infra,
+            hosts=host_aliases(pod),
             **(sandbox_fields(pod, self.config.network) if self.config.network else {})))
         if sandbox.running and (sandbox.ip or not sandbox.infra):
             self._sandboxes[str(meta["uid"])] = replace(sandbox, fresh=False)
@@ -442,7 +450,7 @@ class PodSync:
             net = sandbox_fields(pod, self.config.network) if self.config.network else {}
             spec = replace(spec, hostname=str((pod.get("spec") or {}).get("hostname")
                                               or pod["metadata"]["name"])[:63],
-                           ports=self._host_ports(pod), **net)
+                           ports=self._host_ports(pod), hosts=host_aliases(pod), **net)
             if previous is not None and net:  # a restart: the pod keeps its IP, as upstream
                 spec = replace(spec, ip=str((pod.get("status") or {}).get("podIP") or ""))
         cid = self._create(pod, sandbox, c, spec)

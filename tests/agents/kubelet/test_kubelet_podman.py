@@ -371,3 +371,19 @@ def test_pre_stop_runs_when_a_liveness_probe_fails(node: Node) -> None:
     log = node.runtime.exec(_cid(pod), ["cat", "/scratch/log"], timeout=10).output
     assert log.startswith("hook\n")  # the first container's hook, kept in the emptyDir
     assert "FailedPreStopHook" not in [e["reason"] for e in _events(node, "sick2")]
+
+
+def test_host_aliases_are_in_etc_hosts_with_and_without_infra(node: Node) -> None:
+    aliases = [{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar"]},
+               {"ip": "10.1.2.4", "hostnames": ["baz.local"]}]
+    node.pod("alone", [{"name": "main", "command": SLEEP}], hostAliases=aliases)
+    node.pod("pair", [{"name": "one", "command": SLEEP}, {"name": "two", "command": SLEEP}],
+             hostAliases=aliases)
+    for name in ("alone", "pair"):
+        pod = node.wait(name, ready)
+        for cs in pod["status"]["containerStatuses"]:
+            hosts = node.runtime.exec(cs["containerID"].split("://")[1], ["cat", "/etc/hosts"],
+                                      timeout=10).output
+            entries = {tuple(line.split()) for line in hosts.splitlines()}
+            assert {("10.1.2.3", "foo.local"), ("10.1.2.3", "bar"),
+                    ("10.1.2.4", "baz.local")} <= entries, hosts

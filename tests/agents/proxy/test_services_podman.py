@@ -436,3 +436,22 @@ def test_a_restarted_container_keeps_its_pod_ip(stack: Stack) -> None:
         stack.client.delete("v1", "Pod", NS, "keeper")
         wait_for(lambda: not stack.runtime.list_containers(
             {"io.gitkube.pod-uid": pod["metadata"]["uid"]}), 60, "the pod's containers gone")
+
+
+def test_dns_config_is_merged_into_the_pods_resolv_conf(stack: Stack) -> None:
+    spec = stack.pod_spec("exec sleep 600")
+    spec["dnsConfig"] = {"searches": ["corp.example"],
+                         "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}
+    stack.create({"kind": "Pod", "metadata": {"name": "dnscfg"}, "spec": spec})
+    try:
+        wait_for(lambda: [p for p in stack.ready_pods("!app")
+                          if p["metadata"]["name"] == "dnscfg"], 60, "the pod Ready")
+        resolv = stack.exec("dnscfg", "cat /etc/resolv.conf")
+        assert f"nameserver {stack.net.gateway}" in resolv
+        search = next(line for line in resolv.splitlines() if line.startswith("search"))
+        assert search.split()[1:] == ["ns.svc.cluster.local", "svc.cluster.local",
+                                      "cluster.local", "corp.example"]
+        options = next(line for line in resolv.splitlines() if line.startswith("options"))
+        assert set(options.split()[1:]) == {"ndots:2", "edns0"}
+    finally:
+        stack.client.delete("v1", "Pod", NS, "dnscfg")
