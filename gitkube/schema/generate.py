@@ -60,8 +60,8 @@ _NO_SA = "gitkube has no ServiceAccounts"
 _NO_DRA = "gitkube has no dynamic resource allocation"
 _NO_CLOUD = "gitkube has no cloud load balancers"
 _VOLUME = (
-    "gitkube's kubelet supports emptyDir, hostPath, configMap, secret and "
-    "persistentVolumeClaim volumes"
+    "gitkube's kubelet supports emptyDir, hostPath, configMap, secret, downwardAPI, "
+    "projected and persistentVolumeClaim volumes"
 )
 _SELINUX = "gitkube's Podman containers use no SELinux labels of their own"
 _WINDOWS = "gitkube runs Linux containers only"
@@ -137,15 +137,22 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         name: _VOLUME
         for name in (
             "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi",
-            "downwardAPI", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk",
+            "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk",
             "gitRepo", "glusterfs", "image", "iscsi", "nfs", "photonPersistentDisk",
-            "portworxVolume", "projected", "quobyte", "rbd", "scaleIO", "storageos",
+            "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos",
             "vsphereVolume",
         )
     },
     _CORE + "ConfigMapVolumeSource": {"defaultUser": NOT_SUPPORTED},
     _CORE + "SecretVolumeSource": {"defaultUser": NOT_SUPPORTED},
     _CORE + "KeyToPath": {"user": NOT_SUPPORTED},
+    _CORE + "DownwardAPIVolumeFile": {"user": NOT_SUPPORTED},
+    _CORE + "ProjectedVolumeSource": {"defaultUser": NOT_SUPPORTED},
+    _CORE + "VolumeProjection": {
+        "serviceAccountToken": _NO_SA,
+        "clusterTrustBundle": NOT_SUPPORTED,
+        "podCertificate": NOT_SUPPORTED,
+    },
     _CORE + "EmptyDirVolumeSource": {"mode": NOT_SUPPORTED},
     _CORE + "EnvVarSource": {
         "fileKeyRef": NOT_SUPPORTED,

@@ -189,7 +189,8 @@ class PodSync:
         st = self._state(uid)
         policy = str(spec.get("restartPolicy") or "Always")
         try:
-            volumes: dict[str, Path] | None = prepare_volumes(pod, self.root, self._get)
+            volumes: dict[str, Path] | None = prepare_volumes(pod, self.root, self._get,
+                                                              self._allocatable())
             own_volumes(pod, volumes or {})
             volume_error = ""
         except ConfigError as e:

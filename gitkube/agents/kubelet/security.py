@@ -27,6 +27,7 @@ from gitkube.agents.kubelet.volumes import ConfigError
 from gitkube.runtime.base import Security
 
 Obj = dict[str, Any]
+_READ_ONLY = ("configMap", "secret", "downwardAPI", "projected")  # files the kubelet writes
 
 
 def _merged(pod: Obj, container: Mapping[str, Any], key: str) -> Any:
@@ -108,7 +109,8 @@ def container_security(pod: Obj, container: Mapping[str, Any], *, seccomp_root: 
 def own_volumes(pod: Obj, volumes: Mapping[str, Path]) -> None:
     """``fsGroup``: the pod's volumes belong to that group, as upstream's volume ownership
     does: emptyDir and claims group-writable (``rw-rw----`` added), configMap and secret
-    group-readable (``r--r-----`` added), directories setgid; hostPath is left alone."""
+    group-readable (``r--r-----`` added; also downwardAPI and projected), directories
+    setgid; hostPath is left alone."""
     spec = pod.get("spec") or {}
     gid = (spec.get("securityContext") or {}).get("fsGroup")
     if gid is None:
@@ -117,7 +119,7 @@ def own_volumes(pod: Obj, volumes: Mapping[str, Path]) -> None:
         root = volumes.get(str(vol.get("name")))
         if root is None or "hostPath" in vol:
             continue
-        mask = 0o440 if "configMap" in vol or "secret" in vol else 0o660
+        mask = 0o440 if any(k in vol for k in _READ_ONLY) else 0o660
         for path in [root, *root.rglob("*")] if root.is_dir() else [root]:
             if path.is_symlink():
                 continue

@@ -76,29 +76,63 @@ def _write_if_changed(path: Path, data: bytes, mode: int) -> None:
     tmp.replace(path)
 
 
-def _project(kind: str, source: Obj, namespace: str, get: Getter, target: Path) -> None:
-    name = str(source.get("name") if kind == "ConfigMap" else source.get("secretName"))
+Files = dict[str, tuple[bytes, int]]  # path in the volume -> (content, mode)
+
+
+def _source_files(kind: str, source: Obj, namespace: str, get: Getter,
+                  default_mode: int) -> Files:
+    """The files a configMap or secret source projects (``items`` or every key)."""
+    name = str(source.get("name") if kind == "ConfigMap" else
+               source.get("secretName") or source.get("name"))
     obj = get(kind, namespace, name)
     optional = bool(source.get("optional"))
     if obj is None:
         if not optional:
             raise ConfigError(f'{kind.lower()} "{name}" not found')
-        target.mkdir(parents=True, exist_ok=True)
-        return
+        return {}
     data = _source_data(kind, obj)
-    mode = int(source.get("defaultMode", 0o644))
-    wanted: dict[str, tuple[bytes, int]] = {}
     items = source.get("items")
-    if items:
-        for item in items:
-            key = str(item.get("key"))
-            if key not in data:
-                if optional:
-                    continue
-                raise ConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{name}')
-            wanted[str(item.get("path") or key)] = (data[key], int(item.get("mode", mode)))
-    else:
-        wanted = {k: (v, mode) for k, v in data.items()}
+    if not items:
+        return {k: (v, default_mode) for k, v in data.items()}
+    wanted: Files = {}
+    for item in items:
+        key = str(item.get("key"))
+        if key not in data:
+            if optional:
+                continue
+            raise ConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{name}')
+        wanted[str(item.get("path") or key)] = (data[key], int(item.get("mode", default_mode)))
+    return wanted
+
+
+def _downward_files(pod: Obj, source: Obj, default_mode: int,
+                    allocatable: Mapping[str, str]) -> Files:
+    """The files of a downwardAPI source: each item's fieldRef (metadata.name, namespace,
+    uid, labels, annotations, one label or annotation) or resourceFieldRef (containerName
+    required), as upstream formats them."""
+    wanted: Files = {}
+    for item in source.get("items") or []:
+        path = str(item.get("path"))
+        if path.startswith("/") or ".." in Path(path).parts:
+            raise ConfigError(f"downwardAPI path {path!r} must be relative, inside the volume")
+        if item.get("fieldRef"):
+            field = str(item["fieldRef"].get("fieldPath"))
+            if not field.startswith("metadata."):
+                raise ConfigError(f"downwardAPI volumes take metadata fields only, not {field}")
+            text = field_ref(pod, field, pod_ip="", host_ip="")
+        elif item.get("resourceFieldRef"):
+            ref = item["resourceFieldRef"]
+            if not ref.get("containerName"):
+                raise ConfigError(f"downwardAPI {path}: resourceFieldRef needs containerName")
+            text = resource_field_ref(pod, {}, ref, allocatable)
+        else:
+            raise ConfigError(f"downwardAPI {path}: neither fieldRef nor resourceFieldRef")
+        wanted[path] = (text.encode(), int(item.get("mode", default_mode)))
+    return wanted
+
+
+def _sync_dir(target: Path, wanted: Files) -> None:
+    """Make ``target`` hold exactly ``wanted`` (files rewritten only when they change)."""
     target.mkdir(parents=True, exist_ok=True)
     for rel, (content, file_mode) in wanted.items():
         _write_if_changed(target / rel, content, file_mode & 0o777)
@@ -108,11 +142,29 @@ def _project(kind: str, source: Obj, namespace: str, get: Getter, target: Path) 
             path.unlink()
 
 
+def _projected_files(pod: Obj, source: Obj, namespace: str, get: Getter,
+                     allocatable: Mapping[str, str]) -> Files:
+    mode = int(source.get("defaultMode", 0o644))
+    wanted: Files = {}
+    for part in source.get("sources") or []:
+        if part.get("configMap"):
+            wanted.update(_source_files("ConfigMap", part["configMap"], namespace, get, mode))
+        elif part.get("secret"):
+            wanted.update(_source_files("Secret", part["secret"], namespace, get, mode))
+        elif part.get("downwardAPI"):
+            wanted.update(_downward_files(pod, part["downwardAPI"], mode, allocatable))
+        else:
+            raise ConfigError(f"projected volume source {sorted(part)} is not supported "
+                              f"(configMap, secret, downwardAPI)")
+    return wanted
+
+
 def claim_dir(root: Path, namespace: str, claim: str) -> Path:
     return root / "claims" / namespace / claim
 
 
-def prepare_volumes(pod: Obj, root: Path, get: Getter) -> dict[str, Path]:
+def prepare_volumes(pod: Obj, root: Path, get: Getter,
+                    allocatable: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Create or refresh every volume of ``pod``; returns volume name -> host path."""
     meta = pod.get("metadata") or {}
     uid = str(meta.get("uid"))
@@ -139,13 +191,23 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter) -> dict[str, Path]:
                 path.mkdir(parents=True, exist_ok=True)
                 path.chmod(0o777)
             paths[name] = path
-        elif "configMap" in vol:
+        elif "configMap" in vol or "secret" in vol:
+            kind, source = ("ConfigMap", vol["configMap"]) if "configMap" in vol else \
+                ("Secret", vol["secret"])
             path = base / name
-            _project("ConfigMap", vol["configMap"], namespace, get, path)
+            _sync_dir(path, _source_files(kind, source, namespace, get,
+                                          int(source.get("defaultMode", 0o644))))
             paths[name] = path
-        elif "secret" in vol:
+        elif "downwardAPI" in vol:
             path = base / name
-            _project("Secret", vol["secret"], namespace, get, path)
+            source = vol["downwardAPI"] or {}
+            _sync_dir(path, _downward_files(pod, source, int(source.get("defaultMode", 0o644)),
+                                            allocatable or {}))
+            paths[name] = path
+        elif "projected" in vol:
+            path = base / name
+            _sync_dir(path, _projected_files(pod, vol["projected"] or {}, namespace, get,
+                                             allocatable or {}))
             paths[name] = path
         else:  # emptyDir, and kinds without a host meaning here
             path = base / name

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from kubelet_env import Node, phase, ready
 
+from gitkube.runtime.testing import EXAMPLE_IMAGE
+
 pytestmark = pytest.mark.podman
 
 SLEEP = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
@@ -387,3 +389,55 @@ def test_host_aliases_are_in_etc_hosts_with_and_without_infra(node: Node) -> Non
             entries = {tuple(line.split()) for line in hosts.splitlines()}
             assert {("10.1.2.3", "foo.local"), ("10.1.2.3", "bar"),
                     ("10.1.2.4", "baz.local")} <= entries, hosts
+
+
+def test_downward_api_and_projected_volumes(node: Node) -> None:
+    node.client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "proj-cm", "namespace": "default"},
+                        "data": {"color": "blue"}})
+    node.client.create({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "proj-sec", "namespace": "default"},
+                        "data": {"token": base64.b64encode(b"t0k").decode()}})
+    info = [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "tier", "fieldRef": {"fieldPath": "metadata.labels['tier']"}},
+            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+            {"path": "mem", "resourceFieldRef": {"containerName": "main",
+                                                 "resource": "limits.memory",
+                                                 "divisor": "1Mi"}}]
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "downward", "namespace": "default",
+                         "labels": {"app": "web", "tier": "front"}},
+            "spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 1,
+                     "containers": [{
+                         "name": "main", "image": EXAMPLE_IMAGE, "imagePullPolicy": "Never",
+                         "command": SLEEP, "resources": {"limits": {"memory": "64Mi"}},
+                         "volumeMounts": [{"name": "info", "mountPath": "/info"},
+                                          {"name": "all", "mountPath": "/all"}]}],
+                     "volumes": [
+                         {"name": "info", "downwardAPI": {"items": info}},
+                         {"name": "all", "projected": {"sources": [
+                             {"configMap": {"name": "proj-cm"}},
+                             {"secret": {"name": "proj-sec",
+                                         "items": [{"key": "token", "path": "sec/token"}]}},
+                             {"downwardAPI": {"items": [
+                                 {"path": "ns", "fieldRef": {
+                                     "fieldPath": "metadata.namespace"}}]}}]}}]}}
+    node.client.create(body)
+    cid = _cid(node.wait("downward", ready))
+
+    def cat(path: str) -> str:
+        return node.runtime.exec(cid, ["cat", path], timeout=10).output
+
+    assert cat("/info/labels") == 'app="web"\ntier="front"'
+    assert cat("/info/tier") == "front" and cat("/info/name") == "downward"
+    assert cat("/info/mem") == "64"
+    assert cat("/all/color") == "blue" and cat("/all/sec/token") == "t0k"
+    assert cat("/all/ns") == "default"
+    # a label changed on the live pod reaches the file (bounded wait, no timing asserted)
+    pod = node.get("downward")
+    pod["metadata"]["labels"]["tier"] = "back"
+    node.client.update(pod)
+    deadline = time.monotonic() + 30
+    while cat("/info/tier") != "back":
+        assert time.monotonic() < deadline, "the downwardAPI file was not refreshed"
+        time.sleep(0.2)
