@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import threading
 import time
@@ -95,6 +96,9 @@ def _fmt(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)}m0s"
     return f"{seconds:g}s"
+
+
+_capacity = functools.cache(host_capacity)  # the machine's cpu and memory: read once
 
 
 def host_aliases(pod: Obj) -> tuple[tuple[str, str], ...]:
@@ -517,7 +521,7 @@ class PodSync:
 
     def _allocatable(self) -> dict[str, str]:
         """This node's allocatable cpu and memory: what a limit not set means."""
-        cpu, memory = host_capacity()
+        cpu, memory = _capacity()
         return {"cpu": self.config.cpu or cpu, "memory": self.config.memory or memory}
 
     def _image_user(self, image: str) -> str:
