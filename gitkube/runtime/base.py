@@ -84,6 +84,8 @@ class SandboxSpec:
     # False: no infra container (a pod of one container needs no namespaces to share; it
     # then owns its network namespace, hostname and ports: see ContainerSpec).
     infra: bool = True
+    # the host's network and UTS namespaces (hostNetwork): no network, ports or hostname
+    host_network: bool = False
     # issue 9 (networking): the network to join ("" = the engine's default) and the pod's
     # resolv.conf (empty = the engine's default)
     network: str = ""
@@ -140,6 +142,7 @@ class ContainerSpec:
     dns_searches: tuple[str, ...] = ()
     dns_options: tuple[str, ...] = ()
     security: Security = field(default_factory=Security)
+    host_network: bool = False  # without infra: the host's network and UTS namespaces
     # The address to take on ``network`` ("" = any free one): a container restarted in a
     # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
     # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.

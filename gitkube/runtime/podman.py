@@ -477,16 +477,21 @@ class PodmanRuntime:
         }
         if not spec.infra:
             body.update(no_infra=True, shared_namespaces=[])
-        if spec.hostname and spec.infra:
+        if spec.host_network and spec.infra:
+            body["netns"] = {"nsmode": "host"}
+            body["utsns"] = {"nsmode": "host"}
+        if spec.hostname and spec.infra and not spec.host_network:
             body["hostname"] = spec.hostname
         if spec.hosts and spec.infra:  # the pod's containers share the infra's /etc/hosts
             body["hostadd"] = [f"{name}:{ip}" for name, ip in spec.hosts]
-        if spec.ports and spec.infra:
+        if spec.ports and spec.infra and not spec.host_network:
             body["portmappings"] = [
                 {"container_port": p.container_port, "host_port": p.host_port,
                  "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
-        if spec.infra:
+        if spec.infra and not spec.host_network:
             _network_fields(body, spec)  # issue 9 (without infra: on the container)
+        elif spec.infra:
+            _network_fields(body, replace(spec, network=""))  # resolv.conf only
         created = ""
         try:
             response = self._call("post", "/pods/create", data=json.dumps(body),
@@ -575,6 +580,11 @@ class PodmanRuntime:
             body["command"] = list(spec.command)
         if spec.working_dir:
             body["work_dir"] = spec.working_dir
+        if spec.host_network:  # the host's namespaces: its name, addresses and ports
+            body["netns"] = {"nsmode": "host"}
+            body["utsns"] = {"nsmode": "host"}
+            _network_fields(body, replace(spec, network=""))  # resolv.conf only
+            spec = replace(spec, hostname="", ports=(), network="")
         if spec.hostname:
             body["hostname"] = spec.hostname
         if spec.hosts:

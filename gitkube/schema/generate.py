@@ -81,7 +81,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "ephemeralContainers": "ephemeral (debug) containers are not supported",
         "evictionResponders": NOT_SUPPORTED,
         "hostIPC": NOT_SUPPORTED,
-        "hostNetwork": NOT_SUPPORTED,
         "hostPID": NOT_SUPPORTED,
         "hostUsers": NOT_SUPPORTED,
         "hostnameOverride": NOT_SUPPORTED,

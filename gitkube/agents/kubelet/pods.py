@@ -174,18 +174,29 @@ class PodSync:
         if cached is not None:
             return cached
         infra = self.needs_infra(pod)
-        ports = self._host_ports(pod) if infra else ()
+        host_net = bool(spec.get("hostNetwork"))
+        ports = self._host_ports(pod) if infra and not host_net else ()
         labels = self._labels(pod)
         labels[LABEL_GRACE] = str(spec.get("terminationGracePeriodSeconds", 30))
         sandbox = self.runtime.ensure_sandbox(SandboxSpec(
             name=f"{meta['name']}_{meta.get('namespace', 'default')}_{str(meta['uid'])[:8]}",
             labels=labels, hostname=str(spec.get("hostname") or meta["name"])[:63],
             share_pid=bool(spec.get("shareProcessNamespace")), ports=ports, infra=infra,
-            hosts=host_aliases(pod),
-            **(sandbox_fields(pod, self.config.network) if self.config.network else {})))
+            hosts=host_aliases(pod), host_network=host_net, **self._net_fields(pod)))
+        if host_net:  # the pod's IP is the node's (upstream: status.podIP == hostIP)
+            sandbox = replace(sandbox, ip=self.config.address)
         if sandbox.running and (sandbox.ip or not sandbox.infra):
             self._sandboxes[str(meta["uid"])] = replace(sandbox, fresh=False)
         return sandbox
+
+    def _net_fields(self, pod: Obj) -> dict[str, Any]:
+        """The pod network and resolv.conf fields (hostNetwork: the resolv.conf only)."""
+        if not self.config.network:
+            return {}
+        fields = sandbox_fields(pod, self.config.network)
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            fields.pop("network", None)
+        return fields
 
     def _sync(self, key: str, pod: Obj) -> Result:
         meta, spec = pod["metadata"], pod.get("spec") or {}
@@ -343,7 +354,7 @@ class PodSync:
 
     def _pod_ip(self, sandbox: SandboxInfo, running: ContainerInfo | None) -> str:
         """The sandbox's IP, or (without infra) its running container's."""
-        if sandbox.infra or running is None or running.state != "running":
+        if sandbox.ip or sandbox.infra or running is None or running.state != "running":
             return sandbox.ip
         ip = self._container_ips.get(running.id)
         if ip is None:
@@ -452,11 +463,13 @@ class PodSync:
             env=env, working_dir=str(c.get("workingDir") or ""), mounts=mounts,
             memory_limit=memory, cpu_limit_milli=cpu, security=security)
         if not sandbox.infra:  # the container owns the network namespace: name, ports, DNS
-            net = sandbox_fields(pod, self.config.network) if self.config.network else {}
+            net = self._net_fields(pod)
+            host_net = bool((pod.get("spec") or {}).get("hostNetwork"))
             spec = replace(spec, hostname=str((pod.get("spec") or {}).get("hostname")
                                               or pod["metadata"]["name"])[:63],
-                           ports=self._host_ports(pod), hosts=host_aliases(pod), **net)
-            if previous is not None and net:  # a restart: the pod keeps its IP, as upstream
+                           ports=() if host_net else self._host_ports(pod),
+                           hosts=host_aliases(pod), host_network=host_net, **net)
+            if previous is not None and net.get("network"):  # a restart keeps the pod's IP
                 spec = replace(spec, ip=str((pod.get("status") or {}).get("podIP") or ""))
         cid = self._create(pod, sandbox, c, spec)
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")

@@ -441,3 +441,24 @@ def test_downward_api_and_projected_volumes(node: Node) -> None:
     while cat("/info/tier") != "back":
         assert time.monotonic() < deadline, "the downwardAPI file was not refreshed"
         time.sleep(0.2)
+
+
+def test_host_network_pods_share_the_hosts_network_and_name(node: Node) -> None:
+    port, port2 = _free_port(), _free_port()
+    serve = ["sh", "-c", f"mkdir -p /tmp/w && hostname > /tmp/w/index.html && "
+                         f"exec httpd -f -p 127.0.0.1:{port} -h /tmp/w"]
+    node.pod("hostnet", [{"name": "web", "command": serve,
+                          "ports": [{"containerPort": port, "hostPort": port}]}],
+             hostNetwork=True)
+    node.pod("hostnet2", [{"name": "web", "command": [
+        "sh", "-c", f"mkdir -p /tmp/w && echo two > /tmp/w/index.html && "
+                    f"exec httpd -f -p 127.0.0.1:{port2} -h /tmp/w"]},
+        {"name": "side", "command": SLEEP}], hostNetwork=True)
+    for name in ("hostnet", "hostnet2"):
+        pod = node.wait(name, ready)
+        assert pod["status"]["podIP"] == pod["status"]["hostIP"] == "127.0.0.1"
+    # the servers listen on the host's own loopback: no port publishing involved
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as resp:
+        assert resp.read().decode().strip() == socket.gethostname()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port2}/index.html", timeout=5) as resp:
+        assert resp.read() == b"two\n"

@@ -455,3 +455,26 @@ def test_dns_config_is_merged_into_the_pods_resolv_conf(stack: Stack) -> None:
         assert set(options.split()[1:]) == {"ndots:2", "edns0"}
     finally:
         stack.client.delete("v1", "Pod", NS, "dnscfg")
+
+
+def test_host_network_pods_resolv_conf_follows_the_dns_policy(stack: Stack) -> None:
+    host_resolv = Path("/etc/resolv.conf").read_text()
+    for name, policy in (("hn-default", None), ("hn-cluster", "ClusterFirstWithHostNet")):
+        spec = stack.pod_spec("exec sleep 600")
+        spec["hostNetwork"] = True
+        if policy:
+            spec["dnsPolicy"] = policy
+        stack.create({"kind": "Pod", "metadata": {"name": name}, "spec": spec})
+    try:
+        for name in ("hn-default", "hn-cluster"):
+            wait_for(lambda n=name: [p for p in stack.ready_pods("!app")  # type: ignore[misc]
+                                     if p["metadata"]["name"] == n], 60, f"{name} Ready")
+        cluster = stack.exec("hn-cluster", "cat /etc/resolv.conf")
+        assert f"nameserver {stack.net.gateway}" in cluster and "ndots:5" in cluster
+        default = stack.exec("hn-default", "cat /etc/resolv.conf")
+        assert f"nameserver {stack.net.gateway}" not in default
+        assert [line for line in default.splitlines() if line.startswith("nameserver")] == \
+            [line for line in host_resolv.splitlines() if line.startswith("nameserver")]
+    finally:
+        for name in ("hn-default", "hn-cluster"):
+            stack.client.delete("v1", "Pod", NS, name)
