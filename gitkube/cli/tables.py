@@ -229,6 +229,10 @@ def _node(node: Obj, now: float, wide: bool) -> list[str]:
     return row
 
 
+def _sa(sa: Obj, now: float, wide: bool) -> list[str]:
+    return [_meta(sa).get("name", ""), str(len(sa.get("secrets") or [])), age(sa, now)]
+
+
 def _cm(cm: Obj, now: float, wide: bool) -> list[str]:
     n = len(cm.get("data") or {}) + len(cm.get("binaryData") or {})
     return [_meta(cm).get("name", ""), str(n), age(cm, now)]
@@ -294,6 +298,7 @@ _TABLES: dict[str, tuple[list[str], list[str], Row]] = {
              ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
              _node),
     "ConfigMap": (["NAME", "DATA", "AGE"], [], _cm),
+    "ServiceAccount": (["NAME", "SECRETS", "AGE"], [], _sa),
     "Secret": (["NAME", "TYPE", "DATA", "AGE"], [], _secret),
     "PersistentVolumeClaim": (["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES",
                                "STORAGECLASS", "AGE"], [], _pvc),

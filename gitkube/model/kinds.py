@@ -59,6 +59,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                  subresources=("status",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     ResourceType("", "v1", "Secret", "secrets", True),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
     ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",),
                  subresources=("status",)),
     ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",)),

@@ -1,6 +1,7 @@
 """Apply order: what must exist before what uses it.
 
-Namespaces first; then what pods consume (ConfigMaps, Secrets, PersistentVolumeClaims);
+Namespaces first; then what pods consume (ConfigMaps, Secrets, PersistentVolumeClaims,
+ServiceAccounts);
 then Services (so endpoints and DNS exist when pods start); then workloads. Deletions run
 after every create and update, in reverse order (workloads before the Services, config and
 Namespaces they use). Within a rank, objects sort by namespace and name so plans are stable.
@@ -18,6 +19,7 @@ _RANK: dict[str, int] = {
     "ConfigMap": 1,
     "Secret": 1,
     "PersistentVolumeClaim": 1,
+    "ServiceAccount": 1,
     "Service": 2,
     "Deployment": 3,
     "StatefulSet": 3,

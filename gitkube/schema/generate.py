@@ -44,6 +44,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "Service", _CORE + "Service"),
     ("v1", "ConfigMap", _CORE + "ConfigMap"),
     ("v1", "Secret", _CORE + "Secret"),
+    ("v1", "ServiceAccount", _CORE + "ServiceAccount"),
     ("v1", "PersistentVolumeClaim", _CORE + "PersistentVolumeClaim"),
     ("v1", "Node", _CORE + "Node"),
     ("v1", "Endpoints", _CORE + "Endpoints"),
@@ -56,7 +57,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
-_NO_SA = "gitkube has no ServiceAccounts"
+_NO_SA = "gitkube stores ServiceAccounts but mounts no service account tokens"
 _NO_DRA = "gitkube has no dynamic resource allocation"
 _NO_CLOUD = "gitkube has no cloud load balancers"
 _VOLUME = (
@@ -96,8 +97,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "runtimeClassName": "gitkube has one runtime: Podman",
         "schedulingGates": NOT_SUPPORTED,
         "schedulingGroup": NOT_SUPPORTED,
-        "serviceAccount": _NO_SA,
-        "serviceAccountName": _NO_SA,
         "setHostnameAsFQDN": NOT_SUPPORTED,
         "topologySpreadConstraints": "gitkube's scheduler has no topology spreading",
     },
@@ -111,6 +110,10 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "Lifecycle": {"stopSignal": "containers stop with SIGTERM, then SIGKILL"},
     _CORE + "LifecycleHandler": {
         "tcpSocket": "not a lifecycle handler upstream either: use exec, httpGet or sleep",
+    },
+    _CORE + "ServiceAccount": {
+        "automountServiceAccountToken": _NO_SA,
+        "imagePullSecrets": "no registry credentials: gitkube pulls anonymously",
     },
     _CORE + "PodSecurityContext": {
         "appArmorProfile": _APPARMOR,
@@ -210,8 +213,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 # Kubernetes' own defaults, as ``kubectl get -o yaml`` prints them). null, false, {} and []
 # are always accepted.
 ACCEPTS: dict[tuple[str, str], list[Any]] = {
-    (_CORE + "PodSpec", "serviceAccountName"): ["default"],
-    (_CORE + "PodSpec", "serviceAccount"): ["default"],
     (_CORE + "PodSpec", "priority"): [0],
     (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority"],
     (_CORE + "PodSecurityContext", "supplementalGroupsPolicy"): ["Merge"],
@@ -378,10 +379,13 @@ def generate(version: str, out_dir: Path) -> list[Path]:
     path = out_dir / DEFINITIONS_FILE
     path.write_text(json.dumps(definitions, indent=1, sort_keys=True) + "\n")
     written.append(path)
-    for api_version, kind, _def_name in KINDS:
+    for api_version, kind, def_name in KINDS:
         upstream = json.loads((src / file_name(api_version, kind)).read_text())
         path = out_dir / file_name(api_version, kind)
         schema = kind_schema(api_version, kind, upstream)
+        # the top-level object's own fields take the annotations of its definition too
+        for field, reason in UNSUPPORTED.get(def_name, {}).items():
+            schema["properties"][field]["x-gitkube-unsupported"] = reason
         path.write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n")
         written.append(path)
     return written

@@ -67,17 +67,17 @@ def test_unknown_field_without_near_miss_lists_fields(service: Any) -> None:
 
 
 def test_unsupported_field_is_distinct_from_typo(deployment: Any) -> None:
-    pod_spec(deployment)["hostNetwork"] = True
+    pod_spec(deployment)["hostPID"] = True
     issue = only(deployment, "unsupported-field")
-    assert issue.path == ("spec", "template", "spec", "hostNetwork")
+    assert issue.path == ("spec", "template", "spec", "hostPID")
     assert "valid in Kubernetes, not supported by gitkube" in issue.message
     assert "unknown-field" not in codes(deployment)
 
 
 def test_unsupported_field_reason_is_in_hint(deployment: Any) -> None:
-    pod_spec(deployment)["serviceAccountName"] = "robot"
+    pod_spec(deployment)["automountServiceAccountToken"] = True
     issue = only(deployment, "unsupported-field")
-    assert issue.hint is not None and "ServiceAccounts" in issue.hint
+    assert issue.hint is not None and "service account tokens" in issue.hint
 
 
 @pytest.mark.parametrize("field,value", [

@@ -81,6 +81,11 @@ _SCHEMAS: dict[str, dict[int, F]] = {
                      3: F("binaryData", "map:bytes"), 4: F("immutable", "bool", ptr=True)},
     "v1.Secret": {1: F("metadata", _META), 2: F("data", "map:bytes"), 3: F("type"),
                   4: F("stringData", "map:str"), 5: F("immutable", "bool", ptr=True)},
+    "v1.ServiceAccount": {1: F("metadata", _META),
+                          2: F("secrets", "v1.ObjectReference", repeated=True),
+                          3: F("imagePullSecrets", "v1.LocalObjectReference", repeated=True),
+                          4: F("automountServiceAccountToken", "bool", ptr=True)},
+    "v1.LocalObjectReference": {1: F("name")},
     "v1.Service": {1: F("metadata", _META), 2: F("spec", "v1.ServiceSpec"),
                    3: F("status", "skip")},
     "v1.ServiceSpec": {
@@ -159,6 +164,7 @@ _SCHEMAS: dict[str, dict[int, F]] = {
 _TOP: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "v1.Namespace", ("v1", "ConfigMap"): "v1.ConfigMap",
     ("v1", "Secret"): "v1.Secret", ("v1", "Service"): "v1.Service", ("v1", "Pod"): "v1.Pod",
+    ("v1", "ServiceAccount"): "v1.ServiceAccount",
     ("v1", "Binding"): "v1.Binding", ("apps/v1", "Deployment"): "apps.Deployment",
     ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
     ("meta.k8s.io/v1", "DeleteOptions"): "meta.DeleteOptions",

@@ -184,6 +184,7 @@ _COLUMNS: dict[str, list[_Col]] = {
     "Secret": [("Type", "string", lambda o: o.get("type") or "Opaque"),
                ("Data", "integer", _count("data"))],
     "Endpoints": [("Endpoints", "string", _endpoints)],
+    "ServiceAccount": [("Secrets", "integer", _count("secrets"))],
     "PersistentVolumeClaim": [("Status", "string", _status("status.phase"))],
     "Namespace": [("Status", "string", _status("status.phase"))],
     "Node": [("Status", "string", _node_status), ("Roles", "string", _roles)],

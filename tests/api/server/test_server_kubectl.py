@@ -222,6 +222,8 @@ GENERATORS = [
      ["create", "job", "j", "--image=busybox:1"]),
     ("service", "/api/v1/namespaces/default/services/svc",
      ["create", "service", "nodeport", "svc", "--tcp=80:8080", "--node-port=30080"]),
+    ("serviceaccount", "/api/v1/namespaces/default/serviceaccounts/robot",
+     ["create", "serviceaccount", "robot"]),
 ]
 
 
