@@ -168,10 +168,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "podAffinity": "gitkube's scheduler supports node affinity only",
         "podAntiAffinity": "gitkube's scheduler supports node affinity only",
     },
-    _CORE + "NodeAffinity": {
-        "preferredDuringSchedulingIgnoredDuringExecution":
-            "gitkube's scheduler supports required node affinity only",
-    },
     _CORE + "ServiceSpec": {
         "allocateLoadBalancerNodePorts": _NO_CLOUD,
         "externalIPs": NOT_SUPPORTED,

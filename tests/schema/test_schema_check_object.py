@@ -523,3 +523,12 @@ def test_emptydir_size_limit_quantity(deployment: Any) -> None:
     assert only(deployment, "quantity").path[-2:] == ("emptyDir", "sizeLimit")
     pod_spec(deployment)["volumes"][1]["emptyDir"]["sizeLimit"] = "1Gi"
     assert check_object(deployment) == []
+
+
+def test_preferred_node_affinity_is_accepted(deployment: Any) -> None:
+    """The scheduler's NodeAffinity plugin scores preferred terms (tests/agents/scheduler)."""
+    pod_spec(deployment)["affinity"] = {"nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 10, "preference": {"matchExpressions": [
+                {"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}}
+    assert check_object(deployment) == []
