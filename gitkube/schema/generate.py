@@ -176,7 +176,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "loadBalancerClass": _NO_CLOUD,
         "loadBalancerIP": _NO_CLOUD,
         "loadBalancerSourceRanges": _NO_CLOUD,
-        "publishNotReadyAddresses": NOT_SUPPORTED,
         "trafficDistribution": NOT_SUPPORTED,
     },
     _CORE + "PersistentVolumeClaimSpec": {

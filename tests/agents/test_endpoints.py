@@ -56,6 +56,18 @@ def test_pure_named_ports_group_subsets() -> None:
     assert by_port[8080]["addresses"][0]["targetRef"]["kind"] == "Pod"
 
 
+def test_publish_not_ready_addresses_lists_every_pod_as_ready() -> None:
+    """Headless services of clustered StatefulSets set it: peers find each other while
+    they are still starting."""
+    svc = service(publishNotReadyAddresses=True)
+    starting = {**pod("a"), "status": {"phase": "Running", "podIP": "10.0.0.1",
+                                       "conditions": [{"type": "Ready", "status": "False"}]}}
+    out = epc.compute_subsets(svc, [starting])
+    assert [names(s) for s in out] == [["a"]]
+    assert all("notReadyAddresses" not in s for s in out)
+    assert names(epc.compute_subsets(service(), [starting])[0], "notReadyAddresses") == ["a"]
+
+
 def test_endpoints_follow_readiness(cluster: Cluster) -> None:
     c = cluster.client
     c.create(node("n1"))
