@@ -86,6 +86,7 @@ class SandboxSpec:
     infra: bool = True
     # the host's network and UTS namespaces (hostNetwork): no network, ports or hostname
     host_network: bool = False
+    host_ipc: bool = False  # hostIPC: the pod's containers share no IPC namespace of its own
     # issue 9 (networking): the network to join ("" = the engine's default) and the pod's
     # resolv.conf (empty = the engine's default)
     network: str = ""
@@ -143,6 +144,8 @@ class ContainerSpec:
     dns_options: tuple[str, ...] = ()
     security: Security = field(default_factory=Security)
     host_network: bool = False  # without infra: the host's network and UTS namespaces
+    host_pid: bool = False  # hostPID: the host's PID namespace
+    host_ipc: bool = False  # hostIPC: the host's IPC namespace
     # The address to take on ``network`` ("" = any free one): a container restarted in a
     # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
     # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.

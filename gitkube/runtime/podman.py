@@ -475,6 +475,8 @@ class PodmanRuntime:
             "shared_namespaces": ["net", "ipc", "uts"] + (["pid"] if spec.share_pid else []),
             "exit_policy": "continue",
         }
+        if spec.host_ipc:  # each container joins the host's IPC namespace instead
+            body["shared_namespaces"].remove("ipc")
         if not spec.infra:
             body.update(no_infra=True, shared_namespaces=[])
         if spec.host_network and spec.infra:
@@ -580,6 +582,10 @@ class PodmanRuntime:
             body["command"] = list(spec.command)
         if spec.working_dir:
             body["work_dir"] = spec.working_dir
+        if spec.host_pid:
+            body["pidns"] = {"nsmode": "host"}
+        if spec.host_ipc:
+            body["ipcns"] = {"nsmode": "host"}
         if spec.host_network:  # the host's namespaces: its name, addresses and ports
             body["netns"] = {"nsmode": "host"}
             body["utsns"] = {"nsmode": "host"}

@@ -81,8 +81,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "automountServiceAccountToken": _NO_SA,
         "ephemeralContainers": "ephemeral (debug) containers are not supported",
         "evictionResponders": NOT_SUPPORTED,
-        "hostIPC": NOT_SUPPORTED,
-        "hostPID": NOT_SUPPORTED,
         "hostUsers": NOT_SUPPORTED,
         "hostnameOverride": NOT_SUPPORTED,
         "imagePullSecrets": "no registry credentials: gitkube pulls anonymously",

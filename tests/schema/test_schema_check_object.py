@@ -67,9 +67,9 @@ def test_unknown_field_without_near_miss_lists_fields(service: Any) -> None:
 
 
 def test_unsupported_field_is_distinct_from_typo(deployment: Any) -> None:
-    pod_spec(deployment)["hostPID"] = True
+    pod_spec(deployment)["setHostnameAsFQDN"] = True
     issue = only(deployment, "unsupported-field")
-    assert issue.path == ("spec", "template", "spec", "hostPID")
+    assert issue.path == ("spec", "template", "spec", "setHostnameAsFQDN")
     assert "valid in Kubernetes, not supported by gitkube" in issue.message
     assert "unknown-field" not in codes(deployment)
 

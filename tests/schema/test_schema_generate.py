@@ -22,7 +22,7 @@ def test_committed_schemas_are_up_to_date(tmp_path: Path) -> None:
 def test_annotations_are_present() -> None:
     defs = json.loads((SCHEMA_DIR / "_definitions.json").read_text())["$defs"]
     pod_spec = defs["io.k8s.api.core.v1.PodSpec"]["properties"]
-    assert "x-gitkube-unsupported" in pod_spec["hostPID"]
+    assert "x-gitkube-unsupported" in pod_spec["setHostnameAsFQDN"]
     assert "x-gitkube-unsupported" not in pod_spec["containers"]
     assert pod_spec["preemptionPolicy"]["x-gitkube-accepts"] == ["PreemptLowerPriority"]
     container = defs["io.k8s.api.core.v1.Container"]["properties"]

@@ -67,7 +67,8 @@ def test_invalid_manifests_fail_both(mutate: Any) -> None:
 
 
 @pytest.mark.parametrize("field,value", [
-    ("hostPID", True), ("priorityClassName", "high"), ("automountServiceAccountToken", True),
+    ("setHostnameAsFQDN", True), ("priorityClassName", "high"),
+    ("automountServiceAccountToken", True),
     ("topologySpreadConstraints", [{"maxSkew": 1, "topologyKey": "zone",
                                     "whenUnsatisfiable": "DoNotSchedule"}]),
 ])

@@ -182,7 +182,8 @@ class PodSync:
             name=f"{meta['name']}_{meta.get('namespace', 'default')}_{str(meta['uid'])[:8]}",
             labels=labels, hostname=str(spec.get("hostname") or meta["name"])[:63],
             share_pid=bool(spec.get("shareProcessNamespace")), ports=ports, infra=infra,
-            hosts=host_aliases(pod), host_network=host_net, **self._net_fields(pod)))
+            hosts=host_aliases(pod), host_network=host_net, host_ipc=bool(spec.get("hostIPC")),
+            **self._net_fields(pod)))
         if host_net:  # the pod's IP is the node's (upstream: status.podIP == hostIP)
             sandbox = replace(sandbox, ip=self.config.address)
         if sandbox.running and (sandbox.ip or not sandbox.infra):
@@ -461,7 +462,9 @@ class PodSync:
             entrypoint=tuple(expand(str(x), env) for x in command) if command else None,
             command=tuple(expand(str(x), env) for x in args) if args is not None else None,
             env=env, working_dir=str(c.get("workingDir") or ""), mounts=mounts,
-            memory_limit=memory, cpu_limit_milli=cpu, security=security)
+            memory_limit=memory, cpu_limit_milli=cpu, security=security,
+            host_pid=bool((pod.get("spec") or {}).get("hostPID")),
+            host_ipc=bool((pod.get("spec") or {}).get("hostIPC")))
         if not sandbox.infra:  # the container owns the network namespace: name, ports, DNS
             net = self._net_fields(pod)
             host_net = bool((pod.get("spec") or {}).get("hostNetwork"))

@@ -462,3 +462,24 @@ def test_host_network_pods_share_the_hosts_network_and_name(node: Node) -> None:
         assert resp.read().decode().strip() == socket.gethostname()
     with urllib.request.urlopen(f"http://127.0.0.1:{port2}/index.html", timeout=5) as resp:
         assert resp.read() == b"two\n"
+
+
+def test_host_pid_and_host_ipc_share_the_hosts_namespaces(node: Node) -> None:
+    import os
+
+    # namespaces compared by inode; this test runs in the host's namespaces
+    host = [str(os.stat(f"/proc/self/ns/{ns}").st_ino) for ns in ("pid", "ipc")]
+    node.pod("hostns", [{"name": "main", "command": SLEEP}], hostPID=True, hostIPC=True)
+    node.pod("hostns2", [{"name": "one", "command": SLEEP}, {"name": "two", "command": SLEEP}],
+             hostPID=True, hostIPC=True)
+    node.pod("ownns", [{"name": "main", "command": SLEEP}])
+    for name, shared in (("hostns", True), ("hostns2", True), ("ownns", False)):
+        pod = node.wait(name, ready)
+        for cs in pod["status"]["containerStatuses"]:
+            cid = cs["containerID"].split("://")[1]
+            result = node.runtime.exec(cid, ["sh", "-c", "stat -L -c %i /proc/self/ns/pid "
+                                                         "/proc/self/ns/ipc"], timeout=10)
+            assert result.exit_code == 0, result.output
+            inodes = result.output.split()
+            assert [a == b for a, b in zip(inodes, host, strict=True)] == [shared, shared], \
+                (name, inodes, host)
