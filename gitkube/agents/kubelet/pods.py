@@ -98,6 +98,7 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+ADDRESS_WAIT = 3.0  # s a restarted container waits for its predecessor to free the address
 _capacity = functools.cache(host_capacity)  # the machine's cpu and memory: read once
 
 
@@ -478,7 +479,7 @@ class PodSync:
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
         try:
             try:
-                self.runtime.start_container(cid)
+                self._start_keeping_address(cid, spec, previous or [])
             except RuntimeFailure as e:
                 if not spec.ip or ADDRESS_TAKEN not in e.message:
                     raise
@@ -512,6 +513,23 @@ class PodSync:
             st.exited_seen.pop(old.id, None)
         self._started(sandbox, name, cid, st, first=previous is None)
         return None
+
+    def _start_keeping_address(self, cid: str, spec: ContainerSpec,
+                               previous: list[ContainerInfo]) -> None:
+        """Start ``cid``. When it asked for its pod's address and the container it replaces
+        still holds it (Podman frees an exited container's address in its cleanup, a moment
+        after the exit), try again for up to ADDRESS_WAIT s."""
+        deadline = time.monotonic() + ADDRESS_WAIT
+        while True:
+            try:
+                self.runtime.start_container(cid)
+                return
+            except RuntimeFailure as e:
+                held_by_predecessor = spec.ip and ADDRESS_TAKEN in e.message and any(
+                    old.id and old.id in e.message for old in previous)
+                if not held_by_predecessor or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)
 
     def _ip_of(self, cid: str) -> str:
         info = self.runtime.inspect_container(cid)
