@@ -10,7 +10,10 @@ ones need those flags raised (docs/STORE.md).
 
 Requests go through etcd3gw's client (session, URLs, error mapping). Watches use their own
 stream reader: etcd3gw's Watcher ignores a cancelled watch (a compacted start revision), so
-a watcher would wait forever instead of being told to relist.
+a watcher would wait forever instead of being told to relist. Each watch has an HTTP session
+of its own: its stream is cut off mid-response when it closes, and that connection must not
+go back to the pool the store's other requests use (a request on it then failed with
+"Connection aborted ... ResponseNotReady").
 """
 
 from __future__ import annotations
@@ -272,22 +275,29 @@ class EtcdWatch(QueueWatch):
             }
         }
         client = store._client
+        # a session (and so a connection pool) of the watch's own: the stream is cut off
+        # mid-response when the watch closes, and that connection must never go back to the
+        # pool the store's requests share
+        self._session = requests.Session()
         try:
-            self._resp = client.session.post(
+            self._resp = self._session.post(
                 client.get_url("/watch"), json=body, stream=True, timeout=(store._timeout, None)
             )
         except requests.RequestException as exc:
+            self._session.close()
             raise StoreUnavailable(
                 f"cannot reach etcd: {_first_line(exc)}", location=store.url, hint=_HINT_DOWN
             ) from exc
         if self._resp.status_code != 200:
             text = self._resp.text
             self._resp.close()
+            self._session.close()
             raise StoreError(f"etcd refused the watch: {text[:200]}", location=store.url)
         self._lines = self._read_lines()
         first = next(self._lines, None)  # the "created" response: the watch is registered
         if first is None or not first.get("result", {}).get("created"):
             self._resp.close()
+            self._session.close()
             raise StoreUnavailable(
                 f"etcd did not start the watch: {first}", location=store.url, hint=_HINT_DOWN
             )
@@ -358,6 +368,8 @@ class EtcdWatch(QueueWatch):
                 sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._resp.close()
+        with contextlib.suppress(Exception):
+            self._session.close()
 
 
 def _why_failed(ops: Sequence[Op], responses: list[dict[str, Any]], url: str) -> StoreError:
