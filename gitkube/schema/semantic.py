@@ -467,10 +467,11 @@ def _pod(spec: dict[str, Any], path: Path, out: Issues) -> None:
 
 def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
     svc_type = spec.get("type")
-    if svc_type in ("LoadBalancer", "ExternalName"):
+    if svc_type == "ExternalName":
         out.append(Issue((*path, "type"),
                          f'type "{svc_type}" is valid in Kubernetes, not supported by gitkube',
-                         "unsupported-value", "use ClusterIP (the default) or NodePort"))
+                         "unsupported-value",
+                         "use ClusterIP (the default), NodePort or LoadBalancer"))
     ports = _l(spec.get("ports"))
     cluster_ip = spec.get("clusterIP")
     if not ports and cluster_ip != "None" and svc_type != "ExternalName":

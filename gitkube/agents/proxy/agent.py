@@ -9,7 +9,11 @@ kernel mode below):
   ClusterIP itself: pods (through their gateway) and the host reach it, and nothing else is
   needed — no NAT rule;
 - ``ADDRESS:nodePort`` for NodePort/LoadBalancer Services on each of ``node_addresses``
-  (``127.0.0.1`` by default).
+  (``127.0.0.1`` by default);
+- ``ADDRESS:port`` for LoadBalancer Services, on the same addresses: the node is the load
+  balancer, as with k3s's ServiceLB. Once those listeners are up, the Service's
+  ``status.loadBalancer.ingress`` lists the addresses; while a port cannot be bound (another
+  Service or program holds it) the ingress stays empty, which clients show as ``<pending>``.
 
 **Kernel mode** (``backend="auto"``, the default, when nftables works; the choice is logged
 at start): the ClusterIP TCP ports without session affinity are not listened on but DNATed
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import subprocess
@@ -51,6 +56,7 @@ from gitkube.agents.proxy.dataplane import Dataplane
 from gitkube.agents.proxy.nft import KernelPort, NftError, NftTable
 from gitkube.agents.proxy.table import service_ports
 from gitkube.agents.runtime import Manager, key_of
+from gitkube.errors import Conflict, NotFound
 from gitkube.model.network import service_cidr
 from gitkube.runtime.network import NetworkError, ensure_service_range
 
@@ -86,6 +92,7 @@ class ProxyAgent:
     def __init__(self, manager: Manager, config: ProxyConfig | None = None):
         self.config = config or ProxyConfig()
         self.cidr = self.config.service_cidr or str(service_cidr())
+        self.client = manager.client
         self.services = manager.informer("v1", "Service")
         self.endpoints = manager.informer("v1", "Endpoints")
         self._wake = threading.Event()
@@ -290,9 +297,34 @@ class ProxyAgent:
                                      self._nft.name, len(self._kernel_ports))
                     except NftError as e:  # retried on the next sync
                         log.error("proxy: nftables table %s: %s", self._nft.name, e)
+                self._load_balancer_status()
             except Exception:
                 log.exception("proxy: sync failed")
             self.syncs += 1
+
+    def _load_balancer_status(self) -> None:
+        """Write ``status.loadBalancer.ingress`` of LoadBalancer Services: the node's
+        addresses where every port of the Service with Ready endpoints is listened on (seen
+        serving, not just asked for). A port without Ready endpoints has no listener (its
+        connections are refused) and does not hold the ingress back."""
+        errors = self.errors()
+        serving = {(d["address"], d["port"], d["protocol"]) for d in self._userspace_status()}
+        for svc in self.services.list():
+            if (svc.get("spec") or {}).get("type") != "LoadBalancer":
+                continue
+            ports = [sp for sp in service_ports(svc, self.endpoints.get(key_of(svc)))
+                     if sp.load_balancer]
+            ingress = [{"ip": a} for a in self.config.node_addresses if all(
+                (a, sp.port, sp.protocol) in serving if sp.backends
+                else f"{a}:{sp.port}/{sp.protocol}" not in errors for sp in ports)]
+            current = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            if current == ingress:
+                continue
+            updated = copy.deepcopy(svc)
+            updated.setdefault("status", {})["loadBalancer"] = {"ingress": ingress} \
+                if ingress else {}
+            with contextlib.suppress(Conflict, NotFound):  # the next sync tries again
+                self.client.update_status(updated)
 
     def _send(self, table: Obj, text: str) -> None:
         if self._children:
@@ -332,6 +364,9 @@ class ProxyAgent:
                     listeners.append([sp.protocol, sp.cluster_ip, sp.port, sp.id])
                 if sp.node_port:
                     listeners += [[sp.protocol, a, sp.node_port, sp.id]
+                                  for a in self.config.node_addresses]
+                if sp.load_balancer:
+                    listeners += [[sp.protocol, a, sp.port, sp.id]
                                   for a in self.config.node_addresses]
         self._kernel_ports = kernel
         return {"ports": ports, "listeners": sorted(listeners)}

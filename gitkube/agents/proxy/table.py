@@ -37,6 +37,7 @@ class ServicePort:
     node_port: int | None
     affinity_timeout: float | None  # seconds; None: round robin only
     backends: tuple[Backend, ...]
+    load_balancer: bool = False  # type LoadBalancer: the port itself on the node's addresses
 
     @property
     def id(self) -> str:
@@ -86,7 +87,8 @@ def service_ports(service: Mapping[str, Any],
             namespace=str(meta.get("namespace") or "default"), name=str(meta.get("name")),
             port_name=name, protocol=protocol, cluster_ip=ip, port=int(p["port"]),
             node_port=int(p["nodePort"]) if node_ports and p.get("nodePort") else None,
-            affinity_timeout=affinity, backends=_ready_backends(endpoints, name, protocol)))
+            affinity_timeout=affinity, backends=_ready_backends(endpoints, name, protocol),
+            load_balancer=spec.get("type") == "LoadBalancer"))
     return out
 
 

@@ -259,3 +259,50 @@ def test_udp_echo_and_stop_closes_everything(cluster: Cluster) -> None:
     finally:
         running.clear()
         echo.close()
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_load_balancer_services_answer_on_their_port_and_report_ingress(
+        cluster: Cluster) -> None:
+    servers = backends(2)
+    port = servers[0].server_address[1]
+    lb_port = _free_tcp_port()
+    blocker = socket.socket()  # a program holding the port the second Service asks for
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = int(blocker.getsockname()[1])
+    try:
+        cluster.service("lb", [{"port": lb_port, "targetPort": port}], type="LoadBalancer")
+        cluster.endpoints("lb", ["127.0.1.1", "127.0.1.2"], [{"port": port}])
+        cluster.service("lb2", [{"port": taken, "targetPort": port}], type="LoadBalancer")
+        cluster.endpoints("lb2", ["127.0.1.1"], [{"port": port}])
+
+        def ingress(name: str) -> list[Obj]:
+            svc = cluster.client.get("v1", "Service", "default", name)
+            return list(((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+                        or [])
+
+        wait_for(lambda: cluster.serving("127.0.0.1", lb_port) and
+                 ingress("lb") == [{"ip": "127.0.0.1"}])
+        assert {ask("127.0.0.1", lb_port) for _ in range(4)} == {"pod-1", "pod-2"}
+        # a NodePort is allocated as well, as upstream does for LoadBalancer Services
+        node_port = cluster.client.get("v1", "Service", "default", "lb")["spec"]["ports"][0][
+            "nodePort"]
+        wait_for(lambda: cluster.serving("127.0.0.1", node_port))
+        # the port held by another program: no listener, and the ingress stays empty
+        wait_for(lambda: any(k.startswith(f"127.0.0.1:{taken}/")
+                             for k in cluster.proxy.errors()))
+        assert ingress("lb2") == []
+        # once the port is free the Service gets it and reports it
+        blocker.close()
+        wait_for(lambda: ingress("lb2") == [{"ip": "127.0.0.1"}])
+        cluster.client.delete("v1", "Service", "default", "lb")
+        wait_for(lambda: not cluster.serving("127.0.0.1", lb_port))
+    finally:
+        blocker.close()
+        stop_all(servers)
