@@ -169,7 +169,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "ServiceSpec": {
         "allocateLoadBalancerNodePorts": _NO_CLOUD,
         "externalIPs": NOT_SUPPORTED,
-        "externalName": "ExternalName services are not supported",
         "healthCheckNodePort": _NO_CLOUD,
         "loadBalancerClass": _NO_CLOUD,
         "loadBalancerIP": _NO_CLOUD,

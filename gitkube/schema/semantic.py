@@ -468,10 +468,13 @@ def _pod(spec: dict[str, Any], path: Path, out: Issues) -> None:
 def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
     svc_type = spec.get("type")
     if svc_type == "ExternalName":
-        out.append(Issue((*path, "type"),
-                         f'type "{svc_type}" is valid in Kubernetes, not supported by gitkube',
-                         "unsupported-value",
-                         "use ClusterIP (the default), NodePort or LoadBalancer"))
+        target = spec.get("externalName")
+        err = dns1123_subdomain_error(target) if isinstance(target, str) and target else \
+            "a DNS name is required"
+        if err:
+            out.append(Issue((*path, "externalName"), f"Invalid value: {target!r}: {err}",
+                             "value", "an ExternalName Service names a host, like "
+                             "db.example.com"))
     ports = _l(spec.get("ports"))
     cluster_ip = spec.get("clusterIP")
     if not ports and cluster_ip != "None" and svc_type != "ExternalName":

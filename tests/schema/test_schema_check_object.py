@@ -96,13 +96,17 @@ def test_unsupported_volume_source(deployment: Any) -> None:
     assert issue.path[-1] == "nfs"
 
 
-def test_unsupported_value(service: Any) -> None:
-    service["spec"]["type"] = "ExternalName"
-    service["spec"]["externalName"] = None
-    assert only(service, "unsupported-value").path == ("spec", "type")
-    for supported in ("NodePort", "LoadBalancer"):
-        service["spec"]["type"] = supported
+def test_every_service_type_is_accepted_and_external_name_needs_a_host(
+        service: Any) -> None:
+    for kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+        service["spec"]["type"] = kind
         assert check_object(service) == []
+    service["spec"] = {"type": "ExternalName", "externalName": "db.example.com"}
+    assert check_object(service) == []
+    for bad in (None, "", "Not_A_Host"):
+        service["spec"]["externalName"] = bad
+        issues = check_object(service)
+        assert [i.path for i in issues] == [("spec", "externalName")], issues
 
 
 # -- types, required, enums ---------------------------------------------------------------------

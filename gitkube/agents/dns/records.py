@@ -8,6 +8,8 @@ Kubernetes' DNS specification (the subset gitkube serves), with ``D`` the cluste
 - ``_<port>._<proto>.<svc>.<ns>.svc.D``  SRV for each *named* port: target the Service name
   (ClusterIP) or each endpoint's ``<hostname or a-b-c-d>.<svc>.<ns>.svc.D`` (headless).
 - ``<a-b-c-d>.<ns>.pod.D``  A: ``a.b.c.d`` (pod A records by IP).
+- ``<svc>.<ns>.svc.D``  CNAME: ``spec.externalName`` for a Service of type ExternalName,
+  whatever record type is asked (the client's resolver then looks the target up).
 
 A name under ``D`` that has none of these is NXDOMAIN; a name that exists but has no record
 of the type asked for answers NOERROR with no records (NODATA). ``Zone.lookup`` says which.
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Obj = dict[str, Any]
-Kind = Literal["A", "SRV"]
+Kind = Literal["A", "SRV"]  # CNAME answers come for any kind
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Answer:
     addresses: tuple[str, ...] = ()
     srv: tuple[Srv, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()  # (name, ip) A records for SRV targets
+    cname: str = ""  # an ExternalName Service: the name it stands for
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Zone:
     a: dict[str, set[str]] = field(default_factory=dict)  # name -> IPs
     srv: dict[str, set[Srv]] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # every existing name (and its parents)
+    cname: dict[str, str] = field(default_factory=dict)  # name -> ExternalName target
 
     def _add_name(self, name: str) -> None:
         while name and name not in self.names:
@@ -77,6 +81,8 @@ class Zone:
             return Answer(True, (pod_ip,) if kind == "A" else ())
         if name not in self.names:
             return Answer(False)
+        if name in self.cname:
+            return Answer(True, cname=self.cname[name])
         if kind == "A":
             return Answer(True, tuple(sorted(self.a.get(name, ()))))
         if kind == "SRV":
@@ -115,7 +121,11 @@ def build_zone(services: Iterable[Mapping[str, Any]],
         base = f"{name}.{ns}.svc.{domain}".lower()
         ip = spec.get("clusterIP")
         if spec.get("type") == "ExternalName":
-            continue  # CNAME records are not served (yet)
+            target = _norm(str(spec.get("externalName") or ""))
+            if target:
+                zone.cname[base] = target
+                zone._add_name(base)
+            continue
         headless = ip in (None, "", "None")
         zone._add_name(base)
         if not headless:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from dnslib import QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
+from dnslib import CNAME, QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
 
 from gitkube.agents.dns.records import Zone
 
@@ -182,6 +182,9 @@ class DnsServer:
         found = zone.lookup(name, kind)
         if not found.exists:
             reply.header.rcode = RCODE.NXDOMAIN
+        if found.cname:
+            reply.add_answer(RR(question.qname, QTYPE.CNAME, rdata=CNAME(found.cname + "."),
+                                ttl=self.ttl))
         for ip in found.addresses:
             reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(ip), ttl=self.ttl))
         for srv in found.srv:

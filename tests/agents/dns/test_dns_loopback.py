@@ -192,6 +192,23 @@ def test_answers_follow_changes(env: Env) -> None:
     )
 
 
+def test_external_name_services_are_cnames(env: Env) -> None:
+    zone = build_zone([svc("mail", type="ExternalName", externalName="Smtp.Example.COM.")], {}, D)
+    for kind in ("A", "SRV", "AAAA"):
+        assert zone.lookup("mail.default.svc.cluster.local", kind).cname == "smtp.example.com"
+    # on the wire: a CNAME answer, which the client's resolver follows (not this server)
+    env.client.create(svc("mail", type="ExternalName", externalName="smtp.example.com"))
+
+    def cname() -> list[str]:
+        reply = query(env.port, "mail.default.svc.cluster.local")
+        return [str(r.rdata) for r in reply.rr if r.rtype == QTYPE.CNAME]
+
+    assert eventually(lambda: cname() == ["smtp.example.com."])
+    created = env.client.get("v1", "Service", "default", "mail")
+    assert not created["spec"].get("clusterIP")  # nothing allocated for it
+    assert service_env([created]) == {}
+
+
 def test_other_names_are_forwarded(env: Env, upstream: FakeUpstream) -> None:
     reply = query(env.port, "example.org")
     assert addresses(reply) == ["192.0.2.99"]
