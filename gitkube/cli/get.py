@@ -73,7 +73,8 @@ def _dump(value: Any, output: GetOutput) -> str:
 @app.command()
 def get(
     resource: str = typer.Argument(..., help="pods, deploy, svc, nodes, rs, ds, sts, jobs, cm, "
-                                             "secrets, pvc, ns, ep, events (or KIND/NAME)."),
+                                             "secrets, sa, pvc, ns, ep, events (or KIND/NAME, "
+                                             "or several: deploy,svc)."),
     name: str | None = typer.Argument(None, help="One object's name."),
     namespace: str = typer.Option("default", "--namespace", "-n", help="Namespace."),
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A",
@@ -89,6 +90,13 @@ def get(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """List objects as tables like kubectl's (or one object, or yaml/json)."""
+    if "," in resource and "/" not in resource:
+        if name is not None or watch:
+            raise UsageError("several resource types take no name and no --watch",
+                             hint=f"gitkube get {resource.split(',')[0]} NAME")
+        _get_many([resolve(r) for r in resource.split(",") if r], _client(store), namespace,
+                  all_namespaces, output, selector)
+        return
     rt, obj_name = _split_target(resource, name)
     client = _client(store)
     ns = None if (all_namespaces or not rt.namespaced) else namespace
@@ -189,3 +197,42 @@ def logs(
                 sys.stdout.flush()
     except KeyboardInterrupt:
         pass
+
+
+def _get_many(types: list[ResourceType], client: Client, namespace: str, all_namespaces: bool,
+              output: GetOutput, selector: str | None) -> None:
+    """``get deploy,svc``: kubectl's form. One table per type (names as ``kind/name``), or one
+    List of every object for yaml/json."""
+    listed: list[tuple[ResourceType, str | None, list[Obj]]] = []
+    for rt in types:
+        ns = None if (all_namespaces or not rt.namespaced) else namespace
+        listed.append((rt, ns, client.list(rt.api_version, rt.kind, ns,
+                                           label_selector=selector).items))
+    if output in (GetOutput.yaml, GetOutput.json):
+        doc = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+               "items": [obj for _, _, items in listed for obj in items]}
+        typer.echo(_dump(doc, output), nl=False)
+        return
+    shown = False
+    now = time.time()
+    for rt, ns, items in listed:
+        prefix = rt.singular if not rt.group else f"{rt.singular}.{rt.group}"
+        if output is GetOutput.name:
+            for obj in items:
+                typer.echo(f"{prefix}/{obj['metadata']['name']}")
+            continue
+        if not items:
+            continue
+        wide = output is GetOutput.wide
+        headers = tables.columns(rt.kind, wide)
+        rows = [tables.row(obj, now, wide) for obj in items]
+        rows = [[f"{prefix}/{r[0]}", *r[1:]] for r in rows]
+        if ns is None and rt.namespaced:
+            headers = ["NAMESPACE", *headers]
+            rows = [[str(obj["metadata"].get("namespace", "")), *r] for obj, r in zip(
+                items, rows, strict=True)]
+        typer.echo(("\n" if shown else "") + tables.render(headers, rows), nl=False)
+        shown = True
+    if not shown and output is not GetOutput.name:
+        where = "" if all_namespaces else f" in {namespace} namespace"
+        typer.echo(f"No resources found{where}.", err=True)

@@ -202,6 +202,7 @@ def _svc(svc: Obj, now: float, wide: bool) -> list[str]:
     ingress = ((_status(svc).get("loadBalancer") or {}).get("ingress") or [])
     external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress) or (
         ",".join(spec.get("externalIPs") or []) or
+        (spec.get("externalName") if spec.get("type") == "ExternalName" else "") or
         ("<pending>" if spec.get("type") == "LoadBalancer" else "<none>"))
     row = [_meta(svc).get("name", ""), spec.get("type", "ClusterIP"),
            spec.get("clusterIP") or "<none>", external, ",".join(ports) or "<none>",

@@ -155,3 +155,26 @@ def test_human_duration_matches_kubectl() -> None:
     cases = {5: "5s", 119: "119s", 125: "2m5s", 600: "10m", 3 * 3600 + 60: "3h1m",
              10 * 3600: "10h", 3 * 86400 + 3600: "3d1h", 20 * 86400: "20d"}
     assert {s: tables.human_duration(s) for s in cases} == cases
+
+
+def test_get_several_types_like_kubectl(client: LocalClient) -> None:
+    _pod(client, "web")
+    client.create({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "db", "namespace": "default"},
+                   "spec": {"type": "ExternalName", "externalName": "db.example.com"}})
+    code, out = run("get", "svc,pods")
+    assert code == 0
+    tables_out = out.split("\n\n")
+    assert tables_out[0].splitlines()[0].split()[:4] == ["NAME", "TYPE", "CLUSTER-IP",
+                                                         "EXTERNAL-IP"]
+    assert tables_out[0].splitlines()[1].split()[:4] == ["service/db", "ExternalName", "<none>",
+                                                         "db.example.com"]
+    assert tables_out[1].splitlines()[1].split()[0] == "pod/web"
+    code, out = run("get", "pods,svc", "-o", "name")
+    assert out.split() == ["pod/web", "service/db"]
+    code, out = run("get", "pods,svc", "-o", "json")
+    assert [i["kind"] for i in json.loads(out)["items"]] == ["Pod", "Service"]
+    code, out = run("get", "pods,svc", "web")
+    assert code != 0 and "take no name" in out
+    code, out = run("get", "pods,nope")
+    assert code != 0 and 'resource type "nope"' in out

@@ -150,6 +150,20 @@ def _roles(o: Obj) -> str:
     return ",".join(sorted(roles)) or "<none>"
 
 
+def _external_ip(o: Obj) -> str:
+    """kubectl's EXTERNAL-IP: a load balancer's ingress and externalIPs (``<pending>``
+    while it has none), an ExternalName's name, otherwise externalIPs or ``<none>``."""
+    spec = o.get("spec") or {}
+    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    found = [str(i.get("ip") or i.get("hostname") or "") for i in ingress] + \
+        [str(ip) for ip in spec.get("externalIPs") or []]
+    if spec.get("type") == "LoadBalancer":
+        return ",".join(found) or "<pending>"
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    return ",".join(found) or "<none>"
+
+
 def _count(field: str) -> Callable[[Obj], int]:
     return lambda o: len(o.get(field) or {})
 
@@ -176,8 +190,7 @@ _COLUMNS: dict[str, list[_Col]] = {
     "Service": [("Type", "string", _status("spec.type")),
                 ("Cluster-IP", "string", lambda o: (o.get("spec") or {}).get("clusterIP")
                  or "<none>"),
-                ("External-IP", "string", lambda o: ",".join(
-                    (o.get("spec") or {}).get("externalIPs") or []) or "<none>"),
+                ("External-IP", "string", _external_ip),
                 ("Port(s)", "string", _ports)],
     "ConfigMap": [("Data", "integer", lambda o: len(o.get("data") or {})
                    + len(o.get("binaryData") or {}))],

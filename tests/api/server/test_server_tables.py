@@ -44,6 +44,19 @@ def test_service_node_secret_columns() -> None:
     assert cells("Secret", secret)["Data"] == 2
 
 
+def test_external_ip_column_like_kubectl() -> None:
+    lb = {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.2",
+                                               "ports": [{"port": 80, "nodePort": 30081}]}}
+    assert cells("Service", lb)["External-IP"] == "<pending>"
+    lb["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}
+    assert cells("Service", lb)["External-IP"] == "127.0.0.1"
+    ext = {"metadata": {"name": "x"}, "spec": {"type": "ExternalName",
+                                               "externalName": "db.example.com"}}
+    assert cells("Service", ext)["External-IP"] == "db.example.com"
+    assert cells("ServiceAccount", {"metadata": {"name": "sa"},
+                                    "secrets": [{"name": "t"}]})["Secrets"] == 1
+
+
 def test_accept_header_parsing() -> None:
     assert wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
     assert wants_table("application/json;as=Table;v=v1beta1;g=meta.k8s.io")
