@@ -195,6 +195,8 @@ def verdict(obj: Obj) -> Verdict:
         total = int(st.get("replicas") or 0)
         done = _observed(obj) and updated >= want and avail >= want and total <= want
         prog = _cond(obj, "Progressing")
+        if spec.get("paused") and _observed(obj):  # nothing will move until it is resumed
+            return Verdict(True, f"paused ({avail}/{want} available, {updated}/{want} updated)")
         if prog and prog.get("reason") == "ProgressDeadlineExceeded":
             return Verdict(False, f"progress deadline exceeded: {prog.get('message', '')}",
                            failed=True)

@@ -1,10 +1,13 @@
-"""`gitkube rollout status|history|undo`: kubectl's rollout commands over the live store.
+"""`gitkube rollout status|history|undo|pause|resume`: kubectl's rollout commands over the
+live store.
 
 - ``status`` reads only the object's status and prints kubectl's messages until the rollout
   is complete (exit 0), exceeded its progress deadline (exit 1) or ``--timeout`` passed
   (exit 1). Deployments, StatefulSets and DaemonSets. The agents must be running somewhere
   (``gitkube serve``, ``apply --wait``) for anything to move.
 - ``history`` lists a Deployment's revisions from its ReplicaSets' revision annotations.
+- ``pause``/``resume`` set the Deployment's ``spec.paused`` (a merge patch). Apply leaves a
+  field git does not set alone (as ``kubectl apply`` does), so a pause lasts across applies.
 - ``undo`` patches the Deployment's pod template (a JSON patch of ``/spec/template``) to the
   chosen revision's ReplicaSet template (``--to-revision``, default: the previous one).
 """
@@ -284,3 +287,43 @@ def undo(
              {"op": "replace", "path": "/spec/template", "value": template}]
     client.patch(rt.api_version, rt.kind, namespace, obj_name, patch, "json")
     typer.echo(f"{_ref(rt, obj_name)} rolled back")
+
+
+def _set_paused(target: str, name: str | None, namespace: str, store: str | None,
+                paused: bool) -> None:
+    rt, obj_name = parse_target(target, name)
+    if rt.kind != "Deployment":
+        raise UsageError(f"rollout {'pause' if paused else 'resume'} supports deployments only",
+                         hint=f"gitkube rollout {'pause' if paused else 'resume'} deploy/NAME")
+    client = _client(store)
+    d = client.get(rt.api_version, rt.kind, namespace, obj_name)
+    word = "paused" if paused else "resumed"
+    if bool((d.get("spec") or {}).get("paused")) == paused:
+        state = "already paused" if paused else "not paused"
+        raise GitkubeError(f'{rt.plural}.{rt.group} "{obj_name}" is {state}',
+                           hint=f"gitkube get deploy {obj_name} -n {namespace} -o yaml")
+    client.patch(rt.api_version, rt.kind, namespace, obj_name,
+                 {"spec": {"paused": True if paused else None}}, "merge")
+    typer.echo(f"{_ref(rt, obj_name)} {word}")
+
+
+@rollout_app.command("pause")
+def pause(
+    target: str = typer.Argument(..., help="deploy/NAME."),
+    name: str | None = typer.Argument(None),
+    namespace: str = NamespaceOption,
+    store: str | None = StoreOpt,
+) -> None:
+    """Pause a Deployment: template changes wait, scaling still applies."""
+    _set_paused(target, name, namespace, store, True)
+
+
+@rollout_app.command("resume")
+def resume(
+    target: str = typer.Argument(..., help="deploy/NAME."),
+    name: str | None = typer.Argument(None),
+    namespace: str = NamespaceOption,
+    store: str | None = StoreOpt,
+) -> None:
+    """Resume a paused Deployment: its rollout goes on."""
+    _set_paused(target, name, namespace, store, False)

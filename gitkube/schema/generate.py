@@ -182,7 +182,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "volumeAttributesClassName": NOT_SUPPORTED,
         "volumeName": "gitkube has no PersistentVolumes to bind to",
     },
-    _APPS + "DeploymentSpec": {"paused": "pausing a rollout is not supported"},
     _APPS + "StatefulSetSpec": {
         "ordinals": NOT_SUPPORTED,
         "persistentVolumeClaimRetentionPolicy": "claims are always retained",

@@ -365,3 +365,41 @@ def test_replicaset_adopts_matching_orphan_pods(cluster: Cluster) -> None:
     stray = c.get("v1", "Pod", "default", "stray")
     assert stray["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
 
+
+
+def test_paused_deployment_scales_but_does_not_roll_out_until_resumed(
+        cluster: Cluster) -> None:
+    start(cluster, rsc.controller, dep.controller)
+    c = cluster.client
+    c.create(deployment(replicas=2))
+    assert eventually(lambda: complete(c))
+
+    def progressing() -> tuple[str, str]:
+        d = c.get("apps/v1", "Deployment", "default", "web")
+        conds = {x["type"]: x for x in (d.get("status") or {}).get("conditions") or []}
+        p = conds.get("Progressing", {})
+        return str(p.get("status")), str(p.get("reason"))
+
+    d = c.get("apps/v1", "Deployment", "default", "web")
+    d["spec"]["paused"] = True
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
+    c.update(d)
+    assert eventually(lambda: progressing() == ("Unknown", "DeploymentPaused"))
+    d = c.get("apps/v1", "Deployment", "default", "web")
+    d["spec"]["replicas"] = 3
+    c.update(d)
+    assert eventually(lambda: len(active_pods(c)) == 3)
+    # still one ReplicaSet, and every pod runs the old image
+    assert len(c.list("apps/v1", "ReplicaSet", "default").items) == 1
+    assert {p["spec"]["containers"][0]["image"] for p in active_pods(c)} == {"nginx:1.25"}
+    d = c.get("apps/v1", "Deployment", "default", "web")
+    d["spec"]["replicas"] = 1
+    c.update(d)
+    assert eventually(lambda: len(active_pods(c)) == 1)
+    # resumed: the new template rolls out
+    d = c.get("apps/v1", "Deployment", "default", "web")
+    d["spec"]["paused"] = False
+    c.update(d)
+    assert eventually(lambda: complete(c) and {p["spec"]["containers"][0]["image"]
+                                              for p in active_pods(c)} == {"nginx:1.26"})
+    assert progressing()[0] == "True"

@@ -177,6 +177,34 @@ def test_status_history_undo(cluster: LocalClient) -> None:
     assert run("events", "-n", "nowhere").out.strip() == "No events found in nowhere namespace."
 
 
+def test_pause_and_resume(cluster: LocalClient) -> None:
+    c = cluster
+    c.create(deployment("nginx:1.25"))
+    assert run("rollout", "status", "deploy/web", "--timeout", "20").code == 0
+    paused = run("rollout", "pause", "deploy/web")
+    assert paused.code == 0 and "deployments.apps/web paused" in paused.out
+    assert c.get("apps/v1", "Deployment", "default", "web")["spec"]["paused"] is True
+    again = run("rollout", "pause", "deploy/web")
+    assert again.code == 1 and 'deployments.apps "web" is already paused' in again.out
+    d = c.get("apps/v1", "Deployment", "default", "web")
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
+    c.update(d)
+    assert eventually(lambda: any(
+        x.get("reason") == "DeploymentPaused" for x in (c.get(
+            "apps/v1", "Deployment", "default", "web").get("status") or {}).get(
+            "conditions") or []))
+    assert len(rollout.owned_replicasets(c, c.get("apps/v1", "Deployment", "default",
+                                                  "web"))) == 1
+    resumed = run("rollout", "resume", "deploy/web")
+    assert resumed.code == 0 and "deployments.apps/web resumed" in resumed.out
+    assert "paused" not in c.get("apps/v1", "Deployment", "default", "web")["spec"]
+    assert run("rollout", "status", "deploy/web", "--timeout", "20").code == 0
+    assert image(c) == "nginx:1.26"
+    not_paused = run("rollout", "resume", "deploy/web")
+    assert not_paused.code == 1 and "is not paused" in not_paused.out
+    assert run("rollout", "pause", "sts/db").code != 0
+
+
 def test_status_times_out_without_progress(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'idle.db'}"

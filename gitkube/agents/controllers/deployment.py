@@ -17,7 +17,11 @@ Like upstream's (pkg/controller/deployment):
   and status, exactly the quantities upstream uses.
 - **Recreate**: old ReplicaSets go to 0; the new one is scaled up once no old pod is active.
 - ``revisionHistoryLimit``: the oldest empty old ReplicaSets beyond it are deleted.
-- ``spec.paused`` is refused by gitkube's schema, so there is no pausing.
+- ``spec.paused``: no new ReplicaSet is made for a changed template and no rollout step is
+  taken; only the replica count follows ``spec.replicas``: the newest active ReplicaSet takes
+  new replicas, the oldest give theirs up first (upstream spreads both proportionally).
+  Progressing is Unknown/DeploymentPaused, and the progress deadline does not run. When
+  resumed, Progressing becomes True/DeploymentResumed and the rollout goes on.
 - Status: replicas, updatedReplicas, readyReplicas, availableReplicas, unavailableReplicas,
   observedGeneration, collisionCount, and conditions Available (MinimumReplicasAvailable /
   MinimumReplicasUnavailable) and Progressing (NewReplicaSetCreated, ReplicaSetUpdated,
@@ -228,7 +232,16 @@ def compute_status(deploy: Obj, all_rss: list[Obj], new_rs: Obj | None, now: flo
                                    "MinimumReplicasUnavailable",
                                    "Deployment does not have minimum availability.", stamp,
                                    update_time=True)
-    conditions = _progressing(deploy, old, status, conditions, new_rs, now)
+    if (deploy.get("spec") or {}).get("paused"):
+        conditions = set_condition(conditions, "Progressing", "Unknown", "DeploymentPaused",
+                                   "Deployment is paused", stamp, update_time=True)
+    else:
+        current = next((c for c in conditions if c.get("type") == "Progressing"), None)
+        if current is not None and current.get("reason") == "DeploymentPaused":
+            conditions = set_condition(conditions, "Progressing", "True", "DeploymentResumed",
+                                       "Deployment is resumed", stamp, update_time=True)
+            old = {**old, "conditions": conditions}
+        conditions = _progressing(deploy, old, status, conditions, new_rs, now)
     status["conditions"] = conditions
     return status
 
@@ -368,6 +381,12 @@ class DeploymentReconciler:
         st = self._state(deploy)
         recreate = ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
         changed = False
+        if (deploy.get("spec") or {}).get("paused"):
+            changed = self._scale_paused(st)
+            status = compute_status(deploy, st.rss, st.new_rs, self.clock())
+            if status != (deploy.get("status") or {}):
+                self.client.update_status({**deploy, "status": status})
+            return Result()
         if st.new_rs is None:
             st.new_rs = self._create_new_rs(st, recreate)
             if st.new_rs is None:
@@ -468,6 +487,24 @@ class DeploymentReconciler:
             name = rs["metadata"]["name"]
             if name in targets:
                 wrote = self._scale(st.deploy, rs, targets[name]) or wrote
+        return wrote
+
+    def _scale_paused(self, st: _State) -> bool:
+        """Paused: only the replica count follows the Deployment (upstream's ``sync``)."""
+        if not st.rss:
+            return False
+        active = sorted((rs for rs in st.rss if replicas_of(rs) > 0), key=revision_of)
+        want, total = replicas_of(st.deploy), sum(replicas_of(rs) for rs in active)
+        if total == want:
+            return False
+        if total < want:  # the newest (active) ReplicaSet takes the new replicas
+            newest = active[-1] if active else max(st.rss, key=revision_of)
+            return self._scale(st.deploy, newest, replicas_of(newest) + want - total)
+        wrote, excess = False, total - want
+        for rs in active:  # fewer: the oldest ReplicaSets give theirs up first
+            take = min(excess, replicas_of(rs))
+            wrote = self._scale(st.deploy, rs, replicas_of(rs) - take) or wrote
+            excess -= take
         return wrote
 
     def _old_pods_active(self, st: _State) -> bool:

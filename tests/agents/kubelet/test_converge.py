@@ -73,3 +73,16 @@ def test_verdicts() -> None:
     assert verdict(job).failed and "BackoffLimitExceeded" in verdict(job).detail
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     assert verdict(cm).done
+
+
+def test_a_paused_deployment_counts_as_converged_once_observed() -> None:
+    d = {"kind": "Deployment", "metadata": {"name": "web", "generation": 2},
+         "spec": {"replicas": 2, "paused": True},
+         "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0,
+                    "availableReplicas": 2}}
+    assert not verdict(d).done  # the controller has not seen the pause yet
+    d["status"]["observedGeneration"] = 2
+    v = verdict(d)
+    assert v.done and v.detail.startswith("paused")
+    d["spec"]["paused"] = False
+    assert not verdict(d).done  # 0/2 updated: the rollout has to go on
