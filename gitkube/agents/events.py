@@ -16,6 +16,7 @@ is logged and dropped (events are best-effort, as in Kubernetes).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -63,6 +64,7 @@ class EventRecorder:
         self.host = host
         self._clock = clock or time.time
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
+        self._suffixes = itertools.count(1)  # for names taken already (same timestamp)
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[Obj, str, str, str, float] | None] | None = None
         self._thread: threading.Thread | None = None
@@ -133,13 +135,14 @@ class EventRecorder:
                 "reportingComponent": self.component,
                 "reportingInstance": self.host,
             }
-            try:
-                self.client.create(event)
-            except APIError as e:
-                if e.code != 409:
-                    raise
-                event["metadata"]["name"] = f"{name}{threading.get_ident() % 4096:x}"
-                self.client.create(event)
+            for attempt in range(8):  # names are times: a clock that stands still repeats them
+                try:
+                    self.client.create(event)
+                    break
+                except APIError as e:
+                    if e.code != 409 or attempt == 7:
+                        raise
+                    event["metadata"]["name"] = f"{name}{next(self._suffixes):x}"
             with self._lock:
                 self._seen[agg] = (event["metadata"]["name"], stamp)
                 self._seen.move_to_end(agg)

@@ -162,6 +162,19 @@ def test_event_recorder_aggregates_repeats(tmp_path: Path) -> None:
     assert len(found) == 2
 
 
+def test_event_recorder_keeps_events_made_at_the_same_instant(tmp_path: Path) -> None:
+    """Event names are times; a clock that stands still (tests, coarse clocks) repeats them,
+    and every event must still be written."""
+    client = LocalClient(open_store(f"sqlite:///{tmp_path / 's.db'}"))
+    cm = client.create(_cm("web"))
+    rec = EventRecorder(client, "test-controller", clock=lambda: 1000.0)
+    for i in range(5):
+        rec.normal(cm, "Step", f"step {i}")
+    events = client.list("v1", "Event", "default").items
+    assert sorted(e["message"] for e in events) == [f"step {i}" for i in range(5)]
+    assert len({e["metadata"]["name"] for e in events}) == 5
+
+
 def test_informer_rewatches_when_the_stream_closes(tmp_path: Path) -> None:
     """A watch the server ends (None at once, over and over) is opened again from the last
     resourceVersion, without a relist and without spinning."""
