@@ -223,6 +223,9 @@ def verdict(obj: Obj) -> Verdict:
         done = bool(complete and complete.get("status") == "True")
         succeeded = int(st.get("succeeded") or 0)
         want = int(spec.get("completions") or 1)
+        suspended = _cond(obj, "Suspended")
+        if spec.get("suspend") and suspended and suspended.get("status") == "True":
+            return Verdict(True, f"suspended ({succeeded}/{want} complete)")
         return Verdict(done, f"{succeeded}/{want} complete")
     if kind == "Pod":
         phase = st.get("phase", "Pending")

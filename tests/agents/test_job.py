@@ -124,3 +124,27 @@ def test_active_deadline(cluster: Cluster) -> None:
     assert conditions(c)["Failed"]["reason"] == "DeadlineExceeded"
     assert eventually(lambda: active(c) == [])
     assert eventually(partial(lambda: status(c)["active"] == 0))
+
+
+def test_suspend_deletes_active_pods_and_resume_starts_over(cluster: Cluster) -> None:
+    boot(cluster)
+    c = cluster.client
+    c.create(job(parallelism=2, completions=4, suspend=True))
+    assert eventually(lambda: conditions(c).get("Suspended", {}).get("reason") ==
+                      "JobSuspended")
+    assert active(c) == [] and "startTime" not in status(c)  # created suspended: no pod
+    j = c.get("batch/v1", "Job", "default", "batch")
+    j["spec"]["suspend"] = False
+    c.update(j)
+    assert eventually(lambda: len(running(c)) == 2)
+    assert conditions(c)["Suspended"]["status"] == "False"
+    assert conditions(c)["Suspended"]["reason"] == "JobResumed" and status(c)["startTime"]
+    j = c.get("batch/v1", "Job", "default", "batch")
+    j["spec"]["suspend"] = True
+    c.update(j)
+    assert eventually(lambda: active(c) == [] and
+                      conditions(c)["Suspended"]["status"] == "True")
+    assert "startTime" not in status(c)
+    assert "Complete" not in conditions(c) and "Failed" not in conditions(c)
+    assert eventually(lambda: {"Suspended", "Resumed"} <= {
+        e["reason"] for e in c.list("v1", "Event", "default").items})

@@ -15,8 +15,11 @@
   Complete (condition ``Complete``, reason ``CompletionsReached``) with ``completionTime``.
 - Simplifications: ``status.failed`` never decreases, but a Failed pod deleted by someone
   else before the controller saw it is not counted (upstream tracks pods with a finalizer);
-  no ``suspend``, no Indexed completion mode, no podFailurePolicy, no
-  SuccessCriteriaMet/FailureTarget interim conditions.
+  no Indexed completion mode, no podFailurePolicy, no SuccessCriteriaMet/FailureTarget
+  interim conditions.
+- ``suspend: true``: no pod is created and the active ones are deleted; condition
+  ``Suspended`` True (JobSuspended), ``startTime`` cleared so that ``activeDeadlineSeconds``
+  counts from the resume. Resumed: ``Suspended`` False (JobResumed), a new ``startTime``.
 """
 
 from __future__ import annotations
@@ -108,6 +111,21 @@ def plan_job(job: Obj, pods: list[Obj], now: float, *, backoff_base: float = 10.
     if is_finished(job):
         plan.delete = active
         return plan
+    stamp = rfc3339(now)
+    was_suspended = (condition(job, "Suspended") or {}).get("status") == "True"
+    if spec.get("suspend"):
+        plan.delete = active
+        status.pop("startTime", None)  # the deadline counts from the resume
+        if not was_suspended:
+            status["conditions"] = set_condition(
+                list(old.get("conditions") or []), "Suspended", "True", "JobSuspended",
+                "Job suspended", stamp)
+        return plan
+    if was_suspended:
+        status["conditions"] = set_condition(
+            list(old.get("conditions") or []), "Suspended", "False", "JobResumed",
+            "Job resumed", stamp)
+        old = {**old, "conditions": status["conditions"]}
     completions = spec.get("completions")
     parallelism = int(spec.get("parallelism", 1) or 0)
     backoff_limit = int(spec.get("backoffLimit", 6))
@@ -224,6 +242,13 @@ class JobReconciler:
                                      f"Created pod: {p['metadata']['name']}")
         if plan.status != (job.get("status") or {}):
             self.client.update_status({**job, "status": plan.status})
+            before = (condition(job, "Suspended") or {}).get("status")
+            after = next((c.get("status") for c in plan.status.get("conditions") or []
+                          if c.get("type") == "Suspended"), None)
+            if before != after and after == "True":
+                self.recorder.normal(job, "Suspended", "Job suspended")
+            elif before == "True" and after == "False":
+                self.recorder.normal(job, "Resumed", "Job resumed")
             if plan.finished == "Complete":
                 self.recorder.normal(job, "Completed", "Job completed")
             elif plan.finished:
