@@ -86,3 +86,13 @@ def test_a_paused_deployment_counts_as_converged_once_observed() -> None:
     assert v.done and v.detail.startswith("paused")
     d["spec"]["paused"] = False
     assert not verdict(d).done  # 0/2 updated: the rollout has to go on
+
+
+def test_a_suspended_job_counts_as_converged() -> None:
+    j = {"kind": "Job", "metadata": {"name": "batch"}, "spec": {"suspend": True},
+         "status": {}}
+    assert not verdict(j).done  # the controller has not marked it yet
+    j["status"]["conditions"] = [{"type": "Suspended", "status": "True"}]
+    assert verdict(j).done and verdict(j).detail.startswith("suspended")
+    j["spec"]["suspend"] = False
+    assert not verdict(j).done
