@@ -174,8 +174,30 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
                 causes=[_cause("FieldValueForbidden", "metadata.finalizers",
                                "no new finalizers can be added if the object is being deleted")],
             )
+    if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+        _check_immutable(rt, out, old)
     _order_like(out, old)
     return out
+
+
+def _check_immutable(rt: ResourceType, new: Obj, old: Obj) -> None:
+    """An immutable ConfigMap or Secret keeps its data, and stays immutable (upstream's
+    ValidateConfigMapUpdate / ValidateSecretUpdate)."""
+    name = str(meta_of(old).get("name"))
+    causes = []
+    if new.get("immutable") is not True:
+        causes.append(_cause("FieldValueForbidden", "immutable",
+                             "field is immutable when `immutable` is set"))
+    fields = ("data", "binaryData") if rt.kind == "ConfigMap" else ("data", "stringData")
+    for field in fields:
+        if (new.get(field) or {}) != (old.get(field) or {}):
+            causes.append(_cause("FieldValueForbidden", field,
+                                 "field is immutable when `immutable` is set"))
+    if causes:
+        first = causes[0]
+        raise Invalid(
+            f'{rt.kind} "{name}" is invalid: {first["field"]}: Forbidden: {first["message"]}',
+            kind=rt.kind, name=name, group=rt.group, causes=causes)
 
 
 def prepare_status_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:

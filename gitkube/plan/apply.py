@@ -143,9 +143,11 @@ def apply_plan(
         # The record of a failure is best effort; the failure itself is reported below.
         with contextlib.suppress(GitkubeError):
             client.transaction([PutRecord(record_key(number), failed.to_json(), 0)])
-        raise ApplyFailed(
-            f"apply refused, nothing was written: {exc.message}",
-            hint="run `gitkube plan` again: the live state may have changed since the plan",
-        ) from exc
+        hint = "run `gitkube plan` again: the live state may have changed since the plan"
+        if "field is immutable when `immutable` is set" in exc.message:
+            hint = ("an immutable ConfigMap or Secret keeps its data: give the changed one a "
+                    "new name in git, or delete the old one first (gitkube delete KIND/NAME)")
+        raise ApplyFailed(f"apply refused, nothing was written: {exc.message}",
+                          hint=hint) from exc
     stored = Entry(**{**entry.__dict__, "store_revision": result.revision})
     return ApplyResult(stored, result.revision)
