@@ -111,6 +111,7 @@ class Kubelet(PodSync):
         self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
         self._images: dict[str, float] = {}  # image ref -> when last seen present
         self._image_users: dict[str, str] = {}  # image ref -> its USER (securityContext)
+        self._messages: dict[str, str] = {}  # exited container id -> termination message
         self._bound: set[tuple[str, str]] = set()  # claims reported Bound
         self._by_key: dict[str, list[SandboxInfo]] | None = None  # the last relist's view
         self.syncs = 0

@@ -59,6 +59,7 @@ from gitkube.runtime.base import (
     ContainerRuntime,
     ContainerSpec,
     ImageError,
+    Mount,
     PortMapping,
     RuntimeFailure,
     SandboxInfo,
@@ -98,6 +99,8 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+MESSAGE_LIMIT = 4096  # bytes of a terminationMessagePath file, as upstream
+LOG_MESSAGE_LIMIT = 2048  # bytes of log tail for FallbackToLogsOnError, as upstream
 ADDRESS_WAIT = 3.0  # s a restarted container waits for its predecessor to free the address
 _capacity = functools.cache(host_capacity)  # the machine's cpu and memory: read once
 
@@ -129,6 +132,7 @@ class PodSync:
     _container_ips: dict[str, str]
     _images: dict[str, float]
     _image_users: dict[str, str]
+    _messages: dict[str, str]  # container id -> its termination message
     _bound: set[tuple[str, str]]
 
     def _state(self, uid: str) -> _PodState:
@@ -439,7 +443,7 @@ class PodSync:
             if self.services is not None:  # issue 9: service links first, the pod's env wins
                 env = {**container_service_env(pod, self.services.list(
                     pod["metadata"].get("namespace"))), **env}
-            mounts = container_mounts(c, volumes)
+            mounts = container_mounts(c, volumes) + self._termination_mount(pod, c, attempt)
             image_user = self._image_user(str(c.get("image"))) \
                 if needs_image_user(pod, c) else ""
             security = container_security(pod, c, seccomp_root=self.root / "seccomp",
@@ -531,6 +535,40 @@ class PodSync:
                     raise
             time.sleep(0.1)
 
+    def _termination_file(self, uid: str, name: str, attempt: int) -> Path:
+        return self.root / "pods" / uid / "termination" / f"{name}-{attempt}"
+
+    def _termination_mount(self, pod: Obj, c: Obj, attempt: int) -> tuple[Mount, ...]:
+        """An empty file at the container's terminationMessagePath (default
+        /dev/termination-log) for it to write why it ended."""
+        target = str(c.get("terminationMessagePath") or "/dev/termination-log")
+        if not target.startswith("/"):
+            raise ConfigError(f"terminationMessagePath {target!r} must be an absolute path")
+        path = self._termination_file(str(pod["metadata"]["uid"]), str(c["name"]), attempt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        path.chmod(0o666)  # whatever user the container runs as may write it
+        return (Mount(source=str(path), target=target),)
+
+    def _termination_message(self, uid: str, c: Obj, info: ContainerInfo) -> str:
+        """What an exited container left at its terminationMessagePath (at most 4096 bytes);
+        with ``FallbackToLogsOnError`` and nothing there after a failure, its log's last
+        80 lines (at most 2048 bytes). Read once per container."""
+        cached = self._messages.get(info.id)
+        if cached is not None:
+            return cached
+        try:
+            text = self._termination_file(uid, str(c["name"]), _attempt(info)).read_bytes()[
+                :MESSAGE_LIMIT].decode(errors="replace")
+        except OSError:
+            text = ""
+        if not text.strip() and info.exit_code not in (0, None) and \
+                c.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            with contextlib.suppress(RuntimeFailure):
+                text = "".join(self.runtime.logs(info.id, tail=80))[-LOG_MESSAGE_LIMIT:]
+        self._messages[info.id] = text
+        return text
+
     def _ip_of(self, cid: str) -> str:
         info = self.runtime.inspect_container(cid)
         return info.ip if info is not None else ""
@@ -614,12 +652,14 @@ class PodSync:
             started = running and self.prober.passing(uid, name, "startup")
             ready = (running and not init and started and not reason
                      and self.prober.passing(uid, name, "readiness"))
+            previous = hist[-2] if len(hist) > 1 else None
             views.append(ContainerView(
-                name=name, image=str(c.get("image")), info=latest,
-                previous=hist[-2] if len(hist) > 1 else None,
+                name=name, image=str(c.get("image")), info=latest, previous=previous,
                 restart_count=_attempt(latest) if latest else 0,
                 waiting_reason=reason, waiting_message=message, ready=ready,
-                started=started, runtime=self.runtime.name))
+                started=started, runtime=self.runtime.name,
+                messages={i.id: self._termination_message(uid, c, i)
+                          for i in (latest, previous) if i is not None and i.state == "exited"}))
         return views
 
     def _write_status(self, pod: Obj, sandbox: SandboxInfo,

@@ -20,7 +20,7 @@ Phase rules (upstream's kubelet ``getPhase``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,12 +47,16 @@ class ContainerView:
     ready: bool = False
     started: bool = False
     runtime: str = "podman"
+    # terminationMessagePath's content (or the log's tail) per terminated container id
+    messages: Mapping[str, str] = field(default_factory=dict)
 
 
-def _terminated(info: ContainerInfo, runtime: str) -> Obj:
+def _terminated(info: ContainerInfo, runtime: str, messages: Mapping[str, str]) -> Obj:
     out: Obj = {"exitCode": info.exit_code if info.exit_code is not None else 0,
                 "reason": info.reason or ("Completed" if info.exit_code == 0 else "Error"),
                 "containerID": f"{runtime}://{info.id}"}
+    if messages.get(info.id):
+        out["message"] = messages[info.id]
     if info.started_at:
         out["startedAt"] = rfc3339(info.started_at)
     if info.finished_at:
@@ -71,19 +75,19 @@ def container_status(view: ContainerView) -> Obj:
             waiting["message"] = view.waiting_message
         state = {"waiting": waiting}
         if info is not None and info.state == "exited":
-            last = {"terminated": _terminated(info, view.runtime)}
+            last = {"terminated": _terminated(info, view.runtime, view.messages)}
         elif view.previous is not None and view.previous.state == "exited":
-            last = {"terminated": _terminated(view.previous, view.runtime)}
+            last = {"terminated": _terminated(view.previous, view.runtime, view.messages)}
     elif info is None or info.state in ("created", "unknown"):
         state = {"waiting": {"reason": "ContainerCreating"}}
     elif info.state == "running":
         state = {"running": {"startedAt": rfc3339(info.started_at or 0)}}
         if view.previous is not None and view.previous.state == "exited":
-            last = {"terminated": _terminated(view.previous, view.runtime)}
+            last = {"terminated": _terminated(view.previous, view.runtime, view.messages)}
     else:
-        state = {"terminated": _terminated(info, view.runtime)}
+        state = {"terminated": _terminated(info, view.runtime, view.messages)}
         if view.previous is not None and view.previous.state == "exited":
-            last = {"terminated": _terminated(view.previous, view.runtime)}
+            last = {"terminated": _terminated(view.previous, view.runtime, view.messages)}
     out: Obj = {
         "name": view.name,
         "image": view.image,

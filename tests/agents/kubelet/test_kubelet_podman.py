@@ -485,3 +485,26 @@ def test_host_pid_and_host_ipc_share_the_hosts_namespaces(node: Node) -> None:
             inodes = result.output.split()
             assert [a == b for a, b in zip(inodes, host, strict=True)] == [shared, shared], \
                 (name, inodes, host)
+
+
+def test_termination_messages_like_kubernetes(node: Node) -> None:
+    node.pod("said", [{"name": "main", "command": [
+        "sh", "-c", "echo 'disk full' > /dev/termination-log; exit 3"]}], restartPolicy="Never")
+    node.pod("custom", [{"name": "main", "terminationMessagePath": "/tmp/why",
+                         "command": ["sh", "-c", "printf done > /tmp/why"]}],
+             restartPolicy="Never", securityContext={"runAsUser": 1000})
+    node.pod("logged", [{"name": "main", "terminationMessagePolicy": "FallbackToLogsOnError",
+                         "command": ["sh", "-c", "echo first; echo boom; exit 1"]}],
+             restartPolicy="Never")
+    node.pod("quiet", [{"name": "main", "command": ["sh", "-c", "echo noise; exit 1"]}],
+             restartPolicy="Never")
+
+    def terminated(name: str) -> dict[str, Any]:
+        pod = node.wait(name, lambda p: p["status"].get("phase") in ("Succeeded", "Failed"))
+        return dict(pod["status"]["containerStatuses"][0]["state"]["terminated"])
+
+    said = terminated("said")
+    assert (said["exitCode"], said["message"]) == (3, "disk full\n")
+    assert terminated("custom")["message"] == "done"  # written as a non-root user
+    assert terminated("logged")["message"] == "first\nboom\n"
+    assert "message" not in terminated("quiet")  # File policy and nothing written
