@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -214,12 +215,50 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter,
             if not path.exists():  # 0777 as upstream: any runAsUser may write to it
                 path.mkdir(parents=True, exist_ok=True)
                 path.chmod(0o777)
+            empty_dir = vol.get("emptyDir") or {}
+            if empty_dir.get("medium") == "Memory":
+                _mount_tmpfs(path, empty_dir.get("sizeLimit"))
             paths[name] = path
     return paths
 
 
+def _mount_tmpfs(path: Path, size_limit: Any) -> None:
+    """``emptyDir.medium: Memory``: a tmpfs on the volume's host directory (shared by the
+    pod's containers, as upstream), sized by ``sizeLimit`` when set. Mounted once."""
+    if os.path.ismount(path):
+        return
+    options = "mode=0777"
+    if size_limit:
+        try:
+            options += f",size={parse_quantity(size_limit).to_int()}"
+        except ValueError as e:
+            raise ConfigError(f"emptyDir sizeLimit {size_limit!r}: {e}") from e
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ConfigError(f"emptyDir medium Memory: cannot mount a tmpfs: {e}") from e
+    if done.returncode != 0:
+        raise ConfigError(f"emptyDir medium Memory: cannot mount a tmpfs on {path}: "
+                          f"{done.stderr.strip() or done.returncode}")
+
+
+def _unmount_all(base: Path) -> None:
+    """Unmount the tmpfs volumes under ``base`` (lazily when still busy)."""
+    if not base.is_dir():
+        return
+    for path in sorted(base.iterdir()):
+        if os.path.ismount(path):
+            done = subprocess.run(["umount", str(path)], capture_output=True, timeout=30)
+            if done.returncode != 0:
+                subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
+
+
 def remove_pod_dir(root: Path, uid: str) -> None:
-    """Delete a pod's own volumes (emptyDir, projected files); claims are kept."""
+    """Delete a pod's own volumes (emptyDir, projected files); claims are kept. Memory
+    emptyDirs are unmounted first."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        _unmount_all(root / "pods" / uid / "volumes")
     shutil.rmtree(root / "pods" / uid, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -508,3 +509,40 @@ def test_termination_messages_like_kubernetes(node: Node) -> None:
     assert terminated("custom")["message"] == "done"  # written as a non-root user
     assert terminated("logged")["message"] == "first\nboom\n"
     assert "message" not in terminated("quiet")  # File policy and nothing written
+
+
+def test_memory_empty_dir_is_a_shared_tmpfs_unmounted_with_the_pod(node: Node) -> None:
+    from gitkube.errors import NotFound
+
+    pod = node.pod("ram", [
+        {"name": "writer", "command": ["sh", "-c", "echo hi > /cache/x; exec sleep 600"],
+         "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]},
+        {"name": "reader", "command": SLEEP,
+         "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}],
+        volumes=[{"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}])
+    pod = node.wait("ram", ready)
+    host = node.root / "pods" / pod["metadata"]["uid"] / "volumes" / "cache"
+    assert host.is_mount()
+    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    entry = next(m for m in mounts if m[1] == str(host))
+    assert entry[2] == "tmpfs" and "size=16384k" in entry[3]
+    reader = next(cs for cs in pod["status"]["containerStatuses"] if cs["name"] == "reader")
+    cid = reader["containerID"].split("://")[1]
+    deadline = time.monotonic() + 10
+    while node.runtime.exec(cid, ["cat", "/cache/x"], timeout=10).output != "hi\n":
+        assert time.monotonic() < deadline, "the writer's file never showed in the reader"
+        time.sleep(0.1)
+    node.client.delete("v1", "Pod", "default", "ram", grace_period_seconds=0)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            node.get("ram")
+        except NotFound:
+            break
+        assert time.monotonic() < deadline, "the pod object was not removed"
+        time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while host.parent.exists() and host.is_mount():
+        assert time.monotonic() < deadline, "the tmpfs stayed mounted"
+        time.sleep(0.05)
+    assert str(host) not in Path("/proc/mounts").read_text()
