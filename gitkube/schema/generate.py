@@ -184,7 +184,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     _APPS + "StatefulSetSpec": {
         "ordinals": NOT_SUPPORTED,
-        "persistentVolumeClaimRetentionPolicy": "claims are always retained",
     },
     _BATCH + "JobSpec": {
         "backoffLimitPerIndex": "indexed Jobs are not supported",
@@ -211,9 +210,6 @@ ACCEPTS: dict[tuple[str, str], list[Any]] = {
     (_CORE + "SecurityContext", "procMount"): ["Default"],
     (_BATCH + "JobSpec", "completionMode"): ["NonIndexed"],
     (_BATCH + "JobSpec", "podReplacementPolicy"): ["TerminatingOrFailed"],
-    (_APPS + "StatefulSetSpec", "persistentVolumeClaimRetentionPolicy"): [
-        {"whenDeleted": "Retain", "whenScaled": "Retain"}
-    ],
 }
 
 # String fields whose values Kubernetes validates (the values are documented upstream in
@@ -227,6 +223,10 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     ],
     (_CORE + "ContainerPort", "protocol"): ["TCP", "UDP", "SCTP"],
     (_CORE + "SeccompProfile", "type"): ["RuntimeDefault", "Unconfined", "Localhost"],
+    (_APPS + "StatefulSetPersistentVolumeClaimRetentionPolicy", "whenDeleted"): [
+        "Retain", "Delete"],
+    (_APPS + "StatefulSetPersistentVolumeClaimRetentionPolicy", "whenScaled"): [
+        "Retain", "Delete"],
     (_CORE + "PodSecurityContext", "fsGroupChangePolicy"): ["Always", "OnRootMismatch"],
     (_CORE + "ServicePort", "protocol"): ["TCP", "UDP", "SCTP"],
     (_CORE + "ServiceSpec", "type"): ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],

@@ -139,3 +139,48 @@ def test_waits_for_readiness_and_rolls_in_reverse(cluster: Cluster) -> None:
     assert eventually(updated)
     deleted = [o["metadata"]["name"] for _, t, o in events_since(c, mid) if t == "DELETED"]
     assert deleted == ["db-1", "db-0"]
+
+
+def test_claim_retention_policy_deletes_claims_with_scale_down_and_the_statefulset(
+        cluster: Cluster) -> None:
+    from gitkube.agents.controllers import gc
+
+    c = cluster.client
+    c.create(node("n1"))
+    cluster.manager.add(stc.controller(cluster.manager))
+    cluster.manager.add(gc.controller(cluster.manager))
+    FakeKubelet(cluster.manager, ["n1"])
+    cluster.manager.start()
+
+    def claims() -> list[str]:
+        return sorted(p["metadata"]["name"]
+                      for p in c.list("v1", "PersistentVolumeClaim", "default").items)
+
+    c.create(statefulset(3, persistentVolumeClaimRetentionPolicy={
+        "whenScaled": "Delete", "whenDeleted": "Delete"}))
+    assert eventually(lambda: ready_names(c) == ["db-0", "db-1", "db-2"])
+    assert claims() == ["data-db-0", "data-db-1", "data-db-2"]
+    sts = c.get("apps/v1", "StatefulSet", "default", "db")
+    sts["spec"]["replicas"] = 1
+    c.update(sts)
+    assert eventually(lambda: pod_names(c) == ["db-0"] and claims() == ["data-db-0"])
+    c.delete("apps/v1", "StatefulSet", "default", "db")
+    assert eventually(lambda: claims() == [] and pod_names(c) == [])
+
+
+def test_retained_claims_outlive_the_statefulset(cluster: Cluster) -> None:
+    from gitkube.agents.controllers import gc
+
+    c = cluster.client
+    c.create(node("n1"))
+    cluster.manager.add(stc.controller(cluster.manager))
+    cluster.manager.add(gc.controller(cluster.manager))
+    FakeKubelet(cluster.manager, ["n1"])
+    cluster.manager.start()
+    c.create(statefulset(2, persistentVolumeClaimRetentionPolicy={
+        "whenScaled": "Delete", "whenDeleted": "Retain"}))
+    assert eventually(lambda: ready_names(c) == ["db-0", "db-1"])
+    c.delete("apps/v1", "StatefulSet", "default", "db")
+    assert eventually(lambda: pod_names(c) == [])
+    # deleting the StatefulSet is not a scale down: both claims stay
+    assert len(c.list("v1", "PersistentVolumeClaim", "default").items) == 2

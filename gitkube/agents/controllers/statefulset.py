@@ -5,8 +5,14 @@
   ``controller-revision-hash`` (the update revision ``<sts>-<template hash>``).
 - ``volumeClaimTemplates`` make one PersistentVolumeClaim per pod and template,
   ``<template>-<sts>-<ordinal>``, created before the pod and **not owned by it**, so a
-  replacement pod of the same ordinal mounts the same claim (retention ``Retain``: the
-  claims also outlive scale-down and the StatefulSet's deletion).
+  replacement pod of the same ordinal mounts the same claim.
+- ``persistentVolumeClaimRetentionPolicy`` (upstream's, through ownerReferences and the
+  garbage collector): ``whenDeleted: Delete`` creates the claims owned by the StatefulSet, so
+  they go with it; ``whenScaled: Delete`` makes the claims of an ordinal removed by a scale
+  down owned by its pod (instead of the StatefulSet) just before the pod is deleted, so
+  they go with it. ``Retain`` (the
+  default for both): the claims outlive both. A policy set later applies to the claims
+  created and the pods removed from then on.
 - ``OrderedReady`` (default): one step per pass — the lowest missing ordinal is created only
   when every lower one is Running and Ready; surplus pods are removed highest ordinal first,
   one at a time, only while the others are healthy; a finished pod (Failed/Succeeded) is
@@ -149,19 +155,25 @@ def stateful_pod(sts: Obj, ordinal: int, revision: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
 
+def retention(sts: Obj, when: str) -> str:
+    """``Retain`` or ``Delete`` for ``whenDeleted``/``whenScaled``."""
+    policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+    return str(policy.get(when) or "Retain")
+
+
 def claims_for(sts: Obj, ordinal: int) -> list[Obj]:
     spec = sts.get("spec") or {}
     labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
     out = []
     for claim in spec.get("volumeClaimTemplates") or []:
         cmeta = claim.get("metadata") or {}
-        out.append({
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim_name(cmeta["name"], sts["metadata"]["name"], ordinal),
-                         "namespace": sts["metadata"]["namespace"],
-                         "labels": {**(cmeta.get("labels") or {}), **labels}},
-            "spec": copy.deepcopy(claim.get("spec") or {}),
-        })
+        meta: Obj = {"name": claim_name(cmeta["name"], sts["metadata"]["name"], ordinal),
+                     "namespace": sts["metadata"]["namespace"],
+                     "labels": {**(cmeta.get("labels") or {}), **labels}}
+        if retention(sts, "whenDeleted") == "Delete":  # goes with the StatefulSet
+            meta["ownerReferences"] = [owner_ref(sts, controller=False)]
+        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+                    "spec": copy.deepcopy(claim.get("spec") or {})})
     return out
 
 
@@ -229,6 +241,9 @@ class StatefulSetReconciler:
         ns = sts["metadata"]["namespace"]
         if step.action == "delete":
             assert step.pod is not None
+            replicas = int((sts.get("spec") or {}).get("replicas", 1))
+            if step.ordinal >= replicas and retention(sts, "whenScaled") == "Delete":
+                self._condemn_claims(sts, step.pod, step.ordinal)
             with contextlib.suppress(NotFound):
                 self.client.delete("v1", "Pod", ns, step.pod["metadata"]["name"],
                                    uid=step.pod["metadata"]["uid"])
@@ -253,6 +268,25 @@ class StatefulSetReconciler:
         self.recorder.normal(sts, "SuccessfulCreate",
                              f"create Pod {pod['metadata']['name']} in StatefulSet "
                              f"{sts['metadata']['name']} successful")
+
+
+    def _condemn_claims(self, sts: Obj, pod: Obj, ordinal: int) -> None:
+        """Scaled away with ``whenScaled: Delete``: the ordinal's claims become the pod's
+        dependents (the garbage collector deletes them once the pod is gone)."""
+        ns = sts["metadata"]["namespace"]
+        ref = owner_ref(pod, controller=False)
+        for claim in claims_for(sts, ordinal):
+            name = claim["metadata"]["name"]
+            with contextlib.suppress(NotFound):
+                live = copy.deepcopy(self.client.get("v1", "PersistentVolumeClaim", ns, name))
+                # the pod's alone, as upstream: a reference to the live StatefulSet would
+                # keep the claim (a dependent goes once all its owners are gone)
+                refs = [r for r in live["metadata"].get("ownerReferences") or []
+                        if r.get("uid") not in (ref["uid"], sts["metadata"]["uid"])]
+                if live["metadata"].get("ownerReferences") == [*refs, ref]:
+                    continue
+                live["metadata"]["ownerReferences"] = [*refs, ref]
+                self.client.update(live)
 
 
 def controller(manager: Manager) -> Controller:
