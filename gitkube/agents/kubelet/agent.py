@@ -46,7 +46,7 @@ from gitkube.agents.kubelet.config import STORE_ID_RECORD, KubeletConfig, cluste
 from gitkube.agents.kubelet.lifecycle import hook
 from gitkube.agents.kubelet.pods import PodSync, _PodState
 from gitkube.agents.kubelet.probes import Prober
-from gitkube.agents.kubelet.volumes import getter_for, remove_pod_dir
+from gitkube.agents.kubelet.volumes import getter_for, remove_claim_dir, remove_pod_dir
 from gitkube.agents.runtime import Manager, Result, WorkQueue, key_of, split_key
 from gitkube.config import state_dir
 from gitkube.errors import Conflict, NotFound
@@ -111,6 +111,7 @@ class Kubelet(PodSync):
         self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
         self._images: dict[str, float] = {}  # image ref -> when last seen present
         self._image_users: dict[str, str] = {}  # image ref -> its USER (securityContext)
+        self._deleted_claims: set[tuple[str, str]] = set()  # their data waits for no user
         self._messages: dict[str, str] = {}  # exited container id -> termination message
         self._bound: set[tuple[str, str]] = set()  # claims reported Bound
         self._by_key: dict[str, list[SandboxInfo]] | None = None  # the last relist's view
@@ -118,6 +119,8 @@ class Kubelet(PodSync):
         self._initial: set[str] | None = None
         self._initial_done = threading.Event()
         self.pods.add_handler(self._on_add, self._on_update, self._on_add)
+        self.claims = manager.informer("v1", "PersistentVolumeClaim")
+        self.claims.add_handler(on_delete=self._claim_deleted)
 
     # -- informer handlers: only this node's pods
 
@@ -353,6 +356,7 @@ class Kubelet(PodSync):
         self._sandboxes.pop(uid, None)
         self.runtime.remove_sandbox(sb.id, timeout=grace)
         remove_pod_dir(self.root, uid)
+        self._forget_claims(besides=uid)
         with self._states_lock:
             self._states.pop(uid, None)
 
@@ -373,6 +377,45 @@ class Kubelet(PodSync):
             left = list(pool.map(lambda t: self._pre_stop(pod, t[0], t[1], pod_ip, grace),
                                  running))
         return min(left)
+
+    # -- claims: a deleted PersistentVolumeClaim's directory goes with it
+
+    def _claim_in_use(self, namespace: str, claim: str, *, besides: str = "") -> bool:
+        """A pod of this node that is not being deleted (other than ``besides``, a uid)
+        mounts the claim."""
+        for pod in self.pods.list(namespace):
+            meta = pod["metadata"]
+            if not self._mine(pod) or meta.get("deletionTimestamp") or meta.get("uid") == besides:
+                continue
+            for vol in (pod.get("spec") or {}).get("volumes") or []:
+                if (vol.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+                    return True
+        return False
+
+    def _claim_deleted(self, pvc: Obj) -> None:
+        """Its data goes with the claim (like a provisioned volume with reclaim policy
+        Delete), unless a pod of this node still mounts it: then once no pod does
+        (``_forget_claims``, after each pod this kubelet stops)."""
+        ns = str(pvc["metadata"].get("namespace") or "default")
+        name = str(pvc["metadata"]["name"])
+        self._bound.discard((ns, name))
+        with self._states_lock:
+            self._deleted_claims.add((ns, name))
+        self._forget_claims()
+
+    def _forget_claims(self, besides: str = "") -> None:
+        """Remove the data of deleted claims that no pod of this node mounts any more (not
+        counting the pod ``besides``, being stopped now)."""
+        with self._states_lock:
+            pending = list(self._deleted_claims)
+        for ns, name in pending:
+            if self.claims.get(f"{ns}/{name}") is not None:  # made again meanwhile
+                with self._states_lock:
+                    self._deleted_claims.discard((ns, name))
+            elif not self._claim_in_use(ns, name, besides=besides):
+                remove_claim_dir(self.root, ns, name)
+                with self._states_lock:
+                    self._deleted_claims.discard((ns, name))
 
     def _stop_running(self, pod: Obj) -> None:
         grace = self._pre_stops(pod, self._grace(pod))

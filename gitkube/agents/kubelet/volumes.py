@@ -164,6 +164,11 @@ def claim_dir(root: Path, namespace: str, claim: str) -> Path:
     return root / "claims" / namespace / claim
 
 
+def remove_claim_dir(root: Path, namespace: str, claim: str) -> None:
+    """Delete a claim's data (the claim object is gone)."""
+    shutil.rmtree(claim_dir(root, namespace, claim), ignore_errors=True)
+
+
 def prepare_volumes(pod: Obj, root: Path, get: Getter,
                     allocatable: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Create or refresh every volume of ``pod``; returns volume name -> host path."""

@@ -546,3 +546,54 @@ def test_memory_empty_dir_is_a_shared_tmpfs_unmounted_with_the_pod(node: Node) -
         assert time.monotonic() < deadline, "the tmpfs stayed mounted"
         time.sleep(0.05)
     assert str(host) not in Path("/proc/mounts").read_text()
+
+
+def test_a_deleted_claims_data_goes_once_no_pod_mounts_it(node: Node) -> None:
+    from gitkube.errors import NotFound
+
+    def claim(name: str) -> None:
+        node.client.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                            "metadata": {"name": name, "namespace": "default"},
+                            "spec": {"accessModes": ["ReadWriteOnce"],
+                                     "resources": {"requests": {"storage": "1Mi"}}}})
+
+    def gone(name: str) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                node.get(name)
+            except NotFound:
+                return
+            assert time.monotonic() < deadline, f"pod {name} was not removed"
+            time.sleep(0.05)
+
+    def wait_until(check: Any, what: str) -> None:
+        deadline = time.monotonic() + 15
+        while not check():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    for name in ("keep", "late"):
+        claim(name)
+        node.pod(f"uses-{name}", [{"name": "main", "command": [
+            "sh", "-c", "echo data > /data/f; exec sleep 600"],
+            "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
+            volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": name}}])
+        node.wait(f"uses-{name}", ready)
+    keep, late = (node.root / "claims" / "default" / n for n in ("keep", "late"))
+    wait_until(lambda: (keep / "f").exists() and (late / "f").exists(), "data written")
+    # the pod goes, the claim stays: so does its data
+    node.client.delete("v1", "Pod", "default", "uses-keep", grace_period_seconds=0)
+    gone("uses-keep")
+    time.sleep(0.5)  # give a wrong removal the chance to happen
+    assert (keep / "f").read_text() == "data\n"
+    # the claim goes: its data too
+    node.client.delete("v1", "PersistentVolumeClaim", "default", "keep")
+    wait_until(lambda: not keep.exists(), "the claim's data stayed")
+    # a claim deleted while mounted keeps its data until the pod is gone
+    node.client.delete("v1", "PersistentVolumeClaim", "default", "late")
+    time.sleep(0.5)
+    assert (late / "f").exists()
+    node.client.delete("v1", "Pod", "default", "uses-late", grace_period_seconds=0)
+    gone("uses-late")
+    wait_until(lambda: not late.exists(), "the claim's data stayed after its pod went")
