@@ -160,7 +160,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "ResourceRequirements": {"claims": _NO_DRA},
     _CORE + "Probe": {
         "grpc": "gRPC probes are not supported; use exec, httpGet or tcpSocket",
-        "terminationGracePeriodSeconds": "use the pod's terminationGracePeriodSeconds",
     },
     _CORE + "Affinity": {
         "podAffinity": "gitkube's scheduler supports node affinity only",

@@ -279,6 +279,11 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
         probe = c.get(field)
         if isinstance(probe, dict):
             _probe(probe, (*path, field), out)
+            if field == "readinessProbe" and probe.get("terminationGracePeriodSeconds") \
+                    is not None:  # upstream's validation: a readiness probe kills nothing
+                out.append(Issue((*path, field, "terminationGracePeriodSeconds"),
+                                 "must not be set for readinessProbes", "probe-grace",
+                                 "set it on the livenessProbe or startupProbe"))
     for i, env in enumerate(_l(c.get("env"))):
         if not isinstance(env, dict):
             continue
@@ -473,7 +478,7 @@ def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
             "a DNS name is required"
         if err:
             out.append(Issue((*path, "externalName"), f"Invalid value: {target!r}: {err}",
-                             "value", "an ExternalName Service names a host, like "
+                             "dns1123", "an ExternalName Service names a host, like "
                              "db.example.com"))
     ports = _l(spec.get("ports"))
     cluster_ip = spec.get("clusterIP")

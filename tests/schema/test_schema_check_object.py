@@ -538,3 +538,14 @@ def test_preferred_node_affinity_is_accepted(deployment: Any) -> None:
             {"weight": 10, "preference": {"matchExpressions": [
                 {"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}}
     assert check_object(deployment) == []
+
+
+def test_probe_grace_only_on_probes_that_kill(deployment: Any) -> None:
+    container = pod_spec(deployment)["containers"][0]
+    container["livenessProbe"] = {"exec": {"command": ["true"]},
+                                  "terminationGracePeriodSeconds": 5}
+    assert check_object(deployment) == []
+    container["readinessProbe"] = {"exec": {"command": ["true"]},
+                                   "terminationGracePeriodSeconds": 5}
+    issue = only(deployment, "probe-grace")
+    assert issue.path[-2:] == ("readinessProbe", "terminationGracePeriodSeconds")

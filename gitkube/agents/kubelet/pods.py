@@ -325,8 +325,11 @@ class PodSync:
                 self.recorder.event(pod, "Normal", "Killing",
                                     f"Container {name} failed {failed} probe, will be restarted")
                 self.prober.forget_container(uid, name)
+                # the probe's own terminationGracePeriodSeconds wins over the pod's
+                probe_grace = (c.get(f"{failed}Probe") or {}).get("terminationGracePeriodSeconds")
                 grace = self._pre_stop(pod, c, latest.id, self._pod_ip(sandbox, latest),
-                                       self._grace(pod))
+                                       float(probe_grace) if probe_grace is not None
+                                       else self._grace(pod))
                 self.runtime.stop_container(latest.id, grace)
                 st.stale = True
                 return 0.0

@@ -597,3 +597,16 @@ def test_a_deleted_claims_data_goes_once_no_pod_mounts_it(node: Node) -> None:
     node.client.delete("v1", "Pod", "default", "uses-late", grace_period_seconds=0)
     gone("uses-late")
     wait_until(lambda: not late.exists(), "the claim's data stayed after its pod went")
+
+
+def test_a_probes_grace_period_wins_over_the_pods(node: Node) -> None:
+    # `sleep` as PID 1 ignores SIGTERM: the kill waits out the grace period. With the pod's
+    # 300 s the restart could not happen within the wait below; the probe's 1 s it can.
+    node.pod("stubborn", [{"name": "main", "command": ["sleep", "600"], "livenessProbe": {
+        "exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1,
+        "terminationGracePeriodSeconds": 1}}], terminationGracePeriodSeconds=300)
+    pod = node.wait("stubborn", lambda p: (p["status"].get("containerStatuses") or [{}])[0].get(
+        "restartCount", 0) >= 1, timeout=60)
+    last = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
+    assert last["exitCode"] == 137  # SIGKILL after the probe's grace period
+    node.client.delete("v1", "Pod", "default", "stubborn", grace_period_seconds=0)
