@@ -49,7 +49,12 @@ from gitkube.runtime.podman import (  # noqa: E402
     host_settings,
     stop_recorded_service,
 )
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, sweep  # noqa: E402
+from gitkube.runtime.testing import (  # noqa: E402
+    EXAMPLE_IMAGE,
+    ensure_example_image,
+    start_pods_at_once,
+    sweep,
+)
 from gitkube.store import open_store  # noqa: E402
 
 MANIFEST = """\
@@ -188,35 +193,16 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
 def run_runtime_burst(state: Path, count: int, n: int) -> list[float]:
     """Podman alone: ``count`` one-container pods through the kubelet's runtime calls, all at
     once; each pod's seconds from the burst's start to its container running."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from gitkube.runtime.base import ContainerSpec, SandboxSpec
     from gitkube.runtime.network import NetworkConfig, sandbox_fields
 
-    run = f"bench-kubelet-alone-{os.getpid()}-{n}"
-    labels = {LABEL_CLUSTER: run}
+    labels = {LABEL_CLUSTER: f"bench-kubelet-alone-{os.getpid()}-{n}"}
     net = NetworkConfig.from_env()
     runtime = PodmanRuntime(base_dir=state / "podman")
     runtime.ensure_network(net.name, net.subnet, net.gateway, net.labels)
-
-    def one(i: int) -> float:
-        name = f"alone-{n}-{i}"
-        pod = {"metadata": {"name": name, "namespace": "default"}, "spec": {}}
-        fields = sandbox_fields(pod, net)
-        sandbox = runtime.ensure_sandbox(SandboxSpec(name=name, labels=labels, infra=False))
-        cid = runtime.create_container(sandbox.id, ContainerSpec(
-            name=f"{name}_web_0", image=EXAMPLE_IMAGE, labels=labels, hostname=name,
-            entrypoint=("httpd", "-f", "-p", "8080", "-h", "/www"), **fields))
-        runtime.start_container(cid)
-        info = runtime.inspect_container(cid)
-        if info is None or info.state != "running":
-            raise SystemExit(f"podman alone: {name} is not running")
-        return time.monotonic() - start
-
+    # every pod of the burst is in "default": one resolv.conf for all
+    fields = sandbox_fields({"metadata": {"namespace": "default"}, "spec": {}}, net)
     try:
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            start = time.monotonic()
-            return sorted(pool.map(one, range(count)))
+        return start_pods_at_once(runtime, count, labels, f"alone-{n}", **fields)
     finally:
         sweep(runtime, labels)
         runtime.close()

@@ -29,18 +29,19 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gitkube.runtime.base import ContainerSpec, SandboxSpec  # noqa: E402
 from gitkube.runtime.podman import PodmanRuntime, host_settings  # noqa: E402
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, sweep  # noqa: E402
+from gitkube.runtime.testing import (  # noqa: E402
+    ensure_example_image,
+    start_pods_at_once,
+    sweep,
+)
 
 RUN = f"bench-floor-{uuid.uuid4().hex[:6]}"
 LABELS = {"io.gitkube.test-run": RUN}
@@ -76,23 +77,8 @@ def free_subnet(taken: set[str]) -> str:
 
 def burst(runtime: FloorRuntime, network: str, pods: int, tag: str) -> float:
     """Seconds from the start until the last of ``pods`` containers runs."""
-
-    def one(i: int) -> float:
-        name = f"floor-{tag}-{i}"
-        sandbox = runtime.ensure_sandbox(SandboxSpec(name=name, labels=LABELS, infra=False))
-        cid = runtime.create_container(sandbox.id, ContainerSpec(
-            name=f"{name}_web_0", image=EXAMPLE_IMAGE, labels=LABELS, hostname=name,
-            entrypoint=("httpd", "-f", "-p", "8080", "-h", "/www"), network=network))
-        runtime.start_container(cid)
-        info = runtime.inspect_container(cid)
-        if info is None or info.state != "running":
-            raise SystemExit(f"bench_podman_floor: {name} is not running")
-        return time.monotonic() - start
-
     try:
-        with ThreadPoolExecutor(max_workers=pods) as pool:
-            start = time.monotonic()
-            return max(pool.map(one, range(pods)))
+        return start_pods_at_once(runtime, pods, LABELS, f"floor-{tag}", network=network)[-1]
     finally:
         sweep(runtime, LABELS)
 
