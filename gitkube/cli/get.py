@@ -128,22 +128,34 @@ def get(
         return
     if output is GetOutput.name:
         for obj in items:
-            typer.echo(f"{rt.singular}/{obj['metadata']['name']}"
-                       if not rt.group else f"{rt.singular}.{rt.group}/{obj['metadata']['name']}")
+            typer.echo(f"{_type_prefix(rt)}/{obj['metadata']['name']}")
         return
     if not items:
         where = "" if ns is None else f" in {ns} namespace"
         typer.echo(f"No resources found{where}.", err=True)
         return
-    wide = output is GetOutput.wide
+    typer.echo(_table(rt, items, ns, output is GetOutput.wide), nl=False)
+
+
+def _type_prefix(rt: ResourceType) -> str:
+    """``deployment.apps``, ``pod``: how kubectl names a type before ``/NAME``."""
+    return rt.singular if not rt.group else f"{rt.singular}.{rt.group}"
+
+
+def _table(rt: ResourceType, items: list[Obj], ns: str | None, wide: bool, *,
+           prefixed: bool = False) -> str:
+    """kubectl's table of ``items`` (NAMESPACE first when listing every namespace; names as
+    ``type/NAME`` when several types are listed)."""
     now = time.time()
     headers = tables.columns(rt.kind, wide)
     rows = [tables.row(obj, now, wide) for obj in items]
+    if prefixed:
+        rows = [[f"{_type_prefix(rt)}/{r[0]}", *r[1:]] for r in rows]
     if ns is None and rt.namespaced:
         headers = ["NAMESPACE", *headers]
         rows = [[str(obj["metadata"].get("namespace", "")), *r] for obj, r in zip(
             items, rows, strict=True)]
-    typer.echo(tables.render(headers, rows), nl=False)
+    return tables.render(headers, rows)
 
 
 @app.command()
@@ -214,24 +226,15 @@ def _get_many(types: list[ResourceType], client: Client, namespace: str, all_nam
         typer.echo(_dump(doc, output), nl=False)
         return
     shown = False
-    now = time.time()
     for rt, ns, items in listed:
-        prefix = rt.singular if not rt.group else f"{rt.singular}.{rt.group}"
         if output is GetOutput.name:
             for obj in items:
-                typer.echo(f"{prefix}/{obj['metadata']['name']}")
+                typer.echo(f"{_type_prefix(rt)}/{obj['metadata']['name']}")
             continue
         if not items:
             continue
-        wide = output is GetOutput.wide
-        headers = tables.columns(rt.kind, wide)
-        rows = [tables.row(obj, now, wide) for obj in items]
-        rows = [[f"{prefix}/{r[0]}", *r[1:]] for r in rows]
-        if ns is None and rt.namespaced:
-            headers = ["NAMESPACE", *headers]
-            rows = [[str(obj["metadata"].get("namespace", "")), *r] for obj, r in zip(
-                items, rows, strict=True)]
-        typer.echo(("\n" if shown else "") + tables.render(headers, rows), nl=False)
+        table = _table(rt, items, ns, output is GetOutput.wide, prefixed=True)
+        typer.echo(("\n" if shown else "") + table, nl=False)
         shown = True
     if not shown and output is not GetOutput.name:
         where = "" if all_namespaces else f" in {namespace} namespace"
