@@ -307,11 +307,13 @@ class ProxyAgent:
         addresses where every port of the Service with Ready endpoints is listened on (seen
         serving, not just asked for). A port without Ready endpoints has no listener (its
         connections are refused) and does not hold the ingress back."""
+        balanced = [svc for svc in self.services.list()
+                    if (svc.get("spec") or {}).get("type") == "LoadBalancer"]
+        if not balanced:  # the data plane's status is not asked for on every sync for nothing
+            return
         errors = self.errors()
         serving = {(d["address"], d["port"], d["protocol"]) for d in self._userspace_status()}
-        for svc in self.services.list():
-            if (svc.get("spec") or {}).get("type") != "LoadBalancer":
-                continue
+        for svc in balanced:
             ports = [sp for sp in service_ports(svc, self.endpoints.get(key_of(svc)))
                      if sp.load_balancer]
             ingress = [{"ip": a} for a in self.config.node_addresses if all(
