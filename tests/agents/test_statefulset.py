@@ -141,16 +141,21 @@ def test_waits_for_readiness_and_rolls_in_reverse(cluster: Cluster) -> None:
     assert deleted == ["db-1", "db-0"]
 
 
-def test_claim_retention_policy_deletes_claims_with_scale_down_and_the_statefulset(
-        cluster: Cluster) -> None:
+def boot_with_gc(cluster: Cluster) -> Client:
+    """The StatefulSet controller, the garbage collector and a fake kubelet on node n1."""
     from gitkube.agents.controllers import gc
 
-    c = cluster.client
-    c.create(node("n1"))
+    cluster.client.create(node("n1"))
     cluster.manager.add(stc.controller(cluster.manager))
     cluster.manager.add(gc.controller(cluster.manager))
     FakeKubelet(cluster.manager, ["n1"])
     cluster.manager.start()
+    return cluster.client
+
+
+def test_claim_retention_policy_deletes_claims_with_scale_down_and_the_statefulset(
+        cluster: Cluster) -> None:
+    c = boot_with_gc(cluster)
 
     def claims() -> list[str]:
         return sorted(p["metadata"]["name"]
@@ -169,14 +174,7 @@ def test_claim_retention_policy_deletes_claims_with_scale_down_and_the_statefuls
 
 
 def test_retained_claims_outlive_the_statefulset(cluster: Cluster) -> None:
-    from gitkube.agents.controllers import gc
-
-    c = cluster.client
-    c.create(node("n1"))
-    cluster.manager.add(stc.controller(cluster.manager))
-    cluster.manager.add(gc.controller(cluster.manager))
-    FakeKubelet(cluster.manager, ["n1"])
-    cluster.manager.start()
+    c = boot_with_gc(cluster)
     c.create(statefulset(2, persistentVolumeClaimRetentionPolicy={
         "whenScaled": "Delete", "whenDeleted": "Retain"}))
     assert eventually(lambda: ready_names(c) == ["db-0", "db-1"])

@@ -178,3 +178,54 @@ def test_get_several_types_like_kubectl(client: LocalClient) -> None:
     assert code != 0 and "take no name" in out
     code, out = run("get", "pods,nope")
     assert code != 0 and 'resource type "nope"' in out
+
+
+# ServiceAccounts: validated, planned, applied before the pods that name them, listed
+
+SA_MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: worker, namespace: default}
+spec:
+  serviceAccountName: robot
+  automountServiceAccountToken: false
+  containers:
+    - name: main
+      image: "localhost/gitkube-example:1"
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: robot, namespace: default}
+secrets:
+  - name: robot-token
+"""
+
+
+def test_a_service_account_is_applied_before_the_pod_and_listed(
+        client: LocalClient, tmp_path: Path) -> None:
+    src = tmp_path / "m"
+    src.mkdir()
+    (src / "app.yaml").write_text(SA_MANIFEST)
+    code, out = run("validate", str(src))
+    assert code == 0, out
+    code, out = run("apply", str(src), "--yes", "--no-wait")
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.strip().startswith("+")]
+    assert [line.split()[1] for line in lines] == ["ServiceAccount", "Pod"]
+    assert client.get("v1", "ServiceAccount", "default", "robot")["secrets"] == [
+        {"name": "robot-token"}]
+    code, out = run("get", "sa", "-n", "default")
+    assert code == 0
+    assert out.split() == ["NAME", "SECRETS", "AGE", "robot", "1", out.split()[-1]]
+
+
+def test_asking_for_a_token_is_refused_with_the_reason(tmp_path: Path) -> None:
+    src = tmp_path / "m"
+    src.mkdir()
+    (src / "sa.yaml").write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n"
+                                 "  name: robot\n  namespace: default\n"
+                                 "automountServiceAccountToken: true\n")
+    code, out = run("validate", str(src))
+    assert code == 1
+    assert "sa.yaml:6:1" in out
+    assert "mounts no service account tokens" in out

@@ -78,6 +78,19 @@ class Node:
             assert time.monotonic() < deadline, f"pod {name} never got there: {pod['status']}"
             time.sleep(0.05)
 
+    def gone(self, name: str, timeout: float = 30.0) -> None:
+        """Wait until the pod object ``name`` is removed from the store."""
+        from gitkube.errors import NotFound
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.get(name)
+            except NotFound:
+                return
+            assert time.monotonic() < deadline, f"pod {name} was not removed"
+            time.sleep(0.05)
+
     def containers(self, pod: Obj) -> list[Any]:
         return self.runtime.list_containers({"io.gitkube.pod-uid": pod["metadata"]["uid"]})
 

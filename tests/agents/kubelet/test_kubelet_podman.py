@@ -201,21 +201,13 @@ def test_podman_service_restart_is_survived(node: Node) -> None:
 
 
 def test_graceful_deletion_stops_with_sigterm_then_removes_the_pod(node: Node) -> None:
-    from gitkube.errors import NotFound
 
     pod = node.pod("graceful", [{"name": "main", "command": [
         "sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]}],
         terminationGracePeriodSeconds=20)
     node.wait("graceful", ready)
     node.client.delete("v1", "Pod", "default", "graceful", grace_period_seconds=20)
-    deadline = time.monotonic() + 15  # well below the 20 s grace: SIGTERM was honoured
-    while True:
-        try:
-            node.get("graceful")
-        except NotFound:
-            break
-        assert time.monotonic() < deadline, "the pod object was not removed"
-        time.sleep(0.05)
+    node.gone("graceful", timeout=15)  # well below the 20 s grace: SIGTERM was honoured
     assert not node.containers(pod)
 
 
@@ -334,7 +326,6 @@ def test_failing_post_start_stops_the_container_and_it_restarts(node: Node) -> N
 
 
 def test_pre_stop_runs_before_sigterm_when_the_pod_is_deleted(node: Node, tmp_path: Any) -> None:
-    from gitkube.errors import NotFound
 
     out = tmp_path / "out"
     out.mkdir()
@@ -349,14 +340,7 @@ def test_pre_stop_runs_before_sigterm_when_the_pod_is_deleted(node: Node, tmp_pa
         terminationGracePeriodSeconds=20)
     node.wait("drain", ready)
     node.client.delete("v1", "Pod", "default", "drain", grace_period_seconds=20)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            node.get("drain")
-        except NotFound:
-            break
-        assert time.monotonic() < deadline, "the pod object was not removed"
-        time.sleep(0.05)
+    node.gone("drain")
     assert not node.containers(pod)
     assert (out / "log").read_text() == "prestop\nterm\n"
 
@@ -512,7 +496,6 @@ def test_termination_messages_like_kubernetes(node: Node) -> None:
 
 
 def test_memory_empty_dir_is_a_shared_tmpfs_unmounted_with_the_pod(node: Node) -> None:
-    from gitkube.errors import NotFound
 
     pod = node.pod("ram", [
         {"name": "writer", "command": ["sh", "-c", "echo hi > /cache/x; exec sleep 600"],
@@ -533,14 +516,7 @@ def test_memory_empty_dir_is_a_shared_tmpfs_unmounted_with_the_pod(node: Node) -
         assert time.monotonic() < deadline, "the writer's file never showed in the reader"
         time.sleep(0.1)
     node.client.delete("v1", "Pod", "default", "ram", grace_period_seconds=0)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            node.get("ram")
-        except NotFound:
-            break
-        assert time.monotonic() < deadline, "the pod object was not removed"
-        time.sleep(0.05)
+    node.gone("ram")
     deadline = time.monotonic() + 10
     while host.parent.exists() and host.is_mount():
         assert time.monotonic() < deadline, "the tmpfs stayed mounted"
@@ -549,23 +525,12 @@ def test_memory_empty_dir_is_a_shared_tmpfs_unmounted_with_the_pod(node: Node) -
 
 
 def test_a_deleted_claims_data_goes_once_no_pod_mounts_it(node: Node) -> None:
-    from gitkube.errors import NotFound
 
     def claim(name: str) -> None:
         node.client.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                             "metadata": {"name": name, "namespace": "default"},
                             "spec": {"accessModes": ["ReadWriteOnce"],
                                      "resources": {"requests": {"storage": "1Mi"}}}})
-
-    def gone(name: str) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                node.get(name)
-            except NotFound:
-                return
-            assert time.monotonic() < deadline, f"pod {name} was not removed"
-            time.sleep(0.05)
 
     def wait_until(check: Any, what: str) -> None:
         deadline = time.monotonic() + 15
@@ -584,7 +549,7 @@ def test_a_deleted_claims_data_goes_once_no_pod_mounts_it(node: Node) -> None:
     wait_until(lambda: (keep / "f").exists() and (late / "f").exists(), "data written")
     # the pod goes, the claim stays: so does its data
     node.client.delete("v1", "Pod", "default", "uses-keep", grace_period_seconds=0)
-    gone("uses-keep")
+    node.gone("uses-keep")
     time.sleep(0.5)  # give a wrong removal the chance to happen
     assert (keep / "f").read_text() == "data\n"
     # the claim goes: its data too
@@ -595,7 +560,7 @@ def test_a_deleted_claims_data_goes_once_no_pod_mounts_it(node: Node) -> None:
     time.sleep(0.5)
     assert (late / "f").exists()
     node.client.delete("v1", "Pod", "default", "uses-late", grace_period_seconds=0)
-    gone("uses-late")
+    node.gone("uses-late")
     wait_until(lambda: not late.exists(), "the claim's data stayed after its pod went")
 
 
