@@ -84,6 +84,8 @@ class _PodState:
     # else changed the pod's containers (then they are listed again before the status)
     started: dict[str, ContainerInfo] = field(default_factory=dict)
     stale: bool = False
+    # emptyDir and claim volumes already given to the pod's fsGroup (done once per pod)
+    owned_volumes: set[str] = field(default_factory=set)
 
 
 def _attempt(info: ContainerInfo) -> int:
@@ -212,7 +214,7 @@ class PodSync:
         try:
             volumes: dict[str, Path] | None = prepare_volumes(pod, self.root, self._get,
                                                               self._allocatable())
-            own_volumes(pod, volumes or {})
+            own_volumes(pod, volumes or {}, st.owned_volumes)
             volume_error = ""
         except ConfigError as e:
             volumes, volume_error = None, e.message

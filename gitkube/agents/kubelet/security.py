@@ -106,20 +106,27 @@ def container_security(pod: Obj, container: Mapping[str, Any], *, seccomp_root: 
         seccomp=_seccomp(_merged(pod, container, "seccompProfile"), seccomp_root))
 
 
-def own_volumes(pod: Obj, volumes: Mapping[str, Path]) -> None:
+def own_volumes(pod: Obj, volumes: Mapping[str, Path], owned: set[str] | None = None) -> None:
     """``fsGroup``: the pod's volumes belong to that group, as upstream's volume ownership
     does: emptyDir and claims group-writable (``rw-rw----`` added), configMap and secret
     group-readable (``r--r-----`` added; also downwardAPI and projected), directories
-    setgid; hostPath is left alone."""
+    setgid; hostPath is left alone. A writable volume is walked once per pod, like
+    upstream's at mount time (``owned`` records the ones done; new files then inherit the
+    group through setgid); the kubelet's own files (configMap, ...) on every call, since it
+    rewrites them."""
     spec = pod.get("spec") or {}
     gid = (spec.get("securityContext") or {}).get("fsGroup")
     if gid is None:
         return
     for vol in spec.get("volumes") or []:
-        root = volumes.get(str(vol.get("name")))
+        name = str(vol.get("name"))
+        root = volumes.get(name)
         if root is None or "hostPath" in vol:
             continue
-        mask = 0o440 if any(k in vol for k in _READ_ONLY) else 0o660
+        writable = not any(k in vol for k in _READ_ONLY)
+        if writable and owned is not None and name in owned:
+            continue
+        mask = 0o660 if writable else 0o440
         for path in [root, *root.rglob("*")] if root.is_dir() else [root]:
             if path.is_symlink():
                 continue
@@ -130,6 +137,8 @@ def own_volumes(pod: Obj, volumes: Mapping[str, Path]) -> None:
             except OSError as e:
                 raise ConfigError(f"fsGroup {gid}: cannot give {path} to the group: "
                                   f"{e.strerror}") from e
+        if writable and owned is not None:
+            owned.add(name)
 
 
 __all__ = ["container_security", "needs_image_user", "own_volumes"]
