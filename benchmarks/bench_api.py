@@ -1,4 +1,4 @@
-"""API server benchmark (issue 7): a real `gitkube serve` measured from a second process.
+"""API server benchmark: a real `gitkube serve` measured from a second process.
 
     .venv/bin/python benchmarks/bench_api.py [--objects 10000] [--watchers 500] [--json]
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gitkube.agents.controllers import build_controllers
 from gitkube.agents.kubelet.simulate import SimulatedCluster
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.agents.scheduler import build_scheduler
 from gitkube.api import LocalClient
 from gitkube.store import open_store

@@ -151,7 +151,7 @@ def main() -> None:
 
     from gitkube.agents.converge import build_agents
     from gitkube.agents.kubelet.agent import cluster_id
-    from gitkube.agents.runtime import Manager
+    from gitkube.agents.manager import Manager
     from gitkube.api.local import LocalClient
     from gitkube.runtime.base import LABEL_CLUSTER
     from gitkube.store import open_store

@@ -156,7 +156,7 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
     """Pod startup at a steady rate (the SLO's setting): ``count`` single pods created one
     after another, each from creation to Ready, with the agents running in this process."""
     from gitkube.agents.converge import build_agents
-    from gitkube.agents.runtime import Manager
+    from gitkube.agents.manager import Manager
 
     state = Path(tempfile.mkdtemp(prefix="gk-bench-"))
     shutil.copytree(conf_dir, state / "podman")

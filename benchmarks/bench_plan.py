@@ -8,7 +8,7 @@
 3. cold plan: empty content cache; read + validate + list the live store + diff
 4. warm plan: the content cache is warm and one file changed since
 
-Targets (issue 4, 2-core machine): cold plan <= 4 s, warm plan <= 0.5 s, apply of 10,000
+Targets (2-core machine): cold plan <= 4 s, warm plan <= 0.5 s, apply of 10,000
 creates <= 3 s. The machine is shared: run it twice and take the lower figure.
 """
 

@@ -1,4 +1,4 @@
-"""Podman's own floor for a burst of pods (issue 6): how long Podman alone needs to run N
+"""Podman's own floor for a burst of pods: how long Podman alone needs to run N
 one-container pods started at once, with no gitkube agent, on three kinds of network.
 
     .venv/bin/python benchmarks/bench_podman_floor.py [--pods 20] [--rounds 3]

@@ -1,4 +1,4 @@
-"""Services benchmark (issue 9): gitkube's proxy (kernel and userspace modes) vs a pod
+"""Services benchmark: gitkube's proxy (kernel and userspace modes) vs a pod
 directly vs HAProxy.
 
     .venv/bin/python benchmarks/bench_proxy.py [--duration 5] [--connections 16]
@@ -50,8 +50,8 @@ from typing import Any, cast
 
 from gitkube.agents.controllers import deployment, endpoints, replicaset
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
+from gitkube.agents.manager import Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
-from gitkube.agents.runtime import Manager
 from gitkube.api.allocator import Ranges
 from gitkube.api.local import LocalClient
 from gitkube.errors import GitkubeError

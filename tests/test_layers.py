@@ -2,7 +2,7 @@
 
 Top to bottom: cli -> gitops | daemon | api.server -> plan | agents -> api -> schema | source
 | store | runtime -> model. Only store/ talks to SQLite or etcd, only runtime/ to Podman;
-agents never import each other except through the shared agent runtime and event recorder.
+agents never import each other except through the shared manager and event recorder.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gitkube"
 
 # The composition roots may wire sibling agents together; nothing else may.
 AGENT_ROOTS = {"converge", "netstack"}
-AGENT_SHARED = {"runtime", "events"}
+AGENT_SHARED = {"manager", "events"}
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

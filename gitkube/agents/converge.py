@@ -33,7 +33,7 @@ messages) and its latest Warning event. The agents stop when it returns; contain
 running (conmon supervises them), and the next gitkube run adopts them.
 
 ``build_agents(manager, runtime)`` is the composition the long-lived daemon reuses.
-It also runs the proxy and the cluster DNS add-on (gitkube/agents/netstack.py, issue 9) and
+It also runs the proxy and the cluster DNS add-on (gitkube/agents/netstack.py) and
 puts pods on gitkube's pod network (``$GITKUBE_POD_NETWORK``).
 """
 
@@ -50,7 +50,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from gitkube.agents.runtime import Agent, Manager
+from gitkube.agents.manager import Agent, Manager
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, NotFound
 from gitkube.model import kinds
@@ -140,10 +140,10 @@ def build_agents(manager: Manager, runtime: ContainerRuntime | None, *,
     The kubelet comes first: it refreshes its Node's heartbeat before the node-lifecycle
     controller looks at it. ``runtime=None``: no kubelet (``gitkube serve --no-kubelet``)."""
     from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-    from gitkube.agents.netstack import network_agents, pod_network  # issue 9
+    from gitkube.agents.netstack import network_agents, pod_network
     from gitkube.agents.scheduler import build_scheduler
 
-    network = pod_network()  # issue 9: pods on gitkube's network, with cluster DNS
+    network = pod_network()  # pods on gitkube's network, with cluster DNS
     if kubelet_config is None and network is not None:
         kubelet_config = KubeletConfig(network=network)
     agents: list[Agent] = [Kubelet(manager, runtime, kubelet_config)] \
@@ -158,7 +158,7 @@ def build_agents(manager: Manager, runtime: ContainerRuntime | None, *,
         factory = getattr(module, "controller", None)
         if factory is not None:
             agents.append(factory(manager))
-    agents += network_agents(manager, network)  # issue 9: the proxy and the cluster DNS
+    agents += network_agents(manager, network)  # the proxy and the cluster DNS
     for agent in agents:
         manager.add(agent)
     return agents

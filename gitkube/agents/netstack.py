@@ -1,4 +1,4 @@
-"""The node's service networking, as composed by ``converge.build_agents`` (issue 9).
+"""The node's service networking, as composed by ``converge.build_agents``.
 
 - ``pod_network()``: the NetworkConfig the kubelet puts pods on (``$GITKUBE_POD_NETWORK``,
   default ``gitkube0``; empty: none, pods stay on Podman's default network);
@@ -15,8 +15,8 @@ import os
 from typing import Literal, cast
 
 from gitkube.agents.dns import DnsAgent
+from gitkube.agents.manager import Agent, Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
-from gitkube.agents.runtime import Agent, Manager
 from gitkube.errors import GitkubeError
 from gitkube.runtime.network import NetworkConfig
 

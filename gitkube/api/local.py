@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gitkube.api import strategy
-from gitkube.api.allocator import ALLOCATIONS_PREFIX, ServiceAllocator  # issue 9
+from gitkube.api.allocator import ALLOCATIONS_PREFIX, ServiceAllocator
 from gitkube.api.client import (
     BindOp,
     Client,
@@ -99,7 +99,7 @@ class _Step:
     result: Obj | None  # the object as written (no resourceVersion yet) or as removed
     removed: bool = False
     ref: str = ""  # "Deployment default/web", for error messages
-    extra: tuple[StoreOp, ...] = ()  # issue 9: allocation claims committed with the op
+    extra: tuple[StoreOp, ...] = ()  # allocation claims committed with the op
 
 
 class LocalClient:
@@ -110,7 +110,7 @@ class LocalClient:
     def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None):
         self.store = store
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.allocator = ServiceAllocator(store)  # issue 9: ClusterIPs and NodePorts
+        self.allocator = ServiceAllocator(store)  # ClusterIPs and NodePorts
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -421,7 +421,7 @@ class LocalClient:
         A key may appear only once per transaction (BadRequest otherwise)."""
         steps: list[_Step] = []
         terminating: dict[str, bool] = {}
-        claims: set[str] = set()  # issue 9: addresses claimed earlier in this transaction
+        claims: set[str] = set()  # addresses claimed earlier in this transaction
         for i, op in enumerate(ops):
             try:
                 steps.append(self._plan(op, terminating=terminating, claims=claims))
@@ -462,7 +462,7 @@ class LocalClient:
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
         extra: tuple[StoreOp, ...] = ()
-        if rt.kind == "Service":  # issue 9: allocate, then validate what is stored
+        if rt.kind == "Service":  # allocate, then validate what is stored
             extra = tuple(self.allocator.on_write(new, None, set() if claims is None
                                                   else claims))
             strategy.validate(rt, new)
@@ -490,7 +490,7 @@ class LocalClient:
         new = strategy.prepare_update(rt, obj, old)
         if rt.kind != "Service":
             return self._finish_update(rt, key, name, kv, old, new)
-        # issue 9: keep/claim/release allocated addresses with the write
+        # keep/claim/release allocated addresses with the write
         if strategy.is_finalized(new):
             step = self._finish_update(rt, key, name, kv, old, new)
             return replace(step, extra=tuple(self.allocator.on_remove(old)))
@@ -548,7 +548,7 @@ class LocalClient:
         if plan.action == "remove":
             extra = tuple(self.allocator.on_remove(old)) if rt.kind == "Service" else ()
             return _Step(key, Delete(key, kv.mod_revision), old, removed=True, ref=label,
-                         extra=extra)  # issue 9: a Service's addresses go with it
+                         extra=extra)  # a Service's addresses go with it
         if plan.action == "none":
             return _Step(key, None, old, ref=label)
         return _Step(key, Update(key, encode(plan.object), kv.mod_revision), plan.object,
@@ -586,13 +586,13 @@ class LocalClient:
                 raise BadRequest(f"a transaction may touch {step.ref} only once")
             seen.add(step.key)
         store_ops = [s.op for s in steps if s.op is not None]
-        store_ops += [x for s in steps for x in s.extra]  # issue 9: allocation claims
+        store_ops += [x for s in steps for x in s.extra]  # allocation claims
         if not store_ops:
             return TxnResult(self.store.revision(), [self._existing(s) for s in steps])
         try:
             revision = self.store.txn(store_ops)
         except (KeyExists, KeyNotFound, RevisionConflict) as e:
-            if str(getattr(e, "key", "")).startswith(ALLOCATIONS_PREFIX):  # issue 9
+            if str(getattr(e, "key", "")).startswith(ALLOCATIONS_PREFIX):
                 raise Conflict(f"{e}: an address or port was allocated concurrently",
                                hint="retry the write") from e
             raise store_error(e, [s.key for s in steps], [s.ref for s in steps], single) from e

@@ -100,7 +100,7 @@ def kubelet(
 ) -> None:
     """Run the kubelet on local Podman for one node until interrupted."""
     from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-    from gitkube.agents.runtime import Manager
+    from gitkube.agents.manager import Manager
     from gitkube.runtime.base import ContainerRuntime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

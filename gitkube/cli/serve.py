@@ -211,7 +211,7 @@ def status(
     from gitkube.gitops.status import status_section
 
     st = daemon_status()
-    gitops_text, gitops_json = status_section(st.store)  # the GitOps sources (issue 8)
+    gitops_text, gitops_json = status_section(st.store)  # the GitOps sources
     if output is StatusOutput.json:
         typer.echo(json.dumps({**st.to_dict(), "gitops": gitops_json}, indent=2))
     else:

@@ -216,7 +216,7 @@ class Daemon:
     def _start_agents(self) -> str | None:
         from gitkube.agents.converge import build_agents
         from gitkube.agents.kubelet.agent import KubeletConfig
-        from gitkube.agents.runtime import Manager
+        from gitkube.agents.manager import Manager
 
         config = None
         if self._runtime is not None:

@@ -1,6 +1,6 @@
 """Which api the GitOps loop talks to: the running daemon's, or the store directly.
 
-The daemon's routing decides (``gitkube.daemon.client.client_for``, issue 7): when ``gitkube
+The daemon's routing decides (``gitkube.daemon.client.client_for``): when ``gitkube
 serve`` runs for the store, an HTTP client over its unix socket, and the daemon's agents
 converge what the loop applies; otherwise a ``LocalClient`` over the store opened in this
 process, and ``gitkube watch`` runs the agents itself. Using the same routing as every other

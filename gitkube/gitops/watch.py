@@ -160,7 +160,7 @@ class EmbeddedAgents:
 
     def start(self) -> None:
         from gitkube.agents.converge import build_agents
-        from gitkube.agents.runtime import Manager
+        from gitkube.agents.manager import Manager
 
         try:
             if self.runtime_name == "simulated":

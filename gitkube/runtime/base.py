@@ -87,7 +87,7 @@ class SandboxSpec:
     # the host's network and UTS namespaces (hostNetwork): no network, ports or hostname
     host_network: bool = False
     host_ipc: bool = False  # hostIPC: the pod's containers share no IPC namespace of its own
-    # issue 9 (networking): the network to join ("" = the engine's default) and the pod's
+    # networking: the network to join ("" = the engine's default) and the pod's
     # resolv.conf (empty = the engine's default)
     network: str = ""
     dns_servers: tuple[str, ...] = ()

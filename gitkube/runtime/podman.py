@@ -202,7 +202,7 @@ def host_settings(conf_dir: Path) -> Path:
 
 
 def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> None:
-    """issue 9: join the pod to ``spec.network`` and give it the resolv.conf asked for."""
+    """Join the pod to ``spec.network`` and give it the resolv.conf asked for."""
     if spec.network:
         body["netns"] = {"nsmode": "bridge"}
         body["Networks"] = {spec.network: {}}
@@ -491,7 +491,7 @@ class PodmanRuntime:
                 {"container_port": p.container_port, "host_port": p.host_port,
                  "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
         if spec.infra and not spec.host_network:
-            _network_fields(body, spec)  # issue 9 (without infra: on the container)
+            _network_fields(body, spec)  # (without infra: on the container)
         elif spec.infra:
             _network_fields(body, replace(spec, network=""))  # resolv.conf only
         created = ""
@@ -532,7 +532,7 @@ class PodmanRuntime:
         self._call("delete", f"/pods/{sandbox_id}", params={"force": True}, missing_ok=True,
                    ok=(200, 204))
 
-    # -- networks (issue 9: gitkube's pod network)
+    # -- networks (gitkube's pod network)
 
     def ensure_network(self, name: str, subnet: str, gateway: str,
                        labels: Mapping[str, str], interface: str = "") -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitkube.agents.runtime import Manager, ManualClock
+from gitkube.agents.manager import Manager, ManualClock
 from gitkube.api.client import Client
 from gitkube.api.local import LocalClient
 from gitkube.errors import APIError
@@ -106,7 +106,7 @@ class FakeKubelet:
 
     def __init__(self, manager: Any, nodes: list[str], *, auto_ready: bool = True,
                  bind: bool = True):
-        from gitkube.agents.runtime import Controller, Result
+        from gitkube.agents.manager import Controller, Result
 
         self.client = manager.client
         self.nodes = list(nodes)

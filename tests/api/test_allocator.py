@@ -1,4 +1,4 @@
-"""Service ClusterIP and NodePort allocation in the api write path (issue 9)."""
+"""Service ClusterIP and NodePort allocation in the api write path."""
 
 from __future__ import annotations
 

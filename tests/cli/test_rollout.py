@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from gitkube.agents.controllers import build_controllers
 from gitkube.agents.kubelet.simulate import SimulatedCluster
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.agents.scheduler import build_scheduler
 from gitkube.api.local import LocalClient
 from gitkube.cli import events as events_cli

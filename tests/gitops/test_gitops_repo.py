@@ -39,7 +39,7 @@ def agents(client: Client) -> Iterator[None]:
     """The scheduler, controllers and a kubelet on the simulated runtime, in this process,
     on the same store the hooks apply to."""
     from gitkube.agents.converge import build_agents
-    from gitkube.agents.runtime import Manager
+    from gitkube.agents.manager import Manager
     from gitkube.runtime.simulated import SimulatedRuntime
 
     manager = Manager(client)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitkube.agents.runtime import Agent, Manager
+from gitkube.agents.manager import Agent, Manager
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ from gitkube.agents.controllers.common import (
     with_controller,
 )
 from gitkube.agents.events import EventRecorder
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

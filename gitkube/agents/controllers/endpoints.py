@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from gitkube.agents.controllers.common import is_pod_active, is_pod_ready, selects
-from gitkube.agents.runtime import Controller, Informer, Manager, Result, key_of, split_key
+from gitkube.agents.manager import Controller, Informer, Manager, Result, key_of, split_key
 from gitkube.api.client import Client
 from gitkube.errors import AlreadyExists, NotFound
 

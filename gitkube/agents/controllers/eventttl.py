@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitkube.agents.controllers.common import parse_time
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, NotFound
 

@@ -25,7 +25,7 @@ import copy
 import logging
 from typing import Any
 
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

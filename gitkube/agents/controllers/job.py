@@ -46,7 +46,7 @@ from gitkube.agents.controllers.common import (
     set_condition,
 )
 from gitkube.agents.events import EventRecorder
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

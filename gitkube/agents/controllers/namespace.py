@@ -24,7 +24,7 @@ import logging
 import threading
 from typing import Any
 
-from gitkube.agents.runtime import Controller, Informer, Manager, Result
+from gitkube.agents.manager import Controller, Informer, Manager, Result
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
 from gitkube.model import kinds

@@ -31,7 +31,7 @@ from typing import Any
 
 from gitkube.agents.controllers.common import condition, parse_time, rfc3339
 from gitkube.agents.events import EventRecorder
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

@@ -41,7 +41,7 @@ from gitkube.agents.controllers.common import (
     template_hash,
 )
 from gitkube.agents.events import EventRecorder
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

@@ -17,7 +17,7 @@ from typing import Any
 
 from gitkube.agents.dns.records import Zone, build_zone
 from gitkube.agents.dns.server import Address, DnsServer, host_resolvers
-from gitkube.agents.runtime import Manager, key_of
+from gitkube.agents.manager import Manager, key_of
 from gitkube.runtime.network import NetworkConfig
 
 Obj = dict[str, Any]

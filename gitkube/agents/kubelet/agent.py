@@ -47,7 +47,7 @@ from gitkube.agents.kubelet.lifecycle import hook
 from gitkube.agents.kubelet.pods import PodSync, _PodState
 from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.volumes import getter_for, remove_claim_dir, remove_pod_dir
-from gitkube.agents.runtime import Manager, Result, WorkQueue, key_of, split_key
+from gitkube.agents.manager import Manager, Result, WorkQueue, key_of, split_key
 from gitkube.config import state_dir
 from gitkube.errors import Conflict, NotFound
 from gitkube.runtime.base import (
@@ -63,7 +63,7 @@ from gitkube.runtime.base import (
     RuntimeFailure,
     SandboxInfo,
 )
-from gitkube.runtime.network import prepare_node  # issue 9
+from gitkube.runtime.network import prepare_node
 
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
@@ -155,7 +155,7 @@ class Kubelet(PodSync):
         self._stop.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self.register_node()
-        if self.config.network:  # issue 9: service range routed locally, pod network present
+        if self.config.network:  # service range routed locally, pod network present
             prepare_node(self.runtime, self.config.network)
         self._initial = {key_of(p) for p in self.pods.list() if self._mine(p)}
         if not self._initial:

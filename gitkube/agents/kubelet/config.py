@@ -29,7 +29,7 @@ class KubeletConfig:
     root_dir: Path | None = None  # None: <state_dir>/kubelet
     # Extra labels on everything created (tests use one per run to find leftovers).
     runtime_labels: dict[str, str] = field(default_factory=dict)
-    # issue 9: a gitkube.runtime.network.NetworkConfig: pods join that network, get the
+    # a gitkube.runtime.network.NetworkConfig: pods join that network, get the
     # cluster DNS in resolv.conf and the service environment variables (None: engine default)
     network: Any = None
 

@@ -39,10 +39,10 @@ from gitkube.agents.kubelet.volumes import (
     prepare_volumes,
     resolve_env,
 )
-from gitkube.agents.runtime import Informer, Result
+from gitkube.agents.manager import Informer, Result
 from gitkube.api.client import Client
 from gitkube.errors import Conflict, NotFound
-from gitkube.model.network import container_service_env  # issue 9
+from gitkube.model.network import container_service_env
 from gitkube.model.quantity import parse_quantity
 from gitkube.runtime.base import (
     ADDRESS_TAKEN,
@@ -65,7 +65,7 @@ from gitkube.runtime.base import (
     SandboxInfo,
     SandboxSpec,
 )
-from gitkube.runtime.network import sandbox_fields  # issue 9
+from gitkube.runtime.network import sandbox_fields
 
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
@@ -445,7 +445,7 @@ class PodSync:
                 raise ConfigError(volume_error)
             env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address,
                               allocatable=self._allocatable())
-            if self.services is not None:  # issue 9: service links first, the pod's env wins
+            if self.services is not None:  # service links first, the pod's env wins
                 env = {**container_service_env(pod, self.services.list(
                     pod["metadata"].get("namespace"))), **env}
             mounts = container_mounts(c, volumes) + self._termination_mount(pod, c, attempt)

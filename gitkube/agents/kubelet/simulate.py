@@ -35,7 +35,7 @@ from typing import Any
 from gitkube.agents.kubelet import node as nodes
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.kubelet.status import rfc3339
-from gitkube.agents.runtime import Manager, key_of
+from gitkube.agents.manager import Manager, key_of
 from gitkube.api.client import Client, CreateOp
 from gitkube.errors import AlreadyExists, APIError, Conflict, NotFound
 from gitkube.runtime.base import LABEL_POD_UID

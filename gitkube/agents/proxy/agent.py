@@ -52,10 +52,10 @@ import threading
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
+from gitkube.agents.manager import Manager, key_of
 from gitkube.agents.proxy.dataplane import Dataplane
 from gitkube.agents.proxy.nft import KernelPort, NftError, NftTable
 from gitkube.agents.proxy.table import service_ports
-from gitkube.agents.runtime import Manager, key_of
 from gitkube.errors import Conflict, NotFound
 from gitkube.model.network import service_cidr
 from gitkube.runtime.network import NetworkError, ensure_service_range

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from gitkube.agents.runtime import Informer, key_of
+from gitkube.agents.manager import Informer, key_of
 from gitkube.agents.scheduler.cache import SchedulerCache
 from gitkube.agents.scheduler.config import SchedulerConfig
 from gitkube.agents.scheduler.framework import Framework, ScheduleResult
@@ -42,7 +42,7 @@ from gitkube.errors import APIError, GitkubeError
 
 if TYPE_CHECKING:
     from gitkube.agents.events import EventRecorder
-    from gitkube.agents.runtime import Manager
+    from gitkube.agents.manager import Manager
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.scheduler")

@@ -14,7 +14,7 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from gitkube.agents.dns import DnsAgent, DnsConfig
 from gitkube.agents.dns.records import Srv, build_zone
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.model.network import pod_dns, service_env
 from gitkube.store import open_store

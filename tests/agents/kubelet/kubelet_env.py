@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import ContainerRuntime
 from gitkube.runtime.testing import EXAMPLE_IMAGE, podman_for_tests, podman_missing, sweep

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import LABEL_POD_UID
 from gitkube.runtime.simulated import SimulatedRuntime

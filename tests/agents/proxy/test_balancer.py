@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from gitkube.agents.manager import ManualClock
 from gitkube.agents.proxy.balancer import Balancer
 from gitkube.agents.proxy.table import Backend, service_ports
-from gitkube.agents.runtime import ManualClock
 
 A, B, C = Backend("10.0.0.1", 80), Backend("10.0.0.2", 80), Backend("10.0.0.3", 80)
 

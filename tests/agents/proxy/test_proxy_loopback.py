@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from gitkube.agents.manager import Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
 from gitkube.agents.proxy.nft import NftError, nft
-from gitkube.agents.runtime import Manager
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gitkube.agents.manager import Manager
 from gitkube.agents.netstack import network_agents, proxy_backend
 from gitkube.agents.proxy import ProxyAgent
-from gitkube.agents.runtime import Manager
 from gitkube.api.local import LocalClient
 from gitkube.errors import GitkubeError
 from gitkube.store import open_store

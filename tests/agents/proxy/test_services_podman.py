@@ -30,9 +30,9 @@ import pytest
 from gitkube.agents.controllers import deployment, endpoints, replicaset, statefulset
 from gitkube.agents.dns import DnsAgent, DnsConfig
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
+from gitkube.agents.manager import Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
 from gitkube.agents.proxy.nft import NftError, nft
-from gitkube.agents.runtime import Manager
 from gitkube.api.allocator import Ranges
 from gitkube.api.local import LocalClient
 from gitkube.errors import GitkubeError

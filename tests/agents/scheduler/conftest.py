@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
 

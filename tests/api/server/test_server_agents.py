@@ -12,7 +12,7 @@ from test_server_kubectl import KUBECTL, Kubectl
 
 from gitkube.agents.controllers import build_controllers
 from gitkube.agents.kubelet.simulate import SimulatedCluster
-from gitkube.agents.runtime import Manager
+from gitkube.agents.manager import Manager
 from gitkube.agents.scheduler import build_scheduler
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")

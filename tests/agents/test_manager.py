@@ -1,4 +1,4 @@
-"""The agent runtime: work queue semantics, informers over a real SQLite store, Manager."""
+"""The agent machinery: work queue semantics, informers over a real SQLite store, Manager."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from agenttest import eventually
 
 from gitkube.agents.events import EventRecorder
-from gitkube.agents.runtime import (
+from gitkube.agents.manager import (
     Controller,
     Informer,
     Manager,

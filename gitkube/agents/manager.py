@@ -1,4 +1,4 @@
-"""The agent runtime: informers, a work queue, level-triggered reconcilers, a Manager.
+"""The agent machinery: informers, a work queue, level-triggered reconcilers, a Manager.
 
 Contract (read this before writing an agent)
 ============================================
