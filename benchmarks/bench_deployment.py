@@ -27,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitkube.agents.controllers import build_controllers
+from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.manager import Manager
-from gitkube.agents.scheduler import build_scheduler
 from gitkube.api import LocalClient
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 TARGET_SECONDS = 10.0
@@ -53,12 +53,11 @@ def deployment(replicas: int) -> dict[str, Any]:
                                       "resources": {"requests": res, "limits": res}}]}}}}
 
 
-def run(url: str, replicas: int, nodes: int, trace: bool) -> dict[str, Any]:
+def run(url: str, state: Path, replicas: int, nodes: int, trace: bool) -> dict[str, Any]:
     store = open_store(url)
     client = LocalClient(store)
     manager = Manager(client)
-    build_controllers(manager)
-    manager.add(build_scheduler(client, manager=manager))
+    compose(manager, Settings.defaults(state), names=(*CONTROLLERS, "scheduler"))
     sim = SimulatedCluster(client, nodes=nodes, pods=max(110, 2 * replicas // nodes + 10),
                            heartbeat_interval=10.0, manager=manager)
     manager.add(sim)
@@ -118,7 +117,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = (f"sqlite:///{Path(tmp) / 'bench.db'}" if args.store == "sqlite"
                else "memory://")
-        r = run(url, args.replicas, args.nodes, args.tracemalloc)
+        r = run(url, Path(tmp), args.replicas, args.nodes, args.tracemalloc)
     verdict = "PASS" if r["ok"] and r["seconds"] <= TARGET_SECONDS else "FAIL"
     print(f"Deployment of {args.replicas} replicas on {args.nodes} simulated nodes "
           f"({args.store} store)")

@@ -22,6 +22,7 @@ Prints p50/p95 for each; targets p95 <= 1 s to applied, <= 2 s to Running.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -149,31 +150,24 @@ def main() -> None:
     os.environ["GITKUBE_NO_DAEMON"] = "1"
     url = f"sqlite:///{work / 'state' / 'state.db'}"
 
-    from gitkube.agents.converge import build_agents
+    from gitkube.agents.compose import AgentSet, open_runtime
     from gitkube.agents.kubelet.agent import cluster_id
-    from gitkube.agents.manager import Manager
     from gitkube.api.local import LocalClient
     from gitkube.runtime.base import LABEL_CLUSTER
+    from gitkube.settings import Settings
     from gitkube.store import open_store
 
     image = "localhost/gitkube-example:1"
-    runtime: Any
+    settings = dataclasses.replace(Settings.from_env(os.environ), runtime=args.runtime)
     if args.runtime == "podman":
-        from gitkube.runtime.podman import PodmanRuntime
         from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image
 
         ensure_example_image()
         image = EXAMPLE_IMAGE
-        runtime = PodmanRuntime()
-    else:
-        from gitkube.runtime.simulated import SimulatedRuntime
-
-        runtime = SimulatedRuntime()
+    runtime = open_runtime(settings)
     client = LocalClient(open_store(url))
     cluster = cluster_id(client)
-    manager = Manager(client)
-    build_agents(manager, runtime)
-    manager.start()
+    agents = AgentSet(client, settings, runtime).start()
     clock = Clock(LocalClient(open_store(url)))
     bare, clone = work / "deploy.git", work / "clone"
     watcher: subprocess.Popen[bytes] | None = None
@@ -245,14 +239,12 @@ def main() -> None:
             watcher.terminate()
             watcher.wait(10)
         clock.stop()
-        manager.stop()
+        agents.stop()
         if args.runtime == "podman":
             from gitkube.runtime.testing import sweep
 
             sweep(runtime, {LABEL_CLUSTER: cluster})
-        close = getattr(runtime, "close", None)
-        if callable(close):
-            close()
+        runtime.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -155,8 +155,8 @@ def run_gitkube(manifests: Path, replicas: int, state: Path, n: int) -> tuple[fl
 def run_steady(count: int, conf_dir: Path) -> list[float]:
     """Pod startup at a steady rate (the SLO's setting): ``count`` single pods created one
     after another, each from creation to Ready, with the agents running in this process."""
-    from gitkube.agents.converge import build_agents
-    from gitkube.agents.manager import Manager
+    from gitkube.agents.compose import AgentSet
+    from gitkube.settings import Settings
 
     state = Path(tempfile.mkdtemp(prefix="gk-bench-"))
     shutil.copytree(conf_dir, state / "podman")
@@ -164,11 +164,8 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
     client = LocalClient(open_store(url))
     cluster = cluster_id(client)
     runtime = PodmanRuntime(base_dir=state / "podman")
-    manager = Manager(client)
-    from gitkube.agents.kubelet.agent import KubeletConfig
-
-    build_agents(manager, runtime, kubelet_config=KubeletConfig(root_dir=state / "kubelet"))
-    manager.start()
+    agents = AgentSet(client, Settings.from_env(os.environ | {"GITKUBE_STATE_DIR": str(state)}),
+                      runtime).start()
     clock = PodClock(url)
     try:
         for i in range(count):
@@ -183,7 +180,7 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
                 time.sleep(0.01)
     finally:
         startups = clock.stop()
-        manager.stop()
+        agents.stop()
         sweep(runtime, {LABEL_CLUSTER: cluster})
         runtime.close()
         shutil.rmtree(state, ignore_errors=True)
@@ -193,10 +190,11 @@ def run_steady(count: int, conf_dir: Path) -> list[float]:
 def run_runtime_burst(state: Path, count: int, n: int) -> list[float]:
     """Podman alone: ``count`` one-container pods through the kubelet's runtime calls, all at
     once; each pod's seconds from the burst's start to its container running."""
-    from gitkube.runtime.network import NetworkConfig, sandbox_fields
+    from gitkube.runtime.network import sandbox_fields
+    from gitkube.settings import Settings
 
     labels = {LABEL_CLUSTER: f"bench-kubelet-alone-{os.getpid()}-{n}"}
-    net = NetworkConfig.from_env()
+    net = Settings.from_env(os.environ).network
     runtime = PodmanRuntime(base_dir=state / "podman")
     runtime.ensure_network(net.name, net.subnet, net.gateway, net.labels)
     # every pod of the burst is in "default": one resolv.conf for all

@@ -90,13 +90,16 @@ def main() -> None:
     n = args.objects
 
     work = Path(tempfile.mkdtemp(prefix="gitkube-bench-plan-"))
-    os.environ["GITKUBE_STATE_DIR"] = str(work / "state")
-    # imported after GITKUBE_STATE_DIR is set: the content cache lives under it
+    os.environ["GITKUBE_STATE_DIR"] = str(work / "state")  # for the `gitkube` runs below
     from gitkube.api.local import LocalClient
     from gitkube.plan.apply import apply_plan
     from gitkube.plan.build import build_plan, load_desired
     from gitkube.plan.sourceinfo import describe
+    from gitkube.settings import Settings
+    from gitkube.source.loader import SourceOptions
     from gitkube.store import open_store
+
+    settings = Settings.defaults(work / "state")  # the content and plan caches live under it
 
     try:
         repo_dir = work / "repo"
@@ -115,13 +118,14 @@ def main() -> None:
 
         def plan_once():  # type: ignore[no-untyped-def]
             t = time.perf_counter()
-            desired = load_desired(manifests)
+            desired = load_desired(manifests, options=SourceOptions.of(settings))
             phases["read+validate"] = time.perf_counter() - t
             t = time.perf_counter()
             source = describe(manifests)
             phases["git identity"] = time.perf_counter() - t
             t = time.perf_counter()
-            plan = build_plan(client, desired, source, store_url=url, use_cache=True)
+            plan = build_plan(client, desired, source, store_url=url,
+                              cache_dir=settings.cache_dir)
             phases["list live+diff"] = time.perf_counter() - t
             return plan
 

@@ -22,7 +22,7 @@ from gitkube import __version__
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import ValidationFailed
 from gitkube.source.cache import code_digest
-from gitkube.source.loader import LoadResult, Snapshot, snapshot
+from gitkube.source.loader import LoadResult, Snapshot, SourceOptions, snapshot
 
 _MEMO = "validate-report"
 _PKG = Path(__file__).parent
@@ -79,14 +79,15 @@ def _check(snap: Snapshot) -> Report:
 
 
 def validate(path: str | os.PathLike[str], revision: str | None = None, *,
-             use_cache: bool = True, need_documents: bool = False) -> Report:
+             options: SourceOptions | None = None, need_documents: bool = False) -> Report:
     """Read and check every manifest below ``path`` (at ``revision`` if given): every
     problem, sorted by file and position. With ``need_documents`` the report always carries
-    the loaded documents (``result``). Raises UsageError/SourceError only when the directory
-    or revision itself cannot be read."""
+    the loaded documents (``result``). ``options``: the content cache and limits (default:
+    no cache). Raises UsageError/SourceError only when the directory or revision itself
+    cannot be read."""
     from gitkube.schema import SCHEMA_VERSION
 
-    snap = snapshot(path, revision, check_version=SCHEMA_VERSION, use_cache=use_cache)
+    snap = snapshot(path, revision, check_version=SCHEMA_VERSION, options=options)
     fingerprint = snap.fingerprint(__version__, _REPORT_CODE)
     memo = snap.memo.get(_MEMO)
     if not need_documents and isinstance(memo, tuple) and len(memo) == 4 \
@@ -103,10 +104,11 @@ def validate(path: str | os.PathLike[str], revision: str | None = None, *,
     return report
 
 
-def load_valid(path: str | os.PathLike[str], revision: str | None = None) -> LoadResult:
+def load_valid(path: str | os.PathLike[str], revision: str | None = None, *,
+               options: SourceOptions | None = None) -> LoadResult:
     """The documents below ``path`` (at ``revision``), or ValidationFailed carrying every
     diagnostic when any is an error."""
-    report = validate(path, revision, need_documents=True)
+    report = validate(path, revision, options=options, need_documents=True)
     if not report.valid:
         raise ValidationFailed(report.diagnostics)
     assert report.result is not None

@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "gitkube"
 
 # The composition roots may wire sibling agents together; nothing else may.
-AGENT_ROOTS = {"converge", "netstack"}
+AGENT_ROOTS = {"converge", "compose"}
 AGENT_SHARED = {"manager", "events"}
 
 
@@ -72,18 +72,20 @@ def test_every_module_was_read() -> None:
     ("layers", "allowed"),
     [
         ({"model"}, {"errors"}),
-        ({"errors", "diagnostics", "config"}, set()),
-        ({"store"}, {"config", "errors"}),
-        ({"schema", "source", "validate"}, {"model", "errors", "diagnostics", "config"}),
-        ({"runtime"}, {"model", "errors", "config"}),
-        ({"api"}, {"schema", "store", "model", "errors", "diagnostics", "config"}),
+        ({"errors", "diagnostics", "config", "procenv"}, set()),
+        ({"settings"}, {"model", "errors"}),
+        ({"store"}, {"config", "errors", "settings"}),
+        ({"schema", "source", "validate"},
+         {"model", "errors", "diagnostics", "config", "settings"}),
+        ({"runtime"}, {"model", "errors", "config", "settings", "procenv"}),
+        ({"api"}, {"schema", "store", "model", "errors", "diagnostics", "config", "settings"}),
         (
             {"plan"},
             {"api", "validate", "source", "schema", "store", "model", "errors", "diagnostics",
-             "config"},
+             "config", "settings"},
         ),
     ],
-    ids=["model", "base", "store", "schema+source", "runtime", "api", "plan"],
+    ids=["model", "base", "settings", "store", "schema+source", "runtime", "api", "plan"],
 )
 def test_lower_layers_do_not_import_upper_ones(layers: set[str], allowed: set[str]) -> None:
     assert _violations("layering", allowed, layers) == []

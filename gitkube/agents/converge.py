@@ -17,7 +17,7 @@ anything else          it exists
 =====================  ==============================================================
 
 Deleted objects are waited for too (``gone=``: ``gitkube delete``, and the objects an apply
-pruned): a ``Gone`` target is done when the object is gone from the store (a new object of
+pruned): a ``Deleted`` target is done when the object is gone from the store (a new object of
 that name does not count), nothing it owned is left (ownerReferences, transitively: a
 Deployment's ReplicaSets and Pods), and no pod sandbox of that namespace is left in the
 container runtime without its pod (the kubelet stops and removes those). A deleted Namespace
@@ -25,32 +25,28 @@ is done when it is gone and nothing is left inside it (Events aside: the namespa
 purges them, but one recorded by a racing agent must not hold the wait) and no pod sandbox is
 labelled with it. Without a runtime (a daemon runs the agents) the sandboxes are not checked.
 
-On a terminal it redraws one progress line (objects converged / total, pods by phase);
-otherwise it writes a plain line whenever an object converges and a summary every 10 s.
-When the time is up (or a Job failed) the result names each unconverged object and why:
-its status, the state of its pods that are not ready (waiting reasons, unschedulable
-messages) and its latest Warning event. The agents stop when it returns; containers keep
-running (conmon supervises them), and the next gitkube run adopts them.
+Each look at the targets is reported to ``on_progress`` as a ``Progress`` (plain data; the
+CLI draws it: one redrawn line on a terminal, plain lines otherwise). When the time is up
+(or a Job failed) the result names each unconverged object and why: its status, the state
+of its pods that are not ready (waiting reasons, unschedulable messages) and its latest
+Warning event. ``report(result)`` is that as text.
 
-``build_agents(manager, runtime)`` is the composition the long-lived daemon reuses.
-It also runs the proxy and the cluster DNS add-on (gitkube/agents/netstack.py) and
-puts pods on gitkube's pod network (``$GITKUBE_POD_NETWORK``).
+``converge(..., agents=AgentSet(...))`` runs the agents (gitkube/agents/compose.py) while it
+waits and stops them when it returns; containers keep running (conmon supervises them),
+and the next gitkube run adopts them. Without ``agents`` it only waits (a daemon's agents
+do the work).
 """
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import logging
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from gitkube.agents.manager import Agent, Manager
+from gitkube.agents.compose import AgentSet
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, NotFound
 from gitkube.model import kinds
@@ -67,8 +63,6 @@ from gitkube.runtime.base import (
 log = logging.getLogger("gitkube.converge")
 Obj = dict[str, Any]
 
-CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
-               "gc", "namespace", "nodelifecycle")
 WORKLOADS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job")
 
 
@@ -80,14 +74,14 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class Gone:
+class Deleted:
     """A deleted object to wait for (module docstring). ``uid``: the deleted object's; its
     dependents are found by it, and an object recreated under the name does not count."""
     ref: ObjectRef
     uid: str | None = None
 
     @classmethod
-    def of(cls, obj: Obj) -> Gone:
+    def of(cls, obj: Obj) -> Deleted:
         return cls(ObjectRef.of(obj), str((obj.get("metadata") or {}).get("uid") or "") or None)
 
 
@@ -96,72 +90,10 @@ class ConvergeResult:
     ok: bool
     elapsed: float
     total: int
-    removed: int = 0  # how many of ``total`` were Gone targets
+    removed: int = 0  # how many of ``total`` were Deleted targets
     unconverged: list[tuple[ObjectRef, str]] = field(default_factory=list)
     failed: list[tuple[ObjectRef, str]] = field(default_factory=list)
     pods: dict[str, int] = field(default_factory=dict)
-
-
-_prestarted: Future[ContainerRuntime] | None = None
-
-
-def _start_runtime() -> ContainerRuntime:
-    from gitkube.runtime.podman import PodmanRuntime, cli_linger
-
-    runtime = PodmanRuntime(linger=cli_linger())
-    runtime.version()  # the API service sets itself up on its first real request
-    return runtime
-
-
-def _close_unused() -> None:
-    future = _prestarted
-    if future is not None and future.done() and future.exception() is None:
-        future.result().close()
-
-
-def prestart() -> None:
-    """Start the container runtime in the background, so that it is ready when
-    ``converge`` needs it (``apply --wait`` calls this before planning). A runtime that is
-    never used is closed when the process exits."""
-    global _prestarted
-    from gitkube.agents.netstack import proxy_backend
-
-    proxy_backend()  # a bad $GITKUBE_PROXY_MODE stops the command before anything is written
-    if _prestarted is None:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime-start")
-        _prestarted = pool.submit(_start_runtime)
-        pool.shutdown(wait=False)
-        atexit.register(_close_unused)
-
-
-def build_agents(manager: Manager, runtime: ContainerRuntime | None, *,
-                 kubelet_config: Any = None) -> list[Agent]:
-    """The kubelet, the scheduler and every controller module present, on ``manager``.
-    The kubelet comes first: it refreshes its Node's heartbeat before the node-lifecycle
-    controller looks at it. ``runtime=None``: no kubelet (``gitkube serve --no-kubelet``)."""
-    from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-    from gitkube.agents.netstack import network_agents, pod_network
-    from gitkube.agents.scheduler import build_scheduler
-
-    network = pod_network()  # pods on gitkube's network, with cluster DNS
-    if kubelet_config is None and network is not None:
-        kubelet_config = KubeletConfig(network=network)
-    agents: list[Agent] = [Kubelet(manager, runtime, kubelet_config)] \
-        if runtime is not None else []
-    agents.append(build_scheduler(manager.client, None, manager=manager))
-    for name in CONTROLLERS:
-        try:
-            module = importlib.import_module(f"gitkube.agents.controllers.{name}")
-        except ImportError:
-            log.debug("no %s controller", name)
-            continue
-        factory = getattr(module, "controller", None)
-        if factory is not None:
-            agents.append(factory(manager))
-    agents += network_agents(manager, network)  # the proxy and the cluster DNS
-    for agent in agents:
-        manager.add(agent)
-    return agents
 
 
 # --- what "converged" means -----------------------------------------------------------------
@@ -266,14 +198,14 @@ class Converger:
     """Evaluates the targets against the store (see the module docstring)."""
 
     def __init__(self, client: Client, refs: Iterable[ObjectRef], *,
-                 gone: Iterable[Gone] = (), runtime: ContainerRuntime | None = None):
+                 gone: Iterable[Deleted] = (), runtime: ContainerRuntime | None = None):
         self.client = client
         self.refs = list(refs)
         self.gone = {g.ref: g for g in gone if g.ref not in set(self.refs)}
         self.runtime = runtime
         self.namespaces = sorted({r.namespace for r in self.refs if r.namespace}
                                  | {_space_of(r) for r in self.gone})
-        # uids of each Gone target's dependents seen so far (they may go before their own)
+        # uids of each Deleted target's dependents seen so far (they may go before their own)
         self._owned: dict[ObjectRef, set[str]] = {
             r: {g.uid} if g.uid else set() for r, g in self.gone.items()}
         self._cluster: str | None = None
@@ -314,7 +246,7 @@ class Converger:
                     continue
         return out
 
-    def _gone_verdict(self, target: Gone, contents: list[Obj]) -> Verdict:
+    def _gone_verdict(self, target: Deleted, contents: list[Obj]) -> Verdict:
         ref = target.ref
         obj = self._get(ref)
         if obj is not None and target.uid and obj["metadata"].get("uid") != target.uid:
@@ -412,7 +344,7 @@ class Converger:
 
 
 def _space_of(ref: ObjectRef) -> str:
-    """The namespace a Gone target's leftovers live in (a Namespace's own name)."""
+    """The namespace a Deleted target's leftovers live in (a Namespace's own name)."""
     return ref.name if ref.kind == "Namespace" and not ref.namespace else ref.namespace
 
 
@@ -438,15 +370,68 @@ def _ref_text(ref: ObjectRef) -> str:
     return f"{ref.kind} {ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind} {ref.name}"
 
 
-def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
+@dataclass(frozen=True)
+class Progress:
+    """One look at the targets, for a progress display (drawn by the caller)."""
+
+    elapsed: float
+    done: int                      # targets converged (or gone) so far
+    total: int
+    pods: Mapping[str, int]        # pods of the targets' namespaces, by phase
+    deleting: bool                 # only deletions are waited for
+    newly: tuple[tuple[ObjectRef, str], ...] = ()  # converged since the last look: detail
+    gone: frozenset[ObjectRef] = frozenset()       # which targets are deletions
+
+    def summary(self) -> str:
+        """One line: "converging: 2/5 objects ready; pods: 3 Running (4s)"."""
+        pods = ", ".join(f"{n} {ph}" for ph, n in sorted(self.pods.items())) or "none"
+        if not self.deleting:
+            return (f"converging: {self.done}/{self.total} objects ready; pods: {pods} "
+                    f"({self.elapsed:.0f}s)")
+        return (f"deleting: {self.done}/{self.total} objects gone; pods left: {pods} "
+                f"({self.elapsed:.0f}s)")
+
+    def notes(self) -> list[str]:
+        """A line per target that converged since the last look."""
+        return [f"{'gone' if ref in self.gone else 'converged'}: {_ref_text(ref)} ({detail})"
+                for ref, detail in sorted(self.newly, key=lambda item: _ref_text(item[0]))]
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+class PlainProgress:
+    """A ``ProgressSink`` for a log, a pipe or a git hook's output: a line whenever an
+    object converges, and the summary every ``every`` seconds."""
+
+    def __init__(self, out: TextIO, *, prefix: str = "", every: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.out = out
+        self.prefix = prefix
+        self.every = every
+        self._clock = clock
+        self._last_summary = clock()
+
+    def __call__(self, progress: Progress) -> None:
+        lines = progress.notes()
+        now = self._clock()
+        if now - self._last_summary >= self.every:
+            lines.append(progress.summary())
+            self._last_summary = now
+        self.out.write("".join(f"{self.prefix}{line}\n" for line in lines))
+        self.out.flush()
+
+
+def wait(converger: Converger, timeout: float, *, on_progress: ProgressSink | None = None,
          poll: float = 0.1, clock: Callable[[], float] = time.monotonic) -> ConvergeResult:
     """Poll until every target converged, one failed for good, or ``timeout`` (every
-    ``poll`` s: a few store reads, so the last pod's readiness ends the wait soon)."""
+    ``poll`` s: a few store reads, so the last pod's readiness ends the wait soon). Each
+    look goes to ``on_progress``."""
     start = clock()
     done_before: set[ObjectRef] = set()
-    last_summary = start
     verdicts: dict[ObjectRef, Verdict] = {}
     phases: Counter[str] = Counter()
+    gone = frozenset(converger.gone)
     while True:
         verdicts = converger.evaluate()
         pods = converger.pods()
@@ -454,30 +439,15 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
         done = {r for r, v in verdicts.items() if v.done}
         failed = [r for r, v in verdicts.items() if v.failed]
         now = clock()
-        pods_text = ", ".join(f"{n} {ph}" for ph, n in sorted(phases.items())) or "none"
-        if converger.refs:
-            line = (f"converging: {len(done)}/{len(verdicts)} objects ready; pods: {pods_text} "
-                    f"({now - start:.0f}s)")
-        else:  # only deletions
-            line = (f"deleting: {len(done)}/{len(verdicts)} objects gone; pods left: "
-                    f"{pods_text} ({now - start:.0f}s)")
-        if live:
-            out.write("\r\033[K" + line)
-            out.flush()
-        else:
-            for ref in sorted(done - done_before, key=_ref_text):
-                what = "gone" if ref in converger.gone else "converged"
-                out.write(f"{what}: {_ref_text(ref)} ({verdicts[ref].detail})\n")
-            if now - last_summary >= 10:
-                out.write(line + "\n")
-                last_summary = now
-            out.flush()
+        if on_progress is not None:
+            on_progress(Progress(
+                elapsed=now - start, done=len(done), total=len(verdicts), pods=dict(phases),
+                deleting=not converger.refs, gone=gone,
+                newly=tuple((r, verdicts[r].detail) for r in done - done_before)))
         done_before = done
         if len(done) == len(verdicts) or failed or now - start >= timeout:
             break
         time.sleep(poll)
-    if live:
-        out.write("\r\033[K")
     result = ConvergeResult(ok=len(done) == len(verdicts), elapsed=clock() - start,
                             total=len(verdicts), pods=dict(phases),
                             removed=len(converger.gone))
@@ -490,41 +460,23 @@ def wait(converger: Converger, timeout: float, *, out: TextIO, live: bool,
 
 
 def converge(client: Client, refs: Iterable[ObjectRef], *, timeout: float = 300.0,
-             out: TextIO | None = None, live: bool | None = None,
-             runtime: ContainerRuntime | None = None, kubelet_config: Any = None,
-             manager: Manager | None = None, run_agents: bool = True,
-             gone: Iterable[Gone] = ()) -> ConvergeResult:
-    """Run the agents until ``refs`` converge and ``gone`` are gone (module docstring).
-    ``run_agents=False``: only wait (a ``gitkube serve`` daemon runs the agents)."""
-    out = out or sys.stdout
-    live = out.isatty() if live is None else live
-    if not run_agents:
-        converger = Converger(client, refs, gone=gone)
-        converger.evaluate()  # note the dependents while they are there
-        return wait(converger, timeout, out=out, live=live)
-    global _prestarted
-    own_runtime = runtime is None
-    if runtime is None:
-        future, _prestarted = _prestarted, None
-        runtime = future.result() if future is not None else _start_runtime()
-    manager = manager or Manager(client)
-    agents = build_agents(manager, runtime, kubelet_config=kubelet_config)
+             on_progress: ProgressSink | None = None, agents: AgentSet | None = None,
+             gone: Iterable[Deleted] = ()) -> ConvergeResult:
+    """Wait until ``refs`` converge and ``gone`` are gone (module docstring). With
+    ``agents`` (not started), run them meanwhile: they start here and stop when it returns;
+    their runtime is also checked for containers of deleted pods. Without: only wait (a
+    daemon's agents converge what was applied)."""
+    runtime = agents.runtime if agents is not None else None
     converger = Converger(client, refs, gone=gone, runtime=runtime)
     if converger.gone:
         converger.evaluate()  # note the dependents before the garbage collector runs
+    if agents is None:
+        return wait(converger, timeout, on_progress=on_progress)
     started = time.monotonic()
-    try:
-        manager.start()
-        kubelet = agents[0]
-        waiter = getattr(kubelet, "wait_initial_sync", None)
-        if waiter is not None:
-            waiter(timeout)  # statuses from an earlier run are stale until re-synced
+    with agents:
+        agents.wait_initial_sync(timeout)  # statuses from an earlier run are stale till then
         left = max(0.0, timeout - (time.monotonic() - started))
-        return wait(converger, left, out=out, live=live)
-    finally:
-        manager.stop()
-        if own_runtime:
-            runtime.close()
+        return wait(converger, left, on_progress=on_progress)
 
 
 def report(result: ConvergeResult) -> str:

@@ -18,8 +18,9 @@ Service (a store ``Create``: two writers racing for one address make one of them
 conflict, never a double allocation). The record names the Service (``namespace/name`` and
 uid). Pure decisions (``plan_*``) are separate from the store reads (``ServiceAllocator``).
 
-The range comes from ``$GITKUBE_SERVICE_CIDR`` (default ``10.96.0.0/16``; docs/NETWORKING.md
-explains why it never leaves the machine). Its first address (network), ``.1`` (upstream's
+The range is the settings' service range (``$GITKUBE_SERVICE_CIDR``, default
+``10.96.0.0/16``; docs/NETWORKING.md explains why it never leaves the machine), given to
+``LocalClient(store, service_cidr=...)``. Its first address (network), ``.1`` (upstream's
 ``kubernetes`` Service), ``.10`` (the cluster DNS) and the last (broadcast) are never handed
 out automatically.
 """
@@ -34,13 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitkube.errors import Invalid
-from gitkube.model.network import (
-    DEFAULT_SERVICE_CIDR,
-    DNS_OFFSET,
-    SERVICE_CIDR_ENV,
-    dns_address,
-    service_cidr,
-)
+from gitkube.model.network import DEFAULT_SERVICE_CIDR, DNS_OFFSET, dns_address
 from gitkube.store.base import Create, Delete, Store
 from gitkube.store.base import Op as StoreOp
 
@@ -224,7 +219,7 @@ class ServiceAllocator:
 
     def __init__(self, store: Store, ranges: Ranges | None = None):
         self.store = store
-        self.ranges = ranges or Ranges(service_cidr())
+        self.ranges = ranges or Ranges(ipaddress.IPv4Network(DEFAULT_SERVICE_CIDR))
 
     def _taken(self, pending: set[str]) -> Taken:
         held: set[str] | None = None  # one list of each prefix, read on first need
@@ -254,5 +249,5 @@ class ServiceAllocator:
 
 
 __all__ = ["ALLOCATIONS_PREFIX", "DEFAULT_SERVICE_CIDR", "IP_PREFIX", "NODE_PORT_RANGE",
-           "PORT_PREFIX", "SERVICE_CIDR_ENV", "Ranges", "ServiceAllocator", "claim_ops",
-           "claims_of", "dns_address", "plan_allocation", "service_cidr"]
+           "PORT_PREFIX", "Ranges", "ServiceAllocator", "claim_ops", "claims_of",
+           "dns_address", "plan_allocation"]

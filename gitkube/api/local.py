@@ -22,6 +22,7 @@ or nothing. Read records back with ``get_record``/``list_records``.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gitkube.api import strategy
-from gitkube.api.allocator import ALLOCATIONS_PREFIX, ServiceAllocator
+from gitkube.api.allocator import ALLOCATIONS_PREFIX, Ranges, ServiceAllocator
 from gitkube.api.client import (
     BindOp,
     Client,
@@ -80,6 +81,7 @@ from gitkube.model.labels import (
     as_field_selector,
     as_selector,
 )
+from gitkube.model.network import DEFAULT_SERVICE_CIDR
 from gitkube.store.base import Create, Delete, KeyValue, Store, Update
 from gitkube.store.base import Op as StoreOp
 
@@ -107,10 +109,13 @@ class LocalClient:
 
     Thread-safe as far as the store is: all coordination is by store revisions."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None):
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None,
+                 service_cidr: str = DEFAULT_SERVICE_CIDR):
         self.store = store
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.allocator = ServiceAllocator(store)  # ClusterIPs and NodePorts
+        # ClusterIPs (from ``service_cidr``, the settings' service range) and NodePorts
+        self.allocator = ServiceAllocator(
+            store, Ranges(ipaddress.IPv4Network(service_cidr, strict=False)))
 
     # --- resolution ------------------------------------------------------------------------
 

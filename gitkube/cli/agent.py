@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 import typer
 
 from gitkube.api.client import Client
-from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.app import STORE_HELP, app, settings
+from gitkube.errors import UsageError
+from gitkube.settings import RuntimeName
 
 agent_app = typer.Typer(help="Run node agents (kubelet, simulated nodes) in the foreground.",
                         no_args_is_help=True)
@@ -99,29 +103,25 @@ def kubelet(
                                           help="Stop after this many seconds."),
 ) -> None:
     """Run the kubelet on local Podman for one node until interrupted."""
-    from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-    from gitkube.agents.manager import Manager
-    from gitkube.runtime.base import ContainerRuntime
+    from gitkube.agents.compose import NODE_AGENTS, AgentSet, open_runtime
 
+    if runtime_name not in ("podman", "simulated"):
+        raise UsageError(f"--runtime {runtime_name!r}: podman or simulated")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    current = settings(store)
+    # A node agent runs no cluster DNS and no proxy for its pods to use: they stay on
+    # Podman's default network with the host's resolv.conf.
+    current = dataclasses.replace(current, node_name=node,
+                                  runtime=cast(RuntimeName, runtime_name),
+                                  network=dataclasses.replace(current.network, name=""))
     client = _remote_client(server, token, token_file, ca) if server else _client(store)
-    runtime: ContainerRuntime
-    if runtime_name == "simulated":
-        from gitkube.runtime.simulated import SimulatedRuntime
-
-        runtime = SimulatedRuntime()
-    else:
-        from gitkube.runtime.podman import PodmanRuntime
-
-        runtime = PodmanRuntime()
-    manager = Manager(client)
-    config = KubeletConfig(node_name=node) if node else KubeletConfig()
-    manager.add(Kubelet(manager, runtime, config))
-    manager.start()
-    typer.echo(f"kubelet for node {config.node_name} running; Ctrl-C stops it "
-               "(containers keep running)", err=True)
+    runtime = open_runtime(current)
     try:
-        _run_until_interrupted(duration)
+        with AgentSet(client, current, runtime, names=NODE_AGENTS) as agents:
+            kubelet = agents.kubelet
+            assert kubelet is not None
+            typer.echo(f"kubelet for node {kubelet.node_name} running; Ctrl-C stops it "
+                       "(containers keep running)", err=True)
+            _run_until_interrupted(duration)
     finally:
-        manager.stop()
         runtime.close()

@@ -1,8 +1,15 @@
-"""The typer application every command module registers on, and shared options."""
+"""The typer application every command module registers on, shared options, and the
+command's ``settings()`` (the one place the CLI reads the environment)."""
 
 from __future__ import annotations
 
+import os
+from contextvars import ContextVar
+from dataclasses import dataclass
+
 import typer
+
+from gitkube.settings import Settings
 
 app = typer.Typer(
     name="gitkube",
@@ -15,3 +22,30 @@ app = typer.Typer(
 
 STORE_HELP = "Store URL: sqlite:///PATH (default, under the state directory), etcd://HOST:PORT."
 StoreOption = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP)
+
+
+@dataclass
+class _Holder:
+    value: Settings | None = None
+
+
+_current: ContextVar[_Holder | None] = ContextVar("gitkube_settings", default=None)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Declarative GitOps engine: Kubernetes manifests in git, reconciled onto Podman."""
+    token = _current.set(_Holder())  # this command run's settings, read on first use
+    ctx.call_on_close(lambda: _current.reset(token))
+
+
+def settings(store: str | None = None) -> Settings:
+    """This command's settings: the environment, read once per command run (the first call
+    reads it; later calls in the same run get the same object), with ``--store`` applied.
+    GitkubeError when a variable holds a value that cannot be used."""
+    holder = _current.get()
+    if holder is None:  # outside a command run (a test calling a helper): read it now
+        return Settings.from_env(os.environ).with_store(store)
+    if holder.value is None:
+        holder.value = Settings.from_env(os.environ)
+    return holder.value.with_store(store)

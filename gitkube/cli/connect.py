@@ -1,5 +1,5 @@
-"""The CLI's side of reaching the api: the routing of gitkube.daemon.client (re-exported
-here for the commands), and container logs through the daemon or the local runtime."""
+"""The CLI's side of reaching the api: the routing of gitkube.daemon.client with the
+command's settings, and container logs through the daemon or the local runtime."""
 
 from __future__ import annotations
 
@@ -10,26 +10,31 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from gitkube.api.client import Client
-from gitkube.daemon.client import (
-    NO_DAEMON_ENV,
-    client_for,
-    connect,
-    daemon_for,
-    socket_client,
-    through_daemon,
-)
+from gitkube.cli.app import settings
+from gitkube.daemon import client as routing
+from gitkube.daemon.client import socket_client, through_daemon
+from gitkube.daemon.state import DaemonInfo
 from gitkube.daemon.status import UnixConnection
 from gitkube.errors import GitkubeError
 
-__all__ = [
-    "NO_DAEMON_ENV",
-    "client_for",
-    "connect",
-    "daemon_for",
-    "pod_logs",
-    "socket_client",
-    "through_daemon",
-]
+__all__ = ["client_for", "connect", "daemon_for", "pod_logs", "socket_client",
+           "through_daemon"]
+
+
+def daemon_for(store: str | None) -> DaemonInfo | None:
+    """The running daemon serving this command's store (``--store`` given as ``store``)."""
+    return routing.daemon_for(settings(store))
+
+
+def connect(store: str | None) -> tuple[Client, str]:
+    """The api for this command (``--store`` given as ``store``) and the URL of the store
+    it reaches: the daemon's when one serves it (gitkube.daemon.client.connect)."""
+    return routing.connect(settings(store))
+
+
+def client_for(store: str | None) -> Client:
+    """``connect(store)``'s client."""
+    return connect(store)[0]
 
 
 def pod_logs(client: Client, pod: dict[str, Any], container: str | None, *,

@@ -11,7 +11,7 @@ by the garbage collector per ``--cascade`` (background, foreground, orphan).
 - embedded (no daemon): nothing else would finish the deletion, so when there is something
   to finish (an object held by finalizers, dependents left for the garbage collector, a
   Namespace's content, containers of deleted pods) the command runs the agents in-process
-  (``gitkube.agents.converge``, as ``apply --wait`` does) until the deleted objects, their
+  (gitkube/cli/embedded.py, as ``apply --wait`` does) until the deleted objects, their
   dependents and their pods' containers are gone, then stops them. On ``--timeout`` it names
   what is left and why.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import typer
 
 from gitkube.api.client import Client
-from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.app import STORE_HELP, app, settings
 from gitkube.cli.connect import client_for, through_daemon
 from gitkube.errors import GitkubeError, NotFound, UsageError
 from gitkube.model import kinds
@@ -101,9 +101,10 @@ def _wait_gone(client: Client, rt: ResourceType, namespace: str | None, name: st
 def _finish_embedded(client: Client, deleted: list[Obj], timeout: float) -> None:
     """No daemon: run the agents here until the deleted objects, their dependents and their
     pods' containers are gone (module docstring); nothing to finish: return at once."""
-    from gitkube.agents.converge import Converger, Gone, converge, report
+    from gitkube.agents.converge import Converger, Deleted, report
+    from gitkube.cli.embedded import wait_for
 
-    gone = [Gone.of(obj) for obj in deleted]
+    gone = [Deleted.of(obj) for obj in deleted]
     # A pod's containers are the kubelet's to stop; anything else only when something is
     # left in the store (held by finalizers, dependents, a Namespace's content).
     if not any(g.ref.kind == "Pod" for g in gone) and \
@@ -111,7 +112,7 @@ def _finish_embedded(client: Client, deleted: list[Obj], timeout: float) -> None
         return
     typer.echo(f"Waiting for {len(gone)} deleted object(s), their dependents and containers "
                f"to go (timeout {timeout:g}s)...")
-    result = converge(client, [], gone=gone, timeout=timeout)
+    result = wait_for(client, [], settings(), gone=gone, timeout=timeout)
     typer.echo(report(result))
     if not result.ok:
         raise GitkubeError(

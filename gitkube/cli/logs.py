@@ -83,9 +83,11 @@ def container_logs(pod: Obj, container: str | None, *, previous: bool = False,
                            hint=f"one of: {', '.join(names)}")
     own = runtime is None
     if runtime is None:
-        from gitkube.runtime.podman import PodmanRuntime, cli_linger
+        from gitkube.agents.compose import open_runtime
+        from gitkube.cli.app import settings
 
-        runtime = PodmanRuntime(linger=cli_linger())
+        current = settings()
+        runtime = open_runtime(current, linger=current.podman_linger)
     try:
         found = runtime.list_containers({LABEL_POD_UID: str(meta["uid"]),
                                          LABEL_CONTAINER: container})

@@ -28,11 +28,6 @@ from gitkube.cli import repo as _repo  # noqa: F401  # isort: skip
 from gitkube.cli import watch as _watch  # noqa: F401  # isort: skip
 
 
-@app.callback()
-def _root() -> None:
-    """Declarative GitOps engine: Kubernetes manifests in git, reconciled onto Podman."""
-
-
 @app.command()
 def version() -> None:
     """Print gitkube's version."""

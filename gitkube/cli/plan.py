@@ -13,19 +13,20 @@ from typing import TYPE_CHECKING
 import typer
 
 from gitkube.api.client import Client
-from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.app import STORE_HELP, app, settings
 from gitkube.errors import GitkubeError, NotFound, UsageError, ValidationFailed
 from gitkube.plan import planfile
 from gitkube.plan.apply import ApplyResult, apply_plan, no_gc, read_history
 from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
-from gitkube.plan.history import Entry, default_author, render_history
+from gitkube.plan.history import Entry, render_history
 from gitkube.plan.model import Action, Plan
 from gitkube.plan.planner import Desired
 from gitkube.plan.render import render_json, render_text
 from gitkube.plan.sourceinfo import describe
+from gitkube.source.loader import SourceOptions
 
 if TYPE_CHECKING:
-    from gitkube.agents.converge import Gone
+    from gitkube.agents.converge import Deleted
 
 
 class Output(StrEnum):
@@ -50,14 +51,14 @@ def _make_plan(path: Path, revision: str | None, store: str | None, prune: bool,
     source = describe(path, revision)
     client, url = _client(store)
     the_plan = build_plan(client, desired, source, store_url=url, prune=prune,
-                          use_cache=use_cache)
+                          cache_dir=settings().cache_dir if use_cache else None)
     return the_plan, client
 
 
 def load_desired_or_report(path: Path, revision: str | None) -> list[Desired]:
     """The desired objects; on invalid manifests every diagnostic goes to stderr first."""
     try:
-        return load_desired(path, revision)
+        return load_desired(path, revision, options=SourceOptions.of(settings()))
     except ValidationFailed as err:
         prefix = path.as_posix()
         for diag in err.diagnostics:
@@ -121,10 +122,10 @@ def _report(result: ApplyResult, the_plan: Plan, wait: bool) -> None:
     )
 
 
-def _to_delete(the_plan: Plan, client: Client) -> list[Gone]:
+def _to_delete(the_plan: Plan, client: Client) -> list[Deleted]:
     """What the plan deletes, with the live uids (read before apply: the dependents of a
     deleted object are found by its uid)."""
-    from gitkube.agents.converge import Gone
+    from gitkube.agents.converge import Deleted
 
     out = []
     for change in the_plan.changes:
@@ -134,16 +135,16 @@ def _to_delete(the_plan: Plan, client: Client) -> list[Gone]:
                 live = client.get(ref.api_version, ref.kind, ref.namespace or None, ref.name)
             except NotFound:
                 continue
-            out.append(Gone.of(live))
+            out.append(Deleted.of(live))
     return out
 
 
 def _wait_converged(the_plan: Plan, client: Client, timeout: float,
-                    gone: list[Gone] | None = None) -> None:
+                    gone: list[Deleted] | None = None) -> None:
     """Run the agents in-process until every applied object converged and every deleted one
     is gone with its dependents and containers (agents/converge.py)."""
-    from gitkube.agents.converge import converge, report
-    from gitkube.cli.connect import through_daemon
+    from gitkube.agents.converge import report
+    from gitkube.cli.embedded import wait_for
 
     refs = [c.ref for c in the_plan.changes if c.action is not Action.DELETE]
     gone = gone or []
@@ -152,9 +153,7 @@ def _wait_converged(the_plan: Plan, client: Client, timeout: float,
     also = f" and {len(gone)} deleted objects to go" if gone else ""
     typer.echo(f"\nWaiting for {len(refs)} objects to converge{also} "
                f"(timeout {timeout:g}s)...")
-    # A daemon runs the agents already: then only wait, or two kubelets would fight.
-    result = converge(client, refs, timeout=timeout, run_agents=not through_daemon(client),
-                      gone=gone)
+    result = wait_for(client, refs, settings(), timeout=timeout, gone=gone)
     typer.echo(report(result))
     if not result.ok:
         raise GitkubeError(
@@ -177,7 +176,7 @@ def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait
         raise EmptyDesiredRefused(the_plan.owned_count)
     _confirm(yes)
     gone = _to_delete(the_plan, client) if wait else []
-    result = apply_plan(client, the_plan, author=default_author(), allow_empty=allow_empty,
+    result = apply_plan(client, the_plan, author=settings().author, allow_empty=allow_empty,
                         kind=kind)
     _report(result, the_plan, wait)
     if wait:
@@ -203,10 +202,13 @@ def apply(
     """Show the plan, ask, then write every change in one transaction (all or nothing)."""
     if wait is None:
         wait = sys.stdout.isatty()
-    if wait:  # start the container runtime while planning (agents/converge.py)
-        from gitkube.agents.converge import prestart
+    current = settings(store)  # a setting that cannot be used stops here, before any write
+    if wait:  # start the container runtime while planning (cli/embedded.py)
+        from gitkube.cli.embedded import prestart
+        from gitkube.daemon.client import daemon_for
 
-        prestart()
+        if daemon_for(current) is None:  # a daemon's agents converge: no runtime here
+            prestart(current)
     if target.is_file() and planfile.is_planfile(target):
         if revision is not None or not prune:
             raise UsageError(
@@ -220,7 +222,7 @@ def apply(
                 f"the saved plan was made against {saved.store_url}, not {url}",
                 hint="pass the same --store the plan was made with",
             )
-        the_plan = fresh_saved_plan(saved, client)
+        the_plan = fresh_saved_plan(saved, client, options=SourceOptions.of(current))
         _apply(the_plan, client, yes=yes, allow_empty=allow_empty, wait=wait, timeout=timeout)
         return
     the_plan, client = _make_plan(target, revision, store, prune)

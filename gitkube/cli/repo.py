@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.app import STORE_HELP, app, settings
 from gitkube.errors import UsageError
 
 repo_app = typer.Typer(help="Deploy repositories: git push validates and reconciles.",
@@ -44,8 +44,9 @@ def init(
     (gitkube.*); see docs/GITOPS.md."""
     from gitkube.gitops.repo import init_repo
 
-    cfg, created = init_repo(path, branch=branch, store=store, manifest_path=manifest_path,
-                             notify=notify, source=source, wait=wait, force=force)
+    cfg, created = init_repo(path, settings(), branch=branch, store=store,
+                             manifest_path=manifest_path, notify=notify, source=source,
+                             wait=wait, force=force)
     verb = "Created" if created else "Configured"
     typer.echo(f"{verb} {cfg.git_dir}")
     typer.echo(f"  deploys:   {cfg.branch} ({cfg.path}) -> {cfg.store}")
@@ -66,13 +67,14 @@ def sync(
     print, notify."""
     from gitkube.gitops.repo import ZERO, RefUpdate, branch_head, post_receive, read_config
 
-    cfg = read_config(path)
+    current = settings()
+    cfg = read_config(path, current)
     head = branch_head(cfg)
     if head is None:
         raise UsageError(f"{cfg.git_dir} has no branch {cfg.branch} yet",
                          hint=f"push it first: git push {cfg.git_dir} {cfg.branch}")
     raise typer.Exit(post_receive(cfg.git_dir, [RefUpdate(ZERO, head, cfg.ref)], sys.stdout,
-                                  trigger="repo sync"))
+                                  current, trigger="repo sync"))
 
 
 @repo_app.command("hook", hidden=True)
@@ -81,11 +83,13 @@ def hook(name: str = typer.Argument(..., help="pre-receive or post-receive")) ->
     from gitkube.gitops.repo import parse_updates, post_receive, pre_receive
 
     git_dir = Path(os.path.abspath(os.environ.get("GIT_DIR") or "."))
+    # git passes GIT_DIR=".": the git processes gitkube runs from elsewhere need it absolute
+    os.environ["GIT_DIR"] = str(git_dir)
     updates = parse_updates(sys.stdin.read())
     if name == "pre-receive":
-        code = pre_receive(git_dir, updates, sys.stderr)
+        code = pre_receive(git_dir, updates, sys.stderr, settings())
     elif name == "post-receive":
-        code = post_receive(git_dir, updates, sys.stderr)
+        code = post_receive(git_dir, updates, sys.stderr, settings())
     else:
         raise UsageError(f"unknown hook {name!r}", hint="pre-receive or post-receive")
     raise typer.Exit(code)
@@ -102,12 +106,10 @@ def sync_status(
     daemon's state."""
     import json
 
-    from gitkube.config import default_store_url
     from gitkube.gitops.connect import connect
     from gitkube.gitops.status import SYNCED, gitops_status, render_status
 
-    url = store or default_store_url()
-    statuses = gitops_status(connect(url).client, url)
+    statuses = gitops_status(connect(settings(store)))
     if output == "json":
         typer.echo(json.dumps([s.to_json() for s in statuses], indent=2))
     else:

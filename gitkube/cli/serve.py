@@ -7,6 +7,7 @@ until the API answers; ``down`` sends SIGTERM to the recorded PID and waits for 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -18,10 +19,11 @@ from pathlib import Path
 
 import typer
 
-from gitkube.cli.app import STORE_HELP, app
+from gitkube.cli.app import STORE_HELP, app, settings
 from gitkube.daemon.listen import DEFAULT_LISTEN
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.errors import GitkubeError, UsageError
+from gitkube.settings import Settings
 
 
 class RuntimeChoice(StrEnum):
@@ -34,6 +36,8 @@ class StatusOutput(StrEnum):
     json = "json"
 
 
+EVENT_TTL_HELP = ("How long Events are kept after they were last seen (90s, 5m, 1h; default "
+                  "1h, or $GITKUBE_EVENT_TTL).")
 LISTEN_HELP = ("TCP address of the API (HOST:PORT; `none`: unix socket only). Any host but "
                "loopback requires TLS; every TCP client needs a bearer token.")
 
@@ -64,23 +68,40 @@ def serve(
                                           help="The kubelet's container runtime (simulated: "
                                                "no containers, for tests and demos).",
                                           hidden=True),
+    event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING."),
 ) -> None:
     """Run the API server, scheduler, controllers and kubelet in the foreground."""
     from gitkube.daemon.daemon import Daemon, ServeOptions, configure_logging
 
+    current = _daemon_settings(store, node_name, runtime, event_ttl)
     configure_logging(log_level)
-    daemon = Daemon(ServeOptions(store=store, listen=listen, tls_cert=tls_cert, tls_key=tls_key,
-                                 no_tls=no_tls, tokens=tokens, tls_sans=list(tls_san),
-                                 node_name=node_name,
-                                 kubelet=kubelet, runtime=runtime.value))
+    daemon = Daemon(ServeOptions(settings=current, listen=listen, tls_cert=tls_cert,
+                                 tls_key=tls_key, no_tls=no_tls, tokens=tokens,
+                                 tls_sans=list(tls_san), kubelet=kubelet))
     daemon.run()
+
+
+def _daemon_settings(store: str | None, node_name: str | None, runtime: RuntimeChoice,
+                     event_ttl: str | None) -> Settings:
+    """The command's settings with ``serve``'s flags applied."""
+    from gitkube.settings import parse_duration
+
+    current = dataclasses.replace(settings(store), runtime=runtime.value,
+                                  node_name=node_name)
+    if event_ttl is not None:
+        ttl = parse_duration(event_ttl, "--event-ttl")
+        current = dataclasses.replace(current,
+                                      controllers=current.controllers.with_event_ttl(ttl))
+    return current
 
 
 def _serve_args(store: str | None, listen: str, no_tls: bool, tokens: Path | None,
                 node_name: str | None, kubelet: bool, runtime: RuntimeChoice,
-                tls_cert: Path | None, tls_key: Path | None) -> list[str]:
+                tls_cert: Path | None, tls_key: Path | None, event_ttl: str | None) -> list[str]:
     args = ["serve", "--listen", listen]
+    if event_ttl is not None:
+        args += ["--event-ttl", event_ttl]
     if store:
         args += ["--store", store]
     if no_tls:
@@ -119,12 +140,15 @@ def up(
     kubelet: bool = typer.Option(True, "--kubelet/--no-kubelet",
                                  help="Run a kubelet on local Podman."),
     runtime: RuntimeChoice = typer.Option(RuntimeChoice.podman, "--runtime", hidden=True),
+    event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
 ) -> None:
     """Start `gitkube serve` in the background (log and PID in the state directory)."""
     from gitkube.daemon.status import daemon_status, probe_socket
 
-    paths = DaemonPaths.default()
+    # the daemon reads the same environment: a setting it could not use stops `up` here
+    _daemon_settings(store, node_name, runtime, event_ttl)
+    paths = DaemonPaths.of(settings())
     current = daemon_status(paths, probe=False)
     if current.running:
         typer.echo(f"gitkube daemon already running (pid {current.pid}).")
@@ -132,7 +156,7 @@ def up(
         return
     paths.root.mkdir(parents=True, exist_ok=True)
     args = _serve_args(store, listen, no_tls, tokens, node_name, kubelet, runtime, tls_cert,
-                       tls_key)
+                       tls_key, event_ttl)
     for name in tls_san:
         args += ["--tls-san", name]
     fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -173,7 +197,7 @@ def down(
     """Stop the background daemon: SIGTERM to the recorded PID, then wait for it to exit."""
     from gitkube.daemon.state import is_locked, read_pid
 
-    paths = DaemonPaths.default()
+    paths = DaemonPaths.of(settings())
     pid = read_pid(paths)
     if not is_locked(paths):
         if pid is not None:
@@ -210,8 +234,9 @@ def status(
     from gitkube.daemon.status import daemon_status
     from gitkube.gitops.status import status_section
 
-    st = daemon_status()
-    gitops_text, gitops_json = status_section(st.store)  # the GitOps sources
+    current = settings()
+    st = daemon_status(DaemonPaths.of(current))
+    gitops_text, gitops_json = status_section(current.with_store(st.store))  # GitOps sources
     if output is StatusOutput.json:
         typer.echo(json.dumps({**st.to_dict(), "gitops": gitops_json}, indent=2))
     else:
@@ -237,7 +262,7 @@ def kubeconfig(
     from gitkube.daemon.status import running_daemon
     from gitkube.daemon.tokens import ROLES, append_token, load_tokens
 
-    info = running_daemon()
+    info = running_daemon(DaemonPaths.of(settings()))
     if info is None:
         raise GitkubeError("no gitkube daemon is running", hint="start one: gitkube up")
     if not info.url or not info.tokens_file:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import signal
 import sys
 from enum import StrEnum
@@ -11,8 +11,7 @@ from types import FrameType
 
 import typer
 
-from gitkube.cli.app import STORE_HELP, app
-from gitkube.config import STATE_ENV, default_store_url
+from gitkube.cli.app import STORE_HELP, app, settings
 
 
 class Agents(StrEnum):
@@ -53,19 +52,22 @@ def watch(
     from gitkube.gitops.connect import connect
     from gitkube.gitops.repo import is_bare, read_config
     from gitkube.gitops.watch import EmbeddedAgents, WatchLoop
-    from gitkube.plan.history import default_author
 
+    current = settings()
     repo = None
     if is_bare(path):  # a deploy repository: keep its branch's tip applied (drift heals)
-        repo = read_config(path)
-        os.environ[STATE_ENV] = repo.state_dir  # the daemon and caches the hooks use
+        repo = read_config(path, current)
+        # the daemon and caches the repository's hooks use
+        current = dataclasses.replace(current, state_dir=Path(repo.state_dir))
         store = store or repo.store
         notify = notify if notify is not None else repo.notify
         allow_empty = allow_empty or repo.allow_empty
-    conn = connect(store or default_store_url())
+    if agents is Agents.simulated:
+        current = dataclasses.replace(current, runtime="simulated")
+    conn = connect(current.with_store(store))
     loop = WatchLoop(path, conn, out=sys.stdout, debounce=debounce / 1000.0,
                      interval=interval, notify=notify, prune=prune, allow_empty=allow_empty,
-                     author=default_author(), repo=repo)
+                     author=current.author, repo=repo)
     if once:
         raise typer.Exit(loop.run(once=True))
 
@@ -78,8 +80,7 @@ def watch(
     if conn.daemon:
         loop.say("using the running daemon (its agents converge what is applied)")
     elif agents is not Agents.none:
-        name = "simulated" if agents is Agents.simulated else "podman"
-        runner = EmbeddedAgents(conn, name, loop.say)
+        runner = EmbeddedAgents(conn, loop.say)
         runner.start()
     try:
         loop.run()

@@ -1,13 +1,14 @@
 """Which Client a command uses: the daemon's API when one runs on that store, else the
 store directly.
 
-``client_for(store)`` returns an HTTP client over the daemon's unix socket when a
-``gitkube serve`` of this state directory is running and either no store was named (no
-``--store``, no ``$GITKUBE_STORE``: the daemon's store, whatever it is) or the named store is
-the daemon's (compared by ``store_identity``: the same SQLite file, the same etcd endpoint).
-Otherwise it is a ``LocalClient`` over the store, opened in this process. Both implement the
-one Client protocol, so every command behaves the same either way. ``GITKUBE_NO_DAEMON=1``
-forces the embedded path (debugging, benchmarks).
+``connect(settings)`` returns an HTTP client over the daemon's unix socket when a
+``gitkube serve`` of the settings' state directory is running and either no store was named
+(no ``--store``, no ``$GITKUBE_STORE``: the daemon's store, whatever it is) or the named
+store is the daemon's (compared by ``store_identity``: the same SQLite file, the same etcd
+endpoint). Otherwise it is a ``LocalClient`` over the store, opened in this process. Both
+implement the one Client protocol, so every command behaves the same either way.
+``settings.no_daemon`` (``GITKUBE_NO_DAEMON=1``) forces the embedded path (debugging,
+benchmarks).
 
 It lives below the CLI so that the GitOps loop and the git hooks route exactly like every
 command does.
@@ -15,41 +16,39 @@ command does.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from gitkube.api.client import Client
-from gitkube.config import STORE_ENV, default_store_url
+from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import DaemonInfo, store_identity
 from gitkube.daemon.status import running_daemon
+from gitkube.settings import Settings
 
-NO_DAEMON_ENV = "GITKUBE_NO_DAEMON"
 
-
-def daemon_for(store: str | None) -> DaemonInfo | None:
-    """The running daemon serving ``store`` (None: any store, see the module docstring)."""
-    if os.environ.get(NO_DAEMON_ENV, "") not in ("", "0"):
+def daemon_for(settings: Settings) -> DaemonInfo | None:
+    """The running daemon serving the settings' store (any store when none is named: see
+    the module docstring)."""
+    if settings.no_daemon:
         return None
-    info = running_daemon()
+    info = running_daemon(DaemonPaths.of(settings))
     if info is None or not Path(info.socket).exists():
         return None
-    store = store or os.environ.get(STORE_ENV) or None
-    if store is not None and info.store_id != store_identity(store):
+    if settings.store is not None and info.store_id != store_identity(settings.store):
         return None
     return info
 
 
-def connect(store: str | None) -> tuple[Client, str]:
-    """``client_for(store)`` and the URL of the store it reaches (the daemon's when it
+def connect(settings: Settings) -> tuple[Client, str]:
+    """``client_for(settings)`` and the URL of the store it reaches (the daemon's when it
     goes through one), for commands that record it (plan files, apply history)."""
-    info = daemon_for(store)
+    info = daemon_for(settings)
     if info is not None:
         return socket_client(info.socket), info.store
-    url = store or default_store_url()
+    url = settings.store_url
     from gitkube.api.local import LocalClient
     from gitkube.store import open_store
 
-    return LocalClient(open_store(url)), url
+    return LocalClient(open_store(url), service_cidr=settings.network.service_cidr), url
 
 
 def socket_client(socket_path: str | Path) -> Client:
@@ -59,9 +58,10 @@ def socket_client(socket_path: str | Path) -> Client:
     return HTTPClient(f"unix://{socket_path}")
 
 
-def client_for(store: str | None) -> Client:
-    """The daemon's API when it serves ``store``, else a LocalClient (module docstring)."""
-    return connect(store)[0]
+def client_for(settings: Settings) -> Client:
+    """The daemon's API when it serves the settings' store, else a LocalClient (module
+    docstring)."""
+    return connect(settings)[0]
 
 
 def through_daemon(client: Client) -> bool:

@@ -10,8 +10,9 @@
    ``--listen none``, on TCP: TLS (a generated CA and server certificate, or the given ones)
    and bearer tokens (the tokens file; one admin token is generated on first start) — each
    listener with its own auth;
-4. starts the agents on one Manager: kubelet (unless ``--no-kubelet``), scheduler and every
-   controller — ``gitkube.agents.converge.build_agents``, the code ``apply --wait`` runs;
+4. starts the agents (``gitkube.agents.compose.AgentSet``, the composition ``apply --wait``
+   and ``watch`` run): kubelet (unless ``--no-kubelet``), scheduler, every controller, the
+   proxy and the cluster DNS, configured by the one ``Settings`` it was given;
 5. writes ``daemon.json`` (what it serves, never a token).
 
 ``stop()`` reverses it: stop accepting and close every watch stream, stop the agents, close
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 from gitkube import __version__
 from gitkube.daemon.listen import DEFAULT_LISTEN, Listen, check_security, parse_listen
@@ -42,27 +43,25 @@ from gitkube.daemon.state import DaemonInfo, PidLock, store_identity, write_info
 from gitkube.daemon.tls import TLSFiles, ensure_certificates, server_context
 from gitkube.daemon.tokens import TokenAuth, create_tokens_file, loose_permissions
 from gitkube.errors import GitkubeError
+from gitkube.settings import Settings
 
 log = logging.getLogger("gitkube.daemon")
-RuntimeName = Literal["podman", "simulated"]
 TRIM_INTERVAL = 10.0
 
 
 @dataclass
 class ServeOptions:
-    """``gitkube serve``'s flags (see docs/DAEMON.md)."""
+    """``gitkube serve``'s flags (see docs/DAEMON.md); everything else (store, state
+    directory, node name, runtime, networking, controllers) is in ``settings``."""
 
-    store: str | None = None
+    settings: Settings
     listen: str = DEFAULT_LISTEN
     tls_cert: Path | None = None
     tls_key: Path | None = None
     no_tls: bool = False
     tokens: Path | None = None
     tls_sans: list[str] = field(default_factory=list)  # extra certificate names
-    node_name: str | None = None
     kubelet: bool = True
-    runtime: RuntimeName = "podman"
-    paths: DaemonPaths = field(default_factory=DaemonPaths.default)
 
 
 class Daemon:
@@ -70,7 +69,8 @@ class Daemon:
 
     def __init__(self, options: ServeOptions):
         self.options = options
-        self.paths = options.paths
+        self.settings = options.settings
+        self.paths = DaemonPaths.of(options.settings)
         self.listen: Listen | None = parse_listen(options.listen)
         check_security(self.listen, no_tls=options.no_tls, cert=options.tls_cert,
                        key=options.tls_key)
@@ -81,11 +81,16 @@ class Daemon:
         self._store: Any = None
         self._client: Any = None
         self._runtime: Any = None
-        self._manager: Any = None
+        self._agents: Any = None
         self._server: Any = None
         self._logs: Any = None
         self._stopped = threading.Event()
         self._started = False
+
+    @property
+    def agents(self) -> Any:
+        """The running ``AgentSet`` (None before ``start``)."""
+        return self._agents
 
     # --- start -----------------------------------------------------------------------------
 
@@ -100,13 +105,13 @@ class Daemon:
 
     def _start(self) -> DaemonInfo:
         from gitkube.api.local import LocalClient
-        from gitkube.config import default_store_url
         from gitkube.store import open_store
 
         opts = self.options
-        url = opts.store or default_store_url()
+        url = self.settings.store_url
         self._store = open_store(url)
-        self._client = LocalClient(self._store)
+        self._client = LocalClient(self._store,
+                                   service_cidr=self.settings.network.service_cidr)
         self._started = True
         if opts.kubelet:
             self._runtime = self._make_runtime()
@@ -129,14 +134,10 @@ class Daemon:
         return self.info
 
     def _make_runtime(self) -> Any:
-        if self.options.runtime == "simulated":
-            from gitkube.runtime.simulated import SimulatedRuntime
-
-            return SimulatedRuntime()
-        from gitkube.runtime.podman import PodmanRuntime
+        from gitkube.agents.compose import open_runtime
 
         try:
-            return PodmanRuntime()
+            return open_runtime(self.settings)
         except GitkubeError as err:
             raise GitkubeError(f"the kubelet cannot use Podman: {err.message}",
                                hint=(err.hint + "; " if err.hint else "") + "or run without "
@@ -149,8 +150,11 @@ class Daemon:
         if self._server is None:
             # pods/log reads the kubelet's runtime (shared); without a kubelet, local Podman
             # (started on first use).
+            from gitkube.agents.compose import open_runtime
+
             runtime = self._runtime
-            self._logs = RuntimeLogs(None if runtime is None else (lambda: runtime))
+            self._logs = RuntimeLogs((lambda: open_runtime(self.settings)) if runtime is None
+                                     else (lambda: runtime))
             self._server = APIServer(self._client, auth=None, logs=self._logs,
                                      log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
@@ -214,18 +218,11 @@ class Daemon:
         return names
 
     def _start_agents(self) -> str | None:
-        from gitkube.agents.converge import build_agents
-        from gitkube.agents.kubelet.agent import KubeletConfig
-        from gitkube.agents.manager import Manager
+        from gitkube.agents.compose import AgentSet
 
-        config = None
-        if self._runtime is not None:
-            config = KubeletConfig(node_name=self.options.node_name) \
-                if self.options.node_name else KubeletConfig()
-        self._manager = Manager(self._client)
-        build_agents(self._manager, self._runtime, kubelet_config=config)
-        self._manager.start()
-        return config.node_name if config is not None else None
+        self._agents = AgentSet(self._client, self.settings, self._runtime).start()
+        kubelet = self._agents.kubelet
+        return kubelet.node_name if kubelet is not None else None
 
     def _start_trimmer(self) -> None:
         """Hand freed heap back to the OS every ``TRIM_INTERVAL`` s (glibc keeps it after a
@@ -251,9 +248,9 @@ class Daemon:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.shutdown()
-        if self._manager is not None:
+        if self._agents is not None:
             with contextlib.suppress(Exception):
-                self._manager.stop()
+                self._agents.stop()
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 self._runtime.close()

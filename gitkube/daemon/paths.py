@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitkube.config import state_dir
+from gitkube.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,9 @@ class DaemonPaths:
     root: Path
 
     @classmethod
-    def default(cls) -> DaemonPaths:
-        """The paths under ``gitkube.config.state_dir()``."""
-        return cls(state_dir())
+    def of(cls, settings: Settings) -> DaemonPaths:
+        """The paths under the settings' state directory."""
+        return cls(settings.state_dir)
 
     @property
     def socket(self) -> Path:

@@ -108,18 +108,15 @@ def probe_socket(path: str | Path, timeout: float = 2.0) -> bool:
         conn.close()
 
 
-def running_daemon(paths: DaemonPaths | None = None) -> DaemonInfo | None:
+def running_daemon(paths: DaemonPaths) -> DaemonInfo | None:
     """The running daemon's record, or None (cheap: a lock test and a small file read)."""
-    paths = paths or DaemonPaths.default()
     if not paths.info.exists() or not is_locked(paths):
         return None
     return read_info(paths)
 
 
-def daemon_status(paths: DaemonPaths | None = None, *, probe: bool = True) -> DaemonStatus:
-    """The daemon of ``paths`` (default: the state directory's); ``probe`` asks it over
-    its socket whether it answers."""
-    paths = paths or DaemonPaths.default()
+def daemon_status(paths: DaemonPaths, *, probe: bool = True) -> DaemonStatus:
+    """The daemon of ``paths``; ``probe`` asks it over its socket whether it answers."""
     pid = read_pid(paths)
     if not is_locked(paths):
         return DaemonStatus(False, None, paths.root, pid=pid, stale_pid_file=pid is not None)

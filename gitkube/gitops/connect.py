@@ -9,9 +9,12 @@ command keeps "same results either way" true for the hooks and the loop too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from gitkube.api.client import Client
+from gitkube.settings import Settings
+from gitkube.source.loader import SourceOptions
 
 
 @dataclass(frozen=True)
@@ -19,11 +22,22 @@ class Connection:
     client: Client
     store_url: str
     daemon: bool  # True: an HTTP client to a running daemon (its agents converge)
+    settings: Settings  # what the loop, the hooks and the agents they run are configured by
+
+    @property
+    def source_options(self) -> SourceOptions:
+        return SourceOptions.of(self.settings)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.cache_dir
 
 
-def connect(store_url: str) -> Connection:
-    """The api for ``store_url``: the daemon's when one runs for it, else in-process."""
+def connect(settings: Settings) -> Connection:
+    """The api for the settings' store (named: only a daemon serving that very store is
+    used): the daemon's when one runs for it, else in-process."""
     from gitkube.daemon.client import client_for, through_daemon
 
-    client = client_for(store_url)
-    return Connection(client, store_url, through_daemon(client))
+    explicit = replace(settings, store=settings.store_url)
+    client = client_for(explicit)
+    return Connection(client, explicit.store_url, through_daemon(client), explicit)

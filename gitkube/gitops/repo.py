@@ -25,11 +25,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from gitkube import config
 from gitkube.errors import GitkubeError, UsageError
 from gitkube.gitops.sync import (
     APPLIED,
@@ -42,6 +41,9 @@ from gitkube.gitops.sync import (
     sync_once,
 )
 from gitkube.plan.model import SourceInfo
+from gitkube.procenv import child_env
+from gitkube.settings import Settings
+from gitkube.source.loader import SourceOptions
 
 if TYPE_CHECKING:
     from gitkube.gitops.connect import Connection
@@ -73,6 +75,14 @@ class RepoConfig:
     source: str
     wait: float
     allow_empty: bool = False
+    # what the hooks run with: the caller's settings, with this repository's store and the
+    # state directory captured at ``repo init`` (its daemon, its caches)
+    settings: Settings | None = None
+
+    @property
+    def hook_settings(self) -> Settings:
+        assert self.settings is not None, "read_config sets it"
+        return self.settings
 
     @property
     def ref(self) -> str:
@@ -83,7 +93,7 @@ class RepoConfig:
 
 
 def _git(git_dir: Path, *args: str, check: bool = True) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "GIT_DIR"}
+    env = child_env(drop=("GIT_DIR",))
     proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True,
                           text=True, env=env, check=False)
     if check and proc.returncode != 0:
@@ -97,20 +107,24 @@ def _config_get(git_dir: Path, key: str) -> str | None:
     return value or None
 
 
-def read_config(git_dir: Path) -> RepoConfig:
-    """The ``gitkube.*`` settings of a deploy repository, with their defaults."""
+def read_config(git_dir: Path, settings: Settings) -> RepoConfig:
+    """The ``gitkube.*`` settings of a deploy repository, with their defaults (the store
+    and state directory of ``settings``)."""
     git_dir = Path(os.path.abspath(git_dir))
     wait = _config_get(git_dir, "wait") or "0"
     try:
         wait_s = float(wait)
     except ValueError:
         wait_s = 0.0
+    store = _config_get(git_dir, "store") or settings.store_url
+    state_dir = _config_get(git_dir, "stateDir") or str(settings.state_dir)
     return RepoConfig(
         git_dir=git_dir,
         branch=_config_get(git_dir, "branch") or "main",
         path=(_config_get(git_dir, "path") or ".").strip("/") or ".",
-        store=_config_get(git_dir, "store") or config.default_store_url(),
-        state_dir=_config_get(git_dir, "stateDir") or str(config.state_dir()),
+        store=store,
+        state_dir=state_dir,
+        settings=replace(settings, store=store, state_dir=Path(state_dir)),
         notify=_config_get(git_dir, "notify"),
         source=_config_get(git_dir, "source") or str(git_dir),
         wait=wait_s,
@@ -138,7 +152,7 @@ def hook_script(name: str) -> str:
     dirs = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
     if git and os.path.dirname(git) not in dirs:
         dirs.insert(0, os.path.dirname(git))
-    home = os.environ.get("HOME") or str(Path.home())
+    home = str(Path.home())
     return f"""#!/bin/sh
 {MARKER}: {name}. Written by `gitkube repo init`; run it again to update, not by hand.
 # git may run hooks with almost no environment (env -i): set what gitkube needs.
@@ -152,13 +166,13 @@ exec {command} repo hook {name}
 def _is_bare(path: Path) -> bool:
     proc = subprocess.run(["git", "--git-dir", str(path), "rev-parse", "--is-bare-repository"],
                           capture_output=True, text=True, check=False,
-                          env={k: v for k, v in os.environ.items() if k != "GIT_DIR"})
+                          env=child_env(drop=("GIT_DIR",)))
     return proc.returncode == 0 and proc.stdout.strip() == "true"
 
 
-def init_repo(path: Path, *, branch: str | None = None, store: str | None = None,
-              manifest_path: str | None = None, notify: str | None = None,
-              source: str | None = None, wait: float | None = None,
+def init_repo(path: Path, settings: Settings, *, branch: str | None = None,
+              store: str | None = None, manifest_path: str | None = None,
+              notify: str | None = None, source: str | None = None, wait: float | None = None,
               force: bool = False) -> tuple[RepoConfig, bool]:
     """Create the bare repository at ``path`` (or re-configure it), write the hooks; return
     its configuration and whether it was created. Options left None keep their configured
@@ -177,18 +191,18 @@ def init_repo(path: Path, *, branch: str | None = None, store: str | None = None
         if hook.exists() and MARKER not in hook.read_text(errors="replace") and not force:
             raise UsageError(f"{hook} exists and was not written by gitkube",
                              hint="move it away, or pass --force to replace it")
-    current = read_config(path)
-    settings = {
+    current = read_config(path, settings)
+    values = {
         "branch": branch or current.branch,
         "path": (manifest_path if manifest_path is not None else current.path).strip("/")
         or ".",
         "store": store or current.store,
-        "stateDir": str(config.state_dir().absolute()),
+        "stateDir": str(settings.state_dir.absolute()),
         "source": source or current.source,
     }
     if wait is not None:
-        settings["wait"] = f"{wait:g}"
-    for key, value in settings.items():
+        values["wait"] = f"{wait:g}"
+    for key, value in values.items():
         _git(path, "config", f"gitkube.{key}", value)
     if notify is not None:
         if notify:
@@ -202,7 +216,7 @@ def init_repo(path: Path, *, branch: str | None = None, store: str | None = None
         tmp.write_text(hook_script(name))
         tmp.chmod(0o755)
         os.replace(tmp, hook)
-    return read_config(path), created
+    return read_config(path, settings), created
 
 
 # --- the hooks ----------------------------------------------------------------------------
@@ -225,13 +239,6 @@ def parse_updates(text: str) -> list[RefUpdate]:
     return out
 
 
-def _hook_env(cfg: RepoConfig) -> None:
-    """Settings the hook's gitkube reads from the environment: the state dir captured at init
-    (caches), and an absolute GIT_DIR (git passes ``.``)."""
-    os.environ[config.STATE_ENV] = cfg.state_dir
-    os.environ["GIT_DIR"] = str(cfg.git_dir)
-
-
 def source_info(cfg: RepoConfig, commit: str) -> SourceInfo:
     """The identity of the deploy repository's manifests at ``commit``
     (``plan.sourceinfo.describe`` of a bare repository: named by ``gitkube.source``, else by
@@ -248,11 +255,11 @@ def repo_target(cfg: RepoConfig, commit: str) -> Target:
                   shown="" if cfg.path == "." else cfg.path)
 
 
-def pre_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO) -> int:
+def pre_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO,
+                settings: Settings) -> int:
     """Validate every pushed branch tip; 1 (git refuses the whole push) when any is invalid,
     or when the deploy branch would empty the cluster (``gitkube.allowEmpty`` permits it)."""
-    cfg = read_config(git_dir)
-    _hook_env(cfg)
+    cfg = read_config(git_dir, settings)
     refused = 0
     for update in updates:
         if not update.ref.startswith("refs/heads/"):
@@ -279,7 +286,8 @@ def _check_update(cfg: RepoConfig, update: RefUpdate, out: TextIO) -> bool:
         out.write(f"{head}: no {cfg.path}/ on this branch; nothing to validate\n")
         return True
     try:
-        report = validate(cfg.manifest_dir(), update.new)
+        report = validate(cfg.manifest_dir(), update.new,
+                          options=SourceOptions.of(cfg.hook_settings))
     except GitkubeError as err:
         out.write(f"{head}: cannot read the manifests: {err.render()}; push rejected\n")
         return False
@@ -313,7 +321,7 @@ def _empty_allowed(cfg: RepoConfig, commit: str, out: TextIO) -> bool:
     if cfg.allow_empty:
         return True
     try:
-        conn = connect(cfg.store)
+        conn = connect(cfg.hook_settings)
         plan = build_plan(conn.client, [], source_info(cfg, commit), store_url=cfg.store)
     except GitkubeError:
         return True  # post-receive's apply refuses it too, and says why
@@ -335,7 +343,7 @@ def _record_rejection(cfg: RepoConfig, commit: str, diagnostics: list[Any]) -> N
                         error="push rejected: invalid manifests", diagnostics=diagnostics,
                         time=now_iso(), author=commit_author(cfg.git_dir, commit))
     with contextlib.suppress(GitkubeError):
-        state.record(connect(cfg.store).client, result, mode="push", target={
+        state.record(connect(cfg.hook_settings).client, result, mode="push", target={
             "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
 
 
@@ -372,10 +380,11 @@ def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") 
     from gitkube.gitops import state
     from gitkube.gitops.connect import connect
 
-    conn = connect(cfg.store)
+    conn = connect(cfg.hook_settings)
     author = commit_author(cfg.git_dir, commit)
     with repo_lock(cfg.git_dir):
         result = sync_once(conn.client, repo_target(cfg, commit), store_url=cfg.store,
+                           options=conn.source_options, cache_dir=conn.cache_dir,
                            author=author, trigger=trigger, allow_empty=cfg.allow_empty)
         state.record(conn.client, result, mode="push", target={
             "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
@@ -393,7 +402,8 @@ def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") 
 def _wait(conn: Connection, result: SyncResult, timeout: float, out: TextIO) -> None:
     """Bounded wait for the applied objects: the daemon's agents converge them; without a
     daemon the agents run here (kubelet on Podman) for at most ``timeout`` seconds."""
-    from gitkube.agents.converge import Converger, converge, report, wait
+    from gitkube.agents.compose import AgentSet, open_runtime
+    from gitkube.agents.converge import PlainProgress, converge, report
     from gitkube.plan.model import Action
 
     if result.plan is None:
@@ -401,19 +411,24 @@ def _wait(conn: Connection, result: SyncResult, timeout: float, out: TextIO) -> 
     refs = [c.ref for c in result.plan.actionable if c.action is not Action.DELETE]
     if not refs:
         return
+    sink = PlainProgress(out)
     if conn.daemon:
-        outcome = wait(Converger(conn.client, refs), timeout, out=out, live=False)
+        outcome = converge(conn.client, refs, timeout=timeout, on_progress=sink)
     else:
-        outcome = converge(conn.client, refs, timeout=timeout, out=out, live=False)
+        runtime = open_runtime(conn.settings, linger=conn.settings.podman_linger)
+        try:
+            outcome = converge(conn.client, refs, timeout=timeout, on_progress=sink,
+                               agents=AgentSet(conn.client, conn.settings, runtime))
+        finally:
+            runtime.close()
     out.write("".join(f"gitkube: {line}\n" for line in report(outcome).splitlines()))
     out.flush()
 
 
-def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO, *,
-                 trigger: str = "push") -> int:
+def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO, settings: Settings,
+                 *, trigger: str = "push") -> int:
     """Reconcile the configured branch's new tip; other branches change nothing."""
-    cfg = read_config(git_dir)
-    _hook_env(cfg)
+    cfg = read_config(git_dir, settings)
     status = 0
     for update in updates:
         if update.ref == cfg.ref:

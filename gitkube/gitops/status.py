@@ -20,9 +20,11 @@ from typing import Any
 
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, NotFound, ValidationFailed
+from gitkube.gitops.connect import Connection
 from gitkube.gitops.state import read_all
 from gitkube.gitops.sync import Target, change_lines, short
 from gitkube.plan.model import Action, Plan, display
+from gitkube.settings import Settings
 
 SYNCED = "synced"
 OUT_OF_SYNC = "out of sync"
@@ -61,13 +63,14 @@ def _branch_head(repository: str, branch: str) -> str | None:
     return proc.stdout.strip() or None
 
 
-def _target(record: dict[str, Any]) -> tuple[Target | None, str, str | None]:
+def _target(record: dict[str, Any],
+            settings: Settings) -> tuple[Target | None, str, str | None]:
     """The desired state to compare with now, a description, and the current commit."""
     target = record.get("target") or {}
     if record.get("mode") == "push":
         from gitkube.gitops.repo import read_config, repo_target
 
-        cfg = read_config(Path(str(target.get("repository"))))
+        cfg = read_config(Path(str(target.get("repository"))), settings)
         where = f"branch {cfg.branch} of {cfg.git_dir}"
         head = _branch_head(str(cfg.git_dir), cfg.branch)
         return (repo_target(cfg, head) if head else None), where, head
@@ -94,14 +97,14 @@ def _degraded(client: Client, plan: Plan) -> list[str]:
     return reasons
 
 
-def source_status(client: Client, store_url: str, record: dict[str, Any]) -> SourceStatus:
+def source_status(conn: Connection, record: dict[str, Any]) -> SourceStatus:
     """One source's status (see the module docstring)."""
     from gitkube.plan.build import build_plan, load_desired
 
     name = str((record.get("source") or {}).get("name", "?"))
     mode = str(record.get("mode", "?"))
     try:
-        target, where, head = _target(record)
+        target, where, head = _target(record, conn.settings)
     except GitkubeError as err:
         return SourceStatus(name, mode, "?", UNKNOWN, [err.message], record=record)
     status = SourceStatus(name, mode, where, SYNCED, head=head, record=record)
@@ -112,13 +115,14 @@ def source_status(client: Client, store_url: str, record: dict[str, Any]) -> Sou
     if head and synced and head != synced:
         status.reasons.append(f"branch is at {short(head)}, last synced {short(synced)}")
     try:
-        desired = load_desired(target.path, target.revision)
+        desired = load_desired(target.path, target.revision, options=conn.source_options)
         source = target.source
         if source is None:
             from gitkube.plan.sourceinfo import describe
 
             source = describe(target.path, target.revision)
-        plan = build_plan(client, desired, source, store_url=store_url, use_cache=True)
+        plan = build_plan(conn.client, desired, source, store_url=conn.store_url,
+                          cache_dir=conn.cache_dir)
     except ValidationFailed as err:
         status.state = OUT_OF_SYNC
         status.reasons.append(f"the manifests are invalid now ({len(err.diagnostics)} "
@@ -135,15 +139,15 @@ def source_status(client: Client, store_url: str, record: dict[str, Any]) -> Sou
     if status.reasons:
         status.state = OUT_OF_SYNC
         return status
-    degraded = _degraded(client, plan)
+    degraded = _degraded(conn.client, plan)
     if degraded:
         status.state, status.reasons = DEGRADED, degraded
     return status
 
 
-def gitops_status(client: Client, store_url: str) -> list[SourceStatus]:
+def gitops_status(conn: Connection) -> list[SourceStatus]:
     """Every GitOps source's status, by source id."""
-    return [source_status(client, store_url, record) for record in read_all(client)]
+    return [source_status(conn, record) for record in read_all(conn.client)]
 
 
 def render_status(statuses: list[SourceStatus]) -> str:
@@ -180,17 +184,17 @@ def render_status(statuses: list[SourceStatus]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status_section(store_url: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The GitOps part of ``gitkube status``: its text and JSON. Never raises: a store that
-    does not exist yet has no sources, and one that cannot be read is said in the text."""
-    from gitkube.config import default_store_url
+def status_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    """The GitOps part of ``gitkube status`` for the settings' store: its text and JSON.
+    Never raises: a store that does not exist yet has no sources, and one that cannot be
+    read is said in the text."""
     from gitkube.gitops.connect import connect
 
-    url = store_url or default_store_url()
+    url = settings.store_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite://"):]).exists():
         return render_status([]), []
     try:
-        statuses = gitops_status(connect(url).client, url)
+        statuses = gitops_status(connect(settings))
     except GitkubeError as err:
         return f"GitOps: cannot read the store {url}: {err.message}\n", []
     return render_status(statuses), [s.to_json() for s in statuses]

@@ -27,6 +27,7 @@ from gitkube.plan.mask import masked_fields
 from gitkube.plan.model import Action, Change, Plan, SourceInfo, display
 from gitkube.plan.planner import Desired
 from gitkube.plan.render import scalar
+from gitkube.source.loader import SourceOptions
 
 # Outcomes, in the words the log lines, status and notify JSON use.
 APPLIED = "applied"  # changes written
@@ -185,10 +186,13 @@ def sync_once(
     trigger: str,
     prune: bool = True,
     allow_empty: bool = False,
+    options: SourceOptions | None = None,
+    cache_dir: Path | None = None,
 ) -> SyncResult:
     """Validate, plan and (when there are changes) apply ``target``; never raises a
     GitkubeError (see the module docstring). A valid result carries the desired objects
-    (``desired``), so a loop can re-apply this last good state later."""
+    (``desired``), so a loop can re-apply this last good state later. ``options``: how
+    manifests are read; ``cache_dir``: the plan's cache (None: none)."""
     from gitkube.plan.apply import no_gc
     from gitkube.plan.build import load_desired
     from gitkube.plan.sourceinfo import describe
@@ -200,7 +204,7 @@ def sync_once(
         if source is None:
             source = describe(target.path, target.revision)
         with no_gc():
-            desired = load_desired(target.path, target.revision)
+            desired = load_desired(target.path, target.revision, options=options)
     except ValidationFailed as err:
         errors = sum(1 for d in err.diagnostics if d.severity == "error")
         return SyncResult(INVALID, trigger, source, time=stamp, author=author,
@@ -211,7 +215,8 @@ def sync_once(
         return SyncResult(FAILED, trigger, source, time=stamp, author=author,
                           error=one_line(err), elapsed=time.monotonic() - start)
     return apply_desired(client, desired, source, store_url=store_url, author=author,
-                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start)
+                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start,
+                         cache_dir=cache_dir)
 
 
 def apply_desired(
@@ -225,6 +230,7 @@ def apply_desired(
     prune: bool = True,
     allow_empty: bool = False,
     start: float | None = None,
+    cache_dir: Path | None = None,
 ) -> SyncResult:
     """Plan ``desired`` (already validated) against the live store and apply the changes;
     never raises a GitkubeError."""
@@ -241,7 +247,7 @@ def apply_desired(
     plan: Plan | None = None
     try:
         plan = build_plan(client, desired, source, store_url=store_url, prune=prune,
-                          use_cache=True)
+                          cache_dir=cache_dir)
         if not plan.actionable:
             return done(UNCHANGED, plan=plan)
         applied = apply_plan(client, plan, author=author, allow_empty=allow_empty)

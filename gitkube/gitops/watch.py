@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from gitkube.agents.compose import AgentSet, open_runtime
 from gitkube.errors import GitkubeError, Gone
 from gitkube.gitops import state
 from gitkube.gitops.connect import Connection
@@ -57,6 +58,7 @@ from gitkube.gitops.sync import (
 from gitkube.plan import annotations as ann
 from gitkube.plan.model import Action, SourceInfo, display
 from gitkube.plan.planner import Desired
+from gitkube.runtime.base import ContainerRuntime
 from gitkube.source.tree import is_manifest
 
 MAX_DEBOUNCE_FACTOR = 10
@@ -148,32 +150,20 @@ class EmbeddedAgents:
 
     HANDOVER_CHECK = 2.0  # seconds between looks for a daemon
 
-    def __init__(self, conn: Connection, runtime_name: str, out: Callable[[str], None]):
+    def __init__(self, conn: Connection, out: Callable[[str], None]):
         self.conn = conn
-        self.runtime_name = runtime_name
+        self.runtime_name = conn.settings.runtime
         self.say = out
-        self.manager: Any = None
-        self.runtime: Any = None
+        self.agents: AgentSet | None = None
+        self.runtime: ContainerRuntime | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
 
     def start(self) -> None:
-        from gitkube.agents.converge import build_agents
-        from gitkube.agents.manager import Manager
-
         try:
-            if self.runtime_name == "simulated":
-                from gitkube.runtime.simulated import SimulatedRuntime
-
-                self.runtime = SimulatedRuntime()
-            else:
-                from gitkube.runtime.podman import PodmanRuntime
-
-                self.runtime = PodmanRuntime()
-            self.manager = Manager(self.conn.client)
-            build_agents(self.manager, self.runtime)
-            self.manager.start()
+            self.runtime = open_runtime(self.conn.settings)
+            self.agents = AgentSet(self.conn.client, self.conn.settings, self.runtime).start()
         except Exception as err:  # no Podman here: apply anyway, say why nothing runs
             self.say(f"agents not started ({self.runtime_name}): {err}; applying only")
             self.stop()
@@ -189,7 +179,7 @@ class EmbeddedAgents:
 
         while not self._stop.wait(self.HANDOVER_CHECK):
             try:
-                info = daemon_for(self.conn.store_url)
+                info = daemon_for(self.conn.settings)
             except Exception:  # a half-written daemon.json: look again later
                 continue
             if info is not None:
@@ -200,14 +190,12 @@ class EmbeddedAgents:
 
     def _stop_agents(self) -> None:
         with self._lock:
-            manager, runtime = self.manager, self.runtime
-            self.manager = self.runtime = None
-        if manager is not None:
-            manager.stop()
+            agents, runtime = self.agents, self.runtime
+            self.agents = self.runtime = None
+        if agents is not None:
+            agents.stop()
         if runtime is not None:
-            close = getattr(runtime, "close", None)
-            if callable(close):
-                close()
+            runtime.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -285,7 +273,8 @@ class WatchLoop:
                 return None
             result = sync_once(self.conn.client, target, store_url=self.conn.store_url,
                                author=author, trigger=reason or "change", prune=self.prune,
-                               allow_empty=self.allow_empty)
+                               allow_empty=self.allow_empty,
+                               options=self.conn.source_options, cache_dir=self.conn.cache_dir)
         background = all(t.kind in ("drift", "interval") for t in triggers)
         self._finish(result, drift, background)
         if result.outcome == INVALID and drift and self._good is not None:
@@ -295,7 +284,7 @@ class WatchLoop:
             healed = apply_desired(self.conn.client, desired, source,
                                    store_url=self.conn.store_url, author=self.author,
                                    trigger="drift (last good state)", prune=self.prune,
-                                   allow_empty=self.allow_empty)
+                                   allow_empty=self.allow_empty, cache_dir=self.conn.cache_dir)
             self._finish(healed, drift, True, last_good=True)
         return result
 

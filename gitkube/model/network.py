@@ -1,8 +1,8 @@
 """Cluster networking facts every layer shares (pure; docs/NETWORKING.md).
 
-- the service range (``$GITKUBE_SERVICE_CIDR``, default ``10.96.0.0/16``) and its reserved
-  DNS address (``.10``);
-- the cluster domain (``$GITKUBE_CLUSTER_DOMAIN``, default ``cluster.local``);
+- ``NetworkConfig``: where pods and services live — the pod network (name and subnet), the
+  service range (default ``10.96.0.0/16``) and its reserved DNS address (``.10``), the cluster
+  domain (default ``cluster.local``). gitkube/settings.py reads it from the environment;
 - what a pod's resolv.conf says (``pod_dns``) and the Kubernetes service environment
   variables a container gets (``service_env``), as the kubelet computes them upstream.
 """
@@ -10,34 +10,59 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Obj = dict[str, Any]
-SERVICE_CIDR_ENV = "GITKUBE_SERVICE_CIDR"
 DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
-DOMAIN_ENV = "GITKUBE_CLUSTER_DOMAIN"
 DEFAULT_DOMAIN = "cluster.local"
+DEFAULT_NETWORK = "gitkube0"
+DEFAULT_SUBNET = "10.244.0.0/16"
 DNS_OFFSET = 10  # the cluster DNS address: <range>.10, as kubeadm's 10.96.0.10
 
 
-def service_cidr() -> ipaddress.IPv4Network:
-    """The configured service range."""
-    return ipaddress.IPv4Network(os.environ.get(SERVICE_CIDR_ENV) or DEFAULT_SERVICE_CIDR,
-                                 strict=False)
-
-
-def dns_address(cidr: ipaddress.IPv4Network | None = None) -> str:
+def dns_address(cidr: ipaddress.IPv4Network) -> str:
     """The cluster DNS address inside the service range (reserved, never allocated)."""
-    net = cidr or service_cidr()
-    return str(net.network_address + DNS_OFFSET)
+    return str(cidr.network_address + DNS_OFFSET)
 
 
-def cluster_domain() -> str:
-    return os.environ.get(DOMAIN_ENV) or DEFAULT_DOMAIN
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Where pods and services live on a node. ``name`` empty: pods stay on Podman's
+    default network (no cluster DNS in their resolv.conf, no service variables)."""
+
+    name: str = DEFAULT_NETWORK
+    subnet: str = DEFAULT_SUBNET
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+    domain: str = DEFAULT_DOMAIN
+    dns_port: int = 53
+    labels: dict[str, str] = field(default_factory=dict)  # on the Podman network
+
+    @property
+    def enabled(self) -> bool:
+        """Whether pods join gitkube's pod network."""
+        return bool(self.name)
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's address: the host as pods see it (the cluster DNS listens here)."""
+        return str(ipaddress.IPv4Network(self.subnet, strict=False).network_address + 1)
+
+    @property
+    def service_net(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.service_cidr, strict=False)
+
+    @property
+    def dns_service_ip(self) -> str:
+        """The reserved DNS address of the service range (also served by the DNS add-on)."""
+        return dns_address(self.service_net)
+
+    @property
+    def nameserver(self) -> str:
+        """What pods' resolv.conf names: the gateway (reachable from every pod)."""
+        return self.gateway
 
 
 @dataclass(frozen=True)
@@ -130,6 +155,6 @@ def container_service_env(pod: Obj, services: Iterable[Obj]) -> dict[str, str]:
     return service_env(services)
 
 
-__all__ = ["DEFAULT_DOMAIN", "DEFAULT_SERVICE_CIDR", "DNS_OFFSET", "DOMAIN_ENV",
-           "SERVICE_CIDR_ENV", "PodDNS", "cluster_domain", "container_service_env",
-           "dns_address", "pod_dns", "service_cidr", "service_env"]
+__all__ = ["DEFAULT_DOMAIN", "DEFAULT_NETWORK", "DEFAULT_SERVICE_CIDR", "DEFAULT_SUBNET",
+           "DNS_OFFSET", "NetworkConfig", "PodDNS", "container_service_env", "dns_address",
+           "pod_dns", "service_env"]

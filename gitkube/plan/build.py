@@ -29,14 +29,16 @@ from gitkube.plan.planner import (
     controller_made,
     make_plan,
 )
+from gitkube.source.loader import SourceOptions
 
 
-def load_desired(path: Path, revision: str | None = None) -> list[Desired]:
+def load_desired(path: Path, revision: str | None = None, *,
+                 options: SourceOptions | None = None) -> list[Desired]:
     """Every valid document under ``path`` (at ``revision``), in file order. Raises
     ValidationFailed with every diagnostic when any manifest has a problem."""
     from gitkube.validate import load_valid
 
-    result = load_valid(path, revision)
+    result = load_valid(path, revision, options=options)
     return [
         Desired(doc.obj, doc.file, f"{doc.blob_id}:{doc.index}:{doc.item}")
         for doc in result.documents
@@ -95,11 +97,9 @@ def namespace_members(client: Client, namespace: str) -> Iterable[dict[str, Any]
 CACHE_VERSION = 2  # 2: Endpoints of the endpoints controller are controller-made
 
 
-def _cache_file(store_id: str, source: SourceInfo) -> Path:
-    from gitkube.config import cache_dir
-
+def _cache_file(cache_dir: Path, store_id: str, source: SourceInfo) -> Path:
     digest = hashlib.sha256(f"{store_id}\n{source.id}".encode()).hexdigest()[:20]
-    return cache_dir() / "plan" / f"{digest}.marshal"
+    return cache_dir / "plan" / f"{digest}.marshal"
 
 
 def _cache_tag() -> str:
@@ -117,12 +117,12 @@ def store_id(client: Client) -> str | None:
     return str(value) if value else None
 
 
-def load_cache(store_id: str, source: SourceInfo) -> tuple[NoopCache, Index]:
+def load_cache(cache_dir: Path, store_id: str, source: SourceInfo) -> tuple[NoopCache, Index]:
     """The no-op decisions and the live index of earlier plans against this store and
     source (empty when there are none)."""
     # marshal: ~10x faster than JSON for 10,000 entries, and it cannot run code when loaded
     try:
-        data = marshal.loads(_cache_file(store_id, source).read_bytes())
+        data = marshal.loads(_cache_file(cache_dir, store_id, source).read_bytes())
         if not isinstance(data, dict) or data.get("tag") != _cache_tag():
             return {}, {}
         entries, index = data["entries"], data["index"]
@@ -133,9 +133,10 @@ def load_cache(store_id: str, source: SourceInfo) -> tuple[NoopCache, Index]:
     return {}, {}
 
 
-def save_cache(store_id: str, source: SourceInfo, entries: NoopCache, index: Index) -> None:
+def save_cache(cache_dir: Path, store_id: str, source: SourceInfo, entries: NoopCache,
+               index: Index) -> None:
     """Best effort: a cache that cannot be written only costs time."""
-    path = _cache_file(store_id, source)
+    path = _cache_file(cache_dir, store_id, source)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -152,17 +153,17 @@ def build_plan(
     *,
     store_url: str,
     prune: bool = True,
-    use_cache: bool = False,
+    cache_dir: Path | None = None,
 ) -> Plan:
-    """Read the live objects and compute the plan. With ``use_cache``, no-op decisions of
+    """Read the live objects and compute the plan. With a ``cache_dir``, no-op decisions of
     earlier plans are reused while the document content and the live object's
     resourceVersion and uid are unchanged (a saved plan needs full comparisons: its stale
     check digests every compared object, so ``plan --out`` does not use the cache). With
-    ``use_cache`` and the in-process client, live objects whose store revisions did not move
+    the cache and the in-process client, live objects whose store revisions did not move
     since the last plan are not even decoded (liveview.py)."""
     with no_gc():
         return _build_plan(client, desired, source, store_url=store_url, prune=prune,
-                           use_cache=use_cache)
+                           cache_dir=cache_dir)
 
 
 def _build_plan(
@@ -172,14 +173,15 @@ def _build_plan(
     *,
     store_url: str,
     prune: bool,
-    use_cache: bool,
+    cache_dir: Path | None,
 ) -> Plan:
     from gitkube.api.local import LocalClient
     from gitkube.plan.liveview import StoreView
 
-    sid = store_id(client) if use_cache else None
+    sid = store_id(client) if cache_dir is not None else None
     use_cache = sid is not None  # no cache before the store has an identity
-    cache, index = load_cache(sid, source) if sid is not None else ({}, {})
+    cache, index = load_cache(cache_dir, sid, source) \
+        if cache_dir is not None and sid is not None else ({}, {})
     live: LiveView
     if use_cache and isinstance(client, LocalClient):
         refs = {d.ref for d in desired}
@@ -201,8 +203,8 @@ def _build_plan(
         cache_out=cache_out,
         last_applied_lookup=lambda ref, digest: read_last_applied(client, ref, digest),
     )
-    if sid is not None and (cache_out != cache or index_out != index):
-        save_cache(sid, source, cache_out, index_out)
+    if cache_dir is not None and sid is not None and (cache_out != cache or index_out != index):
+        save_cache(cache_dir, sid, source, cache_out, index_out)
     return plan
 
 
@@ -217,7 +219,8 @@ def _get(client: Client, key: str) -> dict[str, Any] | None:
         return None
 
 
-def fresh_saved_plan(saved: Plan, client: Client) -> Plan:
+def fresh_saved_plan(saved: Plan, client: Client, *,
+                     options: SourceOptions | None = None) -> Plan:
     """A loaded plan checked against the live store (StalePlan when the objects it saw moved),
     with preconditions at the current resourceVersions and Secret values re-read from the
     recorded source."""
@@ -236,6 +239,6 @@ def fresh_saved_plan(saved: Plan, client: Client) -> Plan:
     planfile.check_fresh(saved, live, owned)
     fresh = planfile.refresh_versions(saved, live)
     if any(c.sensitive and c.desired is not None for c in fresh.actionable):
-        docs = load_desired(Path(saved.source.path), saved.source.revision)
+        docs = load_desired(Path(saved.source.path), saved.source.revision, options=options)
         fresh = planfile.restore_secrets(fresh, [d.obj for d in docs])
     return fresh

@@ -9,8 +9,6 @@ applies conflict instead of interleaving.
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -72,17 +70,6 @@ class Entry:
             store_revision=data.get("storeRevision"),
             changes=tuple(data.get("changes") or ()),
         )
-
-
-def default_author() -> str:
-    """``$GITKUBE_AUTHOR``, else the login name."""
-    explicit = os.environ.get("GITKUBE_AUTHOR")
-    if explicit:
-        return explicit
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
 
 
 def now_iso() -> str:

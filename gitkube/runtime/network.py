@@ -14,9 +14,9 @@
   table DNATs the connection to a pod's address first (kernel mode): only a pod on this
   host's bridge is then the destination.
 
-Settings come from the environment (``NetworkConfig.from_env``): ``GITKUBE_POD_NETWORK``
-(name; empty: pods stay on Podman's default network), ``GITKUBE_POD_SUBNET``,
-``GITKUBE_SERVICE_CIDR``, ``GITKUBE_CLUSTER_DOMAIN``.
+The settings (``NetworkConfig``, gitkube/model/network.py) come from gitkube/settings.py:
+``GITKUBE_POD_NETWORK`` (name; empty: pods stay on Podman's default network),
+``GITKUBE_POD_SUBNET``, ``GITKUBE_SERVICE_CIDR``, ``GITKUBE_CLUSTER_DOMAIN``.
 """
 
 from __future__ import annotations
@@ -24,75 +24,24 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitkube.errors import GitkubeError
-from gitkube.model.network import (
-    DEFAULT_DOMAIN,
-    SERVICE_CIDR_ENV,
-    cluster_domain,
-    dns_address,
-    pod_dns,
-    service_cidr,
-)
+from gitkube.model.network import DEFAULT_NETWORK, DEFAULT_SUBNET, NetworkConfig, pod_dns
 
 Obj = dict[str, Any]
 
 log = logging.getLogger("gitkube.network")
 
-NETWORK_ENV = "GITKUBE_POD_NETWORK"
-SUBNET_ENV = "GITKUBE_POD_SUBNET"
-DEFAULT_NETWORK = "gitkube0"
-DEFAULT_SUBNET = "10.244.0.0/16"
 ROUTE_PROTO = "155"  # marks the routes gitkube made (``ip route show proto 155``)
 LABEL_NETWORK = "io.gitkube.network"
 
 
 class NetworkError(GitkubeError):
     """The host's network could not be set up as gitkube needs."""
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Where pods and services live on this node."""
-
-    name: str = DEFAULT_NETWORK
-    subnet: str = DEFAULT_SUBNET
-    service_cidr: str = "10.96.0.0/16"
-    domain: str = DEFAULT_DOMAIN
-    dns_port: int = 53
-    labels: dict[str, str] = field(default_factory=dict)  # on the Podman network
-
-    @classmethod
-    def from_env(cls) -> NetworkConfig:
-        return cls(name=os.environ.get(NETWORK_ENV, DEFAULT_NETWORK),
-                   subnet=os.environ.get(SUBNET_ENV) or DEFAULT_SUBNET,
-                   service_cidr=str(service_cidr()),
-                   domain=cluster_domain())
-
-    @property
-    def gateway(self) -> str:
-        """The bridge's address: the host as pods see it (the cluster DNS listens here)."""
-        return str(ipaddress.IPv4Network(self.subnet, strict=False).network_address + 1)
-
-    @property
-    def service_net(self) -> ipaddress.IPv4Network:
-        return ipaddress.IPv4Network(self.service_cidr, strict=False)
-
-    @property
-    def dns_service_ip(self) -> str:
-        """The reserved DNS address of the service range (also served by the DNS add-on)."""
-        return dns_address(self.service_net)
-
-    @property
-    def nameserver(self) -> str:
-        """What pods' resolv.conf names: the gateway (reachable from every pod)."""
-        return self.gateway
 
 
 def _ip(*args: str) -> subprocess.CompletedProcess[str]:
@@ -141,9 +90,7 @@ __all__ = [
     "DEFAULT_NETWORK",
     "DEFAULT_SUBNET",
     "LABEL_NETWORK",
-    "NETWORK_ENV",
     "ROUTE_PROTO",
-    "SERVICE_CIDR_ENV",
     "NetworkConfig",
     "NetworkError",
     "bridge_name",
@@ -194,7 +141,7 @@ def prepare_node(runtime: object, config: NetworkConfig) -> None:
         if subnets and want not in subnets:
             raise NetworkError(
                 f"the network {config.name} exists with subnet {', '.join(subnets)}, not "
-                f"{want}", hint=f"set {SUBNET_ENV}={subnets[0]}, or remove the network")
+                f"{want}", hint=f"set GITKUBE_POD_SUBNET={subnets[0]}, or remove the network")
 
 
 def sandbox_fields(pod: Obj, config: NetworkConfig) -> dict[str, Any]:

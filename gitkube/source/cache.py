@@ -1,6 +1,6 @@
 """The content cache: parse and per-object check results by git blob id.
 
-Two files per manifests root (under :func:`gitkube.config.cache_dir`), each read and
+Two files per manifests root (under ``Settings.cache_dir``), each read and
 written whole with :mod:`marshal` (the fastest loader of plain data in the standard
 library):
 

@@ -22,17 +22,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gitkube import config
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import SourceError, UsageError
+from gitkube.settings import Settings
 from gitkube.source.cache import ContentCache
 from gitkube.source.document import Document
 from gitkube.source.parse import DEFAULT_MAX_FILE_BYTES, FileResult, ObjectCheck, parse_content
 from gitkube.source.positions import FileLocator
 from gitkube.source.tree import Entry, GitTree, Tree, WorkTree, blob_id, git_error_detail
 
-MAX_FILE_ENV = "GITKUBE_MAX_FILE_BYTES"
-JOBS_ENV = "GITKUBE_JOBS"
 # Below this many files to parse, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 200
 
@@ -52,23 +50,20 @@ class LoadResult:
     parsed_files: int = 0  # files parsed in this run (the others came from the cache)
 
 
-def max_file_bytes() -> int:
-    """The size above which a file is refused: ``$GITKUBE_MAX_FILE_BYTES`` or 4 MiB."""
-    raw = os.environ.get(MAX_FILE_ENV, "")
-    try:
-        return int(raw) if raw else DEFAULT_MAX_FILE_BYTES
-    except ValueError as err:
-        raise UsageError(f"{MAX_FILE_ENV}={raw!r} is not a number of bytes") from err
+@dataclass(frozen=True)
+class SourceOptions:
+    """How manifests are read: where the content cache lives (None: no cache on disk), the
+    size above which a file is refused, and how many processes parse."""
 
+    cache_dir: Path | None = None
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    jobs: int = 1
 
-def _jobs() -> int:
-    raw = os.environ.get(JOBS_ENV, "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:
-        return max(1, min(8, os.cpu_count() or 1))
+    @classmethod
+    def of(cls, settings: Settings) -> SourceOptions:
+        """The options ``settings`` describe (``GITKUBE_MAX_FILE_BYTES``, ``GITKUBE_JOBS``,
+        the cache under the state directory)."""
+        return cls(settings.cache_dir, settings.max_file_bytes, settings.jobs)
 
 
 def _work_tree_top(path: Path) -> Path | None:
@@ -168,12 +163,13 @@ class Snapshot:
     ``save`` writes the cache."""
 
     def __init__(self, root: Path, tree: Tree, commit: str | None, cache: ContentCache,
-                 limit: int):
+                 limit: int, jobs: int = 1):
         self.root = root
         self.tree = tree
         self.commit = commit
         self.cache = cache
         self.limit = limit
+        self.jobs = jobs
         try:
             self.entries, self.diagnostics = tree.entries()
         except OSError as err:
@@ -186,7 +182,7 @@ class Snapshot:
         self.diagnostics.append(Diagnostic(
             f"file is {size:,} bytes, above the {self.limit:,}-byte limit",
             "file-too-large", file=entry.path,
-            hint=f"split it, list it in .gitkubeignore, or raise {MAX_FILE_ENV}"))
+            hint="split it, list it in .gitkubeignore, or raise GITKUBE_MAX_FILE_BYTES"))
 
     def _identify(self) -> None:
         unread: list[int] = []
@@ -263,7 +259,8 @@ class Snapshot:
         todo: Todo = [(i, blob, self.entries[i].path, self._data[i])
                       for i, blob in enumerate(self.blobs)
                       if blob is not None and results[i] is None and i in self._data]
-        for (i, blob, _name, _data), result in zip(todo, _parse_all(todo, check), strict=True):
+        for (i, blob, _name, _data), result in zip(todo, _parse_all(todo, check, self.jobs),
+                                                       strict=True):
             results[i] = result
             cache.put(blob, result)
         self._data.clear()
@@ -284,17 +281,16 @@ def snapshot(
     revision: str | None = None,
     *,
     check_version: str = "",
-    use_cache: bool = True,
-    max_bytes: int | None = None,
+    options: SourceOptions | None = None,
 ) -> Snapshot:
     """List the manifest files below ``path`` (at ``revision``) and identify their content.
     Raises UsageError for a bad path or revision, SourceError if the tree cannot be read."""
+    opts = options or SourceOptions()
     root = Path(path)
     tree, commit, cache_key = _open_tree(root, revision)
-    limit = max_file_bytes() if max_bytes is None else max_bytes
-    cache = ContentCache.for_root(config.cache_dir(), cache_key, check_version) \
-        if use_cache else ContentCache(None, check_version)
-    return Snapshot(root, tree, commit, cache, limit)
+    cache = ContentCache.for_root(opts.cache_dir, cache_key, check_version) \
+        if opts.cache_dir is not None else ContentCache(None, check_version)
+    return Snapshot(root, tree, commit, cache, opts.max_file_bytes, opts.jobs)
 
 
 def load(
@@ -303,19 +299,18 @@ def load(
     *,
     check: ObjectCheck | None = None,
     check_version: str = "",
-    use_cache: bool = True,
-    max_bytes: int | None = None,
+    options: SourceOptions | None = None,
 ) -> LoadResult:
     """Read every manifest document below ``path`` (a directory), from disk or, with
     ``revision``, from that git commit without touching the work tree or index.
 
     ``check`` runs on every object parsed in this run; its JSON-compatible results are
-    cached by content with the parse (``check_version`` is part of the cache key) and
-    returned in ``LoadResult.checked``. Raises UsageError for a bad path or revision and
-    SourceError when the tree cannot be read; problems in the files are diagnostics.
+    cached by content with the parse (``check_version`` is part of the cache key; the cache
+    is ``options.cache_dir``, none by default) and returned in ``LoadResult.checked``.
+    Raises UsageError for a bad path or revision and SourceError when the tree cannot be
+    read; problems in the files are diagnostics.
     """
-    snap = snapshot(path, revision, check_version=check_version, use_cache=use_cache,
-                    max_bytes=max_bytes)
+    snap = snapshot(path, revision, check_version=check_version, options=options)
     result = snap.load(check)
     snap.save()
     return result
@@ -329,10 +324,9 @@ def _parse_chunk(items: list[tuple[str, bytes]], check: ObjectCheck | None) -> l
     return [parse_content(name, data, check) for name, data in items]
 
 
-def _parse_all(todo: Todo, check: ObjectCheck | None) -> list[FileResult]:
-    """Parse (and check) every file; with many files, in worker processes as well."""
+def _parse_all(todo: Todo, check: ObjectCheck | None, jobs: int) -> list[FileResult]:
+    """Parse (and check) every file; with many files, in ``jobs`` processes."""
     items = [(name, data) for _i, _b, name, data in todo]
-    jobs = _jobs()
     # Forking a process that runs other threads (agents, a watch loop) can deadlock the
     # child on a lock one of them held: then parse here only.
     if jobs < 2 or len(items) < PARALLEL_MIN_FILES or threading.active_count() > 1:

@@ -3,7 +3,7 @@
 ``open_store(url)`` picks the backend from the URL:
 
 - ``sqlite:///abs/path/state.db`` (or ``sqlite:relative/state.db``, or a bare file path):
-  one SQLite file; the default is ``gitkube.config.default_store_url()``.
+  one SQLite file; the default is ``gitkube.settings.Settings.store_url``.
 - ``etcd://host:port``: an etcd v3 server (port 2379 when omitted).
 - ``memory://`` a fresh in-memory store; ``memory://NAME`` the same in-memory store for
   every opener in this process.
@@ -18,7 +18,6 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from gitkube.config import default_store_url
 from gitkube.errors import UsageError
 from gitkube.store.base import (
     Create,
@@ -50,11 +49,10 @@ _named_memory: dict[str, Store] = {}
 _named_lock = threading.Lock()
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open the store named by ``url`` (default: ``$GITKUBE_STORE`` or the SQLite file in the
-    state directory). Raises UsageError for a URL it cannot read, StoreUnavailable or
-    StoreCorrupt when the store cannot be used."""
-    url = url or default_store_url()
+def open_store(url: str) -> Store:
+    """Open the store named by ``url`` (``Settings.store_url`` is the default the CLI
+    uses). Raises UsageError for a URL it cannot read, StoreUnavailable or StoreCorrupt when
+    the store cannot be used."""
     if "://" not in url and not url.startswith(("sqlite:", "etcd:", "memory:")):
         url = f"sqlite:{url}"  # a bare path names a SQLite file
     parts = urlsplit(url)

@@ -1,25 +1,23 @@
-"""Every controller together (build_controllers) with the scheduler and simulated nodes."""
+"""Every controller together (composed by agents/compose.py) with the scheduler and simulated
+nodes."""
 
 from __future__ import annotations
 
-import pytest
+import os
+
 from agenttest import Cluster, eventually
 
-from gitkube.agents.controllers import NAMES, build_controllers
+from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.controllers.deployment import is_complete
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.scheduler import build_scheduler
-
-
-def test_build_controllers_rejects_unknown(cluster: Cluster) -> None:
-    with pytest.raises(ValueError, match="unknown controller"):
-        build_controllers(cluster.manager, only=("nope",))
+from gitkube.settings import Settings
 
 
 def test_full_stack_deployment_and_service(cluster: Cluster) -> None:
     c, mgr = cluster.client, cluster.manager
-    made = build_controllers(mgr)
-    assert len(made) == len(NAMES)
+    made = compose(mgr, Settings.from_env(os.environ), names=CONTROLLERS)
+    assert len(made) == len(CONTROLLERS)
     mgr.add(build_scheduler(c, manager=mgr))
     mgr.add(SimulatedCluster(c, nodes=3, heartbeat_interval=1.0, manager=mgr))
     mgr.start()

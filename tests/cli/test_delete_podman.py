@@ -4,6 +4,7 @@ gone; `apply --wait` after a Deployment left git leaves no container of it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -17,11 +18,11 @@ from typer.testing import CliRunner
 from gitkube.agents.kubelet.config import cluster_id
 from gitkube.api.local import LocalClient
 from gitkube.cli.main import app
-from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError
 from gitkube.model import kinds
 from gitkube.runtime.base import LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_POD_NAME
 from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 pytestmark = pytest.mark.podman
@@ -71,7 +72,7 @@ def embedded(_isolated_state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield f"gk-del-{uuid.uuid4().hex[:6]}"
     from gitkube.runtime.podman import PodmanRuntime
 
-    client = LocalClient(open_store(default_store_url()))
+    client = LocalClient(open_store(Settings.from_env(os.environ).store_url))
     base = Path(tempfile.mkdtemp(prefix="gk-del-"))
     runtime = PodmanRuntime(base_dir=base)
     try:
@@ -85,7 +86,7 @@ def embedded(_isolated_state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 def _sandboxes(namespace: str) -> list[str]:
     from gitkube.runtime.podman import PodmanRuntime
 
-    client = LocalClient(open_store(default_store_url()))
+    client = LocalClient(open_store(Settings.from_env(os.environ).store_url))
     base = Path(tempfile.mkdtemp(prefix="gk-del-"))
     runtime = PodmanRuntime(base_dir=base)
     try:
@@ -117,7 +118,7 @@ def test_delete_and_prune_converge_embedded(embedded: str, tmp_path: Path) -> No
     assert [p.split("-")[0] for p in _sandboxes(ns)] == ["web"]
 
     # delete the Namespace: Terminating, then everything inside and its containers go
-    client = LocalClient(open_store(default_store_url()))
+    client = LocalClient(open_store(Settings.from_env(os.environ).store_url))
     ns_obj = client.get("v1", "Namespace", None, ns)
     assert ns_obj["spec"]["finalizers"] == ["kubernetes"]
     phases: list[tuple[str, str]] = []

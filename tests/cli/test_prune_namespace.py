@@ -4,19 +4,22 @@ controller purges the rest and the Namespace goes; plan meanwhile shows nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import socket
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from gitkube.agents.converge import Gone, converge, report
-from gitkube.agents.kubelet.agent import KubeletConfig
+from gitkube.agents.compose import AgentSet
+from gitkube.agents.converge import Deleted, PlainProgress, converge, report
 from gitkube.api.local import LocalClient
 from gitkube.cli.main import app
 from gitkube.model import kinds
 from gitkube.runtime.simulated import SimulatedRuntime
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 MANIFEST = """\
@@ -60,9 +63,10 @@ def test_pruned_namespace_is_terminating_until_the_agents_run(
     plan = runner.invoke(app, ["plan", str(root)])
     assert "No changes" in plan.output and "git holds no objects" not in plan.output, \
         plan.output
-    result = converge(client, [], gone=[Gone.of(ns)], timeout=30, out=io.StringIO(),
-                      live=False, runtime=SimulatedRuntime(),
-                      kubelet_config=KubeletConfig(node_name=socket.gethostname()))
+    settings = dataclasses.replace(Settings.from_env(os.environ), node_name=socket.gethostname())
+    result = converge(client, [], gone=[Deleted.of(ns)], timeout=30,
+                      on_progress=PlainProgress(io.StringIO()),
+                      agents=AgentSet(client, settings, SimulatedRuntime()))
     assert result.ok, report(result)
     assert [o for rt in kinds.RESOURCES if rt.namespaced
             for o in client.list(rt.api_version, rt.kind, "shop").items] == []

@@ -3,6 +3,7 @@ the controllers, the scheduler and simulated nodes running in-process."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,15 +12,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gitkube.agents.controllers import build_controllers
+from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.manager import Manager
-from gitkube.agents.scheduler import build_scheduler
 from gitkube.api.local import LocalClient
 from gitkube.cli import events as events_cli
 from gitkube.cli import rollout
 from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -59,8 +60,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCl
     store = open_store(url)
     client = LocalClient(store)
     manager = Manager(client)
-    build_controllers(manager)
-    manager.add(build_scheduler(client, manager=manager))
+    compose(manager, Settings.from_env(os.environ), names=(*CONTROLLERS, "scheduler"))
     manager.add(SimulatedCluster(client, nodes=2, heartbeat_interval=1.0, manager=manager))
     manager.start()
     try:

@@ -38,17 +38,14 @@ def image_of(obj: dict[str, Any]) -> str:
 def agents(client: Client) -> Iterator[None]:
     """The scheduler, controllers and a kubelet on the simulated runtime, in this process,
     on the same store the hooks apply to."""
-    from gitkube.agents.converge import build_agents
-    from gitkube.agents.manager import Manager
-    from gitkube.runtime.simulated import SimulatedRuntime
+    import os
 
-    manager = Manager(client)
-    build_agents(manager, SimulatedRuntime())
-    manager.start()
-    try:
+    from gitkube.agents.compose import AgentSet
+    from gitkube.runtime.simulated import SimulatedRuntime
+    from gitkube.settings import Settings
+
+    with AgentSet(client, Settings.from_env(os.environ), SimulatedRuntime()):
         yield
-    finally:
-        manager.stop()
 
 
 def test_init_writes_config_and_hooks(deploy_repo: DeployRepo, store_url: str) -> None:

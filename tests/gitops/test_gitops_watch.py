@@ -203,16 +203,19 @@ def test_watch_once_outside_git(tmp_path: Path, client: Client, store_url: str) 
 def test_the_interval_reconcile_catches_what_the_watches_missed(
         work: Path, client: Client, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import io
+    import os
 
     from gitkube.gitops.connect import Connection
     from gitkube.gitops.watch import WatchLoop
+    from gitkube.settings import Settings
 
     # no file watch and no store watch: only the periodic reconcile is left
     monkeypatch.setattr(WatchLoop, "_files", lambda self: None)
     monkeypatch.setattr(WatchLoop, "_watch_kinds", lambda self, kinds: None)
     out = io.StringIO()
-    loop = WatchLoop(work / "manifests", Connection(client, store_url, False), out=out,
-                     interval=0.3, debounce=0.05)
+    loop = WatchLoop(work / "manifests",
+                     Connection(client, store_url, False, Settings.from_env(os.environ)),
+                     out=out, interval=0.3, debounce=0.05)
     runner = threading.Thread(target=loop.run)
     runner.start()
     try:

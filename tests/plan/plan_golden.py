@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from gitkube.plan.apply import apply_plan
 from gitkube.plan.build import build_plan
 from gitkube.plan.model import Plan, SourceInfo
 from gitkube.plan.planner import Desired
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 CASES = Path(__file__).resolve().parent.parent / "data" / "plans"
@@ -88,5 +90,6 @@ def prepare(case: Path) -> Client:
 
 def plan_case(case: Path, client: Client, *, use_cache: bool = False) -> Plan:
     prune = bool(options(case).get("prune", True))
+    cache_dir = Settings.from_env(os.environ).cache_dir if use_cache else None
     return build_plan(client, read_dir(case / "desired"), SOURCE, store_url=STORE, prune=prune,
-                      use_cache=use_cache)
+                      cache_dir=cache_dir)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sourcetest import load
 
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import UsageError
-from gitkube.source import LoadResult, load
+from gitkube.source import LoadResult
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: value\n"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from gitkube.errors import UsageError
+from gitkube.settings import Settings
 from gitkube.store import open_store
 from gitkube.store.memory import MemoryStore
 from gitkube.store.sqlite import SqliteStore
@@ -17,7 +19,7 @@ def test_default_is_sqlite_in_the_state_dir(
 ) -> None:
     monkeypatch.delenv("GITKUBE_STORE", raising=False)
     monkeypatch.setenv("GITKUBE_STATE_DIR", str(tmp_path / "state"))
-    store = open_store()
+    store = open_store(Settings.from_env(os.environ).store_url)
     try:
         assert isinstance(store, SqliteStore)
         assert store.path == tmp_path / "state" / "state.db"
@@ -28,7 +30,7 @@ def test_default_is_sqlite_in_the_state_dir(
 
 def test_env_names_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITKUBE_STORE", f"sqlite:///{tmp_path}/env.db")
-    store = open_store()
+    store = open_store(Settings.from_env(os.environ).store_url)
     try:
         assert isinstance(store, SqliteStore)
         assert store.path == tmp_path / "env.db"

@@ -18,7 +18,7 @@ from typing import Any
 from gitkube.agents.dns.records import Zone, build_zone
 from gitkube.agents.dns.server import Address, DnsServer, host_resolvers
 from gitkube.agents.manager import Manager, key_of
-from gitkube.runtime.network import NetworkConfig
+from gitkube.model.network import NetworkConfig
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.dns")
@@ -44,7 +44,7 @@ class DnsAgent:
     def __init__(self, manager: Manager, config: DnsConfig | None = None,
                  network: NetworkConfig | None = None):
         self.config = config or DnsConfig()
-        self.network = network or NetworkConfig.from_env()
+        self.network = network or NetworkConfig()
         self.domain = (self.config.domain or self.network.domain).lower().rstrip(".")
         self.services = manager.informer("v1", "Service")
         self.endpoints = manager.informer("v1", "Endpoints")

@@ -57,7 +57,7 @@ from gitkube.agents.proxy.dataplane import Dataplane
 from gitkube.agents.proxy.nft import KernelPort, NftError, NftTable
 from gitkube.agents.proxy.table import service_ports
 from gitkube.errors import Conflict, NotFound
-from gitkube.model.network import service_cidr
+from gitkube.model.network import DEFAULT_SERVICE_CIDR
 from gitkube.runtime.network import NetworkError, ensure_service_range
 
 log = logging.getLogger("gitkube.proxy")
@@ -67,7 +67,7 @@ Obj = dict[str, Any]
 @dataclass
 class ProxyConfig:
     node_addresses: tuple[str, ...] = ("127.0.0.1",)
-    service_cidr: str | None = None  # None: $GITKUBE_SERVICE_CIDR or the default range
+    service_cidr: str = DEFAULT_SERVICE_CIDR  # the range ClusterIPs are allocated from
     connect_timeout: float = 1.0
     udp_idle_timeout: float = 30.0
     resync: float = 1.0
@@ -91,7 +91,7 @@ class ProxyAgent:
 
     def __init__(self, manager: Manager, config: ProxyConfig | None = None):
         self.config = config or ProxyConfig()
-        self.cidr = self.config.service_cidr or str(service_cidr())
+        self.cidr = self.config.service_cidr
         self.client = manager.client
         self.services = manager.informer("v1", "Service")
         self.endpoints = manager.informer("v1", "Endpoints")

@@ -23,14 +23,14 @@ several times. Each listener uses the server's ``auth`` unless given its own (``
 on the unix socket trusts its file permissions; a TLS listener can require tokens).
 ``/healthz``, ``/readyz``, ``/livez`` answer ``ok`` without authentication. Request logs go
 to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
-never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``; default: the
-local Podman runtime); ``git_version=`` gitkube's version for ``/version`` (a bare
-``0.1.0`` becomes ``v1.32.0-gitkube.0.1.0``; a string starting with ``v`` is used as the
-gitVersion itself); ``max_body_bytes=`` the request body limit (413 beyond, default
-3 MiB). The auth hooks are called from many connection threads at once: keep them
-thread-safe. The other side is ``gitkube.api.http_client.HTTPClient(url | socket path,
-token=, ca=)``, the same Client protocol over this API. See docs/HTTP_API.md for paths,
-verbs and semantics.
+never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``: a
+``RuntimeLogs`` over the kubelet's container runtime; default: none, every request 404);
+``git_version=`` gitkube's version for ``/version`` (a bare ``0.1.0`` becomes
+``v1.32.0-gitkube.0.1.0``; a string starting with ``v`` is used as the gitVersion itself);
+``max_body_bytes=`` the request body limit (413 beyond, default 3 MiB). The auth hooks are
+called from many connection threads at once: keep them thread-safe. The other side is
+``gitkube.api.http_client.HTTPClient(url | socket path, token=, ca=)``, the same Client
+protocol over this API. See docs/HTTP_API.md for paths, verbs and semantics.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any, Literal
 from gitkube.api.client import Client
 from gitkube.api.server.app import Router
 from gitkube.api.server.auth import Attributes, Auth, Identity
-from gitkube.api.server.logs import LogOptions, LogsProvider, RuntimeLogs
+from gitkube.api.server.logs import LogOptions, LogsProvider, RuntimeLogs, no_logs
 from gitkube.api.server.messages import Stream
 from gitkube.api.server.transport import Handler, TCPServer, bind_unix, start_thread
 
@@ -67,9 +67,8 @@ class APIServer:
         self.auth = auth
         self.log_requests = log_requests
         self.max_body_bytes = max_body_bytes
-        self._own_logs = RuntimeLogs() if logs is None else None
         self._stopping = threading.Event()
-        provider: LogsProvider = logs if logs is not None else self._own_logs  # type: ignore[assignment]
+        provider: LogsProvider = logs if logs is not None else no_logs
         self.router = Router(client, auth=auth, logs=provider,
                              stopping=self._stopping, git_version=git_version)
         self._servers: list[Any] = []
@@ -143,8 +142,6 @@ class APIServer:
         for path in self._unix_paths:
             with contextlib.suppress(OSError):
                 path.unlink()
-        if self._own_logs is not None:
-            self._own_logs.close()
 
     @property
     def stopped(self) -> bool:

@@ -35,6 +35,21 @@ class LogOptions:
 LogsProvider = Callable[[Obj, LogOptions], Iterator[str]]
 
 
+def require_scheduled(pod: Obj) -> None:
+    """BadRequest, as the API server words it, for a pod that is not on a node yet."""
+    if not (pod.get("spec") or {}).get("nodeName"):
+        raise BadRequest(f'pod "{pod["metadata"]["name"]}" is not scheduled yet: it has no logs')
+
+
+def no_logs(pod: Obj, options: LogOptions) -> Iterator[str]:
+    """The provider of a server that runs beside no container runtime: a scheduled pod's
+    logs are NotFound, saying so."""
+    require_scheduled(pod)
+    name = pod["metadata"]["name"]
+    raise NotFound(f'the logs of pod "{name}" are not available here: this API server has '
+                   "no container runtime", kind="pods", name=name)
+
+
 def choose_container(pod: Obj, container: str | None) -> str:
     """The container a log request means; BadRequest as the API server words it."""
     spec = pod.get("spec") or {}
@@ -68,7 +83,7 @@ class RuntimeLogs:
     ``close()`` releases it. ``timestamps`` and ``sinceSeconds`` are not supported by the
     runtime interface and are ignored."""
 
-    def __init__(self, factory: Callable[[], ContainerRuntime] | None = None):
+    def __init__(self, factory: Callable[[], ContainerRuntime]):
         self._factory = factory
         self._runtime: ContainerRuntime | None = None
         self._lock = threading.Lock()
@@ -76,19 +91,13 @@ class RuntimeLogs:
     def _get_runtime(self) -> ContainerRuntime:
         with self._lock:
             if self._runtime is None:
-                if self._factory is None:
-                    from gitkube.runtime.podman import PodmanRuntime
-
-                    self._runtime = PodmanRuntime()
-                else:
-                    self._runtime = self._factory()
+                self._runtime = self._factory()
             return self._runtime
 
     def __call__(self, pod: Obj, options: LogOptions) -> Iterator[str]:
         meta = pod["metadata"]
         name = meta["name"]
-        if not (pod.get("spec") or {}).get("nodeName"):
-            raise BadRequest(f'pod "{name}" is not scheduled yet: it has no logs')
+        require_scheduled(pod)
         try:
             runtime = self._get_runtime()
             found = runtime.list_containers({LABEL_POD_UID: str(meta.get("uid")),

@@ -160,7 +160,6 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def env(upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    monkeypatch.setenv("GITKUBE_SERVICE_CIDR", "10.96.0.0/16")
     e = Env((("127.0.0.1", upstream.port),))
     yield e
     e.stop()

@@ -3,15 +3,18 @@ when they do not converge."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import socket
 from typing import Any
 
-from gitkube.agents.converge import converge, report, verdict
-from gitkube.agents.kubelet.agent import KubeletConfig
+from gitkube.agents.compose import AgentSet
+from gitkube.agents.converge import PlainProgress, converge, report, verdict
 from gitkube.api.local import LocalClient
 from gitkube.model.objects import ObjectRef
 from gitkube.runtime.simulated import SimulatedRuntime
+from gitkube.settings import KubeletSettings, Settings
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -39,9 +42,10 @@ def _run(objs: list[Obj], timeout: float, runtime: SimulatedRuntime) -> tuple[An
         client.create(obj)
     refs = [ObjectRef.of(o) for o in objs]
     out = io.StringIO()
-    cfg = KubeletConfig(node_name=socket.gethostname(), relist_period=0.1)
-    result = converge(client, refs, timeout=timeout, out=out, live=False, runtime=runtime,
-                      kubelet_config=cfg)
+    settings = dataclasses.replace(Settings.from_env(os.environ), node_name=socket.gethostname(),
+                                   kubelet=KubeletSettings(relist_period=0.1))
+    result = converge(client, refs, timeout=timeout, on_progress=PlainProgress(out),
+                      agents=AgentSet(client, settings, runtime))
     return result, out.getvalue()
 
 

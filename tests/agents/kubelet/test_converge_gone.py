@@ -4,18 +4,21 @@ a Deployment's ReplicaSets and Pods go with it, and a timeout names what is left
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import socket
 import threading
 from typing import Any
 
-from gitkube.agents.converge import Gone, converge, report
-from gitkube.agents.kubelet.agent import KubeletConfig
+from gitkube.agents.compose import AgentSet
+from gitkube.agents.converge import ConvergeResult, Deleted, PlainProgress, converge, report
 from gitkube.api.local import LocalClient
 from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.runtime.base import LABEL_NAMESPACE
 from gitkube.runtime.simulated import SimulatedRuntime
+from gitkube.settings import KubeletSettings, Settings
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -34,15 +37,21 @@ def _deploy(name: str, namespace: str, replicas: int = 2) -> Obj:
                                          "imagePullPolicy": "IfNotPresent"}]}}}}
 
 
-def _cfg() -> KubeletConfig:
-    return KubeletConfig(node_name=socket.gethostname(), relist_period=0.1)
+def _converge(client: LocalClient, runtime: SimulatedRuntime, refs: list[ObjectRef], *,
+              timeout: float, gone: list[Deleted] | None = None,
+              out: io.StringIO | None = None) -> ConvergeResult:
+    """converge with the agents on the simulated runtime (a quick relist)."""
+    settings = dataclasses.replace(Settings.from_env(os.environ), node_name=socket.gethostname(),
+                                   kubelet=KubeletSettings(relist_period=0.1))
+    return converge(client, refs, timeout=timeout, gone=gone or [],
+                    on_progress=PlainProgress(out or io.StringIO()),
+                    agents=AgentSet(client, settings, runtime))
 
 
 def _up(client: LocalClient, runtime: SimulatedRuntime, objs: list[Obj]) -> None:
     for obj in objs:
         client.create(obj)
-    result = converge(client, [ObjectRef.of(o) for o in objs], timeout=60, out=io.StringIO(),
-                      live=False, runtime=runtime, kubelet_config=_cfg())
+    result = _converge(client, runtime, [ObjectRef.of(o) for o in objs], timeout=60)
     assert result.ok, report(result)
 
 
@@ -75,8 +84,7 @@ def test_namespace_delete_goes_through_terminating_and_leaves_nothing() -> None:
     deleted = client.delete("v1", "Namespace", None, "shop")
     assert deleted["status"]["phase"] == "Terminating"  # held by spec.finalizers
     out = io.StringIO()
-    result = converge(client, [], gone=[Gone.of(deleted)], timeout=60, out=out, live=False,
-                      runtime=runtime, kubelet_config=_cfg())
+    result = _converge(client, runtime, [], gone=[Deleted.of(deleted)], timeout=60, out=out)
     assert result.ok, report(result)
     assert report(result).startswith("Gone: 1 deleted object(s)")
     assert "gone: Namespace shop (gone)" in out.getvalue()
@@ -94,8 +102,7 @@ def test_deleted_deployment_waits_for_its_replicasets_and_pods() -> None:
     _up(client, runtime, [_deploy("web", "default"), _deploy("api", "default", 1)])
     deleted = client.delete("apps/v1", "Deployment", "default", "web",
                             propagation_policy="Background")
-    result = converge(client, [], gone=[Gone.of(deleted)], timeout=60, out=io.StringIO(),
-                      live=False, runtime=runtime, kubelet_config=_cfg())
+    result = _converge(client, runtime, [], gone=[Deleted.of(deleted)], timeout=60)
     assert result.ok, report(result)
     pods = client.list("v1", "Pod", "default").items
     assert [p["metadata"]["labels"]["app"] for p in pods] == ["api"]  # the other one stays
@@ -111,8 +118,7 @@ def test_timeout_names_what_holds_the_namespace() -> None:
                    "metadata": {"name": "keep", "namespace": "held",
                                 "finalizers": ["example.com/hold"]}})
     deleted = client.delete("v1", "Namespace", None, "held")
-    result = converge(client, [], gone=[Gone.of(deleted)], timeout=3, out=io.StringIO(),
-                      live=False, runtime=SimulatedRuntime(), kubelet_config=_cfg())
+    result = _converge(client, SimulatedRuntime(), [], gone=[Deleted.of(deleted)], timeout=3)
     assert not result.ok
     text = report(result)
     assert "Namespace held: phase Terminating; 1 object(s) left inside; finalizers " \
@@ -120,6 +126,5 @@ def test_timeout_names_what_holds_the_namespace() -> None:
     # release it: the namespace controller (next run) finishes the deletion
     cm = client.get("v1", "ConfigMap", "held", "keep")
     client.update({**cm, "metadata": {**cm["metadata"], "finalizers": []}})
-    result = converge(client, [], gone=[Gone.of(deleted)], timeout=30, out=io.StringIO(),
-                      live=False, runtime=SimulatedRuntime(), kubelet_config=_cfg())
+    result = _converge(client, SimulatedRuntime(), [], gone=[Deleted.of(deleted)], timeout=30)
     assert result.ok, report(result)

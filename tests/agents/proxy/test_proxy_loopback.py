@@ -81,8 +81,7 @@ class Cluster:
                  backend: str = "userspace"):
         self.workers = workers
         self.kernel = backend == "kernel"
-        monkeypatch.setenv("GITKUBE_SERVICE_CIDR", CIDR)
-        self.client = LocalClient(open_store("memory://"))
+        self.client = LocalClient(open_store("memory://"), service_cidr=CIDR)
         self.manager = Manager(self.client)
         self.table = f"gitkube_test_{uuid.uuid4().hex[:8]}"
         self.proxy = ProxyAgent(self.manager, ProxyConfig(

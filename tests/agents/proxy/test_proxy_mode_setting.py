@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from gitkube.agents.compose import compose
 from gitkube.agents.manager import Manager
-from gitkube.agents.netstack import network_agents, proxy_backend
 from gitkube.agents.proxy import ProxyAgent
 from gitkube.api.local import LocalClient
 from gitkube.errors import GitkubeError
+from gitkube.settings import Settings
 from gitkube.store import open_store
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,7 +30,8 @@ def test_the_proxy_runs_in_the_mode_the_environment_names(
         monkeypatch.delenv("GITKUBE_PROXY_MODE", raising=False)
     else:
         monkeypatch.setenv("GITKUBE_PROXY_MODE", value)
-    agents = network_agents(Manager(LocalClient(open_store("memory://"))), None)
+    agents = compose(Manager(LocalClient(open_store("memory://"))),
+                     Settings.from_env(os.environ), names=["proxy", "dns"])
     proxies = [a for a in agents if isinstance(a, ProxyAgent)]
     assert len(proxies) == 1
     assert proxies[0].config.backend == mode
@@ -38,7 +40,7 @@ def test_the_proxy_runs_in_the_mode_the_environment_names(
 def test_an_unknown_proxy_mode_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITKUBE_PROXY_MODE", "ipvs")
     with pytest.raises(GitkubeError) as info:
-        proxy_backend()
+        Settings.from_env(os.environ)
     assert "GITKUBE_PROXY_MODE='ipvs' is not a proxy mode" in info.value.message
     assert info.value.hint is not None and "userspace" in info.value.hint
 

@@ -3,6 +3,7 @@ driven by the real kubectl: rollout status, set image, rollout undo, scale."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +11,10 @@ import pytest
 from conftest import Served
 from test_server_kubectl import KUBECTL, Kubectl
 
-from gitkube.agents.controllers import build_controllers
+from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.manager import Manager
-from gitkube.agents.scheduler import build_scheduler
+from gitkube.settings import Settings
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
@@ -22,8 +23,7 @@ pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installe
 def agents(served: Served) -> Iterator[Manager]:
     client = served.client()
     mgr = Manager(client)
-    build_controllers(mgr)
-    mgr.add(build_scheduler(client, manager=mgr))
+    compose(mgr, Settings.from_env(os.environ), names=(*CONTROLLERS, "scheduler"))
     mgr.add(SimulatedCluster(client, nodes=2, heartbeat_interval=1.0, manager=mgr))
     mgr.start()
     try:
