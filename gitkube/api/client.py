@@ -76,8 +76,8 @@ class ObjectList:
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One change seen by a watch. For DELETED, ``object`` is the last state with the
-    resourceVersion of the deletion."""
+    """One change to an object seen by a watch (the store's own are StoreEvents of keys).
+    For DELETED, ``object`` is the last state with the resourceVersion of the deletion."""
 
     type: WatchEventType
     object: Obj

@@ -27,9 +27,9 @@ from gitkube.store.base import (
     KeyValue,
     Op,
     Store,
+    StoreEvent,
     Update,
     Watch,
-    WatchEvent,
 )
 
 __all__ = [
@@ -39,9 +39,9 @@ __all__ = [
     "KeyValue",
     "Op",
     "Store",
+    "StoreEvent",
     "Update",
     "Watch",
-    "WatchEvent",
     "open_store",
 ]
 
