@@ -160,7 +160,7 @@ def main() -> None:
     runtime: Any
     if args.runtime == "podman":
         from gitkube.runtime.podman import PodmanRuntime
-        from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image
+        from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image
 
         ensure_example_image()
         image = EXAMPLE_IMAGE
@@ -247,7 +247,7 @@ def main() -> None:
         clock.stop()
         manager.stop()
         if args.runtime == "podman":
-            from gitkube.runtime.testing import sweep
+            from tests.support.containers import sweep
 
             sweep(runtime, {LABEL_CLUSTER: cluster})
         close = getattr(runtime, "close", None)

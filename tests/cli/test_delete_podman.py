@@ -21,8 +21,8 @@ from gitkube.config import default_store_url
 from gitkube.errors import GitkubeError
 from gitkube.model import kinds
 from gitkube.runtime.base import LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_POD_NAME
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = pytest.mark.podman
 
