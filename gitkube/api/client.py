@@ -46,13 +46,6 @@ PropagationPolicy = Literal["Orphan", "Background", "Foreground"]
 LabelSelectorArg = str | Mapping[str, Any] | Selector | None
 FieldSelectorArg = str | FieldSelector | None
 
-# Content types of the three patch kinds, for the HTTP layer.
-PATCH_CONTENT_TYPES: dict[str, PatchType] = {
-    "application/merge-patch+json": "merge",
-    "application/json-patch+json": "json",
-    "application/strategic-merge-patch+json": "strategic",
-}
-
 
 @dataclass(frozen=True)
 class ObjectList:
