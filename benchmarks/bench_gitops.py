@@ -160,7 +160,7 @@ def main() -> None:
     image = "localhost/gitkube-example:1"
     settings = dataclasses.replace(Settings.from_env(os.environ), runtime=args.runtime)
     if args.runtime == "podman":
-        from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image
+        from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image
 
         ensure_example_image()
         image = EXAMPLE_IMAGE
@@ -241,7 +241,7 @@ def main() -> None:
         clock.stop()
         agents.stop()
         if args.runtime == "podman":
-            from gitkube.runtime.testing import sweep
+            from tests.support.containers import sweep
 
             sweep(runtime, {LABEL_CLUSTER: cluster})
         runtime.close()

@@ -49,13 +49,13 @@ from gitkube.runtime.podman import (  # noqa: E402
     host_settings,
     stop_recorded_service,
 )
-from gitkube.runtime.testing import (  # noqa: E402
+from gitkube.store import open_store  # noqa: E402
+from tests.support.containers import (  # noqa: E402
     EXAMPLE_IMAGE,
     ensure_example_image,
     start_pods_at_once,
     sweep,
 )
-from gitkube.store import open_store  # noqa: E402
 
 MANIFEST = """\
 apiVersion: apps/v1

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gitkube.runtime.podman import PodmanRuntime, host_settings  # noqa: E402
-from gitkube.runtime.testing import (  # noqa: E402
+from tests.support.containers import (  # noqa: E402
     ensure_example_image,
     start_pods_at_once,
     sweep,

@@ -48,6 +48,8 @@ import uuid
 from pathlib import Path
 from typing import Any, cast
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+
 from gitkube.agents.controllers import deployment, endpoints, replicaset
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.manager import Manager
@@ -56,8 +58,8 @@ from gitkube.api.allocator import Ranges
 from gitkube.api.local import LocalClient
 from gitkube.errors import GitkubeError
 from gitkube.runtime.network import NetworkConfig, remove_service_range
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, sweep
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, sweep
 
 RUN = f"bench-proxy-{uuid.uuid4().hex[:6]}"
 LABELS = {"io.gitkube.test-run": RUN}

@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+
 from gitkube.store import Create, Store, open_store
-from gitkube.store.etcdserver import EtcdServer
+from tests.support.etcdserver import EtcdServer
 
 VALUE = json.dumps({
     "apiVersion": "v1", "kind": "ConfigMap",

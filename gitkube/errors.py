@@ -1,5 +1,9 @@
 """The exception tree. Every error a user can cause is a GitkubeError.
 
+Classes with no module named beside them live here; the others live in the module named
+(under ``gitkube/``), where they are raised. ``+ValueError`` marks a class that is also a
+ValueError, as it was before it joined the tree, so ``except ValueError`` still catches it.
+
     GitkubeError                 message + hint (+ location); exit code 1
     ├── UsageError               bad flags or arguments; exit code 2
     ├── SourceError              a manifest directory or revision cannot be read
@@ -11,9 +15,35 @@
     │   ├── KeyNotFound          get/update/delete of a missing key
     │   ├── RevisionConflict     compare-and-swap lost: expected revision differs
     │   └── Compacted            watch asked for history that was compacted: relist
-    └── APIError                 an api-layer refusal shaped like a Kubernetes Status
-        ├── NotFound (404)  AlreadyExists (409)  Conflict (409)  Invalid (422)
-        └── BadRequest (400)  Gone (410)  Forbidden (403)  Unauthorized (401)
+    ├── APIError                 an api-layer refusal shaped like a Kubernetes Status
+    │   ├── NotFound (404)  AlreadyExists (409)  Conflict (409)  Invalid (422)
+    │   ├── BadRequest (400)  Gone (410)  Forbidden (403)  Unauthorized (401)
+    │   └── UnsupportedMediaType (415)  RequestEntityTooLarge (413)  MethodNotAllowed (405)
+    │                            api/server/bodies.py
+    ├── PatchError +ValueError   model/patch.py: a patch does not apply to the object
+    ├── SelectorError +ValueError  model/labels.py: a label or field selector does not parse
+    ├── UndecodableProtobuf +ValueError  api/server/protobuf.py: a kind or field gitkube
+    │                                    cannot read (415)
+    ├── MalformedProtobuf +ValueError    api/server/protobuf.py: not protobuf (400)
+    ├── ServerUnavailable        api/http_client.py: the API server cannot be reached
+    ├── StalePlan                plan/planfile.py: the store moved since the plan was saved
+    ├── EmptyDesiredRefused      plan/apply.py: git holds nothing, so all would be deleted
+    ├── ApplyFailed              plan/apply.py: the apply transaction was refused
+    ├── SchedulerConfigError     agents/scheduler/config.py: a profile that cannot be used
+    ├── UnknownPlugin            agents/scheduler/registry.py: no plugin of that name
+    ├── ContainerConfigError     agents/kubelet/volumes.py: a container cannot be configured
+    │                            yet (missing ConfigMap, Secret or key)
+    ├── NftError                 agents/proxy/nft.py: nft is missing or refused a ruleset
+    ├── NetworkError             runtime/network.py: the host network cannot be set up
+    └── RuntimeFailure           runtime/base.py: the container engine refused or failed
+        ├── RuntimeUnavailable   runtime/base.py: it cannot be reached or started
+        ├── ImageError           runtime/base.py: an image is absent and cannot be pulled
+        └── NoSuchObject         runtime/base.py: a container or sandbox that does not exist
+
+Left out on purpose: ``_Refused`` (source/yamlfast.py) and ``_CompactedRead``
+(store/etcd.py) are private control flow, raised and caught inside their own module and
+never seen outside it. (``Deleted`` in agents/converge.py, a deleted object that
+``apply --wait`` waits for, is not an exception.)
 
 Adapters translate foreign exceptions at the boundary with ``raise ... from exc``;
 the CLI maps GitkubeError to a one-line message, a hint and an exit code in one place.

@@ -212,9 +212,6 @@ class Informer:
             for obj in existing:
                 on_add(obj)
 
-    def has_synced(self) -> bool:
-        return self._synced.is_set()
-
     def wait_for_sync(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
 
@@ -537,8 +534,6 @@ class Controller:
         self.resync_period = resync_period
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
-        self.reconciles = 0
-        self.errors = 0
         if primary is not None:  # None: keys come only from ``watches`` and ``enqueue``
             primary.add_handler(self._enqueue_obj, lambda _o, n: self._enqueue_obj(n),
                                 self._enqueue_obj)
@@ -599,7 +594,6 @@ class Controller:
             try:
                 result = self.reconciler.reconcile(key)
             except Exception as e:
-                self.errors += 1
                 failures = self.queue.failures(key) + 1
                 # Conflicts from a stale cache are routine; say so only when it persists.
                 level = logging.WARNING if failures in (5, 20, 100, 500) else logging.DEBUG
@@ -611,7 +605,6 @@ class Controller:
                 if result.requeue_after is not None:
                     self.queue.add_after(key, result.requeue_after)
             finally:
-                self.reconciles += 1
                 self.queue.done(key)
 
 

@@ -46,13 +46,6 @@ PropagationPolicy = Literal["Orphan", "Background", "Foreground"]
 LabelSelectorArg = str | Mapping[str, Any] | Selector | None
 FieldSelectorArg = str | FieldSelector | None
 
-# Content types of the three patch kinds, for the HTTP layer.
-PATCH_CONTENT_TYPES: dict[str, PatchType] = {
-    "application/merge-patch+json": "merge",
-    "application/json-patch+json": "json",
-    "application/strategic-merge-patch+json": "strategic",
-}
-
 
 @dataclass(frozen=True)
 class ObjectList:
@@ -76,8 +69,8 @@ class ObjectList:
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One change seen by a watch. For DELETED, ``object`` is the last state with the
-    resourceVersion of the deletion."""
+    """One change to an object seen by a watch (the store's own are StoreEvents of keys).
+    For DELETED, ``object`` is the last state with the resourceVersion of the deletion."""
 
     type: WatchEventType
     object: Obj

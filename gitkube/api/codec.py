@@ -47,13 +47,6 @@ def decode(kv: KeyValue, revision: int | None = None) -> Obj:
     return obj
 
 
-def with_resource_version(obj: Obj, revision: int) -> Obj:
-    """A copy of ``obj`` carrying ``revision`` as its resourceVersion."""
-    out: Obj = copy_json(obj)
-    out.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return out
-
-
 def now_rfc3339(clock: datetime | None = None) -> str:
     """RFC 3339 in UTC with a ``Z`` and whole seconds, as Kubernetes writes timestamps."""
     moment = clock or datetime.now(UTC)

@@ -18,8 +18,7 @@ from typing import Any
 from gitkube.api.client import WatchEvent
 from gitkube.errors import Compacted, Gone
 from gitkube.model.labels import FieldSelector, Selector
-from gitkube.store.base import Watch
-from gitkube.store.base import WatchEvent as StoreEvent
+from gitkube.store.base import StoreEvent, Watch
 
 Obj = dict[str, Any]
 

@@ -21,7 +21,6 @@ app = typer.Typer(
 )
 
 STORE_HELP = "Store URL: sqlite:///PATH (default, under the state directory), etcd://HOST:PORT."
-StoreOption = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP)
 
 
 @dataclass

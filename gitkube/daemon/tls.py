@@ -79,16 +79,6 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
-def client_context(ca: Path | None = None, *, ca_data: bytes | None = None) -> ssl.SSLContext:
-    """A client-side context that trusts ``ca`` (a file) or ``ca_data`` (PEM bytes)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if ca is not None:
-        ctx.load_verify_locations(cafile=str(ca))
-    if ca_data is not None:
-        ctx.load_verify_locations(cadata=ca_data.decode())
-    return ctx
-
-
 def ensure_certificates(tls_dir: Path, hosts: list[str]) -> TLSFiles:
     """The generated CA and server certificate under ``tls_dir``, made or re-issued as the
     module docstring says."""

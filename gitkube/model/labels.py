@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from gitkube.errors import GitkubeError
+
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL = re.compile(_LABEL)
 _DNS1123_SUBDOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -201,8 +203,9 @@ Operator = Literal["=", "!=", "in", "notin", "exists", "!", "gt", "lt"]
 _INT = re.compile(r"-?\d+")
 
 
-class SelectorError(ValueError):
-    """A selector that cannot be parsed; the message names the offending part."""
+class SelectorError(GitkubeError, ValueError):
+    """A selector that cannot be parsed; the message names the offending part. Still a
+    ValueError, as it always was."""
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gitkube.errors import GitkubeError
 from gitkube.model.mergekeys import SET_LISTS, merge_key
 
 
-class PatchError(ValueError):
+class PatchError(GitkubeError, ValueError):
     """A patch that cannot be applied. ``invalid`` is True when the patch is well formed but
-    does not apply to this object (a failed test, a missing path)."""
+    does not apply to this object (a failed test, a missing path). Still a ValueError, as it
+    always was."""
 
     def __init__(self, message: str, *, invalid: bool = False):
         super().__init__(message)

@@ -13,7 +13,7 @@ See docs/SCHEMA.md for the supported fields, how the schemas are generated and t
 
 from gitkube.schema.documents import check_documents
 from gitkube.schema.issue import Issue, format_path
-from gitkube.schema.validator import SCHEMA_VERSION, check_object, schema_file, supported_kinds
+from gitkube.schema.validator import SCHEMA_VERSION, check_object, schema_file
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,5 +22,4 @@ __all__ = [
     "check_object",
     "format_path",
     "schema_file",
-    "supported_kinds",
 ]

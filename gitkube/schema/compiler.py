@@ -6,8 +6,8 @@ checks a value and returns None when it is valid (the common case, kept cheap) o
 errors. Only the keywords the generated schemas use are implemented: type, properties,
 additionalProperties (false or a schema), items, required, enum, oneOf, $ref/$defs, plus
 gitkube's annotations x-gitkube-unsupported and x-gitkube-accepts. ``format`` is not
-asserted (as in jsonschema by default). tests/schema/test_agreement.py checks this against
-jsonschema's Draft202012Validator on the same files.
+asserted (as in jsonschema by default). tests/schema/test_schema_agreement.py checks this
+against jsonschema's Draft202012Validator on the same files.
 
 Errors travel upwards as ``[reversed_path, code, message, hint]`` lists; each level appends
 its key, so paths are only built when something is wrong.

@@ -68,11 +68,6 @@ def _checks() -> dict[tuple[str, str], Check | None]:
     return out
 
 
-def supported_kinds() -> list[str]:
-    """``apiVersion/kind`` of every kind with a schema, as listed in error hints."""
-    return [f"{av} {k}" for av, k in _checks()]
-
-
 def _to_issues(errs: list[Err]) -> list[Issue]:
     return [Issue(tuple(reversed(e[0])), e[2], e[1], e[3]) for e in errs]
 

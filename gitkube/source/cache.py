@@ -105,8 +105,6 @@ class ContentCache:
         self._blobs: dict[str, FileResult] | None = None
         self.blobs_dirty = False
         self.used: set[str] = set()
-        self.hits = 0
-        self.misses = 0
         if prefix is not None:
             self._load_index()
 
@@ -163,9 +161,7 @@ class ContentCache:
     def get(self, blob: str) -> FileResult | None:
         result = self.blobs.get(blob)
         if result is None or not (isinstance(result, tuple) and len(result) == 2):
-            self.misses += 1
             return None
-        self.hits += 1
         self.used.add(blob)
         return result
 

@@ -26,9 +26,9 @@ from gitkube.store.base import (
     KeyValue,
     Op,
     Store,
+    StoreEvent,
     Update,
     Watch,
-    WatchEvent,
 )
 
 __all__ = [
@@ -38,9 +38,9 @@ __all__ = [
     "KeyValue",
     "Op",
     "Store",
+    "StoreEvent",
     "Update",
     "Watch",
-    "WatchEvent",
     "open_store",
 ]
 

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from gitkube.store.base import WatchEvent
+from gitkube.store.base import StoreEvent
 
 _CLOSED = object()
 
@@ -29,10 +29,10 @@ class QueueWatch:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
 
-    def matches(self, event: WatchEvent) -> bool:
+    def matches(self, event: StoreEvent) -> bool:
         return event.revision > self.since and event.kv.key.startswith(self.prefix)
 
-    def push(self, events: Iterable[WatchEvent]) -> None:
+    def push(self, events: Iterable[StoreEvent]) -> None:
         """Queue every matching event; the caller holds the hub lock and passes them in order."""
         last = self.since
         for event in events:
@@ -45,7 +45,7 @@ class QueueWatch:
         """End the stream: the consumer gets ``error`` raised after the queued events."""
         self._queue.put(error)
 
-    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
+    def next_event(self, timeout: float | None = None) -> StoreEvent | None:
         """The next event, waiting at most ``timeout`` seconds (forever when None).
 
         Returns None on timeout or once the watch is closed; raises the error that ended the
@@ -63,10 +63,10 @@ class QueueWatch:
             self._closed = True
             self._on_close(self)
             raise item
-        assert isinstance(item, WatchEvent)
+        assert isinstance(item, StoreEvent)
         return item
 
-    def __iter__(self) -> Iterator[WatchEvent]:
+    def __iter__(self) -> Iterator[StoreEvent]:
         while True:
             event = self.next_event(None)
             if event is None:
@@ -94,7 +94,7 @@ class Hub:
         self.lock = threading.RLock()
         self.watchers: set[QueueWatch] = set()
 
-    def add(self, prefix: str, since: int, backlog: Iterable[WatchEvent]) -> QueueWatch:
+    def add(self, prefix: str, since: int, backlog: Iterable[StoreEvent]) -> QueueWatch:
         """Register a watcher (caller holds ``lock``) and queue its catch-up events."""
         watch = QueueWatch(prefix, since, self.remove)
         watch.push(backlog)
@@ -105,7 +105,7 @@ class Hub:
         with self.lock:
             self.watchers.discard(watch)
 
-    def dispatch(self, events: list[WatchEvent]) -> None:
+    def dispatch(self, events: list[StoreEvent]) -> None:
         """Deliver ``events`` (in revision order) to every watcher; caller holds ``lock``."""
         if events:
             for watch in list(self.watchers):

@@ -45,9 +45,9 @@ class KeyValue:
 
 
 @dataclass(frozen=True)
-class WatchEvent:
-    """One change. For DELETED, ``kv.value`` is the last value and ``kv.mod_revision`` is the
-    revision of the deletion."""
+class StoreEvent:
+    """One change to a key (the api turns these into its WatchEvents of objects). For DELETED,
+    ``kv.value`` is the last value and ``kv.mod_revision`` is the revision of the deletion."""
 
     type: EventType
     kv: KeyValue
@@ -80,12 +80,12 @@ Op = Create | Update | Delete
 
 
 class Watch(Protocol):
-    """A live stream of WatchEvents. Iterating blocks for the next event; ``next_event``
+    """A live stream of StoreEvents. Iterating blocks for the next event; ``next_event``
     waits at most ``timeout`` seconds and returns None when nothing arrived."""
 
-    def __iter__(self) -> Iterator[WatchEvent]: ...
+    def __iter__(self) -> Iterator[StoreEvent]: ...
 
-    def next_event(self, timeout: float | None = None) -> WatchEvent | None: ...
+    def next_event(self, timeout: float | None = None) -> StoreEvent | None: ...
 
     def close(self) -> None: ...
 

@@ -45,7 +45,7 @@ from gitkube.errors import (
 )
 from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import QueueWatch
-from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, WatchEvent
+from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, StoreEvent
 
 PAGE = 5_000  # keys per range request of a list (all pages read at one revision)
 _HINT_DOWN = (
@@ -396,20 +396,20 @@ def _kv(raw: dict[str, Any]) -> KeyValue:
     )
 
 
-def _event(raw: dict[str, Any]) -> WatchEvent:
+def _event(raw: dict[str, Any]) -> StoreEvent:
     kv = raw["kv"]
     mod = int(kv.get("mod_revision", 0))
     kind: EventType
     if raw.get("type") == "DELETE":
         prev = raw.get("prev_kv") or {}
-        return WatchEvent("DELETED", KeyValue(
+        return StoreEvent("DELETED", KeyValue(
             key=_unb64(kv.get("key")).decode(errors="replace"),
             value=_unb64(prev.get("value")),
             create_revision=int(prev.get("create_revision", 0)),
             mod_revision=mod,
         ))
     kind = "ADDED" if int(kv.get("create_revision", 0)) == mod else "MODIFIED"
-    return WatchEvent(kind, _kv(kv))
+    return StoreEvent(kind, _kv(kv))
 
 
 def _etcd_message(exc: Etcd3Exception) -> str:

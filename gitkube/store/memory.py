@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from gitkube.errors import Compacted, KeyExists, KeyNotFound, RevisionConflict, StoreError
 from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import Hub, QueueWatch
-from gitkube.store.base import Create, Delete, KeyValue, Op, Update, WatchEvent
+from gitkube.store.base import Create, Delete, KeyValue, Op, StoreEvent, Update
 
 DEFAULT_HISTORY = 10_000
 
@@ -27,7 +27,7 @@ class MemoryStore(SingleOpWrites):
         self._history = history
         self._lock = threading.RLock()
         self._data: dict[str, KeyValue] = {}
-        self._log: list[WatchEvent] = []  # every event with revision >= _compact_rev
+        self._log: list[StoreEvent] = []  # every event with revision >= _compact_rev
         self._log_revs: list[int] = []  # revisions of _log, for bisect
         self._rev = 0
         self._compact_rev = 0  # history below this revision is gone (etcd's meaning)
@@ -78,20 +78,20 @@ class MemoryStore(SingleOpWrites):
                 self.compact(rev - self._history)
             return rev
 
-    def _event(self, op: Op, rev: int) -> WatchEvent:
+    def _event(self, op: Op, rev: int) -> StoreEvent:
         old = self._data.get(op.key)
         if isinstance(op, Create):
             if old is not None:
                 raise KeyExists(op.key)
-            return WatchEvent("ADDED", KeyValue(op.key, op.value, rev, rev))
+            return StoreEvent("ADDED", KeyValue(op.key, op.value, rev, rev))
         if old is None:
             raise KeyNotFound(op.key)
         if op.expected_revision is not None and op.expected_revision != old.mod_revision:
             raise RevisionConflict(op.key, op.expected_revision, old.mod_revision)
         if isinstance(op, Update):
-            return WatchEvent("MODIFIED", KeyValue(op.key, op.value, old.create_revision, rev))
+            return StoreEvent("MODIFIED", KeyValue(op.key, op.value, old.create_revision, rev))
         assert isinstance(op, Delete)
-        return WatchEvent("DELETED", KeyValue(op.key, old.value, old.create_revision, rev))
+        return StoreEvent("DELETED", KeyValue(op.key, old.value, old.create_revision, rev))
 
     # watch and history
 

@@ -36,7 +36,7 @@ from gitkube.errors import (
 )
 from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import Hub, QueueWatch, prefix_end
-from gitkube.store.base import Create, EventType, KeyValue, Op, Update, WatchEvent
+from gitkube.store.base import Create, EventType, KeyValue, Op, StoreEvent, Update
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x676B7562  # "gkub"
@@ -498,7 +498,7 @@ def _key_range(column: str, prefix: str) -> tuple[str, tuple[str, ...]]:
     return f"{column} >= ? AND {column} < ?", (prefix, end)
 
 
-def _events(conn: sqlite3.Connection, after: int, upto: int, prefix: str) -> list[WatchEvent]:
+def _events(conn: sqlite3.Connection, after: int, upto: int, prefix: str) -> list[StoreEvent]:
     where, args = _key_range("key", prefix)
     rows = conn.execute(
         "SELECT revision, key, value, create_revision, deleted FROM log "
@@ -508,5 +508,5 @@ def _events(conn: sqlite3.Connection, after: int, upto: int, prefix: str) -> lis
     events = []
     for rev, key, value, create_rev, deleted in rows:
         kind: EventType = "DELETED" if deleted else "ADDED" if create_rev == rev else "MODIFIED"
-        events.append(WatchEvent(kind, KeyValue(key, bytes(value), create_rev, rev)))
+        events.append(StoreEvent(kind, KeyValue(key, bytes(value), create_rev, rev)))
     return events

@@ -24,7 +24,7 @@ def api_etcd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real etcd on 127.0.0.1 for the api tests, stopped by its PID at the end."""
     if shutil.which("etcd") is None:
         pytest.skip("the etcd server binary is not installed (scripts/setup installs it)")
-    from gitkube.store.etcdserver import EtcdServer
+    from tests.support.etcdserver import EtcdServer
 
     base = tmp_path_factory.mktemp("api-etcd")
     server = EtcdServer(base / "data")

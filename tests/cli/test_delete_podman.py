@@ -21,9 +21,9 @@ from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
 from gitkube.model import kinds
 from gitkube.runtime.base import LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_POD_NAME
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 from gitkube.settings import Settings
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = pytest.mark.podman
 

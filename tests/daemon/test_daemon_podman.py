@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.cli.main import app
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 

@@ -78,9 +78,10 @@ def test_certificates_are_reused_and_reissued_for_a_new_host(tmp_path: Path) -> 
 
 def test_server_context_serves_a_handshake_clients_verify(tmp_path: Path) -> None:
     import socket
+    import ssl
     import threading
 
-    from gitkube.daemon.tls import client_context, server_context
+    from gitkube.daemon.tls import server_context
 
     files = ensure_certificates(tmp_path, [])
     srv = server_context(files.cert, files.key)
@@ -94,7 +95,7 @@ def test_server_context_serves_a_handshake_clients_verify(tmp_path: Path) -> Non
 
     t = threading.Thread(target=accept)
     t.start()
-    ctx = client_context(ca_data=files.ca.read_bytes())
+    ctx = ssl.create_default_context(cadata=files.ca.read_text())
     with socket.create_connection(("127.0.0.1", port)) as raw, \
             ctx.wrap_socket(raw, server_hostname="localhost") as tls:
         assert tls.recv(2) == b"ok"

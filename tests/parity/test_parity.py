@@ -36,8 +36,8 @@ from gitkube.agents.kubelet.config import cluster_id
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import LABEL_CLUSTER
 from gitkube.runtime.network import remove_service_range
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import pytest
 
 from gitkube.runtime.base import ContainerRuntime
 from gitkube.runtime.simulated import SimulatedRuntime
-from gitkube.runtime.testing import podman_for_tests, podman_missing
+from tests.support.containers import podman_for_tests, podman_missing
 
 RUN_LABEL = {"io.gitkube.test-run": f"rt-{uuid.uuid4().hex[:8]}"}
 MISSING_IMAGE = "localhost/gitkube-missing:0"

@@ -23,7 +23,7 @@ from gitkube.runtime.base import (
     SandboxSpec,
 )
 from gitkube.runtime.network import bridge_name
-from gitkube.runtime.testing import EXAMPLE_IMAGE
+from tests.support.containers import EXAMPLE_IMAGE
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

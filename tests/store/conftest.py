@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitkube.store import Store, open_store
-from gitkube.store.etcdserver import EtcdServer
+from tests.support.etcdserver import EtcdServer
 
 BACKENDS = ["memory", "sqlite", pytest.param("etcd", marks=pytest.mark.etcd)]
 _counter = itertools.count()

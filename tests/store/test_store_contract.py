@@ -13,11 +13,11 @@ from gitkube.errors import (
     RevisionConflict,
     StoreError,
 )
-from gitkube.store import Create, Delete, Store, Update, WatchEvent
+from gitkube.store import Create, Delete, Store, StoreEvent, Update
 
 
-def drain(watch: object, count: int, timeout: float = 5.0) -> list[WatchEvent]:
-    events: list[WatchEvent] = []
+def drain(watch: object, count: int, timeout: float = 5.0) -> list[StoreEvent]:
+    events: list[StoreEvent] = []
     while len(events) < count:
         event = watch.next_event(timeout)  # type: ignore[attr-defined]
         assert event is not None, f"only {len(events)} of {count} events arrived: {events}"

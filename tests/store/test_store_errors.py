@@ -13,8 +13,8 @@ import pytest
 
 from gitkube.errors import Compacted, StoreCorrupt, StoreError, StoreUnavailable
 from gitkube.store import Create, open_store
-from gitkube.store.etcdserver import EtcdServer, free_port
 from gitkube.store.sqlite import SCHEMA_VERSION
+from tests.support.etcdserver import EtcdServer, free_port
 
 
 def test_random_bytes_file(tmp_path: Path) -> None:

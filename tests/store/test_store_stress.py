@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitkube.errors import RevisionConflict
-from gitkube.store import Store, WatchEvent, open_store
+from gitkube.store import Store, StoreEvent, open_store
 
 WORKER = Path(__file__).with_name("store_worker.py")
 THREADS, PER_THREAD = 4, 50
@@ -31,9 +31,9 @@ def incr(store: Store, key: str, count: int) -> None:
                 pass
 
 
-def collect(store: Store, key: str, since: int, final: int) -> list[WatchEvent]:
+def collect(store: Store, key: str, since: int, final: int) -> list[StoreEvent]:
     """Watch ``key`` from ``since`` until its value reaches ``final``."""
-    events: list[WatchEvent] = []
+    events: list[StoreEvent] = []
     with store.watch(key, since) as watch:  # type: ignore[attr-defined]
         while not events or int(events[-1].kv.value) < final:
             event = watch.next_event(30)
@@ -42,7 +42,7 @@ def collect(store: Store, key: str, since: int, final: int) -> list[WatchEvent]:
     return events
 
 
-def check_history(events: list[WatchEvent], total: int) -> None:
+def check_history(events: list[StoreEvent], total: int) -> None:
     revisions = [e.revision for e in events]
     assert revisions == sorted(set(revisions)), "a revision repeated or came out of order"
     assert [int(e.kv.value) for e in events] == list(range(1, total + 1))
@@ -53,7 +53,7 @@ def test_threads_increment_without_lost_updates(store: Store, p: str) -> None:
     key = f"{p}counter"
     start = store.create(key, b"0")
     total = THREADS * PER_THREAD
-    watched: list[list[WatchEvent]] = []
+    watched: list[list[StoreEvent]] = []
     watcher = threading.Thread(target=lambda: watched.append(collect(store, key, start, total)))
     watcher.start()
     threads = [threading.Thread(target=incr, args=(store, key, PER_THREAD)) for _ in range(THREADS)]
@@ -72,7 +72,7 @@ def test_processes_increment_without_lost_updates(shared_store: Store, p: str) -
     key = f"{p}counter"
     start = store.create(key, b"0")
     total = PROCESSES * PER_PROCESS
-    watched: list[list[WatchEvent]] = []
+    watched: list[list[StoreEvent]] = []
     watcher = threading.Thread(
         target=lambda: watched.append(collect(store, key, start, total))
     )

@@ -105,7 +105,6 @@ class ProxyAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._plane: Dataplane | None = None
-        self.syncs = 0
         self.mode: Literal["kernel", "userspace"] = "userspace"  # chosen by start()
         self._nft: NftTable | None = None
         self._kernel_ports: list[KernelPort] = []
@@ -300,7 +299,6 @@ class ProxyAgent:
                 self._load_balancer_status()
             except Exception:
                 log.exception("proxy: sync failed")
-            self.syncs += 1
 
     def _load_balancer_status(self) -> None:
         """Write ``status.loadBalancer.ingress`` of LoadBalancer Services: the node's

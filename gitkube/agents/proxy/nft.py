@@ -46,11 +46,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitkube.agents.proxy.table import Backend
+from gitkube.errors import GitkubeError
 
 log = logging.getLogger("gitkube.proxy")
 
 
-class NftError(Exception):
+class NftError(GitkubeError):
     """nft is missing or refused a ruleset."""
 
 

@@ -10,7 +10,7 @@ Public surface::
     manager.add(build_scheduler(client, config, manager=manager, registry=registry))
 """
 
-from gitkube.agents.scheduler.config import ConfigError, SchedulerConfig, ScoreSpec
+from gitkube.agents.scheduler.config import SchedulerConfig, SchedulerConfigError, ScoreSpec
 from gitkube.agents.scheduler.framework import (
     SKIP,
     SUCCESS,
@@ -32,7 +32,6 @@ __all__ = [
     "SKIP",
     "SUCCESS",
     "Code",
-    "ConfigError",
     "CycleState",
     "Framework",
     "NodeInfo",
@@ -42,6 +41,7 @@ __all__ = [
     "ScheduleResult",
     "Scheduler",
     "SchedulerConfig",
+    "SchedulerConfigError",
     "ScoreSpec",
     "Stats",
     "Status",

@@ -47,7 +47,7 @@ BIN_PACKING_SCORES = (ScoreSpec("NodeResourcesMostAllocated", 1),
                       ScoreSpec("TaintToleration", 3), ScoreSpec("NodeAffinity", 2))
 
 
-class ConfigError(GitkubeError):
+class SchedulerConfigError(GitkubeError):
     """A scheduler profile that cannot be used."""
 
 
@@ -94,9 +94,9 @@ class SchedulerConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SchedulerConfig:
         """A profile from its YAML/JSON form (camelCase keys, see the module docstring).
-        Unknown keys are refused (ConfigError), so a typo does not silently do nothing."""
+        Unknown keys are refused (SchedulerConfigError), so a typo does not silently do nothing."""
         if not isinstance(data, Mapping):
-            raise ConfigError("a scheduler profile must be a mapping")
+            raise SchedulerConfigError("a scheduler profile must be a mapping")
         keys = {
             "schedulerName": "scheduler_name",
             "percentageOfNodesToScore": "percentage_of_nodes_to_score",
@@ -120,9 +120,9 @@ class SchedulerConfig:
             elif key == "pluginConfig":
                 kwargs["plugin_args"] = _plugin_args(value)
             elif key not in ("apiVersion", "kind"):
-                raise ConfigError(f"unknown scheduler profile field {key!r}",
-                                  hint="known: filters, scores, pluginConfig, "
-                                  + ", ".join(keys))
+                raise SchedulerConfigError(f"unknown scheduler profile field {key!r}",
+                                           hint="known: filters, scores, pluginConfig, "
+                                           + ", ".join(keys))
         return cls(**kwargs)
 
     @classmethod
@@ -137,52 +137,52 @@ class SchedulerConfig:
 
                 data = YAML(typ="safe").load(text)
         except Exception as e:
-            raise ConfigError(f"cannot parse scheduler profile {path}: {e}") from e
+            raise SchedulerConfigError(f"cannot parse scheduler profile {path}: {e}") from e
         return cls.from_dict(data or {})
 
 
 def _names(value: Any, what: str) -> list[str]:
     if not isinstance(value, list):
-        raise ConfigError(f"{what} must be a list of plugin names")
+        raise SchedulerConfigError(f"{what} must be a list of plugin names")
     out = []
     for item in value:
         name = item.get("name") if isinstance(item, dict) else item
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{what}: {item!r} is not a plugin name")
+            raise SchedulerConfigError(f"{what}: {item!r} is not a plugin name")
         out.append(name)
     return out
 
 
 def _scores(value: Any) -> list[ScoreSpec]:
     if not isinstance(value, list):
-        raise ConfigError("scores must be a list of {name, weight}")
+        raise SchedulerConfigError("scores must be a list of {name, weight}")
     out = []
     for item in value:
         if isinstance(item, str):
             out.append(ScoreSpec(item))
             continue
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ConfigError(f"scores: {item!r} is not {{name, weight}}")
+            raise SchedulerConfigError(f"scores: {item!r} is not {{name, weight}}")
         weight = item.get("weight", 1)
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
-            raise ConfigError(f"scores: weight of {item['name']} must be an integer >= 0")
+            raise SchedulerConfigError(f"scores: weight of {item['name']} must be an integer >= 0")
         out.append(ScoreSpec(item["name"], weight))
     return out
 
 
 def _plugin_args(value: Any) -> dict[str, Mapping[str, Any]]:
     if not isinstance(value, list):
-        raise ConfigError("pluginConfig must be a list of {name, args}")
+        raise SchedulerConfigError("pluginConfig must be a list of {name, args}")
     out: dict[str, Mapping[str, Any]] = {}
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ConfigError(f"pluginConfig: {item!r} is not {{name, args}}")
+            raise SchedulerConfigError(f"pluginConfig: {item!r} is not {{name, args}}")
         args = item.get("args") or {}
         if not isinstance(args, dict):
-            raise ConfigError(f"pluginConfig: args of {item['name']} must be a mapping")
+            raise SchedulerConfigError(f"pluginConfig: args of {item['name']} must be a mapping")
         out[item["name"]] = args
     return out
 
 
-__all__ = ["BIN_PACKING_SCORES", "DEFAULT_FILTERS", "DEFAULT_SCORES", "ConfigError",
-           "SchedulerConfig", "ScoreSpec"]
+__all__ = ["BIN_PACKING_SCORES", "DEFAULT_FILTERS", "DEFAULT_SCORES", "SchedulerConfig",
+           "SchedulerConfigError", "ScoreSpec"]

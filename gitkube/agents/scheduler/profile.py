@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from gitkube.agents.scheduler.config import ConfigError, SchedulerConfig
+from gitkube.agents.scheduler.config import SchedulerConfig, SchedulerConfigError
 from gitkube.agents.scheduler.framework import (
     FilterPlugin,
     Framework,
@@ -19,8 +19,8 @@ from gitkube.agents.scheduler.registry import Registry, default_registry
 
 
 def build_framework(config: SchedulerConfig, registry: Registry | None = None) -> Framework:
-    """The Framework for ``config``; UnknownPlugin for a name the registry lacks, ConfigError
-    for a plugin enabled at a point it does not implement."""
+    """The Framework for ``config``; UnknownPlugin for a name the registry lacks,
+    SchedulerConfigError for a plugin enabled at a point it does not implement."""
     registry = registry or default_registry()
     instances: dict[str, Any] = {}
 
@@ -34,7 +34,7 @@ def build_framework(config: SchedulerConfig, registry: Registry | None = None) -
     for name in config.filters:
         p = plugin(name)
         if not isinstance(p, FilterPlugin):
-            raise ConfigError(f"plugin {name!r} has no filter(state, pod, node_info)")
+            raise SchedulerConfigError(f"plugin {name!r} has no filter(state, pod, node_info)")
         filters.append(p)
         if isinstance(p, PreFilterPlugin):
             pre_filters.append(p)
@@ -43,7 +43,7 @@ def build_framework(config: SchedulerConfig, registry: Registry | None = None) -
     for spec in config.scores:
         p = plugin(spec.name)
         if not isinstance(p, ScorePlugin):
-            raise ConfigError(f"plugin {spec.name!r} has no score(state, pod, node_info)")
+            raise SchedulerConfigError(f"plugin {spec.name!r} has no score(state, pod, node_info)")
         if spec.weight == 0:
             continue
         scores.append(WeightedScore(p, spec.weight))

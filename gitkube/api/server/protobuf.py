@@ -20,18 +20,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gitkube.errors import BadRequest
+from gitkube.errors import BadRequest, GitkubeError
 
 MAGIC = b"k8s\x00"
 Obj = dict[str, Any]
 
 
-class UndecodableProtobuf(ValueError):
-    """The body uses a message or field this decoder does not know."""
+class UndecodableProtobuf(GitkubeError, ValueError):
+    """The body uses a message or field this decoder does not know (415). Still a ValueError."""
 
 
-class MalformedProtobuf(ValueError):
-    """The body is not well-formed protobuf."""
+class MalformedProtobuf(GitkubeError, ValueError):
+    """The body is not well-formed protobuf (400). Still a ValueError: callers catch that."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import ContainerRuntime
-from gitkube.runtime.testing import EXAMPLE_IMAGE, podman_for_tests, podman_missing, sweep
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, podman_for_tests, podman_missing, sweep
 
 RUN_LABEL = {"io.gitkube.test-run": f"kl-{uuid.uuid4().hex[:8]}"}
 Obj = dict[str, Any]

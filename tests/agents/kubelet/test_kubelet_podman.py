@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kubelet_env import Node, phase, ready
 
-from gitkube.runtime.testing import EXAMPLE_IMAGE
+from tests.support.containers import EXAMPLE_IMAGE
 
 pytestmark = pytest.mark.podman
 

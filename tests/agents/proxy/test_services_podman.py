@@ -44,8 +44,8 @@ from gitkube.runtime.network import (
     remove_service_range,
     service_range_routed,
 )
-from gitkube.runtime.testing import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 from gitkube.store import open_store
+from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = pytest.mark.podman
 RUN = f"svc-{uuid.uuid4().hex[:8]}"

@@ -12,9 +12,9 @@ import pytest
 from schedtest import node_info, node_obj, pod_obj
 
 from gitkube.agents.scheduler import (
-    ConfigError,
     CycleState,
     SchedulerConfig,
+    SchedulerConfigError,
     ScoreSpec,
     Status,
     UnknownPlugin,
@@ -141,9 +141,9 @@ def test_custom_plugins_registered_by_name_change_decisions() -> None:
 def test_unknown_plugins_and_bad_profiles_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UnknownPlugin, match="NoSuch"):
         build_framework(SchedulerConfig(filters=("NoSuch",)))
-    with pytest.raises(ConfigError, match="no filter"):
+    with pytest.raises(SchedulerConfigError, match="no filter"):
         build_framework(SchedulerConfig(filters=("NodeResourcesBalancedAllocation",)))
-    with pytest.raises(ConfigError, match="unknown scheduler profile field"):
+    with pytest.raises(SchedulerConfigError, match="unknown scheduler profile field"):
         SchedulerConfig.from_dict({"filter": []})
     profile = tmp_path / "binpack.yaml"
     profile.write_text("schedulerName: packer\npercentageOfNodesToScore: 50\n"
