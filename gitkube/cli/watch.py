@@ -43,6 +43,10 @@ def watch(
                                help="Delete objects of this source that are gone from git."),
     allow_empty: bool = typer.Option(False, "--allow-empty",
                                      help="Allow deleting every object when git is empty."),
+    allow_large_prune: bool = typer.Option(
+        False, "--allow-large-prune",
+        help="Delete many objects at once without a second look (more than 10, or more "
+             "than half of what this source owns, otherwise waits to be seen twice)."),
 ) -> None:
     """Keep the cluster equal to PATH: validate, plan and apply on every change.
 
@@ -67,7 +71,7 @@ def watch(
     conn = connect(current.with_store(store))
     loop = WatchLoop(path, conn, out=sys.stdout, debounce=debounce / 1000.0,
                      interval=interval, notify=notify, prune=prune, allow_empty=allow_empty,
-                     author=current.author, repo=repo)
+                     author=current.author, repo=repo, allow_large_prune=allow_large_prune)
     if once:
         raise typer.Exit(loop.run(once=True))
 

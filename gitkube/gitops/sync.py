@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ class SyncResult:
     time: str = ""
     author: str = ""
     desired: list[Desired] | None = field(default=None, repr=False, compare=False)
+    held: str | None = None  # deletions held back this time, and why (gitops/safety.py)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ class SyncResult:
             "error": self.error,
             "diagnostics": [d.to_json() for d in self.diagnostics],
             "durationSeconds": round(self.elapsed, 3),
+            "held": self.held,
         }
 
 
@@ -165,6 +168,8 @@ def render_lines(result: SyncResult) -> list[str]:
     lines = [summary_text(result)]
     if result.plan is not None and result.outcome in (APPLIED, FAILED, REFUSED):
         lines += change_lines(result.plan)
+    if result.held:
+        lines.append(f"  held: {result.held}")
     for diag in result.diagnostics:
         lines += ["  " + line for line in diag.render().splitlines()]
     return lines
@@ -193,6 +198,21 @@ def sync_once(
     GitkubeError (see the module docstring). A valid result carries the desired objects
     (``desired``), so a loop can re-apply this last good state later. ``options``: how
     manifests are read; ``cache_dir``: the plan's cache (None: none)."""
+    start = time.monotonic()
+    read = read_target(target, author=author, trigger=trigger, options=options)
+    if isinstance(read, SyncResult):
+        return read
+    desired, source = read
+    return apply_desired(client, desired, source, store_url=store_url, author=author,
+                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start,
+                         cache_dir=cache_dir)
+
+
+def read_target(target: Target, *, author: str, trigger: str,
+                options: SourceOptions | None = None) -> tuple[list[Desired], SourceInfo] | \
+        SyncResult:
+    """The valid desired objects of ``target`` and its source identity, or the INVALID or
+    FAILED result saying why there are none."""
     from gitkube.plan.apply import no_gc
     from gitkube.plan.build import load_desired
     from gitkube.plan.sourceinfo import describe
@@ -214,9 +234,7 @@ def sync_once(
     except GitkubeError as err:
         return SyncResult(FAILED, trigger, source, time=stamp, author=author,
                           error=one_line(err), elapsed=time.monotonic() - start)
-    return apply_desired(client, desired, source, store_url=store_url, author=author,
-                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start,
-                         cache_dir=cache_dir)
+    return desired, source
 
 
 def apply_desired(
@@ -231,9 +249,11 @@ def apply_desired(
     allow_empty: bool = False,
     start: float | None = None,
     cache_dir: Path | None = None,
+    hold_prune: Callable[[Plan], str | None] | None = None,
 ) -> SyncResult:
     """Plan ``desired`` (already validated) against the live store and apply the changes;
-    never raises a GitkubeError."""
+    never raises a GitkubeError. ``hold_prune(plan)`` may hold the plan's deletions back
+    (it says why): the other changes are applied, and the result's ``held`` says so."""
     from gitkube.plan.apply import ApplyFailed, EmptyDesiredRefused, apply_plan
     from gitkube.plan.build import build_plan
 
@@ -245,11 +265,16 @@ def apply_desired(
                           time=stamp, author=author, desired=desired, **kw)
 
     plan: Plan | None = None
+    held: str | None = None
     try:
         plan = build_plan(client, desired, source, store_url=store_url, prune=prune,
                           cache_dir=cache_dir)
+        held = hold_prune(plan) if hold_prune is not None else None
+        if held is not None:
+            plan = build_plan(client, desired, source, store_url=store_url, prune=False,
+                              cache_dir=cache_dir)
         if not plan.actionable:
-            return done(UNCHANGED, plan=plan)
+            return done(UNCHANGED, plan=plan, held=held)
         applied = apply_plan(client, plan, author=author, allow_empty=allow_empty)
     except EmptyDesiredRefused as err:
         return done(REFUSED, plan=plan, error=err.message)
@@ -258,6 +283,6 @@ def apply_desired(
     except GitkubeError as err:
         return done(FAILED, plan=plan, error=one_line(err))
     if applied.entry is None:
-        return done(UNCHANGED, plan=plan)
+        return done(UNCHANGED, plan=plan, held=held)
     return done(APPLIED, plan=plan, history=applied.entry.number,
-                store_revision=applied.revision)
+                store_revision=applied.revision, held=held)

@@ -45,6 +45,14 @@ from gitkube.gitops.repo import (
     repo_lock,
     repo_target,
 )
+from gitkube.gitops.safety import (
+    CONFIRM_DELAY,
+    SETTLE_BOUND,
+    SETTLE_STEP,
+    PruneSafety,
+    confirmed,
+    files_in_progress,
+)
 from gitkube.gitops.sync import (
     APPLIED,
     INVALID,
@@ -52,11 +60,12 @@ from gitkube.gitops.sync import (
     SyncResult,
     Target,
     apply_desired,
+    read_target,
     render_lines,
-    sync_once,
 )
+from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
-from gitkube.plan.model import Action, SourceInfo, display
+from gitkube.plan.model import Action, Plan, SourceInfo, display
 from gitkube.plan.planner import Desired
 from gitkube.runtime.base import ContainerRuntime
 from gitkube.source.tree import is_manifest
@@ -210,7 +219,9 @@ class WatchLoop:
     def __init__(self, path: Path, conn: Connection, *, out: TextIO, debounce: float = 0.2,
                  interval: float = 30.0, notify: str | None = None, prune: bool = True,
                  allow_empty: bool = False, author: str = "gitkube-watch",
-                 repo: RepoConfig | None = None):
+                 repo: RepoConfig | None = None, allow_large_prune: bool = False,
+                 prune_safety: PruneSafety = PruneSafety(),
+                 clock: Callable[[], float] = time.monotonic):
         self.repo = repo  # a deploy repository: reconcile its branch's tip, not files
         self.path = repo.manifest_dir() if repo is not None else Path(os.path.abspath(path))
         self.conn = conn
@@ -220,6 +231,9 @@ class WatchLoop:
         self.notify = notify
         self.prune = prune
         self.allow_empty = allow_empty
+        self.allow_large_prune = allow_large_prune
+        self.prune_safety = prune_safety
+        self.clock = clock
         self.author = author
         self.git_dir = repo.git_dir if repo is not None else find_git_dir(self.path)
         self.stop_event = threading.Event()
@@ -231,6 +245,8 @@ class WatchLoop:
         self._kinds: set[tuple[str, str]] = set()
         self._live = False
         self._good: tuple[list[Desired], SourceInfo] | None = None  # the last valid state
+        self._settling: dict[str, float] = {}  # file being written -> when first seen so
+        self._held: frozenset[ObjectRef] | None = None  # deletions waiting for a second look
         self._last_problem: tuple[str | None, ...] = ()
         self._lock = threading.Lock()
         self.results: list[SyncResult] = []
@@ -261,6 +277,42 @@ class WatchLoop:
             return None, self.author
         return repo_target(self.repo, head), commit_author(self.repo.git_dir, head)
 
+    def _later(self, delay: float, trigger: Trigger) -> None:
+        timer = threading.Timer(delay, self.triggers.add, args=(trigger,))
+        timer.daemon = True
+        timer.start()
+
+    def _in_progress(self, desired: list[Desired]) -> bool:
+        """Whether a file that gave objects is empty now while it still exists: then look
+        again shortly instead of pruning (gitops/safety.py), until SETTLE_BOUND."""
+        if self.repo is not None or self._good is None:
+            return False
+        files = files_in_progress(self._good[0], desired, lambda f: (self.path / f).exists())
+        now = self.clock()
+        self._settling = {f: self._settling.get(f, now) for f in files}
+        waiting = [f for f, since in self._settling.items() if now - since < SETTLE_BOUND]
+        if not waiting:
+            self._settling = {}
+            return False
+        if any(self._settling[f] == now for f in waiting):  # said once per file
+            self.say(f"{', '.join(waiting)}: no objects now; waiting for it to be written "
+                     f"(up to {SETTLE_BOUND:g}s; nothing is deleted meanwhile)")
+        self._later(SETTLE_STEP, Trigger("file", f"settling: {', '.join(waiting)}"))
+        return True
+
+    def _hold_prune(self, plan: Plan) -> str | None:
+        """Hold a large prune back until a second look sees the same deletions (or
+        --allow-large-prune); None lets it through."""
+        deleting = frozenset(c.ref for c in plan.actionable if c.action is Action.DELETE)
+        large = self.prune_safety.large(len(deleting), plan.owned_count)
+        if large is None or self.allow_large_prune or confirmed(self._held, deleting):
+            self._held = None
+            return None
+        self._held = deleting
+        self._later(CONFIRM_DELAY, Trigger("file", "confirming a large prune"))
+        return (f"{large}: applied once a second look sees them too (in {CONFIRM_DELAY:g}s); "
+                "--allow-large-prune applies them at once")
+
     def sync(self, triggers: list[Trigger]) -> SyncResult | None:
         """One reconcile for a batch of triggers: report it, record it, notify."""
         drift = [t for t in triggers if t.kind == "drift"]
@@ -271,10 +323,21 @@ class WatchLoop:
             target, author = self._target()
             if target is None:
                 return None
-            result = sync_once(self.conn.client, target, store_url=self.conn.store_url,
-                               author=author, trigger=reason or "change", prune=self.prune,
-                               allow_empty=self.allow_empty,
-                               options=self.conn.source_options, cache_dir=self.conn.cache_dir)
+            trigger = reason or "change"
+            read = read_target(target, author=author, trigger=trigger,
+                               options=self.conn.source_options)
+            if isinstance(read, SyncResult):
+                result = read
+            else:
+                desired, source = read
+                if self._in_progress(desired):
+                    return None
+                result = apply_desired(self.conn.client, desired, source,
+                                       store_url=self.conn.store_url, author=author,
+                                       trigger=trigger, prune=self.prune,
+                                       allow_empty=self.allow_empty,
+                                       cache_dir=self.conn.cache_dir,
+                                       hold_prune=self._hold_prune)
         background = all(t.kind in ("drift", "interval") for t in triggers)
         self._finish(result, drift, background)
         if result.outcome == INVALID and drift and self._good is not None:
