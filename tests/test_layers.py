@@ -72,9 +72,9 @@ def test_every_module_was_read() -> None:
     ("layers", "allowed"),
     [
         ({"model"}, {"errors"}),
-        ({"errors", "diagnostics", "config", "procenv"}, set()),
+        ({"errors", "diagnostics", "config", "procenv", "statedir"}, set()),
         ({"settings"}, {"model", "errors"}),
-        ({"store"}, {"config", "errors", "settings"}),
+        ({"store"}, {"config", "errors", "settings", "statedir"}),
         ({"schema", "source", "validate"},
          {"model", "errors", "diagnostics", "config", "settings"}),
         ({"runtime"}, {"model", "errors", "config", "settings", "procenv"}),

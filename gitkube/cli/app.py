@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import typer
 
 from gitkube.settings import Settings
+from gitkube.statedir import secure_dir
 
 app = typer.Typer(
     name="gitkube",
@@ -47,4 +48,6 @@ def settings(store: str | None = None) -> Settings:
         return Settings.from_env(os.environ).with_store(store)
     if holder.value is None:
         holder.value = Settings.from_env(os.environ)
+        for note in secure_dir(holder.value.state_dir):  # it holds Secrets
+            typer.echo(f"warning: {note}", err=True)
     return holder.value.with_store(store)

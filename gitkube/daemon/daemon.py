@@ -44,6 +44,7 @@ from gitkube.daemon.tls import TLSFiles, ensure_certificates, server_context
 from gitkube.daemon.tokens import TokenAuth, create_tokens_file, loose_permissions
 from gitkube.errors import GitkubeError
 from gitkube.settings import Settings
+from gitkube.statedir import secure_dir
 
 log = logging.getLogger("gitkube.daemon")
 TRIM_INTERVAL = 10.0
@@ -96,6 +97,8 @@ class Daemon:
 
     def start(self) -> DaemonInfo:
         """Start everything (module docstring); on any failure, undo what was started."""
+        for note in secure_dir(self.paths.root):  # it holds the store, tokens and keys
+            log.warning("%s", note)
         self._lock.acquire()
         try:
             return self._start()

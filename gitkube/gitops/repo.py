@@ -44,6 +44,7 @@ from gitkube.plan.model import SourceInfo
 from gitkube.procenv import child_env
 from gitkube.settings import Settings
 from gitkube.source.loader import SourceOptions
+from gitkube.statedir import secure_dir
 
 if TYPE_CHECKING:
     from gitkube.gitops.connect import Connection
@@ -260,6 +261,7 @@ def pre_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO,
     """Validate every pushed branch tip; 1 (git refuses the whole push) when any is invalid,
     or when the deploy branch would empty the cluster (``gitkube.allowEmpty`` permits it)."""
     cfg = read_config(git_dir, settings)
+    secure_dir(cfg.hook_settings.state_dir)  # the hooks' state (store, caches) is private
     refused = 0
     for update in updates:
         if not update.ref.startswith("refs/heads/"):
@@ -429,6 +431,7 @@ def post_receive(git_dir: Path, updates: list[RefUpdate], out: TextIO, settings:
                  *, trigger: str = "push") -> int:
     """Reconcile the configured branch's new tip; other branches change nothing."""
     cfg = read_config(git_dir, settings)
+    secure_dir(cfg.hook_settings.state_dir)
     status = 0
     for update in updates:
         if update.ref == cfg.ref:

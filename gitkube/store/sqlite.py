@@ -18,6 +18,7 @@ memory) every few milliseconds, and is woken at once by this object's own writes
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import sqlite3
@@ -34,9 +35,12 @@ from gitkube.errors import (
     StoreError,
     StoreUnavailable,
 )
+from gitkube.statedir import create_private, secure_file
 from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import Hub, QueueWatch, prefix_end
 from gitkube.store.base import Create, EventType, KeyValue, Op, StoreEvent, Update
+
+log = logging.getLogger("gitkube.store")
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x676B7562  # "gkub"
@@ -110,12 +114,24 @@ class SqliteStore(SingleOpWrites):
                 location=str(self.path),
                 hint="name a file, e.g. sqlite:///path/state.db",
             )
+        self._private()
         self._writer = self._connect()
         try:
             self._compact_rev = self._open_schema()
         except BaseException:
             self._writer.close()
             raise
+
+    def _private(self) -> None:
+        """The store holds Secrets: a new file is made 0600 (SQLite gives its -wal and -shm
+        files the database's mode); an existing one others can read is made 0600, and said."""
+        try:
+            create_private(self.path)
+        except OSError:
+            return  # cannot create it: connecting says why
+        for suffix in ("", "-wal", "-shm"):
+            for note in secure_file(Path(f"{self.path}{suffix}")):
+                log.warning("%s", note)
 
     # connections and errors
 
