@@ -82,6 +82,7 @@ from gitkube.model.labels import (
     as_selector,
 )
 from gitkube.model.network import DEFAULT_SERVICE_CIDR
+from gitkube.model.objects import SYSTEM_NAMESPACES
 from gitkube.store.base import Create, Delete, KeyValue, Store, Update
 from gitkube.store.base import Op as StoreOp
 
@@ -89,6 +90,7 @@ Obj = dict[str, Any]
 RECORD_PREFIX = "/gitkube/"
 _NAMESPACES = kinds.RESOURCES[0]
 assert _NAMESPACES.kind == "Namespace"
+
 PATCH_RETRIES = 5
 
 
@@ -466,6 +468,8 @@ class LocalClient:
         key, name = self._key_of(rt, new)
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
+        elif rt.kind == "Namespace":  # later ops of this transaction may create inside it
+            terminating[name] = False
         extra: tuple[StoreOp, ...] = ()
         if rt.kind == "Service":  # allocate, then validate what is stored
             extra = tuple(self.allocator.on_write(new, None, set() if claims is None
@@ -475,10 +479,18 @@ class LocalClient:
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
-        """Forbidden to create inside a Namespace that is being deleted (as upstream's
-        NamespaceLifecycle admission). ``terminating`` caches answers for one call."""
+        """NotFound to create inside a Namespace that does not exist, Forbidden inside one
+        that is being deleted (as upstream's NamespaceLifecycle admission). The system
+        namespaces (``default``, ``kube-system``, ...) always exist. ``terminating`` caches
+        answers for one call (and knows the Namespaces it created before)."""
         if namespace not in terminating:
             kv = self.store.get(_NAMESPACES.key(None, namespace))
+            if kv is None and namespace not in SYSTEM_NAMESPACES:
+                raise NotFound(f'namespaces "{namespace}" not found', kind="namespaces",
+                               name=namespace,
+                               hint=f"create the Namespace first (gitkube applies a Namespace "
+                                    f"before what it holds): kind: Namespace, name: "
+                                    f"{namespace}")
             meta = json.loads(kv.value).get("metadata") or {} if kv is not None else {}
             terminating[namespace] = bool(meta.get("deletionTimestamp"))
         if terminating[namespace]:

@@ -16,7 +16,13 @@ from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app, settings
 from gitkube.errors import GitkubeError, NotFound, UsageError, ValidationFailed
 from gitkube.plan import planfile
-from gitkube.plan.apply import ApplyResult, apply_plan, no_gc, read_history
+from gitkube.plan.apply import (
+    ApplyInterrupted,
+    ApplyResult,
+    apply_plan,
+    no_gc,
+    read_history,
+)
 from gitkube.plan.build import build_plan, fresh_saved_plan, load_desired
 from gitkube.plan.history import Entry, render_history
 from gitkube.plan.model import Action, Plan
@@ -116,9 +122,11 @@ def _report(result: ApplyResult, the_plan: Plan, wait: bool) -> None:
     if result.entry is None:
         typer.echo("No changes to apply.")
         return
+    where = f"history #{result.entry.number}" + (
+        f", store revision {result.revision}" if result.revision is not None else "")
     typer.echo(
         f"\nApply complete! Objects: {s.add} added, {s.change} changed, {s.destroy} destroyed."
-        f" (history #{result.entry.number}, store revision {result.revision})"
+        f" ({where})"
     )
 
 
@@ -161,6 +169,31 @@ def _wait_converged(the_plan: Plan, client: Client, timeout: float,
             "converge", hint="see above; `gitkube get pods -A`, `gitkube describe KIND/NAME`")
 
 
+def _after_interruption(err: ApplyInterrupted, store_url: str) -> ApplyResult:
+    """The connection was lost with the apply sent: look in the store (directly: the daemon
+    may be gone) whether its history record, written with the objects, is there."""
+    from gitkube.api.local import LocalClient
+    from gitkube.store import open_store
+
+    try:
+        store = open_store(store_url)
+        try:
+            entry = err.landed(LocalClient(store))
+        finally:
+            store.close()
+    except GitkubeError as check:
+        raise GitkubeError(f"{err.message}; whether it landed is unknown: the store cannot "
+                           f"be read ({check.message})",
+                           hint="`gitkube history` shows it once the store can be read") \
+            from err
+    if entry is None:
+        raise GitkubeError(f"{err.message}; it did not land: nothing was written",
+                           hint="run `gitkube apply` again") from err
+    typer.echo(f"warning: {err.message}; the store shows it landed (history "
+               f"#{entry.number})", err=True)
+    return ApplyResult(entry, entry.store_revision)
+
+
 def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait: bool,
            kind: str = "apply", timeout: float = 300.0) -> None:
     typer.echo(render_text(the_plan, colour=_colour()), nl=False)
@@ -176,8 +209,11 @@ def _apply(the_plan: Plan, client: Client, *, yes: bool, allow_empty: bool, wait
         raise EmptyDesiredRefused(the_plan.owned_count)
     _confirm(yes)
     gone = _to_delete(the_plan, client) if wait else []
-    result = apply_plan(client, the_plan, author=settings().author, allow_empty=allow_empty,
-                        kind=kind)
+    try:
+        result = apply_plan(client, the_plan, author=settings().author,
+                            allow_empty=allow_empty, kind=kind)
+    except ApplyInterrupted as err:
+        result = _after_interruption(err, the_plan.store_url)
     _report(result, the_plan, wait)
     if wait:
         _wait_converged(the_plan, client, timeout, gone)

@@ -7,7 +7,8 @@ The file is CSV like kube-apiserver's ``--token-auth-file``, with a role column:
     Zk2b...long-random...,dashboard,read-only
 
 - ``admin`` may do everything; ``read-only`` may get, list and watch (and read discovery,
-  /version and logs) — any other verb is 403 Forbidden.
+  /version and logs) everything but Secrets, as upstream's ``view`` role — any other verb,
+  and any read of a Secret, is 403 Forbidden. Reading Secrets takes ``admin``.
 - Blank lines and lines starting with ``#`` are ignored; a token has at least 16 characters
   of ``[A-Za-z0-9._~+/=-]``; tokens are unique. A bad line is an error naming its line
   number (never its token).
@@ -207,6 +208,7 @@ class TokenAuth:
         if ROLE_GROUP_PREFIX + "admin" in identity.groups:
             return True
         if ROLE_GROUP_PREFIX + "read-only" in identity.groups:
-            return resource.read_only
+            # upstream's view role: Secrets hold credentials, reading them is escalation
+            return resource.read_only and resource.resource != "secrets"
         return False
 

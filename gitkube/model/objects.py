@@ -38,3 +38,8 @@ class ObjectRef:
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
     m = obj.get("metadata")
     return m if isinstance(m, dict) else {}
+
+
+# Namespaces every Kubernetes cluster has, whether or not a Namespace object was written:
+# objects may be created in them (the api) and manifests may name them (validate).
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})

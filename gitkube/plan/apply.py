@@ -55,6 +55,26 @@ class ApplyFailed(GitkubeError):
     """The transaction was refused; nothing was written."""
 
 
+class ApplyInterrupted(GitkubeError):
+    """The transaction was sent but its answer never came (the connection to the daemon was
+    lost): it may or may not have landed. ``landed(client)`` finds out from the store, by
+    the history record the transaction carried (``number``)."""
+
+    def __init__(self, number: int, cause: GitkubeError):
+        super().__init__(f"the connection was lost while the apply was sent: {cause.message}",
+                         hint="`gitkube history` shows whether it landed")
+        self.number = number
+
+    def landed(self, client: Client) -> Entry | None:
+        """The history entry of the interrupted apply when it landed (it was written in
+        the same transaction as the objects), else None: nothing was written."""
+        record = client.get_record(record_key(self.number))
+        if record is None:
+            return None
+        entry = Entry.from_json(record.value)
+        return entry if entry.result == "applied" else None
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     entry: Entry | None  # None when there was nothing to do
@@ -149,5 +169,7 @@ def apply_plan(
                     "new name in git, or delete the old one first (gitkube delete KIND/NAME)")
         raise ApplyFailed(f"apply refused, nothing was written: {exc.message}",
                           hint=hint) from exc
+    except GitkubeError as exc:  # sent, but no answer: the caller checks the store
+        raise ApplyInterrupted(number, exc) from exc
     stored = Entry(**{**entry.__dict__, "store_revision": result.revision})
     return ApplyResult(stored, result.revision)

@@ -7,6 +7,7 @@ from typing import Any
 
 from gitkube.diagnostics import Diagnostic
 from gitkube.model import kinds
+from gitkube.model.objects import SYSTEM_NAMESPACES
 from gitkube.schema.issue import Issue, format_path
 from gitkube.schema.validator import check_object
 from gitkube.source.document import Document
@@ -65,7 +66,7 @@ def check_documents(
 def _cross_document(docs: Sequence[Document]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen: dict[tuple[str, str, str, str], list[Document]] = {}
-    namespaces = {"default"}
+    namespaces = set(SYSTEM_NAMESPACES)
     namespaced: list[tuple[Document, str]] = []
     for doc in docs:
         obj = doc.obj

@@ -88,6 +88,7 @@ def test_informer_lists_watches_and_drops_unchanged(tmp_path: Path) -> None:
     inf.start()
     try:
         assert inf.wait_for_sync(5)
+        client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
         client.create(_cm("after", ns="other"))
         cm = client.get("v1", "ConfigMap", "default", "before")
         client.update(cm)  # no change: no write, no event

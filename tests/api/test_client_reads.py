@@ -36,6 +36,7 @@ def drain(watcher: Any, n: int, timeout: float = 2.0) -> list[WatchEvent]:
 
 
 def test_list_namespaces_and_selectors(client: LocalClient) -> None:
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
     client.create(pod("a", labels={"app": "web", "tier": "front"}, node="n1"))
     client.create(pod("b", labels={"app": "web"}))
     client.create(pod("c", "other", labels={"app": "db"}, node="n1"))
@@ -96,6 +97,7 @@ def test_watch_resumes_after_a_resource_version(client: LocalClient) -> None:
 
 
 def test_watch_of_one_namespace(client: LocalClient) -> None:
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
     with client.watch("v1", "Pod", "team", resource_version="0") as w:
         client.create(pod("x", "default"))
         client.create(pod("y", "team"))

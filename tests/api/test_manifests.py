@@ -26,6 +26,9 @@ def _documents() -> list[dict[str, Any]]:
                          ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
 def test_manifest_creates_and_reapplies_without_a_write(doc: dict[str, Any]) -> None:
     client = LocalClient(open_store("memory://"))
+    namespace = doc["metadata"].get("namespace")
+    if namespace:
+        client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     created = client.create(doc)
     again = client.update(doc)
     assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

@@ -59,6 +59,7 @@ def test_get_pods_table_wide_and_all_namespaces(client: LocalClient) -> None:
         _cs("main", True, {"running": {"startedAt": NOW}}),
         _cs("side", False, {"waiting": {"reason": "CrashLoopBackOff"}}, restarts=3,
             last={"terminated": {"exitCode": 1, "finishedAt": NOW}})])
+    client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}})
     _pod(client, "other", "prod")
     code, out = run("get", "pods")
     assert code == 0, out

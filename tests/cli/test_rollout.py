@@ -19,7 +19,7 @@ from gitkube.api.local import LocalClient
 from gitkube.cli import events as events_cli
 from gitkube.cli import rollout
 from gitkube.cli.main import app
-from gitkube.errors import GitkubeError
+from gitkube.errors import Conflict, GitkubeError
 from gitkube.settings import Settings
 from gitkube.store import open_store
 
@@ -186,9 +186,14 @@ def test_pause_and_resume(cluster: LocalClient) -> None:
     assert c.get("apps/v1", "Deployment", "default", "web")["spec"]["paused"] is True
     again = run("rollout", "pause", "deploy/web")
     assert again.code == 1 and 'deployments.apps "web" is already paused' in again.out
-    d = c.get("apps/v1", "Deployment", "default", "web")
-    d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
-    c.update(d)
+    for _ in range(50):  # the controller may write the status meanwhile: read it again
+        d = c.get("apps/v1", "Deployment", "default", "web")
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
+        try:
+            c.update(d)
+            break
+        except Conflict:
+            continue
     assert eventually(lambda: any(
         x.get("reason") == "DeploymentPaused" for x in (c.get(
             "apps/v1", "Deployment", "default", "web").get("status") or {}).get(

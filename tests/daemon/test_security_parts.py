@@ -132,6 +132,22 @@ def test_tokens_authenticate_and_authorize_by_role(tmp_path: Path) -> None:
     assert not auth.authorize(Identity("nobody"), "list", read)
 
 
+def test_read_only_cannot_read_secrets(tmp_path: Path) -> None:
+    """As upstream's view role: a Secret's values are credentials (reading them could
+    escalate); admin reads them."""
+    auth = TokenAuth(_tokens_file(tmp_path))
+    admin = auth.authenticate({"authorization": f"Bearer {ADMIN}"})
+    viewer = auth.authenticate({"authorization": f"Bearer {VIEWER}"})
+    assert admin is not None and viewer is not None
+    for verb in ("get", "list", "watch"):
+        secrets = Attributes(verb, "/api/v1/namespaces/default/secrets", resource="secrets",
+                             namespace="default")
+        assert not auth.authorize(viewer, verb, secrets)
+        assert auth.authorize(admin, verb, secrets)
+    assert auth.authorize(viewer, "list", Attributes("list", "/api/v1/configmaps",
+                                                     resource="configmaps"))
+
+
 def test_tokens_file_errors_name_the_line_never_the_token(tmp_path: Path) -> None:
     with pytest.raises(GitkubeError, match=r"f:2: unknown role 'root'") as err:
         parse_tokens(f"{ADMIN},alice,admin\n{VIEWER},bob,root\n", "f")

@@ -95,3 +95,11 @@ def test_precomputed_issues_are_used_instead_of_checking() -> None:
 def test_not_a_mapping_document() -> None:
     [d] = check_documents([doc(["a", "list"])])  # type: ignore[arg-type]
     assert d.code == "type"
+
+
+def test_system_namespaces_need_no_namespace_object() -> None:
+    """As the api: kube-system and the other system namespaces always exist."""
+    docs = [doc({"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": f"c{i}", "namespace": ns}}, index=i)
+            for i, ns in enumerate(["default", "kube-system", "kube-public", "kube-node-lease"])]
+    assert check_documents(docs) == []

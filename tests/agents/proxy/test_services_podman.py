@@ -83,6 +83,7 @@ class Stack:
     def _start(self, root: Path) -> None:
         self.client = LocalClient(open_store("memory://"))
         self.client.allocator.ranges = Ranges(self.net.service_net)
+        self.client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         self.manager = Manager(self.client)
         self.node = f"node-{RUN}"
         self.kubelet = Kubelet(self.manager, self.runtime, KubeletConfig(

@@ -77,6 +77,8 @@ def test_create_get_list_namespaced_and_cluster_scoped(served: Served) -> None:
     assert obj["kind"] == "Pod" and obj["apiVersion"] == "v1"
     assert obj["metadata"]["uid"] and isinstance(obj["metadata"]["resourceVersion"], str)
     assert obj["metadata"]["creationTimestamp"].endswith("Z")
+    call(served.port, "POST", "/api/v1/namespaces",
+         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
     call(served.port, "POST", "/api/v1/namespaces/other/pods", pod("b", "other"))
     got = call(served.port, "GET", f"{PODS}/a").json
     assert got == obj
@@ -96,6 +98,8 @@ def test_create_get_list_namespaced_and_cluster_scoped(served: Served) -> None:
 
 
 def test_body_without_kind_or_namespace_takes_them_from_the_path(served: Served) -> None:
+    call(served.port, "POST", "/api/v1/namespaces",
+         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
     body = {"metadata": {"name": "cfg"}, "data": {"k": "v"}}
     out = call(served.port, "POST", "/api/v1/namespaces/team/configmaps", body).json
     assert (out["kind"], out["metadata"]["namespace"]) == ("ConfigMap", "team")
