@@ -43,6 +43,21 @@ def create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
 
 
+MIN_FREE = 1024 * 1024  # bytes a daemon needs to start: its log, lock and store pages
+
+
+def free_bytes(path: Path) -> int | None:
+    """Bytes the current user may still write on ``path``'s file system (None: unknown)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        st = os.statvfs(probe)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def _tighten(path: Path, mode: int) -> list[str]:
     try:
         st = path.stat()
@@ -55,4 +70,5 @@ def _tighten(path: Path, mode: int) -> list[str]:
             f"it is {mode:04o} now"]
 
 
-__all__ = ["DIR_MODE", "FILE_MODE", "create_private", "secure_dir", "secure_file"]
+__all__ = ["DIR_MODE", "FILE_MODE", "MIN_FREE", "create_private", "free_bytes", "secure_dir",
+           "secure_file"]

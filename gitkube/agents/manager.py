@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gitkube.api.client import Client, Watcher, WatchEvent
-from gitkube.errors import Gone
+from gitkube.errors import GitkubeError, Gone
 from gitkube.model.kinds import lookup
 from gitkube.model.labels import Selector, as_selector
 
@@ -326,6 +326,7 @@ class Informer:
     def _run(self) -> None:
         backoff = 0.1
         need_list = True
+        outage = Outage(f"informer {self.kind}: list/watch")
         while not self._stop.is_set():
             try:
                 if need_list:
@@ -334,6 +335,7 @@ class Informer:
                     need_list = False
                 watcher = self.client.watch(self.api_version, self.kind,
                                             resource_version=self.resource_version)
+                outage.recovered()
                 self._watcher = watcher
                 if self._stop.is_set():
                     watcher.close()
@@ -363,11 +365,45 @@ class Informer:
                     watcher.close()
             except Gone:
                 need_list = True
-            except Exception:
-                log.exception("informer %s: list/watch failed; retrying", self.kind)
+            except Exception as exc:
+                outage.failed(exc)
                 need_list = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class Outage:
+    """Says a failure that repeats once, not once per retry: the first failure is one
+    warning line (a traceback only for an unexpected error, a bug), the repeats are counted,
+    and the recovery is one line with the count and the duration."""
+
+    def __init__(self, what: str, logger: logging.Logger = log,
+                 clock: Callable[[], float] = time.monotonic):
+        self.what = what
+        self.log = logger
+        self.clock = clock
+        self.failures = 0
+        self._since = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        """One more failure; said when it is the first of an outage."""
+        self.failures += 1
+        if self.failures > 1:
+            return
+        self._since = self.clock()
+        if isinstance(exc, GitkubeError):
+            self.log.warning("%s failed: %s (retrying; said once until it works again)",
+                             self.what, exc.message)
+        else:
+            self.log.exception("%s failed (retrying; said once until it works again)",
+                               self.what)
+
+    def recovered(self) -> None:
+        """It works again: one line saying how long it failed and how often."""
+        if self.failures:
+            self.log.warning("%s works again after %d failed attempt(s) in %.0fs", self.what,
+                             self.failures, self.clock() - self._since)
+            self.failures = 0
 
 
 # --- work queue ----------------------------------------------------------------------------

@@ -144,11 +144,13 @@ def up(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
 ) -> None:
     """Start `gitkube serve` in the background (log and PID in the state directory)."""
+    from gitkube.daemon.daemon import check_free_space
     from gitkube.daemon.status import daemon_status, probe_socket
 
     # the daemon reads the same environment: a setting it could not use stops `up` here
     _daemon_settings(store, node_name, runtime, event_ttl)
     paths = DaemonPaths.of(settings())
+    check_free_space(paths.root)  # a full disk: one clear line, not an empty log
     current = daemon_status(paths, probe=False)
     if current.running:
         typer.echo(f"gitkube daemon already running (pid {current.pid}).")

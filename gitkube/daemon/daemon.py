@@ -44,7 +44,7 @@ from gitkube.daemon.tls import TLSFiles, ensure_certificates, server_context
 from gitkube.daemon.tokens import TokenAuth, create_tokens_file, loose_permissions
 from gitkube.errors import GitkubeError
 from gitkube.settings import Settings
-from gitkube.statedir import secure_dir
+from gitkube.statedir import MIN_FREE, free_bytes, secure_dir
 
 log = logging.getLogger("gitkube.daemon")
 TRIM_INTERVAL = 10.0
@@ -97,6 +97,8 @@ class Daemon:
 
     def start(self) -> DaemonInfo:
         """Start everything (module docstring); on any failure, undo what was started."""
+        check_free_space(self.paths.root)
+        raise_open_file_limit()
         for note in secure_dir(self.paths.root):  # it holds the store, tokens and keys
             log.warning("%s", note)
         self._lock.acquire()
@@ -290,6 +292,34 @@ class Daemon:
                 pass
         finally:
             self.stop()
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (systemd's default soft
+    limit is 1,024: every connection, watch and store reader takes descriptors). Returns
+    (before, after)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+        return soft, soft
+    log.info("open-file limit raised from %d to %d", soft, hard)
+    return soft, hard
+
+
+def check_free_space(state: Path) -> None:
+    """GitkubeError when the state directory's disk is (nearly) full: the daemon could not
+    write its log, lock or store, and would fail in a less clear way."""
+    free = free_bytes(state)
+    if free is not None and free < MIN_FREE:
+        raise GitkubeError(f"the disk of the state directory {state} is full ({free:,} bytes "
+                           "free)", hint="free some space, or choose another state directory "
+                                         "(GITKUBE_STATE_DIR)")
 
 
 def _malloc_trim() -> Any:

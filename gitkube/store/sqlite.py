@@ -84,6 +84,7 @@ class SqliteStore(SingleOpWrites):
         busy_timeout: float = 30.0,
         synchronous: str = "NORMAL",
         poll_interval: float = 0.005,
+        max_readers: int = 16,
     ):
         self.path = Path(path)
         self.url = url or f"sqlite:///{self.path}"
@@ -95,7 +96,10 @@ class SqliteStore(SingleOpWrites):
         self._poll_interval = poll_interval
         self._closed = False
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        # at most this many read connections (2 fds each): more readers wait for one
+        self._readers = threading.BoundedSemaphore(max_readers)
         self._write_lock = threading.Lock()
+        self._writer_stale = False  # the last write failed as unavailable: reconnect first
         self._hub = Hub()
         self._wake = threading.Event()
         self._poller: threading.Thread | None = None
@@ -146,6 +150,26 @@ class SqliteStore(SingleOpWrites):
             conn.execute(f"PRAGMA synchronous={self._sync}")
             return conn
 
+    def _fresh_writer(self) -> sqlite3.Connection:
+        """The writing connection; after a write failed because the file could not be used
+        (read-only, disk full, I/O error), a new one: the file may be usable again, and the
+        old connection's state must not keep every later write failing."""
+        if self._writer_stale:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.close()
+            self._writer = self._connect()
+            self._writer_stale = False
+        return self._writer
+
+    @contextlib.contextmanager
+    def _writes(self) -> Iterator[None]:
+        """Mark the writer stale when a write fails as unavailable (see _fresh_writer)."""
+        try:
+            yield
+        except StoreUnavailable:
+            self._writer_stale = True
+            raise
+
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:
         try:
@@ -178,21 +202,28 @@ class SqliteStore(SingleOpWrites):
     @contextlib.contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:
         self._check_open()
+        if not self._readers.acquire(timeout=self._busy_timeout):
+            raise StoreUnavailable(f"no read connection was free for {self._busy_timeout:g}s",
+                                   location=str(self.path),
+                                   hint="the store is overloaded; retry")
         try:
-            conn = self._pool.get_nowait()
-        except queue.Empty:
-            conn = self._connect()
-        try:
-            with self._translate():
-                yield conn
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                with self._translate():
+                    yield conn
+            finally:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if self._closed:
+                    conn.close()
+                else:
+                    self._pool.put(conn)
         finally:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            if self._closed:
-                conn.close()
-            else:
-                self._pool.put(conn)
+            self._readers.release()
 
     def _open_schema(self) -> int:
         """Check (or create) the schema; return the compact revision. Never modifies a file
@@ -296,8 +327,8 @@ class SqliteStore(SingleOpWrites):
             return self.revision()
         with self._write_lock:
             self._check_open()
-            conn = self._writer
-            with self._translate():
+            conn = self._fresh_writer()
+            with self._writes(), self._translate():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     rev = self._apply(conn, ops)
@@ -436,8 +467,8 @@ class SqliteStore(SingleOpWrites):
         ``revision - 1`` then raises Compacted."""
         with self._write_lock:
             self._check_open()
-            conn = self._writer
-            with self._translate():
+            conn = self._fresh_writer()
+            with self._writes(), self._translate():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     top = _top(conn)

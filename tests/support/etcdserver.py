@@ -35,24 +35,25 @@ class EtcdServer:
         data_dir: Path,
         *,
         executable: str | None = None,
+        ports: tuple[int, int] | None = None,
         extra_args: tuple[str, ...] = (
             "--max-txn-ops", str(MAX_TXN_OPS),
             "--max-request-bytes", str(MAX_REQUEST_BYTES),
         ),
     ):
         """Start etcd; ``extra_args`` default to the limits big transactions need (pass
-        ``()`` for etcd's defaults)."""
+        ``()`` for etcd's defaults); ``ports`` (client, peer): where an earlier server of the
+        same data directory listened (a restart), else free ones."""
         exe = executable or shutil.which("etcd")
         if exe is None:
             raise FileNotFoundError("etcd")
         self.data_dir = Path(data_dir)
-        self.client_port = free_port()
-        self.peer_port = free_port()
+        self.client_port, self.peer_port = ports or (free_port(), free_port())
         client = f"http://127.0.0.1:{self.client_port}"
         peer = f"http://127.0.0.1:{self.peer_port}"
         self.url = f"etcd://127.0.0.1:{self.client_port}"
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the server
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
             [
                 exe,

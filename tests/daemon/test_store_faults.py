@@ -1,0 +1,167 @@
+"""Store faults the daemon survives: a full disk (a small tmpfs the test mounts and fills)
+keeps reads answering and writes failing with 503 until space is freed, then writes work
+again without a restart; `up` on a full disk is one clear line; the open-file limit is
+raised; SQLite's read connections are capped."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_env import gitkube_cmd, start_daemon, wait_for
+
+from gitkube.api.http_client import HTTPClient
+from gitkube.errors import GitkubeError, StoreUnavailable
+from gitkube.store.base import Create
+from gitkube.store.sqlite import SqliteStore
+
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
+      "data": {"k": "v"}}
+
+
+def _root_and_mount() -> str | None:
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root (CI runs as root)"
+    if shutil.which("mount") is None:
+        return "mount(8) is not installed"
+    return None
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs of the test's own, unmounted afterwards."""
+    reason = _root_and_mount()
+    if reason:
+        pytest.skip(reason)
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "gitkube-test", str(mnt)],
+                   check=True, capture_output=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte; the filler file (remove it to free the space)."""
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_fails_writes_keeps_reads_and_recovers(small_disk: Path) -> None:
+    state = small_disk / "state"
+    state.mkdir()
+    daemon = start_daemon(state, "--runtime", "simulated", "--no-kubelet", "--listen", "none")
+    try:
+        client = HTTPClient(daemon.info.socket)
+        client.create(CM)
+        filler = fill(small_disk)
+        with pytest.raises(GitkubeError) as info:  # 503 from the api, nothing half-written
+            client.create({**CM, "metadata": {**CM["metadata"], "name": "big"},
+                           "data": {"k": "x" * 500_000}})
+        assert "disk is full" in info.value.message or "full" in info.value.message
+        assert client.get("v1", "ConfigMap", "default", "c")["data"] == {"k": "v"}  # reads
+        filler.unlink()
+        assert wait_for(lambda: _created(client, "after"), timeout=10)  # no restart needed
+        assert daemon.proc.poll() is None
+    finally:
+        daemon.stop()
+
+
+def _created(client: HTTPClient, name: str) -> bool:
+    try:
+        client.create({**CM, "metadata": {**CM["metadata"], "name": name}})
+        return True
+    except GitkubeError:
+        return False
+
+
+def test_up_on_a_full_disk_is_one_clear_line(small_disk: Path) -> None:
+    fill(small_disk)
+    env = {**os.environ, "GITKUBE_STATE_DIR": str(small_disk / "state")}
+    proc = subprocess.run(gitkube_cmd("up", "--runtime", "simulated", "--no-kubelet",
+                                      "--listen", "none"), env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: the disk of the state directory {small_disk}/state "
+                                  "is full"), proc.stderr
+    assert "Traceback" not in proc.stderr and "hint:" in proc.stderr
+
+
+def test_a_store_whose_writes_failed_reconnects_when_the_disk_has_room(small_disk: Path) -> None:
+    store = SqliteStore(small_disk / "state.db")
+    try:
+        store.txn([Create("/a", b"1")])
+        filler = fill(small_disk)
+        with pytest.raises(StoreUnavailable):
+            store.txn([Create("/b", b"x" * 2_000_000)])
+        filler.unlink()
+        store.txn([Create("/c", b"1")])
+        assert store.get("/c") is not None and store.get("/b") is None
+    finally:
+        store.close()
+
+
+def test_the_daemon_raises_its_open_file_limit(tmp_path: Path) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard <= 256:
+        pytest.skip(f"the hard open-file limit ({hard}) leaves nothing to raise")
+
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    env = {**os.environ, "GITKUBE_STATE_DIR": str(tmp_path)}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(gitkube_cmd("serve", "--runtime", "simulated", "--no-kubelet",
+                                        "--listen", "none"), env=env, stdout=log, stderr=log,
+                            preexec_fn=lower)
+    try:
+        assert wait_for(lambda: "open-file limit raised from 256" in
+                        (tmp_path / "serve.log").read_text(), timeout=30)
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+        assert line.split()[3] == str(hard), line  # soft == hard now
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def test_sqlite_read_connections_are_capped(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db", max_readers=3)
+    try:
+        store.txn([Create(f"/k{i}", b"v") for i in range(50)])
+        before = len(os.listdir("/proc/self/fd"))
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                for _ in range(20):
+                    assert len(store.list("/")[0]) == 50
+            except BaseException as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        # each connection holds the database file (and the WAL): 3 readers at most
+        assert len(os.listdir("/proc/self/fd")) - before <= 3 * 2 + 2
+    finally:
+        store.close()
