@@ -475,7 +475,8 @@ class LocalClient:
             extra = tuple(self.allocator.on_write(new, None, set() if claims is None
                                                   else claims))
             strategy.validate(rt, new)
-        return _Step(key, Create(key, encode(new)), new, ref=ref(rt, name), extra=extra)
+        return _Step(key, Create(key, _sized(rt, name, encode(new))), new, ref=ref(rt, name),
+                     extra=extra)
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
@@ -543,7 +544,8 @@ class LocalClient:
         new["metadata"].pop("resourceVersion", None)
         if json.loads(kv.value) == new:
             return _Step(key, None, old, ref=label)  # nothing changed: no write, no event
-        return _Step(key, Update(key, encode(new), kv.mod_revision), new, ref=label)
+        return _Step(key, Update(key, _sized(rt, name, encode(new)), kv.mod_revision), new,
+                     ref=label)
 
     def _plan_delete(self, op: DeleteOp, grace: int | None) -> _Step:
         rt = self.resource(op.api_version, op.kind)
@@ -632,6 +634,18 @@ class LocalClient:
         """The result of a step that wrote nothing new (its object still carries the
         resourceVersion it was read with)."""
         return copy_json(step.result) if step.result is not None else None
+
+
+MAX_OBJECT_BYTES = 1536 * 1024  # what one stored object may take (etcd's default request cap)
+
+
+def _sized(rt: ResourceType, name: str, value: bytes) -> bytes:
+    """``value``, or Invalid when the object is larger than a store keeps one object."""
+    if len(value) > MAX_OBJECT_BYTES:
+        raise Invalid(f'{qualified(rt)} "{name}" is invalid: the object is {len(value):,} bytes, '
+                      f"more than the {MAX_OBJECT_BYTES:,} bytes one object may take",
+                      kind=rt.kind, name=name, group=rt.group)
+    return value
 
 
 def _iter_decoded(kvs: builtins.list[KeyValue], labels: Selector,

@@ -4,9 +4,10 @@
 takes milliseconds. Here each schema node is compiled once into a small closure that
 checks a value and returns None when it is valid (the common case, kept cheap) or a list of
 errors. Only the keywords the generated schemas use are implemented: type, properties,
-additionalProperties (false or a schema), items, required, enum, oneOf, $ref/$defs, plus
-gitkube's annotations x-gitkube-unsupported and x-gitkube-accepts. ``format`` is not
-asserted (as in jsonschema by default). tests/schema/test_schema_agreement.py checks this
+additionalProperties (false or a schema), items, required, enum, oneOf, minimum, maximum,
+$ref/$defs, plus gitkube's annotations x-gitkube-unsupported and x-gitkube-accepts.
+``format`` is not asserted (as in jsonschema by default): the generator turns the integer
+formats int32 and int64 into minimum and maximum. tests/schema/test_schema_agreement.py checks this
 against jsonschema's Draft202012Validator on the same files.
 
 Errors travel upwards as ``[reversed_path, code, message, hint]`` lists; each level appends
@@ -149,6 +150,9 @@ class Compiler:
             return self._array(schema, names)
         if "enum" in schema:
             return self._enum(schema["enum"], names)
+        if "minimum" in schema or "maximum" in schema:
+            return self._bounded(names, schema.get("minimum"), schema.get("maximum"),
+                                 str(schema.get("format") or ""))
         if names:
             return self._leaf(names)
         return None
@@ -164,6 +168,23 @@ class Compiler:
             if any(_is_type(value, n) for n in names):
                 return None
             return [_type_error(value, names)]
+
+        return check
+
+    def _bounded(self, names: list[str], low: int | None, high: int | None,
+                 fmt: str) -> Check:
+        typed = self._leaf(names)
+        what = f" (an {fmt})" if fmt else ""
+
+        def check(value: Any) -> list[Err] | None:
+            err = typed(value)
+            if err or value is None or isinstance(value, bool):
+                return err
+            if low is not None and value < low:
+                return [[[], "range", f"must be at least {low}{what}, not {value}", None]]
+            if high is not None and value > high:
+                return [[[], "range", f"must be at most {high}{what}, not {value}", None]]
+            return None
 
         return check
 

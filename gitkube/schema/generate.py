@@ -11,7 +11,10 @@ annotations:
   gitkube does anyway (``serviceAccountName: default``), accepted without a complaint;
 - ``"enum"`` on string fields whose values Kubernetes validates server-side (documented in the
   upstream descriptions, not in the schema), with ``null`` kept because upstream types are
-  nullable.
+  nullable;
+- ``"minimum"``/``"maximum"`` on every integer of format int32 or int64: the range of the Go
+  type upstream decodes it into (an out-of-range value fails there; unbounded, it let a typo
+  like ``replicas: 2147483648`` through).
 
 Run ``python -m gitkube.schema.generate [--kubernetes 1.37.0]`` and commit the output
 (gitkube/schema/schemas/*.json); ``SCHEMA_VERSION`` changes with it.
@@ -311,6 +314,25 @@ def annotate(defs: dict[str, Any]) -> None:
         prop["enum"] = [*values, None] if nullable else list(values)
 
 
+INTEGER_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def bound_integers(node: Any) -> None:
+    """Give every int32/int64 integer schema below ``node`` its Go type's range, in place."""
+    if isinstance(node, dict):
+        types = node.get("type")
+        is_int = types == "integer" or (isinstance(types, list) and "integer" in types)
+        bounds = INTEGER_RANGES.get(str(node.get("format"))) if is_int else None
+        if bounds is not None:
+            node.setdefault("minimum", bounds[0])
+            node.setdefault("maximum", bounds[1])
+        for value in node.values():
+            bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            bound_integers(value)
+
+
 def kind_schema(api_version: str, kind: str, upstream: dict[str, Any]) -> dict[str, Any]:
     """The per-kind file: the upstream top-level object, its refs pointing into the shared
     definitions file, apiVersion/kind/metadata required (gitkube needs them to know what
@@ -355,6 +377,7 @@ def generate(version: str, out_dir: Path) -> list[Path]:
     names = reachable(defs, [d for _, _, d in KINDS])
     kept = {n: copy.deepcopy(defs[n]) for n in names}
     annotate(kept)
+    bound_integers(kept)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     definitions = {
@@ -372,6 +395,7 @@ def generate(version: str, out_dir: Path) -> list[Path]:
         upstream = json.loads((src / file_name(api_version, kind)).read_text())
         path = out_dir / file_name(api_version, kind)
         schema = kind_schema(api_version, kind, upstream)
+        bound_integers(schema)
         # the top-level object's own fields take the annotations of its definition too
         for field, reason in UNSUPPORTED.get(def_name, {}).items():
             schema["properties"][field]["x-gitkube-unsupported"] = reason

@@ -166,6 +166,9 @@ def _quantities(resources: Any, path: Path, out: Issues) -> None:
         if err:
             out.append(Issue((*path, name), f"invalid quantity for {name}: {err}", "quantity",
                              "e.g. cpu: 100m or 0.5, memory: 64Mi or 1.5Gi"))
+        elif str(value).lstrip().startswith("-") and parse_quantity(value).value < 0:
+            out.append(Issue((*path, name), f'invalid value "{value}" for {name}: must be '
+                                            "greater than or equal to 0", "range"))
 
 
 def _range(value: Any, path: Path, out: Issues, low: int, high: int | None = None,
@@ -526,8 +529,34 @@ def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
            "timeoutSeconds"), out, 1, 86400, "timeoutSeconds")
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # upstream's limit on a ConfigMap's or a Secret's data
+
+
+def _data_size(obj: dict[str, Any], kind: str) -> int:
+    """The bytes upstream counts against MAX_CONFIG_BYTES: a ConfigMap's keys and values, a
+    Secret's (decoded) values."""
+    size = 0
+    fields = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
+    for field in fields:
+        for key, value in _d(obj.get(field)).items():
+            if not isinstance(value, str):
+                continue
+            if field == "binaryData" or (kind == "Secret" and field == "data"):
+                size += len(value) * 3 // 4  # base64: its decoded length, near enough
+            else:
+                size += len(value.encode())
+            if kind == "ConfigMap":
+                size += len(str(key))
+    return size
+
+
 def _config_data(obj: dict[str, Any], kind: str, out: Issues) -> None:
     fields = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
+    size = _data_size(obj, kind)
+    if size > MAX_CONFIG_BYTES:
+        out.append(Issue((fields[0],), f"{kind} data is {size:,} bytes: too long, must have at "
+                                       f"most {MAX_CONFIG_BYTES} bytes", "too-long",
+                         "split it, or mount the data from a volume instead"))
     seen: dict[str, str] = {}
     for field in fields:
         for key, value in _d(obj.get(field)).items():
