@@ -1,5 +1,6 @@
 """Helpers every controller shares: pod state, owner references, pods from templates,
-conditions, scheduling predicates (taints, node selectors) and creation expectations.
+conditions and creation expectations. Tolerations and node affinity are
+gitkube/model/scheduling.py's, the rules the scheduler applies too.
 
 All pure except ``Expectations`` (a small thread-safe record of writes not yet seen in the
 informer cache: upstream's ControllerExpectations, by name instead of by count)."""
@@ -237,78 +238,6 @@ def scaled_value(value: Any, total: int, *, round_up: bool) -> int:
         exact = pct * total / 100
         return math.ceil(exact - 1e-9) if round_up else math.floor(exact + 1e-9)
     return int(text)
-
-
-# --- scheduling predicates used by the DaemonSet controller --------------------------------
-
-
-def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
-    """Whether one of the tolerations tolerates the taint (upstream's ToleratesTaint)."""
-    for tol in tolerations:
-        effect = tol.get("effect") or ""
-        if effect and effect != taint.get("effect"):
-            continue
-        key = tol.get("key") or ""
-        op = tol.get("operator") or "Equal"
-        if not key:
-            if op == "Exists":
-                return True
-            continue
-        if key != taint.get("key"):
-            continue
-        if op == "Exists" or (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def untolerated_taints(tolerations: Iterable[Mapping[str, Any]], taints: Iterable[Any],
-                       effects: tuple[str, ...] = ("NoSchedule", "NoExecute")) -> list[Obj]:
-    tols = list(tolerations)
-    return [t for t in taints if isinstance(t, dict) and t.get("effect") in effects
-            and not tolerates(tols, t)]
-
-
-def _node_term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for expr in term.get("matchExpressions") or []:
-        key, op = expr.get("key"), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
-        val = labels.get(key)
-        if op == "In" and not (key in labels and val in values):
-            return False
-        if op == "NotIn" and key in labels and val in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op in ("Gt", "Lt"):
-            try:
-                num = int(str(val))
-                ok = num > int(values[0]) if op == "Gt" else num < int(values[0])
-            except (TypeError, ValueError, IndexError):
-                return False
-            if not ok:
-                return False
-    for f in term.get("matchFields") or []:
-        if f.get("key") == "metadata.name":
-            name = (node.get("metadata") or {}).get("name")
-            inside = name in (f.get("values") or [])
-            if (f.get("operator") == "In") != inside:
-                return False
-    return True
-
-
-def node_selected(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """nodeSelector and required node affinity (terms ORed, expressions ANDed)."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = required.get("nodeSelectorTerms") or []
-    return not terms or any(_node_term_matches(t, node) for t in terms)
 
 
 def selects(selector: Mapping[str, Any] | None, obj: Mapping[str, Any]) -> bool:

@@ -1,8 +1,10 @@
 """DaemonSet controller: one pod on every eligible node.
 
 A node is eligible when the pod template's ``nodeSelector`` and required node affinity
-select it and every NoSchedule/NoExecute taint on it is tolerated (node Ready is not
-required: a DaemonSet pod may be what makes the node ready, as upstream). DaemonSet pods get
+select it and every NoSchedule/NoExecute taint on it is tolerated, by the same rules the
+scheduler applies (gitkube/model/scheduling.py: an empty node selector term selects no node).
+Node Ready is not required: a DaemonSet pod may be what makes the node ready, as upstream.
+DaemonSet pods get
 upstream's automatic tolerations (not-ready and unreachable NoExecute; disk/memory/pid
 pressure and unschedulable NoSchedule), so node lifecycle taints never evict them.
 
@@ -32,13 +34,11 @@ from gitkube.agents.controllers.common import (
     is_pod_available,
     is_pod_ready,
     is_terminating,
-    node_selected,
     pod_from_template,
     pod_phase,
     random_suffix,
     scaled_value,
     template_hash,
-    untolerated_taints,
 )
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -52,6 +52,12 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
+from gitkube.model.scheduling import (
+    Toleration,
+    node_matches,
+    taints_of,
+    untolerated_taints,
+)
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.daemonset")
@@ -78,12 +84,13 @@ def daemon_tolerations(template_spec: Obj) -> list[Obj]:
 
 
 def should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
-    """(should a new pod be placed on ``node``, may an existing pod stay there)."""
+    """(should a new pod be placed on ``node``, may an existing pod stay there): the
+    scheduler's rules for node affinity and taints (gitkube/model/scheduling.py)."""
     spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-    if not node_selected(spec, node):
+    if not node_matches(spec, node):
         return False, False
-    tols = daemon_tolerations(spec)
-    taints = (node.get("spec") or {}).get("taints") or []
+    tols = [Toleration.of(t) for t in daemon_tolerations(spec)]
+    taints = taints_of(node)
     if untolerated_taints(tols, taints, ("NoExecute",)):
         return False, False
     return not untolerated_taints(tols, taints, ("NoSchedule",)), True

@@ -10,9 +10,10 @@ are evicted so their controllers replace them elsewhere.
   an Event ``NodeNotReady``, and each of its pods phase ``Unknown`` with Ready=False.
 - Eviction is taint-based like upstream: a pod on such a node is deleted (grace 0: no
   kubelet is there to finish a graceful deletion) once the node has been unreachable for
-  the pod's ``tolerationSeconds`` for that taint, or ``eviction_timeout`` (default 300 s,
-  upstream's default toleration) when it has none; a pod tolerating the taint forever
-  (DaemonSet pods) stays. An Event ``TaintManagerEviction`` is recorded on the pod.
+  the least ``tolerationSeconds`` of the pod's tolerations of that taint, or
+  ``eviction_timeout`` (default 300 s, upstream's default toleration) when it has none; a
+  pod tolerating the taint forever (DaemonSet pods) stays. An Event ``TaintManagerEviction``
+  is recorded on the pod.
 - When heartbeats resume (the kubelet reports Ready again) the taints are removed.
 - Pods bound to a Node that was deleted are deleted too (upstream's pod garbage collector),
   so their controllers replace them.
@@ -40,10 +41,12 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import Conflict, NotFound
+from gitkube.model.scheduling import TAINT_UNREACHABLE, Taint, tolerations_of
+from gitkube.model.views import ObjectView
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.nodelifecycle")
-UNREACHABLE = "node.kubernetes.io/unreachable"
+UNREACHABLE = TAINT_UNREACHABLE
 REASON = "NodeStatusUnknown"
 MESSAGE = "Kubelet stopped posting node status."
 
@@ -78,20 +81,20 @@ def unreachable_taints(now: float) -> list[Obj]:
             {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp}]
 
 
+_UNREACHABLE_NO_EXECUTE = Taint(UNREACHABLE, "", "NoExecute")
+
+
 def toleration_seconds(pod: Obj, default: float) -> float | None:
-    """How long ``pod`` may stay on an unreachable node (None: forever)."""
-    for tol in (pod.get("spec") or {}).get("tolerations") or []:
-        effect = tol.get("effect") or ""
-        if effect and effect != "NoExecute":
-            continue
-        key = tol.get("key") or ""
-        if key and key != UNREACHABLE:
-            continue
-        if not key and tol.get("operator") != "Exists":
-            continue
-        seconds = tol.get("tolerationSeconds")
-        return None if seconds is None else max(0.0, float(seconds))
-    return default
+    """How long ``pod`` may stay on an unreachable node (None: forever): the least
+    tolerationSeconds of the tolerations of the unreachable NoExecute taint, forever when
+    none of them has one (upstream's taint eviction); ``default`` (upstream's
+    DefaultTolerationSeconds) when none tolerates it."""
+    matching = [t for t in tolerations_of(ObjectView(pod).spec_raw)
+                if t.tolerates(_UNREACHABLE_NO_EXECUTE)]
+    if not matching:
+        return default
+    limits = [t.seconds for t in matching if t.seconds is not None]
+    return max(0.0, float(min(limits))) if limits else None
 
 
 class NodeLifecycleReconciler:
