@@ -1,6 +1,9 @@
-"""Helpers every controller shares: pod state, owner references, pods from templates,
-conditions and creation expectations. Tolerations and node affinity are
-gitkube/model/scheduling.py's, the rules the scheduler applies too.
+"""Helpers every controller shares: names and template hashes, the order pods are given up
+in, owner references, pods from templates, int-or-percent values and creation expectations.
+
+The Kubernetes rules controllers apply (pod readiness and availability, conditions,
+timestamps, tolerations and node affinity) live in ``gitkube/model/`` (pods.py,
+conditions.py, times.py, scheduling.py), shared with the scheduler, the CLI and the API.
 
 All pure except ``Expectations`` (a small thread-safe record of writes not yet seen in the
 informer cache: upstream's ControllerExpectations, by name instead of by count)."""
@@ -15,32 +18,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from gitkube.model.labels import selector_matches
+from gitkube.model.pods import is_pod_ready, is_terminating, pod_phase
 
 Obj = dict[str, Any]
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's rand alphabet: no vowels
-TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-# --- time ----------------------------------------------------------------------------------
-
-
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: Any) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp (``Z`` or offset, optional fraction)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 # --- names, hashes -------------------------------------------------------------------------
@@ -81,48 +66,6 @@ def short_digest(value: Any) -> str:
 
 
 # --- pods ----------------------------------------------------------------------------------
-
-
-def condition(obj: Mapping[str, Any], type_: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == type_:
-            return c
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    c = condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least ``min_ready_seconds`` (Ready's lastTransitionTime)."""
-    if not is_pod_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime"))
-    return since is not None and since + min_ready_seconds <= now
-
-
-def is_terminating(obj: Mapping[str, Any]) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def pod_phase(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending")
-
-
-def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """Not finished and not being deleted (upstream's FilterActivePods)."""
-    return pod_phase(pod) not in TERMINAL_PHASES and not is_terminating(pod)
-
-
-def restart_count(pod: Mapping[str, Any]) -> int:
-    status = pod.get("status") or {}
-    return sum(int(cs.get("restartCount") or 0)
-               for key in ("initContainerStatuses", "containerStatuses")
-               for cs in status.get(key) or [] if isinstance(cs, dict))
 
 
 def active_pod_rank(pod: Mapping[str, Any]) -> tuple[int, int, int, str]:
@@ -196,31 +139,6 @@ def pod_from_template(owner: Mapping[str, Any], template: Mapping[str, Any], nam
         meta["finalizers"] = list(tmeta["finalizers"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": copy.deepcopy(template.get("spec") or {})}
-
-
-# --- conditions ----------------------------------------------------------------------------
-
-
-def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, message: str,
-                  now: str, *, update_time: bool = False) -> list[Obj]:
-    """A new list with condition ``type_`` set; lastTransitionTime moves only when the status
-    changes; ``update_time`` adds lastUpdateTime (Deployment conditions have it)."""
-    out: list[Obj] = []
-    old = next((c for c in conditions if c.get("type") == type_), None)
-    new: Obj = {"type": type_, "status": status}
-    if update_time:
-        same = old is not None and old.get("status") == status and \
-            old.get("reason") == reason and old.get("message") == message
-        new["lastUpdateTime"] = old.get("lastUpdateTime", now) if same and old else now
-    new["lastTransitionTime"] = (old.get("lastTransitionTime", now)
-                                 if old is not None and old.get("status") == status else now)
-    new["reason"] = reason
-    new["message"] = message
-    for c in conditions:
-        out.append(new if c.get("type") == type_ else c)
-    if old is None:
-        out.append(new)
-    return out
 
 
 # --- int-or-percent ------------------------------------------------------------------------

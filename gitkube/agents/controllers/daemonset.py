@@ -30,12 +30,7 @@ from typing import Any
 from gitkube.agents.controllers.common import (
     Expectations,
     is_controlled_by,
-    is_pod_active,
-    is_pod_available,
-    is_pod_ready,
-    is_terminating,
     pod_from_template,
-    pod_phase,
     random_suffix,
     scaled_value,
     template_hash,
@@ -52,12 +47,20 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
+from gitkube.model.pods import (
+    is_pod_active,
+    is_pod_available,
+    is_pod_ready,
+    is_terminating,
+    pod_phase,
+)
 from gitkube.model.scheduling import (
     Toleration,
     node_matches,
     taints_of,
     untolerated_taints,
 )
+from gitkube.model.views import ObjectView, Pod
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.daemonset")
@@ -96,6 +99,10 @@ def should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     return not untolerated_taints(tols, taints, ("NoSchedule",)), True
 
 
+def _revision_of(pod: Obj) -> str | None:
+    return ObjectView(pod).metadata.labels.get(REVISION_LABEL)
+
+
 @dataclass
 class DaemonPlan:
     create_on: list[str] = field(default_factory=list)
@@ -110,7 +117,7 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
     for p in pods:
         if is_terminating(p):
             continue
-        by_node.setdefault(str((p.get("spec") or {}).get("nodeName") or ""), []).append(p)
+        by_node.setdefault(Pod(p).spec.node_name, []).append(p)
     names = {n["metadata"]["name"] for n in nodes}
     for node_name, node_pods in by_node.items():
         if node_name not in names:
@@ -142,7 +149,7 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
         pod = active[0]
         if not is_pod_available(pod, min_ready, now):
             unavailable += 1
-        if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
+        if _revision_of(pod) != revision:
             outdated.append(pod)
     if strategy.get("type", "RollingUpdate") == "RollingUpdate" and outdated:
         rolling = strategy.get("rollingUpdate") or {}
@@ -168,7 +175,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
     on_node: dict[str, Obj] = {}
     for p in pods:
         if is_pod_active(p):
-            on_node.setdefault(str((p.get("spec") or {}).get("nodeName") or ""), p)
+            on_node.setdefault(Pod(p).spec.node_name, p)
     for name, node in node_by_name.items():
         run, _ = should_run(ds, node)
         pod = on_node.get(name)
@@ -180,8 +187,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
             scheduled += 1
             ready += 1 if is_pod_ready(pod) else 0
             available += 1 if is_pod_available(pod, min_ready, now) else 0
-            updated += 1 if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) == \
-                revision else 0
+            updated += 1 if _revision_of(pod) == revision else 0
         else:
             misscheduled += 1
     return {
@@ -192,7 +198,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
         "numberAvailable": available,
         "numberUnavailable": max(0, desired - available),
         "updatedNumberScheduled": updated,
-        "observedGeneration": (ds.get("metadata") or {}).get("generation"),
+        "observedGeneration": ObjectView(ds).metadata.generation,
     }
 
 

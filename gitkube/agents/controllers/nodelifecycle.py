@@ -30,7 +30,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gitkube.agents.controllers.common import condition, parse_time, rfc3339
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -41,7 +40,9 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import Conflict, NotFound
+from gitkube.model.conditions import condition_status, find_condition
 from gitkube.model.scheduling import TAINT_UNREACHABLE, Taint, tolerations_of
+from gitkube.model.times import parse_time, rfc3339
 from gitkube.model.views import ObjectView
 
 Obj = dict[str, Any]
@@ -52,10 +53,13 @@ MESSAGE = "Kubelet stopped posting node status."
 
 
 def heartbeat_of(node: Obj) -> float | None:
-    ready = condition(node, "Ready") or {}
-    return (parse_time(ready.get("lastHeartbeatTime"))
-            or parse_time(ready.get("lastTransitionTime"))
-            or parse_time((node.get("metadata") or {}).get("creationTimestamp")))
+    ready = find_condition(node, "Ready")
+    beats = (ready.last_heartbeat_time, ready.last_transition_time) if ready else ()
+    for stamp in (*beats, ObjectView(node).metadata.creation_timestamp):
+        moment = parse_time(stamp)
+        if moment is not None:
+            return moment
+    return None
 
 
 def unknown_conditions(node: Obj, now: float) -> list[Obj]:
@@ -117,16 +121,17 @@ class NodeLifecycleReconciler:
             self._orphaned(key)
             return Result()
         now = self.clock()
-        ready = condition(node, "Ready") or {}
+        ready = find_condition(node, "Ready")
+        status = ready.status if ready is not None else ""
         beat = heartbeat_of(node)
         stale = beat is None or now - beat > self.grace_period
-        if stale and ready.get("status") != "Unknown":
+        if stale and status != "Unknown":
             self._mark_unknown(node, now)
             return Result(requeue_after=self.monitor_period)
-        if not stale and ready.get("status") == "True":
+        if not stale and status == "True":
             self._untaint(node)
-        if ready.get("status") == "Unknown":
-            since = parse_time(ready.get("lastTransitionTime")) or now
+        if ready is not None and status == "Unknown":
+            since = parse_time(ready.last_transition_time) or now
             self._pods_unknown(key)
             self._evict(key, since, now)
         return Result(requeue_after=self.monitor_period)
@@ -224,7 +229,7 @@ def controller(manager: Manager, *, grace_period: float = 40.0,
         if not name:
             return []
         node = nodes.get(str(name))
-        if node is not None and (condition(node, "Ready") or {}).get("status") == "True":
+        if node is not None and condition_status(node, "Ready") == "True":
             return []
         return [str(name)]  # a sick node, or one that does not exist
 
