@@ -29,6 +29,7 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     ├── StalePlan                plan/planfile.py: the store moved since the plan was saved
     ├── EmptyDesiredRefused      plan/apply.py: git holds nothing, so all would be deleted
     ├── ApplyFailed              plan/apply.py: the apply transaction was refused
+    ├── ApplyInterrupted         plan/apply.py: the apply was sent and its answer lost
     ├── SchedulerConfigError     agents/scheduler/config.py: a profile that cannot be used
     ├── UnknownPlugin            agents/scheduler/registry.py: no plugin of that name
     ├── ContainerConfigError     agents/kubelet/volumes.py: a container cannot be configured

@@ -5,16 +5,21 @@ node = this host), the scheduler and every controller, then polls the objects in
 until each is converged:
 
 =====================  ==============================================================
-Deployment             observedGeneration >= generation; updated, ready and available
-                       replicas == spec.replicas, no old replicas left
+Deployment             done as ``kubectl rollout status`` says; paused: converged once
+                       observed; past its progress deadline: a failure
+StatefulSet            done as ``kubectl rollout status`` says (OnDelete: observed and
+                       every pod ready)
+DaemonSet              done as ``kubectl rollout status`` says (OnDelete: observed and
+                       every pod ready)
 ReplicaSet             readyReplicas and availableReplicas >= spec.replicas
-StatefulSet            readyReplicas >= spec.replicas, observedGeneration caught up
-DaemonSet              numberReady == desiredNumberScheduled, observedGeneration caught up
 Job                    condition Complete=True (Failed=True ends the wait as a failure)
 Pod                    Ready=True, or phase Succeeded
 Namespace              phase Active
 anything else          it exists
 =====================  ==============================================================
+
+The rules live in gitkube/model/rollout.py (``convergence``), shared with ``gitkube rollout
+status``.
 
 Deleted objects are waited for too (``gone=``: ``gitkube delete``, and the objects an apply
 pruned): a ``Deleted`` target is done when the object is gone from the store (a new object of
@@ -52,6 +57,9 @@ from gitkube.errors import GitkubeError, NotFound
 from gitkube.model import kinds
 from gitkube.model.labels import selector_matches
 from gitkube.model.objects import ObjectRef
+from gitkube.model.pods import is_pod_ready as pod_ready
+from gitkube.model.pods import pod_problem
+from gitkube.model.rollout import convergence
 from gitkube.runtime.base import (
     LABEL_CLUSTER,
     LABEL_NAMESPACE,
@@ -96,99 +104,14 @@ class ConvergeResult:
     pods: dict[str, int] = field(default_factory=dict)
 
 
-# --- what "converged" means -----------------------------------------------------------------
-
-
-def _cond(obj: Obj, type_: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == type_:
-            return c
-    return None
-
-
-def _observed(obj: Obj) -> bool:
-    gen = (obj.get("metadata") or {}).get("generation") or 0
-    return int((obj.get("status") or {}).get("observedGeneration") or 0) >= int(gen)
-
-
-def pod_ready(pod: Obj) -> bool:
-    c = _cond(pod, "Ready")
-    return c is not None and c.get("status") == "True"
+# --- what "converged" means (the rules: gitkube/model/rollout.py, pods.py) ------------------
 
 
 def verdict(obj: Obj) -> Verdict:
-    """Whether one object is converged, with a short detail. Pure."""
-    kind = obj.get("kind")
-    spec = obj.get("spec") or {}
-    st = obj.get("status") or {}
-    if kind == "Deployment":
-        want = int(spec.get("replicas", 1))
-        updated, avail = int(st.get("updatedReplicas") or 0), int(st.get("availableReplicas") or 0)
-        total = int(st.get("replicas") or 0)
-        done = _observed(obj) and updated >= want and avail >= want and total <= want
-        prog = _cond(obj, "Progressing")
-        if spec.get("paused") and _observed(obj):  # nothing will move until it is resumed
-            return Verdict(True, f"paused ({avail}/{want} available, {updated}/{want} updated)")
-        if prog and prog.get("reason") == "ProgressDeadlineExceeded":
-            return Verdict(False, f"progress deadline exceeded: {prog.get('message', '')}",
-                           failed=True)
-        return Verdict(done, f"{avail}/{want} available, {updated}/{want} updated")
-    if kind == "ReplicaSet":
-        want = int(spec.get("replicas", 1))
-        ready = int(st.get("readyReplicas") or 0)
-        return Verdict(ready >= want and int(st.get("availableReplicas") or 0) >= want,
-                       f"{ready}/{want} ready")
-    if kind == "StatefulSet":
-        want = int(spec.get("replicas", 1))
-        ready = int(st.get("readyReplicas") or 0)
-        return Verdict(_observed(obj) and ready >= want, f"{ready}/{want} ready")
-    if kind == "DaemonSet":
-        want = int(st.get("desiredNumberScheduled") or 0)
-        ready = int(st.get("numberReady") or 0)
-        seen = _observed(obj) and "desiredNumberScheduled" in st
-        return Verdict(seen and ready >= want, f"{ready}/{want} ready")
-    if kind == "Job":
-        complete, failed = _cond(obj, "Complete"), _cond(obj, "Failed")
-        if failed and failed.get("status") == "True":
-            return Verdict(False, f"failed: {failed.get('reason', '')} "
-                                  f"{failed.get('message', '')}".strip(), failed=True)
-        done = bool(complete and complete.get("status") == "True")
-        succeeded = int(st.get("succeeded") or 0)
-        want = int(spec.get("completions") or 1)
-        suspended = _cond(obj, "Suspended")
-        if spec.get("suspend") and suspended and suspended.get("status") == "True":
-            return Verdict(True, f"suspended ({succeeded}/{want} complete)")
-        return Verdict(done, f"{succeeded}/{want} complete")
-    if kind == "Pod":
-        phase = st.get("phase", "Pending")
-        if phase == "Failed":
-            return Verdict(False, "pod failed", failed=True)
-        return Verdict(pod_ready(obj) or phase == "Succeeded", str(phase))
-    if kind == "Namespace":
-        return Verdict(st.get("phase", "Active") == "Active", str(st.get("phase", "Active")))
-    return Verdict(True, "present")
-
-
-def pod_problem(pod: Obj) -> str:
-    """Why a pod is not ready, in one line (upstream's wording where there is one)."""
-    st = pod.get("status") or {}
-    sched = _cond(pod, "PodScheduled")
-    if sched is not None and sched.get("status") == "False":
-        return f"{sched.get('reason', 'Unschedulable')}: {sched.get('message', '')}".strip()
-    if not (pod.get("spec") or {}).get("nodeName"):
-        return "not scheduled yet"
-    for key in ("initContainerStatuses", "containerStatuses"):
-        for cs in st.get(key) or []:
-            state = cs.get("state") or {}
-            if "waiting" in state and state["waiting"].get("reason") != "ContainerCreating":
-                w = state["waiting"]
-                return f"container {cs['name']}: {w.get('reason')}: {w.get('message', '')}"
-            if "terminated" in state and state["terminated"].get("exitCode"):
-                t = state["terminated"]
-                return f"container {cs['name']} exited {t.get('exitCode')} ({t.get('reason')})"
-            if "running" in state and not cs.get("ready"):
-                return f"container {cs['name']} running but not ready (readiness probe)"
-    return f"phase {st.get('phase', 'Pending')}"
+    """Whether one object is converged, with a short detail: gitkube/model/rollout.py's
+    ``convergence``, which agrees with ``rollout status`` for the kinds it knows. Pure."""
+    found = convergence(obj)
+    return Verdict(found.done, found.detail, found.failed)
 
 
 # --- the wait --------------------------------------------------------------------------------

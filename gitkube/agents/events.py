@@ -23,20 +23,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gitkube.api.client import Client
 from gitkube.errors import APIError, GitkubeError, NotFound
+from gitkube.model.times import rfc3339
 
 Obj = dict[str, Any]
 EventType = Literal["Normal", "Warning"]
 log = logging.getLogger("gitkube.agents.events")
 _CACHE_SIZE = 4096
-
-
-def _rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def involved_ref(obj: Obj) -> Obj:
@@ -118,7 +114,7 @@ class EventRecorder:
         namespace = ref.get("namespace") or "default"
         agg = (namespace, str(ref.get("uid") or ref["kind"] + "/" + ref["name"]), type, reason,
                message)
-        stamp = _rfc3339(now)
+        stamp = rfc3339(now)
         try:
             with self._lock:
                 known = self._seen.get(agg)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitkube.errors import BadRequest
+from gitkube.model.times import rfc3339_of
 from gitkube.store.base import KeyValue
 
 Obj = dict[str, Any]
@@ -48,9 +49,9 @@ def decode(kv: KeyValue, revision: int | None = None) -> Obj:
 
 
 def now_rfc3339(clock: datetime | None = None) -> str:
-    """RFC 3339 in UTC with a ``Z`` and whole seconds, as Kubernetes writes timestamps."""
-    moment = clock or datetime.now(UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with a ``Z`` and whole seconds, as Kubernetes writes timestamps
+    (gitkube/model/times.py), of ``clock`` or now."""
+    return rfc3339_of(clock or datetime.now(UTC))
 
 
 def parse_revision(resource_version: str | None) -> int | None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from gitkube.api.client import Client
 from gitkube.cli import tables
+from gitkube.model.printers import human_duration, pod_status_text
+from gitkube.model.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -40,7 +42,7 @@ def _pod_section(pod: Obj, lines: list[str]) -> None:
     spec, st = pod.get("spec") or {}, pod.get("status") or {}
     _field(lines, "Node", spec.get("nodeName") or "<none>")
     _field(lines, "Start Time", st.get("startTime") or "<unset>")
-    _field(lines, "Status", tables.pod_status_text(pod))
+    _field(lines, "Status", pod_status_text(pod))
     _field(lines, "IP", st.get("podIP") or "")
     statuses = {cs.get("name"): cs for cs in (st.get("containerStatuses") or []) +
                 (st.get("initContainerStatuses") or [])}
@@ -150,12 +152,12 @@ def describe_text(client: Client, obj: Obj, now: float) -> str:
         lines.append("Events:")
         rows = []
         for e in events:
-            last = tables.parse_time(e.get("lastTimestamp"))
+            last = parse_time(e.get("lastTimestamp"))
             count = int(e.get("count") or 1)
-            first = tables.parse_time(e.get("firstTimestamp"))
-            when = tables.human_duration(now - last) if last else "<unknown>"
+            first = parse_time(e.get("firstTimestamp"))
+            when = human_duration(now - last) if last else "<unknown>"
             if count > 1 and first:
-                when = f"{when} (x{count} over {tables.human_duration(now - first)})"
+                when = f"{when} (x{count} over {human_duration(now - first)})"
             rows.append([e.get("type", ""), e.get("reason", ""), when,
                          (e.get("source") or {}).get("component", ""),
                          str(e.get("message", "")).strip()])

@@ -8,7 +8,6 @@ oldest first, so the newest is at the bottom.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 import typer
@@ -17,6 +16,8 @@ from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
 from gitkube.errors import UsageError
 from gitkube.model import kinds
+from gitkube.model.printers import human_duration
+from gitkube.model.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -27,41 +28,10 @@ def _client(store: str | None) -> Client:
     return client_for(store)
 
 
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def human_age(seconds: float) -> str:
-    """kubectl's HumanDuration: 45s, 119s, 3m12s, 150m, 2h5m, 30h, 3d4h, 20d, 3y."""
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    return f"{hours // (24 * 365)}y"
-
-
 def last_seen(event: Obj) -> float:
-    return (_epoch(event.get("lastTimestamp")) or _epoch(event.get("eventTime"))
-            or _epoch(event.get("firstTimestamp"))
-            or _epoch((event.get("metadata") or {}).get("creationTimestamp")) or 0.0)
+    return (parse_time(event.get("lastTimestamp")) or parse_time(event.get("eventTime"))
+            or parse_time(event.get("firstTimestamp"))
+            or parse_time((event.get("metadata") or {}).get("creationTimestamp")) or 0.0)
 
 
 def event_rows(events: list[Obj], now: float, *, all_namespaces: bool) -> list[list[str]]:
@@ -73,11 +43,11 @@ def event_rows(events: list[Obj], now: float, *, all_namespaces: bool) -> list[l
     for e in sorted(events, key=lambda e: (last_seen(e), e["metadata"].get("name", ""))):
         ref = e.get("involvedObject") or {}
         seen = last_seen(e)
-        age = human_age(now - seen) if seen else "<unknown>"
+        age = human_duration(now - seen) if seen else "<unknown>"
         count = int(e.get("count") or 1)
         if count > 1:
-            first = _epoch(e.get("firstTimestamp"))
-            age += f" (x{count} over {human_age(seen - first)})" if first else f" (x{count})"
+            first = parse_time(e.get("firstTimestamp"))
+            age += f" (x{count} over {human_duration(seen - first)})" if first else f" (x{count})"
         row = [age, str(e.get("type") or ""), str(e.get("reason") or ""),
                f"{str(ref.get('kind') or '').lower()}/{ref.get('name') or ''}",
                " ".join(str(e.get("message") or "").split())]

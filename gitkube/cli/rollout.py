@@ -3,8 +3,9 @@ live store.
 
 - ``status`` reads only the object's status and prints kubectl's messages until the rollout
   is complete (exit 0), exceeded its progress deadline (exit 1) or ``--timeout`` passed
-  (exit 1). Deployments, StatefulSets and DaemonSets. The agents must be running somewhere
-  (``gitkube serve``, ``apply --wait``) for anything to move.
+  (exit 1). Deployments, StatefulSets and DaemonSets (RollingUpdate only, as kubectl). The
+  rule is gitkube/model/rollout.py's, the one ``apply --wait`` uses too. The agents must be
+  running somewhere (``gitkube serve``, ``apply --wait``) for anything to move.
 - ``history`` lists a Deployment's revisions from its ReplicaSets' revision annotations.
 - ``pause``/``resume`` set the Deployment's ``spec.paused`` (a merge patch). Apply leaves a
   field git does not set alone (as ``kubectl apply`` does), so a pause lasts across applies.
@@ -25,6 +26,12 @@ from gitkube.api.client import Client
 from gitkube.cli.app import STORE_HELP, app
 from gitkube.errors import GitkubeError, NotFound, UsageError
 from gitkube.model import kinds
+from gitkube.model.rollout import (
+    RolloutStatus,
+    daemonset_rollout,
+    deployment_rollout,
+    statefulset_rollout,
+)
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
@@ -69,72 +76,30 @@ def _ref(rt: kinds.ResourceType, name: str) -> str:
     return f"{rt.plural}.{rt.group}/{name}" if rt.group else f"{rt.plural}/{name}"
 
 
-def _cond(obj: Obj, type_: str) -> Obj:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == type_:
-            return c
-    return {}
+# --- status: kubectl's messages (the rules: gitkube/model/rollout.py) ---------------------
 
 
-# --- status: kubectl's messages (kubectl/pkg/polymorphichelpers/rollout_status.go) ---------
+def _answer(obj: Obj, found: RolloutStatus) -> tuple[str, bool]:
+    """(message, done); kubectl's errors become a GitkubeError (exit 1)."""
+    if found.error:
+        ns = (obj.get("metadata") or {}).get("namespace") or "default"
+        raise GitkubeError(found.error, hint=f"gitkube events -n {ns}")
+    return found.message, found.done
 
 
 def deployment_status(d: Obj) -> tuple[str, bool]:
-    """(message, done); raises GitkubeError when the progress deadline was exceeded."""
-    name = d["metadata"]["name"]
-    spec, st = d.get("spec") or {}, d.get("status") or {}
-    if int(d["metadata"].get("generation") or 0) > int(st.get("observedGeneration") or 0):
-        return "Waiting for deployment spec update to be observed...", False
-    if _cond(d, "Progressing").get("reason") == "ProgressDeadlineExceeded":
-        raise GitkubeError(f'deployment "{name}" exceeded its progress deadline',
-                           hint=f"gitkube events -n {d['metadata'].get('namespace')}")
-    want = int(spec.get("replicas", 1))
-    updated = int(st.get("updatedReplicas") or 0)
-    total = int(st.get("replicas") or 0)
-    available = int(st.get("availableReplicas") or 0)
-    if updated < want:
-        return (f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} '
-                "new replicas have been updated..."), False
-    if total > updated:
-        return (f'Waiting for deployment "{name}" rollout to finish: {total - updated} old '
-                "replicas are pending termination..."), False
-    if available < updated:
-        return (f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} '
-                "updated replicas are available..."), False
-    return f'deployment "{name}" successfully rolled out', True
+    """(message, done) of a Deployment; GitkubeError past its progress deadline."""
+    return _answer(d, deployment_rollout(d))
 
 
 def daemonset_status(ds: Obj) -> tuple[str, bool]:
-    name = ds["metadata"]["name"]
-    st = ds.get("status") or {}
-    if int(ds["metadata"].get("generation") or 0) > int(st.get("observedGeneration") or 0):
-        return "Waiting for daemon set spec update to be observed...", False
-    desired = int(st.get("desiredNumberScheduled") or 0)
-    updated = int(st.get("updatedNumberScheduled") or 0)
-    available = int(st.get("numberAvailable") or 0)
-    if updated < desired:
-        return (f'Waiting for daemon set "{name}" rollout to finish: {updated} out of '
-                f"{desired} new pods have been updated..."), False
-    if available < desired:
-        return (f'Waiting for daemon set "{name}" rollout to finish: {available} of {desired} '
-                "updated pods are available..."), False
-    return f'daemon set "{name}" successfully rolled out', True
+    """(message, done) of a DaemonSet; GitkubeError unless it rolls updates out."""
+    return _answer(ds, daemonset_rollout(ds))
 
 
 def statefulset_status(sts: Obj) -> tuple[str, bool]:
-    spec, st = sts.get("spec") or {}, sts.get("status") or {}
-    if int(sts["metadata"].get("generation") or 0) > int(st.get("observedGeneration") or 0):
-        return "Waiting for statefulset spec update to be observed...", False
-    want = int(spec.get("replicas", 1))
-    ready = int(st.get("readyReplicas") or 0)
-    if ready < want:
-        return f"Waiting for {want - ready} pods to be ready...", False
-    if st.get("updateRevision") != st.get("currentRevision"):
-        return (f"waiting for statefulset rolling update to complete "
-                f"{int(st.get('updatedReplicas') or 0)} pods at revision "
-                f"{st.get('updateRevision')}..."), False
-    return (f"statefulset rolling update complete {int(st.get('currentReplicas') or 0)} pods "
-            f"at revision {st.get('currentRevision')}..."), True
+    """(message, done) of a StatefulSet; GitkubeError unless it rolls updates out."""
+    return _answer(sts, statefulset_rollout(sts))
 
 
 STATUS_VIEWERS: dict[str, Callable[[Obj], tuple[str, bool]]] = {

@@ -8,9 +8,9 @@ import os
 from agenttest import Cluster, eventually
 
 from gitkube.agents.compose import CONTROLLERS, compose
-from gitkube.agents.controllers.deployment import is_complete
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.scheduler import build_scheduler
+from gitkube.model.rollout import deployment_complete
 from gitkube.settings import Settings
 
 
@@ -37,7 +37,7 @@ def test_full_stack_deployment_and_service(cluster: Cluster) -> None:
         d = c.get("apps/v1", "Deployment", "default", "web")
         ep = c.get("v1", "Endpoints", "default", "web")
         addresses = [a for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
-        return is_complete(d, d.get("status") or {}) and len(addresses) == 4
+        return deployment_complete(d, d.get("status") or {}) and len(addresses) == 4
 
     assert eventually(ready)
     ep = c.get("v1", "Endpoints", "default", "web")

@@ -7,8 +7,8 @@ from typing import Any
 from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import daemonset as dsc
-from gitkube.agents.controllers.common import is_pod_active
 from gitkube.api.client import Client
+from gitkube.model.pods import is_pod_active
 
 Obj = dict[str, Any]
 
@@ -111,3 +111,23 @@ def test_daemonset_rolling_update_and_replacement(cluster: Cluster) -> None:
     assert eventually(lambda: placement(c) == {"n1": 1, "n2": 1, "n3": 1} and victim[
         "metadata"]["uid"] not in {p["metadata"]["uid"] for p in
                                    c.list("v1", "Pod", "default").items})
+
+
+def test_empty_node_selector_terms_select_no_node_as_in_the_scheduler() -> None:
+    """Upstream's node affinity: an empty term, and an empty list of terms, match no node.
+    The DaemonSet controller and the scheduler's NodeAffinity filter decide alike."""
+    from gitkube.agents.scheduler.framework import CycleState
+    from gitkube.agents.scheduler.plugins import NodeAffinity
+    from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+
+    target = node("a", labels={"disk": "ssd"})
+    info = NodeInfo("a")
+    info.set_node(target)
+    for terms in ([{}], [], [{"matchExpressions": []}]):
+        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": terms}}}
+        ds = daemonset(affinity=affinity)
+        pod = {"metadata": {"name": "p", "namespace": "default"},
+               "spec": ds["spec"]["template"]["spec"]}
+        scheduled = NodeAffinity().filter(CycleState(), PodInfo(pod), info).ok
+        assert (scheduled, dsc.should_run(ds, target)) == (False, (False, False)), terms

@@ -10,8 +10,9 @@ from agenttest import Cluster, FakeKubelet, eventually, mark_running, node, set_
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import replicaset as rsc
-from gitkube.agents.controllers.common import is_pod_active, is_pod_ready
 from gitkube.api.client import Client
+from gitkube.model.pods import is_pod_active, is_pod_ready
+from gitkube.model.rollout import deployment_complete
 
 Obj = dict[str, Any]
 
@@ -60,7 +61,7 @@ def settle(cluster: Cluster, quiet: float = 0.25, limit: float = 10.0) -> None:
 
 def complete(client: Client, name: str = "web") -> bool:
     d = client.get("apps/v1", "Deployment", "default", name)
-    return dep.is_complete(d, d.get("status") or {})
+    return deployment_complete(d, d.get("status") or {})
 
 
 def active_pods(client: Client, app: str = "web") -> list[Obj]:

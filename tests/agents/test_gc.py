@@ -12,6 +12,7 @@ from gitkube.agents.controllers import gc, namespace
 from gitkube.agents.controllers import replicaset as rsc
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
+from gitkube.model.rollout import deployment_complete
 
 Obj = dict[str, Any]
 
@@ -81,7 +82,7 @@ def test_orphan_keeps_dependents_without_the_reference(cluster: Cluster) -> None
             "ownerReferences") or []] == [d["metadata"]["uid"]]
 
     assert eventually(adopted)
-    assert eventually(lambda: dep.is_complete(*(lambda x: (x, x.get("status") or {}))(
+    assert eventually(lambda: deployment_complete(*(lambda x: (x, x.get("status") or {}))(
         c.get("apps/v1", "Deployment", "default", "web"))))
     assert {p["metadata"]["uid"] for p in c.list("v1", "Pod", "default").items} == pods
 

@@ -8,8 +8,8 @@ from typing import Any
 from agenttest import Cluster, FakeKubelet, eventually, node, set_phase
 
 from gitkube.agents.controllers import job as jobc
-from gitkube.agents.controllers.common import is_pod_active
 from gitkube.api.client import Client
+from gitkube.model.pods import is_pod_active
 
 Obj = dict[str, Any]
 

@@ -11,10 +11,12 @@ from agenttest import Cluster, FakeKubelet, eventually, node
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import nodelifecycle as nlc
 from gitkube.agents.controllers import replicaset as rsc
-from gitkube.agents.controllers.common import condition, is_pod_active, is_pod_ready
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.scheduler import build_scheduler
 from gitkube.api.client import Client
+from gitkube.model.conditions import condition_status
+from gitkube.model.pods import is_pod_active, is_pod_ready
+from gitkube.model.rollout import deployment_complete
 
 Obj = dict[str, Any]
 
@@ -76,7 +78,7 @@ def test_node_death_evicts_and_reschedules(cluster: Cluster) -> None:
 
     def converged() -> bool:
         d = c.get("apps/v1", "Deployment", "default", "web")
-        return dep.is_complete(d, d.get("status") or {})
+        return deployment_complete(d, d.get("status") or {})
 
     assert eventually(converged)
     placed = pods_by_node(c)
@@ -89,7 +91,7 @@ def test_node_death_evicts_and_reschedules(cluster: Cluster) -> None:
     advance(45)
 
     def node_ready(name: str) -> str:
-        return str((condition(c.get("v1", "Node", None, name), "Ready") or {}).get("status"))
+        return condition_status(c.get("v1", "Node", None, name), "Ready")
 
     assert eventually(lambda: node_ready(victim) == "Unknown")
     node = c.get("v1", "Node", None, victim)
@@ -140,7 +142,7 @@ def test_pods_of_a_deleted_node_are_replaced(cluster: Cluster) -> None:
 
     def settled() -> bool:
         d = c.get("apps/v1", "Deployment", "default", "web")
-        return dep.is_complete(d, d.get("status") or {})
+        return deployment_complete(d, d.get("status") or {})
 
     assert eventually(settled)
     placed = pods_by_node(c)

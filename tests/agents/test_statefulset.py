@@ -7,8 +7,8 @@ from typing import Any
 from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import statefulset as stc
-from gitkube.agents.controllers.common import is_pod_ready
 from gitkube.api.client import Client
+from gitkube.model.pods import is_pod_ready
 
 Obj = dict[str, Any]
 

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gitkube.api.local import LocalClient
-from gitkube.cli import tables
 from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
+from gitkube.model.printers import human_duration
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -155,7 +155,7 @@ def test_logs_refuses_pods_without_containers(client: LocalClient) -> None:
 def test_human_duration_matches_kubectl() -> None:
     cases = {5: "5s", 119: "119s", 125: "2m5s", 600: "10m", 3 * 3600 + 60: "3h1m",
              10 * 3600: "10h", 3 * 86400 + 3600: "3d1h", 20 * 86400: "20d"}
-    assert {s: tables.human_duration(s) for s in cases} == cases
+    assert {s: human_duration(s) for s in cases} == cases
 
 
 def test_get_several_types_like_kubectl(client: LocalClient) -> None:

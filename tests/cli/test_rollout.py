@@ -20,6 +20,7 @@ from gitkube.cli import events as events_cli
 from gitkube.cli import rollout
 from gitkube.cli.main import app
 from gitkube.errors import Conflict, GitkubeError
+from gitkube.model.printers import human_duration
 from gitkube.settings import Settings
 from gitkube.store import open_store
 
@@ -225,7 +226,7 @@ def test_status_times_out_without_progress(tmp_path: Path,
 
 
 def test_event_rows_and_ages() -> None:
-    assert [events_cli.human_age(s) for s in (5, 192, 7500, 3600 * 5 + 300, 86400 * 3)] == [
+    assert [human_duration(s) for s in (5, 192, 7500, 3600 * 5 + 300, 86400 * 3)] == [
         "5s", "3m12s", "125m", "5h5m", "3d"]
     ev = {"metadata": {"name": "e", "namespace": "default"}, "type": "Warning",
           "reason": "BackOff", "message": "Back-off\n restarting", "count": 3,

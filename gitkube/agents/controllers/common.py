@@ -1,5 +1,9 @@
-"""Helpers every controller shares: pod state, owner references, pods from templates,
-conditions, scheduling predicates (taints, node selectors) and creation expectations.
+"""Helpers every controller shares: names and template hashes, the order pods are given up
+in, owner references, pods from templates, int-or-percent values and creation expectations.
+
+The Kubernetes rules controllers apply (pod readiness and availability, conditions,
+timestamps, tolerations and node affinity) live in ``gitkube/model/`` (pods.py,
+conditions.py, times.py, scheduling.py), shared with the scheduler, the CLI and the API.
 
 All pure except ``Expectations`` (a small thread-safe record of writes not yet seen in the
 informer cache: upstream's ControllerExpectations, by name instead of by count)."""
@@ -14,32 +18,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from gitkube.model.labels import selector_matches
+from gitkube.model.pods import is_pod_ready, is_terminating, pod_phase
 
 Obj = dict[str, Any]
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's rand alphabet: no vowels
-TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-# --- time ----------------------------------------------------------------------------------
-
-
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: Any) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp (``Z`` or offset, optional fraction)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 # --- names, hashes -------------------------------------------------------------------------
@@ -80,48 +66,6 @@ def short_digest(value: Any) -> str:
 
 
 # --- pods ----------------------------------------------------------------------------------
-
-
-def condition(obj: Mapping[str, Any], type_: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == type_:
-            return c
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    c = condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least ``min_ready_seconds`` (Ready's lastTransitionTime)."""
-    if not is_pod_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime"))
-    return since is not None and since + min_ready_seconds <= now
-
-
-def is_terminating(obj: Mapping[str, Any]) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
-def pod_phase(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending")
-
-
-def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """Not finished and not being deleted (upstream's FilterActivePods)."""
-    return pod_phase(pod) not in TERMINAL_PHASES and not is_terminating(pod)
-
-
-def restart_count(pod: Mapping[str, Any]) -> int:
-    status = pod.get("status") or {}
-    return sum(int(cs.get("restartCount") or 0)
-               for key in ("initContainerStatuses", "containerStatuses")
-               for cs in status.get(key) or [] if isinstance(cs, dict))
 
 
 def active_pod_rank(pod: Mapping[str, Any]) -> tuple[int, int, int, str]:
@@ -197,31 +141,6 @@ def pod_from_template(owner: Mapping[str, Any], template: Mapping[str, Any], nam
             "spec": copy.deepcopy(template.get("spec") or {})}
 
 
-# --- conditions ----------------------------------------------------------------------------
-
-
-def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, message: str,
-                  now: str, *, update_time: bool = False) -> list[Obj]:
-    """A new list with condition ``type_`` set; lastTransitionTime moves only when the status
-    changes; ``update_time`` adds lastUpdateTime (Deployment conditions have it)."""
-    out: list[Obj] = []
-    old = next((c for c in conditions if c.get("type") == type_), None)
-    new: Obj = {"type": type_, "status": status}
-    if update_time:
-        same = old is not None and old.get("status") == status and \
-            old.get("reason") == reason and old.get("message") == message
-        new["lastUpdateTime"] = old.get("lastUpdateTime", now) if same and old else now
-    new["lastTransitionTime"] = (old.get("lastTransitionTime", now)
-                                 if old is not None and old.get("status") == status else now)
-    new["reason"] = reason
-    new["message"] = message
-    for c in conditions:
-        out.append(new if c.get("type") == type_ else c)
-    if old is None:
-        out.append(new)
-    return out
-
-
 # --- int-or-percent ------------------------------------------------------------------------
 
 
@@ -237,78 +156,6 @@ def scaled_value(value: Any, total: int, *, round_up: bool) -> int:
         exact = pct * total / 100
         return math.ceil(exact - 1e-9) if round_up else math.floor(exact + 1e-9)
     return int(text)
-
-
-# --- scheduling predicates used by the DaemonSet controller --------------------------------
-
-
-def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
-    """Whether one of the tolerations tolerates the taint (upstream's ToleratesTaint)."""
-    for tol in tolerations:
-        effect = tol.get("effect") or ""
-        if effect and effect != taint.get("effect"):
-            continue
-        key = tol.get("key") or ""
-        op = tol.get("operator") or "Equal"
-        if not key:
-            if op == "Exists":
-                return True
-            continue
-        if key != taint.get("key"):
-            continue
-        if op == "Exists" or (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def untolerated_taints(tolerations: Iterable[Mapping[str, Any]], taints: Iterable[Any],
-                       effects: tuple[str, ...] = ("NoSchedule", "NoExecute")) -> list[Obj]:
-    tols = list(tolerations)
-    return [t for t in taints if isinstance(t, dict) and t.get("effect") in effects
-            and not tolerates(tols, t)]
-
-
-def _node_term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for expr in term.get("matchExpressions") or []:
-        key, op = expr.get("key"), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
-        val = labels.get(key)
-        if op == "In" and not (key in labels and val in values):
-            return False
-        if op == "NotIn" and key in labels and val in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op in ("Gt", "Lt"):
-            try:
-                num = int(str(val))
-                ok = num > int(values[0]) if op == "Gt" else num < int(values[0])
-            except (TypeError, ValueError, IndexError):
-                return False
-            if not ok:
-                return False
-    for f in term.get("matchFields") or []:
-        if f.get("key") == "metadata.name":
-            name = (node.get("metadata") or {}).get("name")
-            inside = name in (f.get("values") or [])
-            if (f.get("operator") == "In") != inside:
-                return False
-    return True
-
-
-def node_selected(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """nodeSelector and required node affinity (terms ORed, expressions ANDed)."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = required.get("nodeSelectorTerms") or []
-    return not terms or any(_node_term_matches(t, node) for t in terms)
 
 
 def selects(selector: Mapping[str, Any] | None, obj: Mapping[str, Any]) -> bool:

@@ -1,8 +1,10 @@
 """DaemonSet controller: one pod on every eligible node.
 
 A node is eligible when the pod template's ``nodeSelector`` and required node affinity
-select it and every NoSchedule/NoExecute taint on it is tolerated (node Ready is not
-required: a DaemonSet pod may be what makes the node ready, as upstream). DaemonSet pods get
+select it and every NoSchedule/NoExecute taint on it is tolerated, by the same rules the
+scheduler applies (gitkube/model/scheduling.py: an empty node selector term selects no node).
+Node Ready is not required: a DaemonSet pod may be what makes the node ready, as upstream.
+DaemonSet pods get
 upstream's automatic tolerations (not-ready and unreachable NoExecute; disk/memory/pid
 pressure and unschedulable NoSchedule), so node lifecycle taints never evict them.
 
@@ -28,17 +30,10 @@ from typing import Any
 from gitkube.agents.controllers.common import (
     Expectations,
     is_controlled_by,
-    is_pod_active,
-    is_pod_available,
-    is_pod_ready,
-    is_terminating,
-    node_selected,
     pod_from_template,
-    pod_phase,
     random_suffix,
     scaled_value,
     template_hash,
-    untolerated_taints,
 )
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -52,6 +47,20 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
+from gitkube.model.pods import (
+    is_pod_active,
+    is_pod_available,
+    is_pod_ready,
+    is_terminating,
+    pod_phase,
+)
+from gitkube.model.scheduling import (
+    Toleration,
+    node_matches,
+    taints_of,
+    untolerated_taints,
+)
+from gitkube.model.views import ObjectView, Pod
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.daemonset")
@@ -78,15 +87,20 @@ def daemon_tolerations(template_spec: Obj) -> list[Obj]:
 
 
 def should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
-    """(should a new pod be placed on ``node``, may an existing pod stay there)."""
+    """(should a new pod be placed on ``node``, may an existing pod stay there): the
+    scheduler's rules for node affinity and taints (gitkube/model/scheduling.py)."""
     spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-    if not node_selected(spec, node):
+    if not node_matches(spec, node):
         return False, False
-    tols = daemon_tolerations(spec)
-    taints = (node.get("spec") or {}).get("taints") or []
+    tols = [Toleration.of(t) for t in daemon_tolerations(spec)]
+    taints = taints_of(node)
     if untolerated_taints(tols, taints, ("NoExecute",)):
         return False, False
     return not untolerated_taints(tols, taints, ("NoSchedule",)), True
+
+
+def _revision_of(pod: Obj) -> str | None:
+    return ObjectView(pod).metadata.labels.get(REVISION_LABEL)
 
 
 @dataclass
@@ -103,7 +117,7 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
     for p in pods:
         if is_terminating(p):
             continue
-        by_node.setdefault(str((p.get("spec") or {}).get("nodeName") or ""), []).append(p)
+        by_node.setdefault(Pod(p).spec.node_name, []).append(p)
     names = {n["metadata"]["name"] for n in nodes}
     for node_name, node_pods in by_node.items():
         if node_name not in names:
@@ -135,7 +149,7 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
         pod = active[0]
         if not is_pod_available(pod, min_ready, now):
             unavailable += 1
-        if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
+        if _revision_of(pod) != revision:
             outdated.append(pod)
     if strategy.get("type", "RollingUpdate") == "RollingUpdate" and outdated:
         rolling = strategy.get("rollingUpdate") or {}
@@ -161,7 +175,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
     on_node: dict[str, Obj] = {}
     for p in pods:
         if is_pod_active(p):
-            on_node.setdefault(str((p.get("spec") or {}).get("nodeName") or ""), p)
+            on_node.setdefault(Pod(p).spec.node_name, p)
     for name, node in node_by_name.items():
         run, _ = should_run(ds, node)
         pod = on_node.get(name)
@@ -173,8 +187,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
             scheduled += 1
             ready += 1 if is_pod_ready(pod) else 0
             available += 1 if is_pod_available(pod, min_ready, now) else 0
-            updated += 1 if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) == \
-                revision else 0
+            updated += 1 if _revision_of(pod) == revision else 0
         else:
             misscheduled += 1
     return {
@@ -185,7 +198,7 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
         "numberAvailable": available,
         "numberUnavailable": max(0, desired - available),
         "updatedNumberScheduled": updated,
-        "observedGeneration": (ds.get("metadata") or {}).get("generation"),
+        "observedGeneration": ObjectView(ds).metadata.generation,
     }
 
 

@@ -42,13 +42,8 @@ from gitkube.agents.controllers.common import (
     adoptable,
     index_orphans,
     is_controlled_by,
-    is_pod_active,
-    is_terminating,
     owner_ref,
-    parse_time,
-    rfc3339,
     scaled_value,
-    set_condition,
     template_hash,
     with_controller,
 )
@@ -64,6 +59,10 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import AlreadyExists, Conflict, NotFound
+from gitkube.model.conditions import find_condition, set_condition
+from gitkube.model.pods import is_pod_active, is_terminating
+from gitkube.model.rollout import DEADLINE_EXCEEDED, deployment_complete
+from gitkube.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.deployment")
@@ -192,14 +191,6 @@ def old_rs_scale_down(deploy: Obj, old_rss: list[Obj], new_rs: Obj | None) -> di
             if v != replicas_of(next(r for r in by_age if r["metadata"]["name"] == n))}
 
 
-def is_complete(deploy: Obj, status: Obj) -> bool:
-    replicas = replicas_of(deploy)
-    return (int(status.get("updatedReplicas") or 0) == replicas
-            and int(status.get("availableReplicas") or 0) == replicas
-            and int(status.get("replicas") or 0) == replicas
-            and status.get("observedGeneration") == deploy["metadata"].get("generation"))
-
-
 _COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
            "unavailableReplicas")
 
@@ -236,8 +227,8 @@ def compute_status(deploy: Obj, all_rss: list[Obj], new_rs: Obj | None, now: flo
         conditions = set_condition(conditions, "Progressing", "Unknown", "DeploymentPaused",
                                    "Deployment is paused", stamp, update_time=True)
     else:
-        current = next((c for c in conditions if c.get("type") == "Progressing"), None)
-        if current is not None and current.get("reason") == "DeploymentPaused":
+        current = find_condition({"status": {"conditions": conditions}}, "Progressing")
+        if current is not None and current.reason == "DeploymentPaused":
             conditions = set_condition(conditions, "Progressing", "True", "DeploymentResumed",
                                        "Deployment is resumed", stamp, update_time=True)
             old = {**old, "conditions": conditions}
@@ -250,26 +241,25 @@ def _progressing(deploy: Obj, old: Obj, status: Obj, conditions: list[Obj],
                  new_rs: Obj | None, now: float) -> list[Obj]:
     stamp = rfc3339(now)
     name = new_rs["metadata"]["name"] if new_rs is not None else deploy["metadata"]["name"]
-    current = next((c for c in conditions if c.get("type") == "Progressing"), None)
-    if is_complete(deploy, status):
+    current = find_condition({"status": {"conditions": conditions}}, "Progressing")
+    if deployment_complete(deploy, status):
         return set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable",
                              f'ReplicaSet "{name}" has successfully progressed.', stamp,
                              update_time=True)
     moved = any(old.get(k) != status.get(k) for k in _COUNTS) or \
         old.get("observedGeneration") != status.get("observedGeneration")
-    if current is not None and current.get("reason") == "ProgressDeadlineExceeded" \
-            and not moved:
+    if current is not None and current.reason == DEADLINE_EXCEEDED and not moved:
         return conditions
     deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds")
     if current is not None and not moved and deadline is not None and \
-            current.get("reason") != "NewReplicaSetAvailable":
-        last = parse_time(current.get("lastUpdateTime"))
+            current.reason != "NewReplicaSetAvailable":
+        last = parse_time(current.last_update_time)
         if last is not None and last + int(deadline) < now:
             return set_condition(conditions, "Progressing", "False",
-                                 "ProgressDeadlineExceeded",
+                                 DEADLINE_EXCEEDED,
                                  f'ReplicaSet "{name}" has timed out progressing.', stamp,
                                  update_time=True)
-    if current is not None and not moved and current.get("status") == "True":
+    if current is not None and not moved and current.is_true:
         return conditions
     out = set_condition(conditions, "Progressing", "True", "ReplicaSetUpdated",
                         f'ReplicaSet "{name}" is progressing.', stamp, update_time=True)
@@ -407,7 +397,7 @@ class DeploymentReconciler:
         if changed:
             return Result()
         deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds")
-        if deadline is not None and not is_complete(deploy, status):
+        if deadline is not None and not deployment_complete(deploy, status):
             return Result(requeue_after=min(float(deadline), 30.0))
         return Result()
 

@@ -20,10 +20,11 @@ import contextlib
 import logging
 from typing import Any
 
-from gitkube.agents.controllers.common import is_pod_active, is_pod_ready, selects
+from gitkube.agents.controllers.common import selects
 from gitkube.agents.manager import Controller, Informer, Manager, Result, key_of, split_key
 from gitkube.api.client import Client
 from gitkube.errors import AlreadyExists, NotFound
+from gitkube.model.pods import is_pod_active, is_pod_ready
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.endpoints")

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gitkube.agents.controllers.common import parse_time
 from gitkube.agents.manager import Manager
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, NotFound
+from gitkube.model.times import parse_time
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.eventttl")

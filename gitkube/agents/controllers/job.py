@@ -33,17 +33,9 @@ from typing import Any
 from gitkube.agents.controllers.common import (
     Expectations,
     active_pod_rank,
-    condition,
     is_controlled_by,
-    is_pod_active,
-    is_pod_ready,
-    parse_time,
     pod_from_template,
-    pod_phase,
     random_suffix,
-    restart_count,
-    rfc3339,
-    set_condition,
 )
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -56,6 +48,10 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client, CreateOp
 from gitkube.errors import NotFound
+from gitkube.model.conditions import condition_status, is_condition_true, set_condition
+from gitkube.model.pods import is_pod_active, is_pod_ready, pod_phase, restart_count
+from gitkube.model.times import parse_time, rfc3339
+from gitkube.model.views import Pod
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.job")
@@ -73,24 +69,20 @@ class JobPlan:
 
 
 def is_finished(job: Obj) -> bool:
-    for type_ in ("Complete", "Failed"):
-        c = condition(job, type_)
-        if c is not None and c.get("status") == "True":
-            return True
-    return False
+    return is_condition_true(job, "Complete") or is_condition_true(job, "Failed")
 
 
 def _finish_time(pod: Obj) -> float:
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or []:
-        t = parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+    view = Pod(pod)
+    for cs in view.status.container_statuses:
+        t = parse_time(cs.state.finished_at)
         if t is not None:
             return t
-    c = condition(pod, "Ready")
-    t = parse_time((c or {}).get("lastTransitionTime"))
+    ready = view.condition("Ready")
+    t = parse_time(ready.last_transition_time) if ready is not None else None
     if t is not None:
         return t
-    return parse_time((pod.get("metadata") or {}).get("creationTimestamp")) or 0.0
+    return parse_time(view.metadata.creation_timestamp) or 0.0
 
 
 def plan_job(job: Obj, pods: list[Obj], now: float, *, backoff_base: float = 10.0,
@@ -112,7 +104,7 @@ def plan_job(job: Obj, pods: list[Obj], now: float, *, backoff_base: float = 10.
         plan.delete = active
         return plan
     stamp = rfc3339(now)
-    was_suspended = (condition(job, "Suspended") or {}).get("status") == "True"
+    was_suspended = is_condition_true(job, "Suspended")
     if spec.get("suspend"):
         plan.delete = active
         status.pop("startTime", None)  # the deadline counts from the resume
@@ -242,9 +234,8 @@ class JobReconciler:
                                      f"Created pod: {p['metadata']['name']}")
         if plan.status != (job.get("status") or {}):
             self.client.update_status({**job, "status": plan.status})
-            before = (condition(job, "Suspended") or {}).get("status")
-            after = next((c.get("status") for c in plan.status.get("conditions") or []
-                          if c.get("type") == "Suspended"), None)
+            before = condition_status(job, "Suspended") or None
+            after = condition_status({"status": plan.status}, "Suspended") or None
             if before != after and after == "True":
                 self.recorder.normal(job, "Suspended", "Job suspended")
             elif before == "True" and after == "False":

@@ -10,9 +10,10 @@ are evicted so their controllers replace them elsewhere.
   an Event ``NodeNotReady``, and each of its pods phase ``Unknown`` with Ready=False.
 - Eviction is taint-based like upstream: a pod on such a node is deleted (grace 0: no
   kubelet is there to finish a graceful deletion) once the node has been unreachable for
-  the pod's ``tolerationSeconds`` for that taint, or ``eviction_timeout`` (default 300 s,
-  upstream's default toleration) when it has none; a pod tolerating the taint forever
-  (DaemonSet pods) stays. An Event ``TaintManagerEviction`` is recorded on the pod.
+  the least ``tolerationSeconds`` of the pod's tolerations of that taint, or
+  ``eviction_timeout`` (default 300 s, upstream's default toleration) when it has none; a
+  pod tolerating the taint forever (DaemonSet pods) stays. An Event ``TaintManagerEviction``
+  is recorded on the pod.
 - When heartbeats resume (the kubelet reports Ready again) the taints are removed.
 - Pods bound to a Node that was deleted are deleted too (upstream's pod garbage collector),
   so their controllers replace them.
@@ -29,7 +30,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gitkube.agents.controllers.common import condition, parse_time, rfc3339
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -40,19 +40,26 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import Conflict, NotFound
+from gitkube.model.conditions import condition_status, find_condition
+from gitkube.model.scheduling import TAINT_UNREACHABLE, Taint, tolerations_of
+from gitkube.model.times import parse_time, rfc3339
+from gitkube.model.views import ObjectView
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.nodelifecycle")
-UNREACHABLE = "node.kubernetes.io/unreachable"
+UNREACHABLE = TAINT_UNREACHABLE
 REASON = "NodeStatusUnknown"
 MESSAGE = "Kubelet stopped posting node status."
 
 
 def heartbeat_of(node: Obj) -> float | None:
-    ready = condition(node, "Ready") or {}
-    return (parse_time(ready.get("lastHeartbeatTime"))
-            or parse_time(ready.get("lastTransitionTime"))
-            or parse_time((node.get("metadata") or {}).get("creationTimestamp")))
+    ready = find_condition(node, "Ready")
+    beats = (ready.last_heartbeat_time, ready.last_transition_time) if ready else ()
+    for stamp in (*beats, ObjectView(node).metadata.creation_timestamp):
+        moment = parse_time(stamp)
+        if moment is not None:
+            return moment
+    return None
 
 
 def unknown_conditions(node: Obj, now: float) -> list[Obj]:
@@ -78,20 +85,20 @@ def unreachable_taints(now: float) -> list[Obj]:
             {"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": stamp}]
 
 
+_UNREACHABLE_NO_EXECUTE = Taint(UNREACHABLE, "", "NoExecute")
+
+
 def toleration_seconds(pod: Obj, default: float) -> float | None:
-    """How long ``pod`` may stay on an unreachable node (None: forever)."""
-    for tol in (pod.get("spec") or {}).get("tolerations") or []:
-        effect = tol.get("effect") or ""
-        if effect and effect != "NoExecute":
-            continue
-        key = tol.get("key") or ""
-        if key and key != UNREACHABLE:
-            continue
-        if not key and tol.get("operator") != "Exists":
-            continue
-        seconds = tol.get("tolerationSeconds")
-        return None if seconds is None else max(0.0, float(seconds))
-    return default
+    """How long ``pod`` may stay on an unreachable node (None: forever): the least
+    tolerationSeconds of the tolerations of the unreachable NoExecute taint, forever when
+    none of them has one (upstream's taint eviction); ``default`` (upstream's
+    DefaultTolerationSeconds) when none tolerates it."""
+    matching = [t for t in tolerations_of(ObjectView(pod).spec_raw)
+                if t.tolerates(_UNREACHABLE_NO_EXECUTE)]
+    if not matching:
+        return default
+    limits = [t.seconds for t in matching if t.seconds is not None]
+    return max(0.0, float(min(limits))) if limits else None
 
 
 class NodeLifecycleReconciler:
@@ -114,16 +121,17 @@ class NodeLifecycleReconciler:
             self._orphaned(key)
             return Result()
         now = self.clock()
-        ready = condition(node, "Ready") or {}
+        ready = find_condition(node, "Ready")
+        status = ready.status if ready is not None else ""
         beat = heartbeat_of(node)
         stale = beat is None or now - beat > self.grace_period
-        if stale and ready.get("status") != "Unknown":
+        if stale and status != "Unknown":
             self._mark_unknown(node, now)
             return Result(requeue_after=self.monitor_period)
-        if not stale and ready.get("status") == "True":
+        if not stale and status == "True":
             self._untaint(node)
-        if ready.get("status") == "Unknown":
-            since = parse_time(ready.get("lastTransitionTime")) or now
+        if ready is not None and status == "Unknown":
+            since = parse_time(ready.last_transition_time) or now
             self._pods_unknown(key)
             self._evict(key, since, now)
         return Result(requeue_after=self.monitor_period)
@@ -221,7 +229,7 @@ def controller(manager: Manager, *, grace_period: float = 40.0,
         if not name:
             return []
         node = nodes.get(str(name))
-        if node is not None and (condition(node, "Ready") or {}).get("status") == "True":
+        if node is not None and condition_status(node, "Ready") == "True":
             return []
         return [str(name)]  # a sick node, or one that does not exist
 

@@ -23,16 +23,9 @@ from gitkube.agents.controllers.common import (
     Expectations,
     active_pod_rank,
     adoptable,
-    condition,
     index_orphans,
     is_controlled_by,
-    is_pod_active,
-    is_pod_available,
-    is_pod_ready,
-    is_terminating,
-    parse_time,
     pod_from_template,
-    pod_phase,
     random_suffix,
     selects,
     with_controller,
@@ -49,6 +42,16 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client, CreateOp
 from gitkube.errors import APIError, Conflict, NotFound
+from gitkube.model.conditions import find_condition
+from gitkube.model.pods import (
+    is_pod_active,
+    is_pod_available,
+    is_pod_ready,
+    is_terminating,
+    pod_phase,
+)
+from gitkube.model.times import parse_time
+from gitkube.model.views import ObjectView
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.replicaset")
@@ -86,7 +89,7 @@ def compute_status(rs: Obj, pods: list[Obj], now: float) -> Obj:
         "replicas": len(active),
         "fullyLabeledReplicas": sum(
             1 for p in active
-            if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
+            if all(ObjectView(p).metadata.labels.get(k) == v
                    for k, v in template_labels.items())),
         "readyReplicas": sum(1 for p in active if is_pod_ready(p)),
         "availableReplicas": sum(1 for p in active if is_pod_available(p, min_ready, now)),
@@ -105,7 +108,8 @@ def next_available_in(pods: list[Obj], min_ready: int, now: float) -> float | No
     waits = []
     for p in pods:
         if is_pod_active(p) and is_pod_ready(p) and not is_pod_available(p, min_ready, now):
-            since = parse_time((condition(p, "Ready") or {}).get("lastTransitionTime"))
+            ready = find_condition(p, "Ready")
+            since = parse_time(ready.last_transition_time) if ready is not None else None
             if since is not None:
                 waits.append(max(0.05, since + min_ready - now))
     return min(waits) if waits else None

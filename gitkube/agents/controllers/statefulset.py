@@ -31,15 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gitkube.agents.controllers.common import (
-    is_controlled_by,
-    is_pod_available,
-    is_pod_ready,
-    is_terminating,
-    owner_ref,
-    pod_phase,
-    template_hash,
-)
+from gitkube.agents.controllers.common import is_controlled_by, owner_ref, template_hash
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -51,6 +43,8 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.client import Client
 from gitkube.errors import AlreadyExists, NotFound
+from gitkube.model.pods import is_pod_available, is_pod_ready, is_terminating, pod_phase
+from gitkube.model.views import ObjectView
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.statefulset")
@@ -70,6 +64,10 @@ def ordinal_of(sts_name: str, pod: Obj) -> int | None:
 def update_revision(sts: Obj) -> str:
     template = (sts.get("spec") or {}).get("template") or {}
     return f"{sts['metadata']['name']}-{template_hash(template, drop_label=REVISION_LABEL)}"
+
+
+def _revision_of(pod: Obj) -> str | None:
+    return ObjectView(pod).metadata.labels.get(REVISION_LABEL)
 
 
 def claim_name(template_name: str, sts_name: str, ordinal: int) -> str:
@@ -123,8 +121,7 @@ def plan_steps(sts: Obj, pods: dict[int, Obj], revision: str) -> list[Step]:
     partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
     for i in range(replicas - 1, partition - 1, -1):
         pod = pods.get(i)
-        if pod is not None and (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) \
-                != revision:
+        if pod is not None and _revision_of(pod) != revision:
             return [Step("delete", i, pod)]
     return []
 
@@ -183,13 +180,11 @@ def compute_status(sts: Obj, pods: dict[int, Obj], revision: str, now: float) ->
     min_ready = int(spec.get("minReadySeconds") or 0)
     live = [p for p in pods.values() if not is_terminating(p)]
     old = sts.get("status") or {}
-    updated = sum(1 for p in live
-                  if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == revision)
+    updated = sum(1 for p in live if _revision_of(p) == revision)
     current_revision = old.get("currentRevision") or revision
     if updated == replicas == len(live):
         current_revision = revision
-    current = sum(1 for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
-                  == current_revision)
+    current = sum(1 for p in live if _revision_of(p) == current_revision)
     return {
         "observedGeneration": sts["metadata"].get("generation"),
         "replicas": len(live),

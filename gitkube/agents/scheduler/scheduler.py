@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gitkube.agents.manager import Informer, key_of
@@ -39,6 +38,9 @@ from gitkube.agents.scheduler.registry import Registry
 from gitkube.agents.scheduler.types import PodInfo
 from gitkube.api.client import BindOp, Client
 from gitkube.errors import APIError, GitkubeError
+from gitkube.model.conditions import find_condition
+from gitkube.model.pods import TERMINAL_PHASES, is_terminating, pod_phase
+from gitkube.model.times import rfc3339
 
 if TYPE_CHECKING:
     from gitkube.agents.events import EventRecorder
@@ -46,15 +48,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 log = logging.getLogger("gitkube.agents.scheduler")
-TERMINAL = ("Succeeded", "Failed")
 
 
 def _terminal(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in TERMINAL
-
-
-def _deleting(pod: Obj) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    return pod_phase(pod) in TERMINAL_PHASES
 
 
 @dataclass
@@ -118,7 +115,7 @@ class Scheduler:
 
     def _pending(self, pod: Obj) -> bool:
         return (not (pod.get("spec") or {}).get("nodeName") and self._ours(pod)
-                and not _deleting(pod) and not _terminal(pod))
+                and not is_terminating(pod) and not _terminal(pod))
 
     def _node_added(self, node: Obj) -> None:
         self.cache.set_node(node)
@@ -328,11 +325,11 @@ class Scheduler:
             self.recorder.warning(pod, "FailedScheduling", message)
         status = pod.get("status") or {}
         conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
-        for c in conditions:
-            if (c.get("type") == "PodScheduled" and c.get("status") == "False"
-                    and c.get("reason") == "Unschedulable" and c.get("message") == message):
-                return  # already says so
-        now = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        scheduled = find_condition(pod, "PodScheduled")
+        if scheduled is not None and scheduled.status == "False" and \
+                scheduled.reason == "Unschedulable" and scheduled.message == message:
+            return  # already says so
+        now = rfc3339(self._clock())
         condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                      "message": message, "lastProbeTime": None, "lastTransitionTime": now}
         meta = pod.get("metadata") or {}

@@ -1,7 +1,9 @@
 """What the scheduler computes on: precomputed views of pods and nodes (pure, no I/O).
 
 ``PodInfo`` is built once per pod (requests summed like upstream's ``computePodResourceRequest``,
-host ports, tolerations, affinity) so that plugins never re-parse quantities per node.
+host ports, tolerations, node affinity) so that plugins never re-parse quantities per node.
+Tolerations, taints and node affinity are the shared model's (gitkube/model/scheduling.py),
+the same rules the DaemonSet controller places its pods by.
 ``NodeInfo`` is one node plus the pods bound (or assumed) to it, with running totals of what
 they request; the scheduler cache updates it incrementally and bumps ``generation`` on every
 change, which is what lets the framework reuse a plugin's verdict for an unchanged node.
@@ -13,7 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitkube.model.conditions import condition_status
 from gitkube.model.quantity import parse_quantity
+from gitkube.model.scheduling import (
+    PreferredSchedulingTerms,
+    RequiredNodeAffinity,
+    Taint,
+    Toleration,
+    taints_of,
+    tolerations_of,
+)
 
 Obj = dict[str, Any]
 
@@ -25,10 +36,6 @@ PODS = "pods"
 # (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest).
 DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
-
-TAINT_NOT_READY = "node.kubernetes.io/not-ready"
-TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
-TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 
 
 def _milli(value: Any) -> int:
@@ -157,45 +164,6 @@ def pod_requests(spec: Mapping[str, Any], *, non_zero: bool = False) -> Resource
     return total
 
 
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-
-@dataclass(frozen=True, slots=True)
-class Toleration:
-    key: str
-    operator: str
-    value: str
-    effect: str
-
-    def tolerates(self, taint: Taint) -> bool:
-        """Upstream's ``Toleration.ToleratesTaint``: an empty effect matches every effect,
-        an empty key with Exists matches every key."""
-        if self.effect and self.effect != taint.effect:
-            return False
-        if self.key and self.key != taint.key:
-            return False
-        if self.operator == "Exists":
-            return True
-        return self.operator in ("", "Equal") and self.value == taint.value
-
-
-def tolerated(tolerations: tuple[Toleration, ...], taint: Taint) -> bool:
-    return any(t.tolerates(taint) for t in tolerations)
-
-
-def _tolerations(spec: Mapping[str, Any]) -> tuple[Toleration, ...]:
-    out = []
-    for t in spec.get("tolerations") or []:
-        if isinstance(t, dict):
-            out.append(Toleration(str(t.get("key") or ""), str(t.get("operator") or "Equal"),
-                                  str(t.get("value") or ""), str(t.get("effect") or "")))
-    return tuple(out)
-
-
 HostPort = tuple[str, str, int]  # (hostIP, protocol, hostPort)
 
 
@@ -220,7 +188,8 @@ class PodInfo:
     the informer cache: never mutate it)."""
 
     __slots__ = ("affinity", "host_ports", "key", "name", "namespace", "node_selector",
-                 "non_zero", "obj", "priority", "requests", "tolerations", "uid")
+                 "non_zero", "obj", "preferred", "priority", "requests", "required",
+                 "tolerations", "uid")
 
     def __init__(self, obj: Obj):
         meta = obj.get("metadata") or {}
@@ -233,31 +202,16 @@ class PodInfo:
         self.requests = pod_requests(spec)
         self.non_zero = pod_requests(spec, non_zero=True)
         self.host_ports = _host_ports(spec)
-        self.tolerations = _tolerations(spec)
+        self.tolerations: tuple[Toleration, ...] = tolerations_of(spec)
         selector = spec.get("nodeSelector")
         self.node_selector: dict[str, str] = (
             {str(k): str(v) for k, v in selector.items()} if isinstance(selector, dict) else {})
         node_affinity = (spec.get("affinity") or {}).get("nodeAffinity")
         self.affinity: Obj = node_affinity if isinstance(node_affinity, dict) else {}
+        self.required = RequiredNodeAffinity.of(spec)
+        self.preferred = PreferredSchedulingTerms.of(spec)
         priority = spec.get("priority")
         self.priority = priority if isinstance(priority, int) else 0
-
-
-def node_condition(node: Mapping[str, Any], kind: str) -> str:
-    """The status ("True", "False", "Unknown") of a node condition; "" when absent."""
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == kind:
-            return str(c.get("status") or "")
-    return ""
-
-
-def _node_taints(spec: Mapping[str, Any]) -> tuple[Taint, ...]:
-    out = []
-    for t in spec.get("taints") or []:
-        if isinstance(t, dict) and t.get("key"):
-            out.append(Taint(str(t["key"]), str(t.get("value") or ""),
-                             str(t.get("effect") or "")))
-    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -283,9 +237,9 @@ class NodeFacts:
             name=str(meta.get("name") or ""),
             labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict)
             else {},
-            taints=_node_taints(spec),
+            taints=taints_of(node),
             unschedulable=bool(spec.get("unschedulable")),
-            ready=node_condition(node, "Ready"),
+            ready=condition_status(node, "Ready"),
             allocatable=Resources.parse(alloc if isinstance(alloc, dict) else {}),
             allowed_pods=_whole(alloc.get(PODS, 0)) if isinstance(alloc, dict) else 0,
         )
@@ -368,19 +322,12 @@ __all__ = [
     "EPHEMERAL",
     "MEMORY",
     "PODS",
-    "TAINT_NOT_READY",
-    "TAINT_UNREACHABLE",
-    "TAINT_UNSCHEDULABLE",
     "HostPort",
     "NodeFacts",
     "NodeInfo",
     "NodeList",
     "PodInfo",
     "Resources",
-    "Taint",
-    "Toleration",
-    "node_condition",
     "pod_requests",
     "ports_conflict",
-    "tolerated",
 ]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from gitkube.errors import BadRequest, GitkubeError
+from gitkube.model.times import rfc3339
 
 MAGIC = b"k8s\x00"
 Obj = dict[str, Any]
@@ -236,7 +236,7 @@ def _scalar(kind: str, wire: int, raw: Any) -> Any:
         seconds = _signed(parts.get(1, 0))
         if not seconds:
             return None
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(seconds)
     if kind == "quantity":
         return _text({n: v for n, _, v in _fields(raw)}.get(1, b""))
     if kind == "intstr":

@@ -24,7 +24,7 @@ def test_pod_status_shows_the_reason_kubectl_shows() -> None:
                {"name": "c", "ready": False, "restartCount": 4,
                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
     row = cells("Pod", pod)
-    assert (row["Ready"], row["Status"], row["Restarts"]) == ("0/1", "CrashLoopBackOff", 4)
+    assert (row["Ready"], row["Status"], row["Restarts"]) == ("0/1", "CrashLoopBackOff", "4")
     pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert cells("Pod", pod)["Status"] == "Terminating"
 

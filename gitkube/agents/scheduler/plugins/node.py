@@ -17,14 +17,15 @@ from gitkube.agents.scheduler.framework import (
     Status,
     default_normalize,
 )
-from gitkube.agents.scheduler.types import (
+from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from gitkube.model.scheduling import (
+    HARD_EFFECTS,
     TAINT_NOT_READY,
     TAINT_UNREACHABLE,
     TAINT_UNSCHEDULABLE,
-    NodeInfo,
-    PodInfo,
     Taint,
     tolerated,
+    untolerated_taints,
 )
 
 ERR_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -91,10 +92,8 @@ class TaintToleration:
         return pod.tolerations
 
     def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
-        for taint in node_info.facts.taints:
-            if taint.effect in ("NoSchedule", "NoExecute") and not tolerated(
-                    pod.tolerations, taint):
-                return Status.unschedulable(untolerated_taint_reason(taint), resolvable=False)
+        for taint in untolerated_taints(pod.tolerations, node_info.facts.taints, HARD_EFFECTS):
+            return Status.unschedulable(untolerated_taint_reason(taint), resolvable=False)
         return SUCCESS
 
     def pre_score(self, state: CycleState, pod: PodInfo,
@@ -105,8 +104,7 @@ class TaintToleration:
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> int:
         prefer = state.get("TaintToleration.prefer", ())
-        return sum(1 for t in node_info.facts.taints
-                   if t.effect == "PreferNoSchedule" and not tolerated(prefer, t))
+        return len(untolerated_taints(prefer, node_info.facts.taints, ("PreferNoSchedule",)))
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> list[int]:
         return default_normalize(scores, reverse=True)
