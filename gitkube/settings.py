@@ -26,6 +26,8 @@ variable                       field                              default
 ``GITKUBE_SERVICES``           ``services`` (proxy and DNS)       on (``0`` = off)
 ``GITKUBE_PROXY_MODE``         ``proxy_mode``                     ``auto``
 ``GITKUBE_EVENT_TTL``          ``controllers.event_ttl``          3600 s
+``GITKUBE_MAX_PODS``           ``controllers.max_pods``           5000
+``GITKUBE_POD_CREATE_RATE``    ``controllers.pod_create_rate``    500 per workload per s
 =============================  =================================  ==========================
 
 A value that cannot be used is one GitkubeError naming the variable, with a hint; it stops
@@ -60,6 +62,8 @@ DOMAIN_ENV = "GITKUBE_CLUSTER_DOMAIN"
 SERVICES_ENV = "GITKUBE_SERVICES"
 PROXY_MODE_ENV = "GITKUBE_PROXY_MODE"
 EVENT_TTL_ENV = "GITKUBE_EVENT_TTL"
+MAX_PODS_ENV = "GITKUBE_MAX_PODS"
+POD_RATE_ENV = "GITKUBE_POD_CREATE_RATE"
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 DEFAULT_PODMAN_LINGER = 120
@@ -79,6 +83,8 @@ class ControllerSettings:
     job_backoff_max: float = 360.0
     event_ttl: float = 3600.0            # Events last seen longer ago are deleted
     event_sweep_period: float = 600.0    # how often expired Events are looked for
+    max_pods: int = 5000                 # pods the controllers stop creating at (a typo guard)
+    pod_create_rate: float = 500.0       # pods one workload may create per second
 
     def with_event_ttl(self, ttl: float) -> ControllerSettings:
         """``event_ttl = ttl``, looked for every tenth of it (at least every second, at
@@ -171,7 +177,7 @@ class Settings:
             network=_network(env),
             services=env.get(SERVICES_ENV, "1") != "0",
             proxy_mode=proxy_mode(env.get(PROXY_MODE_ENV)),
-            controllers=_controllers(env.get(EVENT_TTL_ENV, "")),
+            controllers=_controllers(env),
         )
 
 
@@ -243,10 +249,27 @@ def _network(env: Mapping[str, str]) -> NetworkConfig:
                          domain=env.get(DOMAIN_ENV) or DEFAULT_DOMAIN)
 
 
-def _controllers(raw: str) -> ControllerSettings:
-    if not raw:
-        return ControllerSettings()
-    return ControllerSettings().with_event_ttl(parse_duration(raw, EVENT_TTL_ENV))
+def _controllers(env: Mapping[str, str]) -> ControllerSettings:
+    s = ControllerSettings()
+    raw = env.get(EVENT_TTL_ENV, "")
+    if raw:
+        s = s.with_event_ttl(parse_duration(raw, EVENT_TTL_ENV))
+    if env.get(MAX_PODS_ENV):
+        s = replace(s, max_pods=int(_positive(env[MAX_PODS_ENV], MAX_PODS_ENV)))
+    if env.get(POD_RATE_ENV):
+        s = replace(s, pod_create_rate=_positive(env[POD_RATE_ENV], POD_RATE_ENV))
+    return s
+
+
+def _positive(raw: str, what: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise GitkubeError(f"{what}={raw!r} is not a positive number",
+                           hint="give a number above 0 (or unset it)")
+    return value
 
 
 def parse_duration(raw: str, what: str) -> float:
@@ -264,9 +287,32 @@ def parse_duration(raw: str, what: str) -> float:
     return seconds
 
 
-__all__ = ["AUTHOR_ENV", "DOMAIN_ENV", "EVENT_TTL_ENV", "JOBS_ENV", "MAX_FILE_ENV",
-           "NETWORK_ENV", "NO_DAEMON_ENV", "PODMAN_LINGER_ENV", "PODMAN_URL_ENV",
-           "PROXY_MODES", "PROXY_MODE_ENV", "SERVICES_ENV", "SERVICE_CIDR_ENV", "STATE_ENV",
-           "STORE_ENV", "SUBNET_ENV", "ControllerSettings", "KubeletSettings", "NetworkConfig",
-           "ProxyMode",
-           "RuntimeName", "Settings", "parse_duration", "proxy_mode", "state_dir_from"]
+__all__ = [
+    "AUTHOR_ENV",
+    "DOMAIN_ENV",
+    "EVENT_TTL_ENV",
+    "JOBS_ENV",
+    "MAX_FILE_ENV",
+    "MAX_PODS_ENV",
+    "NETWORK_ENV",
+    "NO_DAEMON_ENV",
+    "PODMAN_LINGER_ENV",
+    "PODMAN_URL_ENV",
+    "POD_RATE_ENV",
+    "PROXY_MODES",
+    "PROXY_MODE_ENV",
+    "SERVICES_ENV",
+    "SERVICE_CIDR_ENV",
+    "STATE_ENV",
+    "STORE_ENV",
+    "SUBNET_ENV",
+    "ControllerSettings",
+    "KubeletSettings",
+    "NetworkConfig",
+    "ProxyMode",
+    "RuntimeName",
+    "Settings",
+    "parse_duration",
+    "proxy_mode",
+    "state_dir_from",
+]

@@ -25,6 +25,7 @@ DNS run unless ``settings.services`` is off.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -41,6 +42,7 @@ from gitkube.agents.controllers import (
     replicaset,
     statefulset,
 )
+from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.dns import DnsAgent
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.manager import Agent, Clock, Manager
@@ -59,6 +61,7 @@ class Parts:
     manager: Manager
     settings: Settings
     runtime: ContainerRuntime | None  # None: this process runs no kubelet
+    budget: PodBudget  # the pods every controller together may create (a typo guard)
 
 
 Factory = Callable[[Parts], Agent | None]
@@ -98,7 +101,7 @@ def _dns(p: Parts) -> Agent | None:
 def _job(p: Parts) -> Agent:
     s = p.settings.controllers
     return job.controller(p.manager, backoff_base=s.job_backoff_base,
-                          backoff_max=s.job_backoff_max)
+                          backoff_max=s.job_backoff_max, budget=p.budget)
 
 
 def _nodelifecycle(p: Parts) -> Agent:
@@ -117,9 +120,9 @@ AGENTS: Mapping[str, Factory] = {
     "kubelet": _kubelet,
     "scheduler": lambda p: build_scheduler(p.manager.client, None, manager=p.manager),
     "deployment": lambda p: deployment.controller(p.manager),
-    "replicaset": lambda p: replicaset.controller(p.manager),
-    "statefulset": lambda p: statefulset.controller(p.manager),
-    "daemonset": lambda p: daemonset.controller(p.manager),
+    "replicaset": lambda p: replicaset.controller(p.manager, budget=p.budget),
+    "statefulset": lambda p: statefulset.controller(p.manager, budget=p.budget),
+    "daemonset": lambda p: daemonset.controller(p.manager, budget=p.budget),
     "job": _job,
     "endpoints": lambda p: endpoints.controller(p.manager),
     "gc": lambda p: gc.controller(p.manager),
@@ -144,7 +147,11 @@ def compose(manager: Manager, settings: Settings, runtime: ContainerRuntime | No
     if unknown:
         raise UsageError(f"unknown agent {unknown[0]!r}",
                          hint=f"choose from {', '.join(AGENTS)}")
-    parts = Parts(manager, settings, runtime)
+    pods = manager.informer("v1", "Pod")
+    budget = PodBudget(max_pods=settings.controllers.max_pods,
+                       rate=settings.controllers.pod_create_rate,
+                       pods_now=lambda: len(pods.list_keys()), clock=time.monotonic)
+    parts = Parts(manager, settings, runtime, budget)
     made: list[Agent] = []
     for name in AGENTS:
         if name in wanted:

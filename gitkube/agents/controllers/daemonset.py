@@ -24,9 +24,10 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.controllers.common import (
     Expectations,
     is_controlled_by,
@@ -214,8 +215,10 @@ def daemon_pod(ds: Obj, node_name: str, revision: str) -> Obj:
 
 class DaemonSetReconciler:
     def __init__(self, client: Client, daemonsets: Informer, pods: Informer, nodes: Informer,
-                 recorder: EventRecorder, clock: Callable[[], float]):
+                 recorder: EventRecorder, clock: Callable[[], float],
+                 budget: PodBudget | None = None):
         self.client = client
+        self.budget = budget
         self.daemonsets = daemonsets
         self.pods = pods
         self.nodes = nodes
@@ -236,9 +239,16 @@ class DaemonSetReconciler:
         now = self.clock()
         if not is_terminating(ds) and self.expectations.satisfied(key, self.pods.get):
             plan = plan_daemon(ds, nodes, pods, revision, now)
-            if plan.create_on or plan.delete:
+            retry: float | None = None
+            if plan.create_on and self.budget is not None:
+                grant = self.budget.take(f"DaemonSet {key}", len(plan.create_on))
+                if grant.why is not None:
+                    self.recorder.warning(ds, "FailedCreate", grant.why)
+                    plan = replace(plan, create_on=plan.create_on[:grant.count])
+                    retry = grant.retry_after
+            if plan.create_on or plan.delete or retry is not None:
                 self._apply(key, ds, plan, revision)
-                return Result()
+                return Result(requeue_after=retry)
         status = compute_status(ds, nodes, pods, revision, now)
         if status != {k: v for k, v in (ds.get("status") or {}).items() if k in status}:
             self.client.update_status({**ds, "status": {**(ds.get("status") or {}),
@@ -274,14 +284,15 @@ class DaemonSetReconciler:
                                  f"Created pod: {pod['metadata']['name']}")
 
 
-def controller(manager: Manager) -> Controller:
+def controller(manager: Manager, *, budget: PodBudget | None = None) -> Controller:
     """The DaemonSet controller on ``manager``'s shared informers."""
     dss = manager.informer("apps/v1", "DaemonSet")
     pods = manager.informer("v1", "Pod")
     nodes = manager.informer("v1", "Node")
     pods.add_index("owner", index_by_owner_uid)
     rec = DaemonSetReconciler(manager.client, dss, pods, nodes,
-                              manager.recorder("daemonset-controller"), manager.clock)
+                              manager.recorder("daemonset-controller"), manager.clock,
+                              budget)
     ctl = Controller("daemonset-controller", rec, dss)
     ctl.watches(pods, owner_mapper("DaemonSet"))
     ctl.watches(nodes, lambda _node: [key_of(d) for d in dss.list()])

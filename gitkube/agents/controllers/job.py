@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.controllers.common import (
     Expectations,
     active_pod_rank,
@@ -188,8 +189,9 @@ class JobReconciler:
     def __init__(self, client: Client, jobs: Informer, pods: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
                  backoff_base: float = 10.0, backoff_max: float = 360.0,
-                 poll: float = 1.0):
+                 poll: float = 1.0, budget: PodBudget | None = None):
         self.client = client
+        self.budget = budget
         self.poll = poll
         self.jobs = jobs
         self.pods = pods
@@ -220,8 +222,15 @@ class JobReconciler:
                                    uid=pod["metadata"]["uid"])
                 self.recorder.normal(job, "SuccessfulDelete",
                                      f"Deleted pod: {pod['metadata']['name']}")
-        if plan.create:
-            new = [job_pod(job) for _ in range(plan.create)]
+        create = plan.create
+        retry: float | None = None
+        if create and self.budget is not None:
+            grant = self.budget.take(f"Job {key}", create)
+            if grant.why is not None:
+                self.recorder.warning(job, "FailedCreate", grant.why)
+            create, retry = grant.count, grant.retry_after
+        if create:
+            new = [job_pod(job) for _ in range(create)]
             self.expectations.expect_creations(key, [f"{ns}/{p['metadata']['name']}"
                                                      for p in new])
             try:
@@ -244,20 +253,22 @@ class JobReconciler:
                 self.recorder.normal(job, "Completed", "Job completed")
             elif plan.finished:
                 self.recorder.warning(job, plan.reason, plan.message)
-        if plan.requeue_after is not None:
-            return Result(requeue_after=min(max(0.05, plan.requeue_after), self.poll))
+        waits = [w for w in (plan.requeue_after, retry) if w is not None]
+        if waits:
+            return Result(requeue_after=min(max(0.05, min(waits)), self.poll))
         return Result()
 
 
 def controller(manager: Manager, *, backoff_base: float = 10.0,
-               backoff_max: float = 360.0, deadline_poll: float = 1.0) -> Controller:
+               backoff_max: float = 360.0, deadline_poll: float = 1.0,
+               budget: PodBudget | None = None) -> Controller:
     """The Job controller on ``manager``'s shared informers. ``deadline_poll`` bounds the
     requeue while waiting on a deadline or back-off (useful with a manual clock)."""
     jobs = manager.informer("batch/v1", "Job")
     pods = manager.informer("v1", "Pod")
     pods.add_index("owner", index_by_owner_uid)
     rec = JobReconciler(manager.client, jobs, pods, manager.recorder("job-controller"),
-                        manager.clock, backoff_base, backoff_max, deadline_poll)
+                        manager.clock, backoff_base, backoff_max, deadline_poll, budget)
     ctl = Controller("job-controller", rec, jobs)
     ctl.watches(pods, owner_mapper("Job"))
     return ctl

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.controllers.common import (
     Expectations,
     active_pod_rank,
@@ -118,8 +119,9 @@ def next_available_in(pods: list[Obj], min_ready: int, now: float) -> float | No
 class ReplicaSetReconciler:
     def __init__(self, client: Client, replicasets: Informer, pods: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
-                 pod_delete_grace: int | None = None):
+                 pod_delete_grace: int | None = None, budget: PodBudget | None = None):
         self.client = client
+        self.budget = budget
         self.replicasets = replicasets
         self.pods = pods
         self.recorder = recorder
@@ -143,6 +145,8 @@ class ReplicaSetReconciler:
         rs = self.replicasets.get(key)
         if rs is None:
             self.expectations.forget(key)
+            if self.budget is not None:
+                self.budget.forget(f"ReplicaSet {key}")
             return Result()
         pods = self.owned_pods(rs)
         if not self.expectations.satisfied(key, self.pods.get):
@@ -152,10 +156,17 @@ class ReplicaSetReconciler:
                 return Result()  # the cache will show them as ours
             plan = plan_pods(int((rs.get("spec") or {}).get("replicas", 1)), pods)
             self._delete(key, rs, plan.delete)
-            if plan.create:
-                self._create(key, rs, plan.create)
-            if plan.create or plan.delete:
-                return Result()  # the cache will show the change and enqueue us again
+            create = plan.create
+            retry: float | None = None
+            if create and self.budget is not None:
+                grant = self.budget.take(f"ReplicaSet {key}", create)
+                if grant.why is not None:
+                    self.recorder.warning(rs, "FailedCreate", grant.why)
+                create, retry = grant.count, grant.retry_after
+            if create:
+                self._create(key, rs, create)
+            if create or plan.delete or retry is not None:
+                return Result(requeue_after=retry)  # the cache shows the change: we run again
         now = self.clock()
         self._write_status(rs, compute_status(rs, pods, now))
         min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
@@ -210,15 +221,17 @@ class ReplicaSetReconciler:
         self.client.update_status({**rs, "status": status})
 
 
-def controller(manager: Manager, *, pod_delete_grace: int | None = None) -> Controller:
-    """The ReplicaSet controller on ``manager``'s shared informers."""
+def controller(manager: Manager, *, pod_delete_grace: int | None = None,
+               budget: PodBudget | None = None) -> Controller:
+    """The ReplicaSet controller on ``manager``'s shared informers; ``budget`` bounds the
+    pods it creates (budget.py)."""
     rs_inf = manager.informer("apps/v1", "ReplicaSet")
     pod_inf = manager.informer("v1", "Pod")
     pod_inf.add_index("owner", index_by_owner_uid)
     pod_inf.add_index("orphans", index_orphans)
     rec = ReplicaSetReconciler(manager.client, rs_inf, pod_inf,
                                manager.recorder("replicaset-controller"), manager.clock,
-                               pod_delete_grace)
+                               pod_delete_grace, budget)
     ctl = Controller("replicaset-controller", rec, rs_inf)
     ctl.watches(pod_inf, owner_mapper("ReplicaSet"))
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.controllers.common import is_controlled_by, owner_ref, template_hash
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -200,8 +201,10 @@ def compute_status(sts: Obj, pods: dict[int, Obj], revision: str, now: float) ->
 
 class StatefulSetReconciler:
     def __init__(self, client: Client, statefulsets: Informer, pods: Informer,
-                 recorder: EventRecorder, clock: Callable[[], float]):
+                 recorder: EventRecorder, clock: Callable[[], float],
+                 budget: PodBudget | None = None):
         self.client = client
+        self.budget = budget
         self.statefulsets = statefulsets
         self.pods = pods
         self.recorder = recorder
@@ -222,6 +225,17 @@ class StatefulSetReconciler:
         if not is_terminating(sts):
             steps = [s for s in plan_steps(sts, pods, revision) if s.action in
                      ("create", "delete")]
+            creates = sum(1 for s in steps if s.action == "create")
+            if creates and self.budget is not None:
+                grant = self.budget.take(f"StatefulSet {key}", creates)
+                if grant.why is not None:
+                    self.recorder.warning(sts, "FailedCreate", grant.why)
+                    allowed = iter(range(grant.count))
+                    steps = [s for s in steps
+                             if s.action == "delete" or next(allowed, None) is not None]
+                    for step in steps:
+                        self._do(sts, step, revision)
+                    return Result(requeue_after=grant.retry_after)
             for step in steps:
                 self._do(sts, step, revision)
             if steps:
@@ -284,13 +298,14 @@ class StatefulSetReconciler:
                 self.client.update(live)
 
 
-def controller(manager: Manager) -> Controller:
+def controller(manager: Manager, *, budget: PodBudget | None = None) -> Controller:
     """The StatefulSet controller on ``manager``'s shared informers."""
     stss = manager.informer("apps/v1", "StatefulSet")
     pods = manager.informer("v1", "Pod")
     pods.add_index("owner", index_by_owner_uid)
     rec = StatefulSetReconciler(manager.client, stss, pods,
-                                manager.recorder("statefulset-controller"), manager.clock)
+                                manager.recorder("statefulset-controller"), manager.clock,
+                                budget)
     ctl = Controller("statefulset-controller", rec, stss)
     ctl.watches(pods, owner_mapper("StatefulSet"))
     return ctl
