@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import DaemonInfo, is_locked, read_info, read_pid
+from gitkube.statedir import MIN_FREE, free_bytes
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class DaemonStatus:
         info = self.info
         if info is not None:
             lines.append(f"  store:    {info.store}")
+            problem = store_problem(info.store)
+            if problem:
+                lines.append(f"            {problem}")
             lines.append(f"  socket:   {info.socket}")
             if info.url:
                 lines.append(f"  url:      {info.url}" + ("" if info.tls else "  (plain HTTP)"))
@@ -74,7 +80,23 @@ class DaemonStatus:
             "nodeName": self.info.node_name if self.info else None,
             "kubelet": self.info.kubelet if self.info else None,
             "started": self.info.started if self.info else None,
+            "storeProblem": store_problem(self.store) if self.store else None,
         }
+
+
+def store_problem(url: str) -> str | None:
+    """Why writes to a SQLite store would fail now, as far as its file system tells (a full
+    disk, a read-only file), or None; other stores: None."""
+    if not url.startswith("sqlite:"):
+        return None
+    path = Path(urlsplit(url).path or url[len("sqlite:"):])
+    free = free_bytes(path.parent)
+    if free is not None and free < MIN_FREE:
+        return (f"WRITES FAIL: the disk is full ({free:,} bytes free); reads still work — "
+                "free some space (no restart needed)")
+    if path.exists() and not os.access(path, os.W_OK):
+        return "WRITES FAIL: the store file is read-only; reads still work"
+    return None
 
 
 class UnixConnection(http.client.HTTPConnection):

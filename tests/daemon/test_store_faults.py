@@ -75,6 +75,11 @@ def test_a_full_disk_fails_writes_keeps_reads_and_recovers(small_disk: Path) -> 
                            "data": {"k": "x" * 500_000}})
         assert "disk is full" in info.value.message or "full" in info.value.message
         assert client.get("v1", "ConfigMap", "default", "c")["data"] == {"k": "v"}  # reads
+        env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
+        status = subprocess.run(gitkube_cmd("status"), env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert "WRITES FAIL: the disk is full" in status.stdout, status.stdout
+        assert "daemon: responding" in status.stdout
         filler.unlink()
         assert wait_for(lambda: _created(client, "after"), timeout=10)  # no restart needed
         assert daemon.proc.poll() is None
