@@ -200,3 +200,66 @@ def test_etcd_killed_during_an_apply_and_back(tmp_path: Path) -> None:
         assert counts(etcd.url)[0] == N
     finally:
         etcd.stop()
+
+
+def test_sigkill_during_a_push(tmp_path: Path) -> None:
+    """The whole push (git, receive-pack and the post-receive hook's gitkube) killed while
+    the hook applies: the store holds all of the commit's objects or none, and `repo sync`
+    converges."""
+    state = tmp_path / "state"
+    env = gitkube_env(state)
+    bare = tmp_path / "deploy.git"
+    subprocess.run(gitkube_cmd("repo", "init", str(bare)), env=env, check=True,
+                   capture_output=True, timeout=60)
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True,
+                   capture_output=True)
+    write_manifests(work)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+           "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", "."], cwd=work, check=True)
+    subprocess.run([*git, "commit", "-qm", "many"], cwd=work, check=True)
+    url = f"sqlite:///{state / 'state.db'}"
+    push = subprocess.Popen(["git", "push", "-q", "origin", "HEAD:main"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # its own group: the hook is in it
+    deadline = time.monotonic() + 60
+    # wait until the hook's apply is under way (the history record appears with the objects,
+    # so look for the hook's gitkube process), then kill the whole group
+    while time.monotonic() < deadline and push.poll() is None:
+        if any("repo hook post-receive" in _cmdline(pid) for pid in _group(push.pid)):
+            time.sleep(random.Random(5).uniform(0.2, 1.0))
+            break
+        time.sleep(0.02)
+    killed = push.poll() is None
+    if killed:
+        os.killpg(push.pid, signal.SIGKILL)  # the group this test started
+    push.wait(30)
+    assert killed, "the push ended before it could be killed"
+    if (state / "state.db").exists():
+        cms, history = counts(url)
+        assert cms in (0, N), cms
+        assert (cms == N) == ("applied" in history), (cms, history)
+    sync = subprocess.run(gitkube_cmd("repo", "sync", str(bare)), env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert counts(url)[0] == N
+
+
+def _group(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
