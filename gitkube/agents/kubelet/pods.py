@@ -32,7 +32,7 @@ from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.security import container_security, needs_image_user, own_volumes
 from gitkube.agents.kubelet.status import ContainerView, compute_status
 from gitkube.agents.kubelet.volumes import (
-    ConfigError,
+    ContainerConfigError,
     Getter,
     container_mounts,
     expand,
@@ -216,7 +216,7 @@ class PodSync:
                                                               self._allocatable())
             own_volumes(pod, volumes or {}, st.owned_volumes)
             volume_error = ""
-        except ConfigError as e:
+        except ContainerConfigError as e:
             volumes, volume_error = None, e.message
         if volumes is not None:
             self._bind_claims(pod)
@@ -442,7 +442,7 @@ class PodSync:
             return wait
         try:
             if volumes is None:
-                raise ConfigError(volume_error)
+                raise ContainerConfigError(volume_error)
             env = resolve_env(pod, c, self._get, pod_ip=sandbox.ip, host_ip=self.config.address,
                               allocatable=self._allocatable())
             if self.services is not None:  # service links first, the pod's env wins
@@ -453,7 +453,7 @@ class PodSync:
                 if needs_image_user(pod, c) else ""
             security = container_security(pod, c, seccomp_root=self.root / "seccomp",
                                           image_user=image_user)
-        except ConfigError as e:
+        except ContainerConfigError as e:
             st.waiting[name] = ("CreateContainerConfigError", e.message)
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             return min(2.0, self.config.resync_period)
@@ -548,7 +548,8 @@ class PodSync:
         /dev/termination-log) for it to write why it ended."""
         target = str(c.get("terminationMessagePath") or "/dev/termination-log")
         if not target.startswith("/"):
-            raise ConfigError(f"terminationMessagePath {target!r} must be an absolute path")
+            raise ContainerConfigError(f"terminationMessagePath {target!r} must be an absolute "
+                                       "path")
         path = self._termination_file(str(pod["metadata"]["uid"]), str(c["name"]), attempt)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitkube.agents.kubelet.volumes import ConfigError
+from gitkube.agents.kubelet.volumes import ContainerConfigError
 from gitkube.runtime.base import Security
 
 Obj = dict[str, Any]
@@ -54,10 +54,10 @@ def _seccomp(profile: Mapping[str, Any] | None, seccomp_root: Path) -> str:
         name = str((profile or {}).get("localhostProfile") or "")
         path = seccomp_root / name
         if not name or name.startswith("/") or ".." in Path(name).parts:
-            raise ConfigError(f"seccomp localhostProfile {name!r} must be a relative path "
-                              f"under {seccomp_root}")
+            raise ContainerConfigError(f"seccomp localhostProfile {name!r} must be a relative path "
+                                       f"under {seccomp_root}")
         if not path.is_file():
-            raise ConfigError(f"seccomp profile {path} does not exist")
+            raise ContainerConfigError(f"seccomp profile {path} does not exist")
         return str(path)
     return ""
 
@@ -69,8 +69,8 @@ def _cap(name: Any) -> str:
 
 def container_security(pod: Obj, container: Mapping[str, Any], *, seccomp_root: Path,
                        image_user: str = "") -> Security:
-    """The runtime's Security for ``container`` of ``pod``; ConfigError for what Kubernetes'
-    kubelet refuses (runAsNonRoot that cannot hold, a missing seccomp profile)."""
+    """The runtime's Security for ``container`` of ``pod``; ContainerConfigError for what
+    Kubernetes' kubelet refuses (runAsNonRoot that cannot hold, a missing seccomp profile)."""
     pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
     own = container.get("securityContext") or {}
     meta = pod.get("metadata") or {}
@@ -82,12 +82,13 @@ def container_security(pod: Obj, container: Mapping[str, Any], *, seccomp_root: 
     if _merged(pod, container, "runAsNonRoot"):
         if uid is not None:
             if int(uid) == 0:
-                raise ConfigError(f"container's runAsUser breaks non-root policy {where}")
+                raise ContainerConfigError(f"container's runAsUser breaks non-root policy {where}")
         elif image_name in ("", "0", "root"):
-            raise ConfigError(f"container has runAsNonRoot and image will run as root {where}")
+            raise ContainerConfigError(f"container has runAsNonRoot and image will run as root "
+                                       f"{where}")
         elif not image_name.isdigit():
-            raise ConfigError(f"container has runAsNonRoot and image has non-numeric user "
-                              f"({image_name}), cannot verify user is non-root {where}")
+            raise ContainerConfigError(f"container has runAsNonRoot and image has non-numeric user "
+                                       f"({image_name}), cannot verify user is non-root {where}")
     user = ""
     if uid is not None:
         user = str(int(uid))
@@ -135,8 +136,8 @@ def own_volumes(pod: Obj, volumes: Mapping[str, Path], owned: set[str] | None = 
                 mode = path.stat().st_mode
                 os.chmod(path, mode | mask | (0o2110 if path.is_dir() else 0))
             except OSError as e:
-                raise ConfigError(f"fsGroup {gid}: cannot give {path} to the group: "
-                                  f"{e.strerror}") from e
+                raise ContainerConfigError(f"fsGroup {gid}: cannot give {path} to the group: "
+                                           f"{e.strerror}") from e
         if writable and owned is not None:
             owned.add(name)
 

@@ -5,7 +5,8 @@ hostPath (the host path itself) and persistentVolumeClaim (``<root>/claims/<name
 <claim>``: one directory per claim, kept when pods come and go). configMap and secret volumes
 are written as files (``items`` select and rename keys; ``defaultMode``/``mode`` apply) and
 rewritten when their source changes. A missing source that is not ``optional`` raises
-``ConfigError`` (the container waits with reason CreateContainerConfigError, as upstream).
+``ContainerConfigError`` (the container waits with reason CreateContainerConfigError, as
+upstream).
 
 ``resolve_env`` gives a container's environment: ``envFrom`` (configMapRef, secretRef, with
 ``prefix``), then ``env`` (value with ``$(VAR)`` expansion; valueFrom configMapKeyRef,
@@ -35,8 +36,9 @@ Obj = dict[str, Any]
 Getter = Callable[[str, str, str], Obj | None]  # (kind, namespace, name) -> object or None
 
 
-class ConfigError(GitkubeError):
-    """A container cannot be configured yet (missing ConfigMap, Secret or key)."""
+class ContainerConfigError(GitkubeError):
+    """A container cannot be configured yet (missing ConfigMap, Secret or key): it waits
+    with reason CreateContainerConfigError, as upstream."""
 
 
 def getter_for(client: Any) -> Getter:
@@ -89,7 +91,7 @@ def _source_files(kind: str, source: Obj, namespace: str, get: Getter,
     optional = bool(source.get("optional"))
     if obj is None:
         if not optional:
-            raise ConfigError(f'{kind.lower()} "{name}" not found')
+            raise ContainerConfigError(f'{kind.lower()} "{name}" not found')
         return {}
     data = _source_data(kind, obj)
     items = source.get("items")
@@ -101,7 +103,7 @@ def _source_files(kind: str, source: Obj, namespace: str, get: Getter,
         if key not in data:
             if optional:
                 continue
-            raise ConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{name}')
+            raise ContainerConfigError(f'couldn\'t find key {key} in {kind} {namespace}/{name}')
         wanted[str(item.get("path") or key)] = (data[key], int(item.get("mode", default_mode)))
     return wanted
 
@@ -115,19 +117,22 @@ def _downward_files(pod: Obj, source: Obj, default_mode: int,
     for item in source.get("items") or []:
         path = str(item.get("path"))
         if path.startswith("/") or ".." in Path(path).parts:
-            raise ConfigError(f"downwardAPI path {path!r} must be relative, inside the volume")
+            raise ContainerConfigError(f"downwardAPI path {path!r} must be relative, inside the "
+                                       "volume")
         if item.get("fieldRef"):
             field = str(item["fieldRef"].get("fieldPath"))
             if not field.startswith("metadata."):
-                raise ConfigError(f"downwardAPI volumes take metadata fields only, not {field}")
+                raise ContainerConfigError(f"downwardAPI volumes take metadata fields only, not "
+                                           f"{field}")
             text = field_ref(pod, field, pod_ip="", host_ip="")
         elif item.get("resourceFieldRef"):
             ref = item["resourceFieldRef"]
             if not ref.get("containerName"):
-                raise ConfigError(f"downwardAPI {path}: resourceFieldRef needs containerName")
+                raise ContainerConfigError(f"downwardAPI {path}: resourceFieldRef needs "
+                                           "containerName")
             text = resource_field_ref(pod, {}, ref, allocatable)
         else:
-            raise ConfigError(f"downwardAPI {path}: neither fieldRef nor resourceFieldRef")
+            raise ContainerConfigError(f"downwardAPI {path}: neither fieldRef nor resourceFieldRef")
         wanted[path] = (text.encode(), int(item.get("mode", default_mode)))
     return wanted
 
@@ -155,8 +160,8 @@ def _projected_files(pod: Obj, source: Obj, namespace: str, get: Getter,
         elif part.get("downwardAPI"):
             wanted.update(_downward_files(pod, part["downwardAPI"], mode, allocatable))
         else:
-            raise ConfigError(f"projected volume source {sorted(part)} is not supported "
-                              f"(configMap, secret, downwardAPI)")
+            raise ContainerConfigError(f"projected volume source {sorted(part)} is not supported "
+                                       f"(configMap, secret, downwardAPI)")
     return wanted
 
 
@@ -188,7 +193,7 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter,
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
             elif kind in ("Directory", "File") and not path.exists():
-                raise ConfigError(f"hostPath {path} does not exist")
+                raise ContainerConfigError(f"hostPath {path} does not exist")
             paths[name] = path
         elif "persistentVolumeClaim" in vol:
             claim = str(vol["persistentVolumeClaim"].get("claimName"))
@@ -237,15 +242,15 @@ def _mount_tmpfs(path: Path, size_limit: Any) -> None:
         try:
             options += f",size={parse_quantity(size_limit).to_int()}"
         except ValueError as e:
-            raise ConfigError(f"emptyDir sizeLimit {size_limit!r}: {e}") from e
+            raise ContainerConfigError(f"emptyDir sizeLimit {size_limit!r}: {e}") from e
     try:
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as e:
-        raise ConfigError(f"emptyDir medium Memory: cannot mount a tmpfs: {e}") from e
+        raise ContainerConfigError(f"emptyDir medium Memory: cannot mount a tmpfs: {e}") from e
     if done.returncode != 0:
-        raise ConfigError(f"emptyDir medium Memory: cannot mount a tmpfs on {path}: "
-                          f"{done.stderr.strip() or done.returncode}")
+        raise ContainerConfigError(f"emptyDir medium Memory: cannot mount a tmpfs on {path}: "
+                                   f"{done.stderr.strip() or done.returncode}")
 
 
 def _unmount_all(base: Path) -> None:
@@ -274,12 +279,13 @@ def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path]) 
     for vm in container.get("volumeMounts") or []:
         name = str(vm.get("name"))
         if name not in volumes:
-            raise ConfigError(f'volume "{name}" is not defined in the pod')
+            raise ContainerConfigError(f'volume "{name}" is not defined in the pod')
         source = volumes[name]
         sub = str(vm.get("subPath") or "")
         if sub:
             if sub.startswith("/") or ".." in Path(sub).parts:
-                raise ConfigError(f"subPath {sub!r} must be a relative path inside the volume")
+                raise ContainerConfigError(f"subPath {sub!r} must be a relative path inside the "
+                                           "volume")
             source = source / sub
             if not source.exists():
                 source.mkdir(parents=True, exist_ok=True)
@@ -322,7 +328,7 @@ def field_ref(pod: Obj, path: str, *, pod_ip: str, host_ip: str) -> str:
         return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
     if path in ("metadata.labels", "metadata.annotations"):
         return "\n".join(f'{k}="{v}"' for k, v in sorted((meta.get(path[9:]) or {}).items()))
-    raise ConfigError(f"unsupported fieldRef {path}")
+    raise ContainerConfigError(f"unsupported fieldRef {path}")
 
 
 def _key_ref(kind: str, ref: Mapping[str, Any], namespace: str, get: Getter) -> str | None:
@@ -333,12 +339,12 @@ def _key_ref(kind: str, ref: Mapping[str, Any], namespace: str, get: Getter) -> 
     if obj is None:
         if optional:
             return None
-        raise ConfigError(f'{kind.lower()} "{name}" not found')
+        raise ContainerConfigError(f'{kind.lower()} "{name}" not found')
     data = _source_data(kind, obj)
     if key not in data:
         if optional:
             return None
-        raise ConfigError(f"couldn't find key {key} in {kind} {namespace}/{name}")
+        raise ContainerConfigError(f"couldn't find key {key} in {kind} {namespace}/{name}")
     return data[key].decode(errors="replace")
 
 
@@ -357,11 +363,12 @@ def resource_field_ref(pod: Obj, container: Mapping[str, Any], ref: Mapping[str,
                                *(spec.get("initContainers") or [])]
                    if c.get("name") == name), None)
     if target is None:
-        raise ConfigError(f'resourceFieldRef: no container "{name}" in the pod')
+        raise ContainerConfigError(f'resourceFieldRef: no container "{name}" in the pod')
     kind, _, resource = str(ref.get("resource") or "").partition(".")
     if kind not in ("limits", "requests") or resource not in _RESOURCES:
-        raise ConfigError(f"resourceFieldRef: unsupported resource {ref.get('resource')!r} "
-                          f"(limits or requests of {', '.join(_RESOURCES)})")
+        raise ContainerConfigError(f"resourceFieldRef: unsupported resource "
+                                   f"{ref.get('resource')!r} (limits or requests of "
+                                   f"{', '.join(_RESOURCES)})")
     resources = target.get("resources") or {}
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
     if kind == "limits":
@@ -372,9 +379,10 @@ def resource_field_ref(pod: Obj, container: Mapping[str, Any], ref: Mapping[str,
         value = parse_quantity(text)
         divisor = parse_quantity(ref.get("divisor") or "1")
     except ValueError as e:
-        raise ConfigError(f"resourceFieldRef {ref.get('resource')}: {e}") from e
+        raise ContainerConfigError(f"resourceFieldRef {ref.get('resource')}: {e}") from e
     if divisor.value <= 0:
-        raise ConfigError(f"resourceFieldRef {ref.get('resource')}: divisor must be positive")
+        raise ContainerConfigError(f"resourceFieldRef {ref.get('resource')}: divisor must be "
+                                   "positive")
     return str(math.ceil(value.value / divisor.value))
 
 
@@ -393,7 +401,7 @@ def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: 
             if obj is None:
                 if ref.get("optional"):
                     continue
-                raise ConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
+                raise ContainerConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
             for k, v in _source_data(kind, obj).items():
                 env[prefix + k] = v.decode(errors="replace")
     for item in container.get("env") or []:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gitkube.agents.kubelet.volumes import ConfigError, prepare_volumes
+from gitkube.agents.kubelet.volumes import ContainerConfigError, prepare_volumes
 
 
 def pod_with(volume: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +45,6 @@ def test_files_modes_and_stale_files_removed(tmp_path: Path) -> None:
 ])
 def test_what_cannot_be_projected_is_a_config_error(tmp_path: Path, volume: dict[str, Any],
                                                     error: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ContainerConfigError) as info:
         prepare_volumes(pod_with(volume), tmp_path, lambda *a: None)
     assert error in info.value.message

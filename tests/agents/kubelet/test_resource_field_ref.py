@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitkube.agents.kubelet.volumes import ConfigError, resolve_env
+from gitkube.agents.kubelet.volumes import ContainerConfigError, resolve_env
 
 NODE = {"cpu": "2", "memory": "4Gi"}
 
@@ -50,6 +50,6 @@ def test_unset_limits_are_the_nodes_and_unset_requests_the_limit_or_zero() -> No
     ({"resource": "limits.cpu", "divisor": "lots"}, "resourceFieldRef limits.cpu"),
 ])
 def test_a_bad_reference_is_a_config_error(ref: dict[str, Any], error: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ContainerConfigError) as info:
         env_of({}, ref)
     assert error in info.value.message

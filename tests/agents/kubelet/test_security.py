@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gitkube.agents.kubelet.security import container_security, needs_image_user, own_volumes
-from gitkube.agents.kubelet.volumes import ConfigError
+from gitkube.agents.kubelet.volumes import ContainerConfigError
 from gitkube.runtime.base import Security
 
 
@@ -63,7 +63,7 @@ def test_run_as_non_root_is_refused_when_it_cannot_hold(
     if run_as is not None:
         sc["runAsUser"] = run_as
     p, c = pod(sc)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ContainerConfigError) as info:
         container_security(p, c, seccomp_root=tmp_path, image_user=image_user)
     assert message in info.value.message
 
@@ -91,7 +91,7 @@ def test_localhost_seccomp_profiles_live_under_the_kubelet_root(tmp_path: Path) 
     for name, error in (("missing.json", "does not exist"), ("../etc/x", "relative path"),
                         ("", "relative path")):
         p, c = pod({"seccompProfile": {"type": "Localhost", "localhostProfile": name}})
-        with pytest.raises(ConfigError) as info:
+        with pytest.raises(ContainerConfigError) as info:
             container_security(p, c, seccomp_root=tmp_path)
         assert error in info.value.message
 
