@@ -4,6 +4,10 @@ Shaped like Nomad's task drivers: a narrow set of verbs over plain values. Two
 implementations pass one contract suite (tests/runtime/): ``podman.PodmanRuntime`` (the only
 module that talks to Podman) and ``simulated.SimulatedRuntime`` (containers "run" in memory).
 
+A runtime declares what it can do (``capabilities()``, as Nomad's drivers do) instead of
+being probed for methods. Network set-up is part of the protocol (``NetworkDriver``: the pod
+network gitkube creates on a node); the simulated runtime keeps its networks in memory.
+
 A *sandbox* is a pod's shared environment (network, IPC, UTS, optionally PID namespaces; a
 Podman pod). Containers are created inside a sandbox. Everything is found again by labels,
 so a restarted kubelet adopts what it created before (``list_*`` with a label filter).
@@ -172,6 +176,15 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a runtime can do, declared (shaped like Nomad's ``DriverCapabilities``)."""
+
+    # httpGet and tcpSocket probes and hooks reach the pod's address over the network (a
+    # simulated pod listens nowhere: such checks then pass without a connection)
+    network_probes: bool = True
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     output: str
@@ -184,10 +197,28 @@ class ImageInfo:
     user: str = ""  # the image's USER ("" = root)
 
 
-class ContainerRuntime(Protocol):
+class NetworkDriver(Protocol):
+    """The networks a runtime attaches pods to (runtime/network.py sets gitkube's up)."""
+
+    def ensure_network(self, name: str, subnet: str, gateway: str,
+                       labels: Mapping[str, str], interface: str = "") -> list[str]:
+        """The bridge network ``name`` with ``subnet`` (its bridge named ``interface``),
+        created when missing; an existing one is kept as it is. Its subnets."""
+        ...
+
+    def remove_network(self, name: str) -> None:
+        """Remove the network ``name`` (missing: no error)."""
+        ...
+
+
+class ContainerRuntime(NetworkDriver, Protocol):
     """A container engine as the kubelet sees it. Every method may raise RuntimeFailure."""
 
     name: str
+
+    def capabilities(self) -> Capabilities:
+        """What this runtime can do (pure: the same answer every time)."""
+        ...
 
     def version(self) -> str:
         """The engine's name and version, e.g. ``podman://4.3.1``."""

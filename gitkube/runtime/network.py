@@ -31,6 +31,7 @@ from typing import Any
 
 from gitkube.errors import GitkubeError
 from gitkube.model.network import DEFAULT_NETWORK, DEFAULT_SUBNET, NetworkConfig, pod_dns
+from gitkube.runtime.base import NetworkDriver
 
 Obj = dict[str, Any]
 
@@ -128,20 +129,21 @@ def pin_bridge_mac(network: str) -> None:
                     proc.stderr.strip())
 
 
-def prepare_node(runtime: object, config: NetworkConfig) -> None:
+def prepare_node(driver: NetworkDriver, config: NetworkConfig) -> None:
     """Make the node ready for pods on ``config``: the service range routed locally and the
-    pod network created when the runtime manages networks (Podman does)."""
+    pod network ensured by the runtime's ``driver`` (NetworkError when a network of that
+    name exists with another subnet)."""
     ensure_service_range(config.service_cidr)
-    ensure = getattr(runtime, "ensure_network", None)
-    if ensure is not None and config.name:
-        subnets = ensure(config.name, config.subnet, config.gateway,
-                         {LABEL_NETWORK: "pods", **config.labels},
-                         interface=bridge_name(config.name))
-        want = str(ipaddress.IPv4Network(config.subnet, strict=False))
-        if subnets and want not in subnets:
-            raise NetworkError(
-                f"the network {config.name} exists with subnet {', '.join(subnets)}, not "
-                f"{want}", hint=f"set GITKUBE_POD_SUBNET={subnets[0]}, or remove the network")
+    if not config.name:
+        return
+    subnets = driver.ensure_network(config.name, config.subnet, config.gateway,
+                                    {LABEL_NETWORK: "pods", **config.labels},
+                                    interface=bridge_name(config.name))
+    want = str(ipaddress.IPv4Network(config.subnet, strict=False))
+    if subnets and want not in subnets:
+        raise NetworkError(
+            f"the network {config.name} exists with subnet {', '.join(subnets)}, not "
+            f"{want}", hint=f"set GITKUBE_POD_SUBNET={subnets[0]}, or remove the network")
 
 
 def sandbox_fields(pod: Obj, config: NetworkConfig) -> dict[str, Any]:

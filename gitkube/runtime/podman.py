@@ -1,44 +1,23 @@
 """PodmanRuntime: the ContainerRuntime over Podman's REST API. The only module that talks to
-Podman.
+Podman's API (podman_service.py starts and ends the service it talks to).
 
 It speaks to a Podman API service through the ``podman`` package. Which service:
 
-1. ``url`` given (or ``$GITKUBE_PODMAN_URL``): that one, as is.
-2. otherwise gitkube's own service on ``unix://<state_dir>/podman/podman.sock``: reused when it
-   answers, else started (``podman system service --time=0``) with ``CONTAINERS_CONF`` pointing
-   at a gitkube-owned containers.conf that works on this host. The settings are detected once
-   and written there, and a log line says what was chosen:
-
-   - the OCI runtime: the default one (crun) is tried by running a throw-away container from a
-     directory (``--rootfs``, no image needed); when it fails (e.g. "cgroups in hybrid mode not
-     supported") and runc is installed, runc is used;
-   - rlimits: Podman's default RLIMIT_NOFILE/NPROC (1048576) are lowered to this process's hard
-     limits when those are smaller (raising them is not permitted and every container would
-     fail with ``setrlimit: Operation not permitted``);
-   - the log driver: ``k8s-file`` (logs readable through the API without journald).
-
-   The service's PID is recorded in ``<state_dir>/podman/service.pid``; ``close()`` (or
-   ``stop_service()``) stops only that process — or, with ``linger=N`` (CLI commands),
-   leaves it to exit by itself after N idle seconds (``--time=N``) so the next command
-   finds it warm. Containers keep running without the service
-   (conmon supervises them). A service that dies is started again on the next call.
+1. ``url`` given (the callers pass ``$GITKUBE_PODMAN_URL``): that one, as is; it must answer.
+2. otherwise gitkube's own in ``base_dir`` (``podman_service.PodmanService``): reused when it
+   answers, else started, with settings that work on this host. ``linger=N`` (CLI commands)
+   leaves it running N seconds after its last user, so the next command finds it warm;
+   ``linger=None`` (``gitkube serve``, tests) stops the service this runtime started on
+   ``close()``. Containers keep running without the service (conmon supervises them). A
+   service that dies is started again on the next call, never after ``close()``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import logging
-import os
-import resource
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -47,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gitkube.config import state_dir
 from gitkube.runtime.base import (
+    Capabilities,
     ContainerInfo,
     ContainerSpec,
     ContainerStateName,
@@ -62,13 +41,31 @@ from gitkube.runtime.base import (
     SandboxSpec,
     Security,
 )
+from gitkube.runtime.network import bridge_name
+from gitkube.runtime.podman_service import (
+    PODMAN_DEFAULT_RLIMIT,
+    PodmanService,
+    host_settings,
+    podman_env,
+    stop_recorded_service,
+)
 
 log = logging.getLogger("gitkube.runtime.podman")
 
 URL_ENV = "GITKUBE_PODMAN_URL"
-PODMAN_DEFAULT_RLIMIT = 1048576
-_START_TIMEOUT = 20.0
+LINGER_ENV = "GITKUBE_PODMAN_LINGER"
+DEFAULT_LINGER = 120
 _CPU_PERIOD = 100_000
+
+
+def cli_linger(value: str | None) -> int:
+    """Idle seconds a Podman service started by a CLI command outlives it, so the next
+    command finds it warm, from ``value`` (``$GITKUBE_PODMAN_LINGER``): default 120, at
+    least 1 (0 would stop it before the next command could use it)."""
+    try:
+        return max(1, int(value if value is not None else DEFAULT_LINGER))
+    except ValueError:
+        return DEFAULT_LINGER
 
 
 def _frames(data: bytes) -> bytes:
@@ -98,107 +95,6 @@ def _epoch(value: Any) -> float | None:
         except ValueError:
             return None
     return None
-
-
-# --- the host's working settings ----------------------------------------------------------
-
-
-def _try_run(conf: Path, runtime: str | None) -> str | None:
-    """Run a throw-away container from a directory (no image needed) with the settings in
-    ``conf``; None when it works, else Podman's last error line."""
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    if not os.path.exists(busybox):
-        return "no busybox to test with"
-    with tempfile.TemporaryDirectory(prefix="gitkube-rt-") as root:
-        shutil.copy(busybox, os.path.join(root, "busybox"))
-        env = podman_env(conf)
-        args = ["podman"] + (["--runtime", runtime] if runtime else [])
-        try:
-            proc = subprocess.run(
-                [*args, "run", "--rm", "--network", "none", "--rootfs", root, "/busybox",
-                 "true"], capture_output=True, text=True, timeout=60, env=env)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return str(e)
-        if proc.returncode == 0:
-            return None
-        return (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-
-
-def _conf_text(ulimits: list[str], runtime: str | None) -> str:
-    text = "[containers]\n"
-    text += "default_ulimits = [" + ", ".join(f'"{u}"' for u in ulimits) + "]\n"
-    text += 'log_driver = "k8s-file"\n'
-    if runtime:
-        text += f'[engine]\nruntime = "{runtime}"\n'
-    return text
-
-
-# Podman's network backend runs iptables/nft from the sbin directories: a gitkube started
-# with a minimal PATH (cron, a systemd unit, env -i) must still hand them to Podman.
-_SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-
-
-LINGER_ENV = "GITKUBE_PODMAN_LINGER"
-
-
-def cli_linger() -> int:
-    """Idle seconds a Podman service started by a CLI command outlives it, so the next
-    command finds it warm: ``$GITKUBE_PODMAN_LINGER``, default 120, at least 1 (Podman
-    reads 0 as "never exit")."""
-    try:
-        return max(1, int(os.environ.get(LINGER_ENV, "120")))
-    except ValueError:
-        return 120
-
-
-def podman_env(conf: Path) -> dict[str, str]:
-    """The environment for the podman processes gitkube starts: ours, with CONTAINERS_CONF
-    pointing at gitkube's containers.conf and the system directories on PATH."""
-    path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
-    path += [d for d in _SYSTEM_PATH if d not in path]
-    return dict(os.environ, CONTAINERS_CONF=str(conf), PATH=os.pathsep.join(path))
-
-
-def host_settings(conf_dir: Path) -> Path:
-    """Write (once) a containers.conf that works on this host and return its path. The
-    choices are made by trying: the default OCI runtime, then runc; Podman's default rlimits
-    when they fit under this host's hard limits, then the hard limits, then 1024."""
-    conf = conf_dir / "containers.conf"
-    if conf.exists():
-        return conf
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    trial = conf_dir / "containers.conf.trial"
-    safe = ["nofile=1024:1024", "nproc=1024:1024"]
-    choices: list[str] = []
-    runtime: str | None = None
-    trial.write_text(_conf_text(safe, None))
-    error = _try_run(trial, None)
-    if error is not None and shutil.which("runc"):
-        trial.write_text(_conf_text(safe, "runc"))
-        if _try_run(trial, "runc") is None:
-            runtime = "runc"
-            choices.append(f"OCI runtime runc (the default failed: {error})")
-    if runtime is None:
-        choices.append("the default OCI runtime" + (f" (it failed: {error})" if error else ""))
-    hard = [resource.getrlimit(r)[1] for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC)]
-    wanted = [PODMAN_DEFAULT_RLIMIT if h == resource.RLIM_INFINITY
-              else min(h, PODMAN_DEFAULT_RLIMIT) for h in hard]
-    ulimits = [f"nofile={wanted[0]}:{wanted[0]}", f"nproc={wanted[1]}:{wanted[1]}"]
-    trial.write_text(_conf_text(ulimits, runtime))
-    error = _try_run(trial, runtime)
-    if error is None:
-        choices.append(f"rlimits nofile={wanted[0]} nproc={wanted[1]}")
-    else:
-        ulimits = safe
-        choices.append(f"rlimits nofile=1024 nproc=1024 (higher ones failed: {error})")
-    trial.unlink()
-    text = "# Written by gitkube: settings that work on this host.\n# " + \
-        "\n# ".join(choices) + "\n" + _conf_text(ulimits, runtime)
-    tmp = conf.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(conf)
-    log.info("podman: chose %s (%s)", "; ".join(choices), conf)
-    return conf
 
 
 def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> None:
@@ -234,24 +130,6 @@ def _security_fields(body: dict[str, Any], sec: Security) -> None:
         body["seccomp_profile_path"] = sec.seccomp
 
 
-def stop_recorded_service(base_dir: Path) -> bool:
-    """Stop the API service whose PID a PodmanRuntime recorded in ``base_dir`` (a lingering
-    one, started by an earlier command), if that process is still that service. True when
-    one was stopped."""
-    try:
-        pid = int((base_dir / "service.pid").read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (OSError, ValueError):
-        return False
-    if "system service" not in cmdline or str(base_dir / "podman.sock") not in cmdline:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    with contextlib.suppress(FileNotFoundError):
-        (base_dir / "service.pid").unlink()
-    return True
-
-
 # --- the runtime ---------------------------------------------------------------------------
 
 
@@ -262,28 +140,42 @@ class PodmanRuntime:
 
     def __init__(self, url: str | None = None, *, base_dir: Path | None = None,
                  timeout: float = 60.0, linger: int | None = None):
-        """``linger``: a service this runtime starts exits by itself after that many idle
-        seconds, and ``close()`` leaves it running (a CLI command's next command reuses it);
-        None: it runs until ``close()`` stops it (``--time=0``)."""
+        """Talk to the service at ``url``, or to gitkube's own in ``base_dir`` (one of the
+        two is needed). ``linger``: seconds gitkube's service outlives its last user (a CLI
+        command's next command reuses it); None: ``close()`` stops the service this runtime
+        started. ``timeout``: seconds one API request may take."""
+        if url is None and base_dir is None:
+            raise ValueError("PodmanRuntime needs the url of a Podman API service or the "
+                             "base_dir of gitkube's own")
         self.linger = linger
-        self._explicit = url or os.environ.get(URL_ENV) or None
-        self.base_dir = base_dir or state_dir() / "podman"
-        self.socket = self.base_dir / "podman.sock"
+        self._explicit = url
+        self.base_dir = base_dir
         self.timeout = timeout
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._service: subprocess.Popen[bytes] | None = None
         self._ips: dict[str, str] = {}
         self.limits_supported = True
         self._version: str | None = None
+        self._closed = False
         self._exec_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="podman-exec")
+        self.service = PodmanService(base_dir, linger=linger) \
+            if url is None and base_dir is not None else None
         self._ensure_service()
 
     # -- connection and service
 
     @property
     def url(self) -> str:
-        return self._explicit or f"unix://{self.socket}"
+        if self.service is not None:
+            return self.service.url
+        return str(self._explicit)
+
+    @property
+    def socket(self) -> Path | None:
+        """gitkube's own service's socket (None with an explicit ``url``)."""
+        return self.service.socket if self.service is not None else None
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(network_probes=True)
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -302,89 +194,26 @@ class PodmanRuntime:
             return False
 
     def _ensure_service(self) -> None:
-        if self._ping():
-            return
-        if self._explicit:
+        if self._closed:
+            raise RuntimeUnavailable("the Podman runtime is closed")
+        if self.service is not None:
+            self.service.ensure()
+        elif not self._ping():
             raise RuntimeUnavailable(f"no Podman API service answers at {self._explicit}",
                                      hint=f"start it, or unset {URL_ENV}")
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        # one starter at a time, across processes too: never two services on one socket
-        with self._lock, open(self.base_dir / "service.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if self._ping() or self._wait_for_recorded():
-                    return
-                self._start_service()
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _wait_for_recorded(self) -> bool:
-        """A recorded service that is alive but not answering yet (starting, or busy): wait
-        for it rather than start a second one on the same socket; True when it answers."""
-        try:
-            pid = int((self.base_dir / "service.pid").read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except (OSError, ValueError):
-            return False
-        if str(self.socket).encode() not in cmdline:
-            return False
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            if self._ping():
-                return True
-            time.sleep(0.1)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)  # ours (recorded), and not answering: replace it
-        return False
-
-    def _start_service(self) -> None:
-        if shutil.which("podman") is None:
-            raise RuntimeUnavailable("podman is not installed",
-                                     hint="run scripts/setup (apt-get install podman runc)")
-        conf = host_settings(self.base_dir)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket.unlink()
-        logfile = open(self.base_dir / "service.log", "ab")  # noqa: SIM115
-        env = podman_env(conf)
-        self._service = subprocess.Popen(
-            ["podman", "system", "service", f"--time={self.linger or 0}", self.url],
-            stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, env=env,
-            start_new_session=True)
-        logfile.close()
-        (self.base_dir / "service.pid").write_text(f"{self._service.pid}\n")
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._service.poll() is not None:
-                break
-            if self.socket.exists() and self._ping():
-                log.info("podman: started API service pid %d on %s", self._service.pid,
-                         self.url)
-                return
-            time.sleep(0.05)
-        raise RuntimeUnavailable(
-            f"the Podman API service did not start on {self.url}",
-            hint=f"see {self.base_dir / 'service.log'}")
 
     def stop_service(self) -> None:
         """Stop the API service this runtime started (only that process)."""
-        proc, self._service = self._service, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        with contextlib.suppress(FileNotFoundError):
-            (self.base_dir / "service.pid").unlink()
+        if self.service is not None:
+            self.service.stop()
 
     def close(self) -> None:
+        """Release connections and this runtime's hold on the service (module docstring);
+        nothing is started again afterwards. Idempotent."""
+        self._closed = True
         self._exec_pool.shutdown(wait=False, cancel_futures=True)
-        if self.linger is None:
-            self.stop_service()
-        else:
-            self._service = None  # it exits by itself once idle
+        if self.service is not None:
+            self.service.close()
 
     def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204),
               missing_ok: bool = False, **kwargs: Any) -> Any:
@@ -395,7 +224,7 @@ class PodmanRuntime:
                 break
             except Exception as e:  # requests' connection errors: the service went away
                 self._local.client = None
-                if attempt:
+                if attempt or self._closed:
                     raise RuntimeUnavailable(f"Podman API: {e}") from e
                 self._ensure_service()
         if response.status_code in ok:
@@ -524,11 +353,17 @@ class PodmanRuntime:
         found = self._call("get", f"/pods/{sandbox_id}/json", missing_ok=True)
         if found is None:
             return
-        data = found.json()
-        self._ips.pop(str(data.get("InfraContainerID") or ""), None)
-        for ctr in data.get("Containers") or []:
-            if str(ctr.get("Id")) != data.get("InfraContainerID"):
-                self.stop_container(str(ctr.get("Id")), timeout)
+        self._ips.pop(str(found.json().get("InfraContainerID") or ""), None)
+        # every container at once, as upstream kills a pod's containers in parallel: the
+        # grace period is the pod's, not each container's in turn
+        try:
+            self._call("post", f"/pods/{sandbox_id}/stop",
+                       params={"t": max(0, int(timeout + 0.999))}, ok=(200, 204, 304),
+                       missing_ok=True, timeout=timeout + self.timeout)
+        except RuntimeUnavailable:
+            raise
+        except RuntimeFailure as e:  # the forced removal below kills what still runs
+            log.warning("podman: stopping pod %s: %s", sandbox_id, e)
         self._call("delete", f"/pods/{sandbox_id}", params={"force": True}, missing_ok=True,
                    ok=(200, 204))
 
@@ -545,8 +380,7 @@ class PodmanRuntime:
         # the bridge's name derives from the network's: Podman's own choice (podmanN) can be
         # made twice by two processes creating networks at once, and two networks sharing
         # one bridge break each other
-        bridge = interface or (name if len(name) <= 15 else
-                               "gk" + hashlib.sha1(name.encode()).hexdigest()[:12])
+        bridge = interface or bridge_name(name)
         body = {"name": name, "driver": "bridge", "dns_enabled": False,
                 "network_interface": bridge, "labels": dict(labels),
                 "subnets": [{"subnet": subnet, "gateway": gateway}]}
@@ -730,3 +564,16 @@ class PodmanRuntime:
             return future.result(timeout=timeout)
         except FutureTimeout:
             return ExecResult(exit_code=-1, output=f"command timed out after {timeout}s")
+
+
+__all__ = [
+    "DEFAULT_LINGER",
+    "LINGER_ENV",
+    "PODMAN_DEFAULT_RLIMIT",
+    "URL_ENV",
+    "PodmanRuntime",
+    "cli_linger",
+    "host_settings",
+    "podman_env",
+    "stop_recorded_service",
+]

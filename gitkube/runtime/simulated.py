@@ -5,7 +5,8 @@ It passes the same contract suite as PodmanRuntime (tests/runtime/). A started c
 or 137 when stopped with timeout 0) or failed on request (``fail_container``,
 ``fail_sandbox``). Images are present unless listed in ``missing_images``; a pull of a
 missing image fails like an unreachable registry. ``exec`` succeeds (exit 0) unless
-``exec_exit_code`` says otherwise. Network probes (httpGet, tcpSocket) pass: nothing listens.
+``exec_exit_code`` says otherwise. Network probes (httpGet, tcpSocket) pass: nothing listens
+(``capabilities().network_probes`` is False). Networks are names and subnets in memory.
 Everything is thread-safe.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from gitkube.runtime.base import (
     ADDRESS_TAKEN,
+    Capabilities,
     ContainerInfo,
     ContainerSpec,
     ExecResult,
@@ -47,7 +49,6 @@ class SimulatedRuntime:
     """The in-memory runtime (see the module docstring)."""
 
     name = "simulated"
-    network_probes = False
 
     def __init__(self, *, start_delay: float = 0.0, missing_images: Iterable[str] = (),
                  clock: Callable[[], float] = time.time, subnet: str = "10.244"):
@@ -61,6 +62,7 @@ class SimulatedRuntime:
         self._sandboxes: dict[str, SandboxInfo] = {}
         self._sandbox_ips: dict[str, str] = {}
         self._containers: dict[str, _Container] = {}
+        self._networks: dict[str, str] = {}  # name -> subnet
 
     # -- helpers for tests and the simulator
 
@@ -109,6 +111,18 @@ class SimulatedRuntime:
 
     def version(self) -> str:
         return "simulated://1"
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(network_probes=False)
+
+    def ensure_network(self, name: str, subnet: str, gateway: str,
+                       labels: Mapping[str, str], interface: str = "") -> list[str]:
+        with self._lock:
+            return [self._networks.setdefault(name, subnet)]
+
+    def remove_network(self, name: str) -> None:
+        with self._lock:
+            self._networks.pop(name, None)
 
     def image(self, ref: str) -> ImageInfo | None:
         if ref in self.missing_images:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,4 +37,4 @@ def test_cli_linger(monkeypatch: pytest.MonkeyPatch, value: str | None, expected
         monkeypatch.delenv(LINGER_ENV, raising=False)
     else:
         monkeypatch.setenv(LINGER_ENV, value)
-    assert cli_linger() == expected
+    assert cli_linger(os.environ.get(LINGER_ENV)) == expected

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, cast
 
 import pytest
 from runtime_env import MISSING_IMAGE, RUN_LABEL
@@ -121,17 +120,13 @@ def test_restart_in_a_sandbox_keeps_its_address(runtime: ContainerRuntime) -> No
 @pytest.fixture
 def network(runtime: ContainerRuntime) -> Iterator[tuple[str, str]]:
     """A network of the test's own and an address on it (Podman: a bridge on a free
-    10.250.N.0/24, removed after; the simulated runtime needs none)."""
-    ensure = getattr(runtime, "ensure_network", None)
-    if ensure is None:
-        yield "sim-net", "10.250.1.77"
-        return
+    10.250.N.0/24, removed after; the simulated runtime keeps it in memory)."""
     name = f"gkt-rt-{uuid.uuid4().hex[:6]}"
     for _ in range(10):
         n = random.randint(100, 249)
         try:
-            ensure(name, f"10.250.{n}.0/24", f"10.250.{n}.1", dict(RUN_LABEL),
-                   interface=bridge_name(name))
+            runtime.ensure_network(name, f"10.250.{n}.0/24", f"10.250.{n}.1", dict(RUN_LABEL),
+                                   interface=bridge_name(name))
         except GitkubeError:
             continue  # the subnet belongs to another network
         break
@@ -140,7 +135,7 @@ def network(runtime: ContainerRuntime) -> Iterator[tuple[str, str]]:
     try:
         yield name, f"10.250.{n}.77"
     finally:
-        cast(Any, runtime).remove_network(name)
+        runtime.remove_network(name)
 
 
 def test_a_container_takes_the_address_it_asks_for_while_it_is_free(

@@ -48,7 +48,6 @@ from gitkube.agents.kubelet.pods import PodSync, _PodState
 from gitkube.agents.kubelet.probes import Prober
 from gitkube.agents.kubelet.volumes import getter_for, remove_claim_dir, remove_pod_dir
 from gitkube.agents.manager import Manager, Result, WorkQueue, key_of, split_key
-from gitkube.config import state_dir
 from gitkube.errors import Conflict, NotFound
 from gitkube.runtime.base import (
     LABEL_CLUSTER,
@@ -89,7 +88,9 @@ class Kubelet(PodSync):
         self.client = manager.client
         self.runtime = runtime
         self.clock: Callable[[], float] = manager.clock
-        self.root = self.config.root_dir or state_dir() / "kubelet"
+        if self.config.root_dir is None:
+            raise ValueError("KubeletConfig.root_dir is needed: where pods' volumes live")
+        self.root = self.config.root_dir
         self.pods = manager.informer("v1", "Pod")
         self.services = manager.informer("v1", "Service") if self.config.network else None  # 9
         self.queue = WorkQueue()

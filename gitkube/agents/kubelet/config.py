@@ -26,7 +26,7 @@ class KubeletConfig:
     workers: int = 8
     relist_period: float = 1.0
     resync_period: float = 10.0
-    root_dir: Path | None = None  # None: <state_dir>/kubelet
+    root_dir: Path | None = None  # needed: pods' volumes, claims, seccomp profiles
     # Extra labels on everything created (tests use one per run to find leftovers).
     runtime_labels: dict[str, str] = field(default_factory=dict)
     # a gitkube.runtime.network.NetworkConfig: pods join that network, get the

@@ -47,7 +47,7 @@ def check(probe: Mapping[str, Any], container: Mapping[str, Any], *,
           runtime: ContainerRuntime, container_id: str, pod_ip: str) -> tuple[bool, str]:
     """Run one probe once: (success, message)."""
     timeout = float(probe.get("timeoutSeconds") or 1)
-    network = getattr(runtime, "network_probes", True)
+    network = runtime.capabilities().network_probes
     try:
         if "exec" in probe:
             command = [str(c) for c in (probe["exec"].get("command") or [])]

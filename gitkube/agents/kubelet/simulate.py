@@ -14,6 +14,8 @@ pods bound to them. Two modes:
   ``heartbeat_interval``.
 - ``full``: one real ``Kubelet`` per node on a ``SimulatedRuntime`` (the same code path as on
   Podman: probes are simulated, back-off, init containers, status rules). For tens of nodes.
+  Their volumes live under ``root_dir/<node>`` (default: a temporary directory of the
+  cluster's own, removed by ``stop()``).
 
 ``fail_pod(ns, name, exit_code=1)`` makes a pod's containers exit (light: phase Failed;
 full: the runtime's containers exit and the kubelet applies the restart policy);
@@ -27,9 +29,12 @@ import contextlib
 import copy
 import heapq
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gitkube.agents.kubelet import node as nodes
@@ -90,7 +95,8 @@ class SimulatedCluster:
                  memory: str = "256Gi", pods: int = 110, start_delay: float = 0.0,
                  heartbeat_interval: float = 10.0, mode: str = "light",
                  prefix: str = "sim-node-", labels: dict[str, str] | None = None,
-                 manager: Manager | None = None, register_batch: int = 500):
+                 manager: Manager | None = None, register_batch: int = 500,
+                 root_dir: Path | None = None):
         if mode not in ("light", "full"):
             raise ValueError("mode must be 'light' or 'full'")
         self.name = f"simulated-cluster/{prefix}"
@@ -117,12 +123,15 @@ class SimulatedCluster:
         self._next_ip = 1
         self.kubelets: list[Kubelet] = []
         self.runtime: SimulatedRuntime | None = None
+        self._own_root: Path | None = None
         if mode == "full":
             self.runtime = SimulatedRuntime(start_delay=start_delay, clock=self.clock)
+            if root_dir is None:
+                root_dir = self._own_root = Path(tempfile.mkdtemp(prefix="gitkube-sim-"))
             for name in self.node_names:
                 cfg = KubeletConfig(node_name=name, cpu=cpu, memory=memory, pods=pods,
                                     labels=dict(self.labels), heartbeat_interval=heartbeat_interval,
-                                    workers=2, relist_period=1.0)
+                                    workers=2, relist_period=1.0, root_dir=root_dir / name)
                 kubelet = Kubelet(self.manager, self.runtime, cfg)
                 self.kubelets.append(kubelet)
                 self.manager.add(kubelet)
@@ -144,6 +153,8 @@ class SimulatedCluster:
             self.manager.stop()
         else:
             self._stop_loops()
+        if self._own_root is not None:
+            shutil.rmtree(self._own_root, ignore_errors=True)
 
     def __enter__(self) -> SimulatedCluster:
         return self.start()
