@@ -544,6 +544,17 @@ class Agent(Protocol):
 Mapper = Callable[[Obj], Iterable[str]]
 
 
+class Source(Protocol):
+    """What a Controller needs of its primary: change handlers and every key (an Informer,
+    or a filtered view of one, such as the kubelet's pods of one node)."""
+
+    def add_handler(self, on_add: AddHandler | None = None,
+                    on_update: UpdateHandler | None = None,
+                    on_delete: DeleteHandler | None = None) -> None: ...
+
+    def list_keys(self) -> builtins.list[str]: ...
+
+
 def owner_mapper(owner_kind: str) -> Mapper:
     """Map a child to the key of its controller owner of kind ``owner_kind`` (same ns)."""
 
@@ -560,7 +571,7 @@ def owner_mapper(owner_kind: str) -> Mapper:
 class Controller:
     """Runs one Reconciler over a work queue fed by informers. An Agent."""
 
-    def __init__(self, name: str, reconciler: Reconciler, primary: Informer | None, *,
+    def __init__(self, name: str, reconciler: Reconciler, primary: Source | None, *,
                  workers: int = 1, resync_period: float | None = 30.0):
         self.name = name
         self.reconciler = reconciler
@@ -773,6 +784,7 @@ __all__ = [
     "ManualClock",
     "Reconciler",
     "Result",
+    "Source",
     "WorkQueue",
     "controller_ref",
     "index_by_node_name",

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from gitkube.runtime.base import (
     Capabilities,
     ContainerInfo,
     ContainerSpec,
-    ContainerStateName,
     ExecResult,
     ImageError,
     ImageInfo,
@@ -39,7 +37,6 @@ from gitkube.runtime.base import (
     RuntimeUnavailable,
     SandboxInfo,
     SandboxSpec,
-    Security,
 )
 from gitkube.runtime.network import bridge_name
 from gitkube.runtime.podman_service import (
@@ -49,13 +46,13 @@ from gitkube.runtime.podman_service import (
     podman_env,
     stop_recorded_service,
 )
+from gitkube.runtime.podman_wire import container_body, container_info, demux, epoch, sandbox_body
 
 log = logging.getLogger("gitkube.runtime.podman")
 
 URL_ENV = "GITKUBE_PODMAN_URL"
 LINGER_ENV = "GITKUBE_PODMAN_LINGER"
 DEFAULT_LINGER = 120
-_CPU_PERIOD = 100_000
 
 
 def cli_linger(value: str | None) -> int:
@@ -66,68 +63,6 @@ def cli_linger(value: str | None) -> int:
         return max(1, int(value if value is not None else DEFAULT_LINGER))
     except ValueError:
         return DEFAULT_LINGER
-
-
-def _frames(data: bytes) -> bytes:
-    """Strip the 8-byte multiplexing headers of a non-tty stream (stdout and stderr)."""
-    out = bytearray()
-    i = 0
-    while len(data) - i >= 8:
-        size = int.from_bytes(data[i + 4:i + 8], "big")
-        out += data[i + 8:i + 8 + size]
-        i += 8 + size
-    return bytes(out)
-
-
-def _epoch(value: Any) -> float | None:
-    """Podman's list API gives epoch seconds (negative: never); inspect gives RFC 3339."""
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    if isinstance(value, str) and value and not value.startswith("0001"):
-        text = value.replace("Z", "+00:00")
-        if "." in text:  # nanoseconds: Python takes at most microseconds
-            head, _, rest = text.partition(".")
-            digits = "".join(ch for ch in rest if ch.isdigit())
-            zone = rest[len(digits):]
-            text = f"{head}.{digits[:6]}{zone}"
-        try:
-            return datetime.fromisoformat(text).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
-def _network_fields(body: dict[str, Any], spec: SandboxSpec | ContainerSpec) -> None:
-    """Join the pod to ``spec.network`` and give it the resolv.conf asked for."""
-    if spec.network:
-        body["netns"] = {"nsmode": "bridge"}
-        body["Networks"] = {spec.network: {}}
-    if spec.dns_servers:
-        body["dns_server"] = list(spec.dns_servers)
-    if spec.dns_searches:
-        body["dns_search"] = list(spec.dns_searches)
-    if spec.dns_options:
-        body["dns_option"] = list(spec.dns_options)
-
-
-def _security_fields(body: dict[str, Any], sec: Security) -> None:
-    """The securityContext (as ``Security``) in Podman's terms."""
-    if sec.user:
-        body["user"] = sec.user
-    if sec.groups:
-        body["groups"] = list(sec.groups)
-    if sec.privileged:
-        body["privileged"] = True
-    if sec.cap_add:
-        body["cap_add"] = list(sec.cap_add)
-    if sec.cap_drop:
-        body["cap_drop"] = list(sec.cap_drop)
-    if sec.read_only_root:
-        body["read_only_filesystem"] = True
-    if sec.no_new_privileges:
-        body["no_new_privileges"] = True
-    if sec.seccomp:
-        body["seccomp_profile_path"] = sec.seccomp
 
 
 # --- the runtime ---------------------------------------------------------------------------
@@ -298,31 +233,7 @@ class PodmanRuntime:
                            infra=bool(infra))
 
     def ensure_sandbox(self, spec: SandboxSpec) -> SandboxInfo:
-        body: dict[str, Any] = {
-            "name": spec.name,
-            "labels": dict(spec.labels),
-            "shared_namespaces": ["net", "ipc", "uts"] + (["pid"] if spec.share_pid else []),
-            "exit_policy": "continue",
-        }
-        if spec.host_ipc:  # each container joins the host's IPC namespace instead
-            body["shared_namespaces"].remove("ipc")
-        if not spec.infra:
-            body.update(no_infra=True, shared_namespaces=[])
-        if spec.host_network and spec.infra:
-            body["netns"] = {"nsmode": "host"}
-            body["utsns"] = {"nsmode": "host"}
-        if spec.hostname and spec.infra and not spec.host_network:
-            body["hostname"] = spec.hostname
-        if spec.hosts and spec.infra:  # the pod's containers share the infra's /etc/hosts
-            body["hostadd"] = [f"{name}:{ip}" for name, ip in spec.hosts]
-        if spec.ports and spec.infra and not spec.host_network:
-            body["portmappings"] = [
-                {"container_port": p.container_port, "host_port": p.host_port,
-                 "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
-        if spec.infra and not spec.host_network:
-            _network_fields(body, spec)  # (without infra: on the container)
-        elif spec.infra:
-            _network_fields(body, replace(spec, network=""))  # resolv.conf only
+        body = sandbox_body(spec)
         created = ""
         try:
             response = self._call("post", "/pods/create", data=json.dumps(body),
@@ -401,56 +312,7 @@ class PodmanRuntime:
     # -- containers
 
     def create_container(self, sandbox_id: str, spec: ContainerSpec) -> str:
-        body: dict[str, Any] = {
-            "name": spec.name,
-            "pod": sandbox_id,
-            "image": spec.image,
-            "labels": dict(spec.labels),
-            "env": dict(spec.env),
-            "log_configuration": {"driver": "k8s-file"},
-        }
-        if spec.entrypoint is not None:
-            body["entrypoint"] = list(spec.entrypoint)
-            body["command"] = list(spec.command or [])
-        elif spec.command is not None:
-            body["command"] = list(spec.command)
-        if spec.working_dir:
-            body["work_dir"] = spec.working_dir
-        if spec.host_pid:
-            body["pidns"] = {"nsmode": "host"}
-        if spec.host_ipc:
-            body["ipcns"] = {"nsmode": "host"}
-        if spec.host_network:  # the host's namespaces: its name, addresses and ports
-            body["netns"] = {"nsmode": "host"}
-            body["utsns"] = {"nsmode": "host"}
-            _network_fields(body, replace(spec, network=""))  # resolv.conf only
-            spec = replace(spec, hostname="", ports=(), network="")
-        if spec.hostname:
-            body["hostname"] = spec.hostname
-        if spec.hosts:
-            body["hostadd"] = [f"{name}:{ip}" for name, ip in spec.hosts]
-        if spec.ports:
-            body["portmappings"] = [
-                {"container_port": p.container_port, "host_port": p.host_port,
-                 "protocol": p.protocol.lower(), "host_ip": p.host_ip} for p in spec.ports]
-        if spec.hostname or spec.ports or spec.network:
-            body["netns"] = {"nsmode": "bridge"}
-            _network_fields(body, spec)
-        _security_fields(body, spec.security)
-        if spec.network and spec.ip:  # Podman allocates it at start: taken -> start fails
-            body["Networks"] = {spec.network: {"static_ips": [spec.ip]}}
-        if spec.mounts:
-            body["mounts"] = [
-                {"destination": m.target, "source": m.source, "type": "bind",
-                 "options": ["rbind", "ro" if m.read_only else "rw"]} for m in spec.mounts]
-        limits: dict[str, Any] = {}
-        if spec.memory_limit:
-            limits["memory"] = {"limit": spec.memory_limit}
-        if spec.cpu_limit_milli:
-            limits["cpu"] = {"quota": max(1000, spec.cpu_limit_milli * _CPU_PERIOD // 1000),
-                             "period": _CPU_PERIOD}
-        if limits and self.limits_supported:
-            body["resource_limits"] = limits
+        body = container_body(sandbox_id, spec, limits=self.limits_supported)
         headers = {"content-type": "application/json"}
         try:
             response = self._call("post", "/containers/create", data=json.dumps(body),
@@ -479,26 +341,6 @@ class PodmanRuntime:
                    params={"force": True, "v": True, "timeout": 0}, ok=(200, 204),
                    missing_ok=True)
 
-    def _container_info(self, item: Mapping[str, Any]) -> ContainerInfo:
-        state = str(item.get("State", "unknown")).lower()
-        mapped: ContainerStateName = (
-            "running" if state in ("running", "paused", "stopping")
-            else "exited" if state in ("exited", "stopped", "dead")
-            else "created" if state in ("created", "configured", "initialized")
-            else "unknown")
-        exit_code = int(item.get("ExitCode") or 0) if mapped == "exited" else None
-        reason = ""
-        if mapped == "exited":
-            reason = "Completed" if exit_code == 0 else "Error"
-        names = item.get("Names") or [item.get("Name", "")]
-        return ContainerInfo(
-            id=str(item.get("Id")), name=str(names[0] if isinstance(names, list) else names),
-            sandbox_id=str(item.get("Pod") or ""), labels=dict(item.get("Labels") or {}),
-            state=mapped, exit_code=exit_code, started_at=_epoch(item.get("StartedAt")),
-            finished_at=_epoch(item.get("ExitedAt")) if mapped == "exited" else None,
-            image=str(item.get("Image", "")), image_id=str(item.get("ImageID", "")),
-            reason=reason)
-
     def inspect_container(self, container_id: str) -> ContainerInfo | None:
         response = self._call("get", f"/containers/{container_id}/json", missing_ok=True)
         if response is None:
@@ -506,11 +348,11 @@ class PodmanRuntime:
         data = response.json()
         state = data.get("State") or {}
         status = str(state.get("Status", "unknown"))
-        info = self._container_info({
+        info = container_info({
             "Id": data.get("Id"), "Names": [data.get("Name", "")], "Pod": data.get("Pod"),
             "Labels": (data.get("Config") or {}).get("Labels") or {}, "State": status,
-            "ExitCode": state.get("ExitCode"), "StartedAt": _epoch(state.get("StartedAt")),
-            "ExitedAt": _epoch(state.get("FinishedAt")), "Image": data.get("ImageName", ""),
+            "ExitCode": state.get("ExitCode"), "StartedAt": epoch(state.get("StartedAt")),
+            "ExitedAt": epoch(state.get("FinishedAt")), "Image": data.get("ImageName", ""),
             "ImageID": data.get("Image", "")})
         ip = ""
         for net in ((data.get("NetworkSettings") or {}).get("Networks") or {}).values():
@@ -522,7 +364,7 @@ class PodmanRuntime:
         filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
         items = self._call("get", "/containers/json",
                            params={"all": True, "filters": filters}).json() or []
-        return [self._container_info(i) for i in items if not i.get("IsInfra")]
+        return [container_info(i) for i in items if not i.get("IsInfra")]
 
     def logs(self, container_id: str, *, follow: bool = False,
              tail: int | None = None) -> Iterator[str]:
@@ -557,7 +399,7 @@ class PodmanRuntime:
             info = self._call("get", f"/exec/{exec_id}/json").json()
             code = info.get("ExitCode")
             return ExecResult(exit_code=int(code) if code is not None else -1,
-                              output=_frames(started.content).decode(errors="replace"))
+                              output=demux(started.content).decode(errors="replace"))
 
         future = self._exec_pool.submit(run)
         try:

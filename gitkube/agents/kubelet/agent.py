@@ -1,29 +1,23 @@
 """The kubelet agent: runs the pods bound to its node on a ContainerRuntime.
 
-``Kubelet(manager, runtime, config)`` is an Agent (start/stop) on the shared Pod informer:
+``Kubelet(manager, runtime, config)`` is an Agent made of:
 
-- **Node**: registers its Node at start and heartbeats every ``heartbeat_interval`` s.
-- **Pods**: every change of a pod whose ``spec.nodeName`` is this node enqueues its key; a
-  pool of ``workers`` threads reconciles keys (so pods start in parallel, one key never on
-  two threads). ``reconcile(key)`` is level-triggered: it reads the pod from the cache and
-  the containers from the runtime (found by labels) and makes them agree:
+- **a Controller** (gitkube/agents/manager.py) on ``NodePods``, a view of the shared Pod
+  informer that lets only this node's pods reach its queue; ``workers`` keys are synced at
+  once (so pods start in parallel, one key never on two threads), every key again each
+  ``resync_period`` s. A sync (sync.py) reads the pod and the runtime and makes them agree:
+  ``compute_pod_actions`` decides (actions.py), the executor acts (executor.py);
+- **the node**: registered at start, heartbeats every ``heartbeat_interval`` s (node.py);
+- **the relist** (upstream's PLEG, pleg.py): every ``relist_period`` s the runtime's
+  containers on this node are listed; a change (a container killed outside gitkube) or a
+  sandbox without a pod (deleted while the kubelet was down) enqueues the pod's key;
+- **probes** (probes.py), whose flips enqueue the pod, and **claims** (claims.py), whose
+  deletion removes their data once no pod of this node mounts them.
 
-  * pod gone, or another uid under that name: its sandboxes are stopped (SIGTERM, SIGKILL
-    after the grace period recorded on the sandbox) and removed;
-  * ``deletionTimestamp`` set: the same, then the pod is removed with grace 0;
-  * phase Succeeded/Failed: running containers are stopped, nothing restarts;
-  * otherwise: volumes prepared, the sandbox (a Podman pod) ensured, init containers run in
-    order to completion, then every container started; exited containers restarted per
-    ``restartPolicy`` with back-off ``backoff_base`` doubling to ``backoff_max`` (reason
-    CrashLoopBackOff); liveness/startup failures kill the container; the status is written
-    back when it changed.
-
-- **Relist** (upstream's PLEG): every ``relist_period`` s the runtime's containers on this
-  node are listed; a state change (e.g. a container killed outside gitkube) or a sandbox
-  without a pod (deleted while the kubelet was down) enqueues the pod's key.
-
-The pod-level work (volumes, sandbox, containers, back-off, status) is in pods.py
-(``PodSync``, which Kubelet extends); settings in config.py.
+``wait_initial_sync()`` returns once every pod bound to the node at start was synced once.
+``stop()`` lets the syncs in flight finish (a pod being stopped is never left half stopped,
+its infra container running), at most ``shutdown_timeout`` s, before it returns: its owner
+closes the runtime next.
 
 Restart safety comes from the labels: everything is found again by
 ``io.gitkube.pod-uid``/``-namespace``/``-name``/``node``, so a restarted kubelet adopts
@@ -33,153 +27,205 @@ never touched.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet import node as nodes
+from gitkube.agents.kubelet.actions import Backoff
+from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.config import STORE_ID_RECORD, KubeletConfig, cluster_id
-from gitkube.agents.kubelet.lifecycle import hook
-from gitkube.agents.kubelet.pods import PodSync, _PodState
+from gitkube.agents.kubelet.executor import ExecutorSettings, PodExecutor
+from gitkube.agents.kubelet.images import ImageCache
+from gitkube.agents.kubelet.nodepods import NodePods
+from gitkube.agents.kubelet.pleg import Pleg, RuntimeCache
 from gitkube.agents.kubelet.probes import Prober
-from gitkube.agents.kubelet.volumes import getter_for, remove_claim_dir, remove_pod_dir
-from gitkube.agents.manager import Manager, Result, WorkQueue, key_of, split_key
+from gitkube.agents.kubelet.sync import PodSyncer
+from gitkube.agents.kubelet.termination import TerminationMessages
+from gitkube.agents.kubelet.volumes import getter_for
+from gitkube.agents.manager import Controller, Manager, Result, WorkQueue
 from gitkube.errors import Conflict, NotFound
+from gitkube.model.network import container_service_env
 from gitkube.runtime.base import (
     LABEL_CLUSTER,
-    LABEL_CONTAINER,
-    LABEL_GRACE,
-    LABEL_NAMESPACE,
     LABEL_NODE,
-    LABEL_POD_NAME,
-    LABEL_POD_UID,
-    ContainerInfo,
     ContainerRuntime,
     RuntimeFailure,
-    SandboxInfo,
 )
-from gitkube.runtime.network import prepare_node
+from gitkube.runtime.network import prepare_node, sandbox_fields
 
 log = logging.getLogger("gitkube.kubelet")
 Obj = dict[str, Any]
 __all__ = ["STORE_ID_RECORD", "Kubelet", "KubeletConfig", "cluster_id"]
+_capacity = functools.cache(nodes.host_capacity)  # the machine's cpu and memory: read once
 
 
-def _seen_as(info: ContainerInfo) -> tuple[Any, int | None, str]:
-    """What the relist compares: state, exit code, and the pod's key."""
-    return (info.state, info.exit_code,
-            f"{info.labels.get(LABEL_NAMESPACE)}/{info.labels.get(LABEL_POD_NAME)}")
-
-
-class Kubelet(PodSync):
+class Kubelet:
     """The kubelet agent (see the module docstring)."""
 
     def __init__(self, manager: Manager, runtime: ContainerRuntime,
                  config: KubeletConfig | None = None, *,
                  recorder: EventRecorder | None = None):
-        self.config = config or KubeletConfig()
-        self.node_name = self.config.node_name
+        self.config = config = config or KubeletConfig()
+        if config.root_dir is None:
+            raise ValueError("KubeletConfig.root_dir is needed: where pods' volumes live")
+        self.root = config.root_dir
+        self.node_name = config.node_name
         self.name = f"kubelet/{self.node_name}"
         self.manager = manager
         self.client = manager.client
         self.runtime = runtime
         self.clock: Callable[[], float] = manager.clock
-        if self.config.root_dir is None:
-            raise ValueError("KubeletConfig.root_dir is needed: where pods' volumes live")
-        self.root = self.config.root_dir
-        self.pods = manager.informer("v1", "Pod")
-        self.services = manager.informer("v1", "Service") if self.config.network else None  # 9
-        self.queue = WorkQueue()
+        self.pods = NodePods(manager.informer("v1", "Pod"), self.node_name)
+        self.services = manager.informer("v1", "Service") if config.network else None
+        self.claim_objects = manager.informer("v1", "PersistentVolumeClaim")
         self.recorder = recorder or EventRecorder(self.client, "kubelet", self.node_name,
                                                   asynchronous=True)
         self._own_recorder = recorder is None
-        self.prober = Prober(runtime, self._enqueue)
-        self._get = getter_for(self.client)
         self.cluster = cluster_id(self.client)
-        self._scope = {LABEL_NODE: self.node_name, LABEL_CLUSTER: self.cluster,
-                       **self.config.runtime_labels}
-        self._states: dict[str, _PodState] = {}
-        self._states_lock = threading.Lock()
+        self.scope = {LABEL_NODE: self.node_name, LABEL_CLUSTER: self.cluster,
+                      **config.runtime_labels}
+        self.controller = Controller(self.name, self, self.pods, workers=config.workers,
+                                     resync_period=config.resync_period)
+        self.prober = Prober(runtime, self.controller.enqueue)
+        self.cache = RuntimeCache()
+        self.pleg = Pleg(runtime, self.scope, self.cache, self.pods.get,
+                         self.controller.enqueue)
+        self.claims = Claims(self.client, self.root, self.pods.list,
+                             lambda ns, name: self.claim_objects.get(f"{ns}/{name}") is not None)
+        self.claim_objects.add_handler(on_delete=self.claims.deleted)
+        self.syncer = self._syncer(Backoff(config.backoff_base, config.backoff_max))
         self._stop = threading.Event()
+        self._stopped = False
         self._threads: list[threading.Thread] = []
-        self._snapshot: dict[str, tuple[Any, int | None, str]] = {}
-        self._snapshot_lock = threading.Lock()  # the relist and workers' _seen
-        self._sandboxes: dict[str, SandboxInfo] = {}  # pod uid -> its running sandbox
-        self._container_ips: dict[str, str] = {}  # container id -> IP (sandboxes w/o infra)
-        self._images: dict[str, float] = {}  # image ref -> when last seen present
-        self._image_users: dict[str, str] = {}  # image ref -> its USER (securityContext)
-        self._deleted_claims: set[tuple[str, str]] = set()  # their data waits for no user
-        self._messages: dict[str, str] = {}  # exited container id -> termination message
-        self._bound: set[tuple[str, str]] = set()  # claims reported Bound
-        self._by_key: dict[str, list[SandboxInfo]] | None = None  # the last relist's view
-        self.syncs = 0
         self._initial: set[str] | None = None
         self._initial_done = threading.Event()
-        self.pods.add_handler(self._on_add, self._on_update, self._on_add)
-        self.claims = manager.informer("v1", "PersistentVolumeClaim")
-        self.claims.add_handler(on_delete=self._claim_deleted)
+        self._busy = 0  # syncs in flight
+        self._idle = threading.Condition()
 
-    # -- informer handlers: only this node's pods
+    def _syncer(self, backoff: Backoff) -> PodSyncer:
+        """The pod syncs, with the executor that carries out their actions."""
+        config, runtime, get = self.config, self.runtime, getter_for(self.client)
+        messages = TerminationMessages(self.root, runtime)
+        executor = PodExecutor(
+            runtime, ExecutorSettings(name=self.name, address=config.address, scope=self.scope,
+                                      backoff=backoff, resync_period=config.resync_period,
+                                      seccomp_root=self.root / "seccomp"),
+            recorder=self.recorder, prober=self.prober, images=ImageCache(runtime),
+            messages=messages, cache=self.cache, get=get, network=self._network_fields,
+            service_env=self._service_env, allocatable=self.allocatable, seen=self.pleg.seen,
+            clock=self.clock)
+        return PodSyncer(
+            name=self.name, client=self.client, runtime=runtime, pods=self.pods,
+            scope=self.scope, root=self.root, address=config.address, backoff=backoff,
+            resync_period=config.resync_period, executor=executor, prober=self.prober,
+            recorder=self.recorder, cache=self.cache, claims=self.claims, messages=messages,
+            get=get, allocatable=self.allocatable, clock=self.clock)
 
-    def _enqueue(self, key: str) -> None:
-        self.queue.add(key)
+    # -- what the executor asks of the node
 
-    def _mine(self, obj: Obj) -> bool:
-        return (obj.get("spec") or {}).get("nodeName") == self.node_name
+    def allocatable(self) -> dict[str, str]:
+        """This node's allocatable cpu and memory: what a limit not set means."""
+        cpu, memory = _capacity()
+        return {"cpu": self.config.cpu or cpu, "memory": self.config.memory or memory}
 
-    def _on_add(self, obj: Obj) -> None:
-        if self._mine(obj):
-            self.queue.add(key_of(obj))
+    def _network_fields(self, pod: Obj) -> dict[str, Any]:
+        """The pod network and resolv.conf fields (empty without a network config)."""
+        return sandbox_fields(pod, self.config.network) if self.config.network else {}
 
-    def _on_update(self, old: Obj, new: Obj) -> None:
-        if not (self._mine(new) or self._mine(old)):
-            return
-        if self._mine(old) and self._mine(new) and old.get("spec") == new.get("spec") and \
-                old["metadata"].get("deletionTimestamp") == \
-                new["metadata"].get("deletionTimestamp") and \
-                (new.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-            return  # only status moved (mostly our own write): nothing to do
-        self.queue.add(key_of(new))
+    def _service_env(self, pod: Obj) -> dict[str, str]:
+        """The service environment variables of ``pod``'s namespace (with a network)."""
+        if self.services is None:
+            return {}
+        return container_service_env(pod, self.services.list(pod["metadata"].get("namespace")))
 
     # -- lifecycle
 
     def start(self) -> None:
-        if self._stop.is_set():  # started again after stop(): fresh queue and prober
-            self.queue = WorkQueue()
-            self.prober = Prober(self.runtime, self._enqueue)
-            for pod in self.pods.list():
-                self._on_add(pod)
+        if self._stopped:  # started again after stop(): a fresh queue, every pod again
+            self.controller.queue = WorkQueue()
+            for key in self.pods.list_keys():
+                self.controller.enqueue(key)
         self._stop.clear()
+        self._stopped = False
         self.root.mkdir(parents=True, exist_ok=True)
         self.register_node()
         if self.config.network:  # service range routed locally, pod network present
             prepare_node(self.runtime, self.config.network)
-        self._initial = {key_of(p) for p in self.pods.list() if self._mine(p)}
+        self._initial = set(self.pods.list_keys())
         if not self._initial:
             self._initial_done.set()
         self.prober.start()
-        loops: list[tuple[str, Callable[[], None]]] = [
-            ("heartbeat", self._heartbeat_loop), ("relist", self._relist_loop),
-            ("resync", self._resync_loop)]
-        loops += [(f"worker-{i}", self._work) for i in range(self.config.workers)]
-        for label, target in loops:
+        for label, target in (("heartbeat", self._heartbeat_loop), ("relist", self._relist_loop)):
             t = threading.Thread(target=target, daemon=True, name=f"{self.name} {label}")
             t.start()
             self._threads.append(t)
+        self.controller.start()
+
+    def signal_stop(self) -> None:
+        """Ask the loops and workers to stop, without waiting."""
+        self._stop.set()
+        self.controller.signal_stop()
 
     def stop(self) -> None:
-        self._stop.set()
-        self.queue.shutdown()
+        """Stop, once the syncs in flight are done (module docstring)."""
+        self.signal_stop()
+        self._stopped = True
+        if not self._wait_idle(self.config.shutdown_timeout):
+            log.warning("%s: syncs still running after %ss; stopping anyway", self.name,
+                        self.config.shutdown_timeout)
+        self.controller.stop()
         for t in self._threads:
             t.join(timeout=10)
         self._threads = []
         self.prober.stop()
         if self._own_recorder:
             self.recorder.flush()
+
+    def _wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def wait_initial_sync(self, timeout: float | None = None) -> bool:
+        """Wait until every pod bound to this node at start was synced once (so its status
+        reflects this kubelet's view, not a previous run's)."""
+        return self._initial_done.wait(timeout)
+
+    # -- the Controller's reconciler
+
+    def reconcile(self, key: str) -> Result:
+        """Sync one pod key (sync.py); counted in flight, and toward the initial sync."""
+        with self._idle:
+            self._busy += 1
+        try:
+            return self.syncer.reconcile(key)
+        except (RuntimeFailure, Conflict):
+            raise  # routine: the runtime or a stale cache; retried with back-off
+        except Exception as e:
+            log.warning("%s: sync %s failed: %s", self.name, key, e)
+            raise
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+            self._synced(key)
+
+    def _synced(self, key: str) -> None:
+        initial = self._initial
+        if initial is not None and key in initial:
+            initial.discard(key)
+            if not initial:
+                self._initial_done.set()
 
     # -- node
 
@@ -208,219 +254,15 @@ class Kubelet(PodSync):
             except Exception:
                 log.exception("%s: heartbeat failed", self.name)
 
-    # -- work loops
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            key = self.queue.get(timeout=0.5)
-            if key is None:
-                continue
-            try:
-                result = self.reconcile(key)
-            except Exception as e:
-                log.debug("%s: sync %s failed: %s", self.name, key, e, exc_info=True)
-                if not isinstance(e, RuntimeFailure | Conflict):
-                    log.warning("%s: sync %s failed: %s", self.name, key, e)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-                if result.requeue_after is not None:
-                    self.queue.add_after(key, result.requeue_after)
-            finally:
-                self.syncs += 1
-                self.queue.done(key)
-                self._synced(key)
-
-    def _synced(self, key: str) -> None:
-        initial = self._initial
-        if initial is not None and key in initial:
-            initial.discard(key)
-            if not initial:
-                self._initial_done.set()
-
-    def wait_initial_sync(self, timeout: float | None = None) -> bool:
-        """Wait until every pod bound to this node at start was synced once (so its status
-        reflects this kubelet's view, not a previous run's)."""
-        return self._initial_done.wait(timeout)
-
-    def _resync_loop(self) -> None:
-        while not self._stop.wait(self.config.resync_period):
-            for pod in self.pods.list():
-                if self._mine(pod):
-                    self.queue.add(key_of(pod))
-
     def _relist_loop(self) -> None:
         while True:
             try:
-                self.relist()
+                self.pleg.relist()
             except Exception as e:
                 log.debug("%s: relist failed: %s", self.name, e)
             if self._stop.wait(self.config.relist_period):
                 return
 
     def relist(self) -> None:
-        """Compare the runtime with the last look; enqueue the pods whose containers changed
-        and the keys of sandboxes that have no pod (any more)."""
-        node = self._scope
-        infos = self.runtime.list_containers(node)
-        snapshot: dict[str, tuple[Any, int | None, str]] = {
-            i.id: _seen_as(i) for i in infos}
-        keys: set[str] = set()
-        with self._snapshot_lock:
-            for cid, now_seen in snapshot.items():
-                if self._snapshot.get(cid) != now_seen:
-                    keys.add(now_seen[2])
-            for cid, gone in self._snapshot.items():
-                if cid not in snapshot:  # removed outside gitkube (or by us: harmless)
-                    keys.add(gone[2])
-                    self._container_ips.pop(cid, None)
-            self._snapshot = snapshot
-        cached = set(self._sandboxes)  # before the list: newer ones are not in it yet
-        by_key: dict[str, list[SandboxInfo]] = {}
-        seen: set[str] = set()
-        for sb in self.runtime.list_sandboxes(node):
-            key = f"{sb.labels.get(LABEL_NAMESPACE)}/{sb.labels.get(LABEL_POD_NAME)}"
-            uid = sb.labels.get(LABEL_POD_UID, "")
-            by_key.setdefault(key, []).append(sb)
-            seen.add(uid)
-            pod = self.pods.get(key)
-            if pod is None or not self._mine(pod) or pod["metadata"].get("uid") != uid:
-                keys.add(key)
-            if not sb.running and self._sandboxes.pop(uid, None) is not None:
-                keys.add(key)  # its infra stopped: ensure it again
-        for uid, sb in list(self._sandboxes.items()):
-            if uid in cached and uid not in seen:  # removed outside gitkube
-                self._sandboxes.pop(uid, None)
-                keys.add(f"{sb.labels.get(LABEL_NAMESPACE)}/{sb.labels.get(LABEL_POD_NAME)}")
-        self._by_key = by_key
-        for key in keys:
-            self.queue.add(key)
-
-    def _seen(self, info: ContainerInfo) -> None:
-        """A worker saw ``info`` (a container it just started): the relist compares with
-        that, so it only enqueues the pod when something changed since."""
-        with self._snapshot_lock:
-            self._snapshot[info.id] = _seen_as(info)
-
-    # -- reconcile
-
-    def reconcile(self, key: str) -> Result:
-        namespace, name = split_key(key)
-        pod = self.pods.get(key)
-        if pod is not None and not self._mine(pod):
-            pod = None
-        uid = str(pod["metadata"]["uid"]) if pod is not None else ""
-        deleting = pod is not None and pod["metadata"].get("deletionTimestamp")
-        if pod is None or deleting or self._by_key is None:
-            selector = {**self._scope, LABEL_NAMESPACE: str(namespace), LABEL_POD_NAME: name}
-            sandboxes = self.runtime.list_sandboxes(selector)
-        else:  # the relist's view (once a second) is enough to find stale ones
-            sandboxes = list(self._by_key.get(key, []))
-        for sb in sandboxes:
-            if sb.labels.get(LABEL_POD_UID) != uid:
-                self._kill(sb, None)
-        if pod is None:
-            return Result()
-        meta = pod["metadata"]
-        if meta.get("deletionTimestamp"):
-            grace = meta.get("deletionGracePeriodSeconds")
-            for sb in sandboxes:
-                if sb.labels.get(LABEL_POD_UID) == uid:
-                    self._kill(sb, pod, grace)
-            with contextlib.suppress(NotFound):
-                self.client.delete("v1", "Pod", namespace, name, grace_period_seconds=0,
-                                   uid=uid)
-            return Result()
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            self._stop_running(pod)
-            return Result()
-        return self._sync(key, pod)
-
-    def _kill(self, sb: SandboxInfo, pod: Obj | None, grace: Any = None) -> None:
-        if grace is None and pod is not None:
-            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
-        if grace is None:
-            try:
-                grace = int(sb.labels.get(LABEL_GRACE, "30"))
-            except ValueError:
-                grace = 30
-        uid = sb.labels.get(LABEL_POD_UID, "")
-        log.info("%s: stopping pod %s/%s (grace %ss)", self.name,
-                 sb.labels.get(LABEL_NAMESPACE), sb.labels.get(LABEL_POD_NAME), grace)
-        if pod is not None:
-            for c in (pod.get("spec") or {}).get("containers") or []:
-                self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
-        grace = float(grace)
-        if pod is not None:
-            grace = self._pre_stops(pod, grace)
-        self.prober.forget_pod(uid)
-        self._sandboxes.pop(uid, None)
-        self.runtime.remove_sandbox(sb.id, timeout=grace)
-        remove_pod_dir(self.root, uid)
-        self._forget_claims(besides=uid)
-        with self._states_lock:
-            self._states.pop(uid, None)
-
-    def _pre_stops(self, pod: Obj, grace: float) -> float:
-        """The preStop hooks of ``pod``'s running containers, all at once (as upstream),
-        inside ``grace``; what is left of it for SIGTERM."""
-        specs = {str(c.get("name")): c for c in (pod.get("spec") or {}).get("containers") or []
-                 if hook(c, "preStop") is not None}
-        if not specs:
-            return grace
-        running = [(specs[str(info.labels.get(LABEL_CONTAINER))], info.id)
-                   for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]})
-                   if info.state == "running" and info.labels.get(LABEL_CONTAINER) in specs]
-        if not running:
-            return grace
-        pod_ip = str((pod.get("status") or {}).get("podIP") or "")
-        with ThreadPoolExecutor(max_workers=len(running), thread_name_prefix="prestop") as pool:
-            left = list(pool.map(lambda t: self._pre_stop(pod, t[0], t[1], pod_ip, grace),
-                                 running))
-        return min(left)
-
-    # -- claims: a deleted PersistentVolumeClaim's directory goes with it
-
-    def _claim_in_use(self, namespace: str, claim: str, *, besides: str = "") -> bool:
-        """A pod of this node that is not being deleted (other than ``besides``, a uid)
-        mounts the claim."""
-        for pod in self.pods.list(namespace):
-            meta = pod["metadata"]
-            if not self._mine(pod) or meta.get("deletionTimestamp") or meta.get("uid") == besides:
-                continue
-            for vol in (pod.get("spec") or {}).get("volumes") or []:
-                if (vol.get("persistentVolumeClaim") or {}).get("claimName") == claim:
-                    return True
-        return False
-
-    def _claim_deleted(self, pvc: Obj) -> None:
-        """Its data goes with the claim (like a provisioned volume with reclaim policy
-        Delete), unless a pod of this node still mounts it: then once no pod does
-        (``_forget_claims``, after each pod this kubelet stops)."""
-        ns = str(pvc["metadata"].get("namespace") or "default")
-        name = str(pvc["metadata"]["name"])
-        self._bound.discard((ns, name))
-        with self._states_lock:
-            self._deleted_claims.add((ns, name))
-        self._forget_claims()
-
-    def _forget_claims(self, besides: str = "") -> None:
-        """Remove the data of deleted claims that no pod of this node mounts any more (not
-        counting the pod ``besides``, being stopped now)."""
-        with self._states_lock:
-            pending = list(self._deleted_claims)
-        for ns, name in pending:
-            if self.claims.get(f"{ns}/{name}") is not None:  # made again meanwhile
-                with self._states_lock:
-                    self._deleted_claims.discard((ns, name))
-            elif not self._claim_in_use(ns, name, besides=besides):
-                remove_claim_dir(self.root, ns, name)
-                with self._states_lock:
-                    self._deleted_claims.discard((ns, name))
-
-    def _stop_running(self, pod: Obj) -> None:
-        grace = self._pre_stops(pod, self._grace(pod))
-        for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]}):
-            if info.state == "running":
-                self.runtime.stop_container(info.id, grace)
-        self.prober.forget_pod(str(pod["metadata"]["uid"]))
+        """Look at the runtime once (pleg.py)."""
+        self.pleg.relist()

@@ -14,6 +14,8 @@ from gitkube.errors import APIError, Conflict
 
 @dataclass
 class KubeletConfig:
+    """What a kubelet is told: its node, capacity, timings and where its files live."""
+
     node_name: str = field(default_factory=socket.gethostname)
     cpu: str | None = None  # None: the host's
     memory: str | None = None
@@ -26,6 +28,9 @@ class KubeletConfig:
     workers: int = 8
     relist_period: float = 1.0
     resync_period: float = 10.0
+    # how long stop() waits for the syncs in flight (a pod being stopped, within its grace
+    # period) before it returns and its owner closes the runtime
+    shutdown_timeout: float = 90.0
     root_dir: Path | None = None  # needed: pods' volumes, claims, seccomp profiles
     # Extra labels on everything created (tests use one per run to find leftovers).
     runtime_labels: dict[str, str] = field(default_factory=dict)

@@ -28,6 +28,7 @@ from gitkube.runtime.base import ContainerRuntime
 log = logging.getLogger("gitkube.kubelet.probes")
 Kind = Literal["liveness", "readiness", "startup"]
 KINDS: tuple[Kind, ...] = ("startup", "liveness", "readiness")
+KILLING: tuple[Literal["startup", "liveness"], ...] = ("startup", "liveness")  # in this order
 
 
 def resolve_port(port: Any, container: Mapping[str, Any]) -> int:
@@ -80,6 +81,15 @@ def check(probe: Mapping[str, Any], container: Mapping[str, Any], *,
     except (OSError, ValueError, http.client.HTTPException) as e:
         return False, str(e)
     return True, ""  # grpc and unknown handlers: not supported, treated as passing
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """What the probes say of one running container instance: ``failed`` names the probe
+    (liveness or startup) whose failure means the container must be killed ("" : none)."""
+
+    failed: Literal["", "liveness", "startup"] = ""
+    message: str = ""
 
 
 @dataclass
@@ -136,21 +146,28 @@ class Prober:
         self.on_change = on_change
         self.tick = tick
         self._workers: dict[tuple[str, str, Kind], ProbeWorker] = {}
+        self.threads = threads
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="probe")
+        self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start probing (again after ``stop``: from no workers, as a new kubelet would)."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="prober")
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="probe")
+        self._thread = threading.Thread(target=self._run, args=(self._pool,), daemon=True,
+                                        name="prober")
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._workers.clear()
 
     def ensure(self, pod_key: str, uid: str, container: Mapping[str, Any], container_id: str,
                pod_ip: str, started: float, *, assume_passing: bool = False) -> None:
@@ -189,6 +206,23 @@ class Prober:
         with self._lock:
             return self._workers.get((uid, name, kind))
 
+    def verdict(self, uid: str, container: Mapping[str, Any],
+                container_id: str) -> ProbeVerdict:
+        """The verdict on instance ``container_id`` of ``container``: a failed startup probe
+        first, then a failed liveness probe. Only that instance's workers count (another
+        instance's are replaced when it is probed)."""
+        name = str(container.get("name"))
+        with self._lock:
+            for kind in KILLING:
+                worker = self._workers.get((uid, name, kind))
+                if worker is None or worker.container_id != container_id or \
+                        not container.get(f"{kind}Probe"):
+                    continue
+                failed = worker.result is False if kind == "startup" else not worker.passing
+                if failed:
+                    return ProbeVerdict(kind, worker.message)
+        return ProbeVerdict()
+
     def passing(self, uid: str, name: str, kind: Kind) -> bool:
         """The probe's result; True when the container has no such probe."""
         worker = self.state(uid, name, kind)
@@ -209,11 +243,11 @@ class Prober:
                 due.append(w)
             return due
 
-    def _run(self) -> None:
+    def _run(self, pool: ThreadPoolExecutor) -> None:
         while not self._stop.wait(self.tick):
             for w in self._due(time.time()):
                 try:
-                    self._pool.submit(self._check, w)
+                    pool.submit(self._check, w)
                 except RuntimeError:  # pool shut down
                     return
 

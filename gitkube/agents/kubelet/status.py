@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gitkube.agents.kubelet.actions import attempt_of, succeeded
 from gitkube.runtime.base import ContainerInfo
 
 Obj = dict[str, Any]
@@ -49,6 +50,49 @@ class ContainerView:
     runtime: str = "podman"
     # terminationMessagePath's content (or the log's tail) per terminated container id
     messages: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeResults:
+    """What a container's startup and readiness probes say now (True: passing, or none)."""
+
+    startup: bool = True
+    readiness: bool = True
+
+
+def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *, init: bool,
+                    waiting: Mapping[str, tuple[str, str]],
+                    probes: Mapping[str, ProbeResults], messages: Mapping[str, str],
+                    runtime: str) -> list[ContainerView]:
+    """One view per init container (``init``) or container of ``pod``, from every instance
+    the runtime holds (``history``, oldest first), the reasons containers wait for, the
+    probes' results and the termination messages (by container id)."""
+    spec = pod.get("spec") or {}
+    inits = spec.get("initContainers") or []
+    views = []
+    for c in inits if init else spec.get("containers") or []:
+        name = str(c["name"])
+        hist = history.get(name, ())
+        latest = hist[-1] if hist else None
+        reason, message = waiting.get(name, ("", ""))
+        running = latest is not None and latest.state == "running"
+        if running:
+            reason, message = "", ""
+        elif latest is None and not init and not reason and not all(
+                succeeded(history.get(str(i["name"]), ())) for i in inits):
+            reason = "PodInitializing"  # upstream's wording while init containers run
+        result = probes.get(name, ProbeResults())
+        started = running and result.startup
+        previous = hist[-2] if len(hist) > 1 else None
+        views.append(ContainerView(
+            name=name, image=str(c.get("image")), info=latest, previous=previous,
+            restart_count=attempt_of(latest) if latest else 0,
+            waiting_reason=reason, waiting_message=message,
+            ready=running and not init and started and not reason and result.readiness,
+            started=started, runtime=runtime,
+            messages={i.id: messages.get(i.id, "") for i in (latest, previous)
+                      if i is not None and i.state == "exited"}))
+    return views
 
 
 def _terminated(info: ContainerInfo, runtime: str, messages: Mapping[str, str]) -> Obj:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from gitkube.agents.kubelet import pods
-from gitkube.agents.kubelet.pods import PodSync
+from gitkube.agents.kubelet import executor
+from gitkube.agents.kubelet.executor import start_keeping_address
 from gitkube.runtime.base import ADDRESS_TAKEN, ContainerInfo, ContainerSpec, RuntimeFailure
 
 OLD = ContainerInfo(id="a" * 64, name="old", sandbox_id="sb", labels={}, state="exited")
@@ -29,12 +27,11 @@ class Flaky:
 
 def start(runtime: Flaky, ip: str = "10.0.0.5") -> None:
     spec = ContainerSpec(name="new", image="img", labels={}, ip=ip)
-    PodSync._start_keeping_address(SimpleNamespace(runtime=runtime), "cid",  # type: ignore[arg-type]
-                                   spec, [OLD])
+    start_keeping_address(runtime, "cid", spec, [OLD])  # type: ignore[arg-type]
 
 
 class Clock:
-    """The pods module's time: sleeping advances it, nothing waits."""
+    """The executor module's time: sleeping advances it, nothing waits."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -49,7 +46,7 @@ class Clock:
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr("gitkube.agents.kubelet.pods.time", fake)
+    monkeypatch.setattr("gitkube.agents.kubelet.executor.time", fake)
     return fake
 
 
@@ -71,5 +68,5 @@ def test_it_gives_up_after_the_wait(clock: Clock) -> None:
     runtime = Flaky(1000, OLD.id)
     with pytest.raises(RuntimeFailure):
         start(runtime)
-    assert clock.now == pytest.approx(pods.ADDRESS_WAIT, abs=0.11)
+    assert clock.now == pytest.approx(executor.ADDRESS_WAIT, abs=0.11)
     assert 25 <= runtime.calls <= 32  # every 0.1 s of the wait

@@ -1,0 +1,271 @@
+"""Syncing one pod key: the kubelet's reconcile (upstream's ``syncPod`` and
+``syncTerminatingPod``).
+
+``PodSyncer.reconcile(key)`` is level-triggered: it reads the pod from the node's cache and
+the runtime's sandboxes and containers (found by labels), and makes them agree:
+
+- sandboxes of another pod under that name (another uid), or of a pod that is gone, are
+  stopped (SIGTERM, SIGKILL after the grace period recorded on the sandbox) and removed;
+- ``deletionTimestamp`` set: the pod's preStop hooks run, its sandbox is stopped within
+  ``deletionGracePeriodSeconds`` and removed, then the pod object is deleted with grace 0;
+- phase Succeeded or Failed: running containers are stopped, nothing starts again;
+- otherwise: volumes prepared, claims reported Bound, the sandbox ensured, the containers
+  observed, ``compute_pod_actions`` decides (actions.py), the executor acts (executor.py),
+  and the status (status.py) is written when it changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gitkube.agents.events import EventRecorder
+from gitkube.agents.kubelet.actions import (
+    Backoff,
+    Observed,
+    PodState,
+    attempt_of,
+    compute_pod_actions,
+)
+from gitkube.agents.kubelet.claims import Claims
+from gitkube.agents.kubelet.containerspec import grace_period
+from gitkube.agents.kubelet.executor import PodExecutor, Volumes
+from gitkube.agents.kubelet.nodepods import NodePods
+from gitkube.agents.kubelet.pleg import RuntimeCache
+from gitkube.agents.kubelet.probes import Prober, ProbeVerdict
+from gitkube.agents.kubelet.security import own_volumes
+from gitkube.agents.kubelet.status import ProbeResults, compute_status, container_views
+from gitkube.agents.kubelet.termination import TerminationMessages
+from gitkube.agents.kubelet.volumes import (
+    ContainerConfigError,
+    Getter,
+    prepare_volumes,
+    remove_pod_dir,
+)
+from gitkube.agents.manager import Result, split_key
+from gitkube.api.client import Client
+from gitkube.errors import NotFound
+from gitkube.runtime.base import (
+    LABEL_CONTAINER,
+    LABEL_GRACE,
+    LABEL_NAMESPACE,
+    LABEL_POD_NAME,
+    LABEL_POD_UID,
+    ContainerInfo,
+    ContainerRuntime,
+    SandboxInfo,
+)
+
+log = logging.getLogger("gitkube.kubelet")
+Obj = dict[str, Any]
+History = dict[str, list[ContainerInfo]]
+MIN_REQUEUE = 0.05
+FINISHED = ("Succeeded", "Failed")
+
+
+class PodStates:
+    """The kubelet's bookkeeping per pod uid (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, PodState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uid: str) -> PodState:
+        with self._lock:
+            return self._states.setdefault(uid, PodState())
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._states.pop(uid, None)
+
+
+class PodSyncer:
+    """The reconcile of one pod key (module docstring)."""
+
+    def __init__(self, *, name: str, client: Client, runtime: ContainerRuntime,
+                 pods: NodePods, scope: dict[str, str], root: Path, address: str,
+                 backoff: Backoff, resync_period: float, executor: PodExecutor,
+                 prober: Prober, recorder: EventRecorder, cache: RuntimeCache,
+                 claims: Claims, messages: TerminationMessages, get: Getter,
+                 allocatable: Callable[[], dict[str, str]], clock: Callable[[], float]):
+        self.name = name
+        self.client = client
+        self.runtime = runtime
+        self.pods = pods
+        self.scope = scope
+        self.root = root
+        self.address = address
+        self.backoff = backoff
+        self.resync_period = resync_period
+        self.executor = executor
+        self.prober = prober
+        self.recorder = recorder
+        self.cache = cache
+        self.claims = claims
+        self.messages = messages
+        self.get = get
+        self.allocatable = allocatable
+        self.clock = clock
+        self.states = PodStates()
+
+    def reconcile(self, key: str) -> Result:
+        namespace, name = split_key(key)
+        pod = self.pods.get(key)
+        uid = str(pod["metadata"]["uid"]) if pod is not None else ""
+        deleting = pod is not None and pod["metadata"].get("deletionTimestamp")
+        by_key = self.cache.by_key
+        if pod is None or deleting or by_key is None:
+            sandboxes = self.runtime.list_sandboxes(
+                {**self.scope, LABEL_NAMESPACE: str(namespace), LABEL_POD_NAME: name})
+        else:  # the relist's view (once a second) is enough to find stale ones
+            sandboxes = list(by_key.get(key, []))
+        for sb in sandboxes:
+            if sb.labels.get(LABEL_POD_UID) != uid:
+                self.kill(sb, None)
+        if pod is None:
+            return Result()
+        if deleting:
+            grace = pod["metadata"].get("deletionGracePeriodSeconds")
+            for sb in sandboxes:
+                if sb.labels.get(LABEL_POD_UID) == uid:
+                    self.kill(sb, pod, grace)
+            with contextlib.suppress(NotFound):
+                self.client.delete("v1", "Pod", namespace, name, grace_period_seconds=0,
+                                   uid=uid)
+            return Result()
+        if (pod.get("status") or {}).get("phase") in FINISHED:
+            self.stop_running(pod)
+            return Result()
+        return self.sync(pod)
+
+    # -- stopping
+
+    def kill(self, sb: SandboxInfo, pod: Obj | None, grace: Any = None) -> None:
+        """Stop and remove a pod's sandbox: preStop hooks, then SIGTERM, SIGKILL after the
+        grace period (the deletion's, the pod's, or the one recorded on the sandbox)."""
+        if grace is None and pod is not None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        if grace is None:
+            try:
+                grace = int(sb.labels.get(LABEL_GRACE, "30"))
+            except ValueError:
+                grace = 30
+        uid = sb.labels.get(LABEL_POD_UID, "")
+        log.info("%s: stopping pod %s/%s (grace %ss)", self.name,
+                 sb.labels.get(LABEL_NAMESPACE), sb.labels.get(LABEL_POD_NAME), grace)
+        seconds = float(grace)
+        if pod is not None:
+            for c in (pod.get("spec") or {}).get("containers") or []:
+                self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
+            seconds = self.executor.pre_stops(pod, seconds)
+        self.prober.forget_pod(uid)
+        self.cache.sandboxes.pop(uid, None)
+        self.runtime.remove_sandbox(sb.id, timeout=seconds)
+        remove_pod_dir(self.root, uid)
+        self.claims.release(besides=uid)
+        self.states.forget(uid)
+
+    def stop_running(self, pod: Obj) -> None:
+        """A finished pod: stop what still runs (its preStop hooks first)."""
+        grace = self.executor.pre_stops(pod, grace_period(pod))
+        for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]}):
+            if info.state == "running":
+                self.runtime.stop_container(info.id, grace)
+        self.prober.forget_pod(str(pod["metadata"]["uid"]))
+
+    # -- running
+
+    def sync(self, pod: Obj) -> Result:
+        """Move a running pod toward its spec (module docstring)."""
+        uid = str(pod["metadata"]["uid"])
+        st = self.states.get(uid)
+        volumes = self._volumes(pod, st)
+        if volumes.paths is not None:
+            self.claims.bind(pod)
+        sandbox = self.executor.ensure_sandbox(pod)
+        # a sandbox created just now holds no container: nothing to list
+        history = {} if sandbox.fresh else self.history(uid)
+        actions = compute_pod_actions(pod, Observed(history, self._verdicts(pod, history)),
+                                      st, self.clock(), backoff=self.backoff)
+        outcome = self.executor.execute(pod, sandbox, actions, st, volumes)
+        if outcome.stale:
+            history = self.history(uid)
+        else:  # only first starts happened (or nothing): their inspection is the news
+            for name, info in outcome.started.items():
+                history.setdefault(name, []).append(info)
+        self.write_status(pod, sandbox, history, st)
+        return Result(requeue_after=max(MIN_REQUEUE, min([self.resync_period,
+                                                          *outcome.delays])))
+
+    def _volumes(self, pod: Obj, st: PodState) -> Volumes:
+        try:
+            paths = prepare_volumes(pod, self.root, self.get, self.allocatable())
+            own_volumes(pod, paths or {}, st.owned_volumes)
+            return Volumes(paths)
+        except ContainerConfigError as e:
+            return Volumes(None, e.message)
+
+    def history(self, uid: str) -> History:
+        """Every instance of each of the pod's containers, by name, oldest attempt first."""
+        by_name: History = {}
+        for info in self.runtime.list_containers({LABEL_POD_UID: uid}):
+            by_name.setdefault(info.labels.get(LABEL_CONTAINER, ""), []).append(info)
+        for hist in by_name.values():
+            hist.sort(key=attempt_of)
+        return by_name
+
+    def _verdicts(self, pod: Obj, history: History) -> dict[str, ProbeVerdict]:
+        """The probes' verdicts on the running instances."""
+        uid = str(pod["metadata"]["uid"])
+        prober = self.prober
+        spec = pod.get("spec") or {}
+        verdicts = {}
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            hist = history.get(str(c["name"]))
+            if hist and hist[-1].state == "running":
+                verdicts[str(c["name"])] = prober.verdict(uid, c, hist[-1].id)
+        return verdicts
+
+    def write_status(self, pod: Obj, sandbox: SandboxInfo, history: History,
+                     st: PodState) -> None:
+        """Write the pod's status (status.py) when it changed."""
+        uid = str(pod["metadata"]["uid"])
+        spec = pod.get("spec") or {}
+        prober = self.prober
+        probes: dict[str, ProbeResults] = {}
+        messages: dict[str, str] = {}
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            name = str(c["name"])
+            probes[name] = ProbeResults(startup=prober.passing(uid, name, "startup"),
+                                        readiness=prober.passing(uid, name, "readiness"))
+            for info in history.get(name, [])[-2:]:
+                if info.state == "exited":
+                    messages[info.id] = self.messages.message(uid, c, info)
+        running = [h[-1] for h in history.values() if h and h[-1].state == "running"]
+        views = {init: container_views(pod, history, init=init, waiting=st.waiting,
+                                       probes=probes, messages=messages,
+                                       runtime=self.runtime.name) for init in (True, False)}
+        status = compute_status(
+            pod, views[True], views[False],
+            pod_ip=self.executor.pod_ip(sandbox, running[0] if running else None) or (
+                "" if sandbox.infra else str((pod.get("status") or {}).get("podIP") or "")),
+            host_ip=self.address, now=self.clock())
+        old = pod.get("status") or {}
+        if status == old:
+            return
+        if old.get("phase") != status["phase"] and status["phase"] in FINISHED:
+            log.info("%s: pod %s/%s %s", self.name, pod["metadata"].get("namespace"),
+                     pod["metadata"]["name"], status["phase"])
+        fresh = copy.deepcopy(pod)
+        fresh["status"] = status
+        fresh["metadata"].pop("resourceVersion", None)
+        with contextlib.suppress(NotFound):
+            self.client.update_status(fresh)
+
+
+__all__ = ["PodStates", "PodSyncer"]
