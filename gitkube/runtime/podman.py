@@ -264,17 +264,18 @@ class PodmanRuntime:
         found = self._call("get", f"/pods/{sandbox_id}/json", missing_ok=True)
         if found is None:
             return
-        self._ips.pop(str(found.json().get("InfraContainerID") or ""), None)
+        data = found.json()
+        infra = str(data.get("InfraContainerID") or "")
+        self._ips.pop(infra, None)
+        ids = [str(c.get("Id")) for c in data.get("Containers") or [] if str(c.get("Id")) != infra]
         # every container at once, as upstream kills a pod's containers in parallel: the
-        # grace period is the pod's, not each container's in turn
-        try:
-            self._call("post", f"/pods/{sandbox_id}/stop",
-                       params={"t": max(0, int(timeout + 0.999))}, ok=(200, 204, 304),
-                       missing_ok=True, timeout=timeout + self.timeout)
-        except RuntimeUnavailable:
-            raise
-        except RuntimeFailure as e:  # the forced removal below kills what still runs
-            log.warning("podman: stopping pod %s: %s", sandbox_id, e)
+        # grace period is the pod's, not each container's in turn (Podman's own pod stop
+        # cannot kill at once: it reads a timeout of 0 as the containers' default, 10 s)
+        if len(ids) > 1:
+            with ThreadPoolExecutor(max_workers=len(ids), thread_name_prefix="podman-stop") as pool:
+                list(pool.map(lambda cid: self.stop_container(cid, timeout), ids))
+        elif ids:
+            self.stop_container(ids[0], timeout)
         self._call("delete", f"/pods/{sandbox_id}", params={"force": True}, missing_ok=True,
                    ok=(200, 204))
 

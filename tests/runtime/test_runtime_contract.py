@@ -69,6 +69,25 @@ def test_sandbox_lifecycle(runtime: ContainerRuntime) -> None:
     runtime.remove_sandbox(sb.id, timeout=0)  # missing: no error
 
 
+@pytest.mark.parametrize("timeout", [0, 3])
+def test_removing_a_sandbox_stops_its_containers_within_one_grace_period(
+        runtime: ContainerRuntime, timeout: int) -> None:
+    """Two containers that ignore SIGTERM (sleep as PID 1) go within the pod's grace period,
+    not one after the other (2 x the grace period), and at once with 0 (Podman's own pod
+    stop reads 0 as its 10 s default)."""
+    name = _name()
+    sb = runtime.ensure_sandbox(SandboxSpec(name=name, labels={**RUN_LABEL}))
+    for n in ("a", "b"):
+        runtime.start_container(runtime.create_container(sb.id, _sleeper(f"{name}-{n}")))
+    _eventually(lambda: {i.state for i in runtime.list_containers(RUN_LABEL)
+                         if i.sandbox_id == sb.id} == {"running"})
+    start = time.monotonic()
+    runtime.remove_sandbox(sb.id, timeout=timeout)
+    took = time.monotonic() - start
+    assert sb.id not in {s.id for s in runtime.list_sandboxes(RUN_LABEL)}
+    assert took < (2 * timeout or 10), f"removing took {took:.1f}s"
+
+
 def test_container_lifecycle(runtime: ContainerRuntime) -> None:
     name = _name()
     sb = runtime.ensure_sandbox(SandboxSpec(name=name, labels={**RUN_LABEL}))
