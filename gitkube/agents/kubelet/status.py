@@ -1,7 +1,9 @@
 """Pod status as Kubernetes defines it, computed from what the kubelet observed. Pure.
 
-``compute_status`` turns a pod, one ``ContainerView`` per spec container (and init container)
-and the pod IP into the pod's ``status``: ``phase`` (Pending, Running, Succeeded, Failed),
+``container_views`` makes one ``ContainerView`` per spec container (and init container) from
+what the runtime holds, the reasons containers wait for, the probes' results and the
+termination messages; ``compute_status`` turns a pod, its views and the pod IP into the pod's
+``status``: ``phase`` (Pending, Running, Succeeded, Failed),
 conditions PodScheduled, Initialized, ContainersReady, Ready (with lastTransitionTime kept
 while a condition holds), ``podIP``/``podIPs``, ``hostIP``, ``startTime``, and
 ``containerStatuses``/``initContainerStatuses`` with every field the official clients
