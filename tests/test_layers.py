@@ -72,17 +72,17 @@ def test_every_module_was_read() -> None:
     ("layers", "allowed"),
     [
         ({"model"}, {"errors"}),
-        ({"errors", "diagnostics", "config", "procenv", "statedir"}, set()),
+        ({"errors", "diagnostics", "procenv", "statedir"}, set()),
         ({"settings"}, {"model", "errors"}),
-        ({"store"}, {"config", "errors", "settings", "statedir"}),
+        ({"store"}, {"errors", "settings", "statedir"}),
         ({"schema", "source", "validate"},
-         {"model", "errors", "diagnostics", "config", "settings"}),
-        ({"runtime"}, {"model", "errors", "config", "settings", "procenv"}),
-        ({"api"}, {"schema", "store", "model", "errors", "diagnostics", "config", "settings"}),
+         {"model", "errors", "diagnostics", "settings"}),
+        ({"runtime"}, {"model", "errors", "settings", "procenv"}),
+        ({"api"}, {"schema", "store", "model", "errors", "diagnostics", "settings"}),
         (
             {"plan"},
             {"api", "validate", "source", "schema", "store", "model", "errors", "diagnostics",
-             "config", "settings"},
+             "settings"},
         ),
     ],
     ids=["model", "base", "settings", "store", "schema+source", "runtime", "api", "plan"],
@@ -140,3 +140,37 @@ def test_only_the_adapter_talks_to_its_library(library: str, owner: str) -> None
     ]
     assert users, f"nothing imports {library}: the rule would be vacuous"
     assert [m for m in users if not m.startswith(owner)] == []
+
+
+# Where the process environment may be touched: the entry points read settings from it
+# (gitkube/cli/, through gitkube/settings.py's Settings.from_env), and procenv hands it on to
+# the programs gitkube runs. Everything else gets its settings passed down.
+ENVIRONMENT_ALLOWED = ("gitkube.cli", "gitkube.procenv")
+
+
+def _environment_uses(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv",
+                                                               "putenv", "unsetenv"):
+            found.append(f"{path.name}:{line}: os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                a.name in ("environ", "getenv", "environb") for a in node.names):
+            found.append(f"{path.name}:{line}: from os import ...")
+    return found
+
+
+def test_nothing_below_the_entry_points_reads_the_environment() -> None:
+    bad = [use for module, path, _ in ALL if not module.startswith(ENVIRONMENT_ALLOWED)
+           for use in _environment_uses(path)]
+    assert bad == []
+
+
+def test_the_environment_check_sees_a_read(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom os import getenv\nx = os.environ.get('A')\n"
+                      "y = os.getenv('B')\nz = dict(os.environ)\n", encoding="utf-8")
+    assert sorted(_environment_uses(sample)) == ["sample.py:2: from os import ...",
+                                         "sample.py:3: os.environ", "sample.py:4: os.getenv",
+                                         "sample.py:5: os.environ"]

@@ -90,3 +90,12 @@ def test_store_flag_wins(tmp_path: Path) -> None:
     s = Settings.from_env({"GITKUBE_STATE_DIR": str(tmp_path), "GITKUBE_STORE": "memory://a"})
     assert s.with_store("memory://b").store_url == "memory://b"
     assert s.with_store(None).store_url == "memory://a"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 120), ("5", 5), ("0", 1), ("x", 120)])
+def test_podman_linger(value: str | None, expected: int) -> None:
+    """0 would mean "never exit" to Podman: the floor is 1 s; junk is the default."""
+    env = {"GITKUBE_STATE_DIR": "/tmp/x"}
+    if value is not None:
+        env["GITKUBE_PODMAN_LINGER"] = value
+    assert Settings.from_env(env).podman_linger == expected

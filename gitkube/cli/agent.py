@@ -57,19 +57,20 @@ def simulate(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """Register N simulated nodes, heartbeat for them and run their pods (no containers)."""
+    from gitkube.agents.compose import AgentSet
     from gitkube.agents.kubelet.simulate import SimulatedCluster
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    cluster = SimulatedCluster(_client(store), nodes=nodes, cpu=cpu, memory=memory, pods=pods,
-                               start_delay=start_delay, heartbeat_interval=heartbeat,
-                               mode=mode, prefix=prefix)
-    cluster.start()
-    typer.echo(f"{nodes} simulated nodes ({prefix}0..{prefix}{nodes - 1}) running; "
-               "Ctrl-C stops them", err=True)
-    try:
+    client = _client(store)
+    agents = AgentSet(client, settings(store), None, names=())  # the nodes' own Manager
+    # the simulated nodes add their loop (or their kubelets) to that Manager
+    SimulatedCluster(client, nodes=nodes, cpu=cpu, memory=memory, pods=pods,
+                     start_delay=start_delay, heartbeat_interval=heartbeat, mode=mode,
+                     prefix=prefix, manager=agents.manager)
+    with agents:
+        typer.echo(f"{nodes} simulated nodes ({prefix}0..{prefix}{nodes - 1}) running; "
+                   "Ctrl-C stops them", err=True)
         _run_until_interrupted(duration)
-    finally:
-        cluster.stop()
 
 
 def _remote_client(server: str, token: str | None, token_file: Path | None,

@@ -43,6 +43,7 @@ from gitkube.daemon.state import DaemonInfo, PidLock, store_identity, write_info
 from gitkube.daemon.tls import TLSFiles, ensure_certificates, server_context
 from gitkube.daemon.tokens import TokenAuth, create_tokens_file, loose_permissions
 from gitkube.errors import GitkubeError
+from gitkube.model.times import rfc3339_of
 from gitkube.settings import Settings
 from gitkube.statedir import MIN_FREE, free_bytes, secure_dir
 
@@ -130,7 +131,7 @@ class Daemon:
             ca_fingerprint=self.tls.fingerprint if self.tls else None,
             tokens_file=str(self.token_auth.path) if self.token_auth else None,
             node_name=node_name, kubelet=opts.kubelet,
-            started=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), version=__version__)
+            started=rfc3339_of(datetime.now(UTC)), version=__version__)
         write_info(self.paths, self.info)
         self._start_trimmer()
         log.info("ready: store %s; socket %s%s; %s", url, self.paths.socket,

@@ -32,6 +32,14 @@ def is_condition_true(obj: Mapping[str, Any], type_: str) -> bool:
     return condition_status(obj, type_) == "True"
 
 
+def transition_time(old: Mapping[str, Any] | None, status: str, now: str) -> str:
+    """A condition's lastTransitionTime: the old one's while the status stays, else ``now``
+    (upstream moves it only when the status changes)."""
+    if old is not None and old.get("status") == status and old.get("lastTransitionTime"):
+        return str(old["lastTransitionTime"])
+    return now
+
+
 def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, message: str,
                   now: str, *, update_time: bool = False) -> list[Obj]:
     """A new list with condition ``type_`` set (appended when absent, in place of the old one
@@ -43,8 +51,7 @@ def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, m
         same = old is not None and old.get("status") == status and \
             old.get("reason") == reason and old.get("message") == message
         new["lastUpdateTime"] = old.get("lastUpdateTime", now) if same and old else now
-    new["lastTransitionTime"] = (old.get("lastTransitionTime", now)
-                                 if old is not None and old.get("status") == status else now)
+    new["lastTransitionTime"] = transition_time(old, status, now)
     new["reason"] = reason
     new["message"] = message
     out = [new if c.get("type") == type_ else c for c in conditions]
@@ -54,4 +61,4 @@ def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, m
 
 
 __all__ = ["Condition", "condition_status", "find_condition", "is_condition_true",
-           "set_condition"]
+           "set_condition", "transition_time"]

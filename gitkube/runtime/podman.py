@@ -55,16 +55,6 @@ LINGER_ENV = "GITKUBE_PODMAN_LINGER"
 DEFAULT_LINGER = 120
 
 
-def cli_linger(value: str | None) -> int:
-    """Idle seconds a Podman service started by a CLI command outlives it, so the next
-    command finds it warm, from ``value`` (``$GITKUBE_PODMAN_LINGER``): default 120, at
-    least 1 (0 would stop it before the next command could use it)."""
-    try:
-        return max(1, int(value if value is not None else DEFAULT_LINGER))
-    except ValueError:
-        return DEFAULT_LINGER
-
-
 # --- the runtime ---------------------------------------------------------------------------
 
 
@@ -415,7 +405,6 @@ __all__ = [
     "PODMAN_DEFAULT_RLIMIT",
     "URL_ENV",
     "PodmanRuntime",
-    "cli_linger",
     "host_settings",
     "podman_env",
     "stop_recorded_service",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
+from gitkube.model.times import parse_time
 from gitkube.runtime.base import (
     ContainerInfo,
     ContainerSpec,
@@ -40,20 +40,12 @@ def demux(data: bytes) -> bytes:
 
 
 def epoch(value: Any) -> float | None:
-    """Podman's list API gives epoch seconds (negative: never); inspect gives RFC 3339."""
+    """Podman's list API gives epoch seconds (negative: never); inspect gives RFC 3339 with
+    nanoseconds (year 1: never)."""
     if isinstance(value, int | float):
         return float(value) if value > 0 else None
     if isinstance(value, str) and value and not value.startswith("0001"):
-        text = value.replace("Z", "+00:00")
-        if "." in text:  # nanoseconds: Python takes at most microseconds
-            head, _, rest = text.partition(".")
-            digits = "".join(ch for ch in rest if ch.isdigit())
-            zone = rest[len(digits):]
-            text = f"{head}.{digits[:6]}{zone}"
-        try:
-            return datetime.fromisoformat(text).timestamp()
-        except ValueError:
-            return None
+        return parse_time(value)
     return None
 
 

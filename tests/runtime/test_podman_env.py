@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,3 @@ def test_no_path_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATH", raising=False)
     path = podman_env(Path("c.conf"))["PATH"].split(":")
     assert path[0] == "/usr/local/sbin" and "/usr/sbin" in path and "" not in path
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, 120), ("5", 5), ("0", 1), ("x", 120)])
-def test_cli_linger(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: int) -> None:
-    """0 would mean "never exit" to Podman: the floor is 1 s."""
-    from gitkube.runtime.podman import LINGER_ENV, cli_linger
-
-    if value is None:
-        monkeypatch.delenv(LINGER_ENV, raising=False)
-    else:
-        monkeypatch.setenv(LINGER_ENV, value)
-    assert cli_linger(os.environ.get(LINGER_ENV)) == expected

@@ -13,7 +13,7 @@ import pytest
 from sourcetest import load
 
 import gitkube.source.loader as load_module
-from gitkube import config
+from gitkube.settings import Settings
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
@@ -50,7 +50,7 @@ def test_second_run_parses_nothing(tmp_path: Path) -> None:
     age(tmp_path / "m")
     first = load(tmp_path / "m", check=counting_check, check_version="t1")
     assert first.parsed_files == 5 and len(calls) == 5
-    assert list(config.cache_dir().glob("source-*.marshal"))
+    assert list(Settings.from_env(os.environ).cache_dir.glob("source-*.marshal"))
     calls.clear()
     second = load(tmp_path / "m", check=counting_check, check_version="t1")
     assert second.parsed_files == 0 and calls == []
@@ -124,7 +124,7 @@ def test_corrupt_cache_files_are_ignored_and_rebuilt(tmp_path: Path, garbage: by
     make_tree(tmp_path / "m", 2)
     age(tmp_path / "m")
     load(tmp_path / "m")
-    for cache_file in config.cache_dir().glob("source-*.marshal"):
+    for cache_file in Settings.from_env(os.environ).cache_dir.glob("source-*.marshal"):
         cache_file.write_bytes(garbage)
     result = load(tmp_path / "m")
     assert result.parsed_files == 2 and result.diagnostics == []
@@ -136,7 +136,7 @@ def test_a_truncated_cache_file(tmp_path: Path, kind: str) -> None:
     make_tree(tmp_path / "m", 2)
     age(tmp_path / "m")
     load(tmp_path / "m")
-    (cache_file,) = config.cache_dir().glob(f"source-*.{kind}.marshal")
+    (cache_file,) = Settings.from_env(os.environ).cache_dir.glob(f"source-*.{kind}.marshal")
     cache_file.write_bytes(cache_file.read_bytes()[:-20])
     result = load(tmp_path / "m")
     assert len(result.documents) == 2 and result.diagnostics == []

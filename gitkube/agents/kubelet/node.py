@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitkube import __version__
-from gitkube.agents.kubelet.status import rfc3339
 from gitkube.api.client import Client
 from gitkube.errors import AlreadyExists
+from gitkube.model.times import rfc3339
 
 Obj = dict[str, Any]
 

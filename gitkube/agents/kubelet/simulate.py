@@ -39,10 +39,10 @@ from typing import Any
 
 from gitkube.agents.kubelet import node as nodes
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
-from gitkube.agents.kubelet.status import rfc3339
 from gitkube.agents.manager import Manager, key_of
 from gitkube.api.client import Client, CreateOp
 from gitkube.errors import AlreadyExists, APIError, Conflict, NotFound
+from gitkube.model.times import rfc3339
 from gitkube.runtime.base import LABEL_POD_UID
 from gitkube.runtime.simulated import SimulatedRuntime
 
@@ -142,11 +142,10 @@ class SimulatedCluster:
 
     # -- lifecycle
 
-    def start(self) -> SimulatedCluster:
+    def start(self) -> None:
         """Start the manager this cluster made (an external manager starts it itself)."""
         if self._own_manager and not self.manager.running:
             self.manager.start()
-        return self
 
     def stop(self) -> None:
         if self._own_manager:
@@ -157,7 +156,8 @@ class SimulatedCluster:
             shutil.rmtree(self._own_root, ignore_errors=True)
 
     def __enter__(self) -> SimulatedCluster:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -23,17 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from gitkube.agents.kubelet.actions import attempt_of, succeeded
+from gitkube.model.conditions import transition_time
+from gitkube.model.times import rfc3339
 from gitkube.runtime.base import ContainerInfo
 
 Obj = dict[str, Any]
-
-
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -197,10 +194,8 @@ def phase(restart_policy: str, init_views: Sequence[ContainerView],
 def _condition(old: Mapping[str, Obj], type_: str, status: bool, now: float,
                reason: str = "") -> Obj:
     value = "True" if status else "False"
-    prev = old.get(type_)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == value else None
     cond: Obj = {"type": type_, "status": value,
-                 "lastTransitionTime": since or rfc3339(now)}
+                 "lastTransitionTime": transition_time(old.get(type_), value, rfc3339(now))}
     if reason and not status:
         cond["reason"] = reason
     return cond
