@@ -473,3 +473,19 @@ def test_refusals_over_tls_are_answered_too(store: Store, tmp_path: Path) -> Non
         assert reply.header("Retry-After") == "1"
     finally:
         s.server.shutdown()
+
+
+def test_http_client_waits_out_a_429_and_asks_again(store: Store) -> None:
+    from gitkube.api.http_client import HTTPClient
+
+    s = start(store, limits=Limits(max_connections_per_client=1))
+    try:
+        held = connect(s.port)
+        time.sleep(0.2)
+        threading.Timer(0.3, held.close).start()  # the cap frees up before Retry-After ends
+        client = HTTPClient(s.url)
+        assert client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "after-429"}})["metadata"]["uid"]
+        client.close()
+    finally:
+        s.server.shutdown()
