@@ -120,7 +120,8 @@ class Router:
         route: Route | None = None
         if gv is not None and gv[2] and not path.startswith(extension.PREFIX):
             route = resolve(gv[0], gv[1], gv[2], path)
-        self._authorize(auth, identity, attributes(req, route))
+        if auth is not None:
+            self._authorize(auth, identity, attributes(req, route))
         if route is not None:
             return self.resources.handle(req, route)
         if path.startswith(extension.PREFIX):

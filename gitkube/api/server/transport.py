@@ -48,6 +48,8 @@ access_log = logging.getLogger("gitkube.api.server.access")
 DRAIN_LIMIT = 32 * 1024 * 1024
 DRAIN_SECONDS = 5.0
 RECV_BYTES = 64 * 1024
+# An answer this small fits the socket's send buffer: writing it does not wait on the peer.
+SMALL_ANSWER = 64 * 1024
 
 
 class Connection:
@@ -62,6 +64,7 @@ class Connection:
         self.sock = sock
         self.peer = peer
         self.accepted = accepted
+        self._timeout: float | None = None  # the socket's timeout, as last set
 
     def address(self) -> str:
         return self.peer[0] if isinstance(self.peer, tuple) and self.peer else "unix"
@@ -76,7 +79,7 @@ class Connection:
                 with contextlib.suppress(OSError):
                     self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if isinstance(self.sock, ssl.SSLSocket):
-                self.sock.settimeout(self.limits.header_timeout)
+                self._set_timeout(self.limits.header_timeout)
                 self.sock.do_handshake()
             leftover = b""
             first = True
@@ -85,7 +88,7 @@ class Connection:
                                       max_incomplete_event_size=self.limits.max_header_bytes)
                 if leftover:
                     conn.receive_data(leftover)
-                head = self._read_head(conn, first=first, pending=bool(leftover))
+                head = self._read_head(conn, first=first, pending=len(leftover))
                 if head is None or not self._serve(conn, head):
                     return
                 first = False
@@ -99,15 +102,22 @@ class Connection:
             with contextlib.suppress(OSError):
                 self.sock.close()
 
+    def _set_timeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
+        self._timeout = seconds
+
     def _recv(self, deadline: float) -> bytes:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError
-        self.sock.settimeout(left)
+        # a deadline is kept to within a second (a tenth of it when shorter): setting the
+        # timeout is a system call, and the idle wait would make it before every request
+        if self._timeout is None or abs(self._timeout - left) > min(1.0, left / 10):
+            self._set_timeout(left)
         return self.sock.recv(RECV_BYTES)
 
     def _read_head(self, conn: h11.Connection, *, first: bool,
-                   pending: bool) -> h11.Request | None:
+                   pending: int) -> h11.Request | None:
         """The next request's head; None when the connection ends (closed, idle too long, a
         head that is malformed, too large or too slow — those answered first)."""
         limits = self.limits
@@ -117,8 +127,8 @@ class Connection:
             deadline = time.monotonic() + limits.header_timeout
         else:
             deadline = time.monotonic() + limits.idle_timeout
-        started = first or pending
-        fed = len(conn.trailing_data[0])
+        started = first or pending > 0
+        fed = pending
         while True:
             try:
                 event = conn.next_event()
@@ -127,7 +137,8 @@ class Connection:
                 return None
             if isinstance(event, h11.Request):
                 # h11 bounds a head that arrives in pieces; one that came whole is measured
-                if fed - len(conn.trailing_data[0]) > limits.max_header_bytes:
+                if fed > limits.max_header_bytes and \
+                        fed - len(conn.trailing_data[0]) > limits.max_header_bytes:
                     self._refuse(431, f"the request head is too large (the limit is "
                                  f"{limits.max_header_bytes} bytes)")
                     return None
@@ -151,7 +162,7 @@ class Connection:
         """Answer a head that cannot be served, then close (after reading away what the
         client still sends, so that it sees the answer rather than a reset)."""
         with contextlib.suppress(OSError):
-            self.sock.settimeout(self.limits.write_timeout)
+            self._set_timeout(self.limits.write_timeout)
             self.sock.sendall(wire.refusal(code, message))
             self._drain()
 
@@ -166,7 +177,7 @@ class Connection:
         method = head.method.decode("ascii", "replace")
         keep = False
         try:
-            headers = wire.header_dict(head.headers)
+            headers = wire.header_dict(head.headers.raw_items())
             keep = wire.keep_alive(head.http_version, headers)
             if "transfer-encoding" in headers and "content-length" in headers:
                 keep = False  # RFC 9112 6.3: chunked wins, and the connection closes after
@@ -220,8 +231,6 @@ class Connection:
                 return self._refused(conn, Response.error(e), True, keep)
             except APIError as e:  # malformed or too slow: the framing is lost
                 return Response.error(e), False, False
-        else:
-            self._end_of_message(conn)
         return router.answer(req, auth, admitted=True), keep, False
 
     def _refused(self, conn: h11.Connection, answer: Response, has_body: bool,
@@ -230,14 +239,8 @@ class Connection:
         on; with one it closes after the answer, and a body the client is already sending
         (no ``Expect: 100-continue``) is read away first, so the client sees the answer."""
         if not has_body:
-            self._end_of_message(conn)
             return answer, keep, False
         return answer, False, not conn.they_are_waiting_for_100_continue
-
-    def _end_of_message(self, conn: h11.Connection) -> None:
-        """Consume the (empty) end of a request without a body."""
-        with contextlib.suppress(h11.RemoteProtocolError):
-            conn.next_event()
 
     def _read_body(self, conn: h11.Connection, headers: dict[str, str]) -> bytes:
         limits = self.limits
@@ -248,8 +251,7 @@ class Connection:
             raise RequestEntityTooLarge(f"the request body is too large: {int(declared)} "
                                         f"bytes, the limit is {limit}")
         if conn.they_are_waiting_for_100_continue:
-            self.sock.settimeout(limits.write_timeout)
-            self.sock.sendall(wire.CONTINUE)
+            self.sock.sendall(wire.CONTINUE)  # a few bytes: never blocks
         deadline = time.monotonic() + limits.body_timeout
         parts: list[bytes] = []
         total = 0
@@ -290,7 +292,8 @@ class Connection:
     # --- writing ----------------------------------------------------------------------------
 
     def _write(self, answer: Response, head_only: bool, *, close: bool) -> None:
-        self.sock.settimeout(self.limits.write_timeout)
+        if len(answer.body) > SMALL_ANSWER:  # may block on a slow reader: its own timeout
+            self._set_timeout(self.limits.write_timeout)
         self.sock.sendall(wire.response(answer.code, answer.content_type, answer.body,
                                         close=close, head_only=head_only,
                                         extra=answer.headers))
@@ -306,7 +309,7 @@ class Connection:
             api._busy_inc(-1)  # a stream is not a request in flight: shutdown ends it
         sock = self.sock
         try:
-            sock.settimeout(self.limits.write_timeout)
+            self._set_timeout(self.limits.write_timeout)
             sock.sendall(wire.stream_head(stream.code, stream.content_type))
             for chunk in stream.chunks:
                 if chunk is None:

@@ -91,9 +91,11 @@ def decode_target(target: bytes) -> tuple[str, dict[str, str]]:
 
 
 def header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Request headers as text with lower-cased names (h11 lower-cases them); a repeated
-    header keeps its last value."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+    """Request headers as text with lower-cased names; a repeated header keeps its last
+    value. Takes h11's ``headers.raw_items()`` (a plain list: iterating h11's Headers
+    itself goes through the generic Sequence protocol, a call per item)."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in headers}
 
 
 def keep_alive(http_version: bytes, headers: Mapping[str, str]) -> bool:

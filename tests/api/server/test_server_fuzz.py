@@ -28,7 +28,7 @@ from rawhttp import connect, read_reply, request
 
 from gitkube.store import open_store
 
-PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 CMS = "/api/v1/namespaces/default/configmaps"
