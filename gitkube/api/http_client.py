@@ -9,7 +9,9 @@ Unauthorized). ``transaction`` and the raw records use gitkube's extension endpo
 The server is named by a URL (``http://127.0.0.1:8080``, ``https://host:6443``) or a unix
 socket (``unix:///path/to/gitkube.sock`` or just the path). Built on the stdlib's
 http.client: one keep-alive connection per thread, unix sockets without extra packages.
-A server that cannot be reached is ``ServerUnavailable``.
+A server that cannot be reached is ``ServerUnavailable``. An answer of 429 or 503 with
+``Retry-After`` (the server's connection caps, gitkube/api/server/limits.py) is asked again
+after that wait, at most ``RETRY_AFTER_TRIES`` times, as client-go does.
 
 Watches hold their own connection and a reader thread. When the server ends a watch (its
 ``timeoutSeconds``, a restart), ``next_event`` returns None at once from then on and
@@ -26,6 +28,7 @@ import queue
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +79,22 @@ _ERRORS: dict[str, type[APIError]] = {
 _BY_CODE: dict[int, type[APIError]] = {404: NotFound, 409: Conflict, 422: Invalid,
                                        400: BadRequest, 410: Gone, 403: Forbidden,
                                        401: Unauthorized}
+
+
+# A 429/503 with Retry-After is asked again at most this often, waiting at most this long.
+RETRY_AFTER_TRIES = 3
+RETRY_AFTER_MAX_WAIT = 5.0
+
+
+def _retry_after(response: http.client.HTTPResponse) -> float | None:
+    """Seconds to wait before asking again, for a 429 or 503 that says so; else None."""
+    if response.status not in (429, 503):
+        return None
+    value = response.getheader("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 class ServerUnavailable(GitkubeError):
@@ -200,6 +219,20 @@ class HTTPClient:
             target += "?" + urlencode(params)
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = self._headers(content_type if data is not None else None)
+        waits = 0
+        while True:
+            status, raw, retry_after = self._exchange(method, target, data, headers)
+            if retry_after is None or waits >= RETRY_AFTER_TRIES:
+                return self._decode(status, raw)
+            # 429/503 with Retry-After: the server did not take the request (a connection
+            # cap, or overload); as client-go does, wait as told (bounded) and ask again
+            waits += 1
+            time.sleep(min(retry_after, RETRY_AFTER_MAX_WAIT))
+
+    def _exchange(self, method: str, target: str, data: bytes | None,
+                  headers: dict[str, str]) -> tuple[int, bytes, float | None]:
+        """One request on this thread's connection: the status, the body and, for a 429 or
+        503 that carries one, the Retry-After in seconds."""
         for attempt in (0, 1):
             conn = getattr(self._local, "conn", None)
             reused = conn is not None
@@ -221,7 +254,7 @@ class HTTPClient:
                 raise self._unavailable(e) from e
             if response.will_close:
                 self._drop()
-            return self._decode(response.status, raw)
+            return response.status, raw, _retry_after(response)
         raise AssertionError("unreachable")
 
     def _drop(self) -> None:

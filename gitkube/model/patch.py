@@ -14,17 +14,31 @@
   or an element of a list to replace the whole list), ``$setElementOrder/<field>``,
   ``$retainKeys``, ``$deleteFromPrimitiveList/<field>``.
 
+Any other key starting with ``$`` is refused (HTTP 400), as upstream's strict decoding
+refuses it, and so is a directive whose value has the wrong shape.
+
 Errors raise ``PatchError``; ``PatchError.invalid`` tells a failed ``test`` or a missing path
 (HTTP 422) from a malformed patch document (HTTP 400).
+
+Bounded work, whatever the patch: a JSON patch has at most ``MAX_OPERATIONS`` operations
+(upstream's ``maxJSONPatchOperations``), its ``copy`` operations copy at most
+``MAX_COPY_BYTES`` in all (upstream's ``--json-patch-max-copy-bytes``; each ``copy`` may
+double the document, so 25 of them would otherwise build 2^25 copies), and a patched
+document nests no deeper than ``MAX_DEPTH`` levels (the bound on manifests and request
+bodies); beyond these it is refused, not attempted. Copies are iterative and merges copy
+the target once, so neither depth nor size turns into recursion errors or quadratic time.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from gitkube.errors import GitkubeError
 from gitkube.model.mergekeys import SET_LISTS, merge_key
+
+MAX_OPERATIONS = 10_000
+MAX_COPY_BYTES = 3 * 1024 * 1024
+MAX_DEPTH = 200
 
 
 class PatchError(GitkubeError, ValueError):
@@ -43,14 +57,80 @@ class PatchError(GitkubeError, ValueError):
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: a new value; ``target`` is not modified."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return copy_json(patch)
+    return _merge_into(copy_json(target) if isinstance(target, dict) else {}, patch)
+
+
+def _merge_into(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``patch`` merged into ``result`` (a copy this call owns) in place."""
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = _merge_into(current if isinstance(current, dict) else {}, value)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = copy_json(value)
     return result
+
+
+# --- copies and sizes ------------------------------------------------------------------------
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-compatible data, at any depth (no recursion)."""
+    return _copy_sized(value, None)[0]
+
+
+def _copy_sized(value: Any, budget: int | None) -> tuple[Any, int]:
+    """A deep copy of ``value`` and its approximate size in JSON bytes; PatchError (422) as
+    soon as the size passes ``budget`` (None: no budget)."""
+    size = 0
+
+    def fresh(item: Any) -> Any:
+        nonlocal size
+        if isinstance(item, dict):
+            size += 2
+            return {}
+        if isinstance(item, list):
+            size += 2
+            return []
+        size += len(item) + 2 if isinstance(item, str) else 8
+        return item
+
+    root = fresh(value)
+    stack: list[tuple[Any, Any]] = [(value, root)] if isinstance(value, (dict, list)) else []
+    while stack:
+        source, target = stack.pop()
+        if isinstance(source, dict):
+            for key, child in source.items():
+                size += len(key) + 4
+                target[key] = made = fresh(child)
+                if made is not child:
+                    stack.append((child, made))
+        else:
+            for child in source:
+                size += 1
+                made = fresh(child)
+                target.append(made)
+                if made is not child:
+                    stack.append((child, made))
+        if budget is not None and size > budget:
+            raise PatchError(f"the JSON patch's copy operations copy more than "
+                             f"{MAX_COPY_BYTES} bytes", invalid=True)
+    return root, size
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests more than ``limit`` containers deep (no recursion)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 # --- RFC 6902 ------------------------------------------------------------------------------
@@ -136,40 +216,55 @@ def _remove(doc: Any, path: str) -> tuple[Any, Any]:
 
 
 def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902: apply every operation in order to a copy of ``target``; all or nothing."""
+    """RFC 6902: apply every operation in order to a copy of ``target``; all or nothing.
+    Bounded as the module docstring says."""
     if not isinstance(operations, list):
         raise PatchError("a JSON patch must be a list of operations")
-    doc = copy.deepcopy(target)
+    if len(operations) > MAX_OPERATIONS:
+        raise PatchError(f"the allowed maximum operations in a JSON patch is "
+                         f"{MAX_OPERATIONS}, got {len(operations)}")
+    doc = copy_json(target)
+    copy_budget = MAX_COPY_BYTES
     for n, op in enumerate(operations):
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise PatchError(f"operation {n}: needs 'op' and 'path': {op!r}")
+            raise PatchError(f"operation {n}: needs 'op' and 'path': {op!r}"[:300])
         kind, path = op["op"], op["path"]
         if kind in ("add", "replace", "test") and "value" not in op:
             raise PatchError(f"operation {n} ({kind} {path}): missing 'value'")
         if kind in ("move", "copy") and "from" not in op:
             raise PatchError(f"operation {n} ({kind} {path}): missing 'from'")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, copy_json(op["value"]))
         elif kind == "remove":
             doc, _ = _remove(doc, path)
         elif kind == "replace":
             _get(doc, path)  # must exist
             if _pointer(path):
                 doc, _ = _remove(doc, path)
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, copy_json(op["value"]))
         elif kind == "move":
             source = op["from"]
-            if path.startswith(source + "/"):
+            if isinstance(path, str) and isinstance(source, str) and \
+                    path.startswith(source + "/"):
                 raise PatchError(f"operation {n}: cannot move {source} into itself")
             doc, value = _remove(doc, source)
             doc = _add(doc, path, value)
         elif kind == "copy":
-            doc = _add(doc, path, copy.deepcopy(_get(doc, op["from"])))
+            value, size = _copy_sized(_get(doc, op["from"]), copy_budget)
+            copy_budget -= size
+            doc = _add(doc, path, value)
         elif kind == "test":
-            if _get(doc, path) != op["value"]:
+            try:
+                equal = _get(doc, path) == op["value"]
+            except RecursionError:
+                equal = False
+            if not equal:
                 raise PatchError(f"test operation failed at {path}", invalid=True)
         else:
-            raise PatchError(f"operation {n}: unknown op {kind!r}")
+            raise PatchError(f"operation {n}: unknown op {kind!r}"[:300])
+    if depth_exceeds(doc, MAX_DEPTH):
+        raise PatchError(f"the patched object nests deeper than {MAX_DEPTH} levels",
+                         invalid=True)
     return doc
 
 
@@ -177,32 +272,67 @@ def json_patch(target: Any, operations: Any) -> Any:
 
 _ORDER = "$setElementOrder/"
 _DELETE_PRIMITIVE = "$deleteFromPrimitiveList/"
+_PATCH = "$patch"
+_RETAIN = "$retainKeys"
 
 
 def strategic_merge_patch(target: Any, patch: Any) -> Any:
     """Kubernetes strategic merge for the common cases (see the module docstring)."""
     if not isinstance(patch, dict):
         raise PatchError("a strategic merge patch must be an object")
-    result = _smp_map(target if isinstance(target, dict) else {}, patch)
+    result = _smp_map(copy_json(target) if isinstance(target, dict) else {}, patch)
     return result if result is not None else {}
 
 
-def _smp_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
-    directive = patch.get("$patch")
+def _check_directives(patch: dict[str, Any]) -> None:
+    """PatchError (400) for an unknown ``$`` key or a directive of the wrong shape."""
+    for key, value in patch.items():
+        if not key.startswith("$"):
+            continue
+        if key == _PATCH:
+            if value not in ("replace", "delete"):
+                raise PatchError(f"unknown $patch directive {value!r}"[:200])
+        elif key == _RETAIN:
+            if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                raise PatchError("$retainKeys must be a list of field names")
+        elif key.startswith((_ORDER, _DELETE_PRIMITIVE)):
+            if not isinstance(value, list):
+                raise PatchError(f"{key} must be a list")
+        else:
+            raise PatchError(f"unknown strategic merge patch directive {key!r}"[:200])
+
+
+def _check_nested(value: Any) -> None:
+    """An unknown ``$`` key anywhere inside a value that replaces a field wholesale."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if key.startswith("$") and key != _PATCH:
+                    raise PatchError(f"unknown strategic merge patch directive {key!r}"[:200])
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _smp_map(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | None:
+    """``patch`` merged into ``result`` (a copy this call owns) in place; None: delete."""
+    _check_directives(patch)
+    directive = patch.get(_PATCH)
     if directive == "delete":
         return None
     if directive == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    if directive is not None:
-        raise PatchError(f"unknown $patch directive {directive!r}")
-    result = copy.deepcopy(original)
+        replaced = {k: copy_json(v) for k, v in patch.items() if k != _PATCH}
+        _check_nested(replaced)
+        return replaced
     for key, value in patch.items():
-        if key in ("$patch", "$retainKeys") or key.startswith(_ORDER):
+        if key in (_PATCH, _RETAIN) or key.startswith(_ORDER):
             continue
         if key.startswith(_DELETE_PRIMITIVE):
             field = key[len(_DELETE_PRIMITIVE):]
-            if isinstance(result.get(field), list) and isinstance(value, list):
-                result[field] = [x for x in result[field] if x not in value]
+            if isinstance(result.get(field), list):
+                result[field] = _without(result[field], value)
             continue
         if value is None:
             result.pop(key, None)
@@ -216,52 +346,88 @@ def _smp_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] 
         elif isinstance(value, list):
             result[key] = _smp_list(key, result.get(key), value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = value
     for key, order in patch.items():
-        if key.startswith(_ORDER) and isinstance(order, list):
+        if key.startswith(_ORDER):
             field = key[len(_ORDER):]
             if isinstance(result.get(field), list):
                 result[field] = _reorder(field, result[field], order)
-    retain = patch.get("$retainKeys")
+    retain = patch.get(_RETAIN)
     if isinstance(retain, list):
-        result = {k: v for k, v in result.items() if k in retain}
+        keep = set(retain)
+        result = {k: v for k, v in result.items() if k in keep}
     return result
+
+
+def _hashable(items: list[Any]) -> bool:
+    return all(isinstance(x, (str, int, float, bool)) or x is None for x in items)
+
+
+def _without(items: list[Any], removed: list[Any]) -> list[Any]:
+    """``items`` less every value in ``removed`` (a set lookup when the values allow)."""
+    if _hashable(removed):
+        gone = set(removed)
+        return [x for x in items if not (_hashable([x]) and x in gone)]
+    return [x for x in items if x not in removed]
 
 
 def _smp_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
-    if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
-        return [copy.deepcopy(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)]
+    if any(isinstance(x, dict) and x.get(_PATCH) == "replace" for x in patch):
+        replaced = [copy_json(x) for x in patch if not (isinstance(x, dict) and _PATCH in x)]
+        _check_nested(replaced)
+        return replaced
     current = original if isinstance(original, list) else []
     if field in SET_LISTS:
-        merged = list(copy.deepcopy(current))
-        merged.extend(x for x in patch if x not in merged)
+        merged = list(current)
+        if _hashable(merged) and _hashable(patch):
+            seen = set(merged)
+            for x in patch:
+                if x not in seen:
+                    seen.add(x)
+                    merged.append(x)
+        else:
+            merged.extend(copy_json(x) for x in patch if x not in merged)
         return merged
     key = merge_key(field, [*current, *patch])
     if key is None or not all(isinstance(x, dict) for x in patch):
-        return [copy.deepcopy(x) for x in patch]
-    result = [copy.deepcopy(x) for x in current]
+        replaced = [copy_json(x) for x in patch]
+        _check_nested(replaced)
+        return replaced
+    result: list[Any] = list(current)
+    # where the items with each merge key value sit in ``result``: one lookup per element
+    at_key: dict[Any, list[int]] = {}
+    for i, x in enumerate(result):
+        if isinstance(x, dict) and _hashable([x.get(key)]):
+            at_key.setdefault(x.get(key), []).append(i)
+    removed = False
     for element in patch:
         if key not in element:
-            raise PatchError(f"{field}: element {element!r} lacks merge key {key!r}")
-        at = next(
-            (i for i, x in enumerate(result) if isinstance(x, dict) and x.get(key) == element[key]),
-            None,
-        )
-        if element.get("$patch") == "delete":
-            if at is not None:
-                result.pop(at)
+            raise PatchError(f"{field}: element {element!r} lacks merge key {key!r}"[:300])
+        value = element[key]
+        if not _hashable([value]):
+            raise PatchError(f"{field}: the merge key {key!r} must be a string or number")
+        places = at_key.get(value)
+        if element.get(_PATCH) == "delete":
+            if places:
+                result[places.pop(0)] = _DELETED
+                removed = True
             continue
-        if at is None:
+        if not places:
             added = _smp_map({}, element)
             if added is not None:
+                at_key[value] = [len(result)]
                 result.append(added)
+            continue
+        updated = _smp_map(result[places[0]], element)
+        if updated is None:
+            result[places.pop(0)] = _DELETED
+            removed = True
         else:
-            updated = _smp_map(result[at], element)
-            if updated is None:
-                result.pop(at)
-            else:
-                result[at] = updated
-    return result
+            result[places[0]] = updated
+    return [x for x in result if x is not _DELETED] if removed else result
+
+
+_DELETED = object()
 
 
 def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:

@@ -9,8 +9,9 @@ mapping keys are always strings.
 
 Refused with a :class:`Problem` (never an exception escaping to the caller): syntax errors,
 tabs in indentation, duplicate keys, aliases that expand a document beyond
-:data:`ALIAS_EXPANSION_LIMIT`, recursive aliases, nesting deeper than :data:`MAX_DEPTH`,
-complex (non-scalar) keys and unknown explicit tags.
+:data:`ALIAS_EXPANSION_LIMIT`, recursive aliases, nesting deeper than :data:`MAX_DEPTH`
+(YAML and JSON alike, with the line and column where it goes too deep), complex
+(non-scalar) keys and unknown explicit tags.
 """
 
 from __future__ import annotations
@@ -364,13 +365,50 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(data: bytes) -> tuple[Parsed, Problem | None]:
-    """The single document of a JSON file, or the problem that prevents reading it."""
+    """The single document of a JSON file, or the problem that prevents reading it (nesting
+    deeper than :data:`MAX_DEPTH` included, at the bracket that goes too deep)."""
     try:
-        return [(json.loads(data, object_pairs_hook=_json_pairs), 1, 1)], None
+        value = json.loads(data, object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as err:
         return [], Problem("json-syntax", err.msg, err.lineno, err.colno, document=0,
                            hint="check the JSON syntax around this position")
     except _Refused as refused:
         return [], _with_document(refused.problem, 0)
     except RecursionError:
-        return [], Problem("json-too-deep", "the document nests too deeply", document=0)
+        return [], _json_too_deep(data)
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _nests_deeper(value, MAX_DEPTH):
+        return [], _json_too_deep(data)
+    return [(value, 1, 1)], None
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    stack = [(value, 0)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_too_deep(data: bytes) -> Problem:
+    """The problem for JSON nested too deep, at the bracket that passes the limit."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH + 1:
+                before = data[:match.start()]
+                line = before.count(b"\n") + 1
+                column = match.start() - (before.rfind(b"\n") + 1) + 1
+                return Problem("json-too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                               line, column, hint="flatten the document", document=0)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return Problem("json-too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                   hint="flatten the document", document=0)

@@ -174,3 +174,18 @@ def test_random_fragments_never_raise() -> None:
         data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
         parse_content("f.yaml", data)
         parse_content("f.json", data)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 5, 900, 50_000])
+def test_deep_json_is_refused_where_it_goes_too_deep(depth: int) -> None:
+    head = b'{"apiVersion": "v1",\n "data": '
+    docs, problem = parse_json(head + b"[" * depth + b'"]"' + b"]" * depth + b"}")
+    assert docs == [] and problem is not None and problem.code == "json-too-deep"
+    # the bracket at which nesting passes the limit (brackets inside strings not counted)
+    assert (problem.line, problem.column) == (2, len(' "data": ') + MAX_DEPTH + 1)
+
+
+def test_json_as_deep_as_allowed_is_read() -> None:
+    depth = MAX_DEPTH
+    docs, problem = parse_json(b"[" * depth + b"]" * depth)
+    assert problem is None and docs

@@ -27,7 +27,9 @@ never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``: 
 ``RuntimeLogs`` over the kubelet's container runtime; default: none, every request 404);
 ``git_version=`` gitkube's version for ``/version`` (a bare ``0.1.0`` becomes
 ``v1.32.0-gitkube.0.1.0``; a string starting with ``v`` is used as the gitVersion itself);
-``max_body_bytes=`` the request body limit (413 beyond, default 3 MiB). The auth hooks are
+``max_body_bytes=`` the request body limit (413 beyond, default 3 MiB); ``limits=`` every
+bound of the transport (gitkube/api/server/limits.py: header size and count, timeouts,
+connection caps per client and per listener). The auth hooks are
 called from many connection threads at once: keep them thread-safe. The other side is
 ``gitkube.api.http_client.HTTPClient(url | socket path, token=, ca=)``, the same Client
 protocol over this API. See docs/HTTP_API.md for paths, verbs and semantics.
@@ -40,21 +42,24 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from gitkube.api.client import Client
 from gitkube.api.server.app import Router
 from gitkube.api.server.auth import Attributes, Auth, Identity
+from gitkube.api.server.limits import Limits
 from gitkube.api.server.logs import LogOptions, LogsProvider, RuntimeLogs, no_logs
 from gitkube.api.server.messages import Stream
-from gitkube.api.server.transport import Handler, TCPServer, bind_unix, start_thread
+from gitkube.api.server.rejecter import Rejecter
+from gitkube.api.server.transport import TCPServer, bind_unix, start_thread
 
 # Kubernetes' own limit for a request body is 3 MiB.
-DEFAULT_MAX_BODY = 3 * 1024 * 1024
+DEFAULT_MAX_BODY = Limits().max_body_bytes
 
-__all__ = ["DEFAULT_MAX_BODY", "APIServer", "Attributes", "Auth", "Identity", "LogOptions",
-           "LogsProvider", "RuntimeLogs"]
+__all__ = ["DEFAULT_MAX_BODY", "APIServer", "Attributes", "Auth", "Identity", "Limits",
+           "LogOptions", "LogsProvider", "RuntimeLogs"]
 
 
 class APIServer:
@@ -62,11 +67,16 @@ class APIServer:
 
     def __init__(self, client: Client, *, auth: Auth | None = None,
                  log_requests: bool = False, logs: LogsProvider | None = None,
-                 max_body_bytes: int = DEFAULT_MAX_BODY, git_version: str = "dev"):
+                 max_body_bytes: int | None = None, limits: Limits | None = None,
+                 git_version: str = "dev"):
         self.client = client
         self.auth = auth
         self.log_requests = log_requests
-        self.max_body_bytes = max_body_bytes
+        limits = limits or Limits()
+        if max_body_bytes is not None:
+            limits = replace(limits, max_body_bytes=max_body_bytes)
+        self.limits = limits
+        self.max_body_bytes = limits.max_body_bytes
         self._stopping = threading.Event()
         provider: LogsProvider = logs if logs is not None else no_logs
         self.router = Router(client, auth=auth, logs=provider,
@@ -78,7 +88,7 @@ class APIServer:
         self._busy = 0
         self._busy_cond = threading.Condition()
         self._unix_paths: list[Path] = []
-        self._handler: type[Handler] = type("BoundHandler", (Handler,), {"api": self})
+        self._rejecter = Rejecter()
 
     def _busy_inc(self, delta: int) -> None:
         with self._busy_cond:
@@ -93,7 +103,7 @@ class APIServer:
         bound port. With ``ssl_context`` connections are TLS (handshake per connection).
         ``auth`` overrides the server's hook on this listener (None: allow everything)."""
         self._check_running()
-        server = TCPServer((host, port), self._handler, ssl_context)
+        server = TCPServer((host, port), self, ssl_context)
         server.auth = auth
         self._servers.append(server)
         self._threads.append(start_thread(server, f"gitkube-api-tcp-{port}"))
@@ -106,7 +116,7 @@ class APIServer:
         listener, e.g. None to trust the socket's file permissions."""
         self._check_running()
         path = Path(path)
-        server = bind_unix(str(path), self._handler, mode)
+        server = bind_unix(str(path), self, mode)
         server.auth = auth
         self._servers.append(server)
         self._unix_paths.append(path)
@@ -127,6 +137,7 @@ class APIServer:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        self._rejecter.stop()
         for stream in list(self._streams):
             with contextlib.suppress(Exception):
                 stream.close()

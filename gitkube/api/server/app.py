@@ -37,12 +37,29 @@ class Router:
         self.resources = Resources(client, logs, stopping)
         self.git_version = git_version
 
-    def answer(self, req: Request, auth: Auth | Literal["default"] | None = "default"
-               ) -> Answer:
-        """The answer to ``req``; every failure is a Status response, never an exception.
-        ``auth`` overrides the router's hook for this request (a listener's own)."""
+    def admit(self, req: Request, auth: Auth | Literal["default"] | None = "default"
+              ) -> Response | None:
+        """Authentication, then the path, then authorization, from the request's head alone
+        (its body is not needed, nor read yet): None when the request may go on, else the
+        Status that refuses it. The transport calls this before it reads a body, so a
+        client without a token cannot make the server read one."""
         try:
-            return self._answer(req, self.auth if auth == "default" else auth)
+            self._admit(req, self.auth if auth == "default" else auth)
+        except APIError as e:
+            return Response.error(e)
+        except Exception as e:  # a bug in an auth hook: no traceback for the client
+            log.exception("internal error admitting %s %s", req.method, req.path)
+            return Response.error(APIError(f"an internal error occurred: {type(e).__name__}"))
+        return None
+
+    def answer(self, req: Request, auth: Auth | Literal["default"] | None = "default", *,
+               admitted: bool = False) -> Answer:
+        """The answer to ``req``; every failure is a Status response, never an exception.
+        ``auth`` overrides the router's hook for this request (a listener's own);
+        ``admitted``: ``admit`` already let this request in (no second authentication)."""
+        try:
+            return self._answer(req, None if admitted else (
+                self.auth if auth == "default" else auth))
         except APIError as e:
             return Response.error(e)
         except StoreError as e:  # the store is down or broken: not the client's doing
@@ -57,6 +74,17 @@ class Router:
             log.exception("internal error serving %s %s", req.method, req.path)
             err = APIError(f"an internal error occurred: {type(e).__name__}")
             return Response.error(err)
+
+    def _admit(self, req: Request, auth: Auth | None) -> None:
+        if req.path in HEALTH_PATHS or auth is None:
+            return
+        identity = self._identity(req, auth)
+        parts = split(req.path)
+        gv = group_version(parts)
+        route: Route | None = None
+        if gv is not None and gv[2] and not req.path.startswith(extension.PREFIX):
+            route = resolve(gv[0], gv[1], gv[2], req.path)
+        self._authorize(auth, identity, attributes(req, route))
 
     @staticmethod
     def _identity(req: Request, auth: Auth | None) -> Identity | None:
@@ -92,7 +120,8 @@ class Router:
         route: Route | None = None
         if gv is not None and gv[2] and not path.startswith(extension.PREFIX):
             route = resolve(gv[0], gv[1], gv[2], path)
-        self._authorize(auth, identity, attributes(req, route))
+        if auth is not None:
+            self._authorize(auth, identity, attributes(req, route))
         if route is not None:
             return self.resources.handle(req, route)
         if path.startswith(extension.PREFIX):

@@ -1,13 +1,22 @@
-"""Request bodies and query parameters: JSON or YAML in, JSON out, errors as Status."""
+"""Request bodies and query parameters: JSON or YAML in, JSON out, errors as Status.
+
+A body is refused with 400 BadRequest, never a 500 or a dropped connection, when it is not
+UTF-8, holds a lone surrogate (``"\\ud800"``), or nests deeper than ``MAX_DEPTH`` levels
+(the same bound ``gitkube validate`` puts on manifests; Kubernetes objects are a few dozen
+levels deep). YAML bodies are read by the manifest reader (gitkube/source/yamlfast.py):
+kubectl's YAML semantics, and aliases cannot expand a small body into a huge one.
+"""
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from gitkube.errors import APIError, BadRequest
+from gitkube.source.yamlfast import MAX_DEPTH
+from gitkube.source.yamlfast import parse_yaml as parse_yaml_stream
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -41,8 +50,71 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+# A JSON escape of a UTF-16 surrogate: only then can decoded text hold a lone one.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
 def encode_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON as UTF-8. Text that cannot be UTF-8 (a lone surrogate, e.g. echoed in an
+    error message) is written as a JSON escape instead: an answer is always sent."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def check_value(value: Any, max_depth: int = MAX_DEPTH, *, text: bool = True) -> None:
+    """BadRequest when ``value`` nests deeper than ``max_depth`` containers or (``text``)
+    holds text that is not valid Unicode (a lone surrogate). Iterative: any depth is safe
+    to check."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= max_depth:
+            raise _too_deep(max_depth)
+        children = item.values() if isinstance(item, dict) else item
+        if text:
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+            for child in children:
+                _check_text(child)
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+
+
+def _check_text(text: Any) -> None:
+    if isinstance(text, str) and not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as e:
+            raise BadRequest("the request body holds text that is not valid Unicode (a lone "
+                             "UTF-16 surrogate)") from e
+
+
+def _too_deep(max_depth: int) -> BadRequest:
+    return BadRequest(f"the request body nests deeper than {max_depth} levels",
+                      hint="Kubernetes objects are a few dozen levels deep")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, checked as the module docstring says."""
+    try:
+        value = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"the request body is not valid UTF-8: {e}") from e
+    except ValueError as e:
+        raise BadRequest(f"the request body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise _too_deep(MAX_DEPTH) from e
+    surrogates = _SURROGATE_ESCAPE.search(raw) is not None
+    if surrogates or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        if isinstance(value, (dict, list)):
+            check_value(value, text=surrogates)
+        else:
+            _check_text(value)
+    return value
 
 
 def parse_body(raw: bytes, content_type: str | None, *, allow_yaml: bool = True) -> Any:
@@ -52,10 +124,7 @@ def parse_body(raw: bytes, content_type: str | None, *, allow_yaml: bool = True)
     if not raw.strip():
         raise BadRequest("the request body is empty; an object was expected")
     if kind in ("", JSON, "*/*") or (kind in PATCH_TYPES and kind != APPLY_PATCH):
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BadRequest(f"the request body is not valid JSON: {e}") from e
+        return parse_json(raw)
     if (allow_yaml and kind in YAML_TYPES) or kind == APPLY_PATCH:
         return parse_yaml(raw)
     if allow_yaml and kind == PROTOBUF:
@@ -77,25 +146,35 @@ def parse_protobuf(raw: bytes) -> Any:
             hint="kubectl create -f FILE sends JSON") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"the request body is not valid protobuf: {e}") from e
+    except RecursionError as e:
+        raise BadRequest("the protobuf body nests too deeply") from e
 
 
 def parse_yaml(raw: bytes) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
+    """A YAML body holding exactly one document of plain JSON data, read as kubectl reads
+    YAML; checked as the module docstring says."""
     try:
-        docs = [d for d in YAML(typ="safe", pure=False).load_all(io.BytesIO(raw))
-                if d is not None]
-    except (YAMLError, ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"the request body is not valid YAML: {e}") from e
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"the request body is not valid UTF-8: {e}") from e
+    parsed, problem = parse_yaml_stream(raw)
+    if problem is not None:
+        where = f" at line {problem.line}, column {problem.column}" if problem.line else ""
+        raise BadRequest(f"the request body is not valid YAML{where}: {problem.message}",
+                         hint=problem.hint)
+    docs = [value for value, _line, _column in parsed if value is not None]
     if len(docs) != 1:
         raise BadRequest(f"the request body must hold exactly one YAML document, "
                          f"got {len(docs)}")
-    try:  # only JSON-compatible values (YAML dates, sets... are refused here)
-        return json.loads(json.dumps(docs[0], allow_nan=False))
+    if isinstance(docs[0], (dict, list)):
+        check_value(docs[0])
+    else:
+        _check_text(docs[0])
+    try:  # only JSON-compatible values (NaN and infinities are refused here)
+        json.dumps(docs[0], allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise BadRequest(f"the YAML body is not plain JSON data: {e}",
-                         hint="quote values that look like dates") from e
+        raise BadRequest(f"the YAML body is not plain JSON data: {e}") from e
+    return docs[0]
 
 
 def flag(query: Mapping[str, str], name: str) -> bool:

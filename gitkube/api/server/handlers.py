@@ -16,6 +16,7 @@ from gitkube.api.server import bodies, dryrun, liststream
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
     MethodNotAllowed,
+    RequestEntityTooLarge,
     UnsupportedMediaType,
     flag,
     int_param,
@@ -30,10 +31,31 @@ from gitkube.api.server.tables import as_table, table_parts, wants_table
 from gitkube.api.server.watchstream import WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
 from gitkube.model.kinds import ResourceType
-from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from gitkube.model.patch import (
+    MAX_OPERATIONS,
+    PatchError,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+)
 
 Obj = dict[str, Any]
 _POLICIES = ("Orphan", "Background", "Foreground")
+# The one kind a subresource's body may be (upstream decodes it into exactly this type).
+_SUBRESOURCE_KINDS = {"Scale": "autoscaling/v1", "Binding": "v1"}
+
+
+def _check_subresource_kind(body: Obj, kind: str) -> None:
+    """A subresource body is its own kind (a Scale, a Binding), defaulted when left out;
+    anything else — a Deployment PUT to ``/scale`` — is a 400, as upstream answers."""
+    api_version = _SUBRESOURCE_KINDS[kind]
+    body.setdefault("apiVersion", api_version)
+    body.setdefault("kind", kind)
+    got_version, got_kind = body.get("apiVersion"), body.get("kind")
+    if (got_version, got_kind) != (api_version, kind):
+        version = str(got_version).rsplit("/", 1)[-1]
+        raise BadRequest(f'{got_kind} in version "{version}" cannot be handled as a {kind}: '
+                         f"the body must be a {api_version} {kind}")
 
 
 def verb_of(method: str, route: Route, query: Any) -> str:
@@ -192,14 +214,14 @@ class Resources:
             raise BadRequest(f"the request body must be a JSON object, not "
                              f"{type(body).__name__}")
         rt = route.rt
-        want_kind = kind or rt.kind
-        body.setdefault("apiVersion", rt.api_version if kind is None else body.get(
-            "apiVersion"))
-        body.setdefault("kind", want_kind)
-        if kind is None and (body.get("apiVersion"), body.get("kind")) != (rt.api_version,
-                                                                            rt.kind):
-            raise BadRequest(f"the body is a {body.get('apiVersion')}/{body.get('kind')}, "
-                             f"but the path is for {rt.api_version}/{rt.kind}")
+        if kind is None:
+            body.setdefault("apiVersion", rt.api_version)
+            body.setdefault("kind", rt.kind)
+            if (body.get("apiVersion"), body.get("kind")) != (rt.api_version, rt.kind):
+                raise BadRequest(f"the body is a {body.get('apiVersion')}/{body.get('kind')}, "
+                                 f"but the path is for {rt.api_version}/{rt.kind}")
+        else:
+            _check_subresource_kind(body, kind)
         meta = body.get("metadata")
         if meta is None:
             meta = body["metadata"] = {}
@@ -286,6 +308,9 @@ class Resources:
                 f'the body of the request was in an unknown format - accepted media types '
                 f'include: {", ".join(PATCH_TYPES)} (got "{kind or "none"}")')
         body = parse_body(req.body, req.content_type)
+        if patch_type == "json" and isinstance(body, list) and len(body) > MAX_OPERATIONS:
+            raise RequestEntityTooLarge(f"The allowed maximum operations in a JSON patch is "
+                                        f"{MAX_OPERATIONS}, got {len(body)}")
         if patch_type == "apply":
             return Response.json(self._apply(req, route, body))
         if route.subresource == "scale":
@@ -310,6 +335,10 @@ class Resources:
             else:
                 patched = strategic_merge_patch(current, patch)
         except PatchError as e:
+            if e.invalid:
+                raise Invalid(f"the patch does not apply to the scale of {rt.kind} "
+                              f"{route.name!r}: {e}", kind=rt.kind, name=route.name,
+                              group=rt.group) from e
             raise BadRequest(f"invalid {patch_type} patch of the scale: {e}") from e
         spec = patched.get("spec") if isinstance(patched, dict) else None
         replicas = spec.get("replicas") if isinstance(spec, dict) else None

@@ -28,11 +28,12 @@ class Request:
 
 @dataclass
 class Response:
-    """A complete answer."""
+    """A complete answer; ``headers`` are sent besides Content-Type and Content-Length."""
 
     code: int
     body: bytes
     content_type: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def json(cls, value: Any, code: int = 200) -> Response:

@@ -187,8 +187,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             raise MalformedProtobuf("varint too long")
 
 
-def _fields(data: bytes) -> list[tuple[int, int, Any]]:
+def _fields(data: Any) -> list[tuple[int, int, Any]]:
     """(field number, wire type, value): ints for varints, bytes for length-delimited."""
+    if not isinstance(data, bytes):
+        raise MalformedProtobuf("expected an embedded message")
     out: list[tuple[int, int, Any]] = []
     pos = 0
     while pos < len(data):
