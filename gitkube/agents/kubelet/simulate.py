@@ -41,7 +41,7 @@ from gitkube.agents.kubelet import node as nodes
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
 from gitkube.agents.manager import Manager, key_of
 from gitkube.api.client import Client, CreateOp
-from gitkube.errors import AlreadyExists, APIError, Conflict, NotFound
+from gitkube.errors import AlreadyExists, APIError, Conflict, GitkubeError, NotFound
 from gitkube.model.times import rfc3339
 from gitkube.runtime.base import LABEL_POD_UID
 from gitkube.runtime.simulated import SimulatedRuntime
@@ -118,6 +118,7 @@ class SimulatedCluster:
         self._threads: list[threading.Thread] = []
         self._cond = threading.Condition()
         self._due: list[tuple[float, int, str]] = []
+        self._failures: dict[str, int] = {}  # pod key -> syncs failed in a row
         self._seq = 0
         self._ips: dict[str, str] = {}
         self._next_ip = 1
@@ -302,8 +303,22 @@ class SimulatedCluster:
                 self._sync(key)
             except Conflict:
                 self._schedule(key, 0.05)
-            except Exception:
-                log.exception("simulated pod %s", key)
+            except Exception as exc:  # the api is away (a daemon restarting): never drop it
+                self._retry(key, exc)
+            else:
+                self._failures.pop(key, None)
+
+    def _retry(self, key: str, exc: Exception) -> None:
+        """Sync ``key`` again after a back-off (0.1 s doubling to 30 s); say the first
+        failure of a pod, and a bug's traceback, once."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        if failures == 1:
+            if isinstance(exc, GitkubeError):
+                log.warning("simulated pod %s: %s (retrying)", key, exc.message)
+            else:
+                log.exception("simulated pod %s (retrying)", key)
+        self._schedule(key, min(30.0, 0.1 * 2 ** (failures - 1)))
 
     def _sync(self, key: str) -> None:
         pod = self.informer.get(key)

@@ -10,6 +10,7 @@ import pytest
 
 from gitkube.agents.kubelet.simulate import EXIT_CODE, RUN_SECONDS, SimulatedCluster
 from gitkube.api.local import LocalClient
+from gitkube.errors import StoreUnavailable
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -133,3 +134,29 @@ def test_a_mounted_claim_is_reported_bound() -> None:
         pvc = client.get("v1", "PersistentVolumeClaim", "default", "data")
         assert pvc["status"]["phase"] == "Bound"
         assert pvc["status"]["capacity"] == {"storage": "1Gi"}
+
+
+class _Unavailable(LocalClient):
+    """The api as a restarting daemon looks to a client: the next ``failures`` status
+    writes cannot reach it (the store itself is real)."""
+
+    def __init__(self, failures: int):
+        super().__init__(open_store("memory://"))
+        self.failures = failures
+
+    def update_status(self, obj: Obj) -> Obj:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("cannot reach the API server: connection refused")
+        return super().update_status(obj)
+
+
+def test_a_light_node_retries_a_pod_the_api_could_not_take() -> None:
+    """Before, one failed write (not a Conflict) dropped the pod for good: after a daemon
+    restart a rollout stayed stuck."""
+    client = _Unavailable(failures=4)
+    with SimulatedCluster(client, nodes=1):
+        _pod(client, "web", "sim-node-0")
+        pod = _wait(client, "web", _ready, timeout=30)
+    assert pod["status"]["phase"] == "Running"
+    assert client.failures == 0
