@@ -46,7 +46,14 @@ from gitkube.runtime.podman_service import (
     podman_env,
     stop_recorded_service,
 )
-from gitkube.runtime.podman_wire import container_body, container_info, demux, epoch, sandbox_body
+from gitkube.runtime.podman_wire import (
+    container_body,
+    container_info,
+    demux,
+    epoch,
+    is_missing,
+    sandbox_body,
+)
 
 log = logging.getLogger("gitkube.runtime.podman")
 
@@ -154,14 +161,16 @@ class PodmanRuntime:
                 self._ensure_service()
         if response.status_code in ok:
             return response
-        if response.status_code == 404:
-            if missing_ok:
-                return None
-            raise NoSuchObject(f"podman: {path}: not found")
         try:
             message = response.json().get("message") or response.text
         except ValueError:
             message = response.text
+        # Podman answers 500 "no such pod/container" when the object went away between
+        # a look and the request (removed concurrently): that is "not found" too
+        if is_missing(response.status_code, str(message)):
+            if missing_ok:
+                return None
+            raise NoSuchObject(f"podman: {path}: not found")
         raise RuntimeFailure(f"podman {method.upper()} {path}: {message}")
 
     # -- images

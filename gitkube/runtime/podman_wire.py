@@ -9,6 +9,7 @@ Podman's times and ``demux`` strips the multiplexing headers of a non-tty stream
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -37,6 +38,17 @@ def demux(data: bytes) -> bytes:
         out += data[i + 8:i + 8 + size]
         i += 8 + size
     return bytes(out)
+
+
+_GONE = re.compile(r"no such (pod|container|object)\b|no pod with (name or )?id .* found",
+                   re.IGNORECASE)
+
+
+def is_missing(status: int, message: str) -> bool:
+    """Whether Podman's answer means "that object is not there": a 404, or a 500 saying "no
+    such pod/container" when it went away between a look and the request (removed by
+    someone else meanwhile)."""
+    return status == 404 or (status >= 500 and _GONE.search(message) is not None)
 
 
 def epoch(value: Any) -> float | None:
@@ -206,5 +218,5 @@ def container_info(item: Mapping[str, Any]) -> ContainerInfo:
         reason=reason)
 
 
-__all__ = ["CPU_PERIOD", "container_body", "container_info", "demux", "epoch",
+__all__ = ["CPU_PERIOD", "container_body", "container_info", "demux", "epoch", "is_missing",
            "resource_limits", "sandbox_body"]

@@ -10,6 +10,7 @@ from gitkube.runtime.podman_wire import (
     container_info,
     demux,
     epoch,
+    is_missing,
     sandbox_body,
 )
 
@@ -92,3 +93,17 @@ def test_epoch(value: object, seconds: float | None) -> None:
 def test_demux_strips_the_stream_headers() -> None:
     frame = bytes([1, 0, 0, 0, 0, 0, 0, 3]) + b"abc" + bytes([2, 0, 0, 0, 0, 0, 0, 1]) + b"d"
     assert demux(frame) == b"abcd"
+
+
+@pytest.mark.parametrize(("status", "message", "missing"), [
+    (404, "no such container", True),
+    (500, "no pod with ID be57912541ee found in database: no such pod", True),
+    (500, "no container with name or ID \"x\" found: no such container", True),
+    (500, "crun: cgroups in hybrid mode not supported", False),
+    (409, "no such pod", False),  # a conflict is not "gone"
+])
+def test_an_object_removed_meanwhile_is_missing(status: int, message: str,
+                                                missing: bool) -> None:
+    """Seen in the suite's teardowns: Podman answered 500 "no such pod" for a pod removed
+    between a look and the DELETE; that is "not found", not a failure."""
+    assert is_missing(status, message) is missing
