@@ -156,5 +156,9 @@ def test_kubelet_style_watch_by_node(client: LocalClient) -> None:
         client.bind("default", "p", "n1")
         event = drain(w, 1)[0]
         assert (event.type, event.object["spec"]["nodeName"]) == ("ADDED", "n1")
-        client.delete("v1", "Pod", "default", "p")
+        client.delete("v1", "Pod", "default", "p")  # graceful: the kubelet's to finish
+        event = drain(w, 1)[0]
+        assert event.type == "MODIFIED"
+        assert event.object["metadata"]["deletionGracePeriodSeconds"] == 30
+        client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # its confirmation
         assert drain(w, 1)[0].type == "DELETED"

@@ -258,7 +258,8 @@ def test_node_commands(kubectl: Kubectl, served: Served) -> None:
     header, row = kubectl.run("get", "nodes").stdout.splitlines()
     assert header.split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert "SchedulingDisabled" in row
-    drained = kubectl.run("drain", "n1", "--force", "--timeout=60s")
+    # no kubelet runs here to finish a graceful deletion: drain with grace 0
+    drained = kubectl.run("drain", "n1", "--force", "--grace-period=0", "--timeout=60s")
     assert "drained" in drained.stdout
     assert call(served.port, "GET", "/api/v1/namespaces/default/pods/p").code == 404
     kubectl.run("uncordon", "n1")
