@@ -234,10 +234,14 @@ def spec_finalizers(obj: Obj) -> list[str]:
 
 
 def is_finalized(obj: Obj) -> bool:
-    """Deletion started and nothing holds the object any more: it should be removed."""
+    """Deletion started and nothing holds the object any more: it should be removed (by the
+    update that released it). A pod whose graceful termination is still under way
+    (``deletionGracePeriodSeconds`` > 0) is not: its kubelet's delete with grace 0 removes
+    it, and its status writes meanwhile must not (upstream's shouldDeleteDuringUpdate)."""
     meta = meta_of(obj)
+    grace = meta.get("deletionGracePeriodSeconds")
     return (bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
-            and not spec_finalizers(obj))
+            and not spec_finalizers(obj) and not (isinstance(grace, int) and grace > 0))
 
 
 # --- delete --------------------------------------------------------------------------------

@@ -295,6 +295,25 @@ def test_a_bound_pod_is_deleted_gracefully_with_its_own_grace_period(
         "deletionGracePeriodSeconds"] == 30
 
 
+def test_writes_during_a_graceful_deletion_do_not_remove_the_pod(client: LocalClient) -> None:
+    pod = bound_pod(grace=30)
+    pod["metadata"]["finalizers"] = ["example.com/hold"]
+    client.create(pod)
+    client.delete("v1", "Pod", "default", "p")
+    # the kubelet reports status while it stops the containers; the finalizer's owner lets go
+    current = client.get("v1", "Pod", "default", "p")
+    client.update_status({**current, "status": {"phase": "Running", "message": "stopping"}})
+    current = client.get("v1", "Pod", "default", "p")
+    client.update({**current, "metadata": {**current["metadata"], "finalizers": []}})
+    client.patch("v1", "Pod", "default", "p", {"metadata": {"labels": {"a": "b"}}})
+    current = client.get("v1", "Pod", "default", "p")
+    assert current["status"]["message"] == "stopping" and current["metadata"]["labels"]
+    assert current["metadata"]["deletionGracePeriodSeconds"] == 30
+    client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # the kubelet's
+    with pytest.raises(NotFound):
+        client.get("v1", "Pod", "default", "p")
+
+
 def test_pods_no_kubelet_has_to_stop_are_removed_at_once(client: LocalClient) -> None:
     client.create(bound_pod("unbound", node=None))
     client.create(bound_pod("forced"))
