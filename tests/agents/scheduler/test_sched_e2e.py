@@ -112,7 +112,9 @@ def test_insufficient_resources_message_and_retry_when_capacity_is_freed(
                      if c["type"] == "PodScheduled"), "")
 
     assert eventually(lambda: message() == "0/1 nodes are available: 1 Insufficient cpu.")
-    client.delete("v1", "Pod", "default", "first")
+    # no kubelet here to finish a graceful deletion (a terminating pod still holds its
+    # node's resources, as upstream): remove it at once
+    client.delete("v1", "Pod", "default", "first", grace_period_seconds=0)
     assert eventually(lambda: _node_of(cluster, "second") == "only")
 
 
