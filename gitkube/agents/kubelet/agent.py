@@ -99,6 +99,7 @@ class Kubelet:
                              lambda ns, name: self.claim_objects.get(f"{ns}/{name}") is not None)
         self.claim_objects.add_handler(on_delete=self.claims.deleted)
         self.syncer = self._syncer(Backoff(config.backoff_base, config.backoff_max))
+        self.pods.add_handler(on_update=self._pod_updated)
         self._stop = threading.Event()
         self._stopped = False
         self._threads: list[threading.Thread] = []
@@ -142,6 +143,14 @@ class Kubelet:
         if self.services is None:
             return {}
         return container_service_env(pod, self.services.list(pod["metadata"].get("namespace")))
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        """A deletion's grace period shortened (a second delete): the pod's key may be busy
+        waiting out the old one, so the syncer is told at once."""
+        before = old["metadata"].get("deletionGracePeriodSeconds")
+        after = new["metadata"].get("deletionGracePeriodSeconds")
+        if isinstance(before, int) and isinstance(after, int) and after < before:
+            self.syncer.shorten(new)
 
     # -- lifecycle
 
