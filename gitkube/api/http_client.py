@@ -462,6 +462,7 @@ class HTTPClient:
     def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None,
                  follow: bool = False, tail_lines: int | None = None, previous: bool = False,
                  timestamps: bool = False, since_seconds: int | None = None,
+                 since_time: str | None = None,
                  limit_bytes: int | None = None) -> Iterator[str]:
         """A container's output from ``pods/log``, line by line (not part of the Client
         protocol: logs live in the runtime). With ``follow`` the lines arrive as the
@@ -471,7 +472,8 @@ class HTTPClient:
         query = {"container": container, "follow": "true" if follow else None,
                  "tailLines": tail_lines, "previous": "true" if previous else None,
                  "timestamps": "true" if timestamps else None,
-                 "sinceSeconds": since_seconds, "limitBytes": limit_bytes}
+                 "sinceSeconds": since_seconds, "sinceTime": since_time,
+                 "limitBytes": limit_bytes}
         target = self.path(rt, namespace, name, "log") + "?" + urlencode(
             {k: v for k, v in query.items() if v is not None})
         conn = self._connect(None if follow else self.timeout)

@@ -265,9 +265,13 @@ class ContainerRuntime(NetworkDriver, Protocol):
         """Containers (any state) carrying every label in ``labels``; infra excluded."""
         ...
 
-    def logs(self, container_id: str, *, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
-        """The container's output (stdout and stderr), line by line (with newlines)."""
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[str]:
+        """The container's output (stdout and stderr), line by line (with newlines): the
+        last ``tail`` lines, of those only the ones written at or after ``since`` (epoch
+        seconds); with ``timestamps`` each line starts with the time it was written and a
+        space, as the kubelet stamps them (``gitkube.model.times.rfc3339_nano``:
+        ``2026-01-02T03:04:05.123456789Z hello``)."""
         ...
 
     def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:

@@ -24,7 +24,7 @@ from gitkube.api.server.bodies import (
     parse_body,
 )
 from gitkube.api.server.liststream import ItemLister
-from gitkube.api.server.logs import LogOptions, LogsProvider, choose_container, limited
+from gitkube.api.server.logs import LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.routes import Route
 from gitkube.api.server.tables import as_table, table_parts, wants_table
@@ -194,11 +194,7 @@ class Resources:
     def _log(self, req: Request, route: Route) -> Answer:
         q = req.query
         pod = self.client.get("v1", "Pod", route.namespace, route.name)
-        options = LogOptions(
-            container=choose_container(pod, q.get("container")),
-            follow=flag(q, "follow"), tail_lines=int_param(q, "tailLines"),
-            timestamps=flag(q, "timestamps"), previous=flag(q, "previous"),
-            since_seconds=int_param(q, "sinceSeconds"), limit_bytes=int_param(q, "limitBytes"))
+        options = log_options(pod, q)
         lines = self.logs(pod, options)
         chunks: Iterator[bytes | None] = limited(lines, options.limit_bytes)
         if not options.follow:
