@@ -5,7 +5,6 @@ are kept for the next request on that connection."""
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import threading
@@ -30,14 +29,20 @@ def conn_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "gitkube-api-conn")
 
 
-def sockets() -> int:
-    """This process's open sockets (the test's clients and the server's connections)."""
+def server_sockets(port: int) -> int:
+    """Open TCP sockets on the server's side of ``port`` (accepted connections, whatever
+    their state but TIME_WAIT, CLOSE-WAIT included); the listener not counted."""
     count = 0
-    for fd in os.listdir("/proc/self/fd"):
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
         try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
-            continue  # closed meanwhile (the listing's own descriptor among them)
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if int(local.rsplit(":", 1)[1], 16) == port and state not in ("0A", "06"):
+                count += 1  # 0A: LISTEN, 06: TIME_WAIT (nothing is held open)
     return count
 
 
@@ -86,14 +91,15 @@ def open_watch(port: int, ctx: ssl.SSLContext | None) -> socket.socket:
 def test_watches_whose_clients_left_release_threads_and_sockets(
         listener: tuple[Served, int, ssl.SSLContext | None]) -> None:
     served, port, ctx = listener
-    threads, socks = conn_threads(), sockets()
+    threads, socks = conn_threads(), server_sockets(port)
     watches = [open_watch(port, ctx) for _ in range(N)]
     assert settle(lambda: conn_threads() == threads + N, RELEASED_WITHIN)
+    assert server_sockets(port) == socks + N
     for sock in watches:
         sock.close()
     # nothing is written to the watches meanwhile: the server must notice on its own
-    assert settle(lambda: conn_threads() == threads and sockets() == socks,
-                  RELEASED_WITHIN), (conn_threads() - threads, sockets() - socks)
+    assert settle(lambda: conn_threads() == threads and server_sockets(port) == socks,
+                  RELEASED_WITHIN), (conn_threads() - threads, server_sockets(port) - socks)
     # and it still serves watches and their events
     sock = open_watch(port, ctx)
     try:
