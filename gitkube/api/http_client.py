@@ -422,12 +422,16 @@ class HTTPClient:
     def delete_collection(self, api_version: str, kind: str, namespace: str | None = None, *,
                           label_selector: LabelSelectorArg = None,
                           field_selector: FieldSelectorArg = None,
-                          propagation_policy: PropagationPolicy | None = None) -> ObjectList:
+                          propagation_policy: PropagationPolicy | None = None,
+                          grace_period_seconds: int | None = None) -> ObjectList:
         rt = self.resource(api_version, kind)
         body: Obj | None = None
-        if propagation_policy is not None:
-            body = {"kind": "DeleteOptions", "apiVersion": "v1",
-                    "propagationPolicy": propagation_policy}
+        if propagation_policy is not None or grace_period_seconds is not None:
+            body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+            if propagation_policy is not None:
+                body["propagationPolicy"] = propagation_policy
+            if grace_period_seconds is not None:
+                body["gracePeriodSeconds"] = grace_period_seconds
         out = self.request("DELETE", self.path(rt, namespace, all_namespaces=True), query={
             "labelSelector": _selector(label_selector),
             "fieldSelector": _field_selector(field_selector)}, body=body)

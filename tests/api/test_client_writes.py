@@ -399,6 +399,16 @@ def test_delete_collection(client: LocalClient) -> None:
     assert [o["metadata"]["name"] for o in client.list("v1", "ConfigMap").items] == ["c"]
 
 
+def test_delete_collection_of_pods_is_graceful_unless_told(client: LocalClient) -> None:
+    for name in ("a", "b"):
+        client.create(bound_pod(name, grace=20))
+    held = client.delete_collection("v1", "Pod", "default")
+    assert [o["metadata"]["deletionGracePeriodSeconds"] for o in held.items] == [20, 20]
+    assert len(client.list("v1", "Pod", "default").items) == 2
+    client.delete_collection("v1", "Pod", "default", grace_period_seconds=0)
+    assert client.list("v1", "Pod", "default").items == []
+
+
 def test_bind_sets_node_and_condition_once(client: LocalClient) -> None:
     created = client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                              "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}})

@@ -393,7 +393,8 @@ class Resources:
             deleted = self.client.delete_collection(
                 rt.api_version, rt.kind, self._ns(route),
                 label_selector=q.get("labelSelector") or None,
-                field_selector=q.get("fieldSelector") or None, propagation_policy=policy)
+                field_selector=q.get("fieldSelector") or None, propagation_policy=policy,
+                grace_period_seconds=options.get("gracePeriodSeconds"))
             return Response.json(deleted.to_dict())
         if route.subresource:
             raise MethodNotAllowed(f"DELETE is not allowed on {rt.plural}/{route.subresource}")
