@@ -2,7 +2,9 @@
 like kubectl delete.
 
 Each deletion prints kubectl's line (``deployment.apps "web" deleted``). Children are removed
-by the garbage collector per ``--cascade`` (background, foreground, orphan).
+by the garbage collector per ``--cascade`` (background, foreground, orphan). A pod is
+deleted gracefully (Terminating until its kubelet has stopped the containers) within its own
+terminationGracePeriodSeconds, or ``--grace-period``; ``--force`` removes it at once.
 
 ``--wait`` (the default) waits until the deletion is finished:
 
@@ -73,6 +75,19 @@ def targets(args: list[str]) -> list[tuple[ResourceType, str | None]]:
     return [(rt, n) for n in args[1:]]
 
 
+def grace_seconds(grace_period: int, force: bool) -> int | None:
+    """The deletion's gracePeriodSeconds from kubectl's flags: -1 (and no --force) is none
+    (each pod's own); --force alone is 0; 0 without --force means 1, as kubectl reads it."""
+    if grace_period < -1:
+        raise UsageError(f"--grace-period {grace_period} is invalid",
+                         hint="-1 (the pod's own), 0 with --force, or more seconds")
+    if grace_period == -1:
+        return 0 if force else None
+    if grace_period == 0 and not force:
+        return 1
+    return grace_period
+
+
 def _wait_gone(client: Client, rt: ResourceType, namespace: str | None, name: str,
                timeout: float) -> bool:
     """Block until the object is gone (watch on its name); False on timeout."""
@@ -135,12 +150,20 @@ def delete(
                               help="Wait until the objects are gone (no daemon: run the "
                                    "agents until they, their dependents and containers are)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds --wait may take."),
+    grace_period: int = typer.Option(
+        -1, "--grace-period",
+        help="Seconds a pod is given to stop (-1: its terminationGracePeriodSeconds; 0 only "
+             "with --force, else it means 1)."),
+    force: bool = typer.Option(False, "--force",
+                               help="Remove pods from the API at once, without waiting for "
+                                    "their containers to stop (grace period 0)."),
     ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
                                           help="A missing object is not an error."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """Delete objects (like kubectl delete); the garbage collector removes their children."""
     pairs = targets(args or [])
+    grace = grace_seconds(grace_period, force)
     client = client_for(store)
     policy: Any = cascade.value.capitalize()
     names: list[tuple[ResourceType, str]] = []
@@ -158,6 +181,10 @@ def delete(
         if not found:
             typer.echo("No resources found" + (f" in {ns} namespace." if ns else "."))
         names += [(rt, o["metadata"]["name"]) for o in found]
+    if grace == 0 and names:
+        typer.echo("Warning: Immediate deletion does not wait for confirmation that the running "
+                   "resource has been terminated. The resource may continue to run on the "
+                   "cluster indefinitely.", err=True)
     failed = 0
     pending: list[tuple[ResourceType, str]] = []
     deleted: list[Obj] = []
@@ -165,7 +192,7 @@ def delete(
         ns = namespace if rt.namespaced else None
         try:
             result = client.delete(rt.api_version, rt.kind, ns, name,
-                                   propagation_policy=policy)
+                                   propagation_policy=policy, grace_period_seconds=grace)
         except NotFound:
             if not ignore_not_found:
                 where = f' in namespace "{ns}"' if ns else ""
@@ -174,7 +201,7 @@ def delete(
                            err=True)
                 failed += 1
             continue
-        typer.echo(f"{display(rt, name)} deleted")
+        typer.echo(f"{display(rt, name)} {'force ' if grace == 0 else ''}deleted")
         deleted.append(result)
         if (result.get("metadata") or {}).get("deletionTimestamp"):
             pending.append((rt, name))

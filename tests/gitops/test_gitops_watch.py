@@ -155,6 +155,53 @@ def test_watch_runs_the_agents_without_a_daemon(work: Path, client: Client, stor
     assert "agents running in this process" in log.read_text()
 
 
+BARE_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: default}
+spec:
+  terminationGracePeriodSeconds: 17
+  containers: [{name: main, image: "localhost/web:1"}]
+"""
+
+
+def test_a_pod_pruned_by_watch_terminates_gracefully(work: Path, client: Client,
+                                                     store_url: str, tmp_path: Path) -> None:
+    (work / "manifests" / "solo.yaml").write_text(BARE_POD)
+    log = tmp_path / "agents.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [GITKUBE, "watch", "manifests", "--store", store_url, "--agents", "simulated",
+             "--interval", "0", "--debounce", "100"], cwd=work, stdout=out,
+            stderr=subprocess.STDOUT, text=True)
+    try:
+        def running() -> dict[str, Any] | None:
+            found = get_or_none(client, "Pod", "solo", api_version="v1")
+            return found if found and (found.get("status") or {}).get("phase") == "Running" \
+                else None
+
+        pod = wait_for(running, timeout=30, what="pod solo Running")
+        watcher = client.watch("v1", "Pod", "default", field_selector="metadata.name=solo",
+                               resource_version=pod["metadata"]["resourceVersion"])
+        (work / "manifests" / "solo.yaml").unlink()  # pruned by the next reconcile
+        seen = []
+        with watcher:
+            while not seen or seen[-1].type != "DELETED":
+                event = watcher.next_event(timeout=30)
+                assert event is not None, seen
+                seen.append(event)
+        # the same graceful deletion as everywhere: Terminating with the pod's own grace
+        # period until the (simulated) kubelet confirms
+        assert seen[0].type == "MODIFIED", seen
+        assert seen[0].object["metadata"]["deletionGracePeriodSeconds"] == 17
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_triggers_debounce_until_quiet() -> None:
     triggers = Triggers()
     got: list[list[Trigger]] = []

@@ -267,3 +267,21 @@ def test_node_commands(kubectl: Kubectl, served: Served) -> None:
     node = call(served.port, "GET", "/api/v1/nodes/n1").json
     assert node["spec"]["taints"] == [{"key": "k", "value": "v", "effect": "NoSchedule"}]
     assert not node["spec"].get("unschedulable")
+
+
+def test_delete_pod_is_graceful_and_force_is_at_once(kubectl: Kubectl, served: Served) -> None:
+    # bound to a node with no kubelet here: nothing confirms, so the pod stays Terminating
+    kubectl.run("run", "p", "--image=busybox:1",
+                '--overrides={"spec":{"nodeName":"n1","terminationGracePeriodSeconds":45}}')
+    out = kubectl.run("delete", "pod", "p", "--wait=false")
+    assert out.stdout.startswith('pod "p" deleted'), out
+    header, row = kubectl.run("get", "pod", "p").stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "READY", "STATUS"] and row.split()[2] == "Terminating"
+    meta = json.loads(kubectl.run("get", "pod", "p", "-o", "json").stdout)["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 45 and meta["deletionTimestamp"]
+    kubectl.run("delete", "pod", "p", "--grace-period=10", "--wait=false")  # shortens it
+    meta = json.loads(kubectl.run("get", "pod", "p", "-o", "json").stdout)["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 10
+    forced = kubectl.run("delete", "pod", "p", "--grace-period=0", "--force")
+    assert 'pod "p" force deleted' in forced.stdout, forced
+    assert call(served.port, "GET", "/api/v1/namespaces/default/pods/p").code == 404

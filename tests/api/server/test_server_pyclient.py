@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -105,3 +106,25 @@ def test_discovery_and_version(api: Any) -> None:
     assert "apps" in [g.name for g in groups.groups]
     resources = k8s.CoreV1Api(api).get_api_resources()
     assert "po" in next(r for r in resources.resources if r.name == "pods").short_names
+
+
+def test_graceful_pod_deletion(api: Any, served: Served) -> None:
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_pod("default", k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="g"),
+        spec=k8s.V1PodSpec(node_name="n1", termination_grace_period_seconds=12,
+                           containers=[k8s.V1Container(name="c", image="busybox:1")])))
+    held = core.delete_namespaced_pod("g", "default")  # no grace: the pod's own
+    assert held.metadata.deletion_grace_period_seconds == 12
+    assert held.metadata.deletion_timestamp is not None
+    assert held.metadata.deletion_timestamp - held.metadata.creation_timestamp >= \
+        timedelta(seconds=11)  # now + the grace period
+    shorter = core.delete_namespaced_pod("g", "default", grace_period_seconds=5)
+    assert shorter.metadata.deletion_grace_period_seconds == 5
+    with pytest.raises(k8s.ApiException) as info:
+        core.delete_namespaced_pod("g", "default", grace_period_seconds=-1)
+    assert info.value.status == 400 and "gracePeriodSeconds -1 is invalid" in info.value.body
+    core.delete_namespaced_pod("g", "default", grace_period_seconds=0)  # the kubelet's
+    with pytest.raises(k8s.ApiException) as gone:
+        core.read_namespaced_pod("g", "default")
+    assert gone.value.status == 404
