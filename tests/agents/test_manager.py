@@ -163,6 +163,24 @@ def test_event_recorder_aggregates_repeats(tmp_path: Path) -> None:
     assert len(found) == 2
 
 
+def test_event_recorder_remembers_a_bounded_number_of_events(tmp_path: Path) -> None:
+    """The aggregation memory is an LRU of ``cache_size`` events: a repeat of a recent event
+    bumps its count; a repeat of one pushed out writes a new Event (as upstream's LRU)."""
+    client = LocalClient(open_store(f"sqlite:///{tmp_path / 's.db'}"))
+    cm = client.create(_cm("web"))
+    rec = EventRecorder(client, "test-controller", cache_size=3)
+    for i in range(3):
+        rec.normal(cm, "Step", f"step {i}")
+    rec.normal(cm, "Step", "step 0")  # remembered: aggregated, and now the most recent
+    rec.normal(cm, "Step", "step 3")  # pushes out the least recently used: step 1
+    rec.normal(cm, "Step", "step 0")  # still remembered
+    rec.normal(cm, "Step", "step 1")  # forgotten: a new Event
+    events = client.list("v1", "Event", "default").items
+    assert sorted((e["message"], e["count"]) for e in events) == [
+        ("step 0", 3), ("step 1", 1), ("step 1", 1), ("step 2", 1), ("step 3", 1)]
+    assert len(rec._seen) == 3
+
+
 def test_event_recorder_keeps_events_made_at_the_same_instant(tmp_path: Path) -> None:
     """Event names are times; a clock that stands still (tests, coarse clocks) repeats them,
     and every event must still be written."""
