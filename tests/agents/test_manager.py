@@ -6,8 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-from agenttest import eventually
-
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -22,6 +20,7 @@ from gitkube.agents.manager import (
 )
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
+from tests.agents.agenttest import eventually
 
 
 def _cm(name: str, ns: str = "default", data: str = "1") -> dict[str, object]:

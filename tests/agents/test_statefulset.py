@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import Cluster, FakeKubelet, eventually, node
-
 from gitkube.agents.controllers import statefulset as stc
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_ready
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node
 
 Obj = dict[str, Any]
 

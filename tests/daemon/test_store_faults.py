@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_env import gitkube_cmd, start_daemon, wait_for
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.errors import GitkubeError, StoreUnavailable
 from gitkube.store.base import Create
 from gitkube.store.sqlite import SqliteStore
+from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
       "data": {"k": "v"}}

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GITKUBE, Clone, deployment, get_or_none, run, wait_for
 
 from gitkube.api.client import Client
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import read_info
 from gitkube.daemon.status import probe_socket
+from tests.gitops.gitops_env import GITKUBE, Clone, deployment, get_or_none, run, wait_for
 
 
 @contextlib.contextmanager

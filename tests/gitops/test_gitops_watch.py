@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GITKUBE, deployment, get_or_none, run, wait_for
 
 from gitkube.api.client import Client
 from gitkube.gitops.watch import Trigger, Triggers, fingerprint
+from tests.gitops.gitops_env import GITKUBE, deployment, get_or_none, run, wait_for
 
 
 class Watch:

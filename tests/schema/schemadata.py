@@ -1,7 +1,4 @@
-"""Shared objects for the schema tests: the example manifests and small valid objects.
-
-A module of its own (not conftest.py): several conftest.py files exist under tests/, and
-`from conftest import ...` would pick whichever was imported first."""
+"""Shared objects for the schema tests: the example manifests and small valid objects."""
 
 from __future__ import annotations
 

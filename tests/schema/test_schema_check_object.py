@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from schemadata import example_objects
 
 from gitkube.schema import Issue, check_object
+from tests.schema.schemadata import example_objects
 
 
 def codes(obj: Any) -> list[str]:

@@ -6,10 +6,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from schemadata import CONFIGMAP, DEPLOYMENT, example_objects
-
 from gitkube.schema import Issue, check_documents
 from gitkube.source.document import Document
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, example_objects
 
 
 def doc(obj: dict[str, Any], file: str = "app.yaml", index: int = 0,

@@ -8,10 +8,10 @@ import datetime
 from typing import Any
 
 import pytest
-from schemadata import DEPLOYMENT, SERVICE, example_objects
-from test_schema_agreement import mutations
 
 from gitkube.schema import Issue, check_object
+from tests.schema.mutations import mutations
+from tests.schema.schemadata import DEPLOYMENT, SERVICE, example_objects
 
 ODD: list[Any] = [datetime.date(2024, 1, 1), -1, 10**30, float("inf"), "", "\x00", {1: "x"},
                   [[[]]], {"": None}]

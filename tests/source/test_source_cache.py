@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sourcetest import load
 
 import gitkube.source.loader as load_module
 from gitkube.settings import Settings
+from tests.source.sourcetest import load
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sourcetest import load
 
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import UsageError
 from gitkube.source import LoadResult
+from tests.source.sourcetest import load
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: value\n"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sourcetest import load_valid, validate
 
 from gitkube.errors import ValidationFailed
 from gitkube.source.cache import ContentCache
+from tests.source.sourcetest import load_valid, validate
 
 NS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n"

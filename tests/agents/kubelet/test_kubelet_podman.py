@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubelet_env import Node, phase, ready
 
+from tests.agents.kubelet.kubelet_env import Node, phase, ready
 from tests.support.containers import EXAMPLE_IMAGE
 
 pytestmark = pytest.mark.podman

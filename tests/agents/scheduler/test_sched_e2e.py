@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from schedtest import eventually, node_obj, pod_obj
-
 from gitkube.agents.scheduler import (
     Scheduler,
     SchedulerConfig,
@@ -15,6 +13,7 @@ from gitkube.agents.scheduler import (
     build_scheduler,
     default_registry,
 )
+from tests.agents.scheduler.schedtest import eventually, node_obj, pod_obj
 
 FAST = {"initial_backoff": 0.02, "max_backoff": 0.2, "seed": 1}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from schedtest import node_info, pod_obj, required
 
 from gitkube.agents.scheduler.framework import CycleState, Status, default_normalize
 from gitkube.agents.scheduler.plugins import (
@@ -18,6 +17,7 @@ from gitkube.agents.scheduler.plugins import (
     TaintToleration,
 )
 from gitkube.agents.scheduler.types import PodInfo, pod_requests
+from tests.agents.scheduler.schedtest import node_info, pod_obj, required
 
 
 def _filter(plugin: object, pod: dict[str, object], info: object) -> Status:

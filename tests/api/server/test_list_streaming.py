@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served
-from httphelp import call, pod
 
 import gitkube.api.local as local_module
 from gitkube.api.client import CreateOp
@@ -23,6 +21,8 @@ from gitkube.api.server import liststream
 from gitkube.api.server.bodies import encode_json
 from gitkube.model.kinds import lookup
 from gitkube.model.labels import as_field_selector, as_selector
+from tests.api.server.httphelp import call, pod
+from tests.api.server.serving import Served
 
 NS = "big"
 COUNT = 2000

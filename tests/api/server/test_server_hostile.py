@@ -16,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, deployment, pod
-from rawhttp import connect, exchange, read_reply, request
 
 from gitkube.api.server import Attributes, Identity, Limits
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, deployment, pod
+from tests.api.server.rawhttp import connect, exchange, read_reply, request
+from tests.api.server.serving import Served, start
 
 CMS = "/api/v1/namespaces/default/configmaps"
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"

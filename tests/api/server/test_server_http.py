@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, deployment, pod
 
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, deployment, pod
+from tests.api.server.serving import Served, start
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"

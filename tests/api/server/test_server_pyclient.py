@@ -6,8 +6,9 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import Served
-from httphelp import deployment, pod
+
+from tests.api.server.httphelp import deployment, pod
+from tests.api.server.serving import Served
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client as k8s  # noqa: E402
