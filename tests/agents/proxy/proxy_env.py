@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -18,6 +18,7 @@ from gitkube.agents.manager import Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
 from gitkube.agents.proxy.nft import NftError, nft
 from gitkube.api.local import LocalClient
+from gitkube.settings import ProxyMode
 from gitkube.store import open_store
 
 Obj = dict[str, Any]
@@ -75,8 +76,8 @@ class Cluster:
     """A started Manager with a ProxyAgent in ``mode``/``backend`` over an in-memory store;
     the nftables table, when kernel mode is used, is named for this cluster alone."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: str, workers: int = 1,
-                 backend: str = "userspace"):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, mode: Literal["process", "thread"],
+                 workers: int = 1, backend: ProxyMode = "userspace"):
         self.workers = workers
         self.kernel = backend == "kernel"
         self.client = LocalClient(open_store("memory://"), service_cidr=CIDR)
@@ -84,8 +85,8 @@ class Cluster:
         self.table = f"gitkube_test_{uuid.uuid4().hex[:8]}"
         self.proxy = ProxyAgent(self.manager, ProxyConfig(
             service_cidr=CIDR, route_service_range=False, connect_timeout=0.5,
-            udp_idle_timeout=1.0, mode=mode, workers=workers,  # type: ignore[arg-type]
-            backend=backend, nft_table=self.table))  # type: ignore[arg-type]
+            udp_idle_timeout=1.0, mode=mode, workers=workers,
+            backend=backend, nft_table=self.table))
         self.manager.add(self.proxy)
         self.manager.start()
         assert self.proxy.mode == backend
