@@ -65,8 +65,11 @@ def test_node_death_evicts_and_reschedules(cluster: Cluster) -> None:
             for name in sim.node_names:
                 if name == failed[0]:
                     continue
-                assert eventually(lambda n=name, t=target: (nlc.heartbeat_of(
-                    c.get("v1", "Node", None, n)) or 0) >= t, timeout=10)
+
+                def beat(n: str = name, t: float = target) -> bool:
+                    return (nlc.heartbeat_of(c.get("v1", "Node", None, n)) or 0) >= t
+
+                assert eventually(beat, timeout=10)
 
     c.create({"apiVersion": "apps/v1", "kind": "Deployment",
               "metadata": {"name": "web", "namespace": "default"},

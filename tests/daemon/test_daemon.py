@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import is_locked
 from gitkube.errors import UsageError
+from tests.cliapp import app
 from tests.daemon.daemon_env import (
     RunningDaemon,
     gitkube_cmd,

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
+from tests.cliapp import app
 from tests.daemon.daemon_env import start_daemon, wait_for
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing
 

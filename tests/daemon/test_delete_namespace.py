@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from gitkube.cli.connect import client_for
-from gitkube.cli.main import app
 from gitkube.model import kinds
+from tests.cliapp import app
 from tests.daemon.daemon_env import RunningDaemon, wait_for
 
 MANIFEST = """\

@@ -38,7 +38,7 @@ def mutations(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield m
         if isinstance(value, dict):
             m = copy.deepcopy(obj)
-            target = m
+            target: Any = m
             for part in path:
                 target = target[part]
             target["zzUnknown"] = 1

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def example_objects() -> list[dict[str, Any]]:
     """Every document of manifests/, in file order."""
-    out = []
+    out: list[dict[str, Any]] = []
     for path in sorted((ROOT / "manifests").glob("*.yaml")):
         out.extend(d for d in YAML(typ="safe", pure=False).load_all(path.read_text()) if d)
     return out

@@ -24,7 +24,9 @@ Path = tuple[str | int, ...]
 
 def _registry() -> Registry[Any]:
     defs = json.loads((SCHEMA_DIR / "_definitions.json").read_text())
-    return Registry().with_resource("_definitions.json", Resource.from_contents(defs))
+    registry: Registry[Any] = Registry().with_resource("_definitions.json",
+                                                       Resource.from_contents(defs))
+    return registry
 
 
 REGISTRY = _registry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ class TokenAuth:
 
 
 @pytest.fixture
-def guarded(store: Store) -> Served:
+def guarded(store: Store) -> Iterator[Served]:
     s = start(store, auth=TokenAuth())
     yield s
     s.server.shutdown()

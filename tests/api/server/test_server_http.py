@@ -263,8 +263,8 @@ def test_scale_subresource(served: Served) -> None:
 
 def test_binding_subresource(served: Served) -> None:
     call(served.port, "POST", PODS, pod("a"))
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
+    binding: Obj = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
     answer = call(served.port, "POST", f"{PODS}/a/binding", binding)
     assert answer.code == 201 and answer.json["status"] == "Success"
     bound = call(served.port, "GET", f"{PODS}/a").json
