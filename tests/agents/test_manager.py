@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from agenttest import eventually
+from typing import Any, cast
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -20,8 +20,10 @@ from gitkube.agents.manager import (
     owner_mapper,
     split_key,
 )
+from gitkube.api.client import Client, ObjectList, Watcher
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
+from tests.agents.agenttest import eventually
 
 
 def _cm(name: str, ns: str = "default", data: str = "1") -> dict[str, object]:
@@ -77,7 +79,7 @@ def test_informer_lists_watches_and_drops_unchanged(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
     lock = threading.Lock()
 
-    def rec(kind: str):  # type: ignore[no-untyped-def]
+    def rec(kind: str) -> Callable[..., None]:
         def h(*objs: dict[str, object]) -> None:
             with lock:
                 seen.append((kind, key_of(objs[-1])))
@@ -204,18 +206,18 @@ def test_informer_rewatches_when_the_stream_closes(tmp_path: Path) -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(client, name)
 
-        def list(self, *a: object, **k: object) -> object:
+        def list(self, *a: Any, **k: Any) -> ObjectList:
             calls["list"] += 1
-            return client.list(*a, **k)  # type: ignore[arg-type]
+            return client.list(*a, **k)
 
-        def watch(self, *a: object, **k: object) -> object:
+        def watch(self, *a: Any, **k: Any) -> Watcher:
             calls["watch"] += 1
-            w = client.watch(*a, **k)  # type: ignore[arg-type]
+            w = client.watch(*a, **k)
             if calls["watch"] == 1:
                 w.close()  # the "server" ended the first stream
             return w
 
-    inf = Informer(Closing(), "v1", "ConfigMap")  # type: ignore[arg-type]
+    inf = Informer(cast(Client, Closing()), "v1", "ConfigMap")  # a Client by delegation
     inf.start()
     try:
         assert inf.wait_for_sync(5)

@@ -12,17 +12,18 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from daemon_env import gitkube_cmd, start_daemon, wait_for
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.errors import GitkubeError, StoreUnavailable
 from gitkube.store.base import Create
 from gitkube.store.sqlite import SqliteStore
+from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 
-CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
-      "data": {"k": "v"}}
+CM: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "c", "namespace": "default"}, "data": {"k": "v"}}
 
 
 def _root_and_mount() -> str | None:

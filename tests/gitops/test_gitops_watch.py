@@ -8,15 +8,16 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GITKUBE, deployment, get_or_none, run, wait_for
 
 from gitkube.api.client import Client
 from gitkube.gitops.watch import Trigger, Triggers, fingerprint
+from tests.gitops.gitops_env import GITKUBE, deployment, get_or_none, run, wait_for
+from tests.gitrepo import GitRepo
 
 
 class Watch:
@@ -32,7 +33,7 @@ class Watch:
 
 
 @pytest.fixture
-def work(git_repo: Any) -> Path:
+def work(git_repo: Callable[..., GitRepo]) -> Path:
     repo = git_repo("app")
     repo.commit("web", {"manifests/web.yaml": deployment(replicas=2)})
     return Path(repo.root)
@@ -143,7 +144,7 @@ def test_watch_runs_the_agents_without_a_daemon(work: Path, client: Client, stor
     try:
         def running() -> bool:
             pods = client.list("v1", "Pod", "default").items
-            return sum(p["status"].get("phase") == "Running" for p in pods) == 2
+            return bool(sum(p["status"].get("phase") == "Running" for p in pods) == 2)
 
         wait_for(running, timeout=30, what="2 pods Running")
         proc.send_signal(signal.SIGINT)

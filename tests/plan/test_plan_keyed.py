@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plan_golden import CASES, plan_case, prepare
-
 from gitkube.api.client import Client
 from gitkube.plan import planfile
 from gitkube.plan.apply import apply_plan
@@ -14,6 +12,7 @@ from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import FieldChange, ItemKey, SourceInfo, dotted_path
 from gitkube.plan.planner import Desired, make_plan
 from gitkube.plan.render import render_text
+from tests.plan.plan_golden import CASES, plan_case, prepare
 
 SRC = SourceInfo("s-1", "git:x//m", "m", "abc")
 PATH = ("spec", "template", "spec", "containers")

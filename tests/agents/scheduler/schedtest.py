@@ -1,12 +1,17 @@
-"""Builders for the scheduler tests: wire-form Nodes and Pods, and NodeInfos from them."""
+"""Builders for the scheduler tests: wire-form Nodes and Pods, NodeInfos from them, and a
+cluster (a real SQLite store, its LocalClient and a Manager)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from gitkube.agents.manager import Manager
 from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from gitkube.api.local import LocalClient
+from gitkube.store import open_store
 
 Obj = dict[str, Any]
 
@@ -79,3 +84,16 @@ def eventually(predicate: Callable[[], Any], timeout: float = 20.0, poll: float 
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll)
+
+
+class SchedCluster:
+    """A real SQLite store at ``path``, its LocalClient and a Manager (not started)."""
+
+    def __init__(self, path: Path):
+        self.store = open_store(f"sqlite:///{path}")
+        self.client = LocalClient(self.store)
+        self.manager = Manager(self.client)
+
+    def close(self) -> None:
+        self.manager.stop()
+        self.store.close()

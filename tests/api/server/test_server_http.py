@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, deployment, pod
 
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, deployment, pod
+from tests.api.server.serving import Served, start
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -263,8 +263,8 @@ def test_scale_subresource(served: Served) -> None:
 
 def test_binding_subresource(served: Served) -> None:
     call(served.port, "POST", PODS, pod("a"))
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
+    binding: Obj = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
     answer = call(served.port, "POST", f"{PODS}/a/binding", binding)
     assert answer.code == 201 and answer.json["status"] == "Success"
     bound = call(served.port, "GET", f"{PODS}/a").json
