@@ -207,7 +207,7 @@ def test_the_interval_reconcile_catches_what_the_watches_missed(
     import os
 
     from gitkube.gitops.connect import Connection
-    from gitkube.gitops.watch import WatchLoop
+    from gitkube.gitops.watch import WatchLoop, WatchOptions
     from gitkube.settings import Settings
 
     # no file watch and no store watch: only the periodic reconcile is left
@@ -216,7 +216,7 @@ def test_the_interval_reconcile_catches_what_the_watches_missed(
     out = io.StringIO()
     loop = WatchLoop(work / "manifests",
                      Connection(client, store_url, False, Settings.from_env(os.environ)),
-                     out=out, interval=0.3, debounce=0.05)
+                     out=out, options=WatchOptions(interval=0.3, debounce=0.05))
     runner = threading.Thread(target=loop.run)
     runner.start()
     try:

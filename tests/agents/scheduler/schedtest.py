@@ -36,8 +36,7 @@ def node_obj(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: str = "110
 def pod_obj(name: str, *, cpu: str | None = None, memory: str | None = None,
             node_selector: dict[str, str] | None = None, affinity: Obj | None = None,
             tolerations: list[Obj] | None = None, host_port: int | None = None,
-            init: list[Obj] | None = None, scheduler: str | None = None,
-            namespace: str = "default") -> Obj:
+            scheduler: str | None = None) -> Obj:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
     container: Obj = {"name": "c", "image": "pause:3"}
     if requests:
@@ -51,12 +50,10 @@ def pod_obj(name: str, *, cpu: str | None = None, memory: str | None = None,
         spec["affinity"] = {"nodeAffinity": affinity}
     if tolerations:
         spec["tolerations"] = tolerations
-    if init:
-        spec["initContainers"] = init
     if scheduler:
         spec["schedulerName"] = scheduler
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 def node_info(name: str = "n1", *, running: list[Obj] | None = None, **kw: Any) -> NodeInfo:

@@ -36,10 +36,11 @@ def _filter(plugin: FilterPlugin, pod: dict[str, Any], info: NodeInfo) -> Status
 
 
 def test_pod_requests_take_the_largest_init_container_against_the_sum() -> None:
-    spec = pod_obj("p", cpu="100m", memory="64Mi",
-                   init=[{"name": "i1", "image": "x", "resources": {"requests": {"cpu": "1"}}},
-                         {"name": "i2", "image": "x",
-                          "resources": {"requests": {"memory": "32Mi"}}}])["spec"]
+    spec = pod_obj("p", cpu="100m", memory="64Mi")["spec"]
+    spec["initContainers"] = [{"name": "i1", "image": "x",
+                               "resources": {"requests": {"cpu": "1"}}},
+                              {"name": "i2", "image": "x",
+                               "resources": {"requests": {"memory": "32Mi"}}}]
     spec["containers"].append({"name": "c2", "image": "x",
                                "resources": {"requests": {"cpu": "200m", "memory": "64Mi"}}})
     r = pod_requests(spec)

@@ -493,18 +493,19 @@ def test_dry_run_validates_and_answers_but_writes_nothing(served: Served) -> Non
 
 def test_http_client_pod_logs(served: Served) -> None:
     from gitkube.api.http_client import HTTPClient
+    from gitkube.api.server import LogOptions
     from gitkube.errors import BadRequest, NotFound
 
     client = HTTPClient(served.url)
     client.create(pod("a"))
     assert list(client.pod_logs("default", "a")) == [
         "a/c line 1\n", "a/c line 2\n", "a/c line 3\n"]
-    assert list(client.pod_logs("default", "a", follow=True, tail_lines=1)) == [
+    assert list(client.pod_logs("default", "a", LogOptions(follow=True, tail_lines=1))) == [
         "a/c line 3\n"]
     with pytest.raises(NotFound):
         client.pod_logs("default", "missing")
     with pytest.raises(BadRequest):
-        client.pod_logs("default", "a", container="nope")
+        client.pod_logs("default", "a", LogOptions(container="nope"))
 
 
 @pytest.mark.parametrize("raw", [
