@@ -144,17 +144,7 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
             name=str(old_meta.get("name")),
             group=rt.group,
         )
-    for field in (*SERVER_METADATA, "selfLink", "managedFields"):
-        meta.pop(field, None)
-        if field in old_meta:
-            meta[field] = copy_json(old_meta[field])
-    if rt.namespaced:
-        meta["namespace"] = old_meta.get("namespace")
-    else:
-        meta.pop("namespace", None)
-    meta.pop("generateName", None)
-    if "generateName" in old_meta:
-        meta["generateName"] = old_meta["generateName"]
+    _keep_server_metadata(rt, meta, old_meta)
     if has_status_subresource(rt):
         out.pop("status", None)
         if "status" in old:
@@ -167,21 +157,42 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     if spec_of(out) != spec_of(old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     if old_meta.get("deletionTimestamp"):
-        added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
-        if added:
-            raise Invalid(
-                f'{rt.kind} "{old_meta.get("name")}" is invalid: metadata.finalizers: '
-                "Forbidden: no new finalizers can be added if the object is being deleted",
-                kind=rt.kind,
-                name=str(old_meta.get("name")),
-                group=rt.group,
-                causes=[_cause("FieldValueForbidden", "metadata.finalizers",
-                               "no new finalizers can be added if the object is being deleted")],
-            )
+        _check_no_new_finalizers(rt, meta, old_meta)
     if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
         _check_immutable(rt, out, old)
     _order_like(out, old)
     return out
+
+
+def _keep_server_metadata(rt: ResourceType, meta: Obj, old_meta: Obj) -> None:
+    """The metadata a client may not change keeps its stored values: the server's fields,
+    the namespace and generateName."""
+    for field in (*SERVER_METADATA, "selfLink", "managedFields"):
+        meta.pop(field, None)
+        if field in old_meta:
+            meta[field] = copy_json(old_meta[field])
+    if rt.namespaced:
+        meta["namespace"] = old_meta.get("namespace")
+    else:
+        meta.pop("namespace", None)
+    meta.pop("generateName", None)
+    if "generateName" in old_meta:
+        meta["generateName"] = old_meta["generateName"]
+
+
+def _check_no_new_finalizers(rt: ResourceType, meta: Obj, old_meta: Obj) -> None:
+    """Invalid when an update adds a finalizer to an object being deleted."""
+    added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+    if added:
+        raise Invalid(
+            f'{rt.kind} "{old_meta.get("name")}" is invalid: metadata.finalizers: '
+            "Forbidden: no new finalizers can be added if the object is being deleted",
+            kind=rt.kind,
+            name=str(old_meta.get("name")),
+            group=rt.group,
+            causes=[_cause("FieldValueForbidden", "metadata.finalizers",
+                           "no new finalizers can be added if the object is being deleted")],
+        )
 
 
 def _check_immutable(rt: ResourceType, new: Obj, old: Obj) -> None:

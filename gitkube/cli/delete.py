@@ -21,6 +21,7 @@ terminationGracePeriodSeconds, or ``--grace-period``; ``--force`` removes it at 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -165,7 +166,25 @@ def delete(
     pairs = targets(args or [])
     grace = grace_seconds(grace_period, force)
     client = client_for(store)
-    policy: Any = cascade.value.capitalize()
+    names = _named(client, pairs, namespace, selector, all_)
+    outcome = _delete_all(client, names, namespace, cascade, ignore_not_found, grace)
+    if outcome.deleted and wait and not through_daemon(client):
+        _finish_embedded(client, outcome.deleted, timeout)
+    elif outcome.pending and wait:  # the daemon's agents finish it
+        for rt, name in outcome.pending:
+            ns = namespace if rt.namespaced else None
+            if not _wait_gone(client, rt, ns, name, timeout):
+                raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
+                                   "deleted", hint="`gitkube describe` shows its "
+                                                   "finalizers and events")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _named(client: Client, pairs: list[tuple[ResourceType, str | None]], namespace: str,
+           selector: str | None, all_: bool) -> list[tuple[ResourceType, str]]:
+    """The objects to delete, by name: those named, and those a TYPE alone selects (with
+    --selector or --all)."""
     names: list[tuple[ResourceType, str]] = []
     for rt, name in pairs:
         ns = namespace if rt.namespaced else None
@@ -181,13 +200,29 @@ def delete(
         if not found:
             typer.echo("No resources found" + (f" in {ns} namespace." if ns else "."))
         names += [(rt, o["metadata"]["name"]) for o in found]
+    return names
+
+
+@dataclass
+class _Deleted:
+    """What the deletions did: the objects deleted (as the api returned them), those still
+    finishing (deletionTimestamp set), and how many were not found."""
+
+    deleted: list[Obj] = field(default_factory=list)
+    pending: list[tuple[ResourceType, str]] = field(default_factory=list)
+    failed: int = 0
+
+
+def _delete_all(client: Client, names: list[tuple[ResourceType, str]], namespace: str,
+                cascade: Cascade, ignore_not_found: bool, grace: int | None) -> _Deleted:
+    """Delete each object (pods within ``grace``: ``grace_seconds``), printing kubectl's
+    line (or its NotFound error)."""
+    policy: Any = cascade.value.capitalize()
+    out = _Deleted()
     if grace == 0 and names:
         typer.echo("Warning: Immediate deletion does not wait for confirmation that the running "
                    "resource has been terminated. The resource may continue to run on the "
                    "cluster indefinitely.", err=True)
-    failed = 0
-    pending: list[tuple[ResourceType, str]] = []
-    deleted: list[Obj] = []
     for rt, name in names:
         ns = namespace if rt.namespaced else None
         try:
@@ -199,20 +234,10 @@ def delete(
                 typer.echo(f"Error from server (NotFound): {rt.plural}"
                            f"{'.' + rt.group if rt.group else ''} \"{name}\" not found{where}",
                            err=True)
-                failed += 1
+                out.failed += 1
             continue
         typer.echo(f"{display(rt, name)} {'force ' if grace == 0 else ''}deleted")
-        deleted.append(result)
+        out.deleted.append(result)
         if (result.get("metadata") or {}).get("deletionTimestamp"):
-            pending.append((rt, name))
-    if deleted and wait and not through_daemon(client):
-        _finish_embedded(client, deleted, timeout)
-    elif pending and wait:  # the daemon's agents finish it
-        for rt, name in pending:
-            ns = namespace if rt.namespaced else None
-            if not _wait_gone(client, rt, ns, name, timeout):
-                raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
-                                   "deleted", hint="`gitkube describe` shows its "
-                                                   "finalizers and events")
-    if failed:
-        raise typer.Exit(1)
+            out.pending.append((rt, name))
+    return out

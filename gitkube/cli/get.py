@@ -101,11 +101,11 @@ def get(
     client = _client(store)
     ns = None if (all_namespaces or not rt.namespaced) else namespace
     if watch:  # gitkube/cli/getwatch.py
-        from gitkube.cli.getwatch import watch_get
+        from gitkube.cli.getwatch import Watched, watch_get
 
         with contextlib.suppress(KeyboardInterrupt):
-            watch_get(client, rt, ns, obj_name, selector, output.value, timeout=watch_timeout,
-                      echo=typer.echo, all_namespaces=ns is None)
+            watch_get(client, Watched(rt, ns, obj_name, selector), output.value,
+                      timeout=watch_timeout, echo=typer.echo)
         return
     if obj_name is not None:
         try:

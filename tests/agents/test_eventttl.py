@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from agenttest import Cluster, eventually
-
 from gitkube.agents.controllers import eventttl
 from gitkube.agents.events import EventRecorder
+from tests.agents.agenttest import Cluster, eventually
 
 
 def test_expired_events_are_deleted(cluster: Cluster) -> None:

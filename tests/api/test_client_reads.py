@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitkube.api import LocalClient, WatchEvent
+from gitkube.api import LocalClient, Watcher, WatchEvent
 from gitkube.errors import BadRequest, Gone
 
 Obj = dict[str, Any]
@@ -26,8 +26,8 @@ def names(items: list[Obj]) -> list[str]:
     return [o["metadata"]["name"] for o in items]
 
 
-def drain(watcher: Any, n: int, timeout: float = 2.0) -> list[WatchEvent]:
-    events = []
+def drain(watcher: Watcher, n: int, timeout: float = 2.0) -> list[WatchEvent]:
+    events: list[WatchEvent] = []
     for _ in range(n):
         event = watcher.next_event(timeout)
         assert event is not None, f"expected {n} events, got {len(events)}: {events}"

@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 
 from gitkube.agents.kubelet.config import cluster_id
 from gitkube.api.local import LocalClient
-from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
 from gitkube.model import kinds
 from gitkube.runtime.base import LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_POD_NAME
 from gitkube.settings import Settings
 from gitkube.store import open_store
+from tests.cliapp import app
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = pytest.mark.podman

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gitkube.cli.main import app
+from tests.cliapp import app
+from tests.gitrepo import GitRepo
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -103,7 +104,7 @@ def test_json_output_is_the_documented_structure(tmp_path: Path,
     assert clean.exit_code == 0 and json.loads(clean.output)["valid"] is True
 
 
-def test_revision(git_repo: Callable[..., Any]) -> None:
+def test_revision(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     good = repo.commit(files={"m/ns.yaml": NS, "m/cm.yaml": CM.format(name="a")})
     repo.write({"m/cm.yaml": "data: ["})
@@ -130,7 +131,7 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_unknown_revision_exits_2(git_repo: Callable[..., Any]) -> None:
+def test_unknown_revision_exits_2(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     repo.commit(files={"ns.yaml": NS})
     proc = gitkube("validate", ".", "-r", "v9.9.9", cwd=repo.root)

@@ -14,14 +14,20 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import is_locked
 from gitkube.errors import UsageError
+from tests.cliapp import app
+from tests.daemon.daemon_env import (
+    RunningDaemon,
+    gitkube_cmd,
+    kubectl_binary,
+    start_daemon,
+    wait_for,
+)
 
 runner = CliRunner()
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "default"},

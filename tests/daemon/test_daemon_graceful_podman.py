@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, kubectl_binary, start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
 from gitkube.errors import UsageError
 from gitkube.model.times import parse_time_ns
+from tests.cliapp import app
+from tests.daemon.daemon_env import RunningDaemon, kubectl_binary, start_daemon, wait_for
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from runtime_env import MISSING_IMAGE, RUN_LABEL
 
 from gitkube.errors import GitkubeError
 from gitkube.model.times import parse_time_ns
@@ -24,6 +23,7 @@ from gitkube.runtime.base import (
     SandboxSpec,
 )
 from gitkube.runtime.network import bridge_name
+from tests.runtime.runtime_env import MISSING_IMAGE, RUN_LABEL
 from tests.support.containers import EXAMPLE_IMAGE
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
-
-from schemadata import CONFIGMAP, DEPLOYMENT, example_objects
+from typing import Any, cast
 
 from gitkube.schema import Issue, check_documents
 from gitkube.source.document import Document
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, example_objects
 
 
 def doc(obj: dict[str, Any], file: str = "app.yaml", index: int = 0,
@@ -93,7 +92,8 @@ def test_precomputed_issues_are_used_instead_of_checking() -> None:
 
 
 def test_not_a_mapping_document() -> None:
-    [d] = check_documents([doc(["a", "list"])])  # type: ignore[arg-type]
+    not_a_mapping = cast(dict[str, Any], ["a", "list"])  # against the type: a defensive check
+    [d] = check_documents([doc(not_a_mapping)])
     assert d.code == "type"
 
 

@@ -22,13 +22,10 @@ import contextlib
 import copy
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet.actions import (
-    Backoff,
     Observed,
     PodState,
     attempt_of,
@@ -36,16 +33,13 @@ from gitkube.agents.kubelet.actions import (
 )
 from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.containerspec import grace_period
-from gitkube.agents.kubelet.executor import PodExecutor, Volumes
+from gitkube.agents.kubelet.executor import ExecutorSettings, NodeParts, PodExecutor, Volumes
 from gitkube.agents.kubelet.nodepods import NodePods
-from gitkube.agents.kubelet.pleg import RuntimeCache
-from gitkube.agents.kubelet.probes import Prober, ProbeVerdict
+from gitkube.agents.kubelet.probes import ProbeVerdict
 from gitkube.agents.kubelet.security import own_volumes
 from gitkube.agents.kubelet.status import ProbeResults, compute_status, container_views
-from gitkube.agents.kubelet.termination import TerminationMessages
 from gitkube.agents.kubelet.volumes import (
     ContainerConfigError,
-    Getter,
     prepare_volumes,
     remove_pod_dir,
 )
@@ -59,7 +53,6 @@ from gitkube.runtime.base import (
     LABEL_POD_NAME,
     LABEL_POD_UID,
     ContainerInfo,
-    ContainerRuntime,
     SandboxInfo,
 )
 
@@ -89,30 +82,26 @@ class PodStates:
 class PodSyncer:
     """The reconcile of one pod key (module docstring)."""
 
-    def __init__(self, *, name: str, client: Client, runtime: ContainerRuntime,
-                 pods: NodePods, scope: dict[str, str], root: Path, address: str,
-                 backoff: Backoff, resync_period: float, executor: PodExecutor,
-                 prober: Prober, recorder: EventRecorder, cache: RuntimeCache,
-                 claims: Claims, messages: TerminationMessages, get: Getter,
-                 allocatable: Callable[[], dict[str, str]], clock: Callable[[], float]):
-        self.name = name
+    def __init__(self, settings: ExecutorSettings, parts: NodeParts, *, client: Client,
+                 pods: NodePods, root: Path, executor: PodExecutor, claims: Claims):
+        self.name = settings.name
+        self.scope = settings.scope
+        self.address = settings.address
+        self.backoff = settings.backoff
+        self.resync_period = settings.resync_period
+        self.runtime = parts.runtime
+        self.prober = parts.prober
+        self.recorder = parts.recorder
+        self.cache = parts.cache
+        self.messages = parts.messages
+        self.get = parts.get
+        self.allocatable = parts.allocatable
+        self.clock = parts.clock
         self.client = client
-        self.runtime = runtime
         self.pods = pods
-        self.scope = scope
         self.root = root
-        self.address = address
-        self.backoff = backoff
-        self.resync_period = resync_period
         self.executor = executor
-        self.prober = prober
-        self.recorder = recorder
-        self.cache = cache
         self.claims = claims
-        self.messages = messages
-        self.get = get
-        self.allocatable = allocatable
-        self.clock = clock
         self.states = PodStates()
         self._stopping: set[str] = set()  # uids whose containers are being stopped
         self._stopping_lock = threading.Lock()

@@ -28,7 +28,7 @@ from gitkube.api.server.logs import LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.routes import Route
 from gitkube.api.server.tables import as_table, table_parts, wants_table
-from gitkube.api.server.watchstream import WatchStream
+from gitkube.api.server.watchstream import WatchQuery, WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
 from gitkube.model.kinds import ResourceType
 from gitkube.model.patch import (
@@ -173,14 +173,14 @@ class Resources:
                           causes=[{"reason": "FieldValueForbidden",
                                    "field": "allowWatchBookmarks",
                                    "message": "sendInitialEvents requires bookmarks"}])
-        stream = WatchStream(
-            self.client, rt, self._ns(route),
+        query = WatchQuery(
             resource_version=q.get("resourceVersion") or None,
             label_selector=q.get("labelSelector") or None,
             field_selector=q.get("fieldSelector") or None,
             timeout_seconds=int_param(q, "timeoutSeconds"),
-            send_initial_events=send_initial, bookmarks=bookmarks, stopping=self.stopping,
-            render=self._table_renderer(req, rt))
+            send_initial_events=send_initial, bookmarks=bookmarks)
+        stream = WatchStream(self.client, rt, self._ns(route), query, stopping=self.stopping,
+                             render=self._table_renderer(req, rt))
         return Stream(iter(stream), close=stream.close)
 
     @staticmethod

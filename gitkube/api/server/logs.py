@@ -28,10 +28,11 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class LogOptions:
-    """PodLogOptions as query parameters. ``container`` is always set (the server picks the
-    only container, or refuses to guess among several)."""
+    """PodLogOptions as query parameters. The server's are for one container: it picks the
+    only one, or refuses to guess among several, when a request names none (a client's
+    ``container`` "")."""
 
-    container: str
+    container: str = ""
     follow: bool = False
     tail_lines: int | None = None
     timestamps: bool = False

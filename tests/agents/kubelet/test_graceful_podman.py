@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from kubelet_env import Node, ready
 
 from gitkube.model.printers import pod_status_text
+from tests.agents.kubelet.kubelet_env import Node, ready
 
 pytestmark = pytest.mark.podman
 

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, pod
 
 from gitkube.api.server import RuntimeLogs
 from gitkube.model.times import parse_time_ns, rfc3339
 from gitkube.runtime.base import LABEL_CONTAINER, LABEL_POD_UID, ContainerSpec, SandboxSpec
 from gitkube.runtime.simulated import SimulatedRuntime
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, pod
+from tests.api.server.serving import Served, start
 
 LOG = "/api/v1/namespaces/default/pods/a/log"
 AGE = 100.0  # seconds: how old the container's only line is

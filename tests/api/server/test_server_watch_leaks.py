@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Served, start
-from rawhttp import connect, request
 
 from gitkube.store import Store
+from tests.api.server.rawhttp import connect, request
+from tests.api.server.serving import Served, start
 
 WATCH = "/api/v1/namespaces/default/pods?watch=true"
 N = 10
