@@ -109,10 +109,12 @@ def _not_an_object(value: Any, names: list[str]) -> list[Err] | None:
 def _unsupported(value: dict[str, Any], unsupported: dict[str, tuple[str, list[Any]]],
                  errs: list[Err] | None) -> list[Err] | None:
     """``errs`` and an error for each field of ``value`` gitkube does not support, unless
-    its value asks for nothing."""
+    its value asks for nothing or is already wrong (a value Kubernetes refuses gets that
+    error alone: one cause, one error)."""
+    wrong = {e[0][-1] for e in errs if e[0]} if errs else set()
     for k in sorted(unsupported.keys() & value.keys()):
         reason, accepts = unsupported[k]
-        if not _neutral(value[k], accepts):
+        if k not in wrong and not _neutral(value[k], accepts):
             hint = (
                 f"{reason}; remove the field"
                 if reason and "not supported by gitkube" not in reason

@@ -161,8 +161,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "fileKeyRef": NOT_SUPPORTED,
     },
     _CORE + "ResourceRequirements": {"claims": _NO_DRA},
-    _CORE + "Probe": {
-        "grpc": "gRPC probes are not supported; use exec, httpGet or tcpSocket",
+    _CORE + "GRPCAction": {
+        "mode": "gRPC probes connect in plaintext (mode: Plaintext); TLS is not implemented",
     },
     _CORE + "Affinity": {
         "podAffinity": "gitkube's scheduler supports node affinity only",
@@ -212,6 +212,7 @@ ACCEPTS: dict[tuple[str, str], list[Any]] = {
     (_CORE + "SecurityContext", "procMount"): ["Default"],
     (_BATCH + "JobSpec", "completionMode"): ["NonIndexed"],
     (_BATCH + "JobSpec", "podReplacementPolicy"): ["TerminatingOrFailed"],
+    (_CORE + "GRPCAction", "mode"): ["Plaintext"],
 }
 
 # String fields whose values Kubernetes validates (the values are documented upstream in
@@ -239,6 +240,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
         "SingleStack", "PreferDualStack", "RequireDualStack",
     ],
     (_CORE + "HTTPGetAction", "scheme"): ["HTTP", "HTTPS"],
+    (_CORE + "GRPCAction", "mode"): ["TLS", "Plaintext"],
     (_CORE + "Toleration", "operator"): ["Exists", "Equal"],
     (_CORE + "Toleration", "effect"): ["NoSchedule", "PreferNoSchedule", "NoExecute"],
     (_CORE + "NodeSelectorRequirement", "operator"): [
