@@ -1,8 +1,10 @@
 """From a file's bytes to its objects and problems: pure, path-independent, cacheable.
 
-:func:`parse_file` is what runs for every file whose content is not in the cache (in a
+:func:`parse_content` is what runs for every file whose content is not in the cache (in a
 worker process when there are many). Its result is made only of plain data (tuples, lists,
-dicts, strings, numbers) so it can be marshalled to the cache and sent between processes.
+dicts, strings, numbers) so it can be marshalled to the cache and sent between processes:
+each object, its check results and the line and column of every path those name (found in
+the document's nodes while they are at hand, :mod:`gitkube.source.positions`).
 """
 
 from __future__ import annotations
@@ -102,7 +104,6 @@ class _File:
         self.check = check
         self.docs: list[DocRecord] = []
         self.problems: list[ProblemRecord] = []
-        self._starts: dict[int, tuple[int, int]] = {}
 
     def each(self, index: int, value: Any, node: Any) -> None:
         """A YAML document as it is read (its node graph at hand)."""
