@@ -179,7 +179,7 @@ class ContainerInfo:
 class Capabilities:
     """What a runtime can do, declared (shaped like Nomad's ``DriverCapabilities``)."""
 
-    # httpGet and tcpSocket probes and hooks reach the pod's address over the network (a
+    # httpGet, tcpSocket and grpc probes and hooks reach the pod's address over the network (a
     # simulated pod listens nowhere: such checks then pass without a connection)
     network_probes: bool = True
 

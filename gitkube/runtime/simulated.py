@@ -5,7 +5,7 @@ It passes the same contract suite as PodmanRuntime (tests/runtime/). A started c
 or 137 when stopped with timeout 0) or failed on request (``fail_container``,
 ``fail_sandbox``). Images are present unless listed in ``missing_images``; a pull of a
 missing image fails like an unreachable registry. ``exec`` succeeds (exit 0) unless
-``exec_exit_code`` says otherwise. Network probes (httpGet, tcpSocket) pass: nothing listens
+``exec_exit_code`` says otherwise. Network probes (httpGet, tcpSocket, grpc) pass: nothing listens
 (``capabilities().network_probes`` is False). Networks are names and subnets in memory.
 Everything is thread-safe.
 """

@@ -17,6 +17,7 @@ its key, so paths are only built when something is wrong.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -109,10 +110,12 @@ def _not_an_object(value: Any, names: list[str]) -> list[Err] | None:
 def _unsupported(value: dict[str, Any], unsupported: dict[str, tuple[str, list[Any]]],
                  errs: list[Err] | None) -> list[Err] | None:
     """``errs`` and an error for each field of ``value`` gitkube does not support, unless
-    its value asks for nothing."""
+    its value asks for nothing or is already wrong (a value Kubernetes refuses gets that
+    error alone: one cause, one error)."""
+    wrong = {e[0][-1] for e in errs if e[0]} if errs else set()
     for k in sorted(unsupported.keys() & value.keys()):
         reason, accepts = unsupported[k]
-        if not _neutral(value[k], accepts):
+        if k not in wrong and not _neutral(value[k], accepts):
             hint = (
                 f"{reason}; remove the field"
                 if reason and "not supported by gitkube" not in reason
@@ -376,8 +379,10 @@ class Compiler:
         return check
 
     def _unknown(self, key: Any, supported: list[str]) -> Err:
-        """An unknown field, with the likeliest fix as its hint."""
-        close = difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
+        """An unknown field, with the likeliest fix as its hint (see :func:`suggested`)."""
+        folded = str(key).lower()
+        close = [k for k in supported if k.lower() == folded] or \
+            difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
         if close:
             hint: str | None = f"did you mean {close[0]}?"
         elif str(key) in self._owners:
@@ -391,3 +396,12 @@ class Compiler:
         else:
             hint = None
         return [[key], "unknown-field", f'unknown field "{key}"', hint]
+
+
+_SUGGESTION = re.compile(r"did you mean ([^ ?]+)\?")
+
+
+def suggested(hint: str | None) -> str | None:
+    """The field of the same object an unknown-field hint proposes instead, if it does."""
+    m = _SUGGESTION.fullmatch(hint or "")
+    return m.group(1) if m else None

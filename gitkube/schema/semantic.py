@@ -348,13 +348,16 @@ def _requests_within_limits(resources: dict[str, Any], path: Path, out: Issues) 
 def _probe(probe: dict[str, Any], path: Path, out: Issues) -> None:
     handlers = [h for h in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(h) is not None]
     if len(handlers) != 1:
-        out.append(Issue(path, "a probe needs exactly one of exec, httpGet, tcpSocket"
+        out.append(Issue(path, "a probe needs exactly one of exec, httpGet, tcpSocket, grpc"
                          + (f" (found {', '.join(handlers)})" if handlers else ""),
                          "probe-handler"))
     for h in ("httpGet", "tcpSocket"):
         action = probe.get(h)
         if isinstance(action, dict):
             _port_ref(action.get("port"), (*path, h, "port"), out)
+    grpc = probe.get("grpc")
+    if isinstance(grpc, dict):  # a number only: a gRPC action names no port
+        _range(grpc.get("port"), (*path, "grpc", "port"), out, 1, 65535, "port")
     for field, low in (("initialDelaySeconds", 0), ("periodSeconds", 1), ("timeoutSeconds", 1),
                        ("failureThreshold", 1), ("successThreshold", 1)):
         _range(probe.get(field), (*path, field), out, low, what=field)

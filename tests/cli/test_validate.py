@@ -170,3 +170,15 @@ def test_every_bad_input_is_reported_not_raised(tmp_path: Path) -> None:
         "latin1.yaml": "encoding", "nokind.yaml": "missing-type",
         "link.yaml": "symlink-outside",
     }
+
+
+def test_the_command_keeps_its_cache_in_the_state_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second run of an unchanged tree reuses what the first one parsed and checked (the
+    cache under GITKUBE_STATE_DIR/cache), and says the same."""
+    monkeypatch.setenv("GITKUBE_STATE_DIR", str(tmp_path / "state"))
+    root = bad_tree(tmp_path / "m")
+    first = invoke(str(root))
+    cached = sorted(p.name.rsplit(".", 2)[-2] for p in (tmp_path / "state" / "cache").iterdir())
+    assert cached == ["blobs", "index"]
+    assert invoke(str(root)).output == first.output

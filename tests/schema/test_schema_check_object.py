@@ -158,17 +158,17 @@ def test_not_a_mapping() -> None:
 
 # -- kinds ----------------------------------------------------------------------------------
 
-def test_unknown_kind_lists_supported_kinds() -> None:
+def test_a_misspelt_kind_gets_the_right_kind_and_no_list() -> None:
     issue = only({"apiVersion": "v1", "kind": "Deploymnet", "metadata": {"name": "x"}},
                  "unknown-kind")
-    assert issue.hint is not None
-    assert issue.hint.startswith("did you mean Deployment?")
-    assert "StatefulSet (apps/v1)" in issue.hint
+    assert issue.hint == "did you mean Deployment? (apiVersion: apps/v1)"
 
 
 def test_wrong_api_version_for_known_kind(deployment: Obj) -> None:
+    deployment["apiVersion"] = "apps/v2"
+    assert only(deployment, "unknown-kind").hint == "use apiVersion: apps/v1"
     deployment["apiVersion"] = "extensions/v1beta1"
-    issue = only(deployment, "unknown-kind")
+    issue = only(deployment, "removed-api-version")
     assert issue.hint == "use apiVersion: apps/v1"
 
 
@@ -551,3 +551,34 @@ def test_probe_grace_only_on_probes_that_kill(deployment: Obj) -> None:
                                    "terminationGracePeriodSeconds": 5}
     issue = only(deployment, "probe-grace")
     assert issue.path[-2:] == ("readinessProbe", "terminationGracePeriodSeconds")
+
+
+# -- one cause, one error -------------------------------------------------------------------
+
+def test_a_misspelt_required_field_is_one_error(deployment: Obj) -> None:
+    pod_spec(deployment)["contianers"] = pod_spec(deployment).pop("containers")
+    assert codes(deployment) == ["unknown-field"]
+
+
+def test_a_missing_field_next_to_an_unrelated_unknown_one_is_still_reported(
+        deployment: Obj) -> None:
+    spec = pod_spec(deployment)
+    del spec["containers"]
+    spec["hostnme"] = "x"  # did you mean hostname?, which is not the missing field
+    assert sorted(codes(deployment)) == ["required", "unknown-field"]
+
+
+def test_a_wrong_case_probe_handler_is_one_error(deployment: Obj) -> None:
+    container(deployment)["readinessProbe"] = {"gRPC": {"port": 8080}}
+    [issue] = check_object(deployment)
+    assert (issue.code, issue.path[-1], issue.hint) == ("unknown-field", "gRPC",
+                                                       "did you mean grpc?")
+    container(deployment)["readinessProbe"] = {"grpcc": {"port": 8080}, "exec": None}
+    assert codes(deployment) == ["unknown-field"]
+    container(deployment)["readinessProbe"] = {"periodSeconds": 3}  # no handler at all
+    assert codes(deployment) == ["probe-handler"]
+
+
+def test_a_wrong_case_volume_source_is_one_error(deployment: Obj) -> None:
+    pod_spec(deployment)["volumes"][0] = {"name": "site", "configmap": {"name": "web"}}
+    assert codes(deployment) == ["unknown-field"]
