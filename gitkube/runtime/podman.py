@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket as pysocket  # the class has a `socket` property
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +34,14 @@ from gitkube.runtime.base import (
     ImageError,
     ImageInfo,
     NoSuchObject,
+    ProcessStream,
     RuntimeFailure,
     RuntimeUnavailable,
     SandboxInfo,
     SandboxSpec,
+    StreamOptions,
 )
+from gitkube.runtime.netns import NamespaceDenied, connect_in
 from gitkube.runtime.network import bridge_name
 from gitkube.runtime.podman_service import (
     PODMAN_DEFAULT_RLIMIT,
@@ -46,6 +50,7 @@ from gitkube.runtime.podman_service import (
     podman_env,
     stop_recorded_service,
 )
+from gitkube.runtime.podman_stream import PodmanProcess, hijack
 from gitkube.runtime.podman_wire import (
     container_body,
     container_info,
@@ -107,7 +112,7 @@ class PodmanRuntime:
         return self.service.socket if self.service is not None else None
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(network_probes=True)
+        return Capabilities(network_probes=True, streaming=True)
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -406,6 +411,89 @@ class PodmanRuntime:
             return future.result(timeout=timeout)
         except FutureTimeout:
             return ExecResult(exit_code=-1, output=f"command timed out after {timeout}s")
+
+
+    # -- streams (kubectl exec, attach, cp, port-forward)
+
+    def _running_container(self, container_id: str) -> dict[str, Any]:
+        response = self._call("get", f"/containers/{container_id}/json", missing_ok=True)
+        if response is None:
+            raise NoSuchObject(f"container {container_id} not found")
+        data: dict[str, Any] = response.json()
+        if str((data.get("State") or {}).get("Status", "")).lower() != "running":
+            raise RuntimeFailure(f"container {data.get('Name') or container_id} is not running")
+        return data
+
+    def exec_stream(self, container_id: str, command: list[str],
+                    options: StreamOptions) -> ProcessStream:
+        self._ensure_service()
+        # no detach keys: a byte sequence in stdin (ctrl-p ctrl-q in a tar stream) must not
+        # end the session
+        created = self._call("post", f"/containers/{container_id}/exec", data=json.dumps({
+            "AttachStdin": options.stdin, "AttachStdout": options.stdout,
+            "AttachStderr": options.stderr and not options.tty, "Tty": options.tty,
+            "Cmd": command, "DetachKeys": ""}), headers={"content-type": "application/json"})
+        exec_id = str(created.json()["Id"])
+        sock, initial = hijack(self.url, f"/exec/{exec_id}/start",
+                               {"Detach": False, "Tty": options.tty}, timeout=self.timeout)
+
+        def ended() -> tuple[bool, int | None]:
+            info = self._call("get", f"/exec/{exec_id}/json", missing_ok=True)
+            if info is None:
+                return True, None
+            data = info.json()
+            if data.get("Running"):
+                return False, None
+            code = data.get("ExitCode")
+            return True, int(code) if code is not None else None
+
+        def resize(width: int, height: int) -> None:
+            self._call("post", f"/exec/{exec_id}/resize", params={"h": height, "w": width},
+                       ok=(200, 201, 204), missing_ok=True)
+
+        return PodmanProcess(sock, initial, tty=options.tty, ended=ended, resizer=resize)
+
+    def attach(self, container_id: str, options: StreamOptions) -> ProcessStream:
+        self._ensure_service()
+        data = self._running_container(container_id)
+        tty = bool((data.get("Config") or {}).get("Tty"))
+        query = {"stream": "true", "logs": "false", "detachKeys": "",
+                 "stdin": str(options.stdin).lower(), "stdout": str(options.stdout).lower(),
+                 "stderr": str(options.stderr).lower()}
+        sock, initial = hijack(self.url, f"/containers/{container_id}/attach", None,
+                               timeout=self.timeout, query=query)
+
+        def ended() -> tuple[bool, int | None]:
+            info = self.inspect_container(container_id)
+            if info is None:
+                return True, None
+            if info.state == "running":
+                return False, None
+            return True, info.exit_code
+
+        def resize(width: int, height: int) -> None:
+            self._call("post", f"/containers/{container_id}/resize",
+                       params={"h": height, "w": width}, ok=(200, 201, 204), missing_ok=True)
+
+        return PodmanProcess(sock, initial, tty=tty, ended=ended, resizer=resize)
+
+    def connect_port(self, container_id: str, port: int, timeout: float) -> pysocket.socket:
+        data = self._running_container(container_id)
+        pid = int((data.get("State") or {}).get("Pid") or 0)
+        if (data.get("HostConfig") or {}).get("NetworkMode") == "host":
+            return pysocket.create_connection(("127.0.0.1", port), timeout=timeout)
+        try:
+            return connect_in(pid, port, timeout)
+        except NamespaceDenied as e:
+            # not allowed into the namespace (not root): the pod's address, from the host
+            networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
+            ip = next((str(n["IPAddress"]) for n in networks.values()
+                       if n.get("IPAddress")), "")
+            if not ip:
+                raise RuntimeFailure(f"port {port} of container {data.get('Name')}: {e}") from e
+            sock = pysocket.create_connection((ip, port), timeout=timeout)
+            sock.settimeout(None)
+            return sock
 
 
 __all__ = [

@@ -173,6 +173,10 @@ def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> 
         body["command"] = list(spec.command)
     if spec.working_dir:
         body["work_dir"] = spec.working_dir
+    if spec.stdin:  # conmon keeps the process's stdin open for attach sessions
+        body["stdin"] = True
+    if spec.tty:
+        body["terminal"] = True
     spec = _namespaces(body, spec)
     if spec.hostname:
         body["hostname"] = spec.hostname
