@@ -130,6 +130,7 @@ def test_connect_port_reaches_an_unpublished_port_inside_the_pod(
     if os.geteuid() != 0:
         pytest.skip("joining a network namespace needs root")
     name = _name()
+    host_netns = os.readlink("/proc/thread-self/ns/net")
     # listens on the pod's loopback only: not reachable from the host at all
     sb_id, cid = _running(runtime, name, infra=infra, entrypoint=(
         "sh", "-c", "echo ok > /tmp/i; httpd -f -p 127.0.0.1:8081 -h /tmp"))
@@ -152,6 +153,6 @@ def test_connect_port_reaches_an_unpublished_port_inside_the_pod(
             runtime.connect_port(cid, 8082, 5.0)
         # the threads that joined the pod's namespace ended; this one never left the host's
         assert not [t for t in threading.enumerate() if t.name.startswith("netns-")]
-        assert os.readlink("/proc/thread-self/ns/net") == os.readlink("/proc/1/ns/net")
+        assert os.readlink("/proc/thread-self/ns/net") == host_netns
     finally:
         runtime.remove_sandbox(sb_id, timeout=0)
