@@ -50,7 +50,9 @@ class Codec:
         """(channel, payload) of a client's message; None for an empty or undecodable one."""
         if not message:
             return None
-        if text or self.text:
+        # a text message in a binary subprotocol is read as binary: the Python client
+        # sends its str stdin so, the channel as a raw first character
+        if self.text:
             if not message[:1].isdigit():
                 return None
             try:
