@@ -472,3 +472,57 @@ def test_clients_that_vanish_mid_stream_leave_no_thread_or_socket(env: Env) -> N
         (threads, env.daemon_threads())
     assert wait_for(lambda: env.daemon_sockets() <= sockets + 2, timeout=30), \
         (sockets, env.daemon_sockets())
+
+
+# --- gitkube's own CLI, through the daemon --------------------------------------------------
+
+
+def _gitkube(env: Env, *args: str, stdin: bytes | None = None,
+             state: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    run_env = {**os.environ, "GITKUBE_STATE_DIR": str(state or env.daemon.paths.root),
+               "GITKUBE_PODMAN_LINGER": "1"}
+    return subprocess.run(gitkube_cmd(*args), input=stdin, capture_output=True, env=run_env,
+                          timeout=120)
+
+
+@contextlib.contextmanager
+def gitkube_forwarding(env: Env, target: str, remote: int,
+                       state: Path | None = None) -> Iterator[int]:
+    run_env = {**os.environ, "GITKUBE_STATE_DIR": str(state or env.daemon.paths.root)}
+    proc = subprocess.Popen(gitkube_cmd("port-forward", target, f":{remote}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run_env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        found = re.search(r"127\.0\.0\.1:(\d+) ->", line)
+        assert found, line + (proc.stderr.read().decode() if proc.stderr else "")
+        yield int(found.group(1))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+
+
+def _cli_round(env: Env, tmp_path: Path, state: Path | None = None) -> None:
+    """exec (exit code, stdin), cp both ways and port-forward with gitkube's CLI."""
+    out = _gitkube(env, "exec", "web", "--", "sh", "-c", "echo $HOSTNAME; exit 3", state=state)
+    assert out.returncode == 3 and out.stdout == b"web\n", out.stderr
+    payload = random.Random(5).randbytes(1024 * 1024)
+    out = _gitkube(env, "exec", "-i", "web", "--", "md5sum", stdin=payload, state=state)
+    assert out.stdout.split()[0].decode() == hashlib.md5(payload).hexdigest(), out.stderr
+    src = tmp_path / "tree"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f.bin").write_bytes(payload)
+    (src / "top").write_text("top\n")
+    assert _gitkube(env, "cp", str(src), "web:/tmp/gk-tree", state=state).returncode == 0
+    out = _gitkube(env, "cp", "web:/tmp/gk-tree", str(tmp_path / "again"), state=state)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "again" / "d" / "f.bin").read_bytes() == payload
+    assert (tmp_path / "again" / "top").read_text() == "top\n"
+    with gitkube_forwarding(env, "svc/web", 80, state) as port:
+        with ThreadPoolExecutor(10) as pool:
+            pages = list(pool.map(lambda _: _http_get(port, "/index.html"), range(10)))
+        assert pages == [b"hello\n"] * 10
+
+
+def test_gitkube_cli_through_the_daemon(env: Env, tmp_path: Path) -> None:
+    _cli_round(env, tmp_path)
