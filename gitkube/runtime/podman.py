@@ -434,8 +434,12 @@ class PodmanRuntime:
             "AttachStderr": options.stderr and not options.tty, "Tty": options.tty,
             "Cmd": command, "DetachKeys": ""}), headers={"content-type": "application/json"})
         exec_id = str(created.json()["Id"])
-        sock, initial = hijack(self.url, f"/exec/{exec_id}/start",
-                               {"Detach": False, "Tty": options.tty}, timeout=self.timeout)
+
+        def start(size: tuple[int, int] | None) -> tuple[pysocket.socket, bytes]:
+            body: dict[str, Any] = {"Detach": False, "Tty": options.tty}
+            if size is not None:
+                body.update(w=size[0], h=size[1])
+            return hijack(self.url, f"/exec/{exec_id}/start", body, timeout=self.timeout)
 
         def ended() -> tuple[bool, int | None]:
             info = self._call("get", f"/exec/{exec_id}/json", missing_ok=True)
@@ -451,7 +455,11 @@ class PodmanRuntime:
             self._call("post", f"/exec/{exec_id}/resize", params={"h": height, "w": width},
                        ok=(200, 201, 204), missing_ok=True)
 
-        return PodmanProcess(sock, initial, tty=options.tty, ended=ended, resizer=resize)
+        if options.tty:  # started with the client's first terminal size
+            return PodmanProcess(None, b"", tty=True, ended=ended, resizer=resize,
+                                 starter=start)
+        sock, initial = start(None)
+        return PodmanProcess(sock, initial, tty=False, ended=ended, resizer=resize)
 
     def attach(self, container_id: str, options: StreamOptions) -> ProcessStream:
         self._ensure_service()

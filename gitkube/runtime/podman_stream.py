@@ -26,6 +26,8 @@ API_PREFIX = "/v4.0.0/libpod"
 HEAD_LIMIT = 64 * 1024
 READ_BYTES = 256 * 1024
 EOT = b"\x04"  # a terminal's end-of-file character
+RESIZE_RETRY = 2.0  # seconds
+START_GRACE = 1.0  # seconds a terminal's process waits for its first size
 
 
 def open_socket(url: str, timeout: float) -> socket.socket:
@@ -97,28 +99,66 @@ def _error_message(sock: socket.socket, rest: bytes) -> str:
     return text.strip()
 
 
+Starter = Callable[[tuple[int, int] | None], tuple[socket.socket, bytes]]
+
+
 class PodmanProcess:
     """A ``ProcessStream`` over a hijacked connection (module docstring). ``exit_code`` asks
-    ``ended`` (None: still running) after the output ends; ``resize`` calls ``resizer``."""
+    ``ended`` (None: still running) after the output ends; ``resize`` calls ``resizer``.
 
-    def __init__(self, sock: socket.socket, initial: bytes, *, tty: bool,
+    Given a ``starter`` instead of a connection, the process starts late: at the first
+    ``resize`` (with that size: a terminal's first size is the client's, not 0x0, which
+    sends line editors querying the terminal) or after ``START_GRACE`` seconds of reading or
+    writing without one."""
+
+    def __init__(self, sock: socket.socket | None, initial: bytes, *, tty: bool,
                  ended: Callable[[], tuple[bool, int | None]],
-                 resizer: Callable[[int, int], None]):
+                 resizer: Callable[[int, int], None], starter: Starter | None = None):
         self._sock = sock
         self._buffer = bytearray(initial)
         self._eof = False
         self.tty = tty
         self._ended = ended
         self._resizer = resizer
+        self._starter = starter
+        self._started = threading.Event()
+        self._start_lock = threading.Lock()
+        self._start_error: Exception | None = None
+        if sock is not None:
+            self._started.set()
         self._write_lock = threading.Lock()
         self._closed = False
         self._stdin_closed = False
 
+    def _start(self, size: tuple[int, int] | None) -> socket.socket:
+        """The connection, starting the process first when it has not started."""
+        with self._start_lock:
+            if self._sock is None and self._start_error is None:
+                if self._closed or self._starter is None:
+                    self._start_error = RuntimeFailure("the stream was closed")
+                else:
+                    try:
+                        self._sock, initial = self._starter(size)
+                        self._buffer += initial
+                    except Exception as e:
+                        self._start_error = e
+                self._started.set()
+            if self._start_error is not None:
+                raise self._start_error
+            assert self._sock is not None
+            return self._sock
+
+    def _connection(self) -> socket.socket:
+        if not self._started.is_set():
+            self._started.wait(START_GRACE)
+        return self._start(None)
+
     def _fill(self, need: int) -> bool:
         """Read until ``need`` bytes are buffered; False at the end of the stream."""
+        sock = self._connection()
         while len(self._buffer) < need and not self._eof:
             try:
-                chunk = self._sock.recv(READ_BYTES)
+                chunk = sock.recv(READ_BYTES)
             except OSError:
                 chunk = b""
             if not chunk:
@@ -147,28 +187,44 @@ class PodmanProcess:
                 return (2 if stream == 2 else 1), data
 
     def write(self, data: bytes) -> None:
+        sock = self._connection()
         with self._write_lock:
             if self._stdin_closed or self._closed:
                 return
             try:
-                self._sock.sendall(data)
+                sock.sendall(data)
             except OSError as e:
                 raise RuntimeFailure(f"writing to the process's stdin: {e}") from e
 
     def close_stdin(self) -> None:
+        sock = self._connection()
         with self._write_lock:
             if self._stdin_closed or self._closed:
                 return
             self._stdin_closed = True
             with contextlib.suppress(OSError):
                 if self.tty:  # a terminal reads EOF as a character, not as a closed pipe
-                    self._sock.sendall(EOT)
+                    sock.sendall(EOT)
                 else:
-                    self._sock.shutdown(socket.SHUT_WR)
+                    sock.shutdown(socket.SHUT_WR)
 
     def resize(self, width: int, height: int) -> None:
-        if self.tty and width > 0 and height > 0:
-            self._resizer(width, height)
+        if not (self.tty and width > 0 and height > 0):
+            return
+        if not self._started.is_set():
+            with contextlib.suppress(Exception):  # read() reports a failed start
+                self._start((width, height))
+            return
+        # the first size often comes before Podman has the terminal set up: retry briefly
+        deadline = time.monotonic() + RESIZE_RETRY
+        while True:
+            try:
+                self._resizer(width, height)
+                return
+            except RuntimeFailure:
+                if self._closed or time.monotonic() > deadline:
+                    return  # a lost resize is not worth ending the session for
+                time.sleep(0.02)
 
     def exit_code(self, timeout: float = 5.0) -> int | None:
         deadline = time.monotonic() + timeout
@@ -182,10 +238,15 @@ class PodmanProcess:
         if self._closed:
             return
         self._closed = True
+        self._started.set()  # a read or write waiting for the start ends
+        with self._start_lock:
+            sock = self._sock
+        if sock is None:
+            return
         with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a read in another thread
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a read in another thread
         with contextlib.suppress(OSError):
-            self._sock.close()
+            sock.close()
 
 
-__all__ = ["PodmanProcess", "hijack", "open_socket"]
+__all__ = ["PodmanProcess", "Starter", "hijack", "open_socket"]

@@ -151,11 +151,12 @@ class Terminal:
     controlling terminal, as in a shell), read and written through the master side."""
 
     def __init__(self, argv: list[str], env: dict[str, str], rows: int, cols: int):
+        size = struct.pack("HHHH", rows, cols, 0, 0)
         pid, fd = pty.fork()
-        if pid == 0:  # the child: only exec
+        if pid == 0:  # the child: the terminal's size set before the command reads it
+            fcntl.ioctl(0, termios.TIOCSWINSZ, size)
             os.execve(argv[0], argv, env)
         self.pid, self.fd = pid, fd
-        self.resize(rows, cols)
         self.output = b""
 
     def resize(self, rows: int, cols: int) -> None:

@@ -101,15 +101,21 @@ class ProcessSession:
         self.stdin = stdin
         self.name = name
         self._outlet: Outlet | None = None
+        self._sizes: Outlet | None = None
         self._reader: threading.Thread | None = None
 
     def start(self, outbox: Outbox) -> None:
         self._outlet = Outlet(self.stream.write, name=f"{self.name}-stdin")
+        # resizes in a queue of their own: a terminal's process may wait for its first size
+        # (runtime/podman_stream.py) while stdin waits for the process
+        self._sizes = Outlet(_no_bytes, name=f"{self.name}-resize")
         self._reader = threading.Thread(target=self._pump, args=(outbox,),
                                         name=f"{self.name}-out", daemon=True)
         self._reader.start()
 
     def _send(self, outbox: Outbox, channel: int, data: bytes) -> bool:
+        if not self.codec.text:
+            return outbox.send_parts(bytes((channel,)), data)
         message, text = self.codec.encode(channel, data)
         return outbox.send(message, text=text)
 
@@ -132,13 +138,18 @@ class ProcessSession:
         channel, payload = decoded
         if channel == STDIN and self.stdin and payload:
             outlet.put(payload)
-        elif channel == RESIZE:
+        elif channel == RESIZE and self._sizes is not None:
             size = parse_resize(payload)
             if size is not None:
                 width, height = size
-                outlet.put(lambda: self.stream.resize(width, height))
+                self._sizes.put(lambda: self._resize(width, height))
         elif channel == CLOSE and self.codec.v5 and payload[:1] == bytes((STDIN,)):
             outlet.put(self.stream.close_stdin)
+
+    def _resize(self, width: int, height: int) -> None:
+        # a failed resize must not end the outlet: stdin still flows
+        with contextlib.suppress(Exception):
+            self.stream.resize(width, height)
 
     def backlogged(self) -> bool:
         return self._outlet is not None and self._outlet.backlogged()
@@ -147,10 +158,15 @@ class ProcessSession:
         # closing the stream first unblocks a write or read in the session's threads
         with contextlib.suppress(Exception):
             self.stream.close()
-        if self._outlet is not None:
-            self._outlet.stop()
+        for outlet in (self._outlet, self._sizes):
+            if outlet is not None:
+                outlet.stop()
         if self._reader is not None:
             self._reader.join()
+
+
+def _no_bytes(data: bytes) -> None:
+    """The resize queue carries calls only."""
 
 
 __all__ = ["EXEC_PROTOCOLS", "V4", "V4_BASE64", "V5", "Codec", "ProcessSession", "exit_status",

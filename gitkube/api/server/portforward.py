@@ -31,7 +31,7 @@ from gitkube.api.server.websocket import Outbox
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PORTFORWARD_V1 = "portforward.k8s.io"
 CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io", PORTFORWARD_V1)
-READ_BYTES = 128 * 1024
+READ_BYTES = 1024 * 1024
 Connector = Callable[[int], socket.socket]
 
 
@@ -141,6 +141,10 @@ class SpdyPortForward:
     def _send(self, frame: bytes) -> bool:
         return self._outbox is not None and self._outbox.send(frame)
 
+    def _send_data(self, stream_id: int, data: bytes) -> bool:
+        return self._outbox is not None and self._outbox.send_parts(
+            spdy.data_head(stream_id, len(data)), data)
+
     def receive(self, data: bytes, text: bool) -> None:
         try:
             frames = self._parser.feed(data)
@@ -181,7 +185,7 @@ class SpdyPortForward:
             pair.data_id = sid
         pair.forward = Forward(
             lambda: self.connector(port),
-            on_data=lambda data: self._send(spdy.data_frame(sid, data)),
+            on_data=lambda data: self._send_data(sid, data),
             on_end=lambda error: self._pod_ended(request, port, error),
             name=f"{self.name}-{port}")
 
@@ -262,6 +266,8 @@ class ChannelPortForward:
     def _send(self, channel: int, data: bytes) -> bool:
         if self._outbox is None:
             return False
+        if not self.codec.text:
+            return self._outbox.send_parts(bytes((channel,)), data)
         message, text = self.codec.encode(channel, data)
         return self._outbox.send(message, text=text)
 

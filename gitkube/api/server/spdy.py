@@ -171,10 +171,14 @@ class Writer:
         return _control_frame(SYN_REPLY, 0, struct.pack(">I", stream_id) + packed)
 
 
+def data_head(stream_id: int, size: int, *, fin: bool = False) -> bytes:
+    """The 8-byte head of a DATA frame of ``size`` bytes (at most MAX_FRAME)."""
+    return struct.pack(">II", stream_id & 0x7FFFFFFF, ((FLAG_FIN if fin else 0) << 24) | size)
+
+
 def data_frame(stream_id: int, data: bytes, *, fin: bool = False) -> bytes:
     """A DATA frame (``data`` at most MAX_FRAME bytes)."""
-    return struct.pack(">II", stream_id & 0x7FFFFFFF,
-                       ((FLAG_FIN if fin else 0) << 24) | len(data)) + data
+    return data_head(stream_id, len(data), fin=fin) + data
 
 
 def rst_frame(stream_id: int, status: int = RST_CANCEL) -> bytes:
@@ -190,5 +194,5 @@ def goaway_frame(last_stream_id: int, status: int = 0) -> bytes:
 
 
 __all__ = ["DATA", "DICTIONARY", "GOAWAY", "HEADERS", "PING", "RST_STREAM", "SYN_REPLY",
-           "SYN_STREAM", "Frame", "Parser", "SpdyError", "Writer", "data_frame",
+           "SYN_STREAM", "Frame", "Parser", "SpdyError", "Writer", "data_frame", "data_head",
            "goaway_frame", "ping_frame", "rst_frame"]

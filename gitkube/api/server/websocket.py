@@ -25,6 +25,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -47,9 +48,23 @@ class Outbox(Protocol):
         closing or closed (the message was dropped)."""
         ...
 
+    def send_parts(self, *parts: bytes) -> bool:
+        """Queue one binary message made of ``parts`` (not joined: no copy). As ``send``."""
+        ...
+
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a Close frame after what is queued; the loop ends once it is answered."""
         ...
+
+
+def frame_head(size: int) -> bytes:
+    """The head of a server's unfragmented binary frame of ``size`` bytes (RFC 6455 5.2:
+    FIN, opcode 2, no mask)."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 65536:
+        return bytes((0x82, 126)) + size.to_bytes(2, "big")
+    return bytes((0x82, 127)) + size.to_bytes(8, "big")
 
 
 class Session(Protocol):
@@ -132,8 +147,10 @@ class WebSocketLoop:
         self.write_timeout = write_timeout
         self._ws = Connection(ConnectionType.SERVER)
         self._cond = threading.Condition()
-        self._out = bytearray()
-        self._attempt: bytes | None = None
+        # what is to be written, in pieces (written in order; a partly written head piece is
+        # kept as a memoryview); ``_queued`` counts its bytes
+        self._out: deque[bytes | memoryview] = deque()
+        self._queued = 0
         self._close_sent_at: float | None = None
         self._done = False
         self._pending: list[bytes | str] = []
@@ -149,11 +166,27 @@ class WebSocketLoop:
         event: TextMessage | BytesMessage = (
             TextMessage(data.decode("ascii")) if text else BytesMessage(data))
         with self._cond:
-            while len(self._out) > HIGH_WATER and not self._done:
+            while self._queued > HIGH_WATER and not self._done:
                 self._cond.wait(POLL)
             if self._done or self._close_sent_at is not None:
                 return False
-            self._out += self._ws.send(event)
+            self._queue(self._ws.send(event))
+        self._wake()
+        return True
+
+    def send_parts(self, *parts: bytes) -> bool:
+        # framed here rather than by wsproto, so a large payload is queued as it is: a
+        # whole message is one frame, which wsproto's state does not track
+        head = frame_head(sum(len(p) for p in parts))
+        with self._cond:
+            while self._queued > HIGH_WATER and not self._done:
+                self._cond.wait(POLL)
+            if self._done or self._close_sent_at is not None \
+                    or self._ws.state is not ConnectionState.OPEN:
+                return False
+            self._queue(head)
+            for part in parts:
+                self._queue(part)
         self._wake()
         return True
 
@@ -162,13 +195,19 @@ class WebSocketLoop:
             if self._done or self._close_sent_at is not None:
                 return
             if self._ws.state is ConnectionState.OPEN:
-                self._out += self._ws.send(CloseConnection(code=code, reason=reason))
+                self._queue(self._ws.send(CloseConnection(code=code, reason=reason)))
             self._close_sent_at = time.monotonic()
         self._wake()
 
     def stop(self) -> None:
         """Server shutdown: close with 1001 (going away)."""
         self.close(1001, "the server is shutting down")
+
+    def _queue(self, data: bytes) -> None:
+        """Queue bytes to write (the caller holds the condition)."""
+        if data:
+            self._out.append(data)
+            self._queued += len(data)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -258,11 +297,11 @@ class WebSocketLoop:
             elif isinstance(event, Ping):
                 with self._cond:
                     if self._ws.state is ConnectionState.OPEN:
-                        self._out += self._ws.send(event.response())
+                        self._queue(self._ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 with self._cond:
                     if self._ws.state is ConnectionState.REMOTE_CLOSING:
-                        self._out += self._ws.send(event.response())
+                        self._queue(self._ws.send(event.response()))
                     if self._close_sent_at is None:
                         self._close_sent_at = time.monotonic()
                     self._cond.notify_all()
@@ -279,19 +318,21 @@ class WebSocketLoop:
         with self._cond:
             if not self._out:
                 return False
-            # TLS: a write that could not finish is retried with exactly the same bytes
-            attempt = self._attempt or bytes(self._out[:RECV_BYTES])
+            # TLS: a write that could not finish is retried with the same piece
+            piece = self._out[0]
             try:
-                sent = self.sock.send(attempt)
+                sent = self.sock.send(piece)
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                self._attempt = attempt
                 return False
-            self._attempt = None
-            del self._out[:sent]
-            if len(self._out) <= HIGH_WATER:
+            if sent >= len(piece):
+                self._out.popleft()
+            else:
+                self._out[0] = memoryview(piece)[sent:]
+            self._queued -= sent
+            if self._queued <= HIGH_WATER:
                 self._cond.notify_all()
             return sent > 0
 
 
-__all__ = ["Outbox", "Session", "WebSocketLoop", "handshake_problem", "keepalive", "offered",
-           "switching_head", "upgrade_kind"]
+__all__ = ["Outbox", "Session", "WebSocketLoop", "frame_head", "handshake_problem",
+           "keepalive", "offered", "switching_head", "upgrade_kind"]
