@@ -13,11 +13,15 @@ MiB of zeros to each connection) on port 9001, not published.
   WebSocket to the daemon, then a connection made inside the pod's network namespace),
   beside the same download straight from the pod's address (the host routes to the pod
   network). Best of 3 each. Target >= 50% of direct.
+- dropped sessions: ``--sessions`` exec sessions (``cat`` with stdin) opened through the
+  daemon's socket and dropped mid-stream (the connection shut without a Close), then the
+  daemon's thread and socket counts beside the counts before. Target: equal (+- a few).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -68,6 +72,38 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _counts(pid: int) -> tuple[int, int]:
+    """(threads, sockets) of process ``pid``."""
+    sockets = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            sockets += os.readlink(fd).startswith("socket:")
+    return len(os.listdir(f"/proc/{pid}/task")), sockets
+
+
+def _drop_sessions(socket_path: str, count: int, pid: int) -> str:
+    from gitkube.api.stream_client import RemoteProcess
+
+    target = ("/api/v1/namespaces/default/pods/bench/exec?container=main&command=cat"
+              "&stdin=true&stdout=true&stderr=true")
+    RemoteProcess(socket_path, target).close()  # warm
+    time.sleep(1)
+    before = _counts(pid)
+    for _ in range(count):
+        session = RemoteProcess(socket_path, target)
+        session.write(b"some input\n")
+        session.close()  # no Close frame, no end of stdin: the client just goes
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        threads, sockets = _counts(pid)
+        if threads <= before[0] + 2 and sockets <= before[1] + 2:
+            break
+        time.sleep(0.5)
+    after = _counts(pid)
+    return (f"dropped sessions, {count}: daemon threads {before[0]} before, {after[0]} after; "
+            f"sockets {before[1]} before, {after[1]} after (target: equal +- a few)")
+
+
 def _download(port: int, host: str, size: int) -> float:
     """Seconds to read ``size`` bytes from host:port."""
     with socket.create_connection((host, port), timeout=60) as sock:
@@ -88,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--mib", type=int, default=100)
+    parser.add_argument("--sessions", type=int, default=1000)
     args = parser.parse_args()
     ensure_example_image()
     state = Path(tempfile.mkdtemp(prefix="gk-bench-exec-"))
@@ -151,6 +188,7 @@ def main() -> None:
               f"{mb / forwarded:.0f} MB/s; direct to the pod {mb / direct:.0f} MB/s; "
               f"{100 * direct / forwarded:.0f}% of direct (target >= 50%); CPU seconds for "
               f"the 3 forwarded downloads: daemon {used[0]:.2f}, kubectl {used[1]:.2f}")
+        print(_drop_sessions(str(state / "gitkube.sock"), args.sessions, daemon.pid))
     finally:
         if forward is not None:
             forward.terminate()
