@@ -41,7 +41,6 @@ from gitkube.runtime.base import (
     SandboxSpec,
     StreamOptions,
 )
-from gitkube.runtime.netns import NamespaceDenied, connect_in
 from gitkube.runtime.network import bridge_name
 from gitkube.runtime.podman_service import (
     PODMAN_DEFAULT_RLIMIT,
@@ -50,7 +49,7 @@ from gitkube.runtime.podman_service import (
     podman_env,
     stop_recorded_service,
 )
-from gitkube.runtime.podman_stream import PodmanProcess, hijack
+from gitkube.runtime.podman_stream import PodmanProcess, connect_port, hijack
 from gitkube.runtime.podman_wire import (
     container_body,
     container_info,
@@ -486,22 +485,7 @@ class PodmanRuntime:
         return PodmanProcess(sock, initial, tty=tty, ended=ended, resizer=resize)
 
     def connect_port(self, container_id: str, port: int, timeout: float) -> pysocket.socket:
-        data = self._running_container(container_id)
-        pid = int((data.get("State") or {}).get("Pid") or 0)
-        if (data.get("HostConfig") or {}).get("NetworkMode") == "host":
-            return pysocket.create_connection(("127.0.0.1", port), timeout=timeout)
-        try:
-            return connect_in(pid, port, timeout)
-        except NamespaceDenied as e:
-            # not allowed into the namespace (not root): the pod's address, from the host
-            networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
-            ip = next((str(n["IPAddress"]) for n in networks.values()
-                       if n.get("IPAddress")), "")
-            if not ip:
-                raise RuntimeFailure(f"port {port} of container {data.get('Name')}: {e}") from e
-            sock = pysocket.create_connection((ip, port), timeout=timeout)
-            sock.settimeout(None)
-            return sock
+        return connect_port(self._running_container(container_id), port, timeout)
 
 
 __all__ = [

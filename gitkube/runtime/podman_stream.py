@@ -1,5 +1,6 @@
 """Podman's hijacked connections: the standard streams of an exec session or of a container's
-main process (``PodmanProcess``, a ``ProcessStream``).
+main process (``PodmanProcess``, a ``ProcessStream``); and ``connect_port``, a connection
+into a container's network namespace.
 
 ``POST /exec/ID/start`` and ``POST /containers/ID/attach`` answer ``101 UPGRADED`` and then
 carry the process's streams on the same connection, in both directions: what is written is
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from gitkube.runtime.base import NoSuchObject, RuntimeFailure, RuntimeUnavailable
+from gitkube.runtime.netns import NamespaceDenied, connect_in
 
 API_PREFIX = "/v4.0.0/libpod"
 HEAD_LIMIT = 64 * 1024
@@ -249,4 +251,24 @@ class PodmanProcess:
             sock.close()
 
 
-__all__ = ["PodmanProcess", "Starter", "hijack", "open_socket"]
+def connect_port(container: dict[str, Any], port: int, timeout: float) -> socket.socket:
+    """A connection to ``port`` on the loopback of a running container (its inspect data)
+    as seen from inside its network namespace; the host's for a host-network container;
+    the container's address when this process may not join the namespace (not root)."""
+    pid = int((container.get("State") or {}).get("Pid") or 0)
+    if (container.get("HostConfig") or {}).get("NetworkMode") == "host":
+        return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        return connect_in(pid, port, timeout)
+    except NamespaceDenied as e:
+        networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+        ip = next((str(n["IPAddress"]) for n in networks.values() if n.get("IPAddress")), "")
+        if not ip:
+            raise RuntimeFailure(f"port {port} of container {container.get('Name')}: {e}") \
+                from e
+        sock = socket.create_connection((ip, port), timeout=timeout)
+        sock.settimeout(None)
+        return sock
+
+
+__all__ = ["PodmanProcess", "Starter", "connect_port", "hijack", "open_socket"]
