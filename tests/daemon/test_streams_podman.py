@@ -527,3 +527,17 @@ def _cli_round(env: Env, tmp_path: Path, state: Path | None = None) -> None:
 
 def test_gitkube_cli_through_the_daemon(env: Env, tmp_path: Path) -> None:
     _cli_round(env, tmp_path)
+    env.client.create({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "talker2",
+                                                        "namespace": "default"},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "main", "image": EXAMPLE_IMAGE,
+                                 "imagePullPolicy": "IfNotPresent", "stdin": True,
+                                 "command": ["sh", "-c", "read line; echo got:$line; "
+                                                         "exit 4"]}]}})
+    try:
+        assert wait_for(lambda: _phase(env, "talker2") == "Running", timeout=60)
+        out = _gitkube(env, "attach", "-i", "talker2", stdin=b"hello\n")
+        assert out.stdout == b"got:hello\n" and out.returncode == 4, out
+    finally:
+        env.client.delete("v1", "Pod", "default", "talker2")
