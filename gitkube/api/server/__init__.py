@@ -154,6 +154,9 @@ class APIServer:
         with self._busy_cond:
             while self._busy > 0 and time.monotonic() < deadline:
                 self._busy_cond.wait(max(0.0, deadline - time.monotonic()))
+        # WebSocket sessions end once their Close is written (and answered, briefly)
+        while self._sessions and time.monotonic() < deadline:
+            time.sleep(0.02)
         for conn in list(self._connections):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
