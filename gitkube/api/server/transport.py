@@ -338,8 +338,7 @@ class Connection:
         websocket.py). Like an endless stream, it is not a request in flight: shutdown
         ends it rather than waiting for it."""
         api = self.api
-        loop = WebSocketLoop(self.sock, upgrade.session, leftover=conn.trailing_data[0],
-                             write_timeout=self.limits.write_timeout)
+        loop = WebSocketLoop(self.sock, upgrade.session, leftover=conn.trailing_data[0])
         try:
             self._set_timeout(self.limits.write_timeout)
             self.sock.sendall(switching_head(headers, upgrade.subprotocol))

@@ -12,9 +12,10 @@ them for its own threads, and while it reports ``backlogged()`` the loop stops r
 client (TCP's flow control then slows the client).
 
 The loop ends when the client closes (a Close frame, or the connection ends), when the
-session closes it (``Outbox.close``: a Close frame, then a short wait for the client's), when
-nothing could be written for ``write_timeout`` seconds, or at server shutdown (``stop``);
-then ``Session.finish`` releases the session's resources and joins its threads.
+session closes it (``Outbox.close``: a Close frame, then a short wait for the client's),
+when nothing could be written for ``write_timeout`` seconds (``STALL_TIMEOUT``), or at
+server shutdown (``stop``); then ``Session.finish`` releases the session's resources and
+joins its threads.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ HIGH_WATER = 4 * 1024 * 1024
 MAX_MESSAGE = 32 * 1024 * 1024
 RECV_BYTES = 256 * 1024
 CLOSE_WAIT = 5.0  # seconds to wait for the client's Close after ours
+# A client that takes nothing for this long is given up on. Long, unlike a plain answer's
+# write timeout: a forwarded connection's reader may rightly pause (TCP keep-alive notices
+# a machine that is gone; this catches one that is there but stuck).
+STALL_TIMEOUT = 600.0
 POLL = 0.5
 
 
@@ -141,7 +146,7 @@ class WebSocketLoop:
     ``send`` and ``close`` are the session's Outbox."""
 
     def __init__(self, sock: socket.socket, session: Session, *, leftover: bytes = b"",
-                 write_timeout: float = 60.0):
+                 write_timeout: float = STALL_TIMEOUT):
         self.sock = sock
         self.session = session
         self.write_timeout = write_timeout
