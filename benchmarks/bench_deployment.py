@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gitkube.agents.compose import CONTROLLERS, compose
-from gitkube.agents.kubelet.simulate import SimulatedCluster
+from gitkube.agents.kubelet.simulate import NodeTemplate, SimulatedCluster
 from gitkube.agents.manager import Manager
 from gitkube.api import LocalClient
 from gitkube.settings import Settings
@@ -58,7 +58,8 @@ def run(url: str, state: Path, replicas: int, nodes: int, trace: bool) -> dict[s
     client = LocalClient(store)
     manager = Manager(client)
     compose(manager, Settings.defaults(state), names=(*CONTROLLERS, "scheduler"))
-    sim = SimulatedCluster(client, nodes=nodes, pods=max(110, 2 * replicas // nodes + 10),
+    sim = SimulatedCluster(client, nodes=nodes,
+                           template=NodeTemplate(pods=max(110, 2 * replicas // nodes + 10)),
                            heartbeat_interval=10.0, manager=manager)
     manager.add(sim)
     before = rss_mib()

@@ -153,23 +153,6 @@ def attack(port: int, ca: str, connections: int, seconds: float, trickle: float,
     end = time.monotonic() + seconds
     socks: list[ssl.SSLSocket | None] = [None] * connections
     stats = {"opened": 0, "failed": 0, "closed_by_server": 0, "refused_429_503": 0}
-
-    def open_one() -> ssl.SSLSocket | None:
-        raw = socket.socket()
-        try:
-            raw.settimeout(5)
-            raw.bind((source, 0))
-            raw.connect(("127.0.0.1", port))
-            tls = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-            tls.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            tls.setblocking(False)
-            stats["opened"] += 1
-            return tls
-        except (OSError, ssl.SSLError):
-            stats["failed"] += 1
-            raw.close()
-            return None
-
     first_round = True
     while time.monotonic() < end:
         round_started = time.monotonic()
@@ -178,26 +161,9 @@ def attack(port: int, ca: str, connections: int, seconds: float, trickle: float,
                 break
             sock = socks[i]
             if sock is not None:
-                try:
-                    data = sock.recv(4096)
-                    if data.startswith((b"HTTP/1.1 429", b"HTTP/1.1 503")):
-                        stats["refused_429_503"] += 1
-                    stats["closed_by_server"] += 1
-                    sock.close()
-                    sock = None
-                except (ssl.SSLWantReadError, BlockingIOError):
-                    try:
-                        sock.send(b"X-Slow: 1\r\n")  # one more header line; never the end
-                    except (OSError, ssl.SSLError):
-                        stats["closed_by_server"] += 1
-                        sock.close()
-                        sock = None
-                except (OSError, ssl.SSLError):
-                    stats["closed_by_server"] += 1
-                    sock.close()
-                    sock = None
+                sock = _trickle(sock, stats)
             if sock is None:
-                sock = open_one()
+                sock = _open_slow(ctx, port, source, stats)
             socks[i] = sock
         if first_round:
             print(json.dumps({"ready": True, **stats}), flush=True)
@@ -208,6 +174,46 @@ def attack(port: int, ca: str, connections: int, seconds: float, trickle: float,
             with contextlib.suppress(OSError):
                 sock.close()
     print(json.dumps(stats), flush=True)
+
+
+def _open_slow(ctx: ssl.SSLContext, port: int, source: str,
+               stats: dict[str, int]) -> ssl.SSLSocket | None:
+    """A TLS connection from ``source`` with a request whose headers never end (None, and
+    counted as failed, when the server does not take it)."""
+    raw = socket.socket()
+    try:
+        raw.settimeout(5)
+        raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
+        tls = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        tls.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        tls.setblocking(False)
+        stats["opened"] += 1
+        return tls
+    except (OSError, ssl.SSLError):
+        stats["failed"] += 1
+        raw.close()
+        return None
+
+
+def _trickle(sock: ssl.SSLSocket, stats: dict[str, int]) -> ssl.SSLSocket | None:
+    """Send one more header line on ``sock``; None (counted) when the server answered or
+    closed it meanwhile."""
+    try:
+        data = sock.recv(4096)
+        if data.startswith((b"HTTP/1.1 429", b"HTTP/1.1 503")):
+            stats["refused_429_503"] += 1
+    except (ssl.SSLWantReadError, BlockingIOError):
+        try:
+            sock.send(b"X-Slow: 1\r\n")  # one more header line; never the end
+            return sock
+        except (OSError, ssl.SSLError):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
+    stats["closed_by_server"] += 1
+    sock.close()
+    return None
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -13,7 +13,16 @@ kubernetes-validate (the upstream Kubernetes JSON schemas via jsonschema) valida
 documents/s, so it is timed in-process on a sample spread over every kind (``--sample``,
 300 by default) and its rate extrapolated to the full count; the report says so.
 
+Then trees with errors (``--errors``, 1,500 Deployments by default, 1% of them with a typo:
+a misspelt field, reported at its line and column):
+
+- one file of all of them, cold, beside the same file without the typos and beside
+  kubernetes-validate on a sample of the same documents, in the same run;
+- the same documents in files of 50, cold, then warm after editing one file (a file
+  without errors, so every error's position must come from the cache).
+
 Run: .venv/bin/python benchmarks/bench_validate.py [--count 10000] [--sample 300] [--repeat 3]
+     [--errors 1500] [--only errors]
 """
 
 from __future__ import annotations
@@ -147,15 +156,19 @@ def gitkube_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "gitkube.cli.main"]
 
 
-def run_validate(root: Path, state: Path, *extra: str) -> float:
+def run_validate(root: Path, state: Path, *extra: str, errors: int = 0) -> float:
+    """Seconds for one ``gitkube validate`` of ``root``, which must report exactly
+    ``errors`` errors."""
     env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
     start = time.perf_counter()
     proc = subprocess.run([*gitkube_command(), "validate", str(root), *extra], env=env,
                           capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"gitkube validate failed ({proc.returncode}):\n"
-                 f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    expected = f"invalid: {errors:,} error{'s' if errors != 1 else ''} in " if errors else "valid:"
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    if proc.returncode != (1 if errors else 0) or not last.startswith(expected):
+        sys.exit(f"gitkube validate gave something else than {expected!r} "
+                 f"({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return elapsed
 
 
@@ -184,13 +197,114 @@ def time_kubernetes_validate(files: list[Path], sample: int) -> tuple[int, float
     return docs, time.perf_counter() - start
 
 
+def deployment(i: int, typo: bool) -> str:
+    """The i-th Deployment of the error trees; ``typo``: its container's imagePullPolicy
+    misspelt (one unknown-field error, with its line and column)."""
+    text = manifest_deployment(i)
+    return text.replace("imagePullPolicy:", "imagePullPolcy:") if typo else text
+
+
+def manifest_deployment(i: int) -> str:
+    app = f"web-{i}"
+    return (_meta("Deployment", "apps/v1", app, "default", app)
+            + "spec:\n  replicas: 2\n  selector:\n    matchLabels:\n" + _labels(app, 6)
+            + _pod_template(app, i))
+
+
+def error_trees(work: Path, count: int) -> tuple[Path, Path, Path, Path, int]:
+    """(one file with 1% typos, the same without typos, files of 50 with the same typos,
+    a file of that tree without errors, the number of typos)."""
+    typos = {i for i in range(count) if i % 100 == 37}  # 1%, spread out
+    single, clean, split = work / "errors-one-file", work / "clean-one-file", work / "errors-split"
+    for root in (single, clean, split):
+        root.mkdir()
+    docs = [deployment(i, i in typos) for i in range(count)]
+    (single / "deployments.yaml").write_text("---\n".join(docs))
+    (clean / "deployments.yaml").write_text(
+        "---\n".join(deployment(i, False) for i in range(count)))
+    clean_file = split
+    for start in range(0, count, 50):
+        path = split / f"deployments-{start // 50:03}.yaml"
+        path.write_text("---\n".join(docs[start:start + 50]))
+        if not typos & set(range(start, start + 50)):
+            clean_file = path
+    return single, clean, split, clean_file, len(typos)
+
+
+def time_kubernetes_validate_file(path: Path, sample: int) -> tuple[int, int, float]:
+    """(documents, of them invalid, seconds): kubernetes-validate on the first ``sample``
+    documents of ``path`` (read by its own reader), in-process."""
+    from kubernetes_validate import utils as kv
+
+    version = kv.latest_version()
+    resources = list(kv.resources_from_file(str(path)))[:sample]
+    start = time.perf_counter()
+    invalid = 0
+    for resource in resources:
+        try:
+            kv.validate(resource, version, strict=True)
+        except kv.ValidationError:
+            invalid += 1
+    return len(resources), invalid, time.perf_counter() - start
+
+
+def bench_errors(work: Path, count: int, repeat: int, sample: int) -> None:
+    """The trees with errors: see the module docstring."""
+    single, clean, split, clean_file, typos = error_trees(work, count)
+    rows: list[tuple[str, list[float]]] = []
+    rows.append(("cold, one file, no errors", [
+        run_validate(clean, work / f"state-clean-{k}") for k in range(repeat)]))
+    rows.append((f"cold, one file, {typos} errors", [
+        run_validate(single, work / f"state-err-{k}", errors=typos) for k in range(repeat)]))
+    rows.append((f"cold, files of 50, {typos} errors", [
+        run_validate(split, work / f"state-split-{k}", errors=typos) for k in range(repeat)]))
+    state = work / "state-split-warm"
+    run_validate(split, state, errors=typos)
+    time.sleep(2.1)  # past the stat index's racy-file window, as between real edits
+    run_validate(split, state, errors=typos)
+    edited = []
+    for k in range(repeat):
+        text = clean_file.read_text()
+        clean_file.write_text(text.replace("tier: backend", f"tier: backend{k}", 1) if k == 0
+                              else text.replace(f"backend{k - 1}", f"backend{k}", 1))
+        edited.append(run_validate(split, state, errors=typos))
+    rows.append(("warm, files of 50, one edited", edited))
+    kv_docs, kv_invalid, kv_seconds = time_kubernetes_validate_file(
+        single / "deployments.yaml", sample)
+    kv_rate = kv_docs / kv_seconds
+    print(f"\ngitkube validate: {count:,} Deployments, {typos} with a typo (1%); median of "
+          f"{repeat} runs; whole command incl. start-up")
+    print(f"{'case':<34}{'seconds':>10}{'documents/s':>14}   runs (s)")
+    for name, times in rows:
+        med = statistics.median(times)
+        print(f"{name:<34}{med:>10.2f}{count / med:>14,.0f}   "
+              + " ".join(f"{t:.2f}" for t in times))
+    print(f"{'kubernetes-validate, same file':<34}{count / kv_rate:>10.1f}{kv_rate:>14,.0f}   "
+          f"extrapolated from {kv_docs} documents ({kv_invalid} invalid) in {kv_seconds:.2f} s")
+    cold = statistics.median(rows[1][1])
+    print(f"cold gitkube (one file, errors) / kubernetes-validate: "
+          f"{count / cold / kv_rate:,.0f}x; errors / no errors: "
+          f"{cold / statistics.median(rows[0][1]):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="documents to generate")
     parser.add_argument("--sample", type=int, default=300,
                         help="documents kubernetes-validate checks (then extrapolated)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median shown)")
+    parser.add_argument("--errors", type=int, default=1_500,
+                        help="Deployments in the trees with errors (1%% with a typo)")
+    parser.add_argument("--only", choices=["all", "clean", "errors"], default="all",
+                        help="run only the valid trees or only the trees with errors")
     args = parser.parse_args()
+    if args.only == "errors":
+        work = Path(tempfile.mkdtemp(prefix="gitkube-bench-"))
+        try:
+            bench_errors(work, args.errors, args.repeat, args.sample)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="gitkube-bench-"))
     try:
@@ -239,6 +353,8 @@ def main() -> None:
         print(f"{'kubernetes-validate':<28}{count / kv_rate:>10.1f}{kv_rate:>14,.0f}   "
               f"extrapolated from {kv_docs} documents in {kv_seconds:.2f} s (in-process, strict)")
         print(f"cold gitkube / kubernetes-validate: {cold_rate / kv_rate:,.0f}x")
+        if args.only == "all":
+            bench_errors(work, args.errors, args.repeat, args.sample)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -29,7 +29,8 @@ _PKG = Path(__file__).parent
 # A remembered report is only as fresh as the code that made it: the cross-document checks
 # and this module are not covered by SCHEMA_VERSION, and the Diagnostic shape is stored.
 _REPORT_CODE = code_digest(_PKG / "validate.py", _PKG / "schema" / "documents.py",
-                           _PKG / "model" / "kinds.py", _PKG / "diagnostics.py")
+                           _PKG / "model" / "kinds.py", _PKG / "model" / "objects.py",
+                           _PKG / "diagnostics.py")
 
 
 @dataclass(frozen=True)

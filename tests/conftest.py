@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.gitrepo import GitRepo
 
 
 @pytest.fixture(autouse=True)
@@ -30,38 +31,6 @@ def _stop_recorded_podman_services(tmp_path_factory: pytest.TempPathFactory) -> 
 
     for pid_file in tmp_path_factory.getbasetemp().glob("**/podman/service.pid"):
         stop_recorded_service(pid_file.parent)
-
-
-class GitRepo:
-    """A real git repository in a temporary directory, driven through the git CLI."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.git("init", "-q", "-b", "main")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=gitkube tests", "-c", "user.email=tests@example.invalid",
-             "-c", "commit.gpgsign=false", *args],
-            cwd=self.root, check=True, capture_output=True, text=True,
-        ).stdout.strip()
-
-    def write(self, files: dict[str, str | bytes]) -> None:
-        for name, content in files.items():
-            path = self.root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-
-    def commit(self, message: str = "change", files: dict[str, str | bytes] | None = None) -> str:
-        """Write ``files`` (if any), commit everything, return the commit id."""
-        if files:
-            self.write(files)
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
 
 @pytest.fixture

@@ -133,6 +133,7 @@ def test_agents_and_api_never_import_the_cli() -> None:
         ("etcd3gw", "gitkube.store."),
         ("podman", "gitkube.runtime."),
         ("watchfiles", "gitkube.gitops."),
+        ("grpc", "gitkube.agents.kubelet.grpcprobe"),
     ],
 )
 def test_only_the_adapter_talks_to_its_library(library: str, owner: str) -> None:

@@ -6,7 +6,9 @@ Nodes) named ``<object name>.<hex nanoseconds>``, with ``involvedObject`` {apiVe
 namespace, name, uid, resourceVersion}, ``source`` {component, host}, ``count: 1`` and
 ``firstTimestamp``/``lastTimestamp``. The same (object uid, type, reason, message) again
 increments ``count`` and moves ``lastTimestamp`` of that Event instead of writing a new one
-(upstream's EventCorrelator, simplified: exact repeats only).
+(upstream's EventCorrelator, simplified: exact repeats only). The recorder remembers the
+last ``cache_size`` distinct events it wrote (least recently used dropped first) by a 16-byte
+digest of their identity, so a long-running daemon's memory for this stays small and bounded.
 
 A recorder made with ``asynchronous=True`` (the Manager's) queues events and writes them from
 its own thread, so agents never wait on event writes; ``flush()`` waits until the queue is
@@ -16,6 +18,7 @@ is logged and dropped (events are best-effort, as in Kubernetes).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import queue
@@ -32,7 +35,7 @@ from gitkube.model.times import rfc3339
 Obj = dict[str, Any]
 EventType = Literal["Normal", "Warning"]
 log = logging.getLogger("gitkube.agents.events")
-_CACHE_SIZE = 4096
+CACHE_SIZE = 1024  # distinct events remembered per recorder, for aggregation
 
 
 def involved_ref(obj: Obj) -> Obj:
@@ -54,12 +57,15 @@ class EventRecorder:
     ``kubelet``) on one host."""
 
     def __init__(self, client: Client, component: str, host: str = "", *,
-                 clock: Callable[[], float] | None = None, asynchronous: bool = False):
+                 clock: Callable[[], float] | None = None, asynchronous: bool = False,
+                 cache_size: int = CACHE_SIZE):
         self.client = client
         self.component = component
         self.host = host
         self._clock = clock or time.time
-        self._seen: OrderedDict[tuple[str, ...], tuple[str, str]] = OrderedDict()
+        # digest of (namespace, object, type, reason, message) -> name of the Event written
+        self._seen: OrderedDict[bytes, str] = OrderedDict()
+        self._cache_size = cache_size
         self._suffixes = itertools.count(1)  # for names taken already (same timestamp)
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[Obj, str, str, str, float] | None] | None = None
@@ -112,13 +118,15 @@ class EventRecorder:
     def _write(self, obj: Obj, type: str, reason: str, message: str, now: float) -> None:
         ref = involved_ref(obj)
         namespace = ref.get("namespace") or "default"
-        agg = (namespace, str(ref.get("uid") or ref["kind"] + "/" + ref["name"]), type, reason,
-               message)
+        agg = _identity(namespace, str(ref.get("uid") or ref["kind"] + "/" + ref["name"]),
+                        type, reason, message)
         stamp = rfc3339(now)
         try:
             with self._lock:
                 known = self._seen.get(agg)
-            if known is not None and self._bump(namespace, known[0], stamp):
+                if known is not None:
+                    self._seen.move_to_end(agg)  # least recently used goes first
+            if known is not None and self._bump(namespace, known, stamp):
                 return
             name = f"{ref['name']}.{int(now * 1e9):x}"
             event: Obj = {
@@ -140,9 +148,9 @@ class EventRecorder:
                         raise
                     event["metadata"]["name"] = f"{name}{next(self._suffixes):x}"
             with self._lock:
-                self._seen[agg] = (event["metadata"]["name"], stamp)
+                self._seen[agg] = event["metadata"]["name"]
                 self._seen.move_to_end(agg)
-                while len(self._seen) > _CACHE_SIZE:
+                while len(self._seen) > self._cache_size:
                     self._seen.popitem(last=False)
         except GitkubeError as e:
             log.debug("event %s %s for %s not recorded: %s", reason, message, ref, e)
@@ -167,4 +175,9 @@ class EventRecorder:
         return False
 
 
-__all__ = ["EventRecorder", "involved_ref"]
+def _identity(*parts: str) -> bytes:
+    """What makes two events the same, as a 16-byte digest (the parts are kept nowhere)."""
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).digest()
+
+
+__all__ = ["CACHE_SIZE", "EventRecorder", "involved_ref"]

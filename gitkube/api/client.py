@@ -272,10 +272,11 @@ class Client(Protocol):
         label_selector: LabelSelectorArg = None,
         field_selector: FieldSelectorArg = None,
         propagation_policy: PropagationPolicy | None = None,
+        grace_period_seconds: int | None = None,
     ) -> ObjectList:
         """Delete every matching object, one by one (not atomic, like upstream's
-        deletecollection); objects that vanish meanwhile are skipped. Returns what each
-        delete returned."""
+        deletecollection), each as ``delete`` with the same options; objects that vanish
+        meanwhile are skipped. Returns what each delete returned."""
         ...
 
     def watch(

@@ -48,6 +48,7 @@ from gitkube.api.client import (
     WatchEventType,
 )
 from gitkube.api.server.extension import op_to_wire, record_from_wire
+from gitkube.api.server.logs import LogOptions
 from gitkube.errors import (
     AlreadyExists,
     APIError,
@@ -63,6 +64,7 @@ from gitkube.errors import (
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 from gitkube.model.labels import SelectorError, as_field_selector, as_selector
+from gitkube.model.times import rfc3339
 
 Obj = dict[str, Any]
 JSON = "application/json"
@@ -422,12 +424,16 @@ class HTTPClient:
     def delete_collection(self, api_version: str, kind: str, namespace: str | None = None, *,
                           label_selector: LabelSelectorArg = None,
                           field_selector: FieldSelectorArg = None,
-                          propagation_policy: PropagationPolicy | None = None) -> ObjectList:
+                          propagation_policy: PropagationPolicy | None = None,
+                          grace_period_seconds: int | None = None) -> ObjectList:
         rt = self.resource(api_version, kind)
         body: Obj | None = None
-        if propagation_policy is not None:
-            body = {"kind": "DeleteOptions", "apiVersion": "v1",
-                    "propagationPolicy": propagation_policy}
+        if propagation_policy is not None or grace_period_seconds is not None:
+            body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+            if propagation_policy is not None:
+                body["propagationPolicy"] = propagation_policy
+            if grace_period_seconds is not None:
+                body["gracePeriodSeconds"] = grace_period_seconds
         out = self.request("DELETE", self.path(rt, namespace, all_namespaces=True), query={
             "labelSelector": _selector(label_selector),
             "fieldSelector": _field_selector(field_selector)}, body=body)
@@ -459,22 +465,23 @@ class HTTPClient:
             raise APIError(f"watch answered {response.status}")
         return HTTPWatcher(conn, response)
 
-    def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None,
-                 follow: bool = False, tail_lines: int | None = None, previous: bool = False,
-                 timestamps: bool = False, since_seconds: int | None = None,
-                 limit_bytes: int | None = None) -> Iterator[str]:
+    def pod_logs(self, namespace: str | None, name: str,
+                 options: LogOptions = LogOptions()) -> Iterator[str]:
         """A container's output from ``pods/log``, line by line (not part of the Client
-        protocol: logs live in the runtime). With ``follow`` the lines arrive as the
+        protocol: logs live in the runtime). With ``options.follow`` the lines arrive as the
         container writes them, until it stops or the server ends the stream. Errors (pod
         missing, container not started) are raised before the first line."""
         rt = self.resource("v1", "Pod")
-        query = {"container": container, "follow": "true" if follow else None,
-                 "tailLines": tail_lines, "previous": "true" if previous else None,
-                 "timestamps": "true" if timestamps else None,
-                 "sinceSeconds": since_seconds, "limitBytes": limit_bytes}
+        o = options
+        query = {"container": o.container or None, "follow": "true" if o.follow else None,
+                 "tailLines": o.tail_lines, "previous": "true" if o.previous else None,
+                 "timestamps": "true" if o.timestamps else None,
+                 "sinceSeconds": o.since_seconds,
+                 "sinceTime": None if o.since_time is None else rfc3339(o.since_time),
+                 "limitBytes": o.limit_bytes}
         target = self.path(rt, namespace, name, "log") + "?" + urlencode(
             {k: v for k, v in query.items() if v is not None})
-        conn = self._connect(None if follow else self.timeout)
+        conn = self._connect(None if o.follow else self.timeout)
         try:
             conn.request("GET", target, headers=self._headers(None))
             response = conn.getresponse()

@@ -369,6 +369,7 @@ class LocalClient:
         label_selector: LabelSelectorArg = None,
         field_selector: FieldSelectorArg = None,
         propagation_policy: PropagationPolicy | None = None,
+        grace_period_seconds: int | None = None,
     ) -> ObjectList:
         listed = self.list(api_version, kind, namespace, label_selector=label_selector,
                            field_selector=field_selector)
@@ -378,6 +379,7 @@ class LocalClient:
             try:
                 results.append(self.delete(api_version, kind, meta.get("namespace"),
                                            meta["name"], propagation_policy=propagation_policy,
+                                           grace_period_seconds=grace_period_seconds,
                                            uid=meta.get("uid")))
             except (NotFound, Conflict):
                 continue  # gone or replaced meanwhile: not the object that was listed

@@ -17,7 +17,9 @@ Validate). ``LocalClient`` reads the current object, calls one of these, and wri
 - ``prepare_status_update``: the stored object with only ``status`` replaced.
 - ``prepare_delete``: finalizers (plus ``orphan``/``foregroundDeletion`` for those
   propagation policies, and a Namespace's ``spec.finalizers``) keep the object with
-  deletionTimestamp set (a Namespace also gets status.phase Terminating); otherwise it goes.
+  deletionTimestamp set (a Namespace also gets status.phase Terminating), and so does a
+  pod's graceful termination (deletionTimestamp = now + grace period, until its kubelet
+  confirms with grace 0); otherwise it goes.
 - ``validate``: the schema (``gitkube.schema.check_object``, its Issue codes mapped to
   Kubernetes cause reasons: required -> FieldValueRequired, enum -> FieldValueNotSupported,
   unsupported-field -> FieldValueForbidden, duplicate-* -> FieldValueDuplicate, ...) plus
@@ -37,6 +39,8 @@ from gitkube.api.codec import copy_json
 from gitkube.errors import BadRequest, Conflict, Invalid
 from gitkube.model.defaults import apply_defaults
 from gitkube.model.kinds import ResourceType
+from gitkube.model.pods import deletion_grace_period
+from gitkube.model.times import parse_time, rfc3339
 from gitkube.schema import check_object
 
 Obj = dict[str, Any]
@@ -140,17 +144,7 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
             name=str(old_meta.get("name")),
             group=rt.group,
         )
-    for field in (*SERVER_METADATA, "selfLink", "managedFields"):
-        meta.pop(field, None)
-        if field in old_meta:
-            meta[field] = copy_json(old_meta[field])
-    if rt.namespaced:
-        meta["namespace"] = old_meta.get("namespace")
-    else:
-        meta.pop("namespace", None)
-    meta.pop("generateName", None)
-    if "generateName" in old_meta:
-        meta["generateName"] = old_meta["generateName"]
+    _keep_server_metadata(rt, meta, old_meta)
     if has_status_subresource(rt):
         out.pop("status", None)
         if "status" in old:
@@ -163,21 +157,42 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     if spec_of(out) != spec_of(old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
     if old_meta.get("deletionTimestamp"):
-        added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
-        if added:
-            raise Invalid(
-                f'{rt.kind} "{old_meta.get("name")}" is invalid: metadata.finalizers: '
-                "Forbidden: no new finalizers can be added if the object is being deleted",
-                kind=rt.kind,
-                name=str(old_meta.get("name")),
-                group=rt.group,
-                causes=[_cause("FieldValueForbidden", "metadata.finalizers",
-                               "no new finalizers can be added if the object is being deleted")],
-            )
+        _check_no_new_finalizers(rt, meta, old_meta)
     if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
         _check_immutable(rt, out, old)
     _order_like(out, old)
     return out
+
+
+def _keep_server_metadata(rt: ResourceType, meta: Obj, old_meta: Obj) -> None:
+    """The metadata a client may not change keeps its stored values: the server's fields,
+    the namespace and generateName."""
+    for field in (*SERVER_METADATA, "selfLink", "managedFields"):
+        meta.pop(field, None)
+        if field in old_meta:
+            meta[field] = copy_json(old_meta[field])
+    if rt.namespaced:
+        meta["namespace"] = old_meta.get("namespace")
+    else:
+        meta.pop("namespace", None)
+    meta.pop("generateName", None)
+    if "generateName" in old_meta:
+        meta["generateName"] = old_meta["generateName"]
+
+
+def _check_no_new_finalizers(rt: ResourceType, meta: Obj, old_meta: Obj) -> None:
+    """Invalid when an update adds a finalizer to an object being deleted."""
+    added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+    if added:
+        raise Invalid(
+            f'{rt.kind} "{old_meta.get("name")}" is invalid: metadata.finalizers: '
+            "Forbidden: no new finalizers can be added if the object is being deleted",
+            kind=rt.kind,
+            name=str(old_meta.get("name")),
+            group=rt.group,
+            causes=[_cause("FieldValueForbidden", "metadata.finalizers",
+                           "no new finalizers can be added if the object is being deleted")],
+        )
 
 
 def _check_immutable(rt: ResourceType, new: Obj, old: Obj) -> None:
@@ -230,10 +245,14 @@ def spec_finalizers(obj: Obj) -> list[str]:
 
 
 def is_finalized(obj: Obj) -> bool:
-    """Deletion started and nothing holds the object any more: it should be removed."""
+    """Deletion started and nothing holds the object any more: it should be removed (by the
+    update that released it). A pod whose graceful termination is still under way
+    (``deletionGracePeriodSeconds`` > 0) is not: its kubelet's delete with grace 0 removes
+    it, and its status writes meanwhile must not (upstream's shouldDeleteDuringUpdate)."""
     meta = meta_of(obj)
+    grace = meta.get("deletionGracePeriodSeconds")
     return (bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
-            and not spec_finalizers(obj))
+            and not spec_finalizers(obj) and not (isinstance(grace, int) and grace > 0))
 
 
 # --- delete --------------------------------------------------------------------------------
@@ -255,17 +274,25 @@ def prepare_delete(
     propagation_policy: str | None,
     grace_period_seconds: int | None,
 ) -> DeletePlan:
-    """Remove the object, or mark it deleting (deletionTimestamp) while finalizers hold it.
+    """Remove the object, or mark it deleting (deletionTimestamp) while something holds it:
+    finalizers, or — for a Pod a kubelet runs — its graceful termination.
 
-    Pods bound to a node and not finished, deleted with ``grace_period_seconds`` > 0, are
-    marked too (graceful deletion: the kubelet removes them with grace 0 once stopped)."""
+    A Pod's grace period is ``grace_period_seconds``, or its own
+    ``spec.terminationGracePeriodSeconds`` when none is given; 0 for a pod on no node or
+    that has finished (``gitkube.model.pods.deletion_grace_period``). With a grace period the
+    pod stays with ``deletionTimestamp`` = now + grace and ``deletionGracePeriodSeconds`` =
+    grace until its kubelet, having stopped the containers, deletes it with grace 0. Deleting
+    it again may only shorten the grace period (both fields move); a longer one or none
+    changes nothing — upstream's BeforeDelete."""
     if propagation_policy not in (None, "Orphan", "Background", "Foreground"):
         raise BadRequest(
             f"propagationPolicy {propagation_policy!r} is not one of Orphan, Background, "
             "Foreground"
         )
     if grace_period_seconds is not None and grace_period_seconds < 0:
-        raise BadRequest("gracePeriodSeconds must be >= 0")
+        raise BadRequest(f"gracePeriodSeconds {grace_period_seconds} is invalid: it must be "
+                         "0 (delete now) or more seconds",
+                         hint="leave it out to use the pod's terminationGracePeriodSeconds")
     out = copy_json(old)
     meta = meta_of(out)
     meta.pop("resourceVersion", None)
@@ -275,32 +302,54 @@ def prepare_delete(
     )
     if extra and extra not in finalizers:
         finalizers.append(extra)
-    graceful = (
-        rt.kind == "Pod"
-        and bool(grace_period_seconds)
-        and bool((old.get("spec") or {}).get("nodeName"))
-        and (old.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-    )
     held = bool(finalizers or spec_finalizers(out))
     if meta.get("deletionTimestamp"):
-        if not held and not (graceful and meta.get("deletionGracePeriodSeconds")):
-            return DeletePlan("remove", out)
-        if finalizers != list(meta.get("finalizers") or []):
-            meta["finalizers"] = finalizers
-            return DeletePlan("update", out)
-        return DeletePlan("none", out)
-    if not held and not graceful:
+        return _delete_again(out, finalizers, held, grace_period_seconds, now)
+    grace = deletion_grace_period(old, grace_period_seconds) if rt.kind == "Pod" else 0
+    if not held and not grace:
         return DeletePlan("remove", out)
     meta["finalizers"] = finalizers
     if not finalizers:
         meta.pop("finalizers")
-    meta["deletionTimestamp"] = now
-    meta["deletionGracePeriodSeconds"] = grace_period_seconds if graceful else 0
+    meta["deletionTimestamp"] = _later(now, grace)
+    meta["deletionGracePeriodSeconds"] = grace
     meta["generation"] = int(meta.get("generation") or 0) + 1
     if rt.kind == "Namespace":
         status = out.get("status")
         out["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Terminating"}
     return DeletePlan("update", out)
+
+
+def _delete_again(out: Obj, finalizers: list[str], held: bool, grace: int | None,
+                  now: str) -> DeletePlan:
+    """A deletion of an object already being deleted (``out``: its copy)."""
+    meta = meta_of(out)
+    pending = meta.get("deletionGracePeriodSeconds")
+    if isinstance(pending, int) and pending > 0:  # a graceful termination is under way
+        if grace is None or grace >= pending:
+            return DeletePlan("none", out)  # only a shorter grace period is taken
+        if grace == 0 and not held:
+            return DeletePlan("remove", out)  # the kubelet's confirmation, or a forced one
+        # the deadline moves earlier by the difference (upstream's arithmetic)
+        deadline = parse_time(meta.get("deletionTimestamp"))
+        meta["deletionTimestamp"] = _later(now, grace) if deadline is None else \
+            rfc3339(deadline - pending + grace)
+        meta["deletionGracePeriodSeconds"] = grace
+        return DeletePlan("update", out)
+    if not held:
+        return DeletePlan("remove", out)
+    if finalizers != list(meta.get("finalizers") or []):
+        meta["finalizers"] = finalizers
+        return DeletePlan("update", out)
+    return DeletePlan("none", out)
+
+
+def _later(now: str, seconds: int) -> str:
+    """The timestamp ``seconds`` after ``now`` (both as the API writes them)."""
+    if not seconds:
+        return now
+    start = parse_time(now)
+    return now if start is None else rfc3339(start + seconds)
 
 
 # --- validation ----------------------------------------------------------------------------

@@ -58,15 +58,16 @@ def simulate(
 ) -> None:
     """Register N simulated nodes, heartbeat for them and run their pods (no containers)."""
     from gitkube.agents.compose import AgentSet
-    from gitkube.agents.kubelet.simulate import SimulatedCluster
+    from gitkube.agents.kubelet.simulate import NodeTemplate, SimulatedCluster
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     client = _client(store)
     agents = AgentSet(client, settings(store), None, names=())  # the nodes' own Manager
     # the simulated nodes add their loop (or their kubelets) to that Manager
-    SimulatedCluster(client, nodes=nodes, cpu=cpu, memory=memory, pods=pods,
+    SimulatedCluster(client, nodes=nodes,
+                     template=NodeTemplate(cpu=cpu, memory=memory, pods=pods, prefix=prefix),
                      start_delay=start_delay, heartbeat_interval=heartbeat, mode=mode,
-                     prefix=prefix, manager=agents.manager)
+                     manager=agents.manager)
     with agents:
         typer.echo(f"{nodes} simulated nodes ({prefix}0..{prefix}{nodes - 1}) running; "
                    "Ctrl-C stops them", err=True)

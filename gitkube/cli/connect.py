@@ -39,16 +39,24 @@ def client_for(store: str | None) -> Client:
 
 def pod_logs(client: Client, pod: dict[str, Any], container: str | None, *,
              previous: bool = False, follow: bool = False, tail: int | None = None,
+             since_seconds: int | None = None, since_time: str | None = None,
+             timestamps: bool = False,
              note: Callable[[str], None] = lambda _t: None) -> Iterator[str]:
     """A container's output lines: through the daemon's ``pods/log`` when ``client`` talks
-    to one (its kubelet's runtime has the containers), else from the local runtime."""
-    from gitkube.cli.logs import container_logs
+    to one (its kubelet's runtime has the containers), else from the local runtime.
+    ``since_seconds``/``since_time`` (RFC 3339) and ``timestamps`` are pods/log's
+    ``sinceSeconds``, ``sinceTime`` and ``timestamps``."""
+    import time
+
+    from gitkube.cli.logs import container_logs, parse_since_time
 
     server = getattr(client, "server", None)
     if not through_daemon(client) or not isinstance(server, str) \
             or not server.startswith("unix://"):
+        since = parse_since_time(since_time) if since_time else \
+            None if since_seconds is None else time.time() - since_seconds
         return container_logs(pod, container, previous=previous, follow=follow, tail=tail,
-                              note=note)
+                              since=since, timestamps=timestamps, note=note)
     meta, spec = pod["metadata"], pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
     if container is None and names:
@@ -65,6 +73,12 @@ def pod_logs(client: Client, pod: dict[str, Any], container: str | None, *,
         query["previous"] = "true"
     if tail is not None:
         query["tailLines"] = str(tail)
+    if since_seconds is not None:
+        query["sinceSeconds"] = str(since_seconds)
+    if since_time:
+        query["sinceTime"] = since_time
+    if timestamps:
+        query["timestamps"] = "true"
     path = (f"/api/v1/namespaces/{quote(str(meta.get('namespace') or 'default'))}/pods/"
             f"{quote(str(meta['name']))}/log?{urlencode(query)}")
     return _stream_text(server[len("unix://"):], path)

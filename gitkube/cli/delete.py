@@ -2,7 +2,9 @@
 like kubectl delete.
 
 Each deletion prints kubectl's line (``deployment.apps "web" deleted``). Children are removed
-by the garbage collector per ``--cascade`` (background, foreground, orphan).
+by the garbage collector per ``--cascade`` (background, foreground, orphan). A pod is
+deleted gracefully (Terminating until its kubelet has stopped the containers) within its own
+terminationGracePeriodSeconds, or ``--grace-period``; ``--force`` removes it at once.
 
 ``--wait`` (the default) waits until the deletion is finished:
 
@@ -19,6 +21,7 @@ by the garbage collector per ``--cascade`` (background, foreground, orphan).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +74,19 @@ def targets(args: list[str]) -> list[tuple[ResourceType, str | None]]:
     if len(args) == 1:
         return [(rt, None)]
     return [(rt, n) for n in args[1:]]
+
+
+def grace_seconds(grace_period: int, force: bool) -> int | None:
+    """The deletion's gracePeriodSeconds from kubectl's flags: -1 (and no --force) is none
+    (each pod's own); --force alone is 0; 0 without --force means 1, as kubectl reads it."""
+    if grace_period < -1:
+        raise UsageError(f"--grace-period {grace_period} is invalid",
+                         hint="-1 (the pod's own), 0 with --force, or more seconds")
+    if grace_period == -1:
+        return 0 if force else None
+    if grace_period == 0 and not force:
+        return 1
+    return grace_period
 
 
 def _wait_gone(client: Client, rt: ResourceType, namespace: str | None, name: str,
@@ -135,14 +151,40 @@ def delete(
                               help="Wait until the objects are gone (no daemon: run the "
                                    "agents until they, their dependents and containers are)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds --wait may take."),
+    grace_period: int = typer.Option(
+        -1, "--grace-period",
+        help="Seconds a pod is given to stop (-1: its terminationGracePeriodSeconds; 0 only "
+             "with --force, else it means 1)."),
+    force: bool = typer.Option(False, "--force",
+                               help="Remove pods from the API at once, without waiting for "
+                                    "their containers to stop (grace period 0)."),
     ignore_not_found: bool = typer.Option(False, "--ignore-not-found",
                                           help="A missing object is not an error."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """Delete objects (like kubectl delete); the garbage collector removes their children."""
     pairs = targets(args or [])
+    grace = grace_seconds(grace_period, force)
     client = client_for(store)
-    policy: Any = cascade.value.capitalize()
+    names = _named(client, pairs, namespace, selector, all_)
+    outcome = _delete_all(client, names, namespace, cascade, ignore_not_found, grace)
+    if outcome.deleted and wait and not through_daemon(client):
+        _finish_embedded(client, outcome.deleted, timeout)
+    elif outcome.pending and wait:  # the daemon's agents finish it
+        for rt, name in outcome.pending:
+            ns = namespace if rt.namespaced else None
+            if not _wait_gone(client, rt, ns, name, timeout):
+                raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
+                                   "deleted", hint="`gitkube describe` shows its "
+                                                   "finalizers and events")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _named(client: Client, pairs: list[tuple[ResourceType, str | None]], namespace: str,
+           selector: str | None, all_: bool) -> list[tuple[ResourceType, str]]:
+    """The objects to delete, by name: those named, and those a TYPE alone selects (with
+    --selector or --all)."""
     names: list[tuple[ResourceType, str]] = []
     for rt, name in pairs:
         ns = namespace if rt.namespaced else None
@@ -158,34 +200,44 @@ def delete(
         if not found:
             typer.echo("No resources found" + (f" in {ns} namespace." if ns else "."))
         names += [(rt, o["metadata"]["name"]) for o in found]
-    failed = 0
-    pending: list[tuple[ResourceType, str]] = []
-    deleted: list[Obj] = []
+    return names
+
+
+@dataclass
+class _Deleted:
+    """What the deletions did: the objects deleted (as the api returned them), those still
+    finishing (deletionTimestamp set), and how many were not found."""
+
+    deleted: list[Obj] = field(default_factory=list)
+    pending: list[tuple[ResourceType, str]] = field(default_factory=list)
+    failed: int = 0
+
+
+def _delete_all(client: Client, names: list[tuple[ResourceType, str]], namespace: str,
+                cascade: Cascade, ignore_not_found: bool, grace: int | None) -> _Deleted:
+    """Delete each object (pods within ``grace``: ``grace_seconds``), printing kubectl's
+    line (or its NotFound error)."""
+    policy: Any = cascade.value.capitalize()
+    out = _Deleted()
+    if grace == 0 and names:
+        typer.echo("Warning: Immediate deletion does not wait for confirmation that the running "
+                   "resource has been terminated. The resource may continue to run on the "
+                   "cluster indefinitely.", err=True)
     for rt, name in names:
         ns = namespace if rt.namespaced else None
         try:
             result = client.delete(rt.api_version, rt.kind, ns, name,
-                                   propagation_policy=policy)
+                                   propagation_policy=policy, grace_period_seconds=grace)
         except NotFound:
             if not ignore_not_found:
                 where = f' in namespace "{ns}"' if ns else ""
                 typer.echo(f"Error from server (NotFound): {rt.plural}"
                            f"{'.' + rt.group if rt.group else ''} \"{name}\" not found{where}",
                            err=True)
-                failed += 1
+                out.failed += 1
             continue
-        typer.echo(f"{display(rt, name)} deleted")
-        deleted.append(result)
+        typer.echo(f"{display(rt, name)} {'force ' if grace == 0 else ''}deleted")
+        out.deleted.append(result)
         if (result.get("metadata") or {}).get("deletionTimestamp"):
-            pending.append((rt, name))
-    if deleted and wait and not through_daemon(client):
-        _finish_embedded(client, deleted, timeout)
-    elif pending and wait:  # the daemon's agents finish it
-        for rt, name in pending:
-            ns = namespace if rt.namespaced else None
-            if not _wait_gone(client, rt, ns, name, timeout):
-                raise GitkubeError(f"timed out waiting for {display(rt, name)} to be "
-                                   "deleted", hint="`gitkube describe` shows its "
-                                                   "finalizers and events")
-    if failed:
-        raise typer.Exit(1)
+            out.pending.append((rt, name))
+    return out

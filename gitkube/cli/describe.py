@@ -51,45 +51,7 @@ def _pod_section(pod: Obj, lines: list[str]) -> None:
             continue
         lines.append(f"{title}:")
         for c in spec[key]:
-            cs = statuses.get(c.get("name")) or {}
-            lines.append(f"  {c.get('name')}:")
-            sub = "    "
-            lines.append(f"{sub}Container ID:  {cs.get('containerID', '')}")
-            lines.append(f"{sub}Image:         {c.get('image')}")
-            lines.append(f"{sub}Image ID:      {cs.get('imageID', '')}")
-            ports = [f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
-                     + (f" (host {p['hostPort']})" if p.get("hostPort") else "")
-                     for p in c.get("ports") or []]
-            if ports:
-                lines.append(f"{sub}Port:          {', '.join(ports)}")
-            if c.get("command"):
-                lines.append(f"{sub}Command:       {' '.join(map(str, c['command']))}")
-            if c.get("args"):
-                lines.append(f"{sub}Args:          {' '.join(map(str, c['args']))}")
-            for label, state_key in (("State", "state"), ("Last State", "lastState")):
-                state = cs.get(state_key) or {}
-                if not state:
-                    if state_key == "state":
-                        lines.append(f"{sub}State:         Waiting")
-                    continue
-                name, detail = next(iter(state.items()))
-                lines.append(f"{sub}{label + ':':<15}{name.capitalize()}")
-                for k in ("reason", "message", "exitCode", "startedAt", "finishedAt"):
-                    if k in (detail or {}):
-                        lines.append(f"{sub}  {k[0].upper() + k[1:] + ':':<13}{detail[k]}")
-            lines.append(f"{sub}Ready:         {cs.get('ready', False)}")
-            lines.append(f"{sub}Restart Count: {cs.get('restartCount', 0)}")
-            for probe in ("liveness", "readiness", "startup"):
-                p = c.get(f"{probe}Probe")
-                if p:
-                    how = next((k for k in ("httpGet", "tcpSocket", "exec", "grpc") if k in p),
-                               "")
-                    lines.append(f"{sub}{probe.capitalize() + ':':<15}{how} {p.get(how)} "
-                                 f"delay={p.get('initialDelaySeconds', 0)}s "
-                                 f"timeout={p.get('timeoutSeconds', 1)}s "
-                                 f"period={p.get('periodSeconds', 10)}s "
-                                 f"#success={p.get('successThreshold', 1)} "
-                                 f"#failure={p.get('failureThreshold', 3)}")
+            _container(c, statuses.get(c.get("name")) or {}, lines)
     conditions = st.get("conditions") or []
     if conditions:
         lines.append("Conditions:")
@@ -103,6 +65,54 @@ def _pod_section(pod: Obj, lines: list[str]) -> None:
             lines.append(f"  {v.get('name')}:")
             lines.append(f"    Type:  {kind}")
             lines += _yaml(v.get(kind), "    ") if v.get(kind) else []
+
+
+_SUB = "    "  # a container's fields, under its name
+
+
+def _container(c: Obj, cs: Obj, lines: list[str]) -> None:
+    """One container of a pod (``cs``: its status, {} when there is none)."""
+    sub = _SUB
+    lines.append(f"  {c.get('name')}:")
+    lines.append(f"{sub}Container ID:  {cs.get('containerID', '')}")
+    lines.append(f"{sub}Image:         {c.get('image')}")
+    lines.append(f"{sub}Image ID:      {cs.get('imageID', '')}")
+    ports = [f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
+             + (f" (host {p['hostPort']})" if p.get("hostPort") else "")
+             for p in c.get("ports") or []]
+    if ports:
+        lines.append(f"{sub}Port:          {', '.join(ports)}")
+    if c.get("command"):
+        lines.append(f"{sub}Command:       {' '.join(map(str, c['command']))}")
+    if c.get("args"):
+        lines.append(f"{sub}Args:          {' '.join(map(str, c['args']))}")
+    for label, state_key in (("State", "state"), ("Last State", "lastState")):
+        _container_state(label, cs.get(state_key) or {}, state_key == "state", lines)
+    lines.append(f"{sub}Ready:         {cs.get('ready', False)}")
+    lines.append(f"{sub}Restart Count: {cs.get('restartCount', 0)}")
+    for probe in ("liveness", "readiness", "startup"):
+        p = c.get(f"{probe}Probe")
+        if p:
+            how = next((k for k in ("httpGet", "tcpSocket", "exec", "grpc") if k in p), "")
+            lines.append(f"{sub}{probe.capitalize() + ':':<15}{how} {p.get(how)} "
+                         f"delay={p.get('initialDelaySeconds', 0)}s "
+                         f"timeout={p.get('timeoutSeconds', 1)}s "
+                         f"period={p.get('periodSeconds', 10)}s "
+                         f"#success={p.get('successThreshold', 1)} "
+                         f"#failure={p.get('failureThreshold', 3)}")
+
+
+def _container_state(label: str, state: Obj, current: bool, lines: list[str]) -> None:
+    """A container's State (``current``) or Last State; no current state is Waiting."""
+    if not state:
+        if current:
+            lines.append(f"{_SUB}State:         Waiting")
+        return
+    name, detail = next(iter(state.items()))
+    lines.append(f"{_SUB}{label + ':':<15}{name.capitalize()}")
+    for k in ("reason", "message", "exitCode", "startedAt", "finishedAt"):
+        if k in (detail or {}):
+            lines.append(f"{_SUB}  {k[0].upper() + k[1:] + ':':<13}{detail[k]}")
 
 
 def events_for(client: Client, obj: Obj) -> list[Obj]:

@@ -101,11 +101,11 @@ def get(
     client = _client(store)
     ns = None if (all_namespaces or not rt.namespaced) else namespace
     if watch:  # gitkube/cli/getwatch.py
-        from gitkube.cli.getwatch import watch_get
+        from gitkube.cli.getwatch import Watched, watch_get
 
         with contextlib.suppress(KeyboardInterrupt):
-            watch_get(client, rt, ns, obj_name, selector, output.value, timeout=watch_timeout,
-                      echo=typer.echo, all_namespaces=ns is None)
+            watch_get(client, Watched(rt, ns, obj_name, selector), output.value,
+                      timeout=watch_timeout, echo=typer.echo)
         return
     if obj_name is not None:
         try:
@@ -191,17 +191,31 @@ def logs(
     previous: bool = typer.Option(False, "--previous", "-p",
                                   help="The previous (restarted) instance's output."),
     tail: int | None = typer.Option(None, "--tail", help="Only the last N lines."),
+    since: str | None = typer.Option(None, "--since",
+                                     help="Only lines newer than this duration (5s, 2m, 3h)."),
+    since_time: str | None = typer.Option(None, "--since-time",
+                                          help="Only lines written at or after this RFC 3339 "
+                                               "time."),
+    timestamps: bool = typer.Option(False, "--timestamps",
+                                    help="Start each line with the time it was written "
+                                         "(RFC 3339, nanoseconds)."),
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
 ) -> None:
     """Print a container's output (from Podman, through the runtime)."""
     from gitkube.cli.connect import pod_logs  # the daemon's pods/log, or local Podman
-    from gitkube.cli.logs import check_node, find_pod
+    from gitkube.cli.logs import check_node, find_pod, parse_since, parse_since_time
 
+    if since is not None and since_time is not None:
+        raise UsageError("at most one of --since and --since-time may be given")
+    since_seconds = None if since is None else parse_since(since)
+    if since_time is not None:
+        parse_since_time(since_time)  # refused here, before any pod is looked up
     client = _client(store)
     the_pod = find_pod(client, pod, namespace)
     check_node(client, the_pod)
     lines = pod_logs(client, the_pod, container, previous=previous, follow=follow, tail=tail,
-                     note=lambda text: typer.echo(text, err=True))
+                     since_seconds=since_seconds, since_time=since_time,
+                     timestamps=timestamps, note=lambda text: typer.echo(text, err=True))
     try:
         for line in lines:
             sys.stdout.write(line)

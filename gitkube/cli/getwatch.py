@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gitkube.api.client import Client
@@ -76,13 +77,24 @@ class _Printer:
             self.echo(self._line(self._cells(obj)))
 
 
-def watch_get(client: Client, rt: ResourceType, namespace: str | None, name: str | None,
-              selector: str | None, output: str, *, timeout: float | None,
-              echo: Callable[[str], None], all_namespaces: bool = False) -> None:
-    """List then follow (see the module docstring). ``namespace`` None: every namespace."""
-    fields = f"metadata.name={name}" if name else None
+@dataclass(frozen=True)
+class Watched:
+    """Which objects ``get -w`` follows: those of one type in ``namespace`` (None: every
+    namespace), the one called ``name``, or those ``selector`` matches."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None = None
+    selector: str | None = None
+
+
+def watch_get(client: Client, watched: Watched, output: str, *, timeout: float | None,
+              echo: Callable[[str], None]) -> None:
+    """List then follow (see the module docstring)."""
+    rt, namespace, selector = watched.rt, watched.namespace, watched.selector
+    fields = f"metadata.name={watched.name}" if watched.name else None
     deadline = None if not timeout else time.monotonic() + timeout
-    printer = _Printer(rt, output, all_namespaces, echo)
+    printer = _Printer(rt, output, namespace is None, echo)
     listed = client.list(rt.api_version, rt.kind, namespace, label_selector=selector,
                          field_selector=fields)
     if listed.items:

@@ -1,15 +1,19 @@
 """`gitkube logs`: find the pod (or a workload's first pod) and stream a container's output
 from the runtime. The container is found by the labels the kubelet put on it (pod uid and
-container name); ``previous`` is the instance before the latest restart."""
+container name); ``previous`` is the instance before the latest restart. ``--since`` takes
+kubectl's durations (``parse_since``)."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitkube.api.client import Client
-from gitkube.errors import GitkubeError, NotFound
+from gitkube.errors import GitkubeError, NotFound, UsageError
 from gitkube.model import kinds
+from gitkube.model.times import parse_time
 from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_POD_UID, ContainerRuntime
 
 Obj = dict[str, Any]
@@ -58,6 +62,34 @@ def check_node(client: Client, pod: Obj) -> None:
                            "it has no containers, so no logs")
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
+                 "m": 60.0, "h": 3600.0}
+
+
+def parse_since(text: str) -> int:
+    """``--since``: a duration as kubectl takes it (Go's: ``30s``, ``5m``, ``1h30m``,
+    ``1.5h``) in whole seconds, rounded up as kubectl rounds; UsageError for anything else
+    or for no time at all."""
+    parts = _DURATION.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise UsageError(f"invalid --since {text!r}: not a duration",
+                         hint="e.g. --since 30s, 5m or 1h30m")
+    seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise UsageError("--since must be greater than 0", hint="e.g. --since 30s")
+    return math.ceil(seconds)
+
+
+def parse_since_time(text: str) -> float:
+    """``--since-time``: an RFC 3339 time, as epoch seconds; UsageError for anything else."""
+    when = parse_time(text) if "T" in text else None
+    if when is None:
+        raise UsageError(f"invalid --since-time {text!r}: not an RFC 3339 time",
+                         hint="e.g. --since-time 2026-01-02T03:04:05Z")
+    return when
+
+
 def _attempt(labels: Any) -> int:
     try:
         return int(labels.get(LABEL_ATTEMPT, "0"))
@@ -66,10 +98,11 @@ def _attempt(labels: Any) -> int:
 
 
 def container_logs(pod: Obj, container: str | None, *, previous: bool = False,
-                   follow: bool = False, tail: int | None = None,
-                   note: Callable[[str], None] = lambda _t: None,
+                   follow: bool = False, tail: int | None = None, since: float | None = None,
+                   timestamps: bool = False, note: Callable[[str], None] = lambda _t: None,
                    runtime: ContainerRuntime | None = None) -> Iterator[str]:
-    """The output lines of one container of ``pod`` (see the module docstring)."""
+    """The output lines of one container of ``pod`` (see the module docstring); ``since``
+    and ``timestamps`` as the runtime's ``logs`` takes them."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
     names = [c["name"] for c in (spec.get("initContainers") or []) +
              (spec.get("containers") or [])]
@@ -103,7 +136,8 @@ def container_logs(pod: Obj, container: str | None, *, previous: bool = False,
                                f"to start{': ' + reason if reason else ''}")
         else:
             chosen = found[-1]
-        yield from runtime.logs(chosen.id, follow=follow, tail=tail)
+        yield from runtime.logs(chosen.id, follow=follow, tail=tail, since=since,
+                                timestamps=timestamps)
     finally:
         if own:
             runtime.close()

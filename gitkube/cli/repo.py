@@ -42,11 +42,11 @@ def init(
     terminal); post-receive plans and applies BRANCH's new tip and prints the plan into the
     push. Other branches are validated only. Settings live in the repository's git config
     (gitkube.*); see docs/GITOPS.md."""
-    from gitkube.gitops.repo import init_repo
+    from gitkube.gitops.repo import RepoChanges, init_repo
 
-    cfg, created = init_repo(path, settings(), branch=branch, store=store,
-                             manifest_path=manifest_path, notify=notify, source=source,
-                             wait=wait, force=force)
+    changes = RepoChanges(branch=branch, store=store, path=manifest_path, notify=notify,
+                          source=source, wait=wait)
+    cfg, created = init_repo(path, settings(), changes, force=force)
     verb = "Created" if created else "Configured"
     typer.echo(f"{verb} {cfg.git_dir}")
     typer.echo(f"  deploys:   {cfg.branch} ({cfg.path}) -> {cfg.store}")

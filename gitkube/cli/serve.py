@@ -96,27 +96,45 @@ def _daemon_settings(store: str | None, node_name: str | None, runtime: RuntimeC
     return current
 
 
-def _serve_args(store: str | None, listen: str, no_tls: bool, tokens: Path | None,
-                node_name: str | None, kubelet: bool, runtime: RuntimeChoice,
-                tls_cert: Path | None, tls_key: Path | None, event_ttl: str | None) -> list[str]:
-    args = ["serve", "--listen", listen]
-    if event_ttl is not None:
-        args += ["--event-ttl", event_ttl]
-    if store:
-        args += ["--store", store]
-    if no_tls:
-        args.append("--no-tls")
-    if tokens is not None:
-        args += ["--tokens", str(tokens.absolute())]
-    if tls_cert is not None and tls_key is not None:
-        args += ["--tls-cert", str(tls_cert.absolute()), "--tls-key", str(tls_key.absolute())]
-    if node_name:
-        args += ["--node-name", node_name]
-    if not kubelet:
-        args.append("--no-kubelet")
-    if runtime is not RuntimeChoice.podman:
-        args += ["--runtime", runtime.value]
-    return args
+@dataclasses.dataclass(frozen=True)
+class _ServeFlags:
+    """The flags ``up`` hands on to the ``serve`` it starts."""
+
+    store: str | None
+    listen: str
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_sans: tuple[str, ...]
+    no_tls: bool
+    tokens: Path | None
+    node_name: str | None
+    kubelet: bool
+    runtime: RuntimeChoice
+    event_ttl: str | None
+
+    def argv(self) -> list[str]:
+        """The ``serve`` command line (paths made absolute: it runs detached)."""
+        args = ["serve", "--listen", self.listen]
+        if self.event_ttl is not None:
+            args += ["--event-ttl", self.event_ttl]
+        if self.store:
+            args += ["--store", self.store]
+        if self.no_tls:
+            args.append("--no-tls")
+        if self.tokens is not None:
+            args += ["--tokens", str(self.tokens.absolute())]
+        if self.tls_cert is not None and self.tls_key is not None:
+            args += ["--tls-cert", str(self.tls_cert.absolute()),
+                     "--tls-key", str(self.tls_key.absolute())]
+        if self.node_name:
+            args += ["--node-name", self.node_name]
+        if not self.kubelet:
+            args.append("--no-kubelet")
+        if self.runtime is not RuntimeChoice.podman:
+            args += ["--runtime", self.runtime.value]
+        for name in self.tls_sans:
+            args += ["--tls-san", name]
+        return args
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -157,10 +175,10 @@ def up(
         typer.echo(current.render(), nl=False)
         return
     paths.root.mkdir(parents=True, exist_ok=True)
-    args = _serve_args(store, listen, no_tls, tokens, node_name, kubelet, runtime, tls_cert,
-                       tls_key, event_ttl)
-    for name in tls_san:
-        args += ["--tls-san", name]
+    args = _ServeFlags(store=store, listen=listen, tls_cert=tls_cert, tls_key=tls_key,
+                       tls_sans=tuple(tls_san), no_tls=no_tls, tokens=tokens,
+                       node_name=node_name, kubelet=kubelet, runtime=runtime,
+                       event_ttl=event_ttl).argv()
     fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(

@@ -10,8 +10,9 @@ from pathlib import PurePath
 
 import typer
 
-from gitkube.cli.app import app
+from gitkube.cli.app import app, settings
 from gitkube.diagnostics import Diagnostic
+from gitkube.source.loader import SourceOptions
 from gitkube.validate import Report, validate
 
 
@@ -62,7 +63,8 @@ def validate_command(
 
     Exit status: 0 valid, 1 problems found, 2 bad arguments.
     """
-    report = validate(path, revision)
+    # the content cache under the state directory, GITKUBE_JOBS, GITKUBE_MAX_FILE_BYTES
+    report = validate(path, revision, options=SourceOptions.of(settings()))
     diagnostics = _shown(path, report.diagnostics)
     if output is Output.json:
         data = report.to_json()

@@ -55,7 +55,7 @@ def watch(
     daemon the agents run in this process; Ctrl-C leaves the cluster as it is."""
     from gitkube.gitops.connect import connect
     from gitkube.gitops.repo import is_bare, read_config
-    from gitkube.gitops.watch import EmbeddedAgents, WatchLoop
+    from gitkube.gitops.watch import EmbeddedAgents, WatchLoop, WatchOptions
 
     current = settings()
     repo = None
@@ -69,9 +69,10 @@ def watch(
     if agents is Agents.simulated:
         current = dataclasses.replace(current, runtime="simulated")
     conn = connect(current.with_store(store))
-    loop = WatchLoop(path, conn, out=sys.stdout, debounce=debounce / 1000.0,
-                     interval=interval, notify=notify, prune=prune, allow_empty=allow_empty,
-                     author=current.author, repo=repo, allow_large_prune=allow_large_prune)
+    options = WatchOptions(debounce=debounce / 1000.0, interval=interval, notify=notify,
+                           prune=prune, allow_empty=allow_empty,
+                           allow_large_prune=allow_large_prune, author=current.author)
+    loop = WatchLoop(path, conn, out=sys.stdout, options=options, repo=repo)
     if once:
         raise typer.Exit(loop.run(once=True))
 

@@ -34,6 +34,7 @@ from gitkube.gitops.sync import (
     APPLIED,
     INVALID,
     UNCHANGED,
+    ApplyOptions,
     SyncResult,
     Target,
     render_lines,
@@ -171,13 +172,26 @@ def _is_bare(path: Path) -> bool:
     return proc.returncode == 0 and proc.stdout.strip() == "true"
 
 
-def init_repo(path: Path, settings: Settings, *, branch: str | None = None,
-              store: str | None = None, manifest_path: str | None = None,
-              notify: str | None = None, source: str | None = None, wait: float | None = None,
+@dataclass(frozen=True)
+class RepoChanges:
+    """What ``repo init`` sets in a deploy repository's configuration (RepoConfig says what
+    each means; ``path`` is the manifest directory). None keeps the configured value (or the
+    default); ``notify=""`` removes the notify command."""
+
+    branch: str | None = None
+    store: str | None = None
+    path: str | None = None
+    notify: str | None = None
+    source: str | None = None
+    wait: float | None = None
+
+
+def init_repo(path: Path, settings: Settings, changes: RepoChanges = RepoChanges(), *,
               force: bool = False) -> tuple[RepoConfig, bool]:
-    """Create the bare repository at ``path`` (or re-configure it), write the hooks; return
-    its configuration and whether it was created. Options left None keep their configured
-    value (or the default); ``notify=""`` removes the notify command."""
+    """Create the bare repository at ``path`` (or re-configure it) with ``changes``, write
+    the hooks; return its configuration and whether it was created."""
+    branch, store, manifest_path = changes.branch, changes.store, changes.path
+    notify, source, wait = changes.notify, changes.source, changes.wait
     path = Path(os.path.abspath(path))
     created = False
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
@@ -385,9 +399,10 @@ def deploy(cfg: RepoConfig, commit: str, out: TextIO, *, trigger: str = "push") 
     conn = connect(cfg.hook_settings)
     author = commit_author(cfg.git_dir, commit)
     with repo_lock(cfg.git_dir):
-        result = sync_once(conn.client, repo_target(cfg, commit), store_url=cfg.store,
-                           options=conn.source_options, cache_dir=conn.cache_dir,
-                           author=author, trigger=trigger, allow_empty=cfg.allow_empty)
+        how = ApplyOptions(store_url=cfg.store, allow_empty=cfg.allow_empty,
+                           cache_dir=conn.cache_dir)
+        result = sync_once(conn.client, repo_target(cfg, commit), how,
+                           options=conn.source_options, author=author, trigger=trigger)
         state.record(conn.client, result, mode="push", target={
             "repository": str(cfg.git_dir), "branch": cfg.branch, "path": cfg.path})
     where = "the daemon" if conn.daemon else cfg.store

@@ -182,30 +182,31 @@ def _shown(diags: list[Diagnostic], prefix: str) -> list[Diagnostic]:
             for d in diags]
 
 
-def sync_once(
-    client: Client,
-    target: Target,
-    *,
-    store_url: str,
-    author: str,
-    trigger: str,
-    prune: bool = True,
-    allow_empty: bool = False,
-    options: SourceOptions | None = None,
-    cache_dir: Path | None = None,
-) -> SyncResult:
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How a sync plans and applies: the store's URL (recorded in the plan), whether it
+    prunes, whether it may delete every object when git is empty, and the plan's cache
+    directory (None: none)."""
+
+    store_url: str
+    prune: bool = True
+    allow_empty: bool = False
+    cache_dir: Path | None = None
+
+
+def sync_once(client: Client, target: Target, how: ApplyOptions, *, author: str, trigger: str,
+              options: SourceOptions | None = None) -> SyncResult:
     """Validate, plan and (when there are changes) apply ``target``; never raises a
     GitkubeError (see the module docstring). A valid result carries the desired objects
     (``desired``), so a loop can re-apply this last good state later. ``options``: how
-    manifests are read; ``cache_dir``: the plan's cache (None: none)."""
+    manifests are read."""
     start = time.monotonic()
     read = read_target(target, author=author, trigger=trigger, options=options)
     if isinstance(read, SyncResult):
         return read
     desired, source = read
-    return apply_desired(client, desired, source, store_url=store_url, author=author,
-                         trigger=trigger, prune=prune, allow_empty=allow_empty, start=start,
-                         cache_dir=cache_dir)
+    return apply_desired(client, desired, source, how, author=author, trigger=trigger,
+                         start=start)
 
 
 def read_target(target: Target, *, author: str, trigger: str,
@@ -241,14 +242,11 @@ def apply_desired(
     client: Client,
     desired: list[Desired],
     source: SourceInfo,
+    how: ApplyOptions,
     *,
-    store_url: str,
     author: str,
     trigger: str,
-    prune: bool = True,
-    allow_empty: bool = False,
     start: float | None = None,
-    cache_dir: Path | None = None,
     hold_prune: Callable[[Plan], str | None] | None = None,
 ) -> SyncResult:
     """Plan ``desired`` (already validated) against the live store and apply the changes;
@@ -267,15 +265,15 @@ def apply_desired(
     plan: Plan | None = None
     held: str | None = None
     try:
-        plan = build_plan(client, desired, source, store_url=store_url, prune=prune,
-                          cache_dir=cache_dir)
+        plan = build_plan(client, desired, source, store_url=how.store_url, prune=how.prune,
+                          cache_dir=how.cache_dir)
         held = hold_prune(plan) if hold_prune is not None else None
         if held is not None:
-            plan = build_plan(client, desired, source, store_url=store_url, prune=False,
-                              cache_dir=cache_dir)
+            plan = build_plan(client, desired, source, store_url=how.store_url, prune=False,
+                              cache_dir=how.cache_dir)
         if not plan.actionable:
             return done(UNCHANGED, plan=plan, held=held)
-        applied = apply_plan(client, plan, author=author, allow_empty=allow_empty)
+        applied = apply_plan(client, plan, author=author, allow_empty=how.allow_empty)
     except EmptyDesiredRefused as err:
         return done(REFUSED, plan=plan, error=err.message)
     except ApplyFailed as err:

@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,6 +57,7 @@ from gitkube.gitops.sync import (
     APPLIED,
     INVALID,
     UNCHANGED,
+    ApplyOptions,
     SyncResult,
     Target,
     apply_desired,
@@ -213,28 +214,43 @@ class EmbeddedAgents:
         self._stop_agents()
 
 
+@dataclass(frozen=True)
+class WatchOptions:
+    """What a watch is told: seconds of quiet before a change is reconciled (``debounce``)
+    and between full reconciles (``interval``, 0: none), the command run after each apply
+    (``notify``), whether it prunes, may delete every object (``allow_empty``) or many at
+    once without a second look (``allow_large_prune``; ``prune_safety`` says how many is
+    many), and the author it records."""
+
+    debounce: float = 0.2
+    interval: float = 30.0
+    notify: str | None = None
+    prune: bool = True
+    allow_empty: bool = False
+    allow_large_prune: bool = False
+    prune_safety: PruneSafety = field(default_factory=PruneSafety)
+    author: str = "gitkube-watch"
+
+
 class WatchLoop:
     """See the module docstring."""
 
-    def __init__(self, path: Path, conn: Connection, *, out: TextIO, debounce: float = 0.2,
-                 interval: float = 30.0, notify: str | None = None, prune: bool = True,
-                 allow_empty: bool = False, author: str = "gitkube-watch",
-                 repo: RepoConfig | None = None, allow_large_prune: bool = False,
-                 prune_safety: PruneSafety = PruneSafety(),
+    def __init__(self, path: Path, conn: Connection, *, out: TextIO,
+                 options: WatchOptions = WatchOptions(), repo: RepoConfig | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.repo = repo  # a deploy repository: reconcile its branch's tip, not files
         self.path = repo.manifest_dir() if repo is not None else Path(os.path.abspath(path))
         self.conn = conn
         self.out = out
-        self.debounce = debounce
-        self.interval = interval
-        self.notify = notify
-        self.prune = prune
-        self.allow_empty = allow_empty
-        self.allow_large_prune = allow_large_prune
-        self.prune_safety = prune_safety
+        self.debounce = options.debounce
+        self.interval = options.interval
+        self.notify = options.notify
+        self.allow_large_prune = options.allow_large_prune
+        self.prune_safety = options.prune_safety
+        self.how = ApplyOptions(store_url=conn.store_url, prune=options.prune,
+                                allow_empty=options.allow_empty, cache_dir=conn.cache_dir)
         self.clock = clock
-        self.author = author
+        self.author = options.author
         self.git_dir = repo.git_dir if repo is not None else find_git_dir(self.path)
         self.stop_event = threading.Event()
         self.triggers = Triggers()
@@ -332,11 +348,8 @@ class WatchLoop:
                 desired, source = read
                 if self._in_progress(desired):
                     return None
-                result = apply_desired(self.conn.client, desired, source,
-                                       store_url=self.conn.store_url, author=author,
-                                       trigger=trigger, prune=self.prune,
-                                       allow_empty=self.allow_empty,
-                                       cache_dir=self.conn.cache_dir,
+                result = apply_desired(self.conn.client, desired, source, self.how,
+                                       author=author, trigger=trigger,
                                        hold_prune=self._hold_prune)
         background = all(t.kind in ("drift", "interval") for t in triggers)
         self._finish(result, drift, background)
@@ -344,10 +357,8 @@ class WatchLoop:
             # The files are invalid right now, but the cluster drifted from the last good
             # state, which stays the desired state until the files are valid again.
             desired, source = self._good
-            healed = apply_desired(self.conn.client, desired, source,
-                                   store_url=self.conn.store_url, author=self.author,
-                                   trigger="drift (last good state)", prune=self.prune,
-                                   allow_empty=self.allow_empty, cache_dir=self.conn.cache_dir)
+            healed = apply_desired(self.conn.client, desired, source, self.how,
+                                   author=self.author, trigger="drift (last good state)")
             self._finish(healed, drift, True, last_good=True)
         return result
 
@@ -363,24 +374,38 @@ class WatchLoop:
             self._last_problem = () if result.ok else problem
         quiet = background and (result.outcome == UNCHANGED or repeated)
         if not quiet:
-            if drift and result.outcome == APPLIED and result.plan is not None:
-                changed = {display(c.ref) for c in result.plan.actionable}
-                what = "the last good state (the files are invalid now)" if last_good \
-                    else "git's version"
-                for text in sorted({t.text for t in drift if t.subject in changed}):
-                    self.say(f"drift: {text}; re-applying {what}")
-            lines = render_lines(result)
-            lines[0] = f"{lines[0]} [{result.trigger}]"
-            self.say("\n".join(lines))
-        if not last_good and self.repo is None:
+            self._report(result, drift, last_good)
+        if not last_good:
+            self._record(result)
+        if result.outcome != UNCHANGED and not quiet:
+            state.notify(self.notify, result, self.out)
+        self._remember(result, last_good)
+
+    def _report(self, result: SyncResult, drift: list[Trigger], last_good: bool) -> None:
+        """Print the result, after the drift it heals."""
+        if drift and result.outcome == APPLIED and result.plan is not None:
+            changed = {display(c.ref) for c in result.plan.actionable}
+            what = "the last good state (the files are invalid now)" if last_good \
+                else "git's version"
+            for text in sorted({t.text for t in drift if t.subject in changed}):
+                self.say(f"drift: {text}; re-applying {what}")
+        lines = render_lines(result)
+        lines[0] = f"{lines[0]} [{result.trigger}]"
+        self.say("\n".join(lines))
+
+    def _record(self, result: SyncResult) -> None:
+        """Record the result as the sync state of what this loop watches."""
+        if self.repo is None:
             state.record(self.conn.client, result, mode="watch",
                          target={"path": str(self.path)})
-        elif not last_good and self.repo is not None:
+        else:
             state.record(self.conn.client, result, mode="push", target={
                 "repository": str(self.repo.git_dir), "branch": self.repo.branch,
                 "path": self.repo.path})
-        if result.outcome != UNCHANGED and not quiet:
-            state.notify(self.notify, result, self.out)
+
+    def _remember(self, result: SyncResult, last_good: bool) -> None:
+        """Keep what later syncs and the drift watches need: the last good state, the
+        source and the kinds it applies (watched from now on)."""
         if result.ok and result.desired is not None and result.source is not None \
                 and not last_good:
             self._good = (result.desired, result.source)

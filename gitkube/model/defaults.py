@@ -16,7 +16,7 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
   IfNotPresent), terminationMessagePath /dev/termination-log, terminationMessagePolicy File,
   ports protocol TCP, env fieldRef apiVersion v1; liveness/readiness/startup probes
   timeoutSeconds 1, periodSeconds 10, successThreshold 1, failureThreshold 3, httpGet path /
-  and scheme HTTP
+  and scheme HTTP, grpc service "" (the server as a whole)
 - Deployment: replicas 1, strategy RollingUpdate 25%/25%, revisionHistoryLimit 10,
   progressDeadlineSeconds 600
 - ReplicaSet: replicas 1
@@ -153,6 +153,9 @@ def _container_defaults(c: Obj) -> None:
             if isinstance(http, dict):
                 _set(http, "path", "/")
                 _set(http, "scheme", "HTTP")
+            grpc = probe.get("grpc")
+            if isinstance(grpc, dict):
+                _set(grpc, "service", "")
 
 
 def _volume_defaults(v: Obj) -> None:

@@ -41,5 +41,7 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # Namespaces every Kubernetes cluster has, whether or not a Namespace object was written:
-# objects may be created in them (the api) and manifests may name them (validate).
-SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# objects may be created in them (the api) and manifests may name them (validate). The
+# names in upstream's order, for messages, then the set.
+SYSTEM_NAMESPACE_NAMES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_NAMESPACES = frozenset(SYSTEM_NAMESPACE_NAMES)

@@ -31,6 +31,7 @@ the target once, so neither depth nor size turns into recursion errors or quadra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gitkube.errors import GitkubeError
@@ -224,48 +225,88 @@ def json_patch(target: Any, operations: Any) -> Any:
         raise PatchError(f"the allowed maximum operations in a JSON patch is "
                          f"{MAX_OPERATIONS}, got {len(operations)}")
     doc = copy_json(target)
-    copy_budget = MAX_COPY_BYTES
+    budget = _CopyBudget(MAX_COPY_BYTES)
     for n, op in enumerate(operations):
-        if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise PatchError(f"operation {n}: needs 'op' and 'path': {op!r}"[:300])
-        kind, path = op["op"], op["path"]
-        if kind in ("add", "replace", "test") and "value" not in op:
-            raise PatchError(f"operation {n} ({kind} {path}): missing 'value'")
-        if kind in ("move", "copy") and "from" not in op:
-            raise PatchError(f"operation {n} ({kind} {path}): missing 'from'")
-        if kind == "add":
-            doc = _add(doc, path, copy_json(op["value"]))
-        elif kind == "remove":
-            doc, _ = _remove(doc, path)
-        elif kind == "replace":
-            _get(doc, path)  # must exist
-            if _pointer(path):
-                doc, _ = _remove(doc, path)
-            doc = _add(doc, path, copy_json(op["value"]))
-        elif kind == "move":
-            source = op["from"]
-            if isinstance(path, str) and isinstance(source, str) and \
-                    path.startswith(source + "/"):
-                raise PatchError(f"operation {n}: cannot move {source} into itself")
-            doc, value = _remove(doc, source)
-            doc = _add(doc, path, value)
-        elif kind == "copy":
-            value, size = _copy_sized(_get(doc, op["from"]), copy_budget)
-            copy_budget -= size
-            doc = _add(doc, path, value)
-        elif kind == "test":
-            try:
-                equal = _get(doc, path) == op["value"]
-            except RecursionError:
-                equal = False
-            if not equal:
-                raise PatchError(f"test operation failed at {path}", invalid=True)
-        else:
+        kind, path = _operation(n, op)
+        apply = _OPERATIONS.get(kind) if isinstance(kind, str) else None
+        if apply is None:
             raise PatchError(f"operation {n}: unknown op {kind!r}"[:300])
+        doc = apply(doc, path, op, n, budget)
     if depth_exceeds(doc, MAX_DEPTH):
         raise PatchError(f"the patched object nests deeper than {MAX_DEPTH} levels",
                          invalid=True)
     return doc
+
+
+class _CopyBudget:
+    """The bytes the ``copy`` operations of one JSON patch may still copy."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int):
+        self.left = left
+
+
+def _operation(n: int, op: Any) -> tuple[Any, Any]:
+    """The op and path of operation ``n``; PatchError when a field its op needs is missing."""
+    if not isinstance(op, dict) or "op" not in op or "path" not in op:
+        raise PatchError(f"operation {n}: needs 'op' and 'path': {op!r}"[:300])
+    kind, path = op["op"], op["path"]
+    if kind in ("add", "replace", "test") and "value" not in op:
+        raise PatchError(f"operation {n} ({kind} {path}): missing 'value'")
+    if kind in ("move", "copy") and "from" not in op:
+        raise PatchError(f"operation {n} ({kind} {path}): missing 'from'")
+    return kind, path
+
+
+def _op_add(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    return _add(doc, path, copy_json(op["value"]))
+
+
+def _op_remove(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    doc, _ = _remove(doc, path)
+    return doc
+
+
+def _op_replace(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    _get(doc, path)  # must exist
+    if _pointer(path):
+        doc, _ = _remove(doc, path)
+    return _add(doc, path, copy_json(op["value"]))
+
+
+def _op_move(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    source = op["from"]
+    if isinstance(path, str) and isinstance(source, str) and path.startswith(source + "/"):
+        raise PatchError(f"operation {n}: cannot move {source} into itself")
+    doc, value = _remove(doc, source)
+    return _add(doc, path, value)
+
+
+def _op_copy(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    value, size = _copy_sized(_get(doc, op["from"]), budget.left)
+    budget.left -= size
+    return _add(doc, path, value)
+
+
+def _op_test(doc: Any, path: str, op: dict[str, Any], n: int, budget: _CopyBudget) -> Any:
+    try:
+        equal = _get(doc, path) == op["value"]
+    except RecursionError:
+        equal = False
+    if not equal:
+        raise PatchError(f"test operation failed at {path}", invalid=True)
+    return doc
+
+
+_OPERATIONS: dict[str, Callable[[Any, str, dict[str, Any], int, _CopyBudget], Any]] = {
+    "add": _op_add,
+    "remove": _op_remove,
+    "replace": _op_replace,
+    "move": _op_move,
+    "copy": _op_copy,
+    "test": _op_test,
+}
 
 
 # --- strategic merge -----------------------------------------------------------------------
@@ -333,20 +374,8 @@ def _smp_map(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | 
             field = key[len(_DELETE_PRIMITIVE):]
             if isinstance(result.get(field), list):
                 result[field] = _without(result[field], value)
-            continue
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict):
-            current = result.get(key)
-            merged = _smp_map(current if isinstance(current, dict) else {}, value)
-            if merged is None:
-                result.pop(key, None)
-            else:
-                result[key] = merged
-        elif isinstance(value, list):
-            result[key] = _smp_list(key, result.get(key), value)
         else:
-            result[key] = value
+            _smp_field(result, key, value)
     for key, order in patch.items():
         if key.startswith(_ORDER):
             field = key[len(_ORDER):]
@@ -357,6 +386,24 @@ def _smp_map(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any] | 
         keep = set(retain)
         result = {k: v for k, v in result.items() if k in keep}
     return result
+
+
+def _smp_field(result: dict[str, Any], key: str, value: Any) -> None:
+    """One field of a patch merged into ``result``: null deletes, a map merges, a list
+    merges by its strategy, anything else replaces."""
+    if value is None:
+        result.pop(key, None)
+    elif isinstance(value, dict):
+        current = result.get(key)
+        merged = _smp_map(current if isinstance(current, dict) else {}, value)
+        if merged is None:
+            result.pop(key, None)
+        else:
+            result[key] = merged
+    elif isinstance(value, list):
+        result[key] = _smp_list(key, result.get(key), value)
+    else:
+        result[key] = value
 
 
 def _hashable(items: list[Any]) -> bool:
@@ -378,21 +425,32 @@ def _smp_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         return replaced
     current = original if isinstance(original, list) else []
     if field in SET_LISTS:
-        merged = list(current)
-        if _hashable(merged) and _hashable(patch):
-            seen = set(merged)
-            for x in patch:
-                if x not in seen:
-                    seen.add(x)
-                    merged.append(x)
-        else:
-            merged.extend(copy_json(x) for x in patch if x not in merged)
-        return merged
+        return _set_union(current, patch)
     key = merge_key(field, [*current, *patch])
     if key is None or not all(isinstance(x, dict) for x in patch):
         replaced = [copy_json(x) for x in patch]
         _check_nested(replaced)
         return replaced
+    return _merge_by_key(field, key, current, patch)
+
+
+def _set_union(current: list[Any], patch: list[Any]) -> list[Any]:
+    """A list merged as a set: ``current``, then each new value of ``patch`` in order."""
+    merged = list(current)
+    if _hashable(merged) and _hashable(patch):
+        seen = set(merged)
+        for x in patch:
+            if x not in seen:
+                seen.add(x)
+                merged.append(x)
+    else:
+        merged.extend(copy_json(x) for x in patch if x not in merged)
+    return merged
+
+
+def _merge_by_key(field: str, key: str, current: list[Any],
+                  patch: list[dict[str, Any]]) -> list[Any]:
+    """A list of maps merged element by element, matched by their ``key`` field."""
     result: list[Any] = list(current)
     # where the items with each merge key value sit in ``result``: one lookup per element
     at_key: dict[Any, list[int]] = {}
@@ -407,18 +465,14 @@ def _smp_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         if not _hashable([value]):
             raise PatchError(f"{field}: the merge key {key!r} must be a string or number")
         places = at_key.get(value)
-        if element.get(_PATCH) == "delete":
-            if places:
-                result[places.pop(0)] = _DELETED
-                removed = True
-            continue
+        deleting = element.get(_PATCH) == "delete"
         if not places:
-            added = _smp_map({}, element)
+            added = None if deleting else _smp_map({}, element)
             if added is not None:
                 at_key[value] = [len(result)]
                 result.append(added)
             continue
-        updated = _smp_map(result[places[0]], element)
+        updated = None if deleting else _smp_map(result[places[0]], element)
         if updated is None:
             result[places.pop(0)] = _DELETED
             removed = True

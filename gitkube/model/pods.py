@@ -1,5 +1,6 @@
 """Pod state rules every layer shares (upstream's ``podutil``): phase, readiness,
-availability, being active or terminating, restarts, and why a pod is not ready.
+availability, being active or terminating, the grace period a deletion gives a pod,
+restarts, and why a pod is not ready.
 
 What the STATUS/READY/RESTARTS columns print is ``model/printers.py``.
 """
@@ -13,6 +14,7 @@ from gitkube.model.times import parse_time
 from gitkube.model.views import ObjectView, Pod
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
+DEFAULT_TERMINATION_GRACE = 30  # seconds: spec.terminationGracePeriodSeconds' default
 
 
 def pod_phase(pod: Mapping[str, Any]) -> str:
@@ -49,6 +51,24 @@ def is_pod_active(pod: Mapping[str, Any]) -> bool:
     return pod_phase(pod) not in TERMINAL_PHASES and not is_terminating(pod)
 
 
+def termination_grace_period(pod: Mapping[str, Any]) -> int:
+    """``spec.terminationGracePeriodSeconds``: the seconds the pod's containers are given to
+    stop (30 when not set)."""
+    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return DEFAULT_TERMINATION_GRACE if not isinstance(value, int) or isinstance(value, bool) \
+        else value
+
+
+def deletion_grace_period(pod: Mapping[str, Any], requested: int | None) -> int:
+    """The grace period a deletion gives a pod (upstream's pod CheckGracefulDelete): the
+    ``requested`` one, or the pod's own (``termination_grace_period``) when the request has
+    none; 0 — removed at once — for a pod no kubelet runs (not bound to a node) or that has
+    finished (Succeeded, Failed): nothing is left to stop."""
+    if not Pod(pod).spec.node_name or pod_phase(pod) in TERMINAL_PHASES:
+        return 0
+    return termination_grace_period(pod) if requested is None else requested
+
+
 def restart_count(pod: Mapping[str, Any]) -> int:
     """The restarts of every container, init containers included."""
     status = Pod(pod).status
@@ -79,5 +99,7 @@ def pod_problem(pod: Mapping[str, Any]) -> str:
     return f"phase {status.phase}"
 
 
-__all__ = ["TERMINAL_PHASES", "is_pod_active", "is_pod_available", "is_pod_ready",
-           "is_terminating", "pod_phase", "pod_problem", "restart_count"]
+__all__ = ["DEFAULT_TERMINATION_GRACE", "TERMINAL_PHASES", "deletion_grace_period",
+           "is_pod_active", "is_pod_available", "is_pod_ready",
+           "is_terminating", "pod_phase", "pod_problem", "restart_count",
+           "termination_grace_period"]

@@ -24,8 +24,10 @@ from gitkube.plan.model import Plan, SourceInfo
 from gitkube.plan.planner import (
     Desired,
     DictView,
+    LiveLookups,
     LiveView,
     NoopCache,
+    NoopCaches,
     controller_made,
     make_plan,
 )
@@ -198,10 +200,11 @@ def _build_plan(
         store_url=store_url,
         store_revision=revision,
         prune=prune,
-        namespace_members=lambda ns: namespace_members(client, ns),
-        cache=cache if use_cache else None,
-        cache_out=cache_out,
-        last_applied_lookup=lambda ref, digest: read_last_applied(client, ref, digest),
+        lookups=LiveLookups(
+            namespace_members=lambda ns: namespace_members(client, ns),
+            last_applied=lambda ref, digest: read_last_applied(client, ref, digest),
+        ),
+        caches=NoopCaches(read=cache if use_cache else None, write=cache_out),
     )
     if cache_dir is not None and sid is not None and (cache_out != cache or index_out != index):
         save_cache(cache_dir, sid, source, cache_out, index_out)

@@ -80,38 +80,12 @@ def _keyed_pair(
 
 def _walk(d: Any, live: Any, a: Any, path: tuple[PathPart, ...], out: list[FieldChange]) -> None:
     if isinstance(d, dict) and isinstance(live, dict):
-        a_dict = a if isinstance(a, dict) else None
-        for key in d:
-            _walk(
-                d[key],
-                live.get(key, MISSING),
-                a_dict.get(key, MISSING) if a_dict is not None else MISSING,
-                (*path, key),
-                out,
-            )
-        if a_dict is not None:
-            for key in live:
-                if key not in d and key in a_dict:
-                    out.append(FieldChange((*path, key), "remove", before=live[key]))
+        _walk_map(d, live, a, path, out)
         return
     if isinstance(d, list) and isinstance(live, list) and d != live:
         keyed = _keyed_pair(d, live, path)
         if keyed is not None:
-            key, d_by, live_by = keyed
-            a_by = keyed_items(a, key)
-            for value, item in d_by.items():
-                _walk(
-                    item,
-                    live_by.get(value, MISSING),
-                    a_by.get(value, MISSING) if a_by is not None else MISSING,
-                    (*path, ItemKey(key, value)),
-                    out,
-                )
-            if a_by is not None:
-                for value, item in live_by.items():
-                    if value not in d_by and value in a_by:
-                        out.append(FieldChange((*path, ItemKey(key, value)), "remove",
-                                               before=item))
+            _walk_keyed(*keyed, a, path, out)
             return
         if len(d) == len(live):
             a_list = a if isinstance(a, list) and len(a) == len(d) else None
@@ -125,6 +99,42 @@ def _walk(d: Any, live: Any, a: Any, path: tuple[PathPart, ...], out: list[Field
         out.append(
             FieldChange(path, "replace", before=live, after=d, drift=a is not MISSING and a == d)
         )
+
+
+def _walk_map(d: dict[str, Any], live: dict[str, Any], a: Any, path: tuple[PathPart, ...],
+              out: list[FieldChange]) -> None:
+    """A mapping key by key; a live key git removed (it was last applied) is removed."""
+    a_dict = a if isinstance(a, dict) else None
+    for key in d:
+        _walk(
+            d[key],
+            live.get(key, MISSING),
+            a_dict.get(key, MISSING) if a_dict is not None else MISSING,
+            (*path, key),
+            out,
+        )
+    if a_dict is not None:
+        for key in live:
+            if key not in d and key in a_dict:
+                out.append(FieldChange((*path, key), "remove", before=live[key]))
+
+
+def _walk_keyed(key: str, d_by: dict[Any, dict[str, Any]], live_by: dict[Any, dict[str, Any]],
+                a: Any, path: tuple[PathPart, ...], out: list[FieldChange]) -> None:
+    """A keyed list item by item; a live item git removed (it was last applied) is removed."""
+    a_by = keyed_items(a, key)
+    for value, item in d_by.items():
+        _walk(
+            item,
+            live_by.get(value, MISSING),
+            a_by.get(value, MISSING) if a_by is not None else MISSING,
+            (*path, ItemKey(key, value)),
+            out,
+        )
+    if a_by is not None:
+        for value, item in live_by.items():
+            if value not in d_by and value in a_by:
+                out.append(FieldChange((*path, ItemKey(key, value)), "remove", before=item))
 
 
 def merge(desired: Any, live: Any, last: Any) -> Any:

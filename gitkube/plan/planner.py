@@ -52,6 +52,29 @@ NoopCache = dict[str, tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True)
+class NoopCaches:
+    """``read`` holds no-op decisions of earlier plans: an object whose document content,
+    live resourceVersion and uid are all unchanged is a no-op without being normalized
+    again. Every no-op verified by a full comparison is added to ``write``."""
+
+    read: NoopCache | None = None
+    write: NoopCache | None = None
+
+
+@dataclass(frozen=True)
+class LiveLookups:
+    """Reads of the live store beyond the objects a plan is given.
+
+    ``namespace_members(ns)`` lists every live object in a namespace (to refuse deleting a
+    Namespace that holds objects of other sources); without it, the given objects are used.
+    ``last_applied`` finds an object's recorded last-applied object; without it, an object
+    has none."""
+
+    namespace_members: NamespaceMembers | None = None
+    last_applied: LastAppliedLookup | None = None
+
+
+@dataclass(frozen=True)
 class LiveMeta:
     """What the planner needs to know about a live object without decoding it."""
 
@@ -205,24 +228,18 @@ def make_plan(
     store_url: str = "",
     store_revision: int = 0,
     prune: bool = True,
-    namespace_members: NamespaceMembers | None = None,
-    cache: NoopCache | None = None,
-    cache_out: NoopCache | None = None,
-    last_applied_lookup: LastAppliedLookup | None = None,
+    lookups: LiveLookups = LiveLookups(),
+    caches: NoopCaches = NoopCaches(),
 ) -> Plan:
     """The plan that makes ``live`` match ``desired``.
 
     ``live`` holds every live object at a desired object's identity and every live object
     labelled with ``source.id`` (a mapping, or a LiveView that decodes lazily). Pruning
     deletes only objects labelled with this source, without ownerReferences, gone from git,
-    and not annotated ``gitkube.io/prune: "false"``.
-    ``namespace_members(ns)`` lists every live object in a namespace (to refuse deleting a
-    Namespace that holds objects of other sources); without it, ``live`` is used.
-
-    ``cache`` holds no-op decisions of earlier plans: an object whose document content,
-    live resourceVersion and uid are all unchanged is a no-op without being normalized
-    again. Every no-op verified by a full comparison is added to ``cache_out``.
+    and not annotated ``gitkube.io/prune: "false"``. ``lookups`` reads more of the store
+    (LiveLookups says what for); ``caches`` skips re-comparing known no-ops (NoopCaches).
     """
+    cache, cache_out = caches.read, caches.write
     view: LiveView = DictView(live) if isinstance(live, Mapping) else live
     changes: list[Change] = []
     seen: dict[str, str] = {}
@@ -241,7 +258,7 @@ def make_plan(
                 cache_out[key0] = identity
             continue
         live_full = view.get(ref0)
-        change, live_norm = _plan_one(item, live_full, source, last_applied_lookup)
+        change, live_norm = _plan_one(item, live_full, source, lookups.last_applied)
         if change.action is Action.NOOP and identity is not None and cache_out is not None:
             cache_out[key0] = identity
         wanted.add(change.ref)
@@ -273,7 +290,7 @@ def make_plan(
         # a saved plan depends on what it prunes and on what it chose to keep
         seen[ref_key(ref)] = str(_meta(gone[ref]).get("resourceVersion") or "")
         compared[ref_key(ref)] = normalize_live(gone[ref])
-    deletes, more_skipped = _cascade(deletes, view, source, namespace_members, wanted)
+    deletes, more_skipped = _cascade(deletes, view, source, lookups.namespace_members, wanted)
     plan = Plan(
         source=source,
         store_url=store_url,

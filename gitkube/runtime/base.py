@@ -190,7 +190,7 @@ class ContainerInfo:
 class Capabilities:
     """What a runtime can do, declared (shaped like Nomad's ``DriverCapabilities``)."""
 
-    # httpGet and tcpSocket probes and hooks reach the pod's address over the network (a
+    # httpGet, tcpSocket and grpc probes and hooks reach the pod's address over the network (a
     # simulated pod listens nowhere: such checks then pass without a connection)
     network_probes: bool = True
     # exec_stream, attach and connect_port work (a simulated container runs no process)
@@ -321,9 +321,13 @@ class ContainerRuntime(NetworkDriver, Protocol):
         """Containers (any state) carrying every label in ``labels``; infra excluded."""
         ...
 
-    def logs(self, container_id: str, *, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
-        """The container's output (stdout and stderr), line by line (with newlines)."""
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[str]:
+        """The container's output (stdout and stderr), line by line (with newlines): the
+        last ``tail`` lines, of those only the ones written at or after ``since`` (epoch
+        seconds); with ``timestamps`` each line starts with the time it was written and a
+        space, as the kubelet stamps them (``gitkube.model.times.rfc3339_nano``:
+        ``2026-01-02T03:04:05.123456789Z hello``)."""
         ...
 
     def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:

@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gitkube.model.times import rfc3339_nano
 from gitkube.runtime.base import (
     Capabilities,
     ContainerInfo,
@@ -56,7 +57,9 @@ from gitkube.runtime.podman_wire import (
     demux,
     epoch,
     is_missing,
+    log_frames,
     sandbox_body,
+    stamped_lines,
 )
 
 log = logging.getLogger("gitkube.runtime.podman")
@@ -370,21 +373,25 @@ class PodmanRuntime:
                            params={"all": True, "filters": filters}).json() or []
         return [container_info(i) for i in items if not i.get("IsInfra")]
 
-    def logs(self, container_id: str, *, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[str]:
         params: dict[str, Any] = {"stdout": True, "stderr": True, "follow": follow}
         if tail is not None:
             params["tail"] = str(tail)
+        stamped = timestamps or since is not None
+        if stamped:  # Podman filters by time too; gitkube checks each line's stamp again
+            params["timestamps"] = True
+        if since is not None:
+            params["since"] = rfc3339_nano(int(since * 1_000_000_000))
         response = self._call("get", f"/containers/{container_id}/logs", params=params,
                               stream=True, timeout=None if follow else self.timeout)
+        frames = log_frames(response.raw.read)
+        if stamped:
+            yield from stamped_lines(frames, since=since, timestamps=timestamps)
+            return
         buffered = b""
-        raw = response.raw
-        while True:
-            header = raw.read(8)
-            if len(header) < 8:
-                break
-            size = int.from_bytes(header[4:8], "big")
-            buffered += raw.read(size) if size else b""
+        for frame in frames:
+            buffered += frame
             while b"\n" in buffered:
                 line, _, buffered = buffered.partition(b"\n")
                 yield line.decode(errors="replace") + "\n"

@@ -4,17 +4,19 @@ create pods and containers, and how the answers are read back into the runtime's
 ``sandbox_body(spec)`` is a ``POST /pods/create`` body, ``container_body(pod_id, spec)`` a
 ``POST /containers/create`` one; ``container_info(item)`` reads a container of
 ``GET /containers/json`` (or the fields of an inspect, put in that shape); ``epoch`` reads
-Podman's times and ``demux`` strips the multiplexing headers of a non-tty stream.
+Podman's times and ``demux`` strips the multiplexing headers of a non-tty stream;
+``log_frames`` reads a log stream's frames and ``stamped_lines`` turns frames asked for with
+``timestamps=true`` into lines, filtered by time and stamped as the kubelet stamps them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from gitkube.model.times import parse_time
+from gitkube.model.times import parse_time, parse_time_ns, rfc3339_nano
 from gitkube.runtime.base import (
     ContainerInfo,
     ContainerSpec,
@@ -38,6 +40,46 @@ def demux(data: bytes) -> bytes:
         out += data[i + 8:i + 8 + size]
         i += 8 + size
     return bytes(out)
+
+
+def log_frames(read: Any) -> Iterator[bytes]:
+    """The payloads of a multiplexed log stream (8-byte header: stream, 0, 0, 0, size),
+    ``read(n)`` being the stream's read; one frame is one line or part of one."""
+    while True:
+        header = read(8)
+        if len(header) < 8:
+            return
+        size = int.from_bytes(header[4:8], "big")
+        yield read(size) if size else b""
+
+
+def stamped_lines(frames: Iterable[bytes], *, since: float | None,
+                  timestamps: bool) -> Iterator[str]:
+    """Lines of a log stream asked for with ``timestamps=true``: each frame starts with
+    Podman's stamp (RFC 3339, nanoseconds, any zone) and a space; a line that came in
+    several frames (partial lines) keeps its first frame's stamp. Lines written before
+    ``since`` (epoch seconds) are dropped; with ``timestamps`` the stamp is written again in
+    UTC with nine fraction digits, else left out."""
+    since_ns = None if since is None else int(since * 1_000_000_000)
+    stamp: int | None = None
+    text = b""
+    for frame in frames:
+        head, sep, rest = frame.partition(b" ")
+        when = parse_time_ns(head.decode("ascii", "replace")) if sep else None
+        if when is None:  # not stamped after all: keep the bytes, and the line's time
+            rest = frame
+        elif stamp is None:
+            stamp = when
+        text += rest
+        if not text.endswith(b"\n"):
+            continue
+        if since_ns is None or stamp is None or stamp >= since_ns:
+            line = text.decode(errors="replace")
+            yield f"{rfc3339_nano(stamp or 0)} {line}" if timestamps else line
+        stamp, text = None, b""
+    if text and (since_ns is None or stamp is None or stamp >= since_ns):
+        line = text.decode(errors="replace")
+        yield f"{rfc3339_nano(stamp or 0)} {line}" if timestamps else line
 
 
 _GONE = re.compile(r"no such (pod|container|object)\b|no pod with (name or )?id .* found",
@@ -155,17 +197,8 @@ def _namespaces(body: Body, spec: ContainerSpec) -> ContainerSpec:
     return spec
 
 
-def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> Body:
-    """The container to create for ``spec`` in pod ``pod_id`` (without ``resource_limits``
-    when ``limits`` is False: a host whose cgroups refuse them)."""
-    body: Body = {
-        "name": spec.name,
-        "pod": pod_id,
-        "image": spec.image,
-        "labels": dict(spec.labels),
-        "env": dict(spec.env),
-        "log_configuration": {"driver": "k8s-file"},
-    }
+def _process_fields(body: Body, spec: ContainerSpec) -> None:
+    """The process: entrypoint and command, working directory, stdin kept open, terminal."""
     if spec.entrypoint is not None:
         body["entrypoint"] = list(spec.entrypoint)
         body["command"] = list(spec.command or [])
@@ -177,6 +210,20 @@ def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> 
         body["stdin"] = True
     if spec.tty:
         body["terminal"] = True
+
+
+def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> Body:
+    """The container to create for ``spec`` in pod ``pod_id`` (without ``resource_limits``
+    when ``limits`` is False: a host whose cgroups refuse them)."""
+    body: Body = {
+        "name": spec.name,
+        "pod": pod_id,
+        "image": spec.image,
+        "labels": dict(spec.labels),
+        "env": dict(spec.env),
+        "log_configuration": {"driver": "k8s-file"},
+    }
+    _process_fields(body, spec)
     spec = _namespaces(body, spec)
     if spec.hostname:
         body["hostname"] = spec.hostname

@@ -7,8 +7,8 @@ or 137 when stopped with timeout 0) or failed on request (``fail_container``,
 missing image fails like an unreachable registry. ``exec`` succeeds (exit 0) unless
 ``exec_exit_code`` says otherwise; the streams of exec, attach and port-forward are refused
 (``capabilities().streaming`` is False: no process runs). Network probes (httpGet,
-tcpSocket) pass: nothing listens (``capabilities().network_probes`` is False). Networks are
-names and subnets in memory. Everything is thread-safe.
+tcpSocket, grpc) pass: nothing listens (``capabilities().network_probes`` is False).
+Networks are names and subnets in memory. Everything is thread-safe.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from gitkube.model.times import rfc3339_nano
 from gitkube.runtime.base import (
     ADDRESS_TAKEN,
     Capabilities,
@@ -42,7 +43,7 @@ class _Container:
     info: ContainerInfo
     spec: ContainerSpec
     running_at: float | None = None
-    logs: list[str] = field(default_factory=list)
+    logs: list[tuple[int, str]] = field(default_factory=list)  # (epoch ns, line)
 
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -192,7 +193,7 @@ class SimulatedRuntime:
             if c.info.state in ("created", "exited"):
                 c.info = replace(c.info, state="created", exit_code=None, finished_at=None)
                 c.running_at = self.clock() + self.start_delay
-                c.logs.append(f"started {c.spec.name}\n")
+                c.logs.append((int(self.clock() * 1_000_000_000), f"started {c.spec.name}\n"))
                 self._refresh(c)
 
     def stop_container(self, container_id: str, timeout: float) -> None:
@@ -225,11 +226,16 @@ class SimulatedRuntime:
                     out.append(c.info)
             return out
 
-    def logs(self, container_id: str, *, follow: bool = False,
-             tail: int | None = None) -> Iterator[str]:
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, timestamps: bool = False) -> Iterator[str]:
         with self._lock:
             lines = list(self._container(container_id).logs)
-        yield from (lines[-tail:] if tail else lines)
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        since_ns = None if since is None else int(since * 1_000_000_000)
+        for ns, text in lines:
+            if since_ns is None or ns >= since_ns:
+                yield f"{rfc3339_nano(ns)} {text}" if timestamps else text
 
     def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         with self._lock:

@@ -17,6 +17,7 @@ its key, so paths are only built when something is wrong.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +83,58 @@ def _type_error(value: Any, names: list[str]) -> Err:
 def _neutral(value: Any, accepts: list[Any]) -> bool:
     """Whether an unsupported field's value asks for nothing (null, false, empty, default)."""
     return value is None or value is False or value in ({}, [], "") or value in accepts
+
+
+Field = Callable[[Any, Any], list[Err] | None]  # (key, value) -> errors, paths under key
+
+
+def _anything(key: Any, value: Any) -> list[Err] | None:
+    return None
+
+
+def _under(key: Any, errs: list[Err]) -> list[Err]:
+    """``errs`` with ``key`` appended to each (reversed) path."""
+    for e in errs:
+        e[0].append(key)
+    return errs
+
+
+def _not_an_object(value: Any, names: list[str]) -> list[Err] | None:
+    """The error for a value that is not an object: none for null where the schema allows
+    it, nor for anything where the schema names no type (JSON Schema semantics)."""
+    if not names or (value is None and "null" in names):
+        return None
+    return [_type_error(value, names)]
+
+
+def _unsupported(value: dict[str, Any], unsupported: dict[str, tuple[str, list[Any]]],
+                 errs: list[Err] | None) -> list[Err] | None:
+    """``errs`` and an error for each field of ``value`` gitkube does not support, unless
+    its value asks for nothing or is already wrong (a value Kubernetes refuses gets that
+    error alone: one cause, one error)."""
+    wrong = {e[0][-1] for e in errs if e[0]} if errs else set()
+    for k in sorted(unsupported.keys() & value.keys()):
+        reason, accepts = unsupported[k]
+        if k not in wrong and not _neutral(value[k], accepts):
+            hint = (
+                f"{reason}; remove the field"
+                if reason and "not supported by gitkube" not in reason
+                else "remove the field: gitkube would not honour it"
+            )
+            e = [[k], "unsupported-field",
+                 f'field "{k}" is valid in Kubernetes, not supported by gitkube', hint]
+            errs = [e] if errs is None else [*errs, e]
+    return errs
+
+
+def _missing(value: dict[str, Any], required: tuple[str, ...],
+             errs: list[Err] | None) -> list[Err] | None:
+    """``errs`` and an error for each ``required`` field ``value`` lacks."""
+    for k in required:
+        if k not in value:
+            e = [[k], "required", f'missing required field "{k}"', None]
+            errs = [e] if errs is None else [*errs, e]
+    return errs
 
 
 class Compiler:
@@ -276,85 +329,79 @@ class Compiler:
 
     def _object(self, schema: dict[str, Any], names: list[str]) -> Check:
         props_schema: dict[str, Any] = schema.get("properties", {})
-        props: dict[str, Check | None] = {}
-        unsupported: dict[str, tuple[str, list[Any]]] = {}
-        for key, sub in props_schema.items():
-            props[key] = self.compile(sub)
-            if "x-gitkube-unsupported" in sub:
-                unsupported[key] = (sub["x-gitkube-unsupported"], sub.get("x-gitkube-accepts", []))
-        supported = sorted(k for k in props if k not in unsupported)
-        required = tuple(schema.get("required", ()))
-        additional = schema.get("additionalProperties", True)
-        extra: Check | None = (
-            self.compile(additional) if isinstance(additional, dict) else None
-        )
-        closed = additional is False
-        nullable = "null" in names
-        untyped = not names  # without "type", non-objects pass (JSON Schema semantics)
+        props: dict[str, Check | None] = {key: self.compile(sub)
+                                          for key, sub in props_schema.items()}
+        unsupported: dict[str, tuple[str, list[Any]]] = {
+            key: (sub["x-gitkube-unsupported"], sub.get("x-gitkube-accepts", []))
+            for key, sub in props_schema.items() if "x-gitkube-unsupported" in sub
+        }
         unsupported_keys = frozenset(unsupported)
-
-        def unknown(key: Any) -> Err:
-            close = difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
-            if close:
-                hint = f"did you mean {close[0]}?"
-            elif str(key) in self._owners:
-                hint = f'"{key}" is a field of {self._owned_by(str(key))}, not of this ' \
-                       "object: is it indented at the wrong level?"
-            elif elsewhere := self._close_anywhere(str(key)):
-                hint = (f"did you mean {elsewhere[0]}? (a field of "
-                        f"{self._owned_by(elsewhere[0])}, not of this object)")
-            elif len(supported) <= 24:
-                hint = "fields here: " + ", ".join(supported)
-            else:
-                hint = None
-            return [[key], "unknown-field", f'unknown field "{key}"', hint]
+        required = tuple(schema.get("required", ()))
+        other = self._other_field(schema.get("additionalProperties", True),
+                                  sorted(k for k in props if k not in unsupported))
 
         def check(value: Any) -> list[Err] | None:
             if type(value) is not dict and not isinstance(value, dict):
-                if (value is None and nullable) or untyped:
-                    return None
-                return [_type_error(value, names)]
+                return _not_an_object(value, names)
             errs: list[Err] | None = None
             r: list[Err] | None
             for k, x in value.items():
                 c = props.get(k, _ABSENT)
-                if c is None:
-                    continue
                 if c is _ABSENT:
-                    if closed:
-                        r = [unknown(k)]
-                    elif extra is not None:
-                        r = extra(x)
-                        if r:
-                            for e in r:
-                                e[0].append(k)
-                    else:
-                        continue
+                    r = other(k, x)
+                elif c is not None and (r := c(x)):
+                    _under(k, r)
                 else:
-                    r = c(x)
-                    if r:
-                        for e in r:
-                            e[0].append(k)
+                    continue
                 if r:
                     errs = r if errs is None else errs + r
             if unsupported_keys and not unsupported_keys.isdisjoint(value):
-                for k in sorted(unsupported_keys.intersection(value)):
-                    reason, accepts = unsupported[k]
-                    if not _neutral(value[k], accepts):
-                        hint = (
-                            f"{reason}; remove the field"
-                            if reason and "not supported by gitkube" not in reason
-                            else "remove the field: gitkube would not honour it"
-                        )
-                        e = [[k], "unsupported-field",
-                             f'field "{k}" is valid in Kubernetes, not supported by gitkube',
-                             hint]
-                        errs = [e] if errs is None else [*errs, e]
+                errs = _unsupported(value, unsupported, errs)
             if required:
-                for k in required:
-                    if k not in value:
-                        e = [[k], "required", f'missing required field "{k}"', None]
-                        errs = [e] if errs is None else [*errs, e]
+                errs = _missing(value, required, errs)
             return errs
 
         return check
+
+    def _other_field(self, additional: Any, supported: list[str]) -> Field:
+        """The check of a field an object's ``properties`` do not name: an unknown field
+        when ``additional`` is false, its schema when it is one, else anything goes."""
+        if additional is False:
+            return lambda key, value: [self._unknown(key, supported)]
+        extra = self.compile(additional) if isinstance(additional, dict) else None
+        if extra is None:
+            return _anything
+
+        def check(key: Any, value: Any) -> list[Err] | None:
+            r = extra(value)
+            return _under(key, r) if r else None
+
+        return check
+
+    def _unknown(self, key: Any, supported: list[str]) -> Err:
+        """An unknown field, with the likeliest fix as its hint (see :func:`suggested`)."""
+        folded = str(key).lower()
+        close = [k for k in supported if k.lower() == folded] or \
+            difflib.get_close_matches(str(key), supported, n=1, cutoff=0.6)
+        if close:
+            hint: str | None = f"did you mean {close[0]}?"
+        elif str(key) in self._owners:
+            hint = f'"{key}" is a field of {self._owned_by(str(key))}, not of this ' \
+                   "object: is it indented at the wrong level?"
+        elif elsewhere := self._close_anywhere(str(key)):
+            hint = (f"did you mean {elsewhere[0]}? (a field of "
+                    f"{self._owned_by(elsewhere[0])}, not of this object)")
+        elif len(supported) <= 24:
+            hint = "fields here: " + ", ".join(supported)
+        else:
+            hint = None
+        return [[key], "unknown-field", f'unknown field "{key}"', hint]
+
+
+_SUGGESTION = re.compile(r"did you mean ([^ ?]+)\?")
+
+
+def suggested(hint: str | None) -> str | None:
+    """The field of the same object an unknown-field hint proposes instead, if it does."""
+    m = _SUGGESTION.fullmatch(hint or "")
+    return m.group(1) if m else None

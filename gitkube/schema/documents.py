@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
 from gitkube.diagnostics import Diagnostic
 from gitkube.model import kinds
-from gitkube.model.objects import SYSTEM_NAMESPACES
+from gitkube.model.objects import SYSTEM_NAMESPACE_NAMES, SYSTEM_NAMESPACES
 from gitkube.schema.issue import Issue, format_path
 from gitkube.schema.validator import check_object
 from gitkube.source.document import Document
@@ -103,19 +104,29 @@ def _cross_document(docs: Sequence[Document]) -> list[Diagnostic]:
                 hint="keep one definition; an object is identified by apiVersion, kind, "
                      "namespace and name",
             ))
-    for doc, ns in namespaced:
-        if ns in namespaces:
-            continue
-        path: tuple[str, ...] = ("metadata", "namespace")
-        line, column = doc.locate(path)
-        out.append(Diagnostic(
-            message=f'namespace "{ns}" is not defined',
-            code="undefined-namespace",
-            file=doc.file,
-            line=line,
-            column=column,
-            object=_label(doc.obj),
-            path="metadata.namespace",
-            hint=f"add a Namespace named {ns} to the manifests, or use an existing one",
-        ))
+    out.extend(_undefined_namespace(doc, ns, namespaces)
+               for doc, ns in namespaced if ns not in namespaces)
     return out
+
+
+def _undefined_namespace(doc: Document, ns: str, known: set[str]) -> Diagnostic:
+    """The problem of an object in namespace ``ns``, which neither the set defines nor the
+    system has (``known``: both). Validate cannot see the live store, so the hint offers
+    only what it knows: a near miss of a known namespace, or defining this one."""
+    close = difflib.get_close_matches(ns, sorted(known), n=1, cutoff=0.8)
+    if close:
+        hint = f"did you mean {close[0]}?"
+    else:
+        hint = (f"add a Namespace named {ns} to the manifests (besides the Namespaces they "
+                f"define, only {', '.join(SYSTEM_NAMESPACE_NAMES)} exist without one)")
+    line, column = doc.locate(("metadata", "namespace"))
+    return Diagnostic(
+        message=f'namespace "{ns}" is not defined',
+        code="undefined-namespace",
+        file=doc.file,
+        line=line,
+        column=column,
+        object=_label(doc.obj),
+        path="metadata.namespace",
+        hint=hint,
+    )

@@ -240,23 +240,39 @@ def _volume(vol: dict[str, Any], path: Path, volumes: dict[str, Path], out: Issu
 
 def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
                volumes: set[str] | frozenset[str] | Any, out: Issues) -> None:
-    name = c.get("name")
-    if isinstance(name, str):
-        err = dns1123_label_error(name)
-        if err:
-            out.append(Issue((*path, "name"), f'invalid container name "{name}": {err}',
-                             "dns1123"))
-        if name in seen:
-            out.append(Issue((*path, "name"),
-                             f'container name "{name}" is used twice in this pod',
-                             "duplicate-container",
-                             f"first at {_show(seen[name])}; init containers included"))
-        else:
-            seen[name] = path
+    _container_name(c.get("name"), path, seen, out)
     if not c.get("image"):
         out.append(Issue((*path, "image"), 'missing required field "image"', "required"))
+    _container_ports(_l(c.get("ports")), path, out)
+    resources = _d(c.get("resources"))
+    for field in ("requests", "limits"):
+        _quantities(resources.get(field), (*path, "resources", field), out)
+    _requests_within_limits(resources, (*path, "resources"), out)
+    _container_probes(c, path, out)
+    _container_env(_l(c.get("env")), path, out)
+    _container_mounts(_l(c.get("volumeMounts")), path, volumes, out)
+
+
+def _container_name(name: Any, path: Path, seen: dict[str, Path], out: Issues) -> None:
+    """A container's name: a DNS label, unique among the pod's (init) containers."""
+    if not isinstance(name, str):
+        return
+    err = dns1123_label_error(name)
+    if err:
+        out.append(Issue((*path, "name"), f'invalid container name "{name}": {err}',
+                         "dns1123"))
+    if name in seen:
+        out.append(Issue((*path, "name"),
+                         f'container name "{name}" is used twice in this pod',
+                         "duplicate-container",
+                         f"first at {_show(seen[name])}; init containers included"))
+    else:
+        seen[name] = path
+
+
+def _container_ports(ports: list[Any], path: Path, out: Issues) -> None:
     port_names: set[str] = set()
-    for i, port in enumerate(_l(c.get("ports"))):
+    for i, port in enumerate(ports):
         if not isinstance(port, dict):
             continue
         where = (*path, "ports", i)
@@ -274,10 +290,9 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
                 out.append(Issue((*where, "name"), f'port name "{pname}" is used twice',
                                  "duplicate-port"))
             port_names.add(pname)
-    resources = _d(c.get("resources"))
-    for field in ("requests", "limits"):
-        _quantities(resources.get(field), (*path, "resources", field), out)
-    _requests_within_limits(resources, (*path, "resources"), out)
+
+
+def _container_probes(c: dict[str, Any], path: Path, out: Issues) -> None:
     for field in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = c.get(field)
         if isinstance(probe, dict):
@@ -287,7 +302,10 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
                 out.append(Issue((*path, field, "terminationGracePeriodSeconds"),
                                  "must not be set for readinessProbes", "probe-grace",
                                  "set it on the livenessProbe or startupProbe"))
-    for i, env in enumerate(_l(c.get("env"))):
+
+
+def _container_env(envs: list[Any], path: Path, out: Issues) -> None:
+    for i, env in enumerate(envs):
         if not isinstance(env, dict):
             continue
         ename = env.get("name")
@@ -298,7 +316,11 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
         if env.get("value") and env.get("valueFrom"):
             out.append(Issue((*path, "env", i, "valueFrom"),
                              "valueFrom may not be set together with a non-empty value", "env"))
-    for i, mount in enumerate(_l(c.get("volumeMounts"))):
+
+
+def _container_mounts(mounts: list[Any], path: Path,
+                      volumes: set[str] | frozenset[str] | Any, out: Issues) -> None:
+    for i, mount in enumerate(mounts):
         if isinstance(mount, dict):
             vname = mount.get("name")
             if isinstance(vname, str) and vname not in volumes:
@@ -326,13 +348,16 @@ def _requests_within_limits(resources: dict[str, Any], path: Path, out: Issues) 
 def _probe(probe: dict[str, Any], path: Path, out: Issues) -> None:
     handlers = [h for h in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(h) is not None]
     if len(handlers) != 1:
-        out.append(Issue(path, "a probe needs exactly one of exec, httpGet, tcpSocket"
+        out.append(Issue(path, "a probe needs exactly one of exec, httpGet, tcpSocket, grpc"
                          + (f" (found {', '.join(handlers)})" if handlers else ""),
                          "probe-handler"))
     for h in ("httpGet", "tcpSocket"):
         action = probe.get(h)
         if isinstance(action, dict):
             _port_ref(action.get("port"), (*path, h, "port"), out)
+    grpc = probe.get("grpc")
+    if isinstance(grpc, dict):  # a number only: a gRPC action names no port
+        _range(grpc.get("port"), (*path, "grpc", "port"), out, 1, 65535, "port")
     for field, low in (("initialDelaySeconds", 0), ("periodSeconds", 1), ("timeoutSeconds", 1),
                        ("failureThreshold", 1), ("successThreshold", 1)):
         _range(probe.get(field), (*path, field), out, low, what=field)
@@ -364,83 +389,101 @@ def _workload(spec: dict[str, Any], kind: str, out: Issues) -> None:
     tmeta = _d(template.get("metadata"))
     _metadata(tmeta, ("spec", "template", "metadata"), out)
     pod = template.get("spec")
+    if isinstance(pod, dict):
+        _workload_pod(spec, pod, kind, out)
+    selector = spec.get("selector")
+    if isinstance(selector, dict):
+        _workload_selector(selector, kind, tmeta, out)
+    for field in ("replicas", "minReadySeconds", "revisionHistoryLimit", "parallelism",
+                  "completions", "backoffLimit"):
+        _range(spec.get(field), ("spec", field), out, 0, what=field)
+    _range(spec.get("activeDeadlineSeconds"), ("spec", "activeDeadlineSeconds"), out, 1,
+           what="activeDeadlineSeconds")
+    _workload_strategy(spec, kind, out)
+    if kind == "StatefulSet":
+        for i, claim in enumerate(_l(spec.get("volumeClaimTemplates"))):
+            if isinstance(claim, dict):
+                _claim_template(claim, ("spec", "volumeClaimTemplates", i), out)
+
+
+def _workload_pod(spec: dict[str, Any], pod: dict[str, Any], kind: str, out: Issues) -> None:
+    """The pod template's spec, and the restart policies the ``kind`` allows."""
     extra: frozenset[str] = frozenset()
     if kind == "StatefulSet":
         extra = frozenset(
             str(_d(t.get("metadata")).get("name")) for t in _l(spec.get("volumeClaimTemplates"))
             if isinstance(t, dict)
         )
-    if isinstance(pod, dict):
-        _pod_spec(pod, ("spec", "template", "spec"), out, extra)
-        policy = pod.get("restartPolicy")
-        where = ("spec", "template", "spec", "restartPolicy")
-        if kind in _ALWAYS_ONLY and policy not in (None, "Always"):
-            out.append(Issue(where, f'restartPolicy "{policy}" is not allowed for a {kind}',
-                             "restart-policy", f"a {kind}'s pods must use Always (the default)"))
-        if kind == "Job" and policy not in ("Never", "OnFailure"):
-            message = (f'restartPolicy "{policy}" is not allowed for a Job' if policy
-                       else "a Job's pod template needs restartPolicy")
-            out.append(Issue(where, message, "restart-policy", "use Never or OnFailure"))
-    selector = spec.get("selector")
-    if isinstance(selector, dict):
-        _selector(selector, ("spec", "selector"), out)
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            if kind != "Job":
-                out.append(Issue(("spec", "selector"), f"a {kind} needs a non-empty selector",
-                                 "selector-empty", "e.g. matchLabels: {app: NAME}"))
-        elif _well_formed(selector) and not selector_matches(selector,
-                                                               _d(tmeta.get("labels"))):
-            labels = selector.get("matchLabels")
-            hint = ("spec.template.metadata.labels must include "
-                    + ", ".join(f"{k}: {v}" for k, v in labels.items())
-                    if isinstance(labels, dict) and labels else
-                    "spec.template.metadata.labels must satisfy the selector")
-            out.append(Issue(("spec", "selector"),
-                             "selector does not match the pod template's labels",
-                             "selector-mismatch", hint))
-    for field in ("replicas", "minReadySeconds", "revisionHistoryLimit", "parallelism",
-                  "completions", "backoffLimit"):
-        _range(spec.get(field), ("spec", field), out, 0, what=field)
-    _range(spec.get("activeDeadlineSeconds"), ("spec", "activeDeadlineSeconds"), out, 1,
-           what="activeDeadlineSeconds")
-    strategy = _d(spec.get("strategy") if kind == "Deployment" else spec.get("updateStrategy"))
-    rolling = strategy.get("rollingUpdate")
+    _pod_spec(pod, ("spec", "template", "spec"), out, extra)
+    policy = pod.get("restartPolicy")
+    where = ("spec", "template", "spec", "restartPolicy")
+    if kind in _ALWAYS_ONLY and policy not in (None, "Always"):
+        out.append(Issue(where, f'restartPolicy "{policy}" is not allowed for a {kind}',
+                         "restart-policy", f"a {kind}'s pods must use Always (the default)"))
+    if kind == "Job" and policy not in ("Never", "OnFailure"):
+        message = (f'restartPolicy "{policy}" is not allowed for a Job' if policy
+                   else "a Job's pod template needs restartPolicy")
+        out.append(Issue(where, message, "restart-policy", "use Never or OnFailure"))
+
+
+def _workload_selector(selector: dict[str, Any], kind: str, tmeta: dict[str, Any],
+                       out: Issues) -> None:
+    """A well-formed, non-empty selector (a Job's may be empty) matching the template."""
+    _selector(selector, ("spec", "selector"), out)
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        if kind != "Job":
+            out.append(Issue(("spec", "selector"), f"a {kind} needs a non-empty selector",
+                             "selector-empty", "e.g. matchLabels: {app: NAME}"))
+    elif _well_formed(selector) and not selector_matches(selector, _d(tmeta.get("labels"))):
+        labels = selector.get("matchLabels")
+        hint = ("spec.template.metadata.labels must include "
+                + ", ".join(f"{k}: {v}" for k, v in labels.items())
+                if isinstance(labels, dict) and labels else
+                "spec.template.metadata.labels must satisfy the selector")
+        out.append(Issue(("spec", "selector"),
+                         "selector does not match the pod template's labels",
+                         "selector-mismatch", hint))
+
+
+def _workload_strategy(spec: dict[str, Any], kind: str, out: Issues) -> None:
+    """A Deployment's ``strategy`` or another workload's ``updateStrategy``."""
     field_name = "strategy" if kind == "Deployment" else "updateStrategy"
-    if isinstance(rolling, dict):
-        if strategy.get("type") in ("Recreate", "OnDelete"):
-            out.append(Issue(("spec", field_name, "rollingUpdate"),
-                             f"rollingUpdate may not be set when type is {strategy['type']}",
-                             "strategy"))
-        for key in ("maxSurge", "maxUnavailable"):
-            value = rolling.get(key)
-            if isinstance(value, str) and not _PERCENT.fullmatch(value):
-                out.append(Issue(("spec", field_name, "rollingUpdate", key),
-                                 f'{key} "{value}" must be an integer or a percentage like 25%',
-                                 "int-or-percent"))
-            elif isinstance(value, int) and value < 0:
-                out.append(Issue(("spec", field_name, "rollingUpdate", key),
-                                 f"{key} must not be negative", "range"))
-        if kind == "Deployment" and rolling.get("maxSurge") in (0, "0%") and rolling.get(
-                "maxUnavailable") in (0, "0%"):
-            out.append(Issue(("spec", field_name, "rollingUpdate"),
-                             "maxSurge and maxUnavailable may not both be 0", "strategy"))
-    if kind == "StatefulSet":
-        for i, claim in enumerate(_l(spec.get("volumeClaimTemplates"))):
-            if isinstance(claim, dict):
-                at: Path = ("spec", "volumeClaimTemplates", i)
-                cmeta = _d(claim.get("metadata"))
-                cname = cmeta.get("name")
-                if not cname:
-                    out.append(Issue((*at, "metadata", "name"),
-                                     'missing required field "name"', "required"))
-                elif isinstance(cname, str) and dns1123_subdomain_error(cname):
-                    out.append(Issue((*at, "metadata", "name"),
-                                     f'invalid claim name "{cname}": '
-                                     f"{dns1123_subdomain_error(cname)}", "dns1123"))
-                _metadata(cmeta, (*at, "metadata"), out)
-                cspec = claim.get("spec")
-                if isinstance(cspec, dict):
-                    _pvc_spec(cspec, (*at, "spec"), out)
+    strategy = _d(spec.get(field_name))
+    rolling = strategy.get("rollingUpdate")
+    if not isinstance(rolling, dict):
+        return
+    at: Path = ("spec", field_name, "rollingUpdate")
+    if strategy.get("type") in ("Recreate", "OnDelete"):
+        out.append(Issue(at, f"rollingUpdate may not be set when type is {strategy['type']}",
+                         "strategy"))
+    for key in ("maxSurge", "maxUnavailable"):
+        value = rolling.get(key)
+        if isinstance(value, str) and not _PERCENT.fullmatch(value):
+            out.append(Issue((*at, key),
+                             f'{key} "{value}" must be an integer or a percentage like 25%',
+                             "int-or-percent"))
+        elif isinstance(value, int) and value < 0:
+            out.append(Issue((*at, key), f"{key} must not be negative", "range"))
+    if kind == "Deployment" and rolling.get("maxSurge") in (0, "0%") and rolling.get(
+            "maxUnavailable") in (0, "0%"):
+        out.append(Issue(at, "maxSurge and maxUnavailable may not both be 0", "strategy"))
+
+
+def _claim_template(claim: dict[str, Any], at: Path, out: Issues) -> None:
+    """One of a StatefulSet's volumeClaimTemplates: a named PersistentVolumeClaim."""
+    cmeta = _d(claim.get("metadata"))
+    cname = cmeta.get("name")
+    if not cname:
+        out.append(Issue((*at, "metadata", "name"),
+                         'missing required field "name"', "required"))
+    elif isinstance(cname, str) and dns1123_subdomain_error(cname):
+        out.append(Issue((*at, "metadata", "name"),
+                         f'invalid claim name "{cname}": '
+                         f"{dns1123_subdomain_error(cname)}", "dns1123"))
+    _metadata(cmeta, (*at, "metadata"), out)
+    cspec = claim.get("spec")
+    if isinstance(cspec, dict):
+        _pvc_spec(cspec, (*at, "spec"), out)
 
 
 def _well_formed(selector: dict[str, Any]) -> bool:
@@ -476,13 +519,7 @@ def _pod(spec: dict[str, Any], path: Path, out: Issues) -> None:
 def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
     svc_type = spec.get("type")
     if svc_type == "ExternalName":
-        target = spec.get("externalName")
-        err = dns1123_subdomain_error(target) if isinstance(target, str) and target else \
-            "a DNS name is required"
-        if err:
-            out.append(Issue((*path, "externalName"), f"Invalid value: {target!r}: {err}",
-                             "dns1123", "an ExternalName Service names a host, like "
-                             "db.example.com"))
+        _external_name(spec.get("externalName"), path, out)
     ports = _l(spec.get("ports"))
     cluster_ip = spec.get("clusterIP")
     if not ports and cluster_ip != "None" and svc_type != "ExternalName":
@@ -490,30 +527,10 @@ def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
                          "only a headless service (clusterIP: None) may have no ports"))
     names: dict[str, int] = {}
     for i, port in enumerate(ports):
-        if not isinstance(port, dict):
-            continue
-        where = (*path, "ports", i)
-        _range(port.get("port"), (*where, "port"), out, 1, 65535, "port")
-        if port.get("nodePort") not in (None, 0):
-            _range(port.get("nodePort"), (*where, "nodePort"), out, 1, 65535, "nodePort")
-            if svc_type in (None, "ClusterIP"):
-                out.append(Issue((*where, "nodePort"),
-                                 "nodePort may only be set when type is NodePort", "node-port"))
-        if port.get("targetPort") is not None:
-            _port_ref(port.get("targetPort"), (*where, "targetPort"), out)
-        pname = port.get("name")
-        if isinstance(pname, str) and pname:
-            err = dns1123_label_error(pname)
-            if err:
-                out.append(Issue((*where, "name"), f'invalid port name "{pname}": {err}',
-                                 "port-name"))
-            if pname in names:
-                out.append(Issue((*where, "name"), f'port name "{pname}" is used twice',
-                                 "duplicate-port", f"first at ports[{names[pname]}]"))
-            names[pname] = i
-        elif len(ports) > 1:
-            out.append(Issue((*where, "name"), 'missing required field "name"', "required",
-                             "every port of a multi-port service needs a name"))
+        if isinstance(port, dict):
+            _service_port(port, (*path, "ports", i), svc_type, out)
+            _service_port_name(port.get("name"), i, len(ports), (*path, "ports", i), names,
+                               out)
     selector = spec.get("selector")
     if isinstance(selector, dict):
         _labels(selector, (*path, "selector"), out)
@@ -527,6 +544,44 @@ def _service(spec: dict[str, Any], path: Path, out: Issues) -> None:
     affinity = _d(_d(spec.get("sessionAffinityConfig")).get("clientIP"))
     _range(affinity.get("timeoutSeconds"), (*path, "sessionAffinityConfig", "clientIP",
            "timeoutSeconds"), out, 1, 86400, "timeoutSeconds")
+
+
+def _external_name(target: Any, path: Path, out: Issues) -> None:
+    err = dns1123_subdomain_error(target) if isinstance(target, str) and target else \
+        "a DNS name is required"
+    if err:
+        out.append(Issue((*path, "externalName"), f"Invalid value: {target!r}: {err}",
+                         "dns1123", "an ExternalName Service names a host, like "
+                         "db.example.com"))
+
+
+def _service_port(port: dict[str, Any], where: Path, svc_type: Any, out: Issues) -> None:
+    """A service port's numbers: port, nodePort (only for a NodePort type) and targetPort."""
+    _range(port.get("port"), (*where, "port"), out, 1, 65535, "port")
+    if port.get("nodePort") not in (None, 0):
+        _range(port.get("nodePort"), (*where, "nodePort"), out, 1, 65535, "nodePort")
+        if svc_type in (None, "ClusterIP"):
+            out.append(Issue((*where, "nodePort"),
+                             "nodePort may only be set when type is NodePort", "node-port"))
+    if port.get("targetPort") is not None:
+        _port_ref(port.get("targetPort"), (*where, "targetPort"), out)
+
+
+def _service_port_name(pname: Any, i: int, count: int, where: Path, names: dict[str, int],
+                       out: Issues) -> None:
+    """A DNS-label name, unique in the service, and required when it has several ports."""
+    if isinstance(pname, str) and pname:
+        err = dns1123_label_error(pname)
+        if err:
+            out.append(Issue((*where, "name"), f'invalid port name "{pname}": {err}',
+                             "port-name"))
+        if pname in names:
+            out.append(Issue((*where, "name"), f'port name "{pname}" is used twice',
+                             "duplicate-port", f"first at ports[{names[pname]}]"))
+        names[pname] = i
+    elif count > 1:
+        out.append(Issue((*where, "name"), 'missing required field "name"', "required",
+                         "every port of a multi-port service needs a name"))
 
 
 MAX_CONFIG_BYTES = 1024 * 1024  # upstream's limit on a ConfigMap's or a Secret's data

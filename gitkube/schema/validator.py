@@ -7,7 +7,6 @@ the schema files and of the code that interprets them, so a cache of results key
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from functools import cache
@@ -15,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from gitkube.model import kinds
-from gitkube.schema.compiler import Check, Compiler, Err
+from gitkube.schema.compiler import Check, Compiler, Err, suggested
 from gitkube.schema.issue import Issue
+from gitkube.schema.kindcheck import kind_issue
 from gitkube.schema.semantic import check_semantics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -25,6 +25,7 @@ DEFINITIONS_FILE = "_definitions.json"
 _SOURCES = (
     Path(__file__).parent / "compiler.py",
     Path(__file__).parent / "semantic.py",
+    Path(__file__).parent / "kindcheck.py",
     Path(__file__),
     Path(__file__).parent.parent / "model" / "quantity.py",
     Path(__file__).parent.parent / "model" / "labels.py",
@@ -73,19 +74,7 @@ def _to_issues(errs: list[Err]) -> list[Issue]:
 
 
 def _unknown_kind(obj: dict[str, Any]) -> Issue:
-    api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    known = _checks()
-    same_kind = [av for av, k in known if k == kind]
-    if same_kind:
-        return Issue(("apiVersion",),
-                     f'apiVersion "{api_version}" is not served for kind {kind}',
-                     "unknown-kind", f"use apiVersion: {same_kind[0]}")
-    kind_names = sorted({k for _, k in known})
-    close = difflib.get_close_matches(str(kind), kind_names, n=1, cutoff=0.6)
-    listing = ", ".join(f"{k} ({av})" for av, k in sorted(known, key=lambda x: x[1]))
-    hint = (f"did you mean {close[0]}? " if close else "") + f"gitkube supports: {listing}"
-    return Issue(("kind",), f'unknown kind "{kind}" (apiVersion "{api_version}")',
-                 "unknown-kind", hint)
+    return kind_issue(str(obj.get("apiVersion")), str(obj.get("kind")), _checks())
 
 
 def check_object(obj: Any) -> list[Issue]:
@@ -113,4 +102,22 @@ def check_object(obj: Any) -> list[Issue]:
     errs = check(obj) if check is not None else None
     issues = _to_issues(errs) if errs else []
     issues.extend(check_semantics(obj, str(kind)))
-    return issues
+    return _one_error_per_cause(issues) if len(issues) > 1 else issues
+
+
+# Problems a misspelt field causes by its absence: the misspelling is the one to report.
+_ABSENCE = frozenset({"probe-handler", "volume-source"})
+
+
+def _one_error_per_cause(issues: list[Issue]) -> list[Issue]:
+    """``issues`` without those a misspelt field explains: with ``contianers`` (did you mean
+    containers?) or ``gRPC`` (did you mean grpc?) there, "missing required field
+    containers" and "a probe needs exactly one handler" say the same thing again."""
+    meant = {(i.path[:-1], suggested(i.hint)) for i in issues
+             if i.code == "unknown-field" and i.path and suggested(i.hint)}
+    if not meant:
+        return issues
+    parents = {parent for parent, _field in meant}
+    return [i for i in issues
+            if not (i.code == "required" and i.path and (i.path[:-1], i.path[-1]) in meant)
+            and not (i.code in _ABSENCE and i.path in parents)]

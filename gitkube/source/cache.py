@@ -47,7 +47,8 @@ def code_digest(*paths: Path) -> str:
 
 _HERE = Path(__file__).parent
 # Part of every cache key: what the parser produces changes only with its code.
-PARSER_VERSION = "gitkube-source-2/" + code_digest(_HERE / "parse.py", _HERE / "yamlfast.py")
+PARSER_VERSION = "gitkube-source-3/" + code_digest(_HERE / "parse.py", _HERE / "yamlfast.py",
+                                                  _HERE / "positions.py")
 _RACY_NS = 2_000_000_000  # 2 s: wider than any filesystem's timestamp granularity
 
 StatRecord = tuple[int, int, int, str]

@@ -382,8 +382,8 @@ def _documents(tree: Tree, entries: list[Entry], blobs: list[str | None],
         for code, message, line, column, hint, obj_name in problems:
             diagnostics.append(Diagnostic(message, code, file=entry.path, line=line,
                                           column=column, object=obj_name, hint=hint))
-        for index, item, obj, _line, _column, issues in records:
+        for index, item, obj, _line, _column, issues, positions in records:
             docs.append(Document(obj, entry.path, index, blob, item,
-                                 FileLocator(blob, index, item, read)))
+                                 FileLocator(blob, index, item, read, positions)))
             checked.append(issues)
     return docs, checked

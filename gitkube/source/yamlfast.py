@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,12 +321,16 @@ def _yaml_error(err: YAMLError, text: bytes) -> Problem:
 
 
 Parsed = list[tuple[Any, int, int]]
+# Called with each document's index and value as soon as it is read, and its node (the
+# node graph, whose marks give every field's position, lives only that long).
+EachDocument = Callable[[int, Any, Any], None]
 
 
-def parse_yaml(data: bytes) -> tuple[Parsed, Problem | None]:
+def parse_yaml(data: bytes, each: EachDocument | None = None) -> tuple[Parsed, Problem | None]:
     """Every document of a YAML stream as (value, line, column of its start); the index is
     the position in the stream, the value None for an empty document. Also the problem that
-    stopped reading, if any (documents before it are kept)."""
+    stopped reading, if any (documents before it are kept). ``each``: see
+    :data:`EachDocument` (not called for empty documents)."""
     problem = _nesting_problem(data)
     if problem is not None:
         return [], problem
@@ -338,7 +343,10 @@ def parse_yaml(data: bytes) -> tuple[Parsed, Problem | None]:
             if node is None:
                 docs.append((None, 0, 0))
             else:
-                docs.append((_Builder(with_aliases).build(node), *_mark(node)))
+                value = _Builder(with_aliases).build(node)
+                docs.append((value, *_mark(node)))
+                if each is not None:
+                    each(len(docs) - 1, value, node)
     except _Refused as refused:
         return docs, _with_document(refused.problem, len(docs))
     except YAMLError as err:
@@ -347,6 +355,23 @@ def parse_yaml(data: bytes) -> tuple[Parsed, Problem | None]:
         return docs, Problem("yaml-too-deep", "the document nests too deeply",
                              hint="flatten the document", document=len(docs))
     return docs, None
+
+
+def compose_nodes(data: bytes) -> tuple[list[Any], bool]:
+    """The node graph of every document of a stream (None for an empty one), as libyaml
+    composes it, without building values; and whether the whole stream was read (the
+    documents before a syntax error are kept). For positions: each node keeps its start
+    mark. Text nested too deep for libyaml's recursive composer gives nothing."""
+    if _nesting_problem(data) is not None:
+        return [], False
+    parser = _Parser(data)
+    nodes: list[Any] = []
+    try:
+        while parser.check_node():
+            nodes.append(parser.get_node())
+    except (YAMLError, RecursionError):
+        return nodes, False
+    return nodes, True
 
 
 def _with_document(problem: Problem, index: int) -> Problem:

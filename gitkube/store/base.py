@@ -81,13 +81,18 @@ Op = Create | Update | Delete
 
 class Watch(Protocol):
     """A live stream of StoreEvents. Iterating blocks for the next event; ``next_event``
-    waits at most ``timeout`` seconds and returns None when nothing arrived."""
+    waits at most ``timeout`` seconds and returns None when nothing arrived. A context
+    manager: leaving the ``with`` block closes it."""
 
     def __iter__(self) -> Iterator[StoreEvent]: ...
 
     def next_event(self, timeout: float | None = None) -> StoreEvent | None: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Watch: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class Store(Protocol):

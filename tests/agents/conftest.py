@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agenttest import Cluster
+
+from tests.agents.agenttest import Cluster
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 
-from agenttest import Cluster, eventually
-
 from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.scheduler import build_scheduler
 from gitkube.model.rollout import deployment_complete
 from gitkube.settings import Settings
+from tests.agents.agenttest import Cluster, eventually
 
 
 def test_full_stack_deployment_and_service(cluster: Cluster) -> None:

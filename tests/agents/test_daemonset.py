@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import Cluster, FakeKubelet, eventually, node
-
 from gitkube.agents.controllers import daemonset as dsc
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_active
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node
 
 Obj = dict[str, Any]
 
@@ -62,7 +61,8 @@ def test_daemonset_follows_nodes_and_taints(cluster: Cluster) -> None:
     assert any(t["key"] == "node.kubernetes.io/unreachable" for t in pod["spec"]["tolerations"])
 
     def status() -> Obj:
-        return c.get("apps/v1", "DaemonSet", "default", "agent")["status"]
+        status: Obj = c.get("apps/v1", "DaemonSet", "default", "agent")["status"]
+        return status
 
     assert eventually(lambda: status()["numberReady"] == 2 and
                       status()["desiredNumberScheduled"] == 2)
@@ -123,7 +123,8 @@ def test_empty_node_selector_terms_select_no_node_as_in_the_scheduler() -> None:
     target = node("a", labels={"disk": "ssd"})
     info = NodeInfo("a")
     info.set_node(target)
-    for terms in ([{}], [], [{"matchExpressions": []}]):
+    all_terms: list[list[Obj]] = [[{}], [], [{"matchExpressions": []}]]
+    for terms in all_terms:
         affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": terms}}}
         ds = daemonset(affinity=affinity)

@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 import pytest
-from agenttest import Cluster, FakeKubelet, eventually, mark_running, node, set_phase
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import replicaset as rsc
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_active, is_pod_ready
 from gitkube.model.rollout import deployment_complete
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, mark_running, node, set_phase
 
 Obj = dict[str, Any]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import Cluster, eventually, mark_running, node
-
 from gitkube.agents.controllers import endpoints as epc
 from gitkube.api.client import Client
+from tests.agents.agenttest import Cluster, eventually, mark_running, node
 
 Obj = dict[str, Any]
 

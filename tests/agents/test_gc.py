@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agenttest import Cluster, FakeKubelet, eventually, node
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import gc, namespace
@@ -13,6 +12,7 @@ from gitkube.agents.controllers import replicaset as rsc
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
 from gitkube.model.rollout import deployment_complete
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node
 
 Obj = dict[str, Any]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from agenttest import Cluster, FakeKubelet, eventually, node, set_phase
-
 from gitkube.agents.controllers import job as jobc
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_active
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node, set_phase
 
 Obj = dict[str, Any]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from agenttest import eventually
+from typing import Any, cast
 
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
@@ -20,8 +20,10 @@ from gitkube.agents.manager import (
     owner_mapper,
     split_key,
 )
+from gitkube.api.client import Client, ObjectList, Watcher
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
+from tests.agents.agenttest import eventually
 
 
 def _cm(name: str, ns: str = "default", data: str = "1") -> dict[str, object]:
@@ -77,7 +79,7 @@ def test_informer_lists_watches_and_drops_unchanged(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
     lock = threading.Lock()
 
-    def rec(kind: str):  # type: ignore[no-untyped-def]
+    def rec(kind: str) -> Callable[..., None]:
         def h(*objs: dict[str, object]) -> None:
             with lock:
                 seen.append((kind, key_of(objs[-1])))
@@ -163,6 +165,24 @@ def test_event_recorder_aggregates_repeats(tmp_path: Path) -> None:
     assert len(found) == 2
 
 
+def test_event_recorder_remembers_a_bounded_number_of_events(tmp_path: Path) -> None:
+    """The aggregation memory is an LRU of ``cache_size`` events: a repeat of a recent event
+    bumps its count; a repeat of one pushed out writes a new Event (as upstream's LRU)."""
+    client = LocalClient(open_store(f"sqlite:///{tmp_path / 's.db'}"))
+    cm = client.create(_cm("web"))
+    rec = EventRecorder(client, "test-controller", cache_size=3)
+    for i in range(3):
+        rec.normal(cm, "Step", f"step {i}")
+    rec.normal(cm, "Step", "step 0")  # remembered: aggregated, and now the most recent
+    rec.normal(cm, "Step", "step 3")  # pushes out the least recently used: step 1
+    rec.normal(cm, "Step", "step 0")  # still remembered
+    rec.normal(cm, "Step", "step 1")  # forgotten: a new Event
+    events = client.list("v1", "Event", "default").items
+    assert sorted((e["message"], e["count"]) for e in events) == [
+        ("step 0", 3), ("step 1", 1), ("step 1", 1), ("step 2", 1), ("step 3", 1)]
+    assert len(rec._seen) == 3
+
+
 def test_event_recorder_keeps_events_made_at_the_same_instant(tmp_path: Path) -> None:
     """Event names are times; a clock that stands still (tests, coarse clocks) repeats them,
     and every event must still be written."""
@@ -186,18 +206,18 @@ def test_informer_rewatches_when_the_stream_closes(tmp_path: Path) -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(client, name)
 
-        def list(self, *a: object, **k: object) -> object:
+        def list(self, *a: Any, **k: Any) -> ObjectList:
             calls["list"] += 1
-            return client.list(*a, **k)  # type: ignore[arg-type]
+            return client.list(*a, **k)
 
-        def watch(self, *a: object, **k: object) -> object:
+        def watch(self, *a: Any, **k: Any) -> Watcher:
             calls["watch"] += 1
-            w = client.watch(*a, **k)  # type: ignore[arg-type]
+            w = client.watch(*a, **k)
             if calls["watch"] == 1:
                 w.close()  # the "server" ended the first stream
             return w
 
-    inf = Informer(Closing(), "v1", "ConfigMap")  # type: ignore[arg-type]
+    inf = Informer(cast(Client, Closing()), "v1", "ConfigMap")  # a Client by delegation
     inf.start()
     try:
         assert inf.wait_for_sync(5)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agenttest import Cluster, FakeKubelet, eventually, node
-
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import nodelifecycle as nlc
 from gitkube.agents.controllers import replicaset as rsc
@@ -17,6 +15,7 @@ from gitkube.api.client import Client
 from gitkube.model.conditions import condition_status
 from gitkube.model.pods import is_pod_active, is_pod_ready
 from gitkube.model.rollout import deployment_complete
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node
 
 Obj = dict[str, Any]
 
@@ -66,8 +65,11 @@ def test_node_death_evicts_and_reschedules(cluster: Cluster) -> None:
             for name in sim.node_names:
                 if name == failed[0]:
                     continue
-                assert eventually(lambda n=name, t=target: (nlc.heartbeat_of(
-                    c.get("v1", "Node", None, n)) or 0) >= t, timeout=10)
+
+                def beat(n: str = name, t: float = target) -> bool:
+                    return (nlc.heartbeat_of(c.get("v1", "Node", None, n)) or 0) >= t
+
+                assert eventually(beat, timeout=10)
 
     c.create({"apiVersion": "apps/v1", "kind": "Deployment",
               "metadata": {"name": "web", "namespace": "default"},

@@ -8,12 +8,11 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from agenttest import Cluster, eventually
-
 from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.settings import Settings
+from tests.agents.agenttest import Cluster, eventually
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment",
               "metadata": {"name": "typo", "namespace": "default"},

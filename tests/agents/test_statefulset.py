@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agenttest import Cluster, FakeKubelet, eventually, node
-
 from gitkube.agents.controllers import statefulset as stc
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_ready
+from tests.agents.agenttest import Cluster, FakeKubelet, eventually, node
 
 Obj = dict[str, Any]
 
@@ -36,7 +35,7 @@ def ready_names(client: Client) -> list[str]:
 
 
 def events_since(client: Client, since: str) -> list[tuple[int, str, Obj]]:
-    out = []
+    out: list[tuple[int, str, Obj]] = []
     with client.watch("v1", "Pod", "default", resource_version=since) as w:
         while (ev := w.next_event(0.3)) is not None:
             out.append((int(ev.object["metadata"]["resourceVersion"]), ev.type, ev.object))
@@ -133,8 +132,8 @@ def test_waits_for_readiness_and_rolls_in_reverse(cluster: Cluster) -> None:
 
     def updated() -> bool:
         s = c.get("apps/v1", "StatefulSet", "default", "db")["status"]
-        return s["updatedReplicas"] == 2 and s["readyReplicas"] == 2 and \
-            s["currentRevision"] == s["updateRevision"]
+        return bool(s["updatedReplicas"] == 2 and s["readyReplicas"] == 2 and
+                    s["currentRevision"] == s["updateRevision"])
 
     assert eventually(updated)
     deleted = [o["metadata"]["name"] for _, t, o in events_since(c, mid) if t == "DELETED"]

@@ -19,9 +19,9 @@ from gitkube.api.allocator import (
     plan_allocation,
 )
 from gitkube.api.client import CreateOp
-from gitkube.cli.main import app
 from gitkube.errors import Invalid
 from gitkube.store import open_store
+from tests.cliapp import app
 
 Obj = dict[str, Any]
 NET = ipaddress.IPv4Network("10.96.0.0/16")

@@ -193,7 +193,8 @@ def test_record_ops(client: LocalClient) -> None:
         client.transaction([PutRecord("/gitkube/a", {"n": 4},
                                       expected_revision=record.revision)])
     client.transaction([PutRecord("/gitkube/a", {"n": 5})])
-    assert client.get_record("/gitkube/a").value == {"n": 5}  # type: ignore[union-attr]
+    record = client.get_record("/gitkube/a")
+    assert record is not None and record.value == {"n": 5}
     client.transaction([DeleteRecord("/gitkube/a")])
     client.transaction([DeleteRecord("/gitkube/a", missing_ok=True)])
     with pytest.raises(NotFound):

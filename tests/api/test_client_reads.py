@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitkube.api import LocalClient, WatchEvent
+from gitkube.api import LocalClient, Watcher, WatchEvent
 from gitkube.errors import BadRequest, Gone
 
 Obj = dict[str, Any]
@@ -26,8 +26,8 @@ def names(items: list[Obj]) -> list[str]:
     return [o["metadata"]["name"] for o in items]
 
 
-def drain(watcher: Any, n: int, timeout: float = 2.0) -> list[WatchEvent]:
-    events = []
+def drain(watcher: Watcher, n: int, timeout: float = 2.0) -> list[WatchEvent]:
+    events: list[WatchEvent] = []
     for _ in range(n):
         event = watcher.next_event(timeout)
         assert event is not None, f"expected {n} events, got {len(events)}: {events}"
@@ -156,5 +156,9 @@ def test_kubelet_style_watch_by_node(client: LocalClient) -> None:
         client.bind("default", "p", "n1")
         event = drain(w, 1)[0]
         assert (event.type, event.object["spec"]["nodeName"]) == ("ADDED", "n1")
-        client.delete("v1", "Pod", "default", "p")
+        client.delete("v1", "Pod", "default", "p")  # graceful: the kubelet's to finish
+        event = drain(w, 1)[0]
+        assert event.type == "MODIFIED"
+        assert event.object["metadata"]["deletionGracePeriodSeconds"] == 30
+        client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # its confirmation
         assert drain(w, 1)[0].type == "DELETED"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
 
 from gitkube.api import LocalClient
 from gitkube.errors import AlreadyExists, BadRequest, Conflict, Forbidden, Invalid, NotFound
+from gitkube.model.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -260,15 +262,106 @@ def test_delete_preconditions(client: LocalClient) -> None:
     client.delete("v1", "ConfigMap", "default", "cfg", uid=first["metadata"]["uid"])
 
 
-def test_graceful_pod_deletion(client: LocalClient) -> None:
-    pod = client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-                         "spec": {"nodeName": "n1",
-                                  "containers": [{"name": "c", "image": "busybox"}]}})
-    assert pod["spec"]["terminationGracePeriodSeconds"] == 30
-    held = client.delete("v1", "Pod", "default", "p", grace_period_seconds=30)
-    assert held["metadata"]["deletionGracePeriodSeconds"] == 30
-    assert client.get("v1", "Pod", "default", "p")["metadata"]["deletionTimestamp"]
+def bound_pod(name: str = "p", *, grace: int | None = None, node: str | None = "n1") -> Obj:
+    spec: Obj = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def deadline_of(obj: Obj) -> float:
+    stamp = parse_time(obj["metadata"]["deletionTimestamp"])
+    assert stamp is not None
+    return stamp
+
+
+def test_a_bound_pod_is_deleted_gracefully_with_its_own_grace_period(
+        client: LocalClient) -> None:
+    client.create(bound_pod(grace=45))
+    before = time.time()
+    held = client.delete("v1", "Pod", "default", "p")  # no gracePeriodSeconds: the pod's own
+    assert held["metadata"]["deletionGracePeriodSeconds"] == 45
+    # deletionTimestamp is when the grace period ends (whole seconds, as the API writes it)
+    assert before + 45 - 1 <= deadline_of(held) <= time.time() + 45
+    stored = client.get("v1", "Pod", "default", "p")
+    assert stored["metadata"]["deletionTimestamp"] == held["metadata"]["deletionTimestamp"]
     client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # the kubelet's
+    with pytest.raises(NotFound):
+        client.get("v1", "Pod", "default", "p")
+    client.create(bound_pod("d"))  # terminationGracePeriodSeconds defaults to 30
+    assert client.delete("v1", "Pod", "default", "d")["metadata"][
+        "deletionGracePeriodSeconds"] == 30
+
+
+def test_writes_during_a_graceful_deletion_do_not_remove_the_pod(client: LocalClient) -> None:
+    pod = bound_pod(grace=30)
+    pod["metadata"]["finalizers"] = ["example.com/hold"]
+    client.create(pod)
+    client.delete("v1", "Pod", "default", "p")
+    # the kubelet reports status while it stops the containers; the finalizer's owner lets go
+    current = client.get("v1", "Pod", "default", "p")
+    client.update_status({**current, "status": {"phase": "Running", "message": "stopping"}})
+    current = client.get("v1", "Pod", "default", "p")
+    client.update({**current, "metadata": {**current["metadata"], "finalizers": []}})
+    client.patch("v1", "Pod", "default", "p", {"metadata": {"labels": {"a": "b"}}})
+    current = client.get("v1", "Pod", "default", "p")
+    assert current["status"]["message"] == "stopping" and current["metadata"]["labels"]
+    assert current["metadata"]["deletionGracePeriodSeconds"] == 30
+    client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)  # the kubelet's
+    with pytest.raises(NotFound):
+        client.get("v1", "Pod", "default", "p")
+
+
+def test_pods_no_kubelet_has_to_stop_are_removed_at_once(client: LocalClient) -> None:
+    client.create(bound_pod("unbound", node=None))
+    client.create(bound_pod("forced"))
+    done = client.create(bound_pod("done"))
+    client.update_status({**done, "status": {"phase": "Succeeded"}})
+    for name, grace in (("unbound", None), ("forced", 0), ("done", None)):
+        gone = client.delete("v1", "Pod", "default", name, grace_period_seconds=grace)
+        assert "deletionTimestamp" not in gone["metadata"]
+        with pytest.raises(NotFound):
+            client.get("v1", "Pod", "default", name)
+
+
+def test_a_second_deletion_may_shorten_the_grace_period_never_lengthen_it(
+        client: LocalClient) -> None:
+    client.create(bound_pod(grace=60))
+    first = client.delete("v1", "Pod", "default", "p")
+    version = first["metadata"]["resourceVersion"]
+    for grace in (None, 60, 90):  # the same, longer or none: nothing changes
+        again = client.delete("v1", "Pod", "default", "p", grace_period_seconds=grace)
+        assert again["metadata"]["resourceVersion"] == version
+        assert again["metadata"]["deletionGracePeriodSeconds"] == 60
+    shorter = client.delete("v1", "Pod", "default", "p", grace_period_seconds=10)
+    assert shorter["metadata"]["deletionGracePeriodSeconds"] == 10
+    assert deadline_of(shorter) == deadline_of(first) - 50  # the deadline moved earlier
+    assert client.get("v1", "Pod", "default", "p")["metadata"][
+        "deletionGracePeriodSeconds"] == 10
+    client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)
+    with pytest.raises(NotFound):
+        client.get("v1", "Pod", "default", "p")
+
+
+def test_a_negative_grace_period_is_a_bad_request(client: LocalClient) -> None:
+    client.create(bound_pod())
+    with pytest.raises(BadRequest, match="gracePeriodSeconds -1 is invalid"):
+        client.delete("v1", "Pod", "default", "p", grace_period_seconds=-1)
+    assert "deletionTimestamp" not in client.get("v1", "Pod", "default", "p")["metadata"]
+
+
+def test_finalizers_hold_a_pod_the_kubelet_has_released(client: LocalClient) -> None:
+    pod = bound_pod(grace=5)
+    pod["metadata"]["finalizers"] = ["example.com/hold"]
+    client.create(pod)
+    assert client.delete("v1", "Pod", "default", "p")["metadata"][
+        "deletionGracePeriodSeconds"] == 5
+    released = client.delete("v1", "Pod", "default", "p", grace_period_seconds=0)
+    assert released["metadata"]["deletionGracePeriodSeconds"] == 0  # stays: finalizer
+    current = client.get("v1", "Pod", "default", "p")
+    client.update({**current, "metadata": {**current["metadata"], "finalizers": []}})
     with pytest.raises(NotFound):
         client.get("v1", "Pod", "default", "p")
 
@@ -304,6 +397,16 @@ def test_delete_collection(client: LocalClient) -> None:
     deleted = client.delete_collection("v1", "ConfigMap", "default", label_selector="app=web")
     assert [o["metadata"]["name"] for o in deleted.items] == ["a", "b"]
     assert [o["metadata"]["name"] for o in client.list("v1", "ConfigMap").items] == ["c"]
+
+
+def test_delete_collection_of_pods_is_graceful_unless_told(client: LocalClient) -> None:
+    for name in ("a", "b"):
+        client.create(bound_pod(name, grace=20))
+    held = client.delete_collection("v1", "Pod", "default")
+    assert [o["metadata"]["deletionGracePeriodSeconds"] for o in held.items] == [20, 20]
+    assert len(client.list("v1", "Pod", "default").items) == 2
+    client.delete_collection("v1", "Pod", "default", grace_period_seconds=0)
+    assert client.list("v1", "Pod", "default").items == []
 
 
 def test_bind_sets_node_and_condition_once(client: LocalClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -31,7 +32,7 @@ def _racing_client(tmp_path: Path, races: int) -> tuple[LocalClient, list[int]]:
             other.update(cm)
         return real_txn(ops)
 
-    store.txn = txn  # type: ignore[method-assign]
+    mock.patch.object(store, "txn", txn).start()  # this store only, for its life
     return client, count
 
 

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gitkube.api.local import LocalClient
-from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
 from gitkube.model.printers import human_duration
 from gitkube.store import open_store
+from tests.cliapp import app
 
 Obj = dict[str, Any]
 NOW = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gitkube.api.local import LocalClient
-from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
 from gitkube.model import kinds
 from gitkube.store import open_store
+from tests.cliapp import app
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"

@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from gitkube.agents.compose import AgentSet
 from gitkube.agents.converge import Deleted, PlainProgress, converge, report
 from gitkube.api.local import LocalClient
-from gitkube.cli.main import app
 from gitkube.model import kinds
 from gitkube.runtime.simulated import SimulatedRuntime
 from gitkube.settings import Settings
 from gitkube.store import open_store
+from tests.cliapp import app
 
 MANIFEST = """\
 apiVersion: v1

@@ -18,11 +18,11 @@ from gitkube.agents.manager import Manager
 from gitkube.api.local import LocalClient
 from gitkube.cli import events as events_cli
 from gitkube.cli import rollout
-from gitkube.cli.main import app
 from gitkube.errors import Conflict, GitkubeError
 from gitkube.model.printers import human_duration
 from gitkube.settings import Settings
 from gitkube.store import open_store
+from tests.cliapp import app
 
 Obj = dict[str, Any]
 
@@ -107,16 +107,16 @@ def test_status_messages_are_kubectls() -> None:
 
 
 def test_statefulset_and_daemonset_messages() -> None:
-    sts = {"metadata": {"name": "db", "generation": 1},
-           "spec": {"replicas": 3},
-           "status": {"observedGeneration": 1, "readyReplicas": 1}}
+    sts: Obj = {"metadata": {"name": "db", "generation": 1},
+                "spec": {"replicas": 3},
+                "status": {"observedGeneration": 1, "readyReplicas": 1}}
     assert rollout.statefulset_status(sts) == ("Waiting for 2 pods to be ready...", False)
     sts["status"].update(readyReplicas=3, currentReplicas=3, currentRevision="db-a",
                          updateRevision="db-a")
     assert rollout.statefulset_status(sts)[1] is True
-    ds = {"metadata": {"name": "agent", "generation": 2},
-          "status": {"observedGeneration": 2, "desiredNumberScheduled": 3,
-                     "updatedNumberScheduled": 2, "numberAvailable": 2}}
+    ds: Obj = {"metadata": {"name": "agent", "generation": 2},
+               "status": {"observedGeneration": 2, "desiredNumberScheduled": 3,
+                          "updatedNumberScheduled": 2, "numberAvailable": 2}}
     assert rollout.daemonset_status(ds)[0] == (
         'Waiting for daemon set "agent" rollout to finish: 2 out of 3 new pods have been '
         "updated...")

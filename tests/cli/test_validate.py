@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from gitkube.cli.main import app
+from tests.cliapp import app
+from tests.gitrepo import GitRepo
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -103,7 +104,7 @@ def test_json_output_is_the_documented_structure(tmp_path: Path,
     assert clean.exit_code == 0 and json.loads(clean.output)["valid"] is True
 
 
-def test_revision(git_repo: Callable[..., Any]) -> None:
+def test_revision(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     good = repo.commit(files={"m/ns.yaml": NS, "m/cm.yaml": CM.format(name="a")})
     repo.write({"m/cm.yaml": "data: ["})
@@ -130,7 +131,7 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_unknown_revision_exits_2(git_repo: Callable[..., Any]) -> None:
+def test_unknown_revision_exits_2(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     repo.commit(files={"ns.yaml": NS})
     proc = gitkube("validate", ".", "-r", "v9.9.9", cwd=repo.root)
@@ -169,3 +170,15 @@ def test_every_bad_input_is_reported_not_raised(tmp_path: Path) -> None:
         "latin1.yaml": "encoding", "nokind.yaml": "missing-type",
         "link.yaml": "symlink-outside",
     }
+
+
+def test_the_command_keeps_its_cache_in_the_state_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second run of an unchanged tree reuses what the first one parsed and checked (the
+    cache under GITKUBE_STATE_DIR/cache), and says the same."""
+    monkeypatch.setenv("GITKUBE_STATE_DIR", str(tmp_path / "state"))
+    root = bad_tree(tmp_path / "m")
+    first = invoke(str(root))
+    cached = sorted(p.name.rsplit(".", 2)[-2] for p in (tmp_path / "state" / "cache").iterdir())
+    assert cached == ["blobs", "index"]
+    assert invoke(str(root)).output == first.output

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, start_daemon
+
+from tests.daemon.daemon_env import RunningDaemon, start_daemon
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
-"""Start and stop a real `gitkube serve` process for the daemon tests (a unique module name:
-tests import it as ``daemon_env``)."""
+"""Start and stop a real `gitkube serve` process for the daemon tests."""
 
 from __future__ import annotations
 

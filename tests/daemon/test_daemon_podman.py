@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from daemon_env import start_daemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.api.http_client import HTTPClient
-from gitkube.cli.main import app
+from tests.cliapp import app
+from tests.daemon.daemon_env import start_daemon, wait_for
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]

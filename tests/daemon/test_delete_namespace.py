@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from daemon_env import RunningDaemon, wait_for
 from typer.testing import CliRunner
 
 from gitkube.cli.connect import client_for
-from gitkube.cli.main import app
 from gitkube.model import kinds
+from tests.cliapp import app
+from tests.daemon.daemon_env import RunningDaemon, wait_for
 
 MANIFEST = """\
 apiVersion: v1

@@ -10,9 +10,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from daemon_env import gitkube_cmd, start_daemon, wait_for
-
 from gitkube.api.http_client import HTTPClient
+from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1", "kind": "Deployment",

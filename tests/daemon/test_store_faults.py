@@ -1,10 +1,12 @@
 """Store faults the daemon survives: a full disk (a small tmpfs the test mounts and fills)
 keeps reads answering and writes failing with 503 until space is freed, then writes work
-again without a restart; `up` on a full disk is one clear line; the open-file limit is
-raised; SQLite's read connections are capped."""
+again without a restart; so does a store file made read-only (immutable, which binds root
+too, unlike file modes) and then writable again; `up` on a full disk is one clear line; the
+open-file limit is raised; SQLite's read connections are capped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -12,17 +14,18 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from daemon_env import gitkube_cmd, start_daemon, wait_for
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.errors import GitkubeError, StoreUnavailable
 from gitkube.store.base import Create
 from gitkube.store.sqlite import SqliteStore
+from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 
-CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
-      "data": {"k": "v"}}
+CM: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "c", "namespace": "default"}, "data": {"k": "v"}}
 
 
 def _root_and_mount() -> str | None:
@@ -82,6 +85,47 @@ def test_a_full_disk_fails_writes_keeps_reads_and_recovers(small_disk: Path) -> 
         assert "daemon: responding" in status.stdout
         filler.unlink()
         assert wait_for(lambda: _created(client, "after"), timeout=10)  # no restart needed
+        assert daemon.proc.poll() is None
+    finally:
+        daemon.stop()
+
+
+@contextlib.contextmanager
+def read_only(*files: Path) -> Iterator[None]:
+    """``files`` immutable (chattr +i: even root's writes through open descriptors fail) for
+    the block. SQLite's -shm file is left alone: it is memory-mapped, and a write to a
+    mapping of an immutable file is a SIGBUS, not an error a program can handle."""
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("making a file immutable needs root and chattr (CI runs as root)")
+    done = subprocess.run(["chattr", "+i", *map(str, files)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"this file system has no immutable files: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, files)], check=True, capture_output=True)
+
+
+def test_a_read_only_store_keeps_reads_and_writes_again_when_writable(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    daemon = start_daemon(state, "--runtime", "simulated", "--no-kubelet", "--listen", "none")
+    try:
+        client = HTTPClient(daemon.info.socket)
+        client.create(CM)
+        db = state / "state.db"
+        with read_only(db, Path(f"{db}-wal")):
+            with pytest.raises(GitkubeError) as info:  # 503, nothing half-written
+                client.create({**CM, "metadata": {**CM["metadata"], "name": "while-ro"}})
+            assert "cannot use the store file" in info.value.message, info.value.message
+            assert client.get("v1", "ConfigMap", "default", "c")["data"] == {"k": "v"}  # reads
+            env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
+            status = subprocess.run(gitkube_cmd("status"), env=env, capture_output=True,
+                                    text=True, timeout=60)
+            assert "WRITES FAIL" in status.stdout, status.stdout
+        assert wait_for(lambda: _created(client, "after"), timeout=10)  # no restart needed
+        names = {o["metadata"]["name"] for o in client.list("v1", "ConfigMap", "default").items}
+        assert "after" in names and "while-ro" not in names
         assert daemon.proc.poll() is None
     finally:
         daemon.stop()

@@ -8,15 +8,15 @@ import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import GITKUBE, Clone, deployment, get_or_none, run, wait_for
 
 from gitkube.api.client import Client
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.state import read_info
 from gitkube.daemon.status import probe_socket
+from tests.gitops.gitops_env import GITKUBE, Clone, deployment, get_or_none, run, wait_for
+from tests.gitrepo import GitRepo
 
 
 @contextlib.contextmanager
@@ -61,7 +61,7 @@ def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
 
     def running(n: int) -> bool:
         pods = client.list("v1", "Pod", "default").items
-        return sum(p["status"].get("phase") == "Running" for p in pods) == n
+        return bool(sum(p["status"].get("phase") == "Running" for p in pods) == n)
 
     wait_for(lambda: running(2), timeout=30, what="the daemon's agents running 2 pods")
 
@@ -96,7 +96,7 @@ def test_push_and_watch_go_through_the_daemon(daemon: subprocess.Popen[bytes],
 
 
 def test_watch_hands_its_agents_over_to_a_daemon_that_starts(
-        git_repo: Callable[..., Any], client: Client, store_url: str, tmp_path: Path,
+        git_repo: Callable[..., GitRepo], client: Client, store_url: str, tmp_path: Path,
         _isolated_state_dir: Path) -> None:
     repo = git_repo("app")
     repo.commit("web", {"web.yaml": deployment(replicas=1)})

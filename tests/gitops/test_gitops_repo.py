@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+
+from gitkube.api.client import Client
+from tests.gitops.gitops_env import (
     GITKUBE,
     Clone,
     deployment,
@@ -19,8 +21,6 @@ from conftest import (
     store_revision,
     wait_for,
 )
-
-from gitkube.api.client import Client
 
 DeployRepo = Callable[..., tuple[Path, Clone]]
 

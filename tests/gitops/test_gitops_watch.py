@@ -8,15 +8,16 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GITKUBE, deployment, get_or_none, run, wait_for
 
-from gitkube.api.client import Client
+from gitkube.api.client import Client, WatchEvent
 from gitkube.gitops.watch import Trigger, Triggers, fingerprint
+from tests.gitops.gitops_env import GITKUBE, deployment, get_or_none, run, wait_for
+from tests.gitrepo import GitRepo
 
 
 class Watch:
@@ -32,7 +33,7 @@ class Watch:
 
 
 @pytest.fixture
-def work(git_repo: Any) -> Path:
+def work(git_repo: Callable[..., GitRepo]) -> Path:
     repo = git_repo("app")
     repo.commit("web", {"manifests/web.yaml": deployment(replicas=2)})
     return Path(repo.root)
@@ -143,7 +144,7 @@ def test_watch_runs_the_agents_without_a_daemon(work: Path, client: Client, stor
     try:
         def running() -> bool:
             pods = client.list("v1", "Pod", "default").items
-            return sum(p["status"].get("phase") == "Running" for p in pods) == 2
+            return bool(sum(p["status"].get("phase") == "Running" for p in pods) == 2)
 
         wait_for(running, timeout=30, what="2 pods Running")
         proc.send_signal(signal.SIGINT)
@@ -153,6 +154,53 @@ def test_watch_runs_the_agents_without_a_daemon(work: Path, client: Client, stor
             proc.kill()
             proc.wait(10)
     assert "agents running in this process" in log.read_text()
+
+
+BARE_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: default}
+spec:
+  terminationGracePeriodSeconds: 17
+  containers: [{name: main, image: "localhost/web:1"}]
+"""
+
+
+def test_a_pod_pruned_by_watch_terminates_gracefully(work: Path, client: Client,
+                                                     store_url: str, tmp_path: Path) -> None:
+    (work / "manifests" / "solo.yaml").write_text(BARE_POD)
+    log = tmp_path / "agents.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [GITKUBE, "watch", "manifests", "--store", store_url, "--agents", "simulated",
+             "--interval", "0", "--debounce", "100"], cwd=work, stdout=out,
+            stderr=subprocess.STDOUT, text=True)
+    try:
+        def running() -> dict[str, Any] | None:
+            found = get_or_none(client, "Pod", "solo", api_version="v1")
+            return found if found and (found.get("status") or {}).get("phase") == "Running" \
+                else None
+
+        pod = wait_for(running, timeout=30, what="pod solo Running")
+        watcher = client.watch("v1", "Pod", "default", field_selector="metadata.name=solo",
+                               resource_version=pod["metadata"]["resourceVersion"])
+        (work / "manifests" / "solo.yaml").unlink()  # pruned by the next reconcile
+        seen: list[WatchEvent] = []
+        with watcher:
+            while not seen or seen[-1].type != "DELETED":
+                event = watcher.next_event(timeout=30)
+                assert event is not None, seen
+                seen.append(event)
+        # the same graceful deletion as everywhere: Terminating with the pod's own grace
+        # period until the (simulated) kubelet confirms
+        assert seen[0].type == "MODIFIED", seen
+        assert seen[0].object["metadata"]["deletionGracePeriodSeconds"] == 17
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_triggers_debounce_until_quiet() -> None:
@@ -206,7 +254,7 @@ def test_the_interval_reconcile_catches_what_the_watches_missed(
     import os
 
     from gitkube.gitops.connect import Connection
-    from gitkube.gitops.watch import WatchLoop
+    from gitkube.gitops.watch import WatchLoop, WatchOptions
     from gitkube.settings import Settings
 
     # no file watch and no store watch: only the periodic reconcile is left
@@ -215,7 +263,7 @@ def test_the_interval_reconcile_catches_what_the_watches_missed(
     out = io.StringIO()
     loop = WatchLoop(work / "manifests",
                      Connection(client, store_url, False, Settings.from_env(os.environ)),
-                     out=out, interval=0.3, debounce=0.05)
+                     out=out, options=WatchOptions(interval=0.3, debounce=0.05))
     runner = threading.Thread(target=loop.run)
     runner.start()
     try:

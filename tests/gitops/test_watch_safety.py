@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import GITKUBE, wait_for
 
 from gitkube.api.client import Client
 from gitkube.errors import NotFound
 from gitkube.gitops.safety import PruneSafety, confirmed, files_in_progress
 from gitkube.model.objects import ObjectRef
 from gitkube.plan.planner import Desired
+from tests.gitops.gitops_env import GITKUBE, wait_for
 
 
 def configmaps(*names: str) -> str:

@@ -68,7 +68,7 @@ def _pod(*, init: list[Obj] | None = None, statuses: list[Obj] | None = None,
                        "initContainerStatuses": init_statuses or []}}
 
 
-RUNNING = {"running": {}}
+RUNNING: Obj = {"running": {}}
 SIDECAR = [{"name": "log", "restartPolicy": "Always"}, {"name": "setup"}]
 
 # (pod, READY, STATUS, RESTARTS)

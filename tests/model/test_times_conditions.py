@@ -40,7 +40,7 @@ def test_parse_time(text: object, want: float | None) -> None:
     assert got == pytest.approx(want) if want is not None else got is None
 
 
-def _with(*conditions: Obj) -> Obj:
+def _with(*conditions: object) -> Obj:
     return {"status": {"conditions": list(conditions)}}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
 from gitkube.plan.model import Action, SourceInfo
-from gitkube.plan.planner import Desired, make_plan
+from gitkube.plan.planner import Desired, LiveLookups, make_plan
 
 SRC = SourceInfo("s-1", "git:x//m", "m", "abc")
 
@@ -28,6 +28,7 @@ def test_endpoints_of_the_endpoints_controller_are_not_pruned() -> None:
                                     "labels": {**labels, "endpoints.kubernetes.io/managed-by":
                                                "endpoint-controller"}},
                        "subsets": []}
-    plan = make_plan([Desired(svc)], live, source=SRC, last_applied_lookup=lambda r, d: None)
+    plan = make_plan([Desired(svc)], live, source=SRC,
+                     lookups=LiveLookups(last_applied=lambda r, d: None))
     assert [c.action for c in plan.changes] == [Action.NOOP]
     assert plan.owned_count == 1

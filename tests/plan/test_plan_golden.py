@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-from plan_golden import CASES, STORE, edit, options, plan_case, prepare
 
 from gitkube.errors import GitkubeError
 from gitkube.plan import planfile
 from gitkube.plan.apply import apply_plan
 from gitkube.plan.render import render_json, render_text
+from tests.plan.plan_golden import CASES, STORE, edit, options, plan_case, prepare
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir())
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plan_golden import CASES, plan_case, prepare
-
 from gitkube.api.client import Client
 from gitkube.plan import planfile
 from gitkube.plan.apply import apply_plan
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import FieldChange, ItemKey, SourceInfo, dotted_path
-from gitkube.plan.planner import Desired, make_plan
+from gitkube.plan.planner import Desired, LiveLookups, make_plan
 from gitkube.plan.render import render_text
+from tests.plan.plan_golden import CASES, plan_case, prepare
 
 SRC = SourceInfo("s-1", "git:x//m", "m", "abc")
 PATH = ("spec", "template", "spec", "containers")
@@ -157,7 +156,8 @@ def test_keyed_paths_survive_a_saved_plan(tmp_path: Path) -> None:
     first = make_plan([Desired(deployment(("A", "1")))], {}, source=SRC)
     live = {ch.ref: ch.desired for ch in first.changes if ch.desired is not None}
     plan = make_plan([Desired(deployment(("A", "1"), ("B", "2")), "web.yaml")], live,
-                     source=SRC, last_applied_lookup=lambda ref, d: first.changes[0].last_applied)
+                     source=SRC,
+                     lookups=LiveLookups(last_applied=lambda ref, d: first.changes[0].last_applied))
     (field,) = plan.actionable[0].fields
     assert field.dotted == "spec.template.spec.containers[name=web].env[name=B]"
     planfile.save(plan, tmp_path / "p.json")

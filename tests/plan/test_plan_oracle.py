@@ -42,7 +42,7 @@ Report = set[tuple[str, Path_, bool]]
 
 def _examples() -> list[dict[str, Any]]:
     yaml = YAML(typ="safe", pure=True)
-    out = []
+    out: list[dict[str, Any]] = []
     for file in sorted(MANIFESTS.glob("*.yaml")):
         with open(file, encoding="utf-8") as fh:
             out.extend(normalize_desired(d) for d in yaml.load_all(fh) if d)
@@ -105,9 +105,9 @@ def _compare_items(x: Any, y: Any, level: Any = None) -> bool:
 
 
 # DeepDiff >= 8 reports a mostly-changed mapping whole unless told to always go deeper
-_DEEPER = ({"threshold_to_diff_deeper": 0}
-           if "threshold_to_diff_deeper" in inspect.signature(DeepDiff.__init__).parameters
-           else {})
+_DEEPER: dict[str, Any] = ({"threshold_to_diff_deeper": 0}
+                          if "threshold_to_diff_deeper"
+                          in inspect.signature(DeepDiff.__init__).parameters else {})
 
 
 def deepdiff(t1: Any, t2: Any) -> Any:
@@ -215,7 +215,7 @@ def oracle(desired: Any, live: Any, last: Any) -> tuple[Report, set[Path_]]:
 
 def gitkube(desired: Any, live: Any, last: Any) -> Report:
     found = three_way(desired, live, last)
-    report = {(f.op, f.path, f.drift) for f in found}
+    report: Report = {(f.op, f.path, f.drift) for f in found}
     assert len(report) == len(found), "a path reported twice"
     return report
 
@@ -236,9 +236,10 @@ def _nodes(node: Any, path: Path_ = ()) -> list[tuple[Path_, Any]]:
 
 def _new_item(key: str, rng: random.Random) -> dict[str, Any]:
     n = rng.randrange(10_000)
-    value: str | int = {
+    known: dict[str, str | int] = {
         "containerPort": 20_000 + n, "port": 20_000 + n, "mountPath": f"/mnt/m{n}",
-    }.get(key, f"item-{n}")
+    }
+    value = known.get(key, f"item-{n}")
     return {key: value, "note": f"n{n}"}
 
 

@@ -13,7 +13,7 @@ from gitkube.plan.diff import merge, three_way
 from gitkube.plan.mask import SENSITIVE, mask_object
 from gitkube.plan.model import Action, Change, FieldChange, SourceInfo, dotted_path
 from gitkube.plan.order import order_changes
-from gitkube.plan.planner import Desired, make_plan
+from gitkube.plan.planner import Desired, LiveLookups, NoopCaches, make_plan
 from gitkube.plan.render import render_json, render_text
 
 SRC = SourceInfo("s-1", "git:x//m", "m", "abc")
@@ -62,7 +62,7 @@ def test_quantities_and_defaults_make_no_noise() -> None:
     first = make_plan([Desired(cm("a", k="v"))], {}, source=SRC)
     live = {c.ref: c.desired for c in first.changes if c.desired is not None}
     again = make_plan([Desired(cm("a", k="v"))], live, source=SRC,
-                      last_applied_lookup=lambda ref, d: None)
+                      lookups=LiveLookups(last_applied=lambda ref, d: None))
     assert [c.action for c in again.changes] == [Action.NOOP]
 
 
@@ -129,16 +129,17 @@ def test_noop_cache_is_used_only_while_content_and_live_version_are_unchanged() 
     live = {first.changes[0].ref: obj}
     out: dict[str, tuple[str, str, str, str]] = {}
     item = Desired(cm("a", k="v"), "a.yaml", "blob1:0:None")
-    assert make_plan([item], live, source=SRC, cache_out=out).actionable == ()
+    assert make_plan([item], live, source=SRC, caches=NoopCaches(write=out)).actionable == ()
     assert list(out.values()) == [("blob1:0:None", "5", "u1", "s-1")]
     # a cached no-op is trusted without comparing: prove it by lying in the live object
     lying = {first.changes[0].ref: {**obj, "data": {"k": "changed by hand"}}}
-    assert make_plan([item], lying, source=SRC, cache=out).actionable == ()
+    assert make_plan([item], lying, source=SRC, caches=NoopCaches(read=out)).actionable == ()
     # ... which only happens while the resourceVersion is the same: a hand edit moves it
     moved = {**obj, "data": {"k": "changed by hand"},
              "metadata": {**obj["metadata"], "resourceVersion": "6"}}
-    plan = make_plan([item], {first.changes[0].ref: moved}, source=SRC, cache=out,
-                     last_applied_lookup=lambda ref, d: None)
+    plan = make_plan([item], {first.changes[0].ref: moved}, source=SRC,
+                     caches=NoopCaches(read=out),
+                     lookups=LiveLookups(last_applied=lambda ref, d: None))
     assert [f.dotted for f in plan.actionable[0].fields] == ["data.k"]
     assert plan.actionable[0].drifted
 

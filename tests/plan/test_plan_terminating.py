@@ -7,7 +7,7 @@ from typing import Any
 
 from gitkube.model.objects import ObjectRef
 from gitkube.plan.model import Action, SourceInfo
-from gitkube.plan.planner import Desired, make_plan
+from gitkube.plan.planner import Desired, LiveLookups, make_plan
 
 SRC = SourceInfo("s-1", "git:x//m", "m", "abc")
 NS = ObjectRef("v1", "Namespace", "", "shop")
@@ -30,13 +30,14 @@ def _live_terminating() -> dict[ObjectRef, dict[str, Any]]:
 
 
 def test_a_terminating_namespace_gone_from_git_is_not_deleted_again() -> None:
-    plan = make_plan([], _live_terminating(), source=SRC, last_applied_lookup=lambda r, d: None)
+    plan = make_plan([], _live_terminating(), source=SRC,
+                     lookups=LiveLookups(last_applied=lambda r, d: None))
     assert plan.actionable == () and plan.skipped == ()
     assert not plan.summary.has_changes and not plan.empty_desired_guard
 
 
 def test_a_terminating_namespace_still_in_git_is_a_warning() -> None:
     plan = make_plan([Desired(_ns())], _live_terminating(), source=SRC,
-                     last_applied_lookup=lambda r, d: None)
+                     lookups=LiveLookups(last_applied=lambda r, d: None))
     assert [c.action for c in plan.changes] == [Action.NOOP]
     assert any("is being deleted (Terminating)" in w for w in plan.warnings), plan.warnings

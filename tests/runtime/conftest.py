@@ -1,3 +1,3 @@
-"""Fixtures of the runtime contract (helpers live in runtime_env.py: a unique module name)."""
+"""Fixtures of the runtime contract (they are defined in runtime_env.py)."""
 
-from runtime_env import podman_runtime, runtime  # noqa: F401
+from tests.runtime.runtime_env import podman_runtime, runtime  # noqa: F401

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from runtime_env import MISSING_IMAGE, RUN_LABEL
 
 from gitkube.errors import GitkubeError
+from gitkube.model.times import parse_time_ns
 from gitkube.runtime.base import (
     ADDRESS_TAKEN,
     ContainerInfo,
@@ -22,6 +23,7 @@ from gitkube.runtime.base import (
     SandboxSpec,
 )
 from gitkube.runtime.network import bridge_name
+from tests.runtime.runtime_env import MISSING_IMAGE, RUN_LABEL
 from tests.support.containers import EXAMPLE_IMAGE
 
 
@@ -119,6 +121,34 @@ def test_container_lifecycle(runtime: ContainerRuntime) -> None:
     finally:
         runtime.remove_sandbox(sb.id, timeout=0)
     assert runtime.list_containers({"case": f"{name}-b"}) == []
+
+
+def test_logs_since_a_time_and_with_the_kubelets_timestamps(runtime: ContainerRuntime) -> None:
+    name = _name()
+    sb = runtime.ensure_sandbox(SandboxSpec(name=name, labels={**RUN_LABEL}))
+    try:
+        # the simulated runtime logs "started NAME" when a container starts; Podman's says it
+        cid = runtime.create_container(sb.id, ContainerSpec(
+            name=f"{name}-c", image=EXAMPLE_IMAGE, labels={**RUN_LABEL},
+            entrypoint=("sh", "-c", f"echo started {name}-c; sleep 300")))
+        before = time.time()
+        runtime.start_container(cid)
+        line = f"started {name}-c\n"
+        _eventually(lambda: list(runtime.logs(cid)) == [line])
+        after = time.time()
+        stamped = list(runtime.logs(cid, timestamps=True))
+        assert len(stamped) == 1, stamped
+        stamp, _, text = stamped[0].partition(" ")
+        assert text == line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamp), stamp
+        when = parse_time_ns(stamp)
+        assert when is not None and before - 1 <= when / 1e9 <= after + 1
+        assert list(runtime.logs(cid, since=when / 1e9 - 0.001)) == [line]
+        assert list(runtime.logs(cid, since=when / 1e9 - 5, timestamps=True)) == stamped
+        assert list(runtime.logs(cid, since=after + 60)) == []
+        assert list(runtime.logs(cid, since=after + 60, timestamps=True)) == []
+    finally:
+        runtime.remove_sandbox(sb.id, timeout=0)
 
 
 def test_restart_in_a_sandbox_keeps_its_address(runtime: ContainerRuntime) -> None:

@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE
+
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE
 
 
 @pytest.fixture

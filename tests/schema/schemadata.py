@@ -1,7 +1,4 @@
-"""Shared objects for the schema tests: the example manifests and small valid objects.
-
-A module of its own (not conftest.py): several conftest.py files exist under tests/, and
-`from conftest import ...` would pick whichever was imported first."""
+"""Shared objects for the schema tests: the example manifests and small valid objects."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def example_objects() -> list[dict[str, Any]]:
     """Every document of manifests/, in file order."""
-    out = []
+    out: list[dict[str, Any]] = []
     for path in sorted((ROOT / "manifests").glob("*.yaml")):
         out.extend(d for d in YAML(typ="safe", pure=False).load_all(path.read_text()) if d)
     return out

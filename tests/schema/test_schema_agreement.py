@@ -8,25 +8,25 @@ removed. For each object both validators must find errors at the same set of pat
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
-from schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 from gitkube.schema.validator import SCHEMA_DIR, _checks, schema_file
+from tests.schema.mutations import mutations
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 Path = tuple[str | int, ...]
-REPLACEMENTS: list[Any] = [None, "x", 7, 1.5, True, {}, [], {"zz": 1}, ["x"]]
 
 
 def _registry() -> Registry[Any]:
     defs = json.loads((SCHEMA_DIR / "_definitions.json").read_text())
-    return Registry().with_resource("_definitions.json", Resource.from_contents(defs))
+    registry: Registry[Any] = Registry().with_resource("_definitions.json",
+                                                       Resource.from_contents(defs))
+    return registry
 
 
 REGISTRY = _registry()
@@ -53,47 +53,6 @@ def fast(obj: dict[str, Any], api_version: str, kind: str) -> set[Path]:
     assert check is not None
     errs = check(obj) or []
     return {tuple(reversed(e[0])) for e in errs if e[1] != "unsupported-field"}
-
-
-def _nodes(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    yield path, value
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _nodes(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _nodes(v, (*path, i))
-
-
-def _set(obj: Any, path: Path, value: Any) -> None:
-    for part in path[:-1]:
-        obj = obj[part]
-    obj[path[-1]] = value
-
-
-def mutations(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for path, value in list(_nodes(obj)):
-        if path and path[0] in ("apiVersion", "kind"):
-            continue
-        if path:
-            for replacement in REPLACEMENTS:
-                m = copy.deepcopy(obj)
-                _set(m, path, copy.deepcopy(replacement))
-                yield m
-        if isinstance(value, dict):
-            m = copy.deepcopy(obj)
-            target = m
-            for part in path:
-                target = target[part]
-            target["zzUnknown"] = 1
-            yield m
-            for key in value:
-                m = copy.deepcopy(obj)
-                target = m
-                for part in path:
-                    target = target[part]
-                del target[key]
-                yield m
 
 
 BASES = [*example_objects(), DEPLOYMENT, SERVICE, JOB, CONFIGMAP]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
-
-from schemadata import CONFIGMAP, DEPLOYMENT, example_objects
+from typing import Any, cast
 
 from gitkube.schema import Issue, check_documents
 from gitkube.source.document import Document
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, example_objects
 
 
 def doc(obj: dict[str, Any], file: str = "app.yaml", index: int = 0,
@@ -93,7 +92,8 @@ def test_precomputed_issues_are_used_instead_of_checking() -> None:
 
 
 def test_not_a_mapping_document() -> None:
-    [d] = check_documents([doc(["a", "list"])])  # type: ignore[arg-type]
+    not_a_mapping = cast(dict[str, Any], ["a", "list"])  # against the type: a defensive check
+    [d] = check_documents([doc(not_a_mapping)])
     assert d.code == "type"
 
 
@@ -103,3 +103,21 @@ def test_system_namespaces_need_no_namespace_object() -> None:
                  "metadata": {"name": f"c{i}", "namespace": ns}}, index=i)
             for i, ns in enumerate(["default", "kube-system", "kube-public", "kube-node-lease"])]
     assert check_documents(docs) == []
+
+
+def test_a_near_miss_of_a_known_namespace_is_named() -> None:
+    obj = copy.deepcopy(CONFIGMAP)
+    obj["metadata"]["namespace"] = "kube-sytem"
+    [d] = check_documents([doc(obj)])
+    assert (d.code, d.hint) == ("undefined-namespace", "did you mean kube-system?")
+    obj["metadata"]["namespace"] = "demmo"  # a Namespace the set defines counts too
+    [d] = check_documents([doc(NAMESPACE, "ns.yaml"), doc(obj)])
+    assert d.hint == "did you mean demo?"
+
+
+def test_the_undefined_namespace_hint_offers_only_what_validate_knows() -> None:
+    """Validate sees no live store: it offers no "existing" namespace it cannot know of."""
+    [d] = check_documents([doc(CONFIGMAP)])
+    assert d.hint == ("add a Namespace named demo to the manifests (besides the Namespaces "
+                      "they define, only default, kube-system, kube-public, kube-node-lease "
+                      "exist without one)")

@@ -31,9 +31,22 @@ def test_annotations_are_present() -> None:
 
 def test_every_kind_file_is_draft_2020_12() -> None:
     for path in SCHEMA_DIR.glob("*.json"):
+        if path.name == generate.UPSTREAM_KINDS_FILE:  # a table, not a schema
+            continue
         assert json.loads(path.read_text())["$schema"] == generate.DRAFT
 
 
 def test_schema_version_is_a_digest() -> None:
     assert len(SCHEMA_VERSION) == 16
     int(SCHEMA_VERSION, 16)
+
+
+def test_the_upstream_kinds_table_knows_what_kubernetes_serves() -> None:
+    table = json.loads((SCHEMA_DIR / generate.UPSTREAM_KINDS_FILE).read_text())["kinds"]
+    assert {"CronJob", "Job"} <= set(table["batch/v1"])
+    assert "NetworkPolicy" in table["networking.k8s.io/v1"]
+    assert {"PersistentVolume", "ReplicationController", "Pod"} <= set(table["v1"])
+    assert "extensions/v1beta1" not in table and "apps/v1beta1" not in table
+    assert not any(k.endswith("List") for kinds in table.values() for k in kinds)
+    for api_version, kind, _definition in generate.KINDS:  # gitkube's kinds are all upstream
+        assert kind in table[api_version]

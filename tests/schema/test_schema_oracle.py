@@ -12,11 +12,11 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 from gitkube.model.defaults import apply_defaults
 from gitkube.schema import check_object
 from gitkube.schema.generate import KUBERNETES_VERSION
+from tests.schema.schemadata import CONFIGMAP, DEPLOYMENT, JOB, SERVICE, example_objects
 
 VALID = [*example_objects(), DEPLOYMENT, SERVICE, JOB, CONFIGMAP]
 

@@ -8,10 +8,12 @@ import datetime
 from typing import Any
 
 import pytest
-from schemadata import DEPLOYMENT, SERVICE, example_objects
-from test_schema_agreement import mutations
 
 from gitkube.schema import Issue, check_object
+from tests.schema.mutations import mutations
+from tests.schema.schemadata import DEPLOYMENT, SERVICE, example_objects
+
+Obj = dict[str, Any]
 
 ODD: list[Any] = [datetime.date(2024, 1, 1), -1, 10**30, float("inf"), "", "\x00", {1: "x"},
                   [[[]]], {"": None}]
@@ -47,7 +49,7 @@ def test_integer_label_key_is_reported() -> None:
     assert issue.code == "type" and issue.path == ("metadata", "labels", "1")
 
 
-def test_env_name(deployment: Any) -> None:
+def test_env_name(deployment: Obj) -> None:
     deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A=B"}]
     assert [i.code for i in check_object(deployment)] == ["env"]
     deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "a.b-C_1"}]

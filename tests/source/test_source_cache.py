@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sourcetest import load
 
 import gitkube.source.loader as load_module
 from gitkube.settings import Settings
+from gitkube.source.tree import WorkTree
+from tests.gitrepo import GitRepo
+from tests.source.sourcetest import load
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
@@ -65,13 +67,13 @@ def test_unchanged_files_are_not_even_read(tmp_path: Path, monkeypatch: pytest.M
     age(tmp_path / "m")
     load(tmp_path / "m")
     read: list[int] = []
-    original = load_module.WorkTree.read
+    original = WorkTree.read
 
     def spy(self: Any, entries: list[Any]) -> Any:
         read.append(len(entries))
         return original(self, entries)
 
-    monkeypatch.setattr(load_module.WorkTree, "read", spy)
+    monkeypatch.setattr(WorkTree, "read", spy)
     assert load(tmp_path / "m").parsed_files == 0
     assert read == []
 
@@ -99,7 +101,7 @@ def test_same_size_same_second_edit_is_not_missed(tmp_path: Path) -> None:
 
 
 def test_content_cache_is_shared_by_revision_and_work_tree(
-        git_repo: Callable[..., Any]) -> None:
+        git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     make_tree(repo.root / "m", 3)
     repo.commit()

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sourcetest import load
 
 from gitkube.diagnostics import Diagnostic
 from gitkube.errors import UsageError
 from gitkube.source import LoadResult
+from tests.gitrepo import GitRepo
+from tests.source.sourcetest import load
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: value\n"
 
@@ -64,7 +64,7 @@ def test_reads_yaml_and_json_recursively_in_path_order(tmp_path: Path) -> None:
     assert all(len(d.blob_id) == 40 for d in result.documents)
 
 
-def test_blob_ids_match_git(git_repo: Callable[..., Any]) -> None:
+def test_blob_ids_match_git(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     repo.commit(files={"a.yaml": cm("a")})
     expected = repo.git("rev-parse", "HEAD:a.yaml")
@@ -138,7 +138,7 @@ def test_positions_for_a_file_changed_after_loading_degrade_to_unknown(tmp_path:
 
 
 def test_revision_reads_an_older_commit_without_touching_the_work_tree(
-        git_repo: Callable[..., Any]) -> None:
+        git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     old = repo.commit(files={"m/a.yaml": cm("old-a"), "m/gone.yaml": cm("gone")})
     repo.commit(files={"m/a.yaml": cm("new-a")})
@@ -161,7 +161,7 @@ def test_revision_reads_an_older_commit_without_touching_the_work_tree(
 
 
 def test_revision_of_a_directory_deleted_from_the_work_tree(
-        git_repo: Callable[..., Any]) -> None:
+        git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     first = repo.commit(files={"old/a.yaml": cm("a")})
     repo.git("rm", "-rq", "old")
@@ -170,7 +170,7 @@ def test_revision_of_a_directory_deleted_from_the_work_tree(
 
 
 def test_revision_honours_ignore_file_hidden_dirs_and_lists(
-        git_repo: Callable[..., Any]) -> None:
+        git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     rev = repo.commit(files={
         ".gitkubeignore": "skip/\n", "skip/x.yaml": "{", ".ci/x.yaml": "{",
@@ -181,7 +181,7 @@ def test_revision_honours_ignore_file_hidden_dirs_and_lists(
     assert result.documents[0].locate(["metadata", "name"]) == (7, 5)
 
 
-def test_revision_errors(git_repo: Callable[..., Any], tmp_path: Path) -> None:
+def test_revision_errors(git_repo: Callable[..., GitRepo], tmp_path: Path) -> None:
     repo = git_repo()
     repo.commit(files={"m/a.yaml": cm("a")})
     with pytest.raises(UsageError, match="unknown revision"):
@@ -292,13 +292,13 @@ def test_files_above_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         load(tmp_path)
 
 
-def test_size_limit_applies_to_revisions(git_repo: Callable[..., Any]) -> None:
+def test_size_limit_applies_to_revisions(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     rev = repo.commit(files={"big.yaml": cm("big") + "#" * 2000 + "\n"})
     assert only(load(repo.root, rev, max_bytes=1000), "file-too-large").file == "big.yaml"
 
 
-def test_symlinks_leaving_the_repository(tmp_path: Path, git_repo: Callable[..., Any]) -> None:
+def test_symlinks_leaving_the_repository(tmp_path: Path, git_repo: Callable[..., GitRepo]) -> None:
     secret = tmp_path / "outside"
     write(secret, {"s.yaml": cm("outside"), "dir/t.yaml": cm("outside-dir")})
     repo = git_repo()
@@ -342,7 +342,7 @@ def test_positions_in_tab_indented_json(tmp_path: Path) -> None:
     assert load(tmp_path).documents[0].locate(["metadata", "name"]) == (5, 3)
 
 
-def test_symlinked_directory_inside_the_repository(git_repo: Callable[..., Any]) -> None:
+def test_symlinked_directory_inside_the_repository(git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
     repo.write({"m/a.yaml": cm("a"), "shared/lib/s.yaml": cm("shared")})
     os.symlink("../shared/lib", repo.root / "m" / "lib")

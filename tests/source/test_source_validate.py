@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sourcetest import load_valid, validate
 
 from gitkube.errors import ValidationFailed
 from gitkube.source.cache import ContentCache
+from tests.gitrepo import GitRepo
+from tests.source.sourcetest import load_valid, validate
 
 NS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n"
@@ -58,8 +60,9 @@ def test_an_unchanged_tree_reuses_its_report_without_reading_content(
     assert third.valid and third.result is not None
 
 
-def test_the_report_is_remembered_per_revision(tmp_path: Path, git_repo: object) -> None:
-    repo = git_repo()  # type: ignore[operator]
+def test_the_report_is_remembered_per_revision(tmp_path: Path,
+                                                git_repo: Callable[..., GitRepo]) -> None:
+    repo = git_repo()
     bad = repo.commit(files={"ns.yaml": NS, "cm.yaml": CM.format(name="Bad_Name")})
     good = repo.commit(files={"cm.yaml": CM.format(name="good")})
     assert not validate(repo.root, bad).valid

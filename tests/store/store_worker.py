@@ -14,17 +14,19 @@ import os
 import sys
 import time
 from typing import Any
+from unittest import mock
 
 from gitkube.errors import RevisionConflict
-from gitkube.store import Create, open_store
+from gitkube.store import Create, Store, open_store
 from gitkube.store.sqlite import SqliteStore
 
 
-def incr(store: Any, key: str, count: int) -> int:
+def incr(store: Store, key: str, count: int) -> int:
     conflicts = 0
     for _ in range(count):
         while True:
             kv = store.get(key)
+            assert kv is not None, f"{key} is missing"
             try:
                 store.update(key, str(int(kv.value) + 1).encode(), kv.mod_revision)
                 break
@@ -49,7 +51,7 @@ def main(argv: list[str]) -> None:
                 time.sleep(60)
                 return rev
 
-            SqliteStore._apply = hang  # type: ignore[method-assign]
+            mock.patch.object(SqliteStore, "_apply", hang).start()  # for this process's life
         store.txn([Create(f"{prefix}{i:05}", b"x" * 200) for i in range(n)])
         print("COMMITTED", flush=True)
         time.sleep(60)

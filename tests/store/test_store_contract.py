@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -13,13 +14,14 @@ from gitkube.errors import (
     RevisionConflict,
     StoreError,
 )
-from gitkube.store import Create, Delete, Store, StoreEvent, Update
+from gitkube.store import Create, Delete, Op, Store, StoreEvent, Update, Watch
+from tests.store.storetest import stored
 
 
-def drain(watch: object, count: int, timeout: float = 5.0) -> list[StoreEvent]:
+def drain(watch: Watch, count: int, timeout: float = 5.0) -> list[StoreEvent]:
     events: list[StoreEvent] = []
     while len(events) < count:
-        event = watch.next_event(timeout)  # type: ignore[attr-defined]
+        event = watch.next_event(timeout)
         assert event is not None, f"only {len(events)} of {count} events arrived: {events}"
         events.append(event)
     return events
@@ -42,7 +44,7 @@ def test_create_existing_raises(store: Store, p: str) -> None:
     with pytest.raises(KeyExists) as info:
         store.create(f"{p}a", b"two")
     assert info.value.key == f"{p}a"
-    assert store.get(f"{p}a").value == b"one"  # type: ignore[union-attr]
+    assert stored(store, f"{p}a").value == b"one"
     assert store.revision() == rev
 
 
@@ -61,7 +63,7 @@ def test_update_compare_and_swap(store: Store, p: str) -> None:
     with pytest.raises(RevisionConflict):  # the old revision is stale now
         store.update(f"{p}a", b"three", expected_revision=created)
     last = store.update(f"{p}a", b"three")  # unconditional
-    assert store.get(f"{p}a").mod_revision == last  # type: ignore[union-attr]
+    assert stored(store, f"{p}a").mod_revision == last
 
 
 def test_delete(store: Store, p: str) -> None:
@@ -77,7 +79,7 @@ def test_delete(store: Store, p: str) -> None:
     with pytest.raises(KeyNotFound):
         store.delete(f"{p}a")
     again = store.create(f"{p}a", b"new")
-    assert store.get(f"{p}a").create_revision == again  # type: ignore[union-attr]
+    assert stored(store, f"{p}a").create_revision == again
 
 
 def test_list_sorted_by_key_under_prefix(store: Store, p: str) -> None:
@@ -100,7 +102,7 @@ def test_txn_applies_all_at_one_revision(store: Store, p: str) -> None:
     base = store.revision()
     rev = store.txn([
         Create(f"{p}c", b"new"),
-        Update(f"{p}u", b"changed", expected_revision=store.get(f"{p}u").mod_revision),  # type: ignore[union-attr]
+        Update(f"{p}u", b"changed", expected_revision=stored(store, f"{p}u").mod_revision),
         Delete(f"{p}d"),
     ])
     assert rev > base
@@ -120,12 +122,13 @@ def test_txn_applies_all_at_one_revision(store: Store, p: str) -> None:
     ],
 )
 def test_txn_failing_op_in_the_middle_changes_nothing(
-    store: Store, p: str, bad: object, error: type[Exception]
+    store: Store, p: str, bad: Callable[[str], Op], error: type[Exception]
 ) -> None:
     store.create(f"{p}exists", b"orig")
     store.create(f"{p}victim", b"orig")
     before_items, before_rev = store.list(p)
-    ops = [Create(f"{p}first", b"1"), Delete(f"{p}victim"), bad(p), Create(f"{p}last", b"2")]  # type: ignore[operator]
+    ops: list[Op] = [Create(f"{p}first", b"1"), Delete(f"{p}victim"), bad(p),
+                     Create(f"{p}last", b"2")]
     with pytest.raises(error):
         store.txn(ops)
     assert store.list(p) == (before_items, before_rev)
@@ -172,7 +175,7 @@ def test_watch_since_skips_older_changes(store: Store, p: str) -> None:
     store.create(f"{p}a", b"1")
     mid = store.update(f"{p}a", b"2")
     last = store.update(f"{p}a", b"3")
-    with store.watch(p, mid) as watch:  # type: ignore[attr-defined]
+    with store.watch(p, mid) as watch:
         (event,) = drain(watch, 1)
         assert (event.kv.value, event.revision) == (b"3", last)
         assert watch.next_event(0.05) is None
@@ -180,7 +183,7 @@ def test_watch_since_skips_older_changes(store: Store, p: str) -> None:
 
 def test_watch_gets_a_whole_transaction(store: Store, p: str) -> None:
     since = store.revision()
-    with store.watch(p, since) as watch:  # type: ignore[attr-defined]
+    with store.watch(p, since) as watch:
         rev = store.txn([Create(f"{p}{i:03}", b"v") for i in range(50)])
         events = drain(watch, 50)
     assert {e.kv.key for e in events} == {f"{p}{i:03}" for i in range(50)}
@@ -207,7 +210,7 @@ def test_watch_from_list_revision_misses_nothing(store: Store, p: str) -> None:
     items, rev = store.list(p)
     state = {kv.key: kv.value for kv in items}
     seen: list[int] = []
-    with store.watch(p, rev) as watch:  # type: ignore[attr-defined]
+    with store.watch(p, rev) as watch:
         thread.join()
         final_rev = store.revision()
         while (seen[-1] if seen else rev) < final_rev:
@@ -224,7 +227,7 @@ def test_watch_from_list_revision_misses_nothing(store: Store, p: str) -> None:
 
 def test_watch_prefix_isolation(store: Store, p: str) -> None:
     since = store.revision()
-    with store.watch(f"{p}a/", since) as watch:  # type: ignore[attr-defined]
+    with store.watch(f"{p}a/", since) as watch:
         store.create(f"{p}b/x", b"no")
         store.create(f"{p}ab", b"no")
         rev = store.create(f"{p}a/x", b"yes")
@@ -246,11 +249,11 @@ def test_compaction(store: Store, p: str) -> None:
     assert info.value.requested == old
     assert info.value.compacted == keep - 1
     # the oldest revision still kept is `keep`: watching from just before it works
-    with store.watch(p, keep - 1) as watch:  # type: ignore[attr-defined]
+    with store.watch(p, keep - 1) as watch:
         events = drain(watch, 2)
         assert [e.kv.value for e in events] == [b"b", b"b2"]
     # live keys survive compaction
-    assert store.get(f"{p}a").value == b"5"  # type: ignore[union-attr]
+    assert stored(store, f"{p}a").value == b"5"
     assert [kv.key for kv in store.list(p)[0]] == [f"{p}a", f"{p}b"]
     store.compact(keep)  # again: no-op
     with pytest.raises(StoreError):
@@ -295,7 +298,7 @@ def test_requests_right_after_closing_watches_succeed(store: Store, p: str) -> N
     this runs the pattern 30 times.)"""
     store.create(f"{p}k", b"0")
     for i in range(30):
-        with store.watch(p, store.revision()) as watch:  # type: ignore[attr-defined]
+        with store.watch(p, store.revision()) as watch:
             store.update(f"{p}k", str(i).encode())
             assert drain(watch, 1)[0].kv.value == str(i).encode()
-        assert store.get(f"{p}k").value == str(i).encode()  # type: ignore[union-attr]
+        assert stored(store, f"{p}k").value == str(i).encode()

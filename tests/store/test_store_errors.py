@@ -8,12 +8,13 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from gitkube.errors import Compacted, StoreCorrupt, StoreError, StoreUnavailable
 from gitkube.store import Create, open_store
-from gitkube.store.sqlite import SCHEMA_VERSION
+from gitkube.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.support.etcdserver import EtcdServer, free_port
 
 
@@ -142,7 +143,7 @@ def test_automatic_compaction_keeps_recent_history(url: str, tmp_path: Path) -> 
         top = store.revision()
         with pytest.raises(Compacted):
             store.watch("/", 0)
-        with store.watch("/", top - 10) as watch:  # type: ignore[attr-defined]
+        with store.watch("/", top - 10) as watch:
             event = watch.next_event(2)
             assert event is not None and event.revision == top - 9
     finally:
@@ -156,7 +157,7 @@ def test_sqlite_watcher_told_to_relist_when_another_process_compacts(tmp_path: P
         writer_side.create("/k", b"0")
         watch = watcher_side.watch("/", writer_side.revision())
         # Hold the poller back so the compaction overtakes it, as a slow watcher would be.
-        with watcher_side._hub.lock:  # type: ignore[attr-defined]
+        with cast(SqliteStore, watcher_side)._hub.lock:
             for i in range(5):
                 writer_side.update("/k", str(i).encode())
             writer_side.compact(writer_side.revision())

@@ -13,6 +13,7 @@ import pytest
 
 from gitkube.errors import RevisionConflict
 from gitkube.store import Store, StoreEvent, open_store
+from tests.store.storetest import stored
 
 WORKER = Path(__file__).with_name("store_worker.py")
 THREADS, PER_THREAD = 4, 50
@@ -34,7 +35,7 @@ def incr(store: Store, key: str, count: int) -> None:
 def collect(store: Store, key: str, since: int, final: int) -> list[StoreEvent]:
     """Watch ``key`` from ``since`` until its value reaches ``final``."""
     events: list[StoreEvent] = []
-    with store.watch(key, since) as watch:  # type: ignore[attr-defined]
+    with store.watch(key, since) as watch:
         while not events or int(events[-1].kv.value) < final:
             event = watch.next_event(30)
             assert event is not None, f"watch stalled after {len(events)} events"
@@ -62,7 +63,7 @@ def test_threads_increment_without_lost_updates(store: Store, p: str) -> None:
     for t in threads:
         t.join()
     watcher.join(60)
-    assert store.get(key).value == str(total).encode()  # type: ignore[union-attr]
+    assert stored(store, key).value == str(total).encode()
     check_history(watched[0], total)
 
 
@@ -96,7 +97,7 @@ def test_processes_increment_without_lost_updates(shared_store: Store, p: str) -
             assert w.stdout is not None
             w.stdout.close()
     watcher.join(60)
-    assert store.get(key).value == str(total).encode()  # type: ignore[union-attr]
+    assert stored(store, key).value == str(total).encode()
     check_history(watched[0], total)
 
 
@@ -105,7 +106,7 @@ def test_sqlite_watch_sees_writes_of_another_process(tmp_path: Path) -> None:
     store = open_store(url)
     try:
         count = 20
-        with store.watch("/x/", store.revision()) as watch:  # type: ignore[attr-defined]
+        with store.watch("/x/", store.revision()) as watch:
             child = subprocess.Popen(
                 [sys.executable, str(WORKER), "write", url, "/x/", str(count), "0.01"]
             )

@@ -114,11 +114,7 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
                 now: float) -> DaemonPlan:
     """Pure: which nodes get a pod and which pods go (see the module docstring)."""
     plan = DaemonPlan()
-    by_node: dict[str, list[Obj]] = {}
-    for p in pods:
-        if is_terminating(p):
-            continue
-        by_node.setdefault(Pod(p).spec.node_name, []).append(p)
+    by_node = _pods_by_node(pods)
     names = {n["metadata"]["name"] for n in nodes}
     for node_name, node_pods in by_node.items():
         if node_name not in names:
@@ -153,18 +149,36 @@ def plan_daemon(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,
         if _revision_of(pod) != revision:
             outdated.append(pod)
     if strategy.get("type", "RollingUpdate") == "RollingUpdate" and outdated:
-        rolling = strategy.get("rollingUpdate") or {}
-        budget = max(1, scaled_value(rolling.get("maxUnavailable", 1), desired,
-                                     round_up=True)) - unavailable
-        # not-ready outdated pods first: replacing them costs no availability
-        outdated.sort(key=lambda p: is_pod_ready(p))
-        for pod in outdated:
-            if is_pod_available(pod, min_ready, now):
-                if budget <= 0:
-                    break
-                budget -= 1
-            plan.delete.append(pod)
+        plan.delete += _rolled(outdated, strategy, desired, unavailable, min_ready, now)
     return plan
+
+
+def _pods_by_node(pods: list[Obj]) -> dict[str, list[Obj]]:
+    """The pods not being deleted, by the node they are bound to."""
+    by_node: dict[str, list[Obj]] = {}
+    for p in pods:
+        if not is_terminating(p):
+            by_node.setdefault(Pod(p).spec.node_name, []).append(p)
+    return by_node
+
+
+def _rolled(outdated: list[Obj], strategy: Obj, desired: int, unavailable: int,
+            min_ready: int, now: float) -> list[Obj]:
+    """The outdated pods a rolling update replaces now: every unavailable one, and
+    available ones while no more than ``maxUnavailable`` of the ``desired`` pods would be
+    unavailable (``unavailable`` of them are already)."""
+    rolling = strategy.get("rollingUpdate") or {}
+    budget = max(1, scaled_value(rolling.get("maxUnavailable", 1), desired,
+                                 round_up=True)) - unavailable
+    # not-ready outdated pods first: replacing them costs no availability
+    deleted: list[Obj] = []
+    for pod in sorted(outdated, key=lambda p: is_pod_ready(p)):
+        if is_pod_available(pod, min_ready, now):
+            if budget <= 0:
+                break
+            budget -= 1
+        deleted.append(pod)
+    return deleted
 
 
 def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], revision: str,

@@ -333,6 +333,11 @@ class _State:
     old_rss: list[Obj]
 
 
+def _recreates(deploy: Obj) -> bool:
+    """Whether the Deployment's strategy is Recreate (else RollingUpdate)."""
+    return ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
+
+
 class DeploymentReconciler:
     def __init__(self, client: Client, deployments: Informer, replicasets: Informer,
                  pods: Informer, recorder: EventRecorder, clock: Callable[[], float]):
@@ -369,37 +374,43 @@ class DeploymentReconciler:
         if self._adopt(deploy):
             return Result()  # the cache will show them as ours
         st = self._state(deploy)
-        recreate = ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
-        changed = False
         if (deploy.get("spec") or {}).get("paused"):
-            changed = self._scale_paused(st)
-            status = compute_status(deploy, st.rss, st.new_rs, self.clock())
-            if status != (deploy.get("status") or {}):
-                self.client.update_status({**deploy, "status": status})
+            self._scale_paused(st)
+            self._write_status(st)
             return Result()
         if st.new_rs is None:
-            st.new_rs = self._create_new_rs(st, recreate)
+            st.new_rs = self._create_new_rs(st, _recreates(deploy))
             if st.new_rs is None:
                 return Result()
             st.rss.append(st.new_rs)
             changed = True
         else:
-            changed = self._bump_revision(st)
-        if not changed:
-            changed = self._recreate(st) if recreate else self._rolling(st)
-        if not changed:
-            for rs in history_to_delete(deploy, st.old_rss):
-                self._delete_rs(rs)
-        now = self.clock()
-        status = compute_status(deploy, st.rss, st.new_rs, now)
-        if status != (deploy.get("status") or {}):
-            self.client.update_status({**deploy, "status": status})
+            changed = self._advance(st)
+        status = self._write_status(st)
         if changed:
             return Result()
         deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds")
         if deadline is not None and not deployment_complete(deploy, status):
             return Result(requeue_after=min(float(deadline), 30.0))
         return Result()
+
+    def _advance(self, st: _State) -> bool:
+        """With the new ReplicaSet in place: make it the newest revision, else take one
+        step of the rollout, else delete the history beyond the limit."""
+        if self._bump_revision(st):
+            return True
+        if self._recreate(st) if _recreates(st.deploy) else self._rolling(st):
+            return True
+        for rs in history_to_delete(st.deploy, st.old_rss):
+            self._delete_rs(rs)
+        return False
+
+    def _write_status(self, st: _State) -> Obj:
+        """The Deployment's status now, written when it changed."""
+        status = compute_status(st.deploy, st.rss, st.new_rs, self.clock())
+        if status != (st.deploy.get("status") or {}):
+            self.client.update_status({**st.deploy, "status": status})
+        return status
 
     # steps: each returns True when it wrote something (then wait for the caches)
 

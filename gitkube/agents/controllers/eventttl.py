@@ -1,8 +1,10 @@
 """Event expiry: Events older than a TTL (default one hour, upstream's ``--event-ttl``) are
 deleted, so a long-running cluster's store does not fill with them. Upstream attaches an
-etcd lease to each Event; gitkube's stores have no leases, so this agent lists Events every
-``period`` seconds and deletes those whose ``lastTimestamp`` (else ``eventTime``,
-``firstTimestamp``, creation time) is older than ``ttl`` by the Manager's clock.
+etcd lease to each Event; gitkube's stores have no leases, so this agent follows Events (a
+list, then a watch), remembers only when each was last seen (``lastTimestamp``, else
+``eventTime``, ``firstTimestamp``, creation time), and every ``period`` seconds deletes those
+older than ``ttl`` by the Manager's clock. It never lists every Event again while its watch
+holds: a periodic full list held the objects of an hour of Events in memory at once.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from gitkube.agents.manager import Manager
 from gitkube.api.client import Client
-from gitkube.errors import GitkubeError, NotFound
+from gitkube.errors import GitkubeError, Gone, NotFound
 from gitkube.model.times import parse_time
 
 Obj = dict[str, Any]
@@ -32,18 +35,52 @@ def last_seen(event: Obj) -> float | None:
     return None
 
 
-def expired(events: list[Obj], now: float, ttl: float) -> list[Obj]:
-    """Pure: the Events last seen more than ``ttl`` seconds before ``now``."""
-    out = []
-    for e in events:
-        seen = last_seen(e)
-        if seen is not None and now - seen > ttl:
-            out.append(e)
-    return out
+class LastSeen:
+    """When each live Event was last seen, by ``namespace/name``: all the expiry agent keeps
+    of an Event (a float and a key, not the object), so its memory stays small however many
+    Events a busy cluster holds within the TTL."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def when(self, namespace: str, name: str) -> float | None:
+        """When the Event ``namespace/name`` was last seen; None if it is not known."""
+        return self._seen.get(f"{namespace}/{name}")
+
+    def replace(self, events: list[Obj]) -> None:
+        self._seen = {}
+        for e in events:
+            self.saw(e)
+
+    def saw(self, event: Obj) -> None:
+        t = last_seen(event)
+        if t is not None:
+            self._seen[_key(event)] = t
+
+    def gone(self, event: Obj) -> None:
+        self._seen.pop(_key(event), None)
+
+    def expired(self, now: float, ttl: float) -> list[tuple[str, str]]:
+        """(namespace, name) of the Events last seen more than ``ttl`` before ``now``."""
+        out = []
+        for key, t in self._seen.items():
+            if now - t > ttl:
+                namespace, _, name = key.partition("/")
+                out.append((namespace, name))
+        return out
+
+
+def _key(event: Obj) -> str:
+    meta = event.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
 
 
 class EventExpiry:
-    """An Agent: deletes expired Events every ``period`` seconds (and once at start)."""
+    """An Agent: follows Events with a list and a watch (keeping only when each was last
+    seen), and every ``period`` seconds (and once at start) deletes those expired."""
 
     name = "event-ttl"
 
@@ -53,31 +90,72 @@ class EventExpiry:
         self.clock = clock
         self.ttl = ttl
         self.period = period
+        self.seen = LastSeen()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.deleted = 0
 
     def sweep(self) -> int:
-        """Delete what has expired now; how many were deleted."""
-        events = self.client.list("v1", "Event").items
+        """Delete what has expired now (as far as this agent has seen); how many."""
         n = 0
-        for e in expired(events, self.clock(), self.ttl):
-            meta = e["metadata"]
+        for namespace, name in self.seen.expired(self.clock(), self.ttl):
             with contextlib.suppress(NotFound):
-                self.client.delete("v1", "Event", meta.get("namespace"), meta["name"],
-                                   uid=meta.get("uid"))
+                self.client.delete("v1", "Event", namespace, name)
                 n += 1
+            self.seen.gone({"metadata": {"namespace": namespace, "name": name}})
         self.deleted += n
         return n
 
+    def _relist(self) -> str:
+        listed = self.client.list("v1", "Event")
+        self.seen.replace(listed.items)
+        return listed.resource_version
+
+    def _follow(self, version: str, until: float) -> str:
+        """Apply watch events from ``version`` until the monotonic time ``until``, the stream
+        ends, or stop; the version reached. Gone or an ERROR event: relist."""
+        quick_nones = 0
+        with self.client.watch("v1", "Event", resource_version=version) as watcher:
+            while not self._stop.is_set() and time.monotonic() < until:
+                timeout = min(1.0, max(0.0, until - time.monotonic()))
+                asked = time.monotonic()
+                event = watcher.next_event(timeout)
+                if event is None:
+                    # nothing, long before the timeout, again and again: the server ended
+                    # the stream; watch again from here after a pause
+                    quick = time.monotonic() - asked < timeout / 4
+                    quick_nones = quick_nones + 1 if quick else 0
+                    if quick_nones >= 3:
+                        self._stop.wait(0.5)
+                        return version
+                    continue
+                quick_nones = 0
+                if event.type == "ERROR":
+                    raise Gone("the Event watch ended with an error; relisting")
+                if event.type == "DELETED":
+                    self.seen.gone(event.object)
+                else:
+                    self.seen.saw(event.object)
+                version = str((event.object.get("metadata") or {}).get("resourceVersion")
+                              or version)
+        return version
+
     def _run(self) -> None:
-        while True:
+        version: str | None = None
+        while not self._stop.is_set():
+            next_sweep = time.monotonic() + self.period
             try:
+                if version is None:
+                    version = self._relist()
                 self.sweep()
+                while not self._stop.is_set() and time.monotonic() < next_sweep:
+                    version = self._follow(version, next_sweep)
+            except Gone:
+                version = None
             except GitkubeError as e:
                 log.warning("event expiry failed: %s", e)
-            if self._stop.wait(self.period):
-                return
+                version = None
+                self._stop.wait(min(self.period, 5.0))
 
     def start(self) -> None:
         self._stop.clear()

@@ -104,57 +104,22 @@ def plan_job(job: Obj, pods: list[Obj], now: float, *, backoff_base: float = 10.
     if is_finished(job):
         plan.delete = active
         return plan
-    stamp = rfc3339(now)
     was_suspended = is_condition_true(job, "Suspended")
     if spec.get("suspend"):
-        plan.delete = active
-        status.pop("startTime", None)  # the deadline counts from the resume
-        if not was_suspended:
-            status["conditions"] = set_condition(
-                list(old.get("conditions") or []), "Suspended", "True", "JobSuspended",
-                "Job suspended", stamp)
+        _suspend(plan, old, active, was_suspended, now)
         return plan
     if was_suspended:
         status["conditions"] = set_condition(
             list(old.get("conditions") or []), "Suspended", "False", "JobResumed",
-            "Job resumed", stamp)
+            "Job resumed", rfc3339(now))
         old = {**old, "conditions": status["conditions"]}
-    completions = spec.get("completions")
-    parallelism = int(spec.get("parallelism", 1) or 0)
-    backoff_limit = int(spec.get("backoffLimit", 6))
-    on_failure = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == \
-        "OnFailure"
-    restarts = sum(restart_count(p) for p in active if pod_phase(p) in ("Running", "Pending"))
-    deadline = spec.get("activeDeadlineSeconds")
     start_at = parse_time(start) or now
-    if failed > backoff_limit or (on_failure and (
-            restarts > 0 if backoff_limit == 0 else restarts >= backoff_limit)):
-        plan.finished, plan.reason = "Failed", "BackoffLimitExceeded"
-        plan.message = "Job has reached the specified backoff limit"
-    elif deadline is not None and now - start_at >= int(deadline):
-        plan.finished, plan.reason = "Failed", "DeadlineExceeded"
-        plan.message = "Job was active longer than specified deadline"
-    elif (completions is not None and succeeded >= int(completions)) or \
-            (completions is None and succeeded > 0 and not active):
-        plan.finished, plan.reason = "Complete", "CompletionsReached"
-        plan.message = "Reached expected number of succeeded pods"
+    plan.finished, plan.reason, plan.message = _outcome(spec, active, succeeded, failed,
+                                                        now - start_at)
     if plan.finished:
-        plan.delete = active
-        stamp = rfc3339(now)
-        conditions = set_condition(list(old.get("conditions") or []), plan.finished, "True",
-                                   plan.reason, plan.message, stamp)
-        for c in conditions:
-            c.setdefault("lastProbeTime", stamp)
-        status["conditions"] = conditions
-        status["active"] = 0
-        status["ready"] = 0
-        if plan.finished == "Complete":
-            status["completionTime"] = stamp
+        _finish(plan, old, active, now)
         return plan
-    if completions is None:
-        want = 0 if succeeded > 0 else parallelism
-    else:
-        want = min(parallelism, int(completions) - succeeded)
+    want = _wanted(spec, succeeded)
     if len(active) > want:
         plan.delete = sorted(active, key=active_pod_rank)[:len(active) - want]
     elif len(active) < want:
@@ -167,11 +132,67 @@ def plan_job(job: Obj, pods: list[Obj], now: float, *, backoff_base: float = 10.
             plan.requeue_after = wait
         else:
             plan.create = want - len(active)
+    deadline = spec.get("activeDeadlineSeconds")
     if deadline is not None:
         left = start_at + int(deadline) - now
         plan.requeue_after = left if plan.requeue_after is None else \
             min(plan.requeue_after, left)
     return plan
+
+
+def _suspend(plan: JobPlan, old: Obj, active: list[Obj], was_suspended: bool,
+             now: float) -> None:
+    """A suspended Job: no pods run, the deadline waits for the resume."""
+    plan.delete = active
+    plan.status.pop("startTime", None)  # the deadline counts from the resume
+    if not was_suspended:
+        plan.status["conditions"] = set_condition(
+            list(old.get("conditions") or []), "Suspended", "True", "JobSuspended",
+            "Job suspended", rfc3339(now))
+
+
+def _outcome(spec: Obj, active: list[Obj], succeeded: int, failed: int,
+             running_for: float) -> tuple[str, str, str]:
+    """(finished, reason, message) when the Job is Failed or Complete, else three ""."""
+    completions = spec.get("completions")
+    backoff_limit = int(spec.get("backoffLimit", 6))
+    on_failure = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == \
+        "OnFailure"
+    restarts = sum(restart_count(p) for p in active if pod_phase(p) in ("Running", "Pending"))
+    deadline = spec.get("activeDeadlineSeconds")
+    if failed > backoff_limit or (on_failure and (
+            restarts > 0 if backoff_limit == 0 else restarts >= backoff_limit)):
+        return "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+    if deadline is not None and running_for >= int(deadline):
+        return "Failed", "DeadlineExceeded", "Job was active longer than specified deadline"
+    if (completions is not None and succeeded >= int(completions)) or \
+            (completions is None and succeeded > 0 and not active):
+        return "Complete", "CompletionsReached", "Reached expected number of succeeded pods"
+    return "", "", ""
+
+
+def _finish(plan: JobPlan, old: Obj, active: list[Obj], now: float) -> None:
+    """The status of a Job that just finished; its running pods are deleted."""
+    plan.delete = active
+    stamp = rfc3339(now)
+    conditions = set_condition(list(old.get("conditions") or []), plan.finished, "True",
+                               plan.reason, plan.message, stamp)
+    for c in conditions:
+        c.setdefault("lastProbeTime", stamp)
+    plan.status["conditions"] = conditions
+    plan.status["active"] = 0
+    plan.status["ready"] = 0
+    if plan.finished == "Complete":
+        plan.status["completionTime"] = stamp
+
+
+def _wanted(spec: Obj, succeeded: int) -> int:
+    """How many pods should be running: ``parallelism``, at most the completions missing."""
+    completions = spec.get("completions")
+    parallelism = int(spec.get("parallelism", 1) or 0)
+    if completions is None:
+        return 0 if succeeded > 0 else parallelism
+    return min(parallelism, int(completions) - succeeded)
 
 
 def job_pod(job: Obj) -> Obj:
@@ -185,20 +206,28 @@ def job_pod(job: Obj) -> Obj:
     return pod
 
 
+@dataclass(frozen=True)
+class JobTimings:
+    """A Job controller's tunables: the pod re-creation back-off (``backoff_base`` *
+    2^(failures-1), at most ``backoff_max``) and ``poll``, the longest requeue while waiting
+    on a deadline or a back-off."""
+
+    backoff_base: float = 10.0
+    backoff_max: float = 360.0
+    poll: float = 1.0
+
+
 class JobReconciler:
     def __init__(self, client: Client, jobs: Informer, pods: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
-                 backoff_base: float = 10.0, backoff_max: float = 360.0,
-                 poll: float = 1.0, budget: PodBudget | None = None):
+                 timings: JobTimings = JobTimings(), budget: PodBudget | None = None):
         self.client = client
         self.budget = budget
-        self.poll = poll
+        self.timings = timings
         self.jobs = jobs
         self.pods = pods
         self.recorder = recorder
         self.clock = clock
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.expectations = Expectations()
 
     def reconcile(self, key: str) -> Result:
@@ -210,53 +239,66 @@ class JobReconciler:
             return Result(requeue_after=1.0)
         uid = job["metadata"]["uid"]
         pods = [p for p in self.pods.by_index("owner", uid) if is_controlled_by(p, uid)]
-        plan = plan_job(job, pods, self.clock(), backoff_base=self.backoff_base,
-                        backoff_max=self.backoff_max)
+        plan = plan_job(job, pods, self.clock(), backoff_base=self.timings.backoff_base,
+                        backoff_max=self.timings.backoff_max)
+        self._delete_pods(key, job, plan.delete)
+        retry = self._create_pods(key, job, plan.create)
+        if plan.status != (job.get("status") or {}):
+            self._write_status(job, plan)
+        waits = [w for w in (plan.requeue_after, retry) if w is not None]
+        if waits:
+            return Result(requeue_after=min(max(0.05, min(waits)), self.timings.poll))
+        return Result()
+
+    def _delete_pods(self, key: str, job: Obj, pods: list[Obj]) -> None:
         ns = job["metadata"]["namespace"]
-        if plan.delete:
+        if pods:
             self.expectations.expect_deletions(
-                key, [f"{ns}/{p['metadata']['name']}" for p in plan.delete])
-        for pod in plan.delete:
+                key, [f"{ns}/{p['metadata']['name']}" for p in pods])
+        for pod in pods:
             with contextlib.suppress(NotFound):
                 self.client.delete("v1", "Pod", ns, pod["metadata"]["name"],
                                    uid=pod["metadata"]["uid"])
                 self.recorder.normal(job, "SuccessfulDelete",
                                      f"Deleted pod: {pod['metadata']['name']}")
-        create = plan.create
+
+    def _create_pods(self, key: str, job: Obj, create: int) -> float | None:
+        """Create up to ``create`` pods, as the budget allows; when to retry the rest."""
         retry: float | None = None
         if create and self.budget is not None:
             grant = self.budget.take(f"Job {key}", create)
             if grant.why is not None:
                 self.recorder.warning(job, "FailedCreate", grant.why)
             create, retry = grant.count, grant.retry_after
-        if create:
-            new = [job_pod(job) for _ in range(create)]
-            self.expectations.expect_creations(key, [f"{ns}/{p['metadata']['name']}"
-                                                     for p in new])
-            try:
-                self.client.transaction([CreateOp(p) for p in new])
-            except Exception:
-                self.expectations.forget(key)
-                raise
-            for p in new:
-                self.recorder.normal(job, "SuccessfulCreate",
-                                     f"Created pod: {p['metadata']['name']}")
-        if plan.status != (job.get("status") or {}):
-            self.client.update_status({**job, "status": plan.status})
-            before = condition_status(job, "Suspended") or None
-            after = condition_status({"status": plan.status}, "Suspended") or None
-            if before != after and after == "True":
-                self.recorder.normal(job, "Suspended", "Job suspended")
-            elif before == "True" and after == "False":
-                self.recorder.normal(job, "Resumed", "Job resumed")
-            if plan.finished == "Complete":
-                self.recorder.normal(job, "Completed", "Job completed")
-            elif plan.finished:
-                self.recorder.warning(job, plan.reason, plan.message)
-        waits = [w for w in (plan.requeue_after, retry) if w is not None]
-        if waits:
-            return Result(requeue_after=min(max(0.05, min(waits)), self.poll))
-        return Result()
+        if not create:
+            return retry
+        ns = job["metadata"]["namespace"]
+        new = [job_pod(job) for _ in range(create)]
+        self.expectations.expect_creations(key, [f"{ns}/{p['metadata']['name']}"
+                                                 for p in new])
+        try:
+            self.client.transaction([CreateOp(p) for p in new])
+        except Exception:
+            self.expectations.forget(key)
+            raise
+        for p in new:
+            self.recorder.normal(job, "SuccessfulCreate",
+                                 f"Created pod: {p['metadata']['name']}")
+        return retry
+
+    def _write_status(self, job: Obj, plan: JobPlan) -> None:
+        """Write the planned status; an event for each change of state it makes."""
+        self.client.update_status({**job, "status": plan.status})
+        before = condition_status(job, "Suspended") or None
+        after = condition_status({"status": plan.status}, "Suspended") or None
+        if before != after and after == "True":
+            self.recorder.normal(job, "Suspended", "Job suspended")
+        elif before == "True" and after == "False":
+            self.recorder.normal(job, "Resumed", "Job resumed")
+        if plan.finished == "Complete":
+            self.recorder.normal(job, "Completed", "Job completed")
+        elif plan.finished:
+            self.recorder.warning(job, plan.reason, plan.message)
 
 
 def controller(manager: Manager, *, backoff_base: float = 10.0,
@@ -268,7 +310,8 @@ def controller(manager: Manager, *, backoff_base: float = 10.0,
     pods = manager.informer("v1", "Pod")
     pods.add_index("owner", index_by_owner_uid)
     rec = JobReconciler(manager.client, jobs, pods, manager.recorder("job-controller"),
-                        manager.clock, backoff_base, backoff_max, deadline_poll, budget)
+                        manager.clock, JobTimings(backoff_base, backoff_max, deadline_poll),
+                        budget)
     ctl = Controller("job-controller", rec, jobs)
     ctl.watches(pods, owner_mapper("Job"))
     return ctl

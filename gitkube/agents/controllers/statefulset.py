@@ -95,17 +95,10 @@ def plan_steps(sts: Obj, pods: dict[int, Obj], revision: str) -> list[Step]:
     parallel = spec.get("podManagementPolicy") == "Parallel"
     steps: list[Step] = []
     for i in range(replicas):
-        pod = pods.get(i)
-        if pod is None:
-            steps.append(Step("create", i))
-        elif is_terminating(pod):
-            steps.append(Step("wait", i))
-        elif pod_phase(pod) in ("Failed", "Succeeded"):
-            steps.append(Step("delete", i, pod))
-        elif not healthy(pod):
-            steps.append(Step("wait", i))
-        else:
+        step = _replica_step(i, pods.get(i))
+        if step is None:
             continue
+        steps.append(step)
         if not parallel:
             return steps
     condemned = sorted((i for i in pods if i >= replicas), reverse=True)
@@ -116,6 +109,25 @@ def plan_steps(sts: Obj, pods: dict[int, Obj], revision: str) -> list[Step]:
             return steps
     if steps:
         return steps
+    return _update_step(spec, pods, revision, replicas)
+
+
+def _replica_step(ordinal: int, pod: Obj | None) -> Step | None:
+    """What the pod of a wanted ``ordinal`` needs; None when it is healthy."""
+    if pod is None:
+        return Step("create", ordinal)
+    if is_terminating(pod):
+        return Step("wait", ordinal)
+    if pod_phase(pod) in ("Failed", "Succeeded"):
+        return Step("delete", ordinal, pod)
+    if not healthy(pod):
+        return Step("wait", ordinal)
+    return None
+
+
+def _update_step(spec: Obj, pods: dict[int, Obj], revision: str, replicas: int) -> list[Step]:
+    """A rolling update's next step: delete the highest outdated pod at or above the
+    partition (nothing under OnDelete)."""
     strategy = spec.get("updateStrategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         return []

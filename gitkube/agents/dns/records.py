@@ -119,50 +119,59 @@ def build_zone(services: Iterable[Mapping[str, Any]],
         meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
         ns, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
         base = f"{name}.{ns}.svc.{domain}".lower()
-        ip = spec.get("clusterIP")
         if spec.get("type") == "ExternalName":
             target = _norm(str(spec.get("externalName") or ""))
             if target:
                 zone.cname[base] = target
                 zone._add_name(base)
             continue
+        ip = spec.get("clusterIP")
         headless = ip in (None, "", "None")
         zone._add_name(base)
         if not headless:
             zone.add_a(base, str(ip))
-        eps = endpoints.get(f"{ns}/{name}") or {}
-        for subset in eps.get("subsets") or []:
-            for addr in subset.get("addresses") or []:
-                if not addr.get("ip"):
-                    continue
-                host = f"{addr['hostname']}.{base}" if addr.get("hostname") else \
-                    f"{_dashed(str(addr['ip']))}.{base}"
-                if headless:
-                    zone.add_a(base, str(addr["ip"]))
-                    zone.add_a(host.lower(), str(addr["ip"]))
-                elif addr.get("hostname"):
-                    zone.add_a(host.lower(), str(addr["ip"]))
+        subsets = (endpoints.get(f"{ns}/{name}") or {}).get("subsets") or []
+        _add_endpoints(zone, base, subsets, headless)
         for port in spec.get("ports") or []:
-            pname = port.get("name")
-            if not pname:
-                continue
-            proto = str(port.get("protocol") or "TCP").lower()
-            srv_name = f"_{pname}._{proto}.{base}".lower()
-            if not headless:
-                zone.add_srv(srv_name, Srv(0, 100, int(port["port"]), base))
-                continue
-            for subset in eps.get("subsets") or []:
-                number = next((p.get("port") for p in subset.get("ports") or []
-                               if p.get("name") == pname and
-                               str(p.get("protocol") or "TCP").lower() == proto), None)
-                if number is None:
-                    continue
-                for addr in subset.get("addresses") or []:
-                    if addr.get("ip"):
-                        label = addr.get("hostname") or _dashed(str(addr["ip"]))
-                        zone.add_srv(srv_name, Srv(0, 100, int(number), f"{label}.{base}"
-                                                   .lower()))
+            if port.get("name"):
+                _add_port(zone, base, port, subsets, headless)
     return zone
+
+
+def _add_endpoints(zone: Zone, base: str, subsets: list[Obj], headless: bool) -> None:
+    """A records of a Service's endpoints: every Ready address (headless) and the
+    addresses with a hostname."""
+    for subset in subsets:
+        for addr in subset.get("addresses") or []:
+            if not addr.get("ip"):
+                continue
+            host = f"{addr['hostname']}.{base}" if addr.get("hostname") else \
+                f"{_dashed(str(addr['ip']))}.{base}"
+            if headless:
+                zone.add_a(base, str(addr["ip"]))
+                zone.add_a(host.lower(), str(addr["ip"]))
+            elif addr.get("hostname"):
+                zone.add_a(host.lower(), str(addr["ip"]))
+
+
+def _add_port(zone: Zone, base: str, port: Obj, subsets: list[Obj], headless: bool) -> None:
+    """The SRV records of a named port: the Service itself, or each endpoint (headless)."""
+    pname = port.get("name")
+    proto = str(port.get("protocol") or "TCP").lower()
+    srv_name = f"_{pname}._{proto}.{base}".lower()
+    if not headless:
+        zone.add_srv(srv_name, Srv(0, 100, int(port["port"]), base))
+        return
+    for subset in subsets:
+        number = next((p.get("port") for p in subset.get("ports") or []
+                       if p.get("name") == pname and
+                       str(p.get("protocol") or "TCP").lower() == proto), None)
+        if number is None:
+            continue
+        for addr in subset.get("addresses") or []:
+            if addr.get("ip"):
+                label = addr.get("hostname") or _dashed(str(addr["ip"]))
+                zone.add_srv(srv_name, Srv(0, 100, int(number), f"{label}.{base}".lower()))
 
 
 __all__ = ["Answer", "Srv", "Zone", "build_zone"]

@@ -172,24 +172,34 @@ def compute_pod_actions(pod: Obj, observed: Observed, state: PodState, now: floa
     spec = pod.get("spec") or {}
     policy = str(spec.get("restartPolicy") or "Always")
     plan = _Plan()
+    given = _Inputs(pod, observed, state, now, backoff)
     for c in spec.get("initContainers") or []:
-        history = observed.containers.get(str(c["name"]), ())
-        if succeeded(history):
+        if succeeded(observed.containers.get(str(c["name"]), ())):
             continue
-        _container(plan, pod, c, history, observed, state, now, backoff,
-                   "Never" if policy == "Never" else "OnFailure", init=True)
+        _container(plan, given, c, "Never" if policy == "Never" else "OnFailure", init=True)
         return plan.actions()  # one init container at a time
     for c in spec.get("containers") or []:
-        _container(plan, pod, c, observed.containers.get(str(c["name"]), ()), observed,
-                   state, now, backoff, policy, init=False)
+        _container(plan, given, c, policy, init=False)
     return plan.actions()
 
 
-def _container(plan: _Plan, pod: Obj, c: Container, history: Sequence[ContainerInfo],
-               observed: Observed, state: PodState, now: float, backoff: Backoff,
-               policy: str, *, init: bool) -> None:
+@dataclass(frozen=True)
+class _Inputs:
+    """The inputs of one decision about a pod's containers: the pod, what was observed of its
+    containers, the kubelet's bookkeeping for it, the time, and the restart back-off."""
+
+    pod: Obj
+    observed: Observed
+    state: PodState
+    now: float
+    backoff: Backoff
+
+
+def _container(plan: _Plan, given: _Inputs, c: Container, policy: str, *, init: bool) -> None:
     """One container's actions, added to ``plan``."""
+    pod, state, now = given.pod, given.state, given.now
     name = str(c["name"])
+    history = given.observed.containers.get(name, ())
     latest = history[-1] if history else None
     if latest is None:
         plan.start.append(ContainerToStart(c, 0, init))
@@ -200,7 +210,7 @@ def _container(plan: _Plan, pod: Obj, c: Container, history: Sequence[ContainerI
             plan.start.append(ContainerToStart(c, attempt_of(latest) + 1, init, tuple(history)))
             return
         plan.waiting[name] = None
-        verdict = observed.probes.get(name)
+        verdict = given.observed.probes.get(name)
         if init or verdict is None or not verdict.failed:
             plan.probe.append((c, latest))
             return
@@ -218,7 +228,7 @@ def _container(plan: _Plan, pod: Obj, c: Container, history: Sequence[ContainerI
     seen = state.exited_seen.get(latest.id)
     if seen is None:
         seen = plan.exited_seen[latest.id] = now
-    delay = restart_delay(latest, backoff)
+    delay = restart_delay(latest, given.backoff)
     if now < seen + delay:
         meta = pod["metadata"]
         ref = f"{meta['name']}_{meta.get('namespace')}({meta['uid']})"

@@ -39,7 +39,7 @@ from gitkube.agents.kubelet import node as nodes
 from gitkube.agents.kubelet.actions import Backoff
 from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.config import STORE_ID_RECORD, KubeletConfig, cluster_id
-from gitkube.agents.kubelet.executor import ExecutorSettings, PodExecutor
+from gitkube.agents.kubelet.executor import ExecutorSettings, NodeParts, PodExecutor
 from gitkube.agents.kubelet.images import ImageCache
 from gitkube.agents.kubelet.nodepods import NodePods
 from gitkube.agents.kubelet.pleg import Pleg, RuntimeCache
@@ -99,6 +99,7 @@ class Kubelet:
                              lambda ns, name: self.claim_objects.get(f"{ns}/{name}") is not None)
         self.claim_objects.add_handler(on_delete=self.claims.deleted)
         self.syncer = self._syncer(Backoff(config.backoff_base, config.backoff_max))
+        self.pods.add_handler(on_update=self._pod_updated)
         self._stop = threading.Event()
         self._stopped = False
         self._threads: list[threading.Thread] = []
@@ -109,22 +110,19 @@ class Kubelet:
 
     def _syncer(self, backoff: Backoff) -> PodSyncer:
         """The pod syncs, with the executor that carries out their actions."""
-        config, runtime, get = self.config, self.runtime, getter_for(self.client)
-        messages = TerminationMessages(self.root, runtime)
-        executor = PodExecutor(
-            runtime, ExecutorSettings(name=self.name, address=config.address, scope=self.scope,
-                                      backoff=backoff, resync_period=config.resync_period,
-                                      seccomp_root=self.root / "seccomp"),
-            recorder=self.recorder, prober=self.prober, images=ImageCache(runtime),
-            messages=messages, cache=self.cache, get=get, network=self._network_fields,
-            service_env=self._service_env, allocatable=self.allocatable, seen=self.pleg.seen,
-            clock=self.clock)
-        return PodSyncer(
-            name=self.name, client=self.client, runtime=runtime, pods=self.pods,
-            scope=self.scope, root=self.root, address=config.address, backoff=backoff,
-            resync_period=config.resync_period, executor=executor, prober=self.prober,
-            recorder=self.recorder, cache=self.cache, claims=self.claims, messages=messages,
-            get=get, allocatable=self.allocatable, clock=self.clock)
+        config = self.config
+        settings = ExecutorSettings(name=self.name, address=config.address, scope=self.scope,
+                                    backoff=backoff, resync_period=config.resync_period,
+                                    seccomp_root=self.root / "seccomp")
+        parts = NodeParts(runtime=self.runtime, recorder=self.recorder, prober=self.prober,
+                          cache=self.cache, messages=TerminationMessages(self.root, self.runtime),
+                          get=getter_for(self.client), allocatable=self.allocatable,
+                          clock=self.clock)
+        executor = PodExecutor(settings, parts, images=ImageCache(self.runtime),
+                               network=self._network_fields, service_env=self._service_env,
+                               seen=self.pleg.seen)
+        return PodSyncer(settings, parts, client=self.client, pods=self.pods, root=self.root,
+                         executor=executor, claims=self.claims)
 
     # -- what the executor asks of the node
 
@@ -142,6 +140,14 @@ class Kubelet:
         if self.services is None:
             return {}
         return container_service_env(pod, self.services.list(pod["metadata"].get("namespace")))
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        """A deletion's grace period shortened (a second delete): the pod's key may be busy
+        waiting out the old one, so the syncer is told at once."""
+        before = old["metadata"].get("deletionGracePeriodSeconds")
+        after = new["metadata"].get("deletionGracePeriodSeconds")
+        if isinstance(before, int) and isinstance(after, int) and after < before:
+            self.syncer.shorten(new)
 
     # -- lifecycle
 

@@ -2,10 +2,10 @@
 ``generateContainerConfig`` and ``generatePodSandboxConfig``).
 
 ``sandbox_config(pod, scope=..., network=...)`` is the pod's ``SandboxSpec``;
-``container_config(pod, container, attempt=..., ...)`` a container's ``ContainerSpec``. The
-inputs that need reading the world (the environment with its ConfigMaps and Secrets, the
-mounts, the security settings, the pod network's fields) are resolved by the caller and
-passed in.
+``container_config(pod, container, resolved, attempt=..., ...)`` a container's
+``ContainerSpec``. The inputs that need reading the world (the environment with its
+ConfigMaps and Secrets, the mounts, the security settings, the pod network's fields) are
+resolved by the caller and passed in (``Resolved``).
 
 Naming and labels: a sandbox is ``<pod>_<namespace>_<uid8>``, a container
 ``<sandbox>_<container>_<attempt>``; everything carries the pod's labels (``pod_labels``)
@@ -20,7 +20,7 @@ again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gitkube.agents.kubelet.volumes import expand
@@ -143,14 +143,26 @@ def resource_limits(container: Container) -> tuple[int | None, int | None]:
     return memory, cpu
 
 
-def container_config(pod: Obj, container: Container, *, attempt: int, init: bool,
-                     sandbox: SandboxInfo, scope: Mapping[str, str], env: Mapping[str, str],
-                     mounts: tuple[Mount, ...], security: Security,
-                     network: Mapping[str, Any], restart: bool) -> ContainerSpec:
+@dataclass(frozen=True)
+class Resolved:
+    """What the caller resolved for a container by reading the world: its environment
+    (ConfigMaps, Secrets, service links), mounts, security settings, and the pod network's
+    fields (runtime/network.py's ``sandbox_fields``; unused with an infra container)."""
+
+    env: Mapping[str, str]
+    mounts: tuple[Mount, ...]
+    security: Security
+    network: Mapping[str, Any]
+
+
+def container_config(pod: Obj, container: Container, resolved: Resolved, *, attempt: int,
+                     init: bool, sandbox: SandboxInfo, scope: Mapping[str, str],
+                     restart: bool) -> ContainerSpec:
     """Instance ``attempt`` of ``container`` in ``sandbox``: command and args with ``$(VAR)``
-    expanded from ``env``, limits, mounts, security; without infra also the pod's hostname,
-    host ports, /etc/hosts entries and ``network`` (a ``restart`` asks for the pod's IP
-    again, so the pod keeps it)."""
+    expanded from the resolved environment, limits, mounts, security; without infra also the
+    pod's hostname, host ports, /etc/hosts entries and network (a ``restart`` asks for the
+    pod's IP again, so the pod keeps it)."""
+    env, mounts, security = resolved.env, resolved.mounts, resolved.security
     name = str(container["name"])
     spec = pod.get("spec") or {}
     image = str(container.get("image"))
@@ -173,7 +185,7 @@ def container_config(pod: Obj, container: Container, *, attempt: int, init: bool
     if sandbox.infra:
         return out
     # the container owns the network namespace: name, ports, DNS
-    net = pod_network(pod, network)
+    net = pod_network(pod, resolved.network)
     host_net = bool(spec.get("hostNetwork"))
     out = replace(out, hostname=hostname(pod), ports=() if host_net else host_ports(pod),
                   hosts=host_aliases(pod), host_network=host_net, **net)
@@ -183,6 +195,7 @@ def container_config(pod: Obj, container: Container, *, attempt: int, init: bool
 
 
 __all__ = [
+    "Resolved",
     "container_config",
     "grace_period",
     "host_aliases",

@@ -32,6 +32,7 @@ from gitkube.agents.kubelet.actions import (
     was_ready,
 )
 from gitkube.agents.kubelet.containerspec import (
+    Resolved,
     container_config,
     grace_period,
     sandbox_config,
@@ -111,7 +112,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    """The kubelet settings the executor needs."""
+    """The kubelet settings the executor (and the pod syncs) need."""
 
     name: str  # for logs: kubelet/<node>
     address: str  # the node's address (hostNetwork pods' IP, status.hostIP)
@@ -121,32 +122,45 @@ class ExecutorSettings:
     seccomp_root: Path
 
 
-class PodExecutor:
-    """Carries out PodActions (module docstring). ``network(pod)``: the pod network's
-    fields for ``pod``; ``service_env(pod)``: the service environment variables it gets;
-    ``allocatable()``: what a limit not set means; ``seen(info)``: tells the relist;
-    ``clock()``: the Manager's clock (epoch seconds)."""
+@dataclass(frozen=True)
+class NodeParts:
+    """What a node's pod syncs and their executor share: its runtime, event recorder,
+    prober, runtime cache and termination messages; ``get``, which reads the ConfigMaps and
+    Secrets pods refer to; ``allocatable()``, what a limit not set means; ``clock()``, the
+    Manager's clock (epoch seconds)."""
 
-    def __init__(self, runtime: ContainerRuntime, settings: ExecutorSettings, *,
-                 recorder: EventRecorder, prober: Prober, images: ImageCache,
-                 messages: TerminationMessages, cache: RuntimeCache, get: Getter,
+    runtime: ContainerRuntime
+    recorder: EventRecorder
+    prober: Prober
+    cache: RuntimeCache
+    messages: TerminationMessages
+    get: Getter
+    allocatable: Callable[[], dict[str, str]]
+    clock: Callable[[], float]
+
+
+class PodExecutor:
+    """Carries out PodActions (module docstring) with the node's ``parts``.
+    ``network(pod)``: the pod network's fields for ``pod``; ``service_env(pod)``: the
+    service environment variables it gets; ``seen(info)``: tells the relist."""
+
+    def __init__(self, settings: ExecutorSettings, parts: NodeParts, *, images: ImageCache,
                  network: Callable[[Obj], dict[str, Any]],
                  service_env: Callable[[Obj], dict[str, str]],
-                 allocatable: Callable[[], dict[str, str]],
-                 seen: Callable[[ContainerInfo], None], clock: Callable[[], float]):
-        self.runtime = runtime
+                 seen: Callable[[ContainerInfo], None]):
         self.settings = settings
-        self.recorder = recorder
-        self.prober = prober
+        self.runtime = parts.runtime
+        self.recorder = parts.recorder
+        self.prober = parts.prober
+        self.messages = parts.messages
+        self.cache = parts.cache
+        self.get = parts.get
+        self.allocatable = parts.allocatable
+        self.clock = parts.clock
         self.images = images
-        self.messages = messages
-        self.cache = cache
-        self.get = get
         self.network = network
         self.service_env = service_env
-        self.allocatable = allocatable
         self.seen = seen
-        self.clock = clock
 
     # -- the sandbox
 
@@ -243,24 +257,29 @@ class PodExecutor:
             self.recorder.event(pod, "Warning", "FailedPreStopHook", error)
         return max(MIN_AFTER_PRE_STOP, grace - (time.monotonic() - start))
 
-    def pre_stops(self, pod: Obj, grace: float) -> float:
-        """The preStop hooks of ``pod``'s running containers, all at once (as upstream),
-        inside ``grace``; what is left of it for SIGTERM."""
-        specs = {str(c.get("name")): c for c in (pod.get("spec") or {}).get("containers") or []
-                 if hook(c, "preStop") is not None}
-        if not specs:
-            return grace
-        running = [(specs[str(info.labels.get(LABEL_CONTAINER))], info.id)
-                   for info in self.runtime.list_containers(
-                       {LABEL_POD_UID: pod["metadata"]["uid"]})
-                   if info.state == "running" and info.labels.get(LABEL_CONTAINER) in specs]
-        if not running:
-            return grace
+    def stop_all(self, pod: Obj, grace: float, *, hooks: bool = True) -> None:
+        """Stop every running container of ``pod`` at once (upstream's killPodWithSyncResult),
+        each on its own: its preStop hook (unless not ``hooks``), then SIGTERM with what is
+        left of ``grace``, SIGKILL when that is up. The pod takes one grace period, not one
+        per container, and a container without a hook is not kept waiting for another's."""
+        spec = pod.get("spec") or {}
+        specs = {str(c.get("name")): c for c in [*(spec.get("initContainers") or []),
+                                                 *(spec.get("containers") or [])]}
+        running = [info for info in self.runtime.list_containers(
+            {LABEL_POD_UID: pod["metadata"]["uid"]}) if info.state == "running"]
         pod_ip = str((pod.get("status") or {}).get("podIP") or "")
-        with ThreadPoolExecutor(max_workers=len(running), thread_name_prefix="prestop") as pool:
-            left = list(pool.map(lambda t: self.pre_stop(pod, t[0], t[1], pod_ip, grace),
-                                 running))
-        return min(left)
+
+        def stop(info: ContainerInfo) -> None:
+            c = specs.get(str(info.labels.get(LABEL_CONTAINER))) if hooks else None
+            left = grace if c is None else self.pre_stop(pod, c, info.id, pod_ip, grace)
+            self.runtime.stop_container(info.id, left)
+
+        if len(running) == 1:
+            stop(running[0])
+        elif running:
+            with ThreadPoolExecutor(max_workers=len(running),
+                                    thread_name_prefix="stop") as pool:
+                list(pool.map(stop, running))
 
     # -- starting a container
 
@@ -361,10 +380,10 @@ class PodExecutor:
         image_user = self.images.user(str(c.get("image"))) if needs_image_user(pod, c) else ""
         security = container_security(pod, c, seccomp_root=self.settings.seccomp_root,
                                       image_user=image_user)
-        return container_config(pod, c, attempt=start.attempt, init=start.init,
-                                sandbox=sandbox, scope=self.settings.scope, env=env,
-                                mounts=mounts, security=security,
-                                network=self.network(pod) if not sandbox.infra else {},
+        resolved = Resolved(env=env, mounts=mounts, security=security,
+                            network=self.network(pod) if not sandbox.infra else {})
+        return container_config(pod, c, resolved, attempt=start.attempt, init=start.init,
+                                sandbox=sandbox, scope=self.settings.scope,
                                 restart=start.previous is not None)
 
     def _post_start(self, pod: Obj, sandbox: SandboxInfo, c: Container, cid: str) -> bool:
@@ -413,5 +432,5 @@ class PodExecutor:
             self.seen(info)
 
 
-__all__ = ["ADDRESS_WAIT", "ExecutorSettings", "Outcome", "PodExecutor", "Volumes",
+__all__ = ["ADDRESS_WAIT", "ExecutorSettings", "NodeParts", "Outcome", "PodExecutor", "Volumes",
            "start_keeping_address"]

@@ -58,8 +58,7 @@ def conditions(now: float, *, ready: bool = True, since: Mapping[str, str] | Non
 
 
 def node_object(name: str, *, cpu: str, memory: str, pods: int, address: str, now: float,
-                labels: Mapping[str, str] | None = None, runtime_version: str = "",
-                taints: list[Obj] | None = None) -> Obj:
+                labels: Mapping[str, str] | None = None, runtime_version: str = "") -> Obj:
     machine = platform.machine()
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
     resources = {"cpu": cpu, "memory": memory, "pods": str(pods)}
@@ -86,8 +85,6 @@ def node_object(name: str, *, cpu: str, memory: str, pods: int, address: str, no
             },
         },
     }
-    if taints:
-        node["spec"]["taints"] = taints
     return node
 
 

@@ -1,8 +1,8 @@
 """Simulated nodes (kwok-like): many Nodes in one process, no containers.
 
 ``SimulatedCluster(client, nodes=100).start()`` registers ``nodes`` Nodes named
-``sim-node-0`` ... (capacity ``cpu``/``memory``/``pods``), heartbeats for them, and runs the
-pods bound to them. Two modes:
+``sim-node-0`` ... (a ``NodeTemplate`` gives their name prefix, capacity ``cpu``/``memory``/
+``pods`` and labels), heartbeats for them, and runs the pods bound to them. Two modes:
 
 - ``light`` (default; cheap enough for 5,000 nodes): one shared Pod informer and one loop
   for all nodes. A pod bound to a simulated node becomes Running and Ready ``start_delay``
@@ -33,7 +33,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,27 +89,39 @@ def _ready_status(pod: Obj, ip: str, node_ip: str, now: float, *, restarts: int 
     return status
 
 
+@dataclass(frozen=True)
+class NodeTemplate:
+    """What every simulated node looks like: its name (``prefix`` and its index), its
+    capacity and its labels (besides ``type: simulated``)."""
+
+    cpu: str = "32"
+    memory: str = "256Gi"
+    pods: int = 110
+    prefix: str = "sim-node-"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
 class SimulatedCluster:
     """Simulated nodes and their pods (see the module docstring). An Agent."""
 
-    def __init__(self, client: Client, nodes: int = 10, *, cpu: str = "32",
-                 memory: str = "256Gi", pods: int = 110, start_delay: float = 0.0,
+    register_batch = 500  # Nodes created per transaction
+
+    def __init__(self, client: Client, nodes: int = 10, *,
+                 template: NodeTemplate = NodeTemplate(), start_delay: float = 0.0,
                  heartbeat_interval: float = 10.0, mode: str = "light",
-                 prefix: str = "sim-node-", labels: dict[str, str] | None = None,
-                 manager: Manager | None = None, register_batch: int = 500,
-                 root_dir: Path | None = None):
+                 manager: Manager | None = None, root_dir: Path | None = None):
         if mode not in ("light", "full"):
             raise ValueError("mode must be 'light' or 'full'")
-        self.name = f"simulated-cluster/{prefix}"
+        self.name = f"simulated-cluster/{template.prefix}"
         self.client = client
         self.count = nodes
+        cpu, memory, pods = template.cpu, template.memory, template.pods
         self.cpu, self.memory, self.pods_per_node = cpu, memory, pods
         self.start_delay = start_delay
         self.heartbeat_interval = heartbeat_interval
         self.mode = mode
-        self.labels = dict(labels or {})
-        self.register_batch = register_batch
-        self.node_names = [f"{prefix}{i}" for i in range(nodes)]
+        self.labels = dict(template.labels)
+        self.node_names = [f"{template.prefix}{i}" for i in range(nodes)]
         self._node_set = set(self.node_names)
         self._failed: set[str] = set()
         self._own_manager = manager is None

@@ -21,6 +21,7 @@ Phase rules (upstream's kubelet ``getPhase``):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,35 +161,30 @@ def phase(restart_policy: str, init_views: Sequence[ContainerView],
         if init_failed and restart_policy == "Never":
             return "Failed"
         return "Pending"
-    running = waiting = stopped = succeeded = failed = 0
-    for v in views:
-        info = v.info
-        if info is not None and info.state == "running" and not v.waiting_reason:
-            running += 1
-        elif info is not None and info.state == "exited":
-            stopped += 1
-            if info.exit_code == 0:
-                succeeded += 1
-            else:
-                failed += 1
-        elif v.waiting_reason and v.previous is not None:
-            stopped += 1  # restarting: counts as stopped, like upstream
-            failed += 1
-        else:
-            waiting += 1
-    if waiting:
+    states = Counter(_state(v) for v in views)
+    if states["waiting"]:
         return "Pending"
-    if running:
+    if states["running"]:
         return "Running"
-    if stopped:
-        if restart_policy == "Always":
-            return "Running"
-        if stopped == succeeded:
-            return "Succeeded"
-        if restart_policy == "Never":
-            return "Failed"
+    if not states["succeeded"] and not states["failed"]:
+        return "Pending"
+    if restart_policy == "Always":
         return "Running"
-    return "Pending"
+    if not states["failed"]:
+        return "Succeeded"
+    return "Failed" if restart_policy == "Never" else "Running"
+
+
+def _state(v: ContainerView) -> str:
+    """What a container counts as for the phase: running, succeeded, failed or waiting."""
+    info = v.info
+    if info is not None and info.state == "running" and not v.waiting_reason:
+        return "running"
+    if info is not None and info.state == "exited":
+        return "succeeded" if info.exit_code == 0 else "failed"
+    if v.waiting_reason and v.previous is not None:
+        return "failed"  # restarting: counts as stopped, like upstream
+    return "waiting"
 
 
 def _condition(old: Mapping[str, Obj], type_: str, status: bool, now: float,

@@ -6,8 +6,10 @@ the runtime's sandboxes and containers (found by labels), and makes them agree:
 
 - sandboxes of another pod under that name (another uid), or of a pod that is gone, are
   stopped (SIGTERM, SIGKILL after the grace period recorded on the sandbox) and removed;
-- ``deletionTimestamp`` set: the pod's preStop hooks run, its sandbox is stopped within
-  ``deletionGracePeriodSeconds`` and removed, then the pod object is deleted with grace 0;
+- ``deletionTimestamp`` set: the pod's containers are stopped all at once within
+  ``deletionGracePeriodSeconds`` (each its preStop hook, SIGTERM, SIGKILL at the end), its
+  sandbox removed, then the pod object is deleted with grace 0 (the kubelet's
+  confirmation: the API removes it);
 - phase Succeeded or Failed: running containers are stopped, nothing starts again;
 - otherwise: volumes prepared, claims reported Bound, the sandbox ensured, the containers
   observed, ``compute_pod_actions`` decides (actions.py), the executor acts (executor.py),
@@ -20,13 +22,10 @@ import contextlib
 import copy
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitkube.agents.events import EventRecorder
 from gitkube.agents.kubelet.actions import (
-    Backoff,
     Observed,
     PodState,
     attempt_of,
@@ -34,16 +33,13 @@ from gitkube.agents.kubelet.actions import (
 )
 from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.containerspec import grace_period
-from gitkube.agents.kubelet.executor import PodExecutor, Volumes
+from gitkube.agents.kubelet.executor import ExecutorSettings, NodeParts, PodExecutor, Volumes
 from gitkube.agents.kubelet.nodepods import NodePods
-from gitkube.agents.kubelet.pleg import RuntimeCache
-from gitkube.agents.kubelet.probes import Prober, ProbeVerdict
+from gitkube.agents.kubelet.probes import ProbeVerdict
 from gitkube.agents.kubelet.security import own_volumes
 from gitkube.agents.kubelet.status import ProbeResults, compute_status, container_views
-from gitkube.agents.kubelet.termination import TerminationMessages
 from gitkube.agents.kubelet.volumes import (
     ContainerConfigError,
-    Getter,
     prepare_volumes,
     remove_pod_dir,
 )
@@ -57,7 +53,6 @@ from gitkube.runtime.base import (
     LABEL_POD_NAME,
     LABEL_POD_UID,
     ContainerInfo,
-    ContainerRuntime,
     SandboxInfo,
 )
 
@@ -87,31 +82,29 @@ class PodStates:
 class PodSyncer:
     """The reconcile of one pod key (module docstring)."""
 
-    def __init__(self, *, name: str, client: Client, runtime: ContainerRuntime,
-                 pods: NodePods, scope: dict[str, str], root: Path, address: str,
-                 backoff: Backoff, resync_period: float, executor: PodExecutor,
-                 prober: Prober, recorder: EventRecorder, cache: RuntimeCache,
-                 claims: Claims, messages: TerminationMessages, get: Getter,
-                 allocatable: Callable[[], dict[str, str]], clock: Callable[[], float]):
-        self.name = name
+    def __init__(self, settings: ExecutorSettings, parts: NodeParts, *, client: Client,
+                 pods: NodePods, root: Path, executor: PodExecutor, claims: Claims):
+        self.name = settings.name
+        self.scope = settings.scope
+        self.address = settings.address
+        self.backoff = settings.backoff
+        self.resync_period = settings.resync_period
+        self.runtime = parts.runtime
+        self.prober = parts.prober
+        self.recorder = parts.recorder
+        self.cache = parts.cache
+        self.messages = parts.messages
+        self.get = parts.get
+        self.allocatable = parts.allocatable
+        self.clock = parts.clock
         self.client = client
-        self.runtime = runtime
         self.pods = pods
-        self.scope = scope
         self.root = root
-        self.address = address
-        self.backoff = backoff
-        self.resync_period = resync_period
         self.executor = executor
-        self.prober = prober
-        self.recorder = recorder
-        self.cache = cache
         self.claims = claims
-        self.messages = messages
-        self.get = get
-        self.allocatable = allocatable
-        self.clock = clock
         self.states = PodStates()
+        self._stopping: set[str] = set()  # uids whose containers are being stopped
+        self._stopping_lock = threading.Lock()
 
     def reconcile(self, key: str) -> Result:
         namespace, name = split_key(key)
@@ -146,8 +139,9 @@ class PodSyncer:
     # -- stopping
 
     def kill(self, sb: SandboxInfo, pod: Obj | None, grace: Any = None) -> None:
-        """Stop and remove a pod's sandbox: preStop hooks, then SIGTERM, SIGKILL after the
-        grace period (the deletion's, the pod's, or the one recorded on the sandbox)."""
+        """Stop and remove a pod's sandbox within one grace period (the deletion's, the
+        pod's, or the one recorded on the sandbox): every container at once, each its
+        preStop hook, then SIGTERM, then SIGKILL when the grace period is up."""
         if grace is None and pod is not None:
             grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
         if grace is None:
@@ -162,20 +156,51 @@ class PodSyncer:
         if pod is not None:
             for c in (pod.get("spec") or {}).get("containers") or []:
                 self.recorder.event(pod, "Normal", "Killing", f"Stopping container {c['name']}")
-            seconds = self.executor.pre_stops(pod, seconds)
+            with self._stopping_lock:
+                self._stopping.add(uid)
+            try:
+                # a shorter grace period may have come between our read and now
+                seconds = min(seconds, self._grace_now(pod, seconds))
+                self.executor.stop_all(pod, seconds)
+            finally:
+                with self._stopping_lock:
+                    self._stopping.discard(uid)
+            seconds = 0  # what still runs now (started meanwhile) has had its time
         self.prober.forget_pod(uid)
         self.cache.sandboxes.pop(uid, None)
+        # a pod known or not, the runtime stops what is left of the sandbox all at once too
         self.runtime.remove_sandbox(sb.id, timeout=seconds)
         remove_pod_dir(self.root, uid)
         self.claims.release(besides=uid)
         self.states.forget(uid)
 
+    def _grace_now(self, pod: Obj, grace: float) -> float:
+        """The deletion's grace period as the cache has it now (``grace`` when none)."""
+        meta = pod["metadata"]
+        current = self.pods.get(f"{meta.get('namespace')}/{meta.get('name')}")
+        if current is None or current["metadata"].get("uid") != meta.get("uid"):
+            return grace
+        value = current["metadata"].get("deletionGracePeriodSeconds")
+        return float(value) if isinstance(value, int) else grace
+
+    def shorten(self, pod: Obj) -> None:
+        """A second deletion shortened the grace period of ``pod``: when its containers
+        are being stopped (their stop waits out the old grace period), stop them again
+        within the new one, from a thread of its own (this runs in an informer handler)."""
+        uid = str(pod["metadata"].get("uid"))
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        with self._stopping_lock:
+            if uid not in self._stopping or not isinstance(grace, int):
+                return
+        log.info("%s: grace period of %s/%s shortened to %ss", self.name,
+                 pod["metadata"].get("namespace"), pod["metadata"].get("name"), grace)
+        threading.Thread(target=self.executor.stop_all, args=(pod, float(grace)),
+                         kwargs={"hooks": False}, daemon=True,
+                         name=f"{self.name} shorten").start()
+
     def stop_running(self, pod: Obj) -> None:
-        """A finished pod: stop what still runs (its preStop hooks first)."""
-        grace = self.executor.pre_stops(pod, grace_period(pod))
-        for info in self.runtime.list_containers({LABEL_POD_UID: pod["metadata"]["uid"]}):
-            if info.state == "running":
-                self.runtime.stop_container(info.id, grace)
+        """A finished pod: stop what still runs, all at once (each its preStop hook first)."""
+        self.executor.stop_all(pod, grace_period(pod))
         self.prober.forget_pod(str(pod["metadata"]["uid"]))
 
     # -- running

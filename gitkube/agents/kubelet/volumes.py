@@ -185,23 +185,9 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter,
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         name = str(vol.get("name"))
         if "hostPath" in vol:
-            path = Path(str(vol["hostPath"].get("path")))
-            kind = vol["hostPath"].get("type") or ""
-            if kind == "DirectoryOrCreate":
-                path.mkdir(parents=True, exist_ok=True)
-            elif kind == "FileOrCreate" and not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
-            elif kind in ("Directory", "File") and not path.exists():
-                raise ContainerConfigError(f"hostPath {path} does not exist")
-            paths[name] = path
+            paths[name] = _host_path(vol["hostPath"])
         elif "persistentVolumeClaim" in vol:
-            claim = str(vol["persistentVolumeClaim"].get("claimName"))
-            path = claim_dir(root, namespace, claim)
-            if not path.exists():  # world-writable, like upstream's local provisioners
-                path.mkdir(parents=True, exist_ok=True)
-                path.chmod(0o777)
-            paths[name] = path
+            paths[name] = _claim_volume(root, namespace, vol["persistentVolumeClaim"])
         elif "configMap" in vol or "secret" in vol:
             kind, source = ("ConfigMap", vol["configMap"]) if "configMap" in vol else \
                 ("Secret", vol["secret"])
@@ -221,15 +207,41 @@ def prepare_volumes(pod: Obj, root: Path, get: Getter,
                                              allocatable or {}))
             paths[name] = path
         else:  # emptyDir, and kinds without a host meaning here
-            path = base / name
-            if not path.exists():  # 0777 as upstream: any runAsUser may write to it
-                path.mkdir(parents=True, exist_ok=True)
-                path.chmod(0o777)
-            empty_dir = vol.get("emptyDir") or {}
-            if empty_dir.get("medium") == "Memory":
-                _mount_tmpfs(path, empty_dir.get("sizeLimit"))
-            paths[name] = path
+            paths[name] = _empty_dir(base / name, vol.get("emptyDir") or {})
     return paths
+
+
+def _host_path(source: Obj) -> Path:
+    """A hostPath volume's path, created or checked as its ``type`` says."""
+    path = Path(str(source.get("path")))
+    kind = source.get("type") or ""
+    if kind == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    elif kind in ("Directory", "File") and not path.exists():
+        raise ContainerConfigError(f"hostPath {path} does not exist")
+    return path
+
+
+def _claim_volume(root: Path, namespace: str, source: Obj) -> Path:
+    """A claim's data directory, created on first use."""
+    path = claim_dir(root, namespace, str(source.get("claimName")))
+    if not path.exists():  # world-writable, like upstream's local provisioners
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)
+    return path
+
+
+def _empty_dir(path: Path, empty_dir: Obj) -> Path:
+    """An emptyDir at ``path`` (a tmpfs for ``medium: Memory``)."""
+    if not path.exists():  # 0777 as upstream: any runAsUser may write to it
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)
+    if empty_dir.get("medium") == "Memory":
+        _mount_tmpfs(path, empty_dir.get("sizeLimit"))
+    return path
 
 
 def _mount_tmpfs(path: Path, size_limit: Any) -> None:
@@ -390,6 +402,21 @@ def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: 
                 host_ip: str, allocatable: Mapping[str, str] | None = None) -> dict[str, str]:
     """The container's environment (see the module docstring)."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    env = _env_from(container, namespace, get)
+    for item in container.get("env") or []:
+        name = str(item.get("name"))
+        if "valueFrom" in item:
+            value = _value_from(pod, container, item["valueFrom"] or {}, get,
+                                pod_ip=pod_ip, host_ip=host_ip, allocatable=allocatable or {})
+            if value is not None:
+                env[name] = value
+        else:
+            env[name] = expand(str(item.get("value") or ""), env)
+    return env
+
+
+def _env_from(container: Mapping[str, Any], namespace: str, get: Getter) -> dict[str, str]:
+    """The variables of a container's ``envFrom``: every key of its ConfigMaps and Secrets."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = str(source.get("prefix") or "")
@@ -404,25 +431,20 @@ def resolve_env(pod: Obj, container: Mapping[str, Any], get: Getter, *, pod_ip: 
                 raise ContainerConfigError(f'{kind.lower()} "{ref.get("name")}" not found')
             for k, v in _source_data(kind, obj).items():
                 env[prefix + k] = v.decode(errors="replace")
-    for item in container.get("env") or []:
-        name = str(item.get("name"))
-        if "valueFrom" in item:
-            vf = item["valueFrom"] or {}
-            value: str | None
-            if "fieldRef" in vf:
-                value = field_ref(pod, str(vf["fieldRef"].get("fieldPath")), pod_ip=pod_ip,
-                                  host_ip=host_ip)
-            elif "configMapKeyRef" in vf:
-                value = _key_ref("ConfigMap", vf["configMapKeyRef"], namespace, get)
-            elif "secretKeyRef" in vf:
-                value = _key_ref("Secret", vf["secretKeyRef"], namespace, get)
-            elif "resourceFieldRef" in vf:
-                value = resource_field_ref(pod, container, vf["resourceFieldRef"],
-                                           allocatable or {})
-            else:
-                value = ""
-            if value is not None:
-                env[name] = value
-        else:
-            env[name] = expand(str(item.get("value") or ""), env)
     return env
+
+
+def _value_from(pod: Obj, container: Mapping[str, Any], vf: Mapping[str, Any], get: Getter,
+                *, pod_ip: str, host_ip: str, allocatable: Mapping[str, str]) -> str | None:
+    """An env variable's ``valueFrom``; None: an optional key that is not there."""
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    if "fieldRef" in vf:
+        return field_ref(pod, str(vf["fieldRef"].get("fieldPath")), pod_ip=pod_ip,
+                         host_ip=host_ip)
+    if "configMapKeyRef" in vf:
+        return _key_ref("ConfigMap", vf["configMapKeyRef"], namespace, get)
+    if "secretKeyRef" in vf:
+        return _key_ref("Secret", vf["secretKeyRef"], namespace, get)
+    if "resourceFieldRef" in vf:
+        return resource_field_ref(pod, container, vf["resourceFieldRef"], allocatable)
+    return ""

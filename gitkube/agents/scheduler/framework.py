@@ -266,15 +266,38 @@ class Framework:
         if n_all == 0:
             return ScheduleResult(None, message=NO_NODES)
         state = CycleState()
+        skipped, refused = self._pre_filter(state, pod)
+        if refused is not None:
+            return ScheduleResult(None, message=fit_error_message(n_all, [], refused))
+        verdict = self._verdicts(state, pod, nodes,
+                                 [f for f in self.filters if f.name not in skipped])
+        sig = self.signature(pod)
+        if sig is not None and isinstance(nodes, NodeList) and self._repeated(sig):
+            feasible, failed, evaluated = self._find_feasible_tabled(nodes, sig, verdict)
+        else:
+            feasible, failed, evaluated = self._find_feasible(nodes, sig, verdict)
+        if not feasible:
+            statuses = {v[3]: v[0] for v in failed if v[0] is not None}
+            message = fit_error_message(n_all, list(statuses.values()))
+            return ScheduleResult(None, evaluated, 0, message, statuses)
+        return ScheduleResult(self._select(pod, state, feasible), evaluated, len(feasible))
+
+    def _pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[set[str], Status | None]:
+        """Run the PreFilter plugins: the names of those that skip their Filter, and the
+        status (with its plugin) of the first that refuses the pod, if any."""
         skipped: set[str] = set()
         for pf in self.pre_filters:
             st = pf.pre_filter(state, pod)
             if st.skip:
                 skipped.add(pf.name)
             elif not st.ok:
-                st = st.with_plugin(pf.name)
-                return ScheduleResult(None, message=fit_error_message(n_all, [], st))
-        filters = [f for f in self.filters if f.name not in skipped]
+                return skipped, st.with_plugin(pf.name)
+        return skipped, None
+
+    def _verdicts(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
+                  filters: list[FilterPlugin]) -> Callable[[NodeInfo], _Verdict]:
+        """The verdict on one node for this cycle: ``filters`` in order, then (once the
+        first node passes them) the PreScore plugins, and the node's scores."""
         score_skipped: set[str] = set()
         pre_scores_done = False
 
@@ -297,16 +320,7 @@ class Framework:
                         else ws.plugin.score(state, pod, ni) for ws in self._normalized)
             return (None, total, raw, ni.name)
 
-        sig = self.signature(pod)
-        if sig is not None and isinstance(nodes, NodeList) and self._repeated(sig):
-            feasible, failed, evaluated = self._find_feasible_tabled(nodes, sig, verdict)
-        else:
-            feasible, failed, evaluated = self._find_feasible(nodes, sig, verdict)
-        if not feasible:
-            statuses = {v[3]: v[0] for v in failed if v[0] is not None}
-            message = fit_error_message(n_all, list(statuses.values()))
-            return ScheduleResult(None, evaluated, 0, message, statuses)
-        return ScheduleResult(self._select(pod, state, feasible), evaluated, len(feasible))
+        return verdict
 
     def _find_feasible(
         self, nodes: Sequence[NodeInfo], sig: int | None,

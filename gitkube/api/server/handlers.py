@@ -24,14 +24,14 @@ from gitkube.api.server.bodies import (
     parse_body,
 )
 from gitkube.api.server.liststream import ItemLister
-from gitkube.api.server.logs import LogOptions, LogsProvider, choose_container, limited
+from gitkube.api.server.logs import LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.nodestreams import NoStreams, StreamsProvider
 from gitkube.api.server.routes import Route
 from gitkube.api.server.streaming import SUBRESOURCES as STREAM_SUBRESOURCES
 from gitkube.api.server.streaming import Streaming
 from gitkube.api.server.tables import as_table, table_parts, wants_table
-from gitkube.api.server.watchstream import WatchStream
+from gitkube.api.server.watchstream import WatchQuery, WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
 from gitkube.model.kinds import ResourceType
 from gitkube.model.patch import (
@@ -184,14 +184,14 @@ class Resources:
                           causes=[{"reason": "FieldValueForbidden",
                                    "field": "allowWatchBookmarks",
                                    "message": "sendInitialEvents requires bookmarks"}])
-        stream = WatchStream(
-            self.client, rt, self._ns(route),
+        query = WatchQuery(
             resource_version=q.get("resourceVersion") or None,
             label_selector=q.get("labelSelector") or None,
             field_selector=q.get("fieldSelector") or None,
             timeout_seconds=int_param(q, "timeoutSeconds"),
-            send_initial_events=send_initial, bookmarks=bookmarks, stopping=self.stopping,
-            render=self._table_renderer(req, rt))
+            send_initial_events=send_initial, bookmarks=bookmarks)
+        stream = WatchStream(self.client, rt, self._ns(route), query, stopping=self.stopping,
+                             render=self._table_renderer(req, rt))
         return Stream(iter(stream), close=stream.close)
 
     @staticmethod
@@ -205,11 +205,7 @@ class Resources:
     def _log(self, req: Request, route: Route) -> Answer:
         q = req.query
         pod = self.client.get("v1", "Pod", route.namespace, route.name)
-        options = LogOptions(
-            container=choose_container(pod, q.get("container")),
-            follow=flag(q, "follow"), tail_lines=int_param(q, "tailLines"),
-            timestamps=flag(q, "timestamps"), previous=flag(q, "previous"),
-            since_seconds=int_param(q, "sinceSeconds"), limit_bytes=int_param(q, "limitBytes"))
+        options = log_options(pod, q)
         lines = self.logs(pod, options)
         chunks: Iterator[bytes | None] = limited(lines, options.limit_bytes)
         if not options.follow:
@@ -408,7 +404,8 @@ class Resources:
             deleted = self.client.delete_collection(
                 rt.api_version, rt.kind, self._ns(route),
                 label_selector=q.get("labelSelector") or None,
-                field_selector=q.get("fieldSelector") or None, propagation_policy=policy)
+                field_selector=q.get("fieldSelector") or None, propagation_policy=policy,
+                grace_period_seconds=options.get("gracePeriodSeconds"))
             return Response.json(deleted.to_dict())
         if route.subresource:
             raise MethodNotAllowed(f"DELETE is not allowed on {rt.plural}/{route.subresource}")

@@ -3,16 +3,24 @@
 A provider is ``provider(pod, options) -> Iterator[str]``. It looks the container up *before*
 returning (raising NotFound or BadRequest as a Status the client sees) and returns an iterator
 of output lines; the server streams them as text/plain (chunked when following).
+
+``log_options(pod, query)`` reads PodLogOptions from the query and checks them as upstream's
+ValidatePodLogOptions does (422 Invalid): at most one of sinceSeconds and sinceTime,
+sinceSeconds and limitBytes at least 1, tailLines not negative; a sinceTime that is no
+RFC 3339 time is 400.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitkube.errors import BadRequest, GitkubeError, NotFound
+from gitkube.api.server.bodies import flag, int_param
+from gitkube.errors import BadRequest, GitkubeError, Invalid, NotFound
+from gitkube.model.times import parse_time
 from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_POD_UID, ContainerRuntime
 
 Obj = dict[str, Any]
@@ -20,16 +28,63 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class LogOptions:
-    """PodLogOptions as query parameters. ``container`` is always set (the server picks the
-    only container, or refuses to guess among several)."""
+    """PodLogOptions as query parameters. The server's are for one container: it picks the
+    only one, or refuses to guess among several, when a request names none (a client's
+    ``container`` "")."""
 
-    container: str
+    container: str = ""
     follow: bool = False
     tail_lines: int | None = None
     timestamps: bool = False
     previous: bool = False
     since_seconds: int | None = None
+    since_time: float | None = None  # sinceTime, as epoch seconds
     limit_bytes: int | None = None
+
+    def since(self, now: float) -> float | None:
+        """When the lines asked for start (epoch seconds): ``sinceTime``, or
+        ``sinceSeconds`` before ``now``; None: from the beginning."""
+        if self.since_time is not None:
+            return self.since_time
+        return None if self.since_seconds is None else now - self.since_seconds
+
+
+def log_options(pod: Obj, query: Mapping[str, str]) -> LogOptions:
+    """The PodLogOptions of a ``pods/log`` request (module docstring)."""
+    since_time = None
+    text = query.get("sinceTime")
+    if text:
+        since_time = parse_time(text)
+        if since_time is None:
+            raise BadRequest(f"invalid value for query parameter sinceTime: {text!r} is not "
+                             "an RFC 3339 time", hint="e.g. 2026-01-02T03:04:05Z")
+    options = LogOptions(
+        container=choose_container(pod, query.get("container")),
+        follow=flag(query, "follow"), tail_lines=int_param(query, "tailLines"),
+        timestamps=flag(query, "timestamps"), previous=flag(query, "previous"),
+        since_seconds=int_param(query, "sinceSeconds"), since_time=since_time,
+        limit_bytes=int_param(query, "limitBytes"))
+    causes = []
+    if options.tail_lines is not None and options.tail_lines < 0:
+        causes.append(("FieldValueInvalid", "tailLines", f"Invalid value: "
+                       f"{options.tail_lines}: must be greater than or equal to 0"))
+    if options.limit_bytes is not None and options.limit_bytes < 1:
+        causes.append(("FieldValueInvalid", "limitBytes", f"Invalid value: "
+                       f"{options.limit_bytes}: must be greater than 0"))
+    if options.since_seconds is not None and text:
+        causes.append(("FieldValueForbidden", "", "Forbidden: at most one of `sinceTime` or "
+                       "`sinceSeconds` may be specified"))
+    elif options.since_seconds is not None and options.since_seconds < 1:
+        causes.append(("FieldValueInvalid", "sinceSeconds", f"Invalid value: "
+                       f"{options.since_seconds}: must be greater than 0"))
+    if causes:
+        name = pod["metadata"]["name"]
+        listed = ", ".join(f"{field}: {message}" if field else message
+                           for _, field, message in causes)
+        raise Invalid(f'PodLogOptions "{name}" is invalid: {listed}', kind="PodLogOptions",
+                      name=name, causes=[{"reason": reason, "message": message,
+                                          "field": field} for reason, field, message in causes])
+    return options
 
 
 LogsProvider = Callable[[Obj, LogOptions], Iterator[str]]
@@ -80,8 +135,7 @@ class RuntimeLogs:
     found by the labels the kubelet puts on them (pod uid, container name, attempt).
 
     The runtime is created on first use (starting Podman's service costs time) and shared;
-    ``close()`` releases it. ``timestamps`` and ``sinceSeconds`` are not supported by the
-    runtime interface and are ignored."""
+    ``close()`` releases it. ``sinceSeconds`` counts back from this process's clock."""
 
     def __init__(self, factory: Callable[[], ContainerRuntime]):
         self._factory = factory
@@ -117,7 +171,8 @@ class RuntimeLogs:
                              "started yet)")
         else:
             chosen = found[-1]
-        return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines)
+        return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines,
+                            since=options.since(time.time()), timestamps=options.timestamps)
 
     def close(self) -> None:
         with self._lock:

@@ -51,6 +51,11 @@ DRAIN_SECONDS = 5.0
 RECV_BYTES = 64 * 1024
 # An answer this small fits the socket's send buffer: writing it does not wait on the peer.
 SMALL_ANSWER = 64 * 1024
+# TCP keepalive: first probe after this many idle seconds, then every INTERVAL s, and the
+# connection is given up after PROBES unanswered ones
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_PROBES = 3
 
 
 class Connection:
@@ -66,6 +71,8 @@ class Connection:
         self.peer = peer
         self.accepted = accepted
         self._timeout: float | None = None  # the socket's timeout, as last set
+        # bytes of a next request read (through TLS) while a stream looked for its peer
+        self._early = b""
 
     def address(self) -> str:
         return self.peer[0] if isinstance(self.peer, tuple) and self.peer else "unix"
@@ -79,6 +86,7 @@ class Connection:
             if self.sock.family in (socket.AF_INET, socket.AF_INET6):
                 with contextlib.suppress(OSError):
                     self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                keep_alive(self.sock)
             if isinstance(self.sock, ssl.SSLSocket):
                 self._set_timeout(self.limits.header_timeout)
                 self.sock.do_handshake()
@@ -96,6 +104,7 @@ class Connection:
                 leftover, closed = conn.trailing_data
                 if closed:
                     return
+                leftover, self._early = bytes(leftover) + self._early, b""
         except (OSError, ValueError):
             return
         finally:
@@ -354,15 +363,44 @@ class Connection:
             api._sessions.discard(loop)
 
     def _peer_gone(self) -> bool:
-        """True when the client closed its side (a readable socket with nothing to read)."""
+        """True when the client closed its side (or the connection broke): a readable
+        socket with nothing to read. Through TLS, which cannot be peeked at, what arrived is
+        read: a close_notify or the end of the stream is the client gone; bytes of a next
+        request are kept for after the stream."""
         sock = self.sock
-        if isinstance(sock, ssl.SSLSocket):
-            return False  # cannot peek through TLS; the next write finds out
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                readable = True  # decrypted bytes wait in the TLS layer
+            else:
+                readable = bool(select.select([sock], [], [], 0)[0])
+            if not readable:
+                return False
+            if not isinstance(sock, ssl.SSLSocket):
+                return sock.recv(1, socket.MSG_PEEK) == b""
+            sock.settimeout(0.0)
+            try:
+                data = sock.recv(RECV_BYTES)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return False  # only part of a TLS record so far
+            finally:
+                sock.settimeout(self._timeout)
+        except (OSError, ValueError):  # ssl.SSLError included: the connection is broken
             return True
+        if not data:
+            return True
+        self._early += data
+        return False
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive probes after KEEPALIVE_IDLE s of silence, so that a client whose
+    machine or network vanished (no FIN ever comes) is found out by an idle watch within
+    about a minute instead of the kernel's two hours."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
 
 
 def answer_path(head: h11.Request) -> str:

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gitkube.api.client import Client, Watcher
@@ -46,35 +47,46 @@ def bookmark(rt: ResourceType, resource_version: str, *, initial_end: bool = Fal
     return _line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta})
 
 
+@dataclass(frozen=True)
+class WatchQuery:
+    """A watch request's query parameters (the module docstring says what each does)."""
+
+    resource_version: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+    timeout_seconds: int | None = None
+    send_initial_events: bool = False
+    bookmarks: bool = False
+
+
 class WatchStream:
     """Opens the watch eagerly (so a bad selector is a 400 before the 200), then yields
     lines. ``close()`` may be called from any thread."""
 
-    def __init__(self, client: Client, rt: ResourceType, namespace: str | None, *,
-                 resource_version: str | None, label_selector: str | None,
-                 field_selector: str | None, timeout_seconds: int | None,
-                 send_initial_events: bool, bookmarks: bool, stopping: threading.Event,
+    def __init__(self, client: Client, rt: ResourceType, namespace: str | None,
+                 query: WatchQuery, *, stopping: threading.Event,
                  render: Callable[[Obj], Obj] | None = None):
         self._stopping = stopping
         self._render = render
         self._what = rt.plural
-        self._deadline = (time.monotonic() + timeout_seconds
-                          if timeout_seconds is not None and timeout_seconds > 0 else None)
+        timeout = query.timeout_seconds
+        self._deadline = (time.monotonic() + timeout
+                          if timeout is not None and timeout > 0 else None)
         self._head: list[bytes] = []
         self._watcher: Watcher | None = None
         self._closed = False
         args = (rt.api_version, rt.kind, namespace)
+        labels, fields = query.label_selector, query.field_selector
+        resource_version = query.resource_version
         try:
-            if send_initial_events:
-                listed = client.list(*args, label_selector=label_selector,
-                                     field_selector=field_selector)
+            if query.send_initial_events:
+                listed = client.list(*args, label_selector=labels, field_selector=fields)
                 self._head = [self._event("ADDED", o) for o in listed.items]
-                if bookmarks:
+                if query.bookmarks:
                     self._head.append(bookmark(rt, listed.resource_version, initial_end=True))
                 resource_version = listed.resource_version
             self._watcher = client.watch(*args, resource_version=resource_version,
-                                         label_selector=label_selector,
-                                         field_selector=field_selector)
+                                         label_selector=labels, field_selector=fields)
         except Gone as e:
             self._head = [error_line(e)]
 

@@ -1,3 +1,3 @@
-"""Fixtures of the kubelet tests (helpers live in kubelet_env.py: a unique module name)."""
+"""Fixtures of the kubelet tests (they are defined in kubelet_env.py)."""
 
-from kubelet_env import node, podman_runtime  # noqa: F401
+from tests.agents.kubelet.kubelet_env import node, podman_runtime  # noqa: F401

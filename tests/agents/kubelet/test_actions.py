@@ -19,7 +19,13 @@ from gitkube.agents.kubelet.actions import (
     should_restart,
 )
 from gitkube.agents.kubelet.probes import ProbeVerdict
-from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_IMAGE, ContainerInfo
+from gitkube.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER,
+    LABEL_IMAGE,
+    ContainerInfo,
+    ContainerStateName,
+)
 
 NOW = 1_000_000.0
 BACKOFF = Backoff(base=10.0, max=300.0)
@@ -39,13 +45,13 @@ def pod(*names: str, inits: tuple[str, ...] = (), policy: str = "Always",
                      "initContainers": [spec(n) for n in inits]}}
 
 
-def instance(name: str, attempt: int = 0, state: str = "running", code: int | None = None,
-             *, image: str = IMAGE, ran: float = 5.0) -> ContainerInfo:
+def instance(name: str, attempt: int = 0, state: ContainerStateName = "running",
+             code: int | None = None, *, image: str = IMAGE, ran: float = 5.0) -> ContainerInfo:
     """Instance ``attempt`` of container ``name``; an exited one ran ``ran`` s."""
     return ContainerInfo(
         id=f"{name}-{attempt}", name=f"web_{name}_{attempt}", sandbox_id="sb",
         labels={LABEL_CONTAINER: name, LABEL_ATTEMPT: str(attempt), LABEL_IMAGE: image},
-        state=state, exit_code=code,  # type: ignore[arg-type]
+        state=state, exit_code=code,
         started_at=NOW - 100, finished_at=NOW - 100 + ran if state == "exited" else None)
 
 

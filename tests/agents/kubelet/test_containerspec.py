@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gitkube.agents.kubelet.containerspec import (
+    Resolved,
     container_config,
     grace_period,
     needs_infra,
@@ -42,9 +43,10 @@ def sandbox(infra: bool) -> SandboxInfo:
 def config(p: Obj, *, infra: bool, restart: bool = False, init: bool = False,
            env: dict[str, str] | None = None, attempt: int = 0) -> Any:
     c = (p["spec"].get("initContainers") or p["spec"]["containers"])[0]
-    return container_config(p, c, attempt=attempt, init=init, sandbox=sandbox(infra),
-                            scope=SCOPE, env=env or {}, mounts=(Mount("/h", "/c"),),
-                            security=Security(user="1000"), network=NETWORK, restart=restart)
+    resolved = Resolved(env=env or {}, mounts=(Mount("/h", "/c"),),
+                        security=Security(user="1000"), network=NETWORK)
+    return container_config(p, c, resolved, attempt=attempt, init=init, sandbox=sandbox(infra),
+                            scope=SCOPE, restart=restart)
 
 
 @pytest.mark.parametrize(("spec", "infra"), [

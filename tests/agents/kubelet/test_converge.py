@@ -80,10 +80,10 @@ def test_verdicts() -> None:
 
 
 def test_a_paused_deployment_counts_as_converged_once_observed() -> None:
-    d = {"kind": "Deployment", "metadata": {"name": "web", "generation": 2},
-         "spec": {"replicas": 2, "paused": True},
-         "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0,
-                    "availableReplicas": 2}}
+    d: Obj = {"kind": "Deployment", "metadata": {"name": "web", "generation": 2},
+              "spec": {"replicas": 2, "paused": True},
+              "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0,
+                         "availableReplicas": 2}}
     assert not verdict(d).done  # the controller has not seen the pause yet
     d["status"]["observedGeneration"] = 2
     v = verdict(d)
@@ -93,8 +93,8 @@ def test_a_paused_deployment_counts_as_converged_once_observed() -> None:
 
 
 def test_a_suspended_job_counts_as_converged() -> None:
-    j = {"kind": "Job", "metadata": {"name": "batch"}, "spec": {"suspend": True},
-         "status": {}}
+    j: Obj = {"kind": "Job", "metadata": {"name": "batch"}, "spec": {"suspend": True},
+              "status": {}}
     assert not verdict(j).done  # the controller has not marked it yet
     j["status"]["conditions"] = [{"type": "Suspended", "status": "True"}]
     assert verdict(j).done and verdict(j).detail.startswith("suspended")

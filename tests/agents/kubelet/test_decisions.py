@@ -12,7 +12,7 @@ from gitkube.agents.kubelet.images import image_step, pull_delay
 from gitkube.agents.kubelet.nodepods import status_only
 from gitkube.agents.kubelet.pleg import changed_keys
 from gitkube.agents.kubelet.status import ProbeResults, container_views
-from gitkube.runtime.base import LABEL_ATTEMPT, ContainerInfo
+from gitkube.runtime.base import LABEL_ATTEMPT, ContainerInfo, ContainerStateName
 
 Obj = dict[str, Any]
 
@@ -62,10 +62,11 @@ def test_which_updates_reach_the_queue(new: Obj, only_status: bool) -> None:
     assert status_only(_pod(), new) is only_status
 
 
-def _info(name: str, state: str, code: int | None = None, attempt: int = 0) -> ContainerInfo:
+def _info(name: str, state: ContainerStateName, code: int | None = None,
+          attempt: int = 0) -> ContainerInfo:
     return ContainerInfo(id=f"{name}-{attempt}", name=name, sandbox_id="sb",
                          labels={LABEL_ATTEMPT: str(attempt)},
-                         state=state, exit_code=code)  # type: ignore[arg-type]
+                         state=state, exit_code=code)
 
 
 POD: Obj = {"metadata": {"name": "p", "uid": "u"},

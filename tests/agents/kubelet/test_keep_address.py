@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from gitkube.agents.kubelet import executor
 from gitkube.agents.kubelet.executor import start_keeping_address
-from gitkube.runtime.base import ADDRESS_TAKEN, ContainerInfo, ContainerSpec, RuntimeFailure
+from gitkube.runtime.base import (
+    ADDRESS_TAKEN,
+    ContainerInfo,
+    ContainerRuntime,
+    ContainerSpec,
+    RuntimeFailure,
+)
 
 OLD = ContainerInfo(id="a" * 64, name="old", sandbox_id="sb", labels={}, state="exited")
 
@@ -27,7 +35,8 @@ class Flaky:
 
 def start(runtime: Flaky, ip: str = "10.0.0.5") -> None:
     spec = ContainerSpec(name="new", image="img", labels={}, ip=ip)
-    start_keeping_address(runtime, "cid", spec, [OLD])  # type: ignore[arg-type]
+    # start_keeping_address calls nothing but start_container
+    start_keeping_address(cast(ContainerRuntime, runtime), "cid", spec, [OLD])
 
 
 class Clock:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubelet_env import Node, phase, ready
 
+from tests.agents.kubelet.kubelet_env import Node, phase, ready
 from tests.support.containers import EXAMPLE_IMAGE
 
 pytestmark = pytest.mark.podman
@@ -93,7 +93,7 @@ def test_crash_loop_backs_off_with_growing_delays(node: Node) -> None:
     node.pod("crasher", [{"name": "main", "command": ["sh", "-c", "echo boom; exit 2"]}])
     delays: list[float] = []
 
-    def collect(pod: dict) -> bool:  # type: ignore[type-arg]
+    def collect(pod: dict[str, Any]) -> bool:
         state = pod["status"].get("containerStatuses", [{}])[0].get("state", {})
         message = state.get("waiting", {}).get("message", "")
         m = re.search(r"back-off ([0-9.]+)s", message)
@@ -130,7 +130,7 @@ def test_failing_readiness_probe_keeps_pod_unready(node: Node) -> None:
     assert node.kubelet is not None
     prober = node.kubelet.prober
 
-    def probed_three_times(pod: dict) -> bool:  # type: ignore[type-arg]
+    def probed_three_times(pod: dict[str, Any]) -> bool:
         worker = prober.state(pod["metadata"]["uid"], "main", "readiness")
         return worker is not None and worker.failures >= 3
 
@@ -325,7 +325,7 @@ def test_failing_post_start_stops_the_container_and_it_restarts(node: Node) -> N
     assert "FailedPostStartHook" in reasons and "Killing" in reasons
 
 
-def test_pre_stop_runs_before_sigterm_when_the_pod_is_deleted(node: Node, tmp_path: Any) -> None:
+def test_pre_stop_runs_before_sigterm_when_the_pod_is_deleted(node: Node, tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     out.mkdir()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gitkube.agents.kubelet.simulate import EXIT_CODE, RUN_SECONDS, SimulatedCluster
+from gitkube.agents.kubelet.simulate import EXIT_CODE, RUN_SECONDS, NodeTemplate, SimulatedCluster
 from gitkube.api.local import LocalClient
 from gitkube.errors import StoreUnavailable
 from gitkube.store import open_store
@@ -48,8 +48,8 @@ def _ready(pod: Obj) -> bool:
 @pytest.mark.parametrize("mode", ["light", "full"])
 def test_nodes_register_and_pods_become_ready(mode: str) -> None:
     client = _client()
-    with SimulatedCluster(client, nodes=3, cpu="4", memory="8Gi", pods=20, mode=mode,
-                          heartbeat_interval=0.2) as cluster:
+    with SimulatedCluster(client, nodes=3, template=NodeTemplate(cpu="4", memory="8Gi", pods=20),
+                          mode=mode, heartbeat_interval=0.2) as cluster:
         names = [n["metadata"]["name"] for n in client.list("v1", "Node").items]
         assert names == sorted(cluster.node_names)
         node = client.get("v1", "Node", None, "sim-node-1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -46,14 +46,19 @@ def test_service_range_is_local_until_removed(cidr: str) -> None:
 
 
 class FakeRuntime:
+    """A NetworkDriver that records the networks asked for and reports ``subnets``."""
+
     def __init__(self, subnets: list[str]):
         self.subnets = subnets
         self.calls: list[tuple[Any, ...]] = []
 
-    def ensure_network(self, name: str, subnet: str, gateway: str, labels: dict[str, str],
+    def ensure_network(self, name: str, subnet: str, gateway: str, labels: Mapping[str, str],
                        interface: str = "") -> list[str]:
         self.calls.append((name, subnet, gateway, interface))
         return self.subnets
+
+    def remove_network(self, name: str) -> None:
+        self.calls.append(("remove", name))
 
 
 def test_prepare_node_creates_or_checks_the_pod_network(cidr: str) -> None:

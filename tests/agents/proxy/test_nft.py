@@ -14,14 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_proxy_loopback import (
-    Cluster,
-    ask,
-    backends,
-    nft_unusable,
-    stop_all,
-    wait_for,
-)
 
 from gitkube.agents.proxy.nft import (
     KernelPort,
@@ -33,6 +25,14 @@ from gitkube.agents.proxy.nft import (
     table_name,
 )
 from gitkube.agents.proxy.table import Backend
+from tests.agents.proxy.proxy_env import (
+    Cluster,
+    ask,
+    backends,
+    nft_unusable,
+    stop_all,
+    wait_for,
+)
 
 
 def test_render_is_one_transaction_of_our_table_only() -> None:

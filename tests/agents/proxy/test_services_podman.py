@@ -468,8 +468,10 @@ def test_host_network_pods_resolv_conf_follows_the_dns_policy(stack: Stack) -> N
         stack.create({"kind": "Pod", "metadata": {"name": name}, "spec": spec})
     try:
         for name in ("hn-default", "hn-cluster"):
-            wait_for(lambda n=name: [p for p in stack.ready_pods("!app")  # type: ignore[misc]
-                                     if p["metadata"]["name"] == n], 60, f"{name} Ready")
+            def ready(n: str = name) -> list[Obj]:
+                return [p for p in stack.ready_pods("!app") if p["metadata"]["name"] == n]
+
+            wait_for(ready, 60, f"{name} Ready")
         cluster = stack.exec("hn-cluster", "cat /etc/resolv.conf")
         assert f"nameserver {stack.net.gateway}" in cluster and "ndots:5" in cluster
         default = stack.exec("hn-default", "cat /etc/resolv.conf")

@@ -1,4 +1,4 @@
-"""Fixtures for the scheduler tests: a real SQLite store, its LocalClient and a Manager."""
+"""Fixtures for the scheduler tests: a cluster per test (see schedtest.SchedCluster)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitkube.agents.manager import Manager
-from gitkube.api.local import LocalClient
-from gitkube.store import open_store
-
-
-class SchedCluster:
-    def __init__(self, path: Path):
-        self.store = open_store(f"sqlite:///{path}")
-        self.client = LocalClient(self.store)
-        self.manager = Manager(self.client)
-
-    def close(self) -> None:
-        self.manager.stop()
-        self.store.close()
+from tests.agents.scheduler.schedtest import SchedCluster
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
-"""Builders for the scheduler tests: wire-form Nodes and Pods, and NodeInfos from them."""
+"""Builders for the scheduler tests: wire-form Nodes and Pods, NodeInfos from them, and a
+cluster (a real SQLite store, its LocalClient and a Manager)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from gitkube.agents.manager import Manager
 from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from gitkube.api.local import LocalClient
+from gitkube.store import open_store
 
 Obj = dict[str, Any]
 
@@ -31,8 +36,7 @@ def node_obj(name: str, *, cpu: str = "4", memory: str = "8Gi", pods: str = "110
 def pod_obj(name: str, *, cpu: str | None = None, memory: str | None = None,
             node_selector: dict[str, str] | None = None, affinity: Obj | None = None,
             tolerations: list[Obj] | None = None, host_port: int | None = None,
-            init: list[Obj] | None = None, scheduler: str | None = None,
-            namespace: str = "default") -> Obj:
+            scheduler: str | None = None) -> Obj:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
     container: Obj = {"name": "c", "image": "pause:3"}
     if requests:
@@ -46,12 +50,10 @@ def pod_obj(name: str, *, cpu: str | None = None, memory: str | None = None,
         spec["affinity"] = {"nodeAffinity": affinity}
     if tolerations:
         spec["tolerations"] = tolerations
-    if init:
-        spec["initContainers"] = init
     if scheduler:
         spec["schedulerName"] = scheduler
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 def node_info(name: str = "n1", *, running: list[Obj] | None = None, **kw: Any) -> NodeInfo:
@@ -79,3 +81,16 @@ def eventually(predicate: Callable[[], Any], timeout: float = 20.0, poll: float 
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll)
+
+
+class SchedCluster:
+    """A real SQLite store at ``path``, its LocalClient and a Manager (not started)."""
+
+    def __init__(self, path: Path):
+        self.store = open_store(f"sqlite:///{path}")
+        self.client = LocalClient(self.store)
+        self.manager = Manager(self.client)
+
+    def close(self) -> None:
+        self.manager.stop()
+        self.store.close()

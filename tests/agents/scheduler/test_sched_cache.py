@@ -3,14 +3,13 @@ come and go."""
 
 from __future__ import annotations
 
-from schedtest import node_obj, pod_obj
-
 from gitkube.agents.scheduler import build_scheduler
 from gitkube.agents.scheduler.cache import SchedulerCache
 from gitkube.agents.scheduler.scheduler import _Bind
 from gitkube.agents.scheduler.types import PodInfo
 from gitkube.api import LocalClient
 from gitkube.store import open_store
+from tests.agents.scheduler.schedtest import node_obj, pod_obj
 
 
 def _cpu(cache: SchedulerCache, node: str) -> int:

@@ -4,9 +4,8 @@ Waits are bounded polls (``eventually``), never sleeps used as assertions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
-
-from schedtest import eventually, node_obj, pod_obj
 
 from gitkube.agents.scheduler import (
     Scheduler,
@@ -15,11 +14,14 @@ from gitkube.agents.scheduler import (
     build_scheduler,
     default_registry,
 )
+from gitkube.agents.scheduler.framework import CycleState
+from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from tests.agents.scheduler.schedtest import SchedCluster, eventually, node_obj, pod_obj
 
-FAST = {"initial_backoff": 0.02, "max_backoff": 0.2, "seed": 1}
+FAST: dict[str, Any] = {"initial_backoff": 0.02, "max_backoff": 0.2, "seed": 1}
 
 
-def _start(cluster: Any, config: SchedulerConfig | None = None) -> Scheduler:
+def _start(cluster: SchedCluster, config: SchedulerConfig | None = None) -> Scheduler:
     sched = build_scheduler(cluster.client, config or SchedulerConfig(**FAST),
                             manager=cluster.manager)
     cluster.manager.add(sched)
@@ -27,17 +29,17 @@ def _start(cluster: Any, config: SchedulerConfig | None = None) -> Scheduler:
     return sched
 
 
-def _node_of(cluster: Any, name: str) -> str | None:
+def _node_of(cluster: SchedCluster, name: str) -> str | None:
     pod = cluster.client.get("v1", "Pod", "default", name)
     node: str | None = pod["spec"].get("nodeName")
     return node
 
 
-def _bound(cluster: Any, *names: str) -> bool:
+def _bound(cluster: SchedCluster, *names: str) -> bool:
     return all(_node_of(cluster, n) for n in names)
 
 
-def test_pending_pods_get_bound_and_others_are_left_alone(sched_cluster: Any) -> None:
+def test_pending_pods_get_bound_and_others_are_left_alone(sched_cluster: SchedCluster) -> None:
     cluster = sched_cluster
     client = cluster.client
     for i in range(3):
@@ -59,7 +61,7 @@ def test_pending_pods_get_bound_and_others_are_left_alone(sched_cluster: Any) ->
 
 
 def test_unschedulable_pod_gets_condition_and_event_then_binds_when_a_node_appears(
-        sched_cluster: Any) -> None:
+        sched_cluster: SchedCluster) -> None:
     cluster = sched_cluster
     client = cluster.client
     for i in range(3):
@@ -97,7 +99,7 @@ def test_unschedulable_pod_gets_condition_and_event_then_binds_when_a_node_appea
 
 
 def test_insufficient_resources_message_and_retry_when_capacity_is_freed(
-        sched_cluster: Any) -> None:
+        sched_cluster: SchedCluster) -> None:
     cluster = sched_cluster
     client = cluster.client
     client.create(node_obj("only", cpu="1"))
@@ -112,11 +114,13 @@ def test_insufficient_resources_message_and_retry_when_capacity_is_freed(
                      if c["type"] == "PodScheduled"), "")
 
     assert eventually(lambda: message() == "0/1 nodes are available: 1 Insufficient cpu.")
-    client.delete("v1", "Pod", "default", "first")
+    # no kubelet here to finish a graceful deletion (a terminating pod still holds its
+    # node's resources, as upstream): remove it at once
+    client.delete("v1", "Pod", "default", "first", grace_period_seconds=0)
     assert eventually(lambda: _node_of(cluster, "second") == "only")
 
 
-def test_spread_versus_bin_packing(make_sched_cluster: Any) -> None:
+def test_spread_versus_bin_packing(make_sched_cluster: Callable[[str], SchedCluster]) -> None:
     def placements(config: SchedulerConfig, db: str) -> list[str | None]:
         cluster = make_sched_cluster(db)
         for i in range(3):
@@ -134,7 +138,7 @@ def test_spread_versus_bin_packing(make_sched_cluster: Any) -> None:
     assert len(set(packed)) == 1
 
 
-def test_cordoned_and_not_ready_nodes_get_no_pods(sched_cluster: Any) -> None:
+def test_cordoned_and_not_ready_nodes_get_no_pods(sched_cluster: SchedCluster) -> None:
     cluster = sched_cluster
     client = cluster.client
     client.create(node_obj("cordoned", unschedulable=True))
@@ -152,15 +156,15 @@ class OnlyNamedLast:
 
     name = "OnlyNamedLast"
 
-    def __init__(self, args: Any) -> None:
+    def __init__(self, args: Mapping[str, Any]) -> None:
         pass
 
-    def filter(self, state: Any, pod: Any, node_info: Any) -> Status:
+    def filter(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> Status:
         return Status() if node_info.name == "n2" else Status.unschedulable("not last")
 
 
 def test_custom_plugin_by_name_drives_the_agent_and_bindings_are_recorded(
-        sched_cluster: Any) -> None:
+        sched_cluster: SchedCluster) -> None:
     cluster = sched_cluster
     client = cluster.client
     for i in range(3):

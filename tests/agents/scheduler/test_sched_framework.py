@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schedtest import node_info, node_obj, pod_obj
 
 from gitkube.agents.scheduler import (
     CycleState,
@@ -25,6 +24,7 @@ from gitkube.agents.scheduler import (
 )
 from gitkube.agents.scheduler.cache import SchedulerCache
 from gitkube.agents.scheduler.types import NodeInfo, PodInfo
+from tests.agents.scheduler.schedtest import node_info, node_obj, pod_obj
 
 
 def _five_nodes() -> list[NodeInfo]:

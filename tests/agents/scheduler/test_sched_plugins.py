@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from schedtest import node_info, pod_obj, required
+from typing import Any
 
-from gitkube.agents.scheduler.framework import CycleState, Status, default_normalize
+import pytest
+
+from gitkube.agents.scheduler.framework import (
+    CycleState,
+    FilterPlugin,
+    ScorePlugin,
+    Status,
+    default_normalize,
+)
 from gitkube.agents.scheduler.plugins import (
     BalancedAllocation,
     LeastAllocated,
@@ -17,21 +24,23 @@ from gitkube.agents.scheduler.plugins import (
     NodeUnschedulable,
     TaintToleration,
 )
-from gitkube.agents.scheduler.types import PodInfo, pod_requests
+from gitkube.agents.scheduler.types import NodeInfo, PodInfo, pod_requests
+from tests.agents.scheduler.schedtest import node_info, pod_obj, required
 
 
-def _filter(plugin: object, pod: dict[str, object], info: object) -> Status:
-    return plugin.filter(CycleState(), PodInfo(pod), info)  # type: ignore[attr-defined]
+def _filter(plugin: FilterPlugin, pod: dict[str, Any], info: NodeInfo) -> Status:
+    return plugin.filter(CycleState(), PodInfo(pod), info)
 
 
 # --- requests ------------------------------------------------------------------------------
 
 
 def test_pod_requests_take_the_largest_init_container_against_the_sum() -> None:
-    spec = pod_obj("p", cpu="100m", memory="64Mi",
-                   init=[{"name": "i1", "image": "x", "resources": {"requests": {"cpu": "1"}}},
-                         {"name": "i2", "image": "x",
-                          "resources": {"requests": {"memory": "32Mi"}}}])["spec"]
+    spec = pod_obj("p", cpu="100m", memory="64Mi")["spec"]
+    spec["initContainers"] = [{"name": "i1", "image": "x",
+                               "resources": {"requests": {"cpu": "1"}}},
+                              {"name": "i2", "image": "x",
+                               "resources": {"requests": {"memory": "32Mi"}}}]
     spec["containers"].append({"name": "c2", "image": "x",
                                "resources": {"requests": {"cpu": "200m", "memory": "64Mi"}}})
     r = pod_requests(spec)
@@ -151,8 +160,8 @@ def test_host_ports_conflict_on_same_protocol_and_port() -> None:
 # --- scores --------------------------------------------------------------------------------
 
 
-def _score(plugin: object, pod: dict[str, object], info: object) -> int:
-    return plugin.score(CycleState(), PodInfo(pod), info)  # type: ignore[attr-defined]
+def _score(plugin: ScorePlugin, pod: dict[str, Any], info: NodeInfo) -> int:
+    return plugin.score(CycleState(), PodInfo(pod), info)
 
 
 def test_least_and_most_allocated_use_upstream_formulas() -> None:

@@ -79,7 +79,7 @@ class WatchReader:
         return json.loads(line) if line else None
 
     def take(self, n: int) -> list[Obj]:
-        events = []
+        events: list[Obj] = []
         for _ in range(n):
             event = self.next()
             assert event is not None, f"stream ended after {events}"

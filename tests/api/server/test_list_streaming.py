@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served
-from httphelp import call, pod
 
 import gitkube.api.local as local_module
 from gitkube.api.client import CreateOp
-from gitkube.api.codec import encode
+from gitkube.api.codec import decode, encode
 from gitkube.api.server import liststream
 from gitkube.api.server.bodies import encode_json
 from gitkube.model.kinds import lookup
 from gitkube.model.labels import as_field_selector, as_selector
+from tests.api.server.httphelp import call, pod
+from tests.api.server.serving import Served
 
 NS = "big"
 COUNT = 2000
@@ -171,7 +171,7 @@ def test_the_label_prefilter_skips_decoding_but_never_a_match(
     loaded.store.txn([Update(key, raw, kv.mod_revision)])
 
     decoded: list[int] = []
-    real = local_module.decode
+    real = decode
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         decoded.append(1)
@@ -210,7 +210,7 @@ def test_the_official_python_client_reads_a_streamed_list(loaded: Served,
                                                            k8s_api: Any) -> None:
     from kubernetes import client as k8s
 
-    core = k8s.CoreV1Api(k8s_api)
+    core: Any = k8s.CoreV1Api(k8s_api)  # its hints make every field optional
     listed = core.list_namespaced_pod(NS)
     assert [p.metadata.name for p in listed.items] == [f"pod-{i:05d}" for i in range(COUNT)]
     assert listed.metadata.resource_version == loaded.local.list("v1", "Pod",

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Served
-from test_server_kubectl import KUBECTL, Kubectl
 
 from gitkube.agents.compose import CONTROLLERS, compose
 from gitkube.agents.kubelet.simulate import SimulatedCluster
 from gitkube.agents.manager import Manager
 from gitkube.settings import Settings
+from tests.api.server.kubectl_cli import KUBECTL, Kubectl
+from tests.api.server.serving import Served
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, pod
 
 from gitkube.api.http_client import HTTPClient, ServerUnavailable
 from gitkube.api.server import Attributes, Identity
 from gitkube.errors import Forbidden, NotFound, Unauthorized
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, pod
+from tests.api.server.serving import Served, start
 
 PODS = "/api/v1/namespaces/default/pods"
 TOKENS = {"admin-token": Identity("alice", ("admin",)),
@@ -36,7 +36,7 @@ class TokenAuth:
 
 
 @pytest.fixture
-def guarded(store: Store) -> Served:
+def guarded(store: Store) -> Iterator[Served]:
     s = start(store, auth=TokenAuth())
     yield s
     s.server.shutdown()

@@ -21,12 +21,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import Served, start
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rawhttp import connect, read_reply, request
 
 from gitkube.store import open_store
+from tests.api.server.rawhttp import connect, read_reply, request
+from tests.api.server.serving import Served, start
 
 PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,

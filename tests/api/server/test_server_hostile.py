@@ -16,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, deployment, pod
-from rawhttp import connect, exchange, read_reply, request
 
 from gitkube.api.server import Attributes, Identity, Limits
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, deployment, pod
+from tests.api.server.rawhttp import connect, exchange, read_reply, request
+from tests.api.server.serving import Served, start
 
 CMS = "/api/v1/namespaces/default/configmaps"
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
@@ -468,7 +468,7 @@ def test_refusals_over_tls_are_answered_too(store: Store, tmp_path: Path) -> Non
             time.sleep(0.2)
             with ctx.wrap_socket(connect(port), server_hostname="127.0.0.1") as second:
                 second.sendall(request("GET", "/version"))
-                reply = read_reply(second, until_close=False)  # type: ignore[arg-type]
+                reply = read_reply(second, until_close=False)
         assert reply.code == 429, reply.data[:200]
         assert reply.header("Retry-After") == "1"
     finally:

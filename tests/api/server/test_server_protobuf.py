@@ -4,11 +4,11 @@ generated.proto): zero values, pointers, maps, IntOrString, refusals."""
 from __future__ import annotations
 
 import pytest
-from conftest import Served
-from httphelp import assert_status, call
 
 from gitkube.api.server.protobuf import MAGIC, UndecodableProtobuf, decode
 from gitkube.errors import BadRequest
+from tests.api.server.httphelp import assert_status, call
+from tests.api.server.serving import Served
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 

@@ -19,10 +19,10 @@ def cells(kind: str, obj: Obj) -> dict[str, Any]:
 
 
 def test_pod_status_shows_the_reason_kubectl_shows() -> None:
-    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]},
-           "status": {"phase": "Running", "containerStatuses": [
-               {"name": "c", "ready": False, "restartCount": 4,
-                "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
+    pod: Obj = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]},
+                "status": {"phase": "Running", "containerStatuses": [
+                    {"name": "c", "ready": False, "restartCount": 4,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
     row = cells("Pod", pod)
     assert (row["Ready"], row["Status"], row["Restarts"]) == ("0/1", "CrashLoopBackOff", "4")
     pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"

@@ -7,11 +7,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import Served
-from httphelp import WatchReader, assert_status, call, pod
 
 from gitkube.api import WatchEvent
 from gitkube.errors import Gone
+from tests.api.server.httphelp import WatchReader, assert_status, call, pod
+from tests.api.server.serving import Served
 
 PODS = "/api/v1/namespaces/default/pods"
 

@@ -27,7 +27,7 @@ def test_refusal_table(total: int, mine: int, code: int | None) -> None:
     refused = refusal(total, mine, LIMITS)
     assert (refused.code if refused else None) == code
     if refused is not None:
-        assert refused.reason == {429: "TooManyRequests", 503: "ServiceUnavailable"}[code]
+        assert refused.reason == {429: "TooManyRequests", 503: "ServiceUnavailable"}[refused.code]
 
 
 def test_limiter_counts_admissions_and_releases() -> None:
