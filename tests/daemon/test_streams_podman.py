@@ -32,9 +32,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from daemon_env import RunningDaemon, gitkube_cmd, kubectl_binary, start_daemon, wait_for
 
 from gitkube.api.http_client import HTTPClient
+from tests.daemon.daemon_env import (
+    RunningDaemon,
+    gitkube_cmd,
+    kubectl_binary,
+    start_daemon,
+    wait_for,
+)
 from tests.support.containers import EXAMPLE_IMAGE, ensure_example_image, podman_missing
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
@@ -226,7 +232,10 @@ def test_cp_copies_a_directory_in_and_out(env: Env, tmp_path: Path) -> None:
     listing = env.run("exec", "web", "--", "sh", "-c", "cd /tmp/copied && md5sum a.txt "
                       "sub/b.bin sub/deeper/c sub/empty")
     assert listing.returncode == 0, listing.stderr
-    sums = dict(reversed(line.split()) for line in listing.stdout.decode().splitlines())
+    sums: dict[str, str] = {}
+    for line in listing.stdout.decode().splitlines():
+        digest, rel = line.split()
+        sums[rel] = digest
     assert sums == {rel: hashlib.md5(data).hexdigest() for rel, data in files.items()}
     back = tmp_path / "back"
     got = env.run("cp", "web:/tmp/copied", str(back))

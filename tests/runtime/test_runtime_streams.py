@@ -10,7 +10,6 @@ import time
 import uuid
 
 import pytest
-from runtime_env import RUN_LABEL
 
 from gitkube.runtime.base import (
     ContainerRuntime,
@@ -20,6 +19,7 @@ from gitkube.runtime.base import (
     SandboxSpec,
     StreamOptions,
 )
+from tests.runtime.runtime_env import RUN_LABEL
 from tests.support.containers import EXAMPLE_IMAGE
 
 
@@ -74,7 +74,11 @@ def test_exec_streams_stdin_stdout_stderr_and_the_exit_code(runtime: ContainerRu
             StreamOptions(stdin=True))
         # every byte value, ctrl-p ctrl-q (Podman's default detach keys) included
         payload = bytes(range(256)) * 4096 + b"\x10\x11" * 100
-        writer = threading.Thread(target=lambda: (stream.write(payload), stream.close_stdin()))
+        def send() -> None:
+            stream.write(payload)
+            stream.close_stdin()
+
+        writer = threading.Thread(target=send)
         writer.start()
         out, err = _drain(stream)
         writer.join()

@@ -12,6 +12,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,13 +29,13 @@ from gitkube.runtime.simulated import SimulatedRuntime
 from gitkube.store.memory import MemoryStore
 
 
-def _client_syn_stream(deflate: object, stream_id: int, headers: dict[str, str]) -> bytes:
+def _client_syn_stream(deflate: Any, stream_id: int, headers: dict[str, str]) -> bytes:
     """A SYN_STREAM as a SPDY/3 client sends it (header block compressed with the SPDY
     dictionary, sync-flushed)."""
     block = struct.pack(">I", len(headers)) + b"".join(
         struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
         for k, v in headers.items())
-    packed = deflate.compress(block) + deflate.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[attr-defined]
+    packed: bytes = deflate.compress(block) + deflate.flush(zlib.Z_SYNC_FLUSH)
     payload = struct.pack(">IIBB", stream_id, 0, 0, 0) + packed
     return struct.pack(">HHI", 0x8003, spdy.SYN_STREAM, len(payload)) + payload
 

@@ -110,7 +110,7 @@ def served(tmp_path: Path) -> Iterator[tuple[APIServer, Any]]:
                    "metadata": {"name": "p", "namespace": "default"},
                    "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "x"}]}})
     tls = ensure_certificates(tmp_path / "tls", ["127.0.0.1"])
-    server = APIServer(client, streams=LocalNode())  # type: ignore[arg-type]
+    server = APIServer(client, streams=LocalNode())
     port = server.serve_tcp("127.0.0.1", 0, ssl_context=server_context(tls.cert, tls.key))
     config = kubernetes.client.Configuration()
     config.host = f"https://127.0.0.1:{port}"
