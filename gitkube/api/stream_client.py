@@ -62,8 +62,10 @@ class _Client:
             with self._lock:
                 self._ws.receive_data(data or None)
                 events = list(self._ws.events())
-            for event in events:
+            for i, event in enumerate(events):
                 if isinstance(event, AcceptConnection):
+                    # messages that came with the 101 are the session's first
+                    self._handle(events[i + 1:])
                     return
                 if isinstance(event, RejectConnection):
                     status = event.status_code
@@ -103,20 +105,24 @@ class _Client:
             with self._lock:
                 self._ws.receive_data(data or None)
                 events = list(self._ws.events())
-            for event in events:
-                if isinstance(event, Message):
-                    self._parts.append(bytes(event.data) if isinstance(event.data, bytes)
-                                       else str(event.data).encode())
-                    if event.message_finished:
-                        self._queue.append(b"".join(self._parts))
-                        self._parts = []
-                elif isinstance(event, CloseConnection):
-                    with contextlib.suppress(Exception):
-                        self._send_raw(event.response())
-                    self.closed = True
+            self._handle(events)
             if not data:
                 self.closed = True
         return self._queue.pop(0)
+
+    def _handle(self, events: list[Any]) -> None:
+        """Queue whole messages; answer a Close."""
+        for event in events:
+            if isinstance(event, Message):
+                self._parts.append(bytes(event.data) if isinstance(event.data, bytes)
+                                   else str(event.data).encode())
+                if event.message_finished:
+                    self._queue.append(b"".join(self._parts))
+                    self._parts = []
+            elif isinstance(event, CloseConnection):
+                with contextlib.suppress(Exception):
+                    self._send_raw(event.response())
+                self.closed = True
 
     def close(self) -> None:
         self.closed = True

@@ -509,7 +509,9 @@ def gitkube_forwarding(env: Env, target: str, remote: int,
         yield int(found.group(1))
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
+        if err.strip():
+            print("gitkube port-forward:", err.decode(errors="replace"))
 
 
 def _cli_round(env: Env, tmp_path: Path, state: Path | None = None) -> None:
