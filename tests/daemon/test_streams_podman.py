@@ -145,6 +145,13 @@ def test_exec_prints_output_and_returns_the_exit_code(env: Env) -> None:
     assert b"to-err" in out.stderr and b"command terminated with exit code 3" in out.stderr
 
 
+def test_exec_streams_a_large_output_whole(env: Env) -> None:
+    out = env.run("exec", "web", "--", "sh", "-c",
+                  "dd if=/dev/zero bs=1048576 count=64 2>/dev/null | tr '\\0' x")
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout) == 64 << 20 and out.stdout.count(b"x") == 64 << 20
+
+
 def test_exec_with_piped_stdin(env: Env) -> None:
     payload = random.Random(7).randbytes(3 * 1024 * 1024) + b"\x10\x11\x04"
     out = env.run("exec", "-i", "web", "--", "md5sum", stdin=payload)
