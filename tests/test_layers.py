@@ -44,7 +44,10 @@ def _layer(module: str) -> str:
         return ""
     if parts[0] == "agents" and len(parts) > 1:
         return f"agents.{parts[1]}"
-    if parts[0] == "api" and len(parts) > 1 and parts[1] in ("server", "http_client"):
+    # the clients over HTTP (http_client, and stream_client for exec/attach/port-forward)
+    # sit above the api layer, beside its server
+    if parts[0] == "api" and len(parts) > 1 and parts[1] in ("server", "http_client",
+                                                             "stream_client"):
         return f"api.{parts[1]}"
     return parts[0]
 

@@ -86,6 +86,7 @@ class Daemon:
         self._agents: Any = None
         self._server: Any = None
         self._logs: Any = None
+        self._streams: Any = None
         self._stopped = threading.Event()
         self._started = False
 
@@ -151,18 +152,20 @@ class Daemon:
 
     def _api_server(self) -> Any:
         """The one APIServer; each listener brings its own auth."""
-        from gitkube.api.server import APIServer, RuntimeLogs
+        from gitkube.api.server import APIServer, RuntimeLogs, RuntimeStreams
 
         if self._server is None:
-            # pods/log reads the kubelet's runtime (shared); without a kubelet, local Podman
-            # (started on first use).
+            # pods/log, exec, attach and portforward use the kubelet's runtime (shared);
+            # without a kubelet, local Podman (started on first use).
             from gitkube.agents.compose import open_runtime
 
             runtime = self._runtime
             self._logs = RuntimeLogs((lambda: open_runtime(self.settings)) if runtime is None
                                      else (lambda: runtime))
+            self._streams = RuntimeStreams((lambda: open_runtime(self.settings))
+                                           if runtime is None else (lambda: runtime))
             self._server = APIServer(self._client, auth=None, logs=self._logs,
-                                     log_requests=True,
+                                     streams=self._streams, log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
         return self._server
 
@@ -260,9 +263,11 @@ class Daemon:
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 self._runtime.close()
-        elif self._logs is not None:  # it started its own runtime
-            with contextlib.suppress(Exception):
-                self._logs.close()
+        else:  # each started its own runtime, if it was used
+            for provider in (self._logs, self._streams):
+                if provider is not None:
+                    with contextlib.suppress(Exception):
+                        provider.close()
         if self._store is not None:
             with contextlib.suppress(Exception):
                 self._store.close()

@@ -54,7 +54,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
     ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType("", "v1", "Pod", "pods", True, ("po",), (_ALL,),
-                 subresources=("status", "log", "binding")),
+                 subresources=("status", "log", "binding", "exec", "attach", "portforward")),
     ResourceType("", "v1", "Service", "services", True, ("svc",), (_ALL,),
                  subresources=("status",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),

@@ -12,6 +12,11 @@ A *sandbox* is a pod's shared environment (network, IPC, UTS, optionally PID nam
 Podman pod). Containers are created inside a sandbox. Everything is found again by labels,
 so a restarted kubelet adopts what it created before (``list_*`` with a label filter).
 
+Streams (``exec_stream``, ``attach``, ``connect_port``) serve ``kubectl exec``, ``attach``, ``cp``
+and ``port-forward``: a ``ProcessStream`` is a process's standard streams, read and written
+from threads of the caller's; a runtime without them (``capabilities().streaming`` False)
+raises RuntimeFailure saying why.
+
 Errors (all ``RuntimeFailure``, a GitkubeError):
 
     RuntimeFailure          the engine refused or failed an operation
@@ -22,6 +27,7 @@ Errors (all ``RuntimeFailure``, a GitkubeError):
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -150,6 +156,11 @@ class ContainerSpec:
     host_network: bool = False  # without infra: the host's network and UTS namespaces
     host_pid: bool = False  # hostPID: the host's PID namespace
     host_ipc: bool = False  # hostIPC: the host's IPC namespace
+    # keep the container's stdin open (a pod's ``stdin``); ``stdin_once``: closed after the
+    # first attach ends; ``tty``: a terminal for its process
+    stdin: bool = False
+    stdin_once: bool = False
+    tty: bool = False
     # The address to take on ``network`` ("" = any free one): a container restarted in a
     # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
     # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.
@@ -182,6 +193,51 @@ class Capabilities:
     # httpGet, tcpSocket and grpc probes and hooks reach the pod's address over the network (a
     # simulated pod listens nowhere: such checks then pass without a connection)
     network_probes: bool = True
+    # exec_stream, attach and connect_port work (a simulated container runs no process)
+    streaming: bool = True
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Which of a process's standard streams a session uses, and whether it is a terminal
+    (then stdout and stderr are one stream)."""
+
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+    tty: bool = False
+
+
+class ProcessStream(Protocol):
+    """A process being run (``exec_stream``) or attached to (``attach``). ``read`` and the
+    writing methods may be called from two threads at once; ``close`` from any thread ends
+    a ``read`` that waits."""
+
+    def read(self) -> tuple[int, bytes] | None:
+        """The next output: ``(1, data)`` stdout or ``(2, data)`` stderr (with a terminal
+        everything is stdout); None once the output has ended."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the process's stdin."""
+        ...
+
+    def close_stdin(self) -> None:
+        """End the process's stdin (EOF; with a terminal, the end-of-file character)."""
+        ...
+
+    def resize(self, width: int, height: int) -> None:
+        """Set the terminal's size (no terminal: nothing)."""
+        ...
+
+    def exit_code(self, timeout: float = 5.0) -> int | None:
+        """After the output ended: the process's exit code; None when it is still running
+        (an attach that ended before the container) or cannot be known."""
+        ...
+
+    def close(self) -> None:
+        """Release the stream (the process itself is not stopped). Idempotent."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -276,6 +332,20 @@ class ContainerRuntime(NetworkDriver, Protocol):
 
     def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         """Run a command in a running container (probes)."""
+        ...
+
+    def exec_stream(self, container_id: str, command: list[str],
+                    options: StreamOptions) -> ProcessStream:
+        """Start ``command`` in a running container with the streams ``options`` asks for."""
+        ...
+
+    def attach(self, container_id: str, options: StreamOptions) -> ProcessStream:
+        """The streams of a running container's main process."""
+        ...
+
+    def connect_port(self, container_id: str, port: int, timeout: float) -> socket.socket:
+        """A TCP connection to ``port`` on the loopback of the container's network namespace
+        (so ports the pod does not publish are reached too); connected, blocking."""
         ...
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket as pysocket  # the class has a `socket` property
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +35,12 @@ from gitkube.runtime.base import (
     ImageError,
     ImageInfo,
     NoSuchObject,
+    ProcessStream,
     RuntimeFailure,
     RuntimeUnavailable,
     SandboxInfo,
     SandboxSpec,
+    StreamOptions,
 )
 from gitkube.runtime.network import bridge_name
 from gitkube.runtime.podman_service import (
@@ -47,6 +50,7 @@ from gitkube.runtime.podman_service import (
     podman_env,
     stop_recorded_service,
 )
+from gitkube.runtime.podman_stream import PodmanProcess, connect_port, hijack
 from gitkube.runtime.podman_wire import (
     container_body,
     container_info,
@@ -110,7 +114,7 @@ class PodmanRuntime:
         return self.service.socket if self.service is not None else None
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(network_probes=True)
+        return Capabilities(network_probes=True, streaming=True)
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -413,6 +417,82 @@ class PodmanRuntime:
             return future.result(timeout=timeout)
         except FutureTimeout:
             return ExecResult(exit_code=-1, output=f"command timed out after {timeout}s")
+
+
+    # -- streams (kubectl exec, attach, cp, port-forward)
+
+    def _running_container(self, container_id: str) -> dict[str, Any]:
+        response = self._call("get", f"/containers/{container_id}/json", missing_ok=True)
+        if response is None:
+            raise NoSuchObject(f"container {container_id} not found")
+        data: dict[str, Any] = response.json()
+        if str((data.get("State") or {}).get("Status", "")).lower() != "running":
+            raise RuntimeFailure(f"container {data.get('Name') or container_id} is not running")
+        return data
+
+    def exec_stream(self, container_id: str, command: list[str],
+                    options: StreamOptions) -> ProcessStream:
+        self._ensure_service()
+        # no detach keys: a byte sequence in stdin (ctrl-p ctrl-q in a tar stream) must not
+        # end the session
+        created = self._call("post", f"/containers/{container_id}/exec", data=json.dumps({
+            "AttachStdin": options.stdin, "AttachStdout": options.stdout,
+            "AttachStderr": options.stderr and not options.tty, "Tty": options.tty,
+            "Cmd": command, "DetachKeys": ""}), headers={"content-type": "application/json"})
+        exec_id = str(created.json()["Id"])
+
+        def start(size: tuple[int, int] | None) -> tuple[pysocket.socket, bytes]:
+            body: dict[str, Any] = {"Detach": False, "Tty": options.tty}
+            if size is not None:
+                body.update(w=size[0], h=size[1])
+            return hijack(self.url, f"/exec/{exec_id}/start", body, timeout=self.timeout)
+
+        def ended() -> tuple[bool, int | None]:
+            info = self._call("get", f"/exec/{exec_id}/json", missing_ok=True)
+            if info is None:
+                return True, None
+            data = info.json()
+            if data.get("Running"):
+                return False, None
+            code = data.get("ExitCode")
+            return True, int(code) if code is not None else None
+
+        def resize(width: int, height: int) -> None:
+            self._call("post", f"/exec/{exec_id}/resize", params={"h": height, "w": width},
+                       ok=(200, 201, 204), missing_ok=True)
+
+        if options.tty:  # started with the client's first terminal size
+            return PodmanProcess(None, b"", tty=True, ended=ended, resizer=resize,
+                                 starter=start)
+        sock, initial = start(None)
+        return PodmanProcess(sock, initial, tty=False, ended=ended, resizer=resize)
+
+    def attach(self, container_id: str, options: StreamOptions) -> ProcessStream:
+        self._ensure_service()
+        data = self._running_container(container_id)
+        tty = bool((data.get("Config") or {}).get("Tty"))
+        query = {"stream": "true", "logs": "false", "detachKeys": "",
+                 "stdin": str(options.stdin).lower(), "stdout": str(options.stdout).lower(),
+                 "stderr": str(options.stderr).lower()}
+        sock, initial = hijack(self.url, f"/containers/{container_id}/attach", None,
+                               timeout=self.timeout, query=query)
+
+        def ended() -> tuple[bool, int | None]:
+            info = self.inspect_container(container_id)
+            if info is None:
+                return True, None
+            if info.state == "running":
+                return False, None
+            return True, info.exit_code
+
+        def resize(width: int, height: int) -> None:
+            self._call("post", f"/containers/{container_id}/resize",
+                       params={"h": height, "w": width}, ok=(200, 201, 204), missing_ok=True)
+
+        return PodmanProcess(sock, initial, tty=tty, ended=ended, resizer=resize)
+
+    def connect_port(self, container_id: str, port: int, timeout: float) -> pysocket.socket:
+        return connect_port(self._running_container(container_id), port, timeout)
 
 
 __all__ = [

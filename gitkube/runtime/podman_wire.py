@@ -197,6 +197,21 @@ def _namespaces(body: Body, spec: ContainerSpec) -> ContainerSpec:
     return spec
 
 
+def _process_fields(body: Body, spec: ContainerSpec) -> None:
+    """The process: entrypoint and command, working directory, stdin kept open, terminal."""
+    if spec.entrypoint is not None:
+        body["entrypoint"] = list(spec.entrypoint)
+        body["command"] = list(spec.command or [])
+    elif spec.command is not None:
+        body["command"] = list(spec.command)
+    if spec.working_dir:
+        body["work_dir"] = spec.working_dir
+    if spec.stdin:  # conmon keeps the process's stdin open for attach sessions
+        body["stdin"] = True
+    if spec.tty:
+        body["terminal"] = True
+
+
 def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> Body:
     """The container to create for ``spec`` in pod ``pod_id`` (without ``resource_limits``
     when ``limits`` is False: a host whose cgroups refuse them)."""
@@ -208,13 +223,7 @@ def container_body(pod_id: str, spec: ContainerSpec, *, limits: bool = True) -> 
         "env": dict(spec.env),
         "log_configuration": {"driver": "k8s-file"},
     }
-    if spec.entrypoint is not None:
-        body["entrypoint"] = list(spec.entrypoint)
-        body["command"] = list(spec.command or [])
-    elif spec.command is not None:
-        body["command"] = list(spec.command)
-    if spec.working_dir:
-        body["work_dir"] = spec.working_dir
+    _process_fields(body, spec)
     spec = _namespaces(body, spec)
     if spec.hostname:
         body["hostname"] = spec.hostname

@@ -5,14 +5,16 @@ It passes the same contract suite as PodmanRuntime (tests/runtime/). A started c
 or 137 when stopped with timeout 0) or failed on request (``fail_container``,
 ``fail_sandbox``). Images are present unless listed in ``missing_images``; a pull of a
 missing image fails like an unreachable registry. ``exec`` succeeds (exit 0) unless
-``exec_exit_code`` says otherwise. Network probes (httpGet, tcpSocket, grpc) pass: nothing listens
-(``capabilities().network_probes`` is False). Networks are names and subnets in memory.
-Everything is thread-safe.
+``exec_exit_code`` says otherwise; the streams of exec, attach and port-forward are refused
+(``capabilities().streaming`` is False: no process runs). Network probes (httpGet,
+tcpSocket, grpc) pass: nothing listens (``capabilities().network_probes`` is False).
+Networks are names and subnets in memory. Everything is thread-safe.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,9 +30,11 @@ from gitkube.runtime.base import (
     ImageError,
     ImageInfo,
     NoSuchObject,
+    ProcessStream,
     RuntimeFailure,
     SandboxInfo,
     SandboxSpec,
+    StreamOptions,
 )
 
 
@@ -114,7 +118,7 @@ class SimulatedRuntime:
         return "simulated://1"
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(network_probes=False)
+        return Capabilities(network_probes=False, streaming=False)
 
     def ensure_network(self, name: str, subnet: str, gateway: str,
                        labels: Mapping[str, str], interface: str = "") -> list[str]:
@@ -240,6 +244,22 @@ class SimulatedRuntime:
             if c.info.state != "running":
                 return ExecResult(exit_code=-1, output="container is not running")
         return ExecResult(exit_code=self.exec_exit_code, output="")
+
+    def _no_process(self, container_id: str, what: str) -> RuntimeFailure:
+        with self._lock:
+            name = self._container(container_id).spec.name
+        return RuntimeFailure(f"{what} container {name}: a simulated container runs no "
+                              "process", hint="run the pod on a node with Podman")
+
+    def exec_stream(self, container_id: str, command: list[str],
+                    options: StreamOptions) -> ProcessStream:
+        raise self._no_process(container_id, "cannot exec in")
+
+    def attach(self, container_id: str, options: StreamOptions) -> ProcessStream:
+        raise self._no_process(container_id, "cannot attach to")
+
+    def connect_port(self, container_id: str, port: int, timeout: float) -> socket.socket:
+        raise self._no_process(container_id, f"cannot connect to port {port} of")
 
     def close(self) -> None:
         pass

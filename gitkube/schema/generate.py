@@ -106,7 +106,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "resizePolicy": "in-place resize is not supported",
         "restartPolicy": "sidecar containers (container restartPolicy) are not supported",
         "restartPolicyRules": NOT_SUPPORTED,
-        "stdinOnce": NOT_SUPPORTED,
         "volumeDevices": "raw block devices are not supported",
     },
     _CORE + "Lifecycle": {"stopSignal": "containers stop with SIGTERM, then SIGKILL"},

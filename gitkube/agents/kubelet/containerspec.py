@@ -179,7 +179,9 @@ def container_config(pod: Obj, container: Container, resolved: Resolved, *, atte
         command=tuple(expand(str(x), env) for x in args) if args is not None else None,
         env=dict(env), working_dir=str(container.get("workingDir") or ""), mounts=mounts,
         memory_limit=memory, cpu_limit_milli=cpu, security=security,
-        host_pid=bool(spec.get("hostPID")), host_ipc=bool(spec.get("hostIPC")))
+        host_pid=bool(spec.get("hostPID")), host_ipc=bool(spec.get("hostIPC")),
+        stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
+        tty=bool(container.get("tty")))
     if sandbox.infra:
         return out
     # the container owns the network namespace: name, ports, DNS

@@ -25,6 +25,9 @@ on the unix socket trusts its file permissions; a TLS listener can require token
 to the ``gitkube.api.server.access`` logger (method, path, code, time; never headers, so
 never tokens). ``logs=`` is the pods/log provider (``gitkube.api.server.logs``: a
 ``RuntimeLogs`` over the kubelet's container runtime; default: none, every request 404);
+``streams=`` the provider of pods/exec, pods/attach and pods/portforward
+(``gitkube.api.server.nodestreams``: a ``RuntimeStreams`` over the kubelet's container
+runtime; default: none, every such request 404), served over WebSocket (docs/API.md);
 ``git_version=`` gitkube's version for ``/version`` (a bare ``0.1.0`` becomes
 ``v1.32.0-gitkube.0.1.0``; a string starting with ``v`` is used as the gitVersion itself);
 ``max_body_bytes=`` the request body limit (413 beyond, default 3 MiB); ``limits=`` every
@@ -52,6 +55,7 @@ from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.limits import Limits
 from gitkube.api.server.logs import LogOptions, LogsProvider, RuntimeLogs, no_logs
 from gitkube.api.server.messages import Stream
+from gitkube.api.server.nodestreams import RuntimeStreams, StreamsProvider
 from gitkube.api.server.rejecter import Rejecter
 from gitkube.api.server.transport import TCPServer, bind_unix, start_thread
 
@@ -59,7 +63,7 @@ from gitkube.api.server.transport import TCPServer, bind_unix, start_thread
 DEFAULT_MAX_BODY = Limits().max_body_bytes
 
 __all__ = ["DEFAULT_MAX_BODY", "APIServer", "Attributes", "Auth", "Identity", "Limits",
-           "LogOptions", "LogsProvider", "RuntimeLogs"]
+           "LogOptions", "LogsProvider", "RuntimeLogs", "RuntimeStreams", "StreamsProvider"]
 
 
 class APIServer:
@@ -68,7 +72,7 @@ class APIServer:
     def __init__(self, client: Client, *, auth: Auth | None = None,
                  log_requests: bool = False, logs: LogsProvider | None = None,
                  max_body_bytes: int | None = None, limits: Limits | None = None,
-                 git_version: str = "dev"):
+                 git_version: str = "dev", streams: StreamsProvider | None = None):
         self.client = client
         self.auth = auth
         self.log_requests = log_requests
@@ -80,11 +84,13 @@ class APIServer:
         self._stopping = threading.Event()
         provider: LogsProvider = logs if logs is not None else no_logs
         self.router = Router(client, auth=auth, logs=provider,
-                             stopping=self._stopping, git_version=git_version)
+                             stopping=self._stopping, git_version=git_version,
+                             streams=streams)
         self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._connections: set[Any] = set()
         self._streams: set[Stream] = set()
+        self._sessions: set[Any] = set()  # WebSocket loops (exec, attach, port-forward)
         self._busy = 0
         self._busy_cond = threading.Condition()
         self._unix_paths: list[Path] = []
@@ -128,9 +134,9 @@ class APIServer:
             raise RuntimeError("this APIServer was shut down")
 
     def shutdown(self, grace: float = 5.0) -> None:
-        """Stop accepting, end every watch and log stream, let requests in flight finish
-        (up to ``grace`` seconds), then close all connections. Safe from any thread, and
-        more than once."""
+        """Stop accepting, end every watch, log stream and WebSocket session, let
+        requests in flight finish (up to ``grace`` seconds), then close all connections.
+        Safe from any thread, and more than once."""
         if self._stopping.is_set():
             return
         self._stopping.set()
@@ -141,10 +147,16 @@ class APIServer:
         for stream in list(self._streams):
             with contextlib.suppress(Exception):
                 stream.close()
+        for session in list(self._sessions):
+            with contextlib.suppress(Exception):
+                session.stop()
         deadline = time.monotonic() + grace
         with self._busy_cond:
             while self._busy > 0 and time.monotonic() < deadline:
                 self._busy_cond.wait(max(0.0, deadline - time.monotonic()))
+        # WebSocket sessions end once their Close is written (and answered, briefly)
+        while self._sessions and time.monotonic() < deadline:
+            time.sleep(0.02)
         for conn in list(self._connections):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)

@@ -14,6 +14,7 @@ from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
 from gitkube.api.server.logs import LogsProvider
 from gitkube.api.server.messages import Answer, Request, Response
+from gitkube.api.server.nodestreams import StreamsProvider
 from gitkube.api.server.routes import Route, group_version, not_found, resolve, split
 from gitkube.errors import APIError, Forbidden, GitkubeError, StoreError, Unauthorized
 
@@ -31,10 +32,11 @@ def attributes(req: Request, route: Route | None) -> Attributes:
 
 class Router:
     def __init__(self, client: Client, *, auth: Auth | None, logs: LogsProvider,
-                 stopping: threading.Event, git_version: str = "dev"):
+                 stopping: threading.Event, git_version: str = "dev",
+                 streams: StreamsProvider | None = None):
         self.client = client
         self.auth = auth
-        self.resources = Resources(client, logs, stopping)
+        self.resources = Resources(client, logs, stopping, streams)
         self.git_version = git_version
 
     def admit(self, req: Request, auth: Auth | Literal["default"] | None = "default"

@@ -26,7 +26,10 @@ from gitkube.api.server.bodies import (
 from gitkube.api.server.liststream import ItemLister
 from gitkube.api.server.logs import LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
+from gitkube.api.server.nodestreams import NoStreams, StreamsProvider
 from gitkube.api.server.routes import Route
+from gitkube.api.server.streaming import SUBRESOURCES as STREAM_SUBRESOURCES
+from gitkube.api.server.streaming import Streaming
 from gitkube.api.server.tables import as_table, table_parts, wants_table
 from gitkube.api.server.watchstream import WatchQuery, WatchStream
 from gitkube.errors import BadRequest, Invalid, NotFound
@@ -59,7 +62,11 @@ def _check_subresource_kind(body: Obj, kind: str) -> None:
 
 
 def verb_of(method: str, route: Route, query: Any) -> str:
-    """The Kubernetes verb (RBAC's) of a resource request."""
+    """The Kubernetes verb (RBAC's) of a resource request. exec, attach and portforward are
+    ``create`` whichever the method (a WebSocket upgrade is a GET), as upstream checks them:
+    a read-only identity may not run commands in a pod."""
+    if route.subresource in STREAM_SUBRESOURCES:
+        return "create"
     if method in ("GET", "HEAD"):
         if route.legacy_watch or flag(query, "watch"):
             return "watch"
@@ -86,13 +93,17 @@ def _dry(req: Request) -> bool:
 class Resources:
     """Serves ``/api/v1/...`` and ``/apis/G/V/...`` resource requests over a Client."""
 
-    def __init__(self, client: Client, logs: LogsProvider, stopping: threading.Event):
+    def __init__(self, client: Client, logs: LogsProvider, stopping: threading.Event,
+                 streams: StreamsProvider | None = None):
         self.client = client
         self.logs = logs
         self.stopping = stopping
+        self.streaming = Streaming(client, streams if streams is not None else NoStreams())
 
     def handle(self, req: Request, route: Route) -> Answer:
         method = req.method
+        if route.subresource in STREAM_SUBRESOURCES:
+            return self.streaming.handle(req, route)
         if method in ("GET", "HEAD"):
             return self._get(req, route)
         _dry(req)

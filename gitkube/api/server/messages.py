@@ -20,6 +20,8 @@ class Request:
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # the request target as sent (path and query), for parameters given more than once
+    target: str = ""
 
     @property
     def content_type(self) -> str | None:
@@ -60,4 +62,17 @@ class Stream:
     finite: bool = False
 
 
-Answer = Response | Stream
+@dataclass(eq=False)
+class Upgrade:
+    """A switch to WebSocket (exec, attach, port-forward): the transport answers ``101``
+    with ``subprotocol`` and runs ``session`` (a gitkube.api.server.websocket.Session) on
+    the connection until it ends; ``cancel`` releases the session's resources when the
+    switch does not happen (the client left first)."""
+
+    subprotocol: str
+    session: Any
+    cancel: Callable[[], None] = lambda: None
+    code: int = 101
+
+
+Answer = Response | Stream | Upgrade

@@ -34,8 +34,9 @@ import h11
 from gitkube.api.server import wire
 from gitkube.api.server.bodies import RequestEntityTooLarge
 from gitkube.api.server.limits import ConnectionLimiter, Limits, client_key
-from gitkube.api.server.messages import Request, Response, Stream
+from gitkube.api.server.messages import Answer, Request, Response, Stream, Upgrade
 from gitkube.api.server.rejecter import Rejecter
+from gitkube.api.server.websocket import WebSocketLoop, switching_head
 from gitkube.errors import APIError, BadRequest
 
 if TYPE_CHECKING:
@@ -196,6 +197,9 @@ class Connection:
                 self._write(answer, method == "HEAD", close=not keep)
                 if drain:
                     self._drain()
+            elif isinstance(answer, Upgrade):
+                keep = False
+                self._upgrade(conn, headers, answer)
             else:
                 keep = self._stream(answer) and keep
         except OSError:
@@ -213,7 +217,7 @@ class Connection:
         return keep
 
     def _answer(self, conn: h11.Connection, head: h11.Request, method: str,
-                headers: dict[str, str], keep: bool) -> tuple[Response | Stream, bool, bool]:
+                headers: dict[str, str], keep: bool) -> tuple[Answer, bool, bool]:
         """The answer, whether the connection may go on, and whether a body the client is
         sending must be read away after the answer."""
         limits = self.limits
@@ -227,7 +231,8 @@ class Connection:
             path, query = wire.decode_target(head.target)
         except BadRequest as e:
             return self._refused(conn, Response.error(e), has_body, keep)
-        req = Request(method, path, query, headers, b"")
+        req = Request(method, path, query, headers, b"",
+                      target=head.target.decode("latin-1"))
         router = self.api.router
         auth = self.listener.auth
         refused = router.admit(req, auth)
@@ -335,6 +340,27 @@ class Connection:
                 api._streams.discard(stream)
             with contextlib.suppress(Exception):
                 stream.close()
+
+    def _upgrade(self, conn: h11.Connection, headers: dict[str, str],
+                 upgrade: Upgrade) -> None:
+        """Switch to WebSocket and serve the session until it ends (gitkube/api/server/
+        websocket.py). Like an endless stream, it is not a request in flight: shutdown
+        ends it rather than waiting for it."""
+        api = self.api
+        loop = WebSocketLoop(self.sock, upgrade.session, leftover=conn.trailing_data[0])
+        try:
+            self._set_timeout(self.limits.write_timeout)
+            self.sock.sendall(switching_head(headers, upgrade.subprotocol))
+        except BaseException:
+            upgrade.cancel()
+            raise
+        api._sessions.add(loop)
+        api._busy_inc(-1)
+        try:
+            loop.run()
+        finally:
+            api._busy_inc(1)
+            api._sessions.discard(loop)
 
     def _peer_gone(self) -> bool:
         """True when the client closed its side (or the connection broke): a readable
