@@ -340,21 +340,15 @@ class Informer:
                 if self._stop.is_set():
                     watcher.close()
                 try:
-                    quick_nones = 0
+                    ended = StreamEnd()
                     while not self._stop.is_set():
-                        asked = time.monotonic()
-                        event = watcher.next_event(WATCH_POLL)
+                        event = ended.next_event(watcher, WATCH_POLL)
                         if event is None:
-                            # None long before the timeout, again and again: the stream was
-                            # closed (a server ending a watch). Watch again from where we are.
-                            quick = time.monotonic() - asked < WATCH_POLL / 4
-                            quick_nones = quick_nones + 1 if quick else 0
-                            if quick_nones >= 3:
+                            if ended:  # a server ended the watch: again from where we are
                                 self._stop.wait(backoff)
                                 backoff = min(backoff * 2, 5.0)
                                 break
                             continue
-                        quick_nones = 0
                         if event.type == "ERROR":
                             need_list = True
                             break
@@ -370,6 +364,29 @@ class Informer:
                 need_list = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class StreamEnd:
+    """Tells a watch stream that was closed from one that is quiet: ``next_event`` returning
+    None long before its timeout, three times in a row, means the stream has ended (a server
+    ended the watch); the caller watches again from where it is. Truthy once ended."""
+
+    def __init__(self) -> None:
+        self._quick_nones = 0
+
+    def __bool__(self) -> bool:
+        return self._quick_nones >= 3
+
+    def next_event(self, watcher: Watcher, timeout: float) -> WatchEvent | None:
+        asked = time.monotonic()
+        event = watcher.next_event(timeout)
+        if event is not None:
+            self._quick_nones = 0
+        elif time.monotonic() - asked < timeout / 4:
+            self._quick_nones += 1
+        else:
+            self._quick_nones = 0
+        return event
 
 
 class Outage:

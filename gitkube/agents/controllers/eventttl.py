@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gitkube.agents.manager import Manager
+from gitkube.agents.manager import Manager, StreamEnd
 from gitkube.api.client import Client
 from gitkube.errors import GitkubeError, Gone, NotFound
 from gitkube.model.times import parse_time
@@ -114,22 +114,15 @@ class EventExpiry:
     def _follow(self, version: str, until: float) -> str:
         """Apply watch events from ``version`` until the monotonic time ``until``, the stream
         ends, or stop; the version reached. Gone or an ERROR event: relist."""
-        quick_nones = 0
+        ended = StreamEnd()
         with self.client.watch("v1", "Event", resource_version=version) as watcher:
             while not self._stop.is_set() and time.monotonic() < until:
-                timeout = min(1.0, max(0.0, until - time.monotonic()))
-                asked = time.monotonic()
-                event = watcher.next_event(timeout)
+                event = ended.next_event(watcher, min(1.0, max(0.0, until - time.monotonic())))
                 if event is None:
-                    # nothing, long before the timeout, again and again: the server ended
-                    # the stream; watch again from here after a pause
-                    quick = time.monotonic() - asked < timeout / 4
-                    quick_nones = quick_nones + 1 if quick else 0
-                    if quick_nones >= 3:
+                    if ended:  # the server ended the stream: watch again from here
                         self._stop.wait(0.5)
                         return version
                     continue
-                quick_nones = 0
                 if event.type == "ERROR":
                     raise Gone("the Event watch ended with an error; relisting")
                 if event.type == "DELETED":
