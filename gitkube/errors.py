@@ -25,6 +25,7 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     ├── UndecodableProtobuf +ValueError  api/server/protobuf.py: a kind or field gitkube
     │                                    cannot read (415)
     ├── MalformedProtobuf +ValueError    api/server/protobuf.py: not protobuf (400)
+    ├── SpdyError +ValueError    api/server/spdy.py: a port-forward stream is not SPDY/3.1
     ├── ServerUnavailable        api/http_client.py: the API server cannot be reached
     ├── StalePlan                plan/planfile.py: the store moved since the plan was saved
     ├── EmptyDesiredRefused      plan/apply.py: git holds nothing, so all would be deleted
@@ -39,7 +40,9 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     └── RuntimeFailure           runtime/base.py: the container engine refused or failed
         ├── RuntimeUnavailable   runtime/base.py: it cannot be reached or started
         ├── ImageError           runtime/base.py: an image is absent and cannot be pulled
-        └── NoSuchObject         runtime/base.py: a container or sandbox that does not exist
+        ├── NoSuchObject         runtime/base.py: a container or sandbox that does not exist
+        └── NamespaceDenied      runtime/netns.py: a pod's network namespace cannot be
+                                 joined (not root, or the process is gone)
 
 Left out on purpose: ``_Refused`` (source/yamlfast.py) and ``_CompactedRead``
 (store/etcd.py) are private control flow, raised and caught inside their own module and

@@ -17,12 +17,14 @@ import socket
 import threading
 from typing import Any
 
+from gitkube.runtime.base import RuntimeFailure
+
 CLONE_NEWNET = 0x40000000
 _libc: Any = None
 _libc_lock = threading.Lock()
 
 
-class NamespaceDenied(OSError):
+class NamespaceDenied(RuntimeFailure):
     """This process may not join the namespace (not root, or the process is gone)."""
 
 
@@ -61,14 +63,14 @@ def connect_in(pid: int, port: int, timeout: float = 10.0) -> socket.socket:
         try:
             fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
-            result.append(NamespaceDenied(e.errno, f"network namespace of process {pid}: "
-                                                   f"{e.strerror}"))
+            result.append(NamespaceDenied(f"network namespace of process {pid}: "
+                                           f"{e.strerror}"))
             return
         try:
             if _setns()(fd, CLONE_NEWNET) != 0:
                 err = ctypes.get_errno()
-                result.append(NamespaceDenied(err, f"setns into the network namespace of "
-                                                   f"process {pid}: {os.strerror(err)}"))
+                result.append(NamespaceDenied(f"setns into the network namespace of "
+                                               f"process {pid}: {os.strerror(err)}"))
                 return
         finally:
             os.close(fd)

@@ -17,6 +17,8 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 
+from gitkube.errors import GitkubeError
+
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = (
     1, 2, 3, 4, 6, 7, 8, 9)
@@ -54,7 +56,7 @@ DICTIONARY = b"".join(struct.pack(">I", len(w)) + w.encode() for w in _WORDS) + 
 DICTIONARY_ADLER32 = 0xE3C6A7C2  # what the zlib streams of every SPDY/3 peer name
 
 
-class SpdyError(ValueError):
+class SpdyError(GitkubeError, ValueError):
     """The byte stream is not SPDY/3.1 as a client sends it."""
 
 
