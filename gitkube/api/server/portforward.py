@@ -11,7 +11,8 @@ inside the pod's network namespace (``Connector``: port -> connected socket).
   Python client's ``portforward``): the ports come in the query (``ports=80,8080``), one
   connection each, opened at once; port i has data channel 2i and error channel 2i+1, and
   the first message on each channel is the port, 2 bytes little-endian. The WebSocket
-  closes once every connection has ended.
+  closes once every connection has ended. A client that offers no subprotocol at all (kr8s)
+  gets this binary protocol, as from Kubernetes.
 
 ``Forward`` is one such TCP connection with its two pumps (a reader thread, an Outlet).
 """
