@@ -33,6 +33,7 @@ SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PORTFORWARD_V1 = "portforward.k8s.io"
 CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io", PORTFORWARD_V1)
 READ_BYTES = 1024 * 1024
+CHANNEL_MESSAGE_BYTES = 32 * 1024  # the buffer of Go's io.Copy, the kubelet's message size
 Connector = Callable[[int], socket.socket]
 
 
@@ -265,6 +266,14 @@ class ChannelPortForward:
         self._outbox: Outbox | None = None
 
     def _send(self, channel: int, data: bytes) -> bool:
+        # at most CHANNEL_MESSAGE_BYTES a message, as the kubelet's copy loop sends: kr8s's
+        # WebSocket library drops the connection on a message over 64 KiB
+        for start in range(0, max(len(data), 1), CHANNEL_MESSAGE_BYTES):
+            if not self._send_one(channel, data[start:start + CHANNEL_MESSAGE_BYTES]):
+                return False
+        return True
+
+    def _send_one(self, channel: int, data: bytes) -> bool:
         if self._outbox is None:
             return False
         if not self.codec.text:

@@ -182,7 +182,8 @@ def test_portforward_channels_reach_a_loopback_port(served: tuple[APIServer, Any
 def test_portforward_without_a_subprotocol_speaks_the_binary_channels(
         served: tuple[APIServer, Any]) -> None:
     """As Kubernetes: a client that offers no subprotocol (kr8s does so) gets the binary
-    channel protocol, and a 101 that names none."""
+    channel protocol, and a 101 that names none; the pod's bytes come in messages no larger
+    than the kubelet's."""
     _, core = served
     config = core.api_client.configuration
     api_port = int(config.host.rsplit(":", 1)[1])
@@ -227,10 +228,14 @@ def test_portforward_without_a_subprotocol_speaks_the_binary_channels(
             pump()
         assert sorted(messages) == sorted([b"\x00" + port.to_bytes(2, "little"),
                                            b"\x01" + port.to_bytes(2, "little")])
-        sock.sendall(ws.send(Message(data=b"\x00hello")))
-        while b"".join(m[1:] for m in messages[2:]) != b"HELLO":
+        payload = b"hello" * 40_000  # 200 kB, more than one recv of the pod's side
+        sock.sendall(ws.send(Message(data=b"\x00" + payload)))
+        while len(b"".join(m[1:] for m in messages[2:])) < len(payload):
             pump()
+        assert b"".join(m[1:] for m in messages[2:]) == payload.upper()
         assert all(m[0] == 0 for m in messages[2:])
+        # no message larger than the kubelet's (clients such as kr8s refuse over 64 KiB)
+        assert max(len(m) for m in messages) <= 1 + 32 * 1024
     listener.close()
 
 
