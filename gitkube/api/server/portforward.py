@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 
 from gitkube.api.server import spdy
-from gitkube.api.server.channels import Codec
+from gitkube.api.server.channels import Codec, send_channel
 from gitkube.api.server.pumps import Outlet
 from gitkube.api.server.websocket import Outbox
 
@@ -33,7 +33,6 @@ SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PORTFORWARD_V1 = "portforward.k8s.io"
 CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v4.base64.channel.k8s.io", PORTFORWARD_V1)
 READ_BYTES = 1024 * 1024
-CHANNEL_MESSAGE_BYTES = 32 * 1024  # the buffer of Go's io.Copy, the kubelet's message size
 Connector = Callable[[int], socket.socket]
 
 
@@ -266,20 +265,9 @@ class ChannelPortForward:
         self._outbox: Outbox | None = None
 
     def _send(self, channel: int, data: bytes) -> bool:
-        # at most CHANNEL_MESSAGE_BYTES a message, as the kubelet's copy loop sends: kr8s's
-        # WebSocket library drops the connection on a message over 64 KiB
-        for start in range(0, max(len(data), 1), CHANNEL_MESSAGE_BYTES):
-            if not self._send_one(channel, data[start:start + CHANNEL_MESSAGE_BYTES]):
-                return False
-        return True
-
-    def _send_one(self, channel: int, data: bytes) -> bool:
         if self._outbox is None:
             return False
-        if not self.codec.text:
-            return self._outbox.send_parts(bytes((channel,)), data)
-        message, text = self.codec.encode(channel, data)
-        return self._outbox.send(message, text=text)
+        return send_channel(self._outbox, self.codec, channel, data)
 
     def start(self, outbox: Outbox) -> None:
         self._outbox = outbox
