@@ -118,7 +118,7 @@ def test_create_list_get_watch_and_wait_for_a_pod_and_a_deployment(env: Env) -> 
     assert fetched.spec.nodeName == "kr8s-node"
     listed = {p.name for p in env.api.get("pods", namespace="default",
                                           label_selector={"suite": "kr8s"})}
-    assert "kp" in listed
+    assert "kp" in listed and not any(n.startswith("kd-") for n in listed), listed
     replicas = deployment.pods()
     assert len(replicas) == 2 and all(p.ready() for p in replicas)
     assert all(p.metadata.ownerReferences[0]["kind"] == "ReplicaSet" for p in replicas)
