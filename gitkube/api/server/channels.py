@@ -30,6 +30,24 @@ EXEC_PROTOCOLS = (V5, V4, V4_BASE64)
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE = 255
+# at most this much data a message, as the kubelet's copy loop (Go's io.Copy buffer) sends:
+# clients such as kr8s (httpx-ws) close the connection on a message over 64 KiB
+MESSAGE_BYTES = 32 * 1024
+
+
+def send_channel(outbox: Outbox, codec: Codec, channel: int, data: bytes) -> bool:
+    """``data`` on ``channel`` in messages of at most MESSAGE_BYTES of it; False once the
+    client is gone."""
+    for start in range(0, max(len(data), 1), MESSAGE_BYTES):
+        part = data[start:start + MESSAGE_BYTES]
+        if codec.text:
+            message, text = codec.encode(channel, part)
+            sent = outbox.send(message, text=text)
+        else:
+            sent = outbox.send_parts(bytes((channel,)), part)
+        if not sent:
+            return False
+    return True
 
 
 class Codec:
@@ -114,10 +132,7 @@ class ProcessSession:
         self._reader.start()
 
     def _send(self, outbox: Outbox, channel: int, data: bytes) -> bool:
-        if not self.codec.text:
-            return outbox.send_parts(bytes((channel,)), data)
-        message, text = self.codec.encode(channel, data)
-        return outbox.send(message, text=text)
+        return send_channel(outbox, self.codec, channel, data)
 
     def _pump(self, outbox: Outbox) -> None:
         try:

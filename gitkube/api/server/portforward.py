@@ -11,7 +11,8 @@ inside the pod's network namespace (``Connector``: port -> connected socket).
   Python client's ``portforward``): the ports come in the query (``ports=80,8080``), one
   connection each, opened at once; port i has data channel 2i and error channel 2i+1, and
   the first message on each channel is the port, 2 bytes little-endian. The WebSocket
-  closes once every connection has ended.
+  closes once every connection has ended. A client that offers no subprotocol at all (kr8s)
+  gets this binary protocol, as from Kubernetes.
 
 ``Forward`` is one such TCP connection with its two pumps (a reader thread, an Outlet).
 """
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable
 
 from gitkube.api.server import spdy
-from gitkube.api.server.channels import Codec
+from gitkube.api.server.channels import Codec, send_channel
 from gitkube.api.server.pumps import Outlet
 from gitkube.api.server.websocket import Outbox
 
@@ -266,10 +267,7 @@ class ChannelPortForward:
     def _send(self, channel: int, data: bytes) -> bool:
         if self._outbox is None:
             return False
-        if not self.codec.text:
-            return self._outbox.send_parts(bytes((channel,)), data)
-        message, text = self.codec.encode(channel, data)
-        return self._outbox.send(message, text=text)
+        return send_channel(self._outbox, self.codec, channel, data)
 
     def start(self, outbox: Outbox) -> None:
         self._outbox = outbox

@@ -129,8 +129,11 @@ class Streaming:
         if not (pod.get("spec") or {}).get("nodeName"):
             raise BadRequest(f"pod {meta['name']} does not have a host assigned")
         _check_upgrade(req)
-        subprotocol = choose_protocol(websocket.offered(req.headers),
-                                      (SPDY_TUNNEL, *CHANNEL_PROTOCOLS))
+        offers = websocket.offered(req.headers)
+        # as Kubernetes' port-forward handler: a client that names no subprotocol (kr8s)
+        # speaks the binary channel protocol, answered without Sec-WebSocket-Protocol
+        subprotocol = choose_protocol(offers, (SPDY_TUNNEL, *CHANNEL_PROTOCOLS)) \
+            if offers else ""
         describe = f"pod {meta.get('namespace')}/{meta['name']}, uid {meta.get('uid')}"
         name = f"portforward-{next(_serial)}"
         if subprotocol == SPDY_TUNNEL:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, BytesMessage, Message, Request
 
 from gitkube.api.local import LocalClient
 from gitkube.api.server import APIServer
@@ -173,6 +176,66 @@ def test_portforward_channels_reach_a_loopback_port(served: tuple[APIServer, Any
         got += sock.recv(100)
     assert got == b"HELLO"
     sock.close()
+    listener.close()
+
+
+def test_portforward_without_a_subprotocol_speaks_the_binary_channels(
+        served: tuple[APIServer, Any]) -> None:
+    """As Kubernetes: a client that offers no subprotocol (kr8s does so) gets the binary
+    channel protocol, and a 101 that names none; the pod's bytes come in messages no larger
+    than the kubelet's."""
+    _, core = served
+    config = core.api_client.configuration
+    api_port = int(config.host.rsplit(":", 1)[1])
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def echo_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data.upper())
+
+    threading.Thread(target=echo_once, daemon=True).start()
+    context = ssl.create_default_context(cafile=config.ssl_ca_cert)
+    ws = WSConnection(ConnectionType.CLIENT)
+    with socket.create_connection(("127.0.0.1", api_port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(ws.send(Request(
+            host="127.0.0.1",
+            target=f"/api/v1/namespaces/default/pods/p/portforward?ports={port}")))
+        messages: list[bytes] = []
+        accepted: list[AcceptConnection] = []
+        part = b""
+
+        def pump() -> None:  # whole messages (the server sends one in fragments)
+            nonlocal part
+            ws.receive_data(sock.recv(65536))
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    accepted.append(event)
+                elif isinstance(event, BytesMessage):
+                    part += bytes(event.data)
+                    if event.message_finished:
+                        messages.append(part)
+                        part = b""
+
+        while not accepted:
+            pump()
+        assert accepted[0].subprotocol is None
+        # the port, little-endian, first on the data and the error channel
+        while len(messages) < 2:
+            pump()
+        assert sorted(messages) == sorted([b"\x00" + port.to_bytes(2, "little"),
+                                           b"\x01" + port.to_bytes(2, "little")])
+        payload = b"hello" * 40_000  # 200 kB, more than one recv of the pod's side
+        sock.sendall(ws.send(Message(data=b"\x00" + payload)))
+        while len(b"".join(m[1:] for m in messages[2:])) < len(payload):
+            pump()
+        assert b"".join(m[1:] for m in messages[2:]) == payload.upper()
+        assert all(m[0] == 0 for m in messages[2:])
+        # no message larger than the kubelet's (clients such as kr8s refuse over 64 KiB)
+        assert max(len(m) for m in messages) <= 1 + 32 * 1024
     listener.close()
 
 
