@@ -32,9 +32,7 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import random
-import signal
 import ssl
 import statistics
 import subprocess
@@ -48,11 +46,10 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.serving import start_serve, stop
 from gitkube.api.client import CreateOp
 from gitkube.api.http_client import HTTPClient
-from gitkube.daemon.paths import DaemonPaths
-from gitkube.daemon.state import DaemonInfo, read_info
-from gitkube.daemon.status import probe_socket
+from gitkube.daemon.state import DaemonInfo
 from gitkube.daemon.tokens import load_tokens
 
 NS = "bench"
@@ -90,33 +87,7 @@ def proc_mb(pid: int) -> dict[str, float]:
 
 
 def start_daemon(state: Path) -> tuple[subprocess.Popen[bytes], DaemonInfo]:
-    env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
-    log = (state / "daemon.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitkube.cli.main", "serve", "--no-kubelet",
-         "--listen", "127.0.0.1:0", "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-    paths = DaemonPaths(state)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        info = read_info(paths)
-        if info is not None and info.pid == proc.pid and probe_socket(info.socket, 1.0):
-            return proc, info
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gitkube serve did not start:\n" + (state / "daemon.log").read_text())
-
-
-def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)  # this PID only
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    return start_serve(state, "--no-kubelet")
 
 
 # --- phases -----------------------------------------------------------------------------------
@@ -317,7 +288,7 @@ def main() -> None:
             time.sleep(12)  # the daemon hands freed heap back every 10 s (malloc_trim)
             results["rss_settled_mb"] = proc_mb(proc.pid)
         finally:
-            stop_daemon(proc)
+            stop(proc)
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -29,8 +29,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
-import signal
 import socket
 import ssl
 import statistics
@@ -43,10 +41,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.serving import start_serve, stop
 from gitkube.api.http_client import HTTPClient
-from gitkube.daemon.paths import DaemonPaths
-from gitkube.daemon.state import DaemonInfo, read_info
-from gitkube.daemon.status import probe_socket
+from gitkube.daemon.state import DaemonInfo
 from gitkube.daemon.tokens import load_tokens
 
 TARGET_RATIO = 3.0
@@ -80,33 +77,7 @@ def proc_status(pid: int) -> dict[str, float]:
 
 
 def start_daemon(state: Path) -> tuple[subprocess.Popen[bytes], DaemonInfo]:
-    env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
-    log = (state / "daemon.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitkube.cli.main", "serve", "--runtime", "simulated",
-         "--listen", "127.0.0.1:0", "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-    paths = DaemonPaths(state)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        info = read_info(paths)
-        if info is not None and info.pid == proc.pid and probe_socket(info.socket, 1.0):
-            return proc, info
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gitkube serve did not start:\n" + (state / "daemon.log").read_text())
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)  # this PID only
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    return start_serve(state, "--runtime", "simulated")
 
 
 # --- the honest client ------------------------------------------------------------------------

@@ -28,7 +28,6 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,10 +38,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.serving import gitkube, start_serve, state_env, stop
 from gitkube.api.http_client import HTTPClient
-from gitkube.daemon.paths import DaemonPaths
-from gitkube.daemon.state import DaemonInfo, read_info
-from gitkube.daemon.status import probe_socket
+from gitkube.daemon.state import DaemonInfo
 from gitkube.daemon.tokens import load_tokens
 from gitkube.errors import GitkubeError
 
@@ -52,42 +50,14 @@ TARGET_P99_MS = 10.0
 TARGET_RSS_GROWTH_MB = 5.0
 
 
-def gitkube(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gitkube.cli.main", *args]
-
-
 def start(state: Path) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], DaemonInfo]:
-    env = {**os.environ, "GITKUBE_STATE_DIR": str(state)}
-    env.pop("GITKUBE_STORE", None)
-    log = (state / "soak.log").open("ab")
-    daemon = subprocess.Popen(gitkube("serve", "--runtime", "simulated", "--listen",
-                                      "127.0.0.1:0", "--node-name", "soak-node",
-                                      "--log-level", "WARNING"),
-                              stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-    paths = DaemonPaths(state)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        info = read_info(paths)
-        if info is not None and info.pid == daemon.pid and probe_socket(info.socket, 1.0):
-            nodes = subprocess.Popen(gitkube("agent", "simulate", "--nodes", "5",
-                                             "--heartbeat", "5"),
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-            return daemon, nodes, info
-        if daemon.poll() is not None:
-            break
-        time.sleep(0.1)
-    daemon.kill()
-    raise SystemExit("gitkube serve did not start:\n" + (state / "soak.log").read_text())
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)  # this PID only
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    daemon, info = start_serve(state, "--runtime", "simulated", "--node-name", "soak-node",
+                               log_name="soak.log")
+    with (state / "soak.log").open("ab") as log:
+        nodes = subprocess.Popen(gitkube("agent", "simulate", "--nodes", "5", "--heartbeat", "5"),
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 env=state_env(state))
+    return daemon, nodes, info
 
 
 def proc_stats(pid: int) -> tuple[float, int, int]:

@@ -28,6 +28,8 @@ from ruamel.yaml.nodes import ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.tag import Tag
 
+from gitkube.model.patch import depth_exceeds
+
 #: Nesting deeper than this is refused (Kubernetes objects are a few dozen levels deep).
 MAX_DEPTH = 200
 #: Aliases may add at most this many cost units (one per node, plus one per 64 characters
@@ -401,20 +403,9 @@ def parse_json(data: bytes) -> tuple[Parsed, Problem | None]:
         return [], _with_document(refused.problem, 0)
     except RecursionError:
         return [], _json_too_deep(data)
-    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _nests_deeper(value, MAX_DEPTH):
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and depth_exceeds(value, MAX_DEPTH + 1):
         return [], _json_too_deep(data)
     return [(value, 1, 1)], None
-
-
-def _nests_deeper(value: Any, limit: int) -> bool:
-    stack = [(value, 0)] if isinstance(value, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
 
 
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
