@@ -151,5 +151,5 @@ class Router:
             if doc is not None:
                 return Response.json(doc)
         if parts[:1] == ["openapi"]:
-            return openapi.document(parts[1:], req.query)
+            return openapi.document(parts[1:], req.query, req.headers)
         raise not_found(path)
