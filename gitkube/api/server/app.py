@@ -8,7 +8,7 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, openapi
+from gitkube.api.server import discovery, extension, fieldvalidation, openapi
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -125,7 +125,7 @@ class Router:
         if auth is not None:
             self._authorize(auth, identity, attributes(req, route))
         if route is not None:
-            return self.resources.handle(req, route)
+            return fieldvalidation.handle(req, route, lambda r: self.resources.handle(r, route))
         if path.startswith(extension.PREFIX):
             return extension.handle(self.client, req)
         if req.method not in ("GET", "HEAD"):

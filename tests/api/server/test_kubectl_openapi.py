@@ -81,3 +81,36 @@ def test_a_list_file_is_validated_client_side_and_applied(kubectl: Kubectl,
     assert dumped.read_text().startswith("apiVersion: v1\nitems:")
     again = kubectl.run("apply", "-f", str(dumped)).stdout
     assert "deployment.apps/web" in again and "configmap/settings" in again
+
+
+UNKNOWN = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  foo: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: main, image: nginx}]
+"""
+
+
+def test_validate_false_warn_and_strict(kubectl: Kubectl, served: Served,
+                                        tmp_path: Path) -> None:
+    manifest = tmp_path / "unknown.yaml"
+    manifest.write_text(UNKNOWN)
+    strict = kubectl.run("apply", "-f", str(manifest), check=False)
+    assert strict.returncode == 1
+    assert 'The Deployment "web" is invalid' in strict.stderr
+    assert 'spec.foo: unknown field "foo"' in strict.stderr
+    warned = kubectl.run("apply", "-f", str(manifest), "--validate=warn")
+    assert 'Warning: unknown field "spec.foo"' in warned.stderr
+    assert "deployment.apps/web created" in warned.stdout
+    kubectl.run("delete", "deploy", "web")
+    quiet = kubectl.run("apply", "-f", str(manifest), "--validate=false")
+    assert "deployment.apps/web created" in quiet.stdout and "Warning" not in quiet.stderr
+    spec = kubectl.run("get", "deploy", "web", "-o", "jsonpath={.spec}").stdout
+    assert '"replicas":1' in spec and "foo" not in spec
