@@ -114,3 +114,23 @@ def test_validate_false_warn_and_strict(kubectl: Kubectl, served: Served,
     assert "deployment.apps/web created" in quiet.stdout and "Warning" not in quiet.stderr
     spec = kubectl.run("get", "deploy", "web", "-o", "jsonpath={.spec}").stdout
     assert '"replicas":1' in spec and "foo" not in spec
+
+
+def test_a_patch_that_does_not_apply_prints_its_reason(kubectl: Kubectl,
+                                                       tmp_path: Path) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(UNKNOWN.replace("  foo: 1\n", ""))
+    kubectl.run("apply", "-f", str(manifest))
+    bad_path = kubectl.run("patch", "deploy", "web", "--type=json", "-p",
+                           '[{"op": "replace", "path": "/spec/nope/x", "value": 1}]',
+                           check=False)
+    assert bad_path.returncode == 1
+    assert bad_path.stderr.strip() == (
+        'The Deployment "web" is invalid: spec.nope.x: path /spec/nope/x does not exist')
+    failed_test = kubectl.run("patch", "deploy", "web", "--type=json", "-p",
+                              '[{"op": "test", "path": "/spec/replicas", "value": 7}]',
+                              check=False)
+    assert "spec.replicas: test operation failed at /spec/replicas" in failed_test.stderr
+    negative = kubectl.run("patch", "deploy", "web", "--type=merge", "-p",
+                           '{"spec": {"replicas": -1}}', check=False)
+    assert 'The Deployment "web" is invalid: spec.replicas: ' in negative.stderr
