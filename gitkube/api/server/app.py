@@ -8,7 +8,7 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, fieldvalidation, openapi
+from gitkube.api.server import aggregated, discovery, extension, fieldvalidation, openapi
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -138,6 +138,10 @@ class Router:
         path = req.path
         if parts == ["version"]:
             return Response.json(discovery.version(self.git_version))
+        if parts in (["api"], ["apis"]):
+            one_document = aggregated.answer(parts == ["api"], req.headers)
+            if one_document is not None:
+                return one_document
         if parts == ["api"]:
             return Response.json(discovery.api_versions())
         if parts == ["apis"]:
