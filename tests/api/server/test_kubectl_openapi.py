@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitkube.model import kinds
 from tests.api.server.kubectl_cli import KUBECTL, Kubectl
 from tests.api.server.serving import Served
 
@@ -134,3 +135,9 @@ def test_a_patch_that_does_not_apply_prints_its_reason(kubectl: Kubectl,
     negative = kubectl.run("patch", "deploy", "web", "--type=merge", "-p",
                            '{"spec": {"replicas": -1}}', check=False)
     assert 'The Deployment "web" is invalid: spec.replicas: ' in negative.stderr
+
+
+def test_explain_every_kind_gitkube_serves(kubectl: Kubectl) -> None:
+    for rt in kinds.RESOURCES:
+        out = kubectl.run("explain", f"{rt.plural}.metadata.name").stdout
+        assert f"KIND:       {rt.kind}" in out and "FIELD: name <string>" in out, out

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from gitkube.api.server import openapi_proto
+from gitkube.api.server.openapi_schemas import json_schema_definitions
 from gitkube.model import kinds
+from gitkube.model.mergekeys import MERGE_KEYS
 from tests.api.server.httphelp import assert_status, call
 from tests.api.server.serving import Served
 
@@ -84,3 +86,16 @@ def test_v2_json_and_protobuf_by_accept(served: Served) -> None:
     assert b"io.k8s.api.apps.v1.DeploymentSpec" in pb.body
     assert_status(call(served.port, "GET", "/openapi/v2", headers={"Accept": "text/html"}),
                   406, "NotAcceptable")
+
+
+def test_published_merge_keys_agree_with_the_strategic_merge_tables() -> None:
+    """The schemas carry upstream's patch-merge-keys; every list the server's strategic
+    merge keys (gitkube/model/mergekeys.py) is published with the same key."""
+    published: dict[str, set[str]] = {}
+    for node in json_schema_definitions().values():
+        for name, prop in (node.get("properties") or {}).items():
+            if "x-kubernetes-patch-merge-key" in prop:
+                published.setdefault(name, set()).add(prop["x-kubernetes-patch-merge-key"])
+    for field, key in MERGE_KEYS.items():
+        assert published.get(field) == {key}, field
+    assert published["ports"] == {"containerPort", "port"}  # by kind, as merge_key() picks
