@@ -67,12 +67,15 @@ def test_strict_and_the_default_refuse_with_every_field_named(served: Served) ->
 
 def test_duplicate_fields_are_warned_or_refused(served: Served) -> None:
     text = json.dumps(deployment("d")).replace('"replicas": 1', '"replicas": 1, "replicas": 2')
-    refused = call(served.port, "POST", DEPLOYS, text)
+    refused = call(served.port, "POST", f"{DEPLOYS}?fieldValidation=Strict", text)
     assert_status(refused, 400, "BadRequest")
     assert 'duplicate field \\"spec.replicas\\"' in refused.body.decode()
     made = call(served.port, "POST", f"{DEPLOYS}?fieldValidation=Warn", text)
     assert made.code == 201 and made.json["spec"]["replicas"] == 2  # the last one wins
     assert made.headers["warning"] == '299 - "duplicate field \\"spec.replicas\\""'
+    # without a directive (gitkube's agents, the Python client) JSON's rule: the last wins
+    quiet = call(served.port, "POST", DEPLOYS, text.replace('"d"', '"f"'))
+    assert quiet.code == 201 and quiet.json["spec"]["replicas"] == 2
 
 
 def test_an_unknown_directive_is_invalid(served: Served) -> None:
