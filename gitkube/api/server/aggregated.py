@@ -6,14 +6,14 @@ requests instead of one more per group-version.
 The documents are built from the same kinds table as the per-group-version resource lists
 (gitkube/api/server/discovery.py), so both paths describe the same resources. The answer's
 Content-Type names the format (client-go reads it to tell the aggregated answer from an
-``APIVersions``/``APIGroupList``) and carries an ETag. ``GITKUBE_AGGREGATED_DISCOVERY=0``
-turns it off (the old path, for comparison: benchmarks/bench_discovery.py).
+``APIVersions``/``APIGroupList``) and carries an ETag. The setting ``aggregated_discovery``
+(``GITKUBE_AGGREGATED_DISCOVERY=0``) turns it off: the old path, for comparison
+(benchmarks/bench_discovery.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -28,15 +28,9 @@ from gitkube.model.kinds import ResourceType
 Obj = dict[str, Any]
 GROUP = "apidiscovery.k8s.io"
 VERSIONS = ("v2", "v2beta1")
-ENV = "GITKUBE_AGGREGATED_DISCOVERY"
 _SUB_KINDS = {"scale": ("autoscaling", "v1", "Scale"), "binding": ("", "v1", "Binding"),
               "exec": ("", "v1", "PodExecOptions"), "attach": ("", "v1", "PodAttachOptions"),
               "portforward": ("", "v1", "PodPortForwardOptions")}
-
-
-def enabled() -> bool:
-    """Off only when ``GITKUBE_AGGREGATED_DISCOVERY=0``."""
-    return os.environ.get(ENV, "1") != "0"
 
 
 def wanted(accept: str | None) -> str | None:
@@ -95,10 +89,10 @@ def _encoded(core: bool, version: str) -> tuple[bytes, str]:
 
 
 def answer(core: bool, headers: Mapping[str, str]) -> Response | None:
-    """The aggregated document of ``/api`` (``core``) or ``/apis`` when asked for and
-    enabled; None for the plain APIVersions/APIGroupList answer."""
+    """The aggregated document of ``/api`` (``core``) or ``/apis`` when asked for; None for
+    the plain APIVersions/APIGroupList answer."""
     version = wanted(headers.get("accept"))
-    if version is None or not enabled():
+    if version is None:
         return None
     body, etag = _encoded(core, version)
     content_type = f"application/json;g={GROUP};v={version};as=APIGroupDiscoveryList"

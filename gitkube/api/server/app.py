@@ -33,8 +33,9 @@ def attributes(req: Request, route: Route | None) -> Attributes:
 class Router:
     def __init__(self, client: Client, *, auth: Auth | None, logs: LogsProvider,
                  stopping: threading.Event, git_version: str = "dev",
-                 streams: StreamsProvider | None = None):
+                 streams: StreamsProvider | None = None, aggregated_discovery: bool = True):
         self.client = client
+        self.aggregated_discovery = aggregated_discovery
         self.auth = auth
         self.resources = Resources(client, logs, stopping, streams)
         self.git_version = git_version
@@ -138,7 +139,7 @@ class Router:
         path = req.path
         if parts == ["version"]:
             return Response.json(discovery.version(self.git_version))
-        if parts in (["api"], ["apis"]):
+        if parts in (["api"], ["apis"]) and self.aggregated_discovery:
             one_document = aggregated.answer(parts == ["api"], req.headers)
             if one_document is not None:
                 return one_document

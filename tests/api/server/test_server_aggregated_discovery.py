@@ -54,22 +54,20 @@ def test_aggregated_documents_match_the_resource_lists(served: Served) -> None:
         "apiVersion"] == "apidiscovery.k8s.io/v2beta1"
 
 
-def test_plain_clients_and_the_switch_get_the_old_documents(
-        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_clients_and_the_switch_get_the_old_documents(served: Served) -> None:
     assert call(served.port, "GET", "/apis").json["kind"] == "APIGroupList"
     assert call(served.port, "GET", "/api", headers={
         "Accept": f"application/json,{V2}"}).json["kind"] == "APIVersions"
     etag = call(served.port, "GET", "/apis", headers={"Accept": V2}).headers["etag"]
     assert call(served.port, "GET", "/apis", headers={
         "Accept": V2, "If-None-Match": etag}).code == 304
-    monkeypatch.setenv("GITKUBE_AGGREGATED_DISCOVERY", "0")
+    served.server.router.aggregated_discovery = False  # GITKUBE_AGGREGATED_DISCOVERY=0
     assert call(served.port, "GET", "/apis", headers={
         "Accept": KUBECTL_ACCEPT}).json["kind"] == "APIGroupList"
 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-def test_kubectl_discovers_in_two_requests(served: Served, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubectl_discovers_in_two_requests(served: Served, tmp_path: Path) -> None:
     kubectl = Kubectl(served, tmp_path)
 
     def discovery_requests() -> list[str]:
@@ -81,6 +79,6 @@ def test_kubectl_discovers_in_two_requests(served: Served, tmp_path: Path,
 
     assert discovery_requests() == ["/api", "/apis"]
     (tmp_path / "fresh").rename(tmp_path / "used")
-    monkeypatch.setenv("GITKUBE_AGGREGATED_DISCOVERY", "0")
+    served.server.router.aggregated_discovery = False
     assert sorted(discovery_requests()) == ["/api", "/api/v1", "/apis", "/apis/apps/v1",
                                             "/apis/batch/v1"]
