@@ -9,6 +9,7 @@ import pytest
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import replicaset as rsc
+from gitkube.agents.controllers.common import template_hash
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_active, is_pod_ready
 from gitkube.model.rollout import deployment_complete
@@ -411,7 +412,7 @@ def test_template_with_empty_fields_names_the_same_replicaset() -> None:
     same template, as upstream decodes them: a rollback to it reuses the old ReplicaSet and
     the pod-template-hash does not move."""
     plain = deployment()
-    rs = {"metadata": {"name": "web-1", "creationTimestamp": "2026-01-01T00:00:00Z"},
+    rs: Obj = {"metadata": {"name": "web-1", "creationTimestamp": "2026-01-01T00:00:00Z"},
           "spec": {"template": dep.template_without_hash(plain["spec"]["template"])}}
     rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = "abc"
     padded = deployment()
@@ -419,10 +420,10 @@ def test_template_with_empty_fields_names_the_same_replicaset() -> None:
     container.update({"resources": {}, "env": [], "command": None})
     padded["spec"]["template"]["metadata"]["annotations"] = {}
     assert dep.find_new_rs(padded, [rs]) is rs
-    assert dep.template_hash(padded["spec"]["template"]) == \
-        dep.template_hash(plain["spec"]["template"])
+    assert template_hash(padded["spec"]["template"]) == \
+        template_hash(plain["spec"]["template"])
     other = deployment(image="nginx:1.26")
     other["spec"]["template"]["spec"]["containers"][0]["resources"] = {}
     assert dep.find_new_rs(other, [rs]) is None
-    assert dep.template_hash(other["spec"]["template"]) != \
-        dep.template_hash(plain["spec"]["template"])
+    assert template_hash(other["spec"]["template"]) != \
+        template_hash(plain["spec"]["template"])

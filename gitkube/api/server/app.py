@@ -8,7 +8,7 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, openapi
+from gitkube.api.server import discovery, extension, openapi, reviews
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -59,9 +59,12 @@ class Router:
         """The answer to ``req``; every failure is a Status response, never an exception.
         ``auth`` overrides the router's hook for this request (a listener's own);
         ``admitted``: ``admit`` already let this request in (no second authentication)."""
+        effective = self.auth if auth == "default" else auth
         try:
-            return self._answer(req, None if admitted else (
-                self.auth if auth == "default" else auth))
+            review = reviews.review_of(split(req.path))
+            if review is not None:  # every caller may ask; the answer needs the identity
+                return reviews.handle(req, review, effective)
+            return self._answer(req, None if admitted else effective)
         except APIError as e:
             return Response.error(e)
         except StoreError as e:  # the store is down or broken: not the client's doing
@@ -82,6 +85,8 @@ class Router:
             return
         identity = self._identity(req, auth)
         parts = split(req.path)
+        if reviews.review_of(parts) is not None:
+            return
         gv = group_version(parts)
         route: Route | None = None
         if gv is not None and gv[2] and not req.path.startswith(extension.PREFIX):

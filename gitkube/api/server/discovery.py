@@ -9,11 +9,13 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from gitkube.api.server.routes import GROUP_VERSIONS
+from gitkube.api.server import reviews
+from gitkube.api.server.routes import GROUP_VERSIONS as _KIND_GROUP_VERSIONS
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 
 Obj = dict[str, Any]
+GROUP_VERSIONS = (*_KIND_GROUP_VERSIONS, *reviews.GROUP_VERSIONS)
 
 # The Kubernetes version whose API shape gitkube follows (kubectl warns on big skews).
 KUBE_MAJOR, KUBE_MINOR = "1", "32"
@@ -93,9 +95,9 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
 def resource_list(group: str, version: str) -> Obj | None:
     """The APIResourceList of one group/version, or None when gitkube serves none there."""
     rts = [r for r in kinds.RESOURCES if r.group == group and r.version == version]
-    if not rts:
+    resources: list[Obj] = reviews.discovery_entries(group, version)
+    if not rts and not resources:
         return None
-    resources: list[Obj] = []
     for rt in rts:
         resources.append(_entry(rt))
         resources.extend(_sub_entry(rt, s) for s in rt.subresources)
