@@ -33,6 +33,9 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
 - Secret: type Opaque; ``stringData`` folded into base64 ``data`` (and removed)
 - PersistentVolumeClaim: volumeMode Filesystem
 - Endpoints: ports protocol TCP
+- EndpointSlice: ports protocol TCP
+- ReplicationController: replicas 1; selector and labels from the template's labels when
+  empty
 
 Not defaulting (done by the api layer on create because it is not a pure function of the
 object): uid, resourceVersion, generation, creationTimestamp, initial status, and a Job's
@@ -282,6 +285,26 @@ def _endpoints(obj: Obj) -> None:
             _set(port, "protocol", "TCP")
 
 
+def _endpointslice(obj: Obj) -> None:
+    for port in _dicts(obj.get("ports")):
+        _set(port, "protocol", "TCP")
+
+
+def _replicationcontroller(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    _set(spec, "replicas", 1)
+    template = spec.get("template")
+    labels = ((template or {}).get("metadata") or {}).get("labels") \
+        if isinstance(template, dict) else None
+    if isinstance(labels, dict) and labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        meta = _child(obj, "metadata")
+        if not meta.get("labels"):
+            meta["labels"] = dict(labels)
+    _template_defaults(spec)
+
+
 _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Pod": _pod,
     "Deployment": _deployment,
@@ -293,6 +316,8 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Secret": _secret,
     "PersistentVolumeClaim": _pvc,
     "Endpoints": _endpoints,
+    "EndpointSlice": _endpointslice,
+    "ReplicationController": _replicationcontroller,
 }
 
 

@@ -125,11 +125,22 @@ def index_orphans(obj: Obj) -> list[str]:
     return [str((obj.get("metadata") or {}).get("namespace") or "")]
 
 
+def label_selector_of(owner: Mapping[str, Any]) -> Obj | None:
+    """The owner's ``spec.selector`` as a LabelSelector: a ReplicationController's is a plain
+    map of labels, which selects like ``matchLabels``."""
+    selector = (owner.get("spec") or {}).get("selector")
+    if not isinstance(selector, dict):
+        return None
+    if owner.get("kind") == "ReplicationController":
+        return {"matchLabels": selector}
+    return selector
+
+
 def adoptable(owner: Mapping[str, Any], candidates: Iterable[Obj]) -> list[Obj]:
     """Orphans the owner's selector matches (not being deleted): upstream adopts them."""
     if is_terminating(owner):
         return []
-    selector = (owner.get("spec") or {}).get("selector")
+    selector = label_selector_of(owner)
     if not selector:
         return []
     return [c for c in candidates if not is_terminating(c) and selects(selector, c)]
