@@ -68,11 +68,11 @@ class Embedded:
                  until: Callable[[], bool] | None = None) -> ConvergeResult:
         """What apply --wait does after the apply: the agents run until ``objs`` converge
         (and ``until`` holds)."""
-        agents = self.agents()
-        result = converge(self.client, [ObjectRef.of(o) for o in objs], timeout=timeout,
-                          on_progress=PlainProgress(io.StringIO()), agents=agents)
-        assert result.ok, report(result)
-        if until is not None:
-            with agents:
+        with self.agents() as agents:
+            agents.wait_initial_sync(timeout)
+            result = converge(self.client, [ObjectRef.of(o) for o in objs], timeout=timeout,
+                              on_progress=PlainProgress(io.StringIO()))
+            assert result.ok, report(result)
+            if until is not None:
                 assert wait_until(until, timeout)
         return result

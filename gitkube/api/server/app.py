@@ -8,7 +8,7 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, openapi, reviews
+from gitkube.api.server import absent, discovery, extension, openapi, reviews
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -64,6 +64,12 @@ class Router:
             review = reviews.review_of(split(req.path))
             if review is not None:  # every caller may ask; the answer needs the identity
                 return reviews.handle(req, review, effective)
+            missing = absent.route_of(split(req.path))
+            if missing is not None:
+                if not admitted:
+                    self._authorize(effective, self._identity(req, effective),
+                                    missing.attributes(req.method, req.path))
+                return absent.handle(req, missing)
             return self._answer(req, None if admitted else effective)
         except APIError as e:
             return Response.error(e)
@@ -86,6 +92,10 @@ class Router:
         identity = self._identity(req, auth)
         parts = split(req.path)
         if reviews.review_of(parts) is not None:
+            return
+        missing = absent.route_of(parts)
+        if missing is not None:
+            self._authorize(auth, identity, missing.attributes(req.method, req.path))
             return
         gv = group_version(parts)
         route: Route | None = None

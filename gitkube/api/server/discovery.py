@@ -9,13 +9,14 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from gitkube.api.server import reviews
+from gitkube.api.server import absent, reviews
 from gitkube.api.server.routes import GROUP_VERSIONS as _KIND_GROUP_VERSIONS
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 
 Obj = dict[str, Any]
-GROUP_VERSIONS = (*_KIND_GROUP_VERSIONS, *reviews.GROUP_VERSIONS)
+GROUP_VERSIONS = tuple(dict.fromkeys(
+    (*_KIND_GROUP_VERSIONS, *reviews.GROUP_VERSIONS, *absent.GROUP_VERSIONS)))
 
 # The Kubernetes version whose API shape gitkube follows (kubectl warns on big skews).
 KUBE_MAJOR, KUBE_MINOR = "1", "32"
@@ -95,7 +96,8 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
 def resource_list(group: str, version: str) -> Obj | None:
     """The APIResourceList of one group/version, or None when gitkube serves none there."""
     rts = [r for r in kinds.RESOURCES if r.group == group and r.version == version]
-    resources: list[Obj] = reviews.discovery_entries(group, version)
+    resources: list[Obj] = [*reviews.discovery_entries(group, version),
+                            *absent.discovery_entries(group, version)]
     if not rts and not resources:
         return None
     for rt in rts:
