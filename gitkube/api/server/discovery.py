@@ -96,13 +96,15 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
 def resource_list(group: str, version: str) -> Obj | None:
     """The APIResourceList of one group/version, or None when gitkube serves none there."""
     rts = [r for r in kinds.RESOURCES if r.group == group and r.version == version]
-    resources: list[Obj] = [*reviews.discovery_entries(group, version),
-                            *absent.discovery_entries(group, version)]
-    if not rts and not resources:
+    others = [*reviews.discovery_entries(group, version),
+              *absent.discovery_entries(group, version)]
+    if not rts and not others:
         return None
+    resources: list[Obj] = []
     for rt in rts:
         resources.append(_entry(rt))
         resources.extend(_sub_entry(rt, s) for s in rt.subresources)
+    resources += others
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources}
