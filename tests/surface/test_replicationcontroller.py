@@ -80,6 +80,13 @@ def test_kubectl_scale_prune_and_dump(shared_daemon: RunningDaemon, tmp_path: Pa
     listed = json.loads((dump / "default" / "replication-controllers.json").read_text())
     assert [i["metadata"]["name"] for i in listed["items"]] == ["old"]
     assert len(list((dump / "default").glob("old-*/logs.txt"))) == 3
+    # every namespace: the daemon holds the system Namespaces as objects, as upstream
+    everywhere = tmp_path / "dump-all"
+    kubectl.run("cluster-info", "dump", "--all-namespaces", "--output-directory",
+                str(everywhere))
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= {
+        p.name for p in everywhere.iterdir() if p.is_dir()}
+    assert len(list((everywhere / "default").glob("old-*/logs.txt"))) == 3
     # no --prune-allowlist: kubectl lists every kind of its default allowlist
     (tmp_path / "cm.yaml").write_text(CM)
     pruned = kubectl.run("apply", "--prune", "-l", "app=x", "-f", str(tmp_path / "cm.yaml"))
