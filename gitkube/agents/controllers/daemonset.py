@@ -260,7 +260,7 @@ class DaemonSetReconciler:
             owned = [r for r in self.revisions.by_index("owner", uid)
                      if is_controlled_by(r, uid)]
             name = ds["metadata"]["name"]
-            keep = {f"{name}-{p['metadata'].get('labels', {}).get(REVISION_LABEL)}"
+            keep = {f"{name}-{(p['metadata'].get('labels') or {}).get(REVISION_LABEL)}"
                     for p in pods}
             self.history.sync(ds, owned, f"{name}-{revision}", revision, keep)
         if not is_terminating(ds) and self.expectations.satisfied(key, self.pods.get):
