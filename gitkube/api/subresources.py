@@ -75,6 +75,8 @@ def scale_of(obj: Obj) -> Obj:
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
+    if obj.get("kind") == "ReplicationController" and isinstance(selector, dict):
+        selector = {"matchLabels": selector}  # a plain map of labels
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

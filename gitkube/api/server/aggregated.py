@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from gitkube.api.server import absent, reviews
 from gitkube.api.server.bodies import encode_json
-from gitkube.api.server.discovery import subresource_verbs
+from gitkube.api.server.discovery import GROUP_VERSIONS, subresource_verbs
 from gitkube.api.server.messages import Response
-from gitkube.api.server.routes import GROUP_VERSIONS
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 
@@ -70,10 +70,28 @@ def _resource(rt: ResourceType) -> Obj:
     return out
 
 
+def _from_entry(group: str, version: str, entry: Obj) -> Obj:
+    """A resource that is not in the kinds table (the self reviews, the list-only kinds),
+    from its per-group-version discovery entry."""
+    out: Obj = {"resource": entry["name"],
+                "responseKind": _kind(group, version, entry["kind"]),
+                "scope": "Namespaced" if entry["namespaced"] else "Cluster",
+                "singularResource": entry.get("singularName", ""),
+                "verbs": list(entry["verbs"])}
+    if entry.get("shortNames"):
+        out["shortNames"] = list(entry["shortNames"])
+    return out
+
+
+def _resources(group: str, version: str) -> list[Obj]:
+    others = [*reviews.discovery_entries(group, version),
+              *absent.discovery_entries(group, version)]
+    return [*(_resource(r) for r in kinds.RESOURCES if (r.group, r.version) == (group, version)),
+            *(_from_entry(group, version, e) for e in others)]
+
+
 def _group(name: str) -> Obj:
-    versions = [{"version": v,
-                 "resources": [_resource(r) for r in kinds.RESOURCES
-                               if (r.group, r.version) == (g, v)],
+    versions = [{"version": v, "resources": _resources(g, v),
                  "freshness": "Current"}
                 for g, v in GROUP_VERSIONS if g == name]
     return {"metadata": {"name": name, "creationTimestamp": None}, "versions": versions}

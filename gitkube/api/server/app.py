@@ -8,7 +8,15 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import aggregated, discovery, extension, fieldvalidation, openapi
+from gitkube.api.server import (
+    absent,
+    aggregated,
+    discovery,
+    extension,
+    fieldvalidation,
+    openapi,
+    reviews,
+)
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -60,9 +68,18 @@ class Router:
         """The answer to ``req``; every failure is a Status response, never an exception.
         ``auth`` overrides the router's hook for this request (a listener's own);
         ``admitted``: ``admit`` already let this request in (no second authentication)."""
+        effective = self.auth if auth == "default" else auth
         try:
-            return self._answer(req, None if admitted else (
-                self.auth if auth == "default" else auth))
+            review = reviews.review_of(split(req.path))
+            if review is not None:  # every caller may ask; the answer needs the identity
+                return reviews.handle(req, review, effective)
+            missing = absent.route_of(split(req.path))
+            if missing is not None:
+                if not admitted:
+                    self._authorize(effective, self._identity(req, effective),
+                                    missing.attributes(req.method, req.path))
+                return absent.handle(req, missing)
+            return self._answer(req, None if admitted else effective)
         except APIError as e:
             return Response.error(e)
         except StoreError as e:  # the store is down or broken: not the client's doing
@@ -83,6 +100,12 @@ class Router:
             return
         identity = self._identity(req, auth)
         parts = split(req.path)
+        if reviews.review_of(parts) is not None:
+            return
+        missing = absent.route_of(parts)
+        if missing is not None:
+            self._authorize(auth, identity, missing.attributes(req.method, req.path))
+            return
         gv = group_version(parts)
         route: Route | None = None
         if gv is not None and gv[2] and not req.path.startswith(extension.PREFIX):
