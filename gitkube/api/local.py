@@ -545,7 +545,8 @@ class LocalClient:
         key, name = self._key_of(rt, obj)
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_update(rt, obj, old)
-        self._own(rt, old, new, field_manager, subresource, fields)
+        self._own(rt, old, new, field_manager, subresource,
+                  fields if fields is not None else _sent_fields(obj, old))
         if rt.kind != "Service":
             return self._finish_update(rt, key, name, kv, old, new)
         # keep/claim/release allocated addresses with the write
@@ -565,18 +566,24 @@ class LocalClient:
                            f"({qualified(rt)}/status): {rt.kind} has no status subresource")
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_status_update(rt, obj, old)
-        self._own(rt, old, new, field_manager, "status", fields)
+        self._own(rt, old, new, field_manager, "status",
+                  fields if fields is not None else _sent_fields(obj, old))
         return self._finish_update(rt, key, name, kv, old, new)
 
     # --- field ownership (gitkube/api/ssa, docs/SSA.md) ------------------------------------
 
     def _own(self, rt: ResourceType, old: Obj, new: Obj, field_manager: str | None,
              subresource: str, fields: builtins.list[Obj] | None) -> None:
-        """Set ``new``'s managedFields: the ones an apply computed, or an Update's by
-        ``field_manager``; a write with neither keeps them as they were."""
+        """Set ``new``'s managedFields: the ones an apply computed or a client wrote
+        (``fields``), then an Update's by ``field_manager``; a write with neither keeps
+        them as they were. ``[{}]`` from a client clears them (upstream's reset)."""
+        if fields == [{}]:
+            new["metadata"].pop("managedFields", None)
+            return
         if fields is not None:
             new["metadata"]["managedFields"] = fields
-        elif field_manager:
+            old = {**old, "metadata": {**old["metadata"], "managedFields": fields}}
+        if field_manager:
             self._record(rt, old, new, field_manager, self._now(), subresource)
         if not new["metadata"].get("managedFields"):
             new["metadata"].pop("managedFields", None)
@@ -824,6 +831,16 @@ def _caller_rv(obj: Obj) -> bool:
     caller's Conflict, not retried)."""
     meta = obj.get("metadata")
     return isinstance(meta, dict) and bool(meta.get("resourceVersion"))
+
+
+def _sent_fields(obj: Obj, old: Obj) -> builtins.list[Obj] | None:
+    """managedFields a client wrote itself (kubectl does, to hand client-side apply's
+    fields to its server-side applier): a non-empty list that differs from the stored one.
+    An empty list changes nothing, so clients unaware of the field never strip it."""
+    sent = (obj.get("metadata") or {}).get("managedFields")
+    if not isinstance(sent, builtins.list) or not sent:
+        return None
+    return sent if sent != old["metadata"].get("managedFields") else None
 
 
 def _field_conflict(error: APIError) -> bool:

@@ -173,3 +173,15 @@ def test_client_side_apply_and_edit_record_updates(kubectl: Kubectl, served: Ser
     labels = {m: f.get("f:metadata", {}).get("f:labels", {}) for (m, _), f in
               managers(live(served)).items()}
     assert any("f:tier" in v for m, v in labels.items() if m != "kubectl-client-side-apply")
+
+
+def test_client_side_apply_upgraded_to_server_side(kubectl: Kubectl, served: Served) -> None:
+    """kubectl hands client-side apply's fields to its server-side applier by rewriting
+    managedFields (a JSON patch); the server takes them, so a label dropped on the first
+    server-side apply goes, as on Kubernetes."""
+    kubectl.run("apply", "-f", write(kubectl, "a.yaml", web("{team: a, tier: front}", "[]")))
+    kubectl.run("apply", "--server-side", "-f", write(kubectl, "b.yaml", web("{team: a}",
+                                                                           "[]")))
+    obj = live(served)
+    assert obj["metadata"]["labels"] == {"team": "a"}
+    assert ("kubectl", "Apply") in managers(obj)
