@@ -607,7 +607,15 @@ class LocalClient:
         config = op.object
         rt = self._resource_of(config)
         key, name = self._key_of(rt, config)
+        meta = config.get("metadata")
+        if isinstance(meta, dict) and "managedFields" in meta:
+            # an applied configuration owns fields; it does not say who owns them
+            config = {**config, "metadata": {k: v for k, v in meta.items()
+                                             if k != "managedFields"}}
         kv = self.store.get(key)
+        expected = parse_revision((config.get("metadata") or {}).get("resourceVersion"))
+        if expected is not None and (kv is None or expected != kv.mod_revision):
+            raise conflict(rt, name)
         live = decode(kv) if kv is not None else None
         if live is not None:
             live["metadata"].pop("resourceVersion", None)

@@ -204,7 +204,7 @@ def update(old: Obj | None, new: Obj, shape: Shape, *, manager: str, api_version
     entries = read(old)
     gained = scope.trim(fieldset.changed(base, new, shape, mark_added=True))
     gone = scope.trim(fieldset.difference(fieldset.fields_of(base, shape),
-                                          fieldset.fields_of(new, shape)))
+                                          fieldset.fields_of(new, shape))) if old else {}
     ident = (manager, "Update", scope.subresource)
     mine = next((e for e in entries if e.ident == ident), None)
     for e in entries:
