@@ -287,7 +287,9 @@ class LocalClient:
         for attempt in range(PATCH_RETRIES):
             try:
                 step = self._plan_apply(op, subresource or "")
-                result = self._commit([step], single=True).results[0]
+                # the same configuration again: the object as read, nothing to commit
+                result = step.result if step.op is None else self._commit(
+                    [step], single=True).results[0]
             except (Conflict, AlreadyExists) as e:
                 # a write between our read and ours (not a field conflict): read, apply again
                 if _field_conflict(e) or attempt == PATCH_RETRIES - 1 or _caller_rv(obj):
@@ -635,6 +637,10 @@ class LocalClient:
                 raise not_found(rt, name)
             return self._plan_create(merged, {} if terminating is None else terminating,
                                      claims, fields=fields)
+        if merged == live and fields == (live["metadata"].get("managedFields") or []):
+            # the same configuration again: nothing to default, validate or write
+            live["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            return _Step(key, None, live, ref=ref(rt, name))
         merged["metadata"]["resourceVersion"] = str(kv.mod_revision)
         if subresource == "status":
             return self._plan_status(rt, key, name, merged, fields=fields)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
-from gitkube.api.server import bodies, dryrun, liststream
+from gitkube.api.server import dryrun, liststream
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
     MethodNotAllowed,
@@ -226,8 +226,9 @@ class Resources:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def _object_body(self, req: Request, route: Route, kind: str | None = None) -> Obj:
-        body = parse_body(req.body, req.content_type)
+    def _object_body(self, req: Request, route: Route, kind: str | None = None,
+                     parsed: Any = None) -> Obj:
+        body = parse_body(req.body, req.content_type) if parsed is None else parsed
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a JSON object, not "
                              f"{type(body).__name__}")
@@ -388,10 +389,8 @@ class Resources:
         field_manager(req)  # the length check
         rt, sub = route.rt, route.subresource
         force = flag(req.query, "force")
-        as_json = Request(req.method, req.path, req.query,
-                          {**req.headers, "content-type": bodies.JSON}, bodies.encode_json(body))
         if sub == "scale":
-            scale = self._object_body(as_json, route, kind="Scale")
+            scale = self._object_body(req, route, kind="Scale", parsed=body)
             replicas = (scale.get("spec") or {}).get("replicas")
             config: Obj = {"apiVersion": rt.api_version, "kind": rt.kind,
                            "metadata": {k: v for k, v in scale["metadata"].items()
@@ -399,7 +398,7 @@ class Resources:
             if replicas is not None:
                 config["spec"] = {"replicas": replicas}
         else:
-            config = self._object_body(as_json, route)
+            config = self._object_body(req, route, parsed=body)
         if _dry(req):
             return dryrun.apply(self.client, rt, config, manager, force, sub)
         return self.client.apply(config, field_manager=manager, force=force,

@@ -164,12 +164,32 @@ def apply(live: Obj | None, config: Obj, shape: Shape, *, manager: str, api_vers
                          scope.trim(fieldset.fields_of(live, shape)), scope.subresource)]
     ident = (manager, "Apply", scope.subresource)
     mine = next((e for e in entries if e.ident == ident), None)
+    applied = scope.trim(fieldset.fields_of(config, shape))
+    merged: Obj = merge(base, config, shape)
+    if mine is not None and mine.fields == applied and merged == base:
+        # the same configuration again: nothing moves, nothing is removed, same time
+        return merged, list(base["metadata"]["managedFields"])
     if mine is None:
         mine = Entry(manager, "Apply", api_version, now, {}, scope.subresource)
         entries.append(mine)
-    applied = scope.trim(fieldset.fields_of(config, shape))
-    merged: Obj = merge(base, config, shape)
     moved = scope.trim(fieldset.changed(base, merged, shape))
+    taken = _take(entries, mine, moved, force)
+    others: Trie = {}
+    for other in entries:
+        if other is not mine:
+            others = fieldset.union(others, other.fields)
+    dropped = fieldset.difference(fieldset.difference(mine.fields, applied), others)
+    if dropped:
+        merged = remove(merged, dropped, others, shape)
+    if taken or mine.fields != applied or merged != base:
+        # an apply that changes nothing keeps its time, so it writes nothing either
+        mine.fields, mine.time, mine.api_version = applied, now, api_version
+    return merged, write(entries)
+
+
+def _take(entries: list[Entry], mine: Entry, moved: Trie, force: bool) -> bool:
+    """Take the ``moved`` fields from the other managers (ApplyConflicts unless ``force``);
+    whether any were theirs."""
     conflicts: list[Conflict] = []
     taken: dict[int, Trie] = {}
     for i, other in enumerate(entries):
@@ -183,17 +203,7 @@ def apply(live: Obj | None, config: Obj, shape: Shape, *, manager: str, api_vers
         raise ApplyConflicts(conflicts)
     for i, lost in taken.items():
         entries[i].fields = fieldset.difference(entries[i].fields, lost)
-    others: Trie = {}
-    for other in entries:
-        if other is not mine:
-            others = fieldset.union(others, other.fields)
-    dropped = fieldset.difference(fieldset.difference(mine.fields, applied), others)
-    if dropped:
-        merged = remove(merged, dropped, others, shape)
-    if taken or mine.fields != applied or merged != base:
-        # an apply that changes nothing keeps its time, so it writes nothing either
-        mine.fields, mine.time, mine.api_version = applied, now, api_version
-    return merged, write(entries)
+    return bool(taken)
 
 
 def update(old: Obj | None, new: Obj, shape: Shape, *, manager: str, api_version: str,

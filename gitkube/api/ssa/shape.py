@@ -40,6 +40,13 @@ class Shape:
         """The shape of field ``name`` of a struct or of an entry of a map."""
         if self.node == "deduced":
             return DEDUCED
+        key = (id(self._schema), name)
+        hit = _CHILDREN.get(key)
+        if hit is None:
+            hit = _CHILDREN[key] = self._child(name)
+        return hit
+
+    def _child(self, name: str) -> Shape:
         schema = self._schema if isinstance(self._schema, dict) else {}
         props = schema.get("properties") or {}
         if name in props:
@@ -62,6 +69,8 @@ class Shape:
 
 
 DEDUCED = Shape("deduced")
+# (id of a schema node, field name) -> shape; schema nodes live as long as the process
+_CHILDREN: dict[tuple[int, str], Shape] = {}
 SCALAR = Shape("scalar")
 
 
