@@ -165,14 +165,21 @@ def test_apply_to_the_status_subresource(kubectl: Kubectl, served: Served) -> No
     assert obj["spec"]["replicas"] == 2  # the spec is not the status subresource's
 
 
-def test_client_side_apply_and_edit_record_updates(kubectl: Kubectl, served: Served) -> None:
+def test_client_side_apply_label_and_edit_record_updates(kubectl: Kubectl,
+                                                        served: Served) -> None:
     kubectl.run("apply", "-f", write(kubectl, "a.yaml", web("{team: a}", "[]")))
-    owners = managers(live(served))
-    assert ("kubectl-client-side-apply", "Update") in owners
+    assert set(managers(live(served))) == {("kubectl-client-side-apply", "Update")}
     kubectl.run("label", "deploy", "web", "tier=front")
-    labels = {m: f.get("f:metadata", {}).get("f:labels", {}) for (m, _), f in
-              managers(live(served)).items()}
-    assert any("f:tier" in v for m, v in labels.items() if m != "kubectl-client-side-apply")
+    editor = kubectl.home / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 6/' \"$1\"\n")
+    editor.chmod(0o755)
+    kubectl.env["KUBE_EDITOR"] = str(editor)
+    assert "edited" in kubectl.run("edit", "deploy", "web").stdout
+    owners = managers(live(served))
+    assert owners[("kubectl-label", "Update")] == {
+        "f:metadata": {"f:labels": {"f:tier": {}}}}
+    assert owners[("kubectl-edit", "Update")] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in owners[("kubectl-client-side-apply", "Update")]["f:spec"]
 
 
 def test_client_side_apply_upgraded_to_server_side(kubectl: Kubectl, served: Served) -> None:
