@@ -499,11 +499,12 @@ class LocalClient:
         rt = self._resource_of(obj)
         now = self._now()
         new = strategy.prepare_create(rt, obj, now=now)
+        strategy.validate(rt, new)
+        # managedFields the server computes need no validation (and cost it on every create)
         if fields is not None:
             new["metadata"]["managedFields"] = fields
         elif field_manager:
             self._record(rt, None, new, field_manager, now, "")
-        strategy.validate(rt, new)
         key, name = self._key_of(rt, new)
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)

@@ -15,6 +15,7 @@ text (``.spec.template.spec.containers[name="web"].image``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,9 +50,17 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_./-]*")
+
+
 def item_key(shape: Shape, item: Any) -> str:
     """The path element of one list item: ``k:{...}`` in a keyed list, ``v:...`` in a set."""
     if shape.node == "list-map" and isinstance(item, dict):
+        if len(shape.keys) == 1:  # the common case (a name), without the JSON encoder
+            name = shape.keys[0]
+            value = item.get(name)
+            if isinstance(value, str) and _PLAIN.fullmatch(value):
+                return 'k:{"' + name + '":"' + value + '"}'
         key = {k: item.get(k, KEY_DEFAULTS.get(k)) for k in shape.keys}
         return "k:" + _compact({k: v for k, v in key.items() if v is not None})
     return "v:" + _compact(item)
@@ -77,8 +86,11 @@ def _walk(value: Any, shape: Shape) -> tuple[Trie, bool]:
             return {}, True
         out: Trie = {}
         for k, v in value.items():
+            if not isinstance(v, dict | list):  # a scalar or null: a member, whatever its shape
+                out["f:" + k] = {}
+                continue
             sub, member = _walk(v, shape.child(k))
-            member = member or v is None or v == {} or not shape.declares(k)
+            member = member or v == {} or not shape.declares(k)
             made = _node(member, sub)
             if made is not None:
                 out["f:" + k] = made
@@ -111,6 +123,9 @@ def _changed(old: Any, new: Any, shape: Shape, mark: bool) -> tuple[Trie, bool]:
     if isinstance(new, dict) and isinstance(old, dict) and node in _MAPS:
         out: Trie = {}
         for k, v in new.items():
+            if k not in old and not isinstance(v, dict | list):
+                out["f:" + k] = {}
+                continue
             child = shape.child(k)
             if k not in old:
                 sub, member = _walk(v, child)
@@ -238,14 +253,6 @@ def strip(trie: Trie, *, status_only: bool = False, keep_status: bool = True) ->
         else:
             del out["f:metadata"]
     return out
-
-
-def sort(trie: Trie) -> Trie:
-    """The trie with keys in upstream's order (``.`` first, then fields, keys, values,
-    indexes), as it is serialised."""
-    rank = {MEMBER: 0, "f": 1, "k": 2, "v": 3, "i": 4}
-    return {k: sort(trie[k]) for k in sorted(trie, key=lambda k: (rank.get(k[:1], 0)
-                                                                     if k != MEMBER else 0, k))}
 
 
 def path_text(path: tuple[str, ...]) -> str:

@@ -46,7 +46,7 @@ class Entry:
     def to_json(self) -> Obj:
         out: Obj = {"manager": self.manager, "operation": self.operation,
                     "apiVersion": self.api_version, "time": self.time,
-                    "fieldsType": "FieldsV1", "fieldsV1": fieldset.sort(self.fields)}
+                    "fieldsType": "FieldsV1", "fieldsV1": self.fields}
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -117,7 +117,8 @@ def read(obj: Obj | None) -> list[Entry]:
 
 def write(entries: list[Entry]) -> list[Obj]:
     """Entries as ``managedFields``: empty ones dropped, in upstream's order (Apply before
-    Update, then by time, manager and subresource)."""
+    Update, then by time, manager and subresource). A field set's keys keep the object's
+    order (clients such as kubectl print them sorted; sorting each write costs ~20%)."""
     kept = [e for e in entries if e.fields]
     kept.sort(key=lambda e: (e.operation, e.time, e.manager, e.subresource))
     return [e.to_json() for e in kept]

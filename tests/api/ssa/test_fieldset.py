@@ -123,9 +123,3 @@ def test_strip_leaves_server_metadata_unowned() -> None:
 ])
 def test_path_text_is_upstreams(path: tuple[str, ...], text: str) -> None:
     assert fieldset.path_text(path) == text
-
-
-def test_sort_puts_the_member_mark_first() -> None:
-    trie: Trie = {"k:{\"a\":1}": {}, "f:z": {}, ".": {}, "f:a": {"f:c": {}, "f:b": {}}}
-    assert list(fieldset.sort(trie)) == [".", "f:a", "f:z", 'k:{"a":1}']
-    assert list(fieldset.sort(trie)["f:a"]) == ["f:b", "f:c"]
