@@ -167,6 +167,7 @@ class Daemon:
             self._server = APIServer(self._client, auth=None, logs=self._logs,
                                      streams=self._streams, log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
+            self._server.router.aggregated_discovery = self.settings.aggregated_discovery
         return self._server
 
     def _serve_unix(self) -> None:

@@ -8,7 +8,7 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, openapi
+from gitkube.api.server import aggregated, discovery, extension, fieldvalidation, openapi
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -33,8 +33,9 @@ def attributes(req: Request, route: Route | None) -> Attributes:
 class Router:
     def __init__(self, client: Client, *, auth: Auth | None, logs: LogsProvider,
                  stopping: threading.Event, git_version: str = "dev",
-                 streams: StreamsProvider | None = None):
+                 streams: StreamsProvider | None = None, aggregated_discovery: bool = True):
         self.client = client
+        self.aggregated_discovery = aggregated_discovery
         self.auth = auth
         self.resources = Resources(client, logs, stopping, streams)
         self.git_version = git_version
@@ -125,7 +126,7 @@ class Router:
         if auth is not None:
             self._authorize(auth, identity, attributes(req, route))
         if route is not None:
-            return self.resources.handle(req, route)
+            return fieldvalidation.handle(req, route, lambda r: self.resources.handle(r, route))
         if path.startswith(extension.PREFIX):
             return extension.handle(self.client, req)
         if req.method not in ("GET", "HEAD"):
@@ -138,6 +139,10 @@ class Router:
         path = req.path
         if parts == ["version"]:
             return Response.json(discovery.version(self.git_version))
+        if parts in (["api"], ["apis"]) and self.aggregated_discovery:
+            one_document = aggregated.answer(parts == ["api"], req.headers)
+            if one_document is not None:
+                return one_document
         if parts == ["api"]:
             return Response.json(discovery.api_versions())
         if parts == ["apis"]:
@@ -151,5 +156,5 @@ class Router:
             if doc is not None:
                 return Response.json(doc)
         if parts[:1] == ["openapi"]:
-            return openapi.document(parts[1:], req.query)
+            return openapi.document(parts[1:], req.query, req.headers)
         raise not_found(path)

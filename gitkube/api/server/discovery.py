@@ -78,9 +78,14 @@ def _entry(rt: ResourceType) -> Obj:
     return out
 
 
+def subresource_verbs(sub: str) -> tuple[str, ...]:
+    """The verbs discovery lists for subresource ``sub``."""
+    return _SUBRESOURCE_VERBS.get(sub, ("get",))
+
+
 def _sub_entry(rt: ResourceType, sub: str) -> Obj:
     out: Obj = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                "kind": rt.kind, "verbs": list(_SUBRESOURCE_VERBS.get(sub, ("get",)))}
+                "kind": rt.kind, "verbs": list(subresource_verbs(sub))}
     if sub == "scale":
         out.update(group="autoscaling", version="v1", kind="Scale")
     elif sub == "log":
