@@ -75,9 +75,8 @@ def test_other_managers_fields_are_not_drift_until_git_sets_them(mode: str,
     client = client_for(None)
     client.update_scale("apps/v1", "Deployment", "default", "web", 4,
                         field_manager="hpa-controller")
-    labelled = live()
-    labelled["metadata"]["labels"]["team"] = "ops"
-    client.update(labelled, field_manager="labeller")
+    client.patch("apps/v1", "Deployment", "default", "web",
+                 {"metadata": {"labels": {"team": "ops"}}}, "merge", field_manager="labeller")
     assert owners_of_replicas(live()) == {"hpa-controller"}
     code, out = run("plan", str(root), "--detailed-exitcode")
     assert code == 0 and "No changes" in out, out
