@@ -212,3 +212,22 @@ def test_apply_to_the_scale_subresource(kubectl: Kubectl, served: Served) -> Non
     assert taken.json["spec"]["replicas"] == 4
     entry = next(e for e in live(served)["metadata"]["managedFields"] if e["manager"] == "hpa")
     assert (entry["subresource"], entry["fieldsV1"]) == ("scale", {"f:spec": {"f:replicas": {}}})
+
+
+def test_server_side_diff_and_dry_run(kubectl: Kubectl, served: Served) -> None:
+    first = write(kubectl, "a.yaml", web("{team: a, tier: front}", "[]"))
+    kubectl.run("apply", "--server-side", "-f", first)
+    second = write(kubectl, "b.yaml", web("{team: a}", "[]").replace("replicas: 2",
+                                                                   "replicas: 3"))
+    diff = kubectl.run("diff", "--server-side", "-f", second, check=False)
+    assert diff.returncode == 1, diff.stderr
+    assert "-  replicas: 2" in diff.stdout and "+  replicas: 3" in diff.stdout
+    assert "-    tier: front" in diff.stdout  # the dropped label would go
+    out = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", second).stdout
+    assert "serverside-applied (server dry run)" in out
+    obj = live(served)
+    assert obj["spec"]["replicas"] == 2 and obj["metadata"]["labels"]["tier"] == "front"
+    kubectl.run("scale", "deploy", "web", "--replicas=5")
+    refused = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", second,
+                          check=False)
+    assert "Apply failed with 1 conflict" in refused.stderr
