@@ -370,7 +370,14 @@ class HTTPClient:
     def apply(self, obj: Obj, *, field_manager: str, force: bool = False,
               subresource: Literal["status", "scale"] | None = None) -> Obj:
         _, path = self._obj_path(obj, subresource or "")
-        out: Obj = self.request("PATCH", path, body=obj, content_type=APPLY_PATCH, query={
+        body = obj
+        if subresource == "scale":  # the object's replicas, sent as the Scale it is there
+            meta = obj.get("metadata") or {}
+            body = {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                    "metadata": {k: v for k, v in meta.items() if k in ("name", "namespace")},
+                    "spec": {k: v for k, v in (obj.get("spec") or {}).items()
+                             if k == "replicas"}}
+        out: Obj = self.request("PATCH", path, body=body, content_type=APPLY_PATCH, query={
             "fieldManager": field_manager, "force": "true" if force else None})
         return out
 

@@ -192,3 +192,42 @@ def test_client_side_apply_upgraded_to_server_side(kubectl: Kubectl, served: Ser
     obj = live(served)
     assert obj["metadata"]["labels"] == {"team": "a"}
     assert ("kubectl", "Apply") in managers(obj)
+
+
+def test_apply_to_the_scale_subresource(kubectl: Kubectl, served: Served) -> None:
+    """An applied Scale (what an autoscaler built on server-side apply sends; kubectl maps
+    a file's kind to a resource, and Scale is none, so this one is raw HTTP)."""
+    kubectl.run("apply", "--server-side", "-f", write(kubectl, "a.yaml", web("{team: a}", "[]")))
+    path = "/apis/apps/v1/namespaces/default/deployments/web/scale?fieldManager=hpa"
+    scale = json.dumps({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                        "metadata": {"name": "web"}, "spec": {"replicas": 4}})
+    refused = call(served.port, "PATCH", path, scale,
+                   content_type="application/apply-patch+yaml")
+    assert refused.code == 409
+    assert refused.json["message"] == ('Apply failed with 1 conflict: conflict with '
+                                       '"kubectl": .spec.replicas')
+    taken = call(served.port, "PATCH", path + "&force=true", scale,
+                 content_type="application/apply-patch+yaml")
+    assert taken.code == 200 and taken.json["kind"] == "Scale"
+    assert taken.json["spec"]["replicas"] == 4
+    entry = next(e for e in live(served)["metadata"]["managedFields"] if e["manager"] == "hpa")
+    assert (entry["subresource"], entry["fieldsV1"]) == ("scale", {"f:spec": {"f:replicas": {}}})
+
+
+def test_server_side_diff_and_dry_run(kubectl: Kubectl, served: Served) -> None:
+    first = write(kubectl, "a.yaml", web("{team: a, tier: front}", "[]"))
+    kubectl.run("apply", "--server-side", "-f", first)
+    second = write(kubectl, "b.yaml", web("{team: a}", "[]").replace("replicas: 2",
+                                                                   "replicas: 3"))
+    diff = kubectl.run("diff", "--server-side", "-f", second, check=False)
+    assert diff.returncode == 1, diff.stderr
+    assert "-  replicas: 2" in diff.stdout and "+  replicas: 3" in diff.stdout
+    assert "-    tier: front" in diff.stdout  # the dropped label would go
+    out = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", second).stdout
+    assert "serverside-applied (server dry run)" in out
+    obj = live(served)
+    assert obj["spec"]["replicas"] == 2 and obj["metadata"]["labels"]["tier"] == "front"
+    kubectl.run("scale", "deploy", "web", "--replicas=5")
+    refused = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", second,
+                          check=False)
+    assert "Apply failed with 1 conflict" in refused.stderr

@@ -1,9 +1,10 @@
 """Upstream's documented server-side apply behaviour, as a table run through the api layer
-(LocalClient over a real SQLite store): each case is a sequence of applies and updates by
-named managers, then the object's values and who owns which field. The cases restate, in
-gitkube's own data, the examples of the Kubernetes "Server-Side Apply" page: field
-management, conflicts, forcing, co-ownership, removal of fields an applier dropped, merge
-strategy by list/map type, and handing ``replicas`` over to an autoscaler."""
+(LocalClient over a real SQLite store, and the same through the HTTP API and gitkube's HTTP
+client): each case is a sequence of applies and updates by named managers, then the object's
+values and who owns which field. The cases restate, in gitkube's own data, the examples of
+the Kubernetes "Server-Side Apply" page: field management, conflicts, forcing,
+co-ownership, removal of fields an applier dropped, merge strategy by list/map type, and
+handing ``replicas`` over to an autoscaler."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from gitkube.api.client import Client
 from gitkube.api.local import LocalClient
 from gitkube.api.ssa import fieldset
 from gitkube.errors import Conflict
 from gitkube.model.patch import merge_patch
 from gitkube.store import open_store
+from tests.api.server.serving import start
 
 Obj = dict[str, Any]
 
@@ -156,11 +159,21 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[LocalClient]:
+@pytest.fixture(params=["local", "http"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
+    """The api in-process, and the same through the HTTP API and gitkube's HTTP client."""
     store = open_store(f"sqlite://{tmp_path / 'ssa.db'}")
     try:
-        yield LocalClient(store)
+        if request.param == "local":
+            yield LocalClient(store)
+            return
+        served = start(store)
+        http = served.client()
+        try:
+            yield http
+        finally:
+            http.close()
+            served.server.shutdown()
     finally:
         store.close()
 
@@ -193,7 +206,7 @@ def owned(obj: Obj) -> dict[str, list[str]]:
     return out
 
 
-def run(client: LocalClient, case: Case) -> Obj:
+def run(client: Client, case: Case) -> Obj:
     obj: Obj = {}
     for step in case.steps:
         if isinstance(step, Update):
@@ -216,7 +229,7 @@ def run(client: LocalClient, case: Case) -> Obj:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_upstream_documented_behaviour(client: LocalClient, case: Case) -> None:
+def test_upstream_documented_behaviour(client: Client, case: Case) -> None:
     final = run(client, case)
     for dotted, expected in case.values.items():
         assert matches(value_at(final, dotted), expected), (case.name, dotted, final)
@@ -227,21 +240,23 @@ def test_upstream_documented_behaviour(client: LocalClient, case: Case) -> None:
         assert path not in owners.get(manager, []), (case.name, manager, owners)
 
 
-def test_reapplying_the_same_configuration_writes_nothing(client: LocalClient) -> None:
+def test_reapplying_the_same_configuration_writes_nothing(client: Client) -> None:
     first = client.apply(cm({"a": "1"}), field_manager="alice")
     again = client.apply(cm({"a": "1"}), field_manager="alice")
     assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
 
 
 def test_first_apply_to_an_unmanaged_object_hands_it_to_before_first_apply(
-        client: LocalClient) -> None:
-    client.create(cm({"a": "1"}))  # no manager: no managedFields
+        client: Client) -> None:
+    client.create(cm({"a": "1"}))  # in-process: no manager, no managedFields
     with pytest.raises(Conflict) as refused:
         client.apply(cm({"a": "2"}), field_manager="alice")
-    assert 'conflict with "before-first-apply" using v1: .data.a' in refused.value.message
+    # over HTTP the create names its User-Agent's product as its manager, as upstream
+    owner = "before-first-apply" if isinstance(client, LocalClient) else "gitkube-http-client"
+    assert f'conflict with "{owner}" using v1: .data.a' in refused.value.message
 
 
-def test_a_client_may_rewrite_and_reset_managed_fields(client: LocalClient) -> None:
+def test_a_client_may_rewrite_and_reset_managed_fields(client: Client) -> None:
     obj = client.apply(cm({"a": "1"}), field_manager="alice")
     obj["metadata"]["managedFields"][0]["manager"] = "carol"
     renamed = client.update(obj, field_manager="editor")
@@ -254,7 +269,7 @@ def test_a_client_may_rewrite_and_reset_managed_fields(client: LocalClient) -> N
     assert "managedFields" not in client.update(renamed)["metadata"]
 
 
-def test_status_and_scale_subresources(client: LocalClient) -> None:
+def test_status_and_scale_subresources(client: Client) -> None:
     client.apply(deploy(containers(WEB, replicas=2)), field_manager="alice")
     status = client.apply(deploy({}) | {"status": {"observedGeneration": 7}},
                           field_manager="ctl", subresource="status")
