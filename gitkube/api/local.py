@@ -549,7 +549,7 @@ class LocalClient:
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_update(rt, obj, old)
         self._own(rt, old, new, field_manager, subresource,
-                  fields if fields is not None else _sent_fields(obj, old))
+                  fields if fields is not None else _sent_fields(obj, old, field_manager))
         if rt.kind != "Service":
             return self._finish_update(rt, key, name, kv, old, new)
         # keep/claim/release allocated addresses with the write
@@ -570,7 +570,7 @@ class LocalClient:
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_status_update(rt, obj, old)
         self._own(rt, old, new, field_manager, "status",
-                  fields if fields is not None else _sent_fields(obj, old))
+                  fields if fields is not None else _sent_fields(obj, old, field_manager))
         return self._finish_update(rt, key, name, kv, old, new)
 
     # --- field ownership (gitkube/api/ssa, docs/SSA.md) ------------------------------------
@@ -851,10 +851,14 @@ def _caller_rv(obj: Obj) -> bool:
     return isinstance(meta, dict) and bool(meta.get("resourceVersion"))
 
 
-def _sent_fields(obj: Obj, old: Obj) -> builtins.list[Obj] | None:
+def _sent_fields(obj: Obj, old: Obj, manager: str | None) -> builtins.list[Obj] | None:
     """managedFields a client wrote itself (kubectl does, to hand client-side apply's
     fields to its server-side applier): a non-empty list that differs from the stored one.
-    An empty list changes nothing, so clients unaware of the field never strip it."""
+    An empty list changes nothing, so clients unaware of the field never strip it. Only
+    from a write that names a manager (every write through the HTTP API does): an agent
+    in this process writing back a cached copy must not restore stale ownership."""
+    if not manager:
+        return None
     sent = (obj.get("metadata") or {}).get("managedFields")
     if not isinstance(sent, builtins.list) or not sent:
         return None

@@ -262,11 +262,19 @@ def test_a_client_may_rewrite_and_reset_managed_fields(client: Client) -> None:
     renamed = client.update(obj, field_manager="editor")
     assert [e["manager"] for e in renamed["metadata"]["managedFields"]] == ["carol"]
     renamed["metadata"]["managedFields"] = [{}]
-    cleared = client.update(renamed)
+    cleared = client.update(renamed, field_manager="editor")
     assert "managedFields" not in cleared["metadata"]
-    renamed = client.get("v1", "ConfigMap", "default", "demo")
-    renamed["metadata"]["managedFields"] = []  # empty: no change (clients unaware of it)
-    assert "managedFields" not in client.update(renamed)["metadata"]
+    obj = client.apply(cm({"a": "1"}), field_manager="alice")
+    before = [e["manager"] for e in obj["metadata"]["managedFields"]]
+    assert before == ["alice", "before-first-apply"]  # what it had, until cleared
+    obj["metadata"]["managedFields"] = []  # empty: no change (clients unaware of it)
+    kept = client.update(obj, field_manager="editor")["metadata"]["managedFields"]
+    assert [e["manager"] for e in kept] == before
+    if isinstance(client, LocalClient):  # an in-process write naming no manager: ignored
+        kept[0]["manager"] = "stale"
+        again = client.update({**obj, "metadata": {**obj["metadata"], "managedFields": kept,
+                                                   "resourceVersion": None}})
+        assert [e["manager"] for e in again["metadata"]["managedFields"]] == before
 
 
 def test_status_and_scale_subresources(client: Client) -> None:
