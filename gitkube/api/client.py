@@ -101,17 +101,31 @@ class Watcher(Protocol):
 
 @dataclass(frozen=True)
 class CreateOp:
-    """Create ``object`` (validated and defaulted like ``Client.create``)."""
+    """Create ``object`` (validated and defaulted like ``Client.create``); ``field_manager``
+    records the fields it sets in ``metadata.managedFields`` (an Update)."""
 
     object: Obj
+    field_manager: str | None = None
 
 
 @dataclass(frozen=True)
 class UpdateOp:
     """Update ``object`` like ``Client.update`` (its metadata.resourceVersion, when set, is a
-    precondition)."""
+    precondition). ``field_manager`` records what it changes (an Update)."""
 
     object: Obj
+    field_manager: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyOp:
+    """Server-side apply of ``object`` (a configuration) by ``field_manager``, like
+    ``Client.apply``: created when missing; a Conflict listing every field another manager
+    owns unless ``force``. docs/SSA.md."""
+
+    object: Obj
+    field_manager: str
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,7 +170,7 @@ class BindOp:
     uid: str | None = None
 
 
-TxnOp = CreateOp | UpdateOp | DeleteOp | PutRecord | DeleteRecord | BindOp
+TxnOp = CreateOp | UpdateOp | ApplyOp | DeleteOp | PutRecord | DeleteRecord | BindOp
 
 
 @dataclass(frozen=True)
@@ -200,18 +214,29 @@ class Client(Protocol):
         """Objects of a kind in one namespace (None = all), filtered by the selectors."""
         ...
 
-    def create(self, obj: Obj) -> Obj:
+    def create(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         """Validate, default and store a new object; returns it with uid, resourceVersion,
-        generation 1 and creationTimestamp. AlreadyExists, Invalid, BadRequest."""
+        generation 1 and creationTimestamp. AlreadyExists, Invalid, BadRequest.
+        ``field_manager`` (here and in every write): the manager that owns what the write
+        sets, in ``metadata.managedFields`` (None: ownership is left as it is)."""
         ...
 
-    def update(self, obj: Obj) -> Obj:
+    def update(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         """Replace an object's spec and metadata; its status is kept (kinds with a status
         subresource). Conflict when metadata.resourceVersion is set and stale; NotFound."""
         ...
 
-    def update_status(self, obj: Obj) -> Obj:
+    def update_status(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         """Replace only the status of an object; everything else is kept."""
+        ...
+
+    def apply(self, obj: Obj, *, field_manager: str, force: bool = False,
+              subresource: Literal["status", "scale"] | None = None) -> Obj:
+        """Server-side apply of the configuration ``obj`` by ``field_manager``
+        (docs/SSA.md): created when missing; fields it sets are merged in and owned by the
+        manager; fields it applied before and leaves out now are removed unless another
+        manager owns them. Conflict (reason Conflict, a FieldManagerConflict cause per
+        field) when it would change fields another manager owns, unless ``force``."""
         ...
 
     def patch(
@@ -224,6 +249,7 @@ class Client(Protocol):
         patch_type: PatchType = "merge",
         *,
         subresource: Literal["status"] | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """Apply a merge (RFC 7386), json (RFC 6902) or strategic-merge patch to the current
         object, then write it like update (or update_status for ``subresource="status"``)."""
@@ -258,7 +284,8 @@ class Client(Protocol):
         ...
 
     def update_scale(self, api_version: str, kind: str, namespace: str | None, name: str,
-                     replicas: int, *, resource_version: str | None = None) -> Obj:
+                     replicas: int, *, resource_version: str | None = None,
+                     field_manager: str | None = None) -> Obj:
         """Set ``spec.replicas`` (like ``kubectl scale``); returns the new Scale. Conflict when
         ``resource_version`` is given and stale."""
         ...

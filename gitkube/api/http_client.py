@@ -68,6 +68,7 @@ from gitkube.model.times import rfc3339
 
 Obj = dict[str, Any]
 JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
 _PATCH_CONTENT_TYPES: dict[str, str] = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
@@ -350,30 +351,47 @@ class HTTPClient:
                           str((out.get("metadata") or {}).get("resourceVersion") or ""),
                           rt.api_version, rt.kind)
 
-    def create(self, obj: Obj) -> Obj:
+    def create(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         _, path = self._obj_path(obj, collection=True)
-        out: Obj = self.request("POST", path, body=obj)
+        out: Obj = self.request("POST", path, body=obj,
+                                query={"fieldManager": field_manager})
         return out
 
-    def update(self, obj: Obj) -> Obj:
+    def update(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         _, path = self._obj_path(obj)
-        out: Obj = self.request("PUT", path, body=obj)
+        out: Obj = self.request("PUT", path, body=obj, query={"fieldManager": field_manager})
         return out
 
-    def update_status(self, obj: Obj) -> Obj:
+    def update_status(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         _, path = self._obj_path(obj, "status")
-        out: Obj = self.request("PUT", path, body=obj)
+        out: Obj = self.request("PUT", path, body=obj, query={"fieldManager": field_manager})
+        return out
+
+    def apply(self, obj: Obj, *, field_manager: str, force: bool = False,
+              subresource: Literal["status", "scale"] | None = None) -> Obj:
+        _, path = self._obj_path(obj, subresource or "")
+        body = obj
+        if subresource == "scale":  # the object's replicas, sent as the Scale it is there
+            meta = obj.get("metadata") or {}
+            body = {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                    "metadata": {k: v for k, v in meta.items() if k in ("name", "namespace")},
+                    "spec": {k: v for k, v in (obj.get("spec") or {}).items()
+                             if k == "replicas"}}
+        out: Obj = self.request("PATCH", path, body=body, content_type=APPLY_PATCH, query={
+            "fieldManager": field_manager, "force": "true" if force else None})
         return out
 
     def patch(self, api_version: str, kind: str, namespace: str | None, name: str,
               patch: Any, patch_type: PatchType = "merge", *,
-              subresource: Literal["status"] | None = None) -> Obj:
+              subresource: Literal["status"] | None = None,
+              field_manager: str | None = None) -> Obj:
         rt = self.resource(api_version, kind)
         content_type = _PATCH_CONTENT_TYPES.get(patch_type)
         if content_type is None:
             raise BadRequest(f"unknown patch type {patch_type!r}: use merge, json or strategic")
         out: Obj = self.request("PATCH", self.path(rt, namespace, name, subresource or ""),
-                                body=patch, content_type=content_type)
+                                body=patch, content_type=content_type,
+                                query={"fieldManager": field_manager})
         return out
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str, *,
@@ -409,7 +427,8 @@ class HTTPClient:
         return out
 
     def update_scale(self, api_version: str, kind: str, namespace: str | None, name: str,
-                     replicas: int, *, resource_version: str | None = None) -> Obj:
+                     replicas: int, *, resource_version: str | None = None,
+                     field_manager: str | None = None) -> Obj:
         rt = self.resource(api_version, kind)
         meta: Obj = {"name": name}
         if rt.namespaced:
@@ -418,7 +437,7 @@ class HTTPClient:
             meta["resourceVersion"] = resource_version
         out: Obj = self.request("PUT", self.path(rt, namespace, name, "scale"), body={
             "apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta,
-            "spec": {"replicas": replicas}})
+            "spec": {"replicas": replicas}}, query={"fieldManager": field_manager})
         return out
 
     def delete_collection(self, api_version: str, kind: str, namespace: str | None = None, *,

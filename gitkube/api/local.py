@@ -32,6 +32,7 @@ from typing import Any, Literal
 from gitkube.api import strategy
 from gitkube.api.allocator import ALLOCATIONS_PREFIX, Ranges, ServiceAllocator
 from gitkube.api.client import (
+    ApplyOp,
     BindOp,
     Client,
     CreateOp,
@@ -58,9 +59,12 @@ from gitkube.api.refusals import (
     store_error,
     with_prefix,
 )
+from gitkube.api.ssa import managed
+from gitkube.api.ssa.shape import shape_of
 from gitkube.api.subresources import apply_patch, bind_pod, scale_of
 from gitkube.api.watch import LocalWatcher, gone
 from gitkube.errors import (
+    AlreadyExists,
     APIError,
     BadRequest,
     Compacted,
@@ -263,19 +267,37 @@ class LocalClient:
 
     # --- single writes ---------------------------------------------------------------------
 
-    def create(self, obj: Obj) -> Obj:
-        return self._one(CreateOp(obj))
+    def create(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
+        return self._one(CreateOp(obj, field_manager))
 
-    def update(self, obj: Obj) -> Obj:
-        return self._one(UpdateOp(obj))
+    def update(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
+        return self._one(UpdateOp(obj, field_manager))
 
-    def update_status(self, obj: Obj) -> Obj:
+    def update_status(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         rt = self._resource_of(obj)
         key, name = self._key_of(rt, obj)
-        step = self._plan_status(rt, key, name, obj)
+        step = self._plan_status(rt, key, name, obj, field_manager)
         result = self._commit([step], single=True).results[0]
         assert result is not None
         return result
+
+    def apply(self, obj: Obj, *, field_manager: str, force: bool = False,
+              subresource: Literal["status", "scale"] | None = None) -> Obj:
+        op = ApplyOp(obj, field_manager, force)
+        for attempt in range(PATCH_RETRIES):
+            try:
+                step = self._plan_apply(op, subresource or "")
+                # the same configuration again: the object as read, nothing to commit
+                result = step.result if step.op is None else self._commit(
+                    [step], single=True).results[0]
+            except (Conflict, AlreadyExists) as e:
+                # a write between our read and ours (not a field conflict): read, apply again
+                if _field_conflict(e) or attempt == PATCH_RETRIES - 1 or _caller_rv(obj):
+                    raise
+                continue
+            assert result is not None
+            return scale_of(result) if subresource == "scale" else result
+        raise AssertionError("unreachable")
 
     def delete(
         self,
@@ -348,7 +370,8 @@ class LocalClient:
         return scale_of(self.get(api_version, kind, namespace, name))
 
     def update_scale(self, api_version: str, kind: str, namespace: str | None, name: str,
-                     replicas: int, *, resource_version: str | None = None) -> Obj:
+                     replicas: int, *, resource_version: str | None = None,
+                     field_manager: str | None = None) -> Obj:
         self._scalable(api_version, kind)
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise Invalid(f"Scale.autoscaling {name!r} is invalid: spec.replicas: must be a "
@@ -358,7 +381,8 @@ class LocalClient:
         patch: Obj = {"spec": {"replicas": replicas}}
         if resource_version is not None:
             patch["metadata"] = {"resourceVersion": resource_version}
-        return scale_of(self.patch(api_version, kind, namespace, name, patch))
+        return scale_of(self.patch(api_version, kind, namespace, name, patch,
+                                   field_manager=field_manager, _subresource_of=("scale")))
 
     def delete_collection(
         self,
@@ -395,6 +419,8 @@ class LocalClient:
         patch_type: PatchType = "merge",
         *,
         subresource: Literal["status"] | None = None,
+        field_manager: str | None = None,
+        _subresource_of: str = "",
     ) -> Obj:
         rt = self.resource(api_version, kind)
         key = self._key(rt, namespace, name)
@@ -412,11 +438,14 @@ class LocalClient:
             caller_rv = meta.get("resourceVersion") != current["metadata"]["resourceVersion"]
             try:
                 if subresource == "status":
-                    step = self._plan_status(rt, key, name, patched)
+                    step = self._plan_status(rt, key, name, patched, field_manager)
                     result = self._commit([step], single=True).results[0]
                     assert result is not None
                     return result
-                return self.update(patched)
+                step = self._plan_update(patched, None, field_manager, _subresource_of)
+                result = self._commit([step], single=True).results[0]
+                assert result is not None
+                return result
             except Conflict:
                 if caller_rv or attempt == PATCH_RETRIES - 1:
                     raise
@@ -449,9 +478,11 @@ class LocalClient:
         claims = set() if claims is None else claims
         if isinstance(op, CreateOp):
             return self._plan_create(op.object, {} if terminating is None else terminating,
-                                     claims)
+                                     claims, op.field_manager)
         if isinstance(op, UpdateOp):
-            return self._plan_update(op.object, claims)
+            return self._plan_update(op.object, claims, op.field_manager)
+        if isinstance(op, ApplyOp):
+            return self._plan_apply(op, "", terminating, claims)
         if isinstance(op, DeleteOp):
             return self._plan_delete(op, grace)
         if isinstance(op, PutRecord):
@@ -463,10 +494,17 @@ class LocalClient:
         raise BadRequest(f"not a transaction op: {op!r}")
 
     def _plan_create(self, obj: Obj, terminating: dict[str, bool],
-                     claims: set[str] | None = None) -> _Step:
+                     claims: set[str] | None = None, field_manager: str | None = None,
+                     fields: builtins.list[Obj] | None = None) -> _Step:
         rt = self._resource_of(obj)
-        new = strategy.prepare_create(rt, obj, now=self._now())
+        now = self._now()
+        new = strategy.prepare_create(rt, obj, now=now)
         strategy.validate(rt, new)
+        # managedFields the server computes need no validation (and cost it on every create)
+        if fields is not None:
+            new["metadata"]["managedFields"] = fields
+        elif field_manager:
+            self._record(rt, None, new, field_manager, now, "")
         key, name = self._key_of(rt, new)
         if rt.namespaced:
             self._check_namespace(rt, name, new["metadata"]["namespace"], terminating)
@@ -503,11 +541,15 @@ class LocalClient:
                 kind=rt.plural, name=name, group=rt.group,
             )
 
-    def _plan_update(self, obj: Obj, claims: set[str] | None = None) -> _Step:
+    def _plan_update(self, obj: Obj, claims: set[str] | None = None,
+                     field_manager: str | None = None, subresource: str = "",
+                     fields: builtins.list[Obj] | None = None) -> _Step:
         rt = self._resource_of(obj)
         key, name = self._key_of(rt, obj)
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_update(rt, obj, old)
+        self._own(rt, old, new, field_manager, subresource,
+                  fields if fields is not None else _sent_fields(obj, old, field_manager))
         if rt.kind != "Service":
             return self._finish_update(rt, key, name, kv, old, new)
         # keep/claim/release allocated addresses with the write
@@ -519,13 +561,91 @@ class LocalClient:
             new["metadata"]["generation"] = old["metadata"].get("generation")
         return replace(self._finish_update(rt, key, name, kv, old, new), extra=tuple(extra))
 
-    def _plan_status(self, rt: ResourceType, key: str, name: str, obj: Obj) -> _Step:
+    def _plan_status(self, rt: ResourceType, key: str, name: str, obj: Obj,
+                     field_manager: str | None = None,
+                     fields: builtins.list[Obj] | None = None) -> _Step:
         if not strategy.has_status_subresource(rt):
             raise NotFound(f"the server could not find the requested resource "
                            f"({qualified(rt)}/status): {rt.kind} has no status subresource")
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_status_update(rt, obj, old)
+        self._own(rt, old, new, field_manager, "status",
+                  fields if fields is not None else _sent_fields(obj, old, field_manager))
         return self._finish_update(rt, key, name, kv, old, new)
+
+    # --- field ownership (gitkube/api/ssa, docs/SSA.md) ------------------------------------
+
+    def _own(self, rt: ResourceType, old: Obj, new: Obj, field_manager: str | None,
+             subresource: str, fields: builtins.list[Obj] | None) -> None:
+        """Set ``new``'s managedFields: the ones an apply computed or a client wrote
+        (``fields``), then an Update's by ``field_manager``; a write with neither keeps
+        them as they were. ``[{}]`` from a client clears them (upstream's reset)."""
+        if fields == [{}]:
+            new["metadata"].pop("managedFields", None)
+            return
+        if fields is not None:
+            new["metadata"]["managedFields"] = fields
+            old = {**old, "metadata": {**old["metadata"], "managedFields": fields}}
+        if field_manager:
+            self._record(rt, old, new, field_manager, self._now(), subresource)
+        if not new["metadata"].get("managedFields"):
+            new["metadata"].pop("managedFields", None)
+
+    @staticmethod
+    def _record(rt: ResourceType, old: Obj | None, new: Obj, manager: str, now: str,
+                subresource: str) -> None:
+        scope = managed.Scope(subresource, strategy.has_status_subresource(rt))
+        fields = managed.update(old, new, shape_of(rt.api_version, rt.kind), manager=manager,
+                                api_version=rt.api_version, now=now, scope=scope)
+        if fields:
+            new["metadata"]["managedFields"] = fields
+        else:
+            new["metadata"].pop("managedFields", None)
+
+    def _plan_apply(self, op: ApplyOp, subresource: str,
+                    terminating: dict[str, bool] | None = None,
+                    claims: set[str] | None = None) -> _Step:
+        """An apply as a step: the merge and the new managedFields computed against the
+        object read now, written with that read's revision as the precondition."""
+        config = op.object
+        rt = self._resource_of(config)
+        key, name = self._key_of(rt, config)
+        meta = config.get("metadata")
+        if isinstance(meta, dict) and "managedFields" in meta:
+            # an applied configuration owns fields; it does not say who owns them
+            config = {**config, "metadata": {k: v for k, v in meta.items()
+                                             if k != "managedFields"}}
+        kv = self.store.get(key)
+        expected = parse_revision((config.get("metadata") or {}).get("resourceVersion"))
+        if expected is not None and (kv is None or expected != kv.mod_revision):
+            raise conflict(rt, name)
+        live = decode(kv) if kv is not None else None
+        if live is not None:
+            live["metadata"].pop("resourceVersion", None)
+        body = managed.applied_part(config, subresource, strategy.has_status_subresource(rt))
+        scope = managed.Scope(subresource, strategy.has_status_subresource(rt))
+        try:
+            merged, fields = managed.apply(
+                live, body, shape_of(rt.api_version, rt.kind), manager=op.field_manager,
+                api_version=rt.api_version, now=self._now(), force=op.force, scope=scope)
+        except managed.ApplyConflicts as e:
+            # upstream's Status names no object, only the conflicting fields
+            raise Conflict(e.message(), causes=e.causes(),
+                           hint="apply with force (kubectl --force-conflicts) to take the "
+                                "fields, or leave them out of the configuration") from e
+        if kv is None:
+            if subresource:
+                raise not_found(rt, name)
+            return self._plan_create(merged, {} if terminating is None else terminating,
+                                     claims, fields=fields)
+        if merged == live and fields == (live["metadata"].get("managedFields") or []):
+            # the same configuration again: nothing to default, validate or write
+            live["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            return _Step(key, None, live, ref=ref(rt, name))
+        merged["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        if subresource == "status":
+            return self._plan_status(rt, key, name, merged, fields=fields)
+        return self._plan_update(merged, claims, fields=fields)
 
     def _read_expected(self, rt: ResourceType, key: str, name: str,
                        obj: Obj) -> tuple[KeyValue, Obj]:
@@ -722,6 +842,31 @@ def _plain(text: str) -> bool:
 def _quoted(text: str) -> bytes:
     """``"text"`` as JSON writes it unescaped, or b"" when it would be escaped."""
     return b'"' + text.encode() + b'"' if _plain(text) else b""
+
+
+def _caller_rv(obj: Obj) -> bool:
+    """Whether an applied configuration names a resourceVersion (then a race is the
+    caller's Conflict, not retried)."""
+    meta = obj.get("metadata")
+    return isinstance(meta, dict) and bool(meta.get("resourceVersion"))
+
+
+def _sent_fields(obj: Obj, old: Obj, manager: str | None) -> builtins.list[Obj] | None:
+    """managedFields a client wrote itself (kubectl does, to hand client-side apply's
+    fields to its server-side applier): a non-empty list that differs from the stored one.
+    An empty list changes nothing, so clients unaware of the field never strip it. Only
+    from a write that names a manager (every write through the HTTP API does): an agent
+    in this process writing back a cached copy must not restore stale ownership."""
+    if not manager:
+        return None
+    sent = (obj.get("metadata") or {}).get("managedFields")
+    if not isinstance(sent, builtins.list) or not sent:
+        return None
+    return sent if sent != old["metadata"].get("managedFields") else None
+
+
+def _field_conflict(error: APIError) -> bool:
+    return any(c.get("reason") == "FieldManagerConflict" for c in error.causes)
 
 
 def _conforms(client: LocalClient) -> Client:

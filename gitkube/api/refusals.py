@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitkube.api.client import BindOp, CreateOp, DeleteOp, TxnOp, UpdateOp
+from gitkube.api.client import ApplyOp, BindOp, CreateOp, DeleteOp, TxnOp, UpdateOp
 from gitkube.errors import (
     AlreadyExists,
     APIError,
@@ -54,10 +54,10 @@ def with_prefix(error: APIError, prefix: str) -> APIError:
 
 def describe(op: TxnOp) -> str:
     """``create Deployment default/web``: a transaction op as error messages name it."""
-    if isinstance(op, CreateOp | UpdateOp):
+    if isinstance(op, CreateOp | UpdateOp | ApplyOp):
         obj = op.object if isinstance(op.object, dict) else {}
         meta = obj.get("metadata") or {}
-        verb = "create" if isinstance(op, CreateOp) else "update"
+        verb = {CreateOp: "create", UpdateOp: "update", ApplyOp: "apply"}[type(op)]
         ns = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
         name = meta.get("name") or meta.get("generateName") or ""
         return f"{verb} {obj.get('kind', '?')} {ns}{name}"

@@ -42,8 +42,10 @@ def scale(
             if have != current_replicas:
                 raise GitkubeError(f"Expected replicas to be {current_replicas}, was {have}")
             resource_version = str(current["metadata"].get("resourceVersion") or "") or None
+        # its own field manager: a scale run on purpose is not gitkube's apply, so a plan
+        # names it as the owner of the replicas it set (docs/PLAN.md, "Field ownership")
         client.update_scale(rt.api_version, rt.kind, namespace, obj_name, replicas,
-                            resource_version=resource_version)
+                            resource_version=resource_version, field_manager="gitkube-scale")
     except NotFound as exc:
         raise GitkubeError(f'{rt.plural}{"." + rt.group if rt.group else ""} "{obj_name}" '
                            f'not found in namespace "{namespace}"',

@@ -36,6 +36,7 @@ from gitkube.errors import APIError, GitkubeError
 from gitkube.plan import annotations as ann
 from gitkube.plan.history import PREFIX, Entry, make_entry, record_key
 from gitkube.plan.model import Action, Plan
+from gitkube.plan.owners import FIELD_MANAGER
 
 # True once a deleted Namespace's contents are removed without the agents running.
 NAMESPACE_CASCADE = False
@@ -90,7 +91,8 @@ def build_ops(plan: Plan) -> list[TxnOp]:
         if change.action in (Action.CREATE, Action.UPDATE):
             assert change.desired is not None and change.last_applied is not None
             op = CreateOp if change.action is Action.CREATE else UpdateOp
-            ops.append(op(change.desired))
+            # the manager every write of plan's apply records (watch and the git hooks too)
+            ops.append(op(change.desired, FIELD_MANAGER))
             digest = change.desired["metadata"]["annotations"][ann.LAST_APPLIED]
             ops.append(PutRecord(record, {"digest": digest, "object": change.last_applied}))
         elif change.action is Action.DELETE:

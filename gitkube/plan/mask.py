@@ -33,6 +33,7 @@ def mask_field(change: FieldChange) -> FieldChange:
         before=_mask_tree(change.before),
         after=_mask_tree(change.after),
         drift=change.drift,
+        owner=change.owner,
     )
 
 

@@ -51,13 +51,16 @@ class Action(StrEnum):
 class FieldChange:
     """One changed field. ``before`` is the live value (None for ``add``), ``after`` git's value
     (None for ``remove``). ``drift`` is True when git's value did not change since the last
-    apply: the live value was changed outside git, and apply restores git's value."""
+    apply: the live value was changed outside git, and apply restores git's value. ``owner``
+    names the other field manager that owns the live field (a conflict: apply takes it
+    back; gitkube/plan/owners.py)."""
 
     path: tuple[PathPart, ...]
     op: FieldOp
     before: Any = None
     after: Any = None
     drift: bool = False
+    owner: str | None = None
 
     @property
     def dotted(self) -> str:
@@ -70,6 +73,7 @@ class FieldChange:
             "before": self.before,
             "after": self.after,
             "drift": self.drift,
+            **({"owner": self.owner} if self.owner is not None else {}),
         }
 
 

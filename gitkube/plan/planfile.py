@@ -69,11 +69,11 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "action": change.action.value,
         "fields": [
             {"path": _path_to_json(f.path), "op": f.op, "before": f.before, "after": f.after,
-             "drift": f.drift}
+             "drift": f.drift, "owner": f.owner}
             for f in change.fields
         ] if not change.sensitive else [
             {"path": _path_to_json(f.path), "op": f.op, "before": None, "after": None,
-             "drift": f.drift}
+             "drift": f.drift, "owner": f.owner}
             for f in change.fields
         ],
         "desired": mask_object(change.desired) if change.desired is not None else None,
@@ -91,7 +91,7 @@ def _change_from_json(data: dict[str, Any]) -> Change:
         action=Action(data["action"]),
         fields=tuple(
             FieldChange(_path_from_json(f["path"]), f["op"], f.get("before"), f.get("after"),
-                        bool(f.get("drift")))
+                        bool(f.get("drift")), f.get("owner"))
             for f in data.get("fields") or ()
         ),
         desired=data.get("desired"),

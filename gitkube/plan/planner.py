@@ -15,6 +15,7 @@ from gitkube.api.codec import copy_json
 from gitkube.model import kinds
 from gitkube.model.objects import ObjectRef
 from gitkube.plan import annotations as ann
+from gitkube.plan import owners
 from gitkube.plan.diff import merge, three_way
 from gitkube.plan.model import Action, Change, FieldChange, Plan, Skipped, SourceInfo, display
 from gitkube.plan.normalize import (
@@ -197,7 +198,12 @@ def _plan_one(
         last = lookup(ref, str(live_digest))
     else:
         last = None
+    others = owners.foreign(live_full)
+    if others:  # fields other managers own and git does not set are theirs
+        norm, last = owners.yield_to_others(others, item.obj, norm, live, last)
     fields = _compare(norm, live, last)
+    if others:
+        fields = owners.with_owners(others, fields)
     version = str(_meta(live_full).get("resourceVersion") or "") or None
     owner = source_id_of(live_full)
     reason = None

@@ -64,6 +64,10 @@ def _is_scalar(value: Any) -> bool:
 
 def _field_lines(f: FieldChange, paint: _Paint, indent: str) -> list[str]:
     note = f"  # {DRIFT_NOTE}" if f.drift else ""
+    if f.owner is not None:
+        note = (f"  # drift: changed outside git by {scalar(f.owner)} (owns it now); apply "
+                "restores git's value" if f.drift else
+                f"  # conflict: owned by {scalar(f.owner)}; apply takes it over")
     note = paint(note, "drift") if note else ""
     path = f.dotted or "(object)"
     if f.op == "replace" and _is_scalar(f.before) and _is_scalar(f.after):

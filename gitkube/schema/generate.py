@@ -80,7 +80,6 @@ _APPARMOR = "gitkube applies no AppArmor profile of its own"
 # Everything not listed (and every status, Node, Endpoints and Event field) is supported.
 UNSUPPORTED: dict[str, dict[str, str]] = {
     _META + "ObjectMeta": {
-        "managedFields": "gitkube does not track field managers (server-side apply)",
         "selfLink": "selfLink was removed from Kubernetes and is never set",
     },
     _CORE + "PodSpec": {

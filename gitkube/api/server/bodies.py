@@ -125,6 +125,12 @@ def parse_body(raw: bytes, content_type: str | None, *, allow_yaml: bool = True)
         raise BadRequest("the request body is empty; an object was expected")
     if kind in ("", JSON, "*/*") or (kind in PATCH_TYPES and kind != APPLY_PATCH):
         return parse_json(raw)
+    if kind == APPLY_PATCH and raw.lstrip()[:1] == b"{":
+        # what kubectl and the clients send: JSON, which YAML reads the same, only slower
+        try:
+            return parse_json(raw)
+        except BadRequest:
+            return parse_yaml(raw)  # a YAML flow mapping, say
     if (allow_yaml and kind in YAML_TYPES) or kind == APPLY_PATCH:
         return parse_yaml(raw)
     if allow_yaml and kind == PROTOBUF:

@@ -15,8 +15,10 @@ from gitkube.api import strategy
 from gitkube.api.client import Client
 from gitkube.api.codec import copy_json, now_rfc3339, parse_revision
 from gitkube.api.refusals import conflict
+from gitkube.api.ssa import managed
+from gitkube.api.ssa.shape import shape_of
 from gitkube.api.subresources import apply_patch, scale_of
-from gitkube.errors import AlreadyExists, BadRequest, NotFound
+from gitkube.errors import AlreadyExists, BadRequest, Conflict, NotFound
 from gitkube.model.kinds import ResourceType
 
 Obj = dict[str, Any]
@@ -91,3 +93,36 @@ def delete(client: Client, rt: ResourceType, namespace: str, name: str,
                        f"{resource_version}, ResourceVersion in object meta: "
                        f"{meta.get('resourceVersion')}")
     return current
+
+
+def apply(client: Client, rt: ResourceType, config: Obj, manager: str, force: bool,
+          subresource: str) -> Obj:
+    """What a server-side apply would store (its conflicts raised as the write would)."""
+    meta = config.get("metadata") or {}
+    try:
+        live: Obj | None = client.get(rt.api_version, rt.kind, meta.get("namespace"),
+                                      str(meta.get("name")))
+    except NotFound:
+        if subresource:
+            raise
+        live = None
+    status_apart = strategy.has_status_subresource(rt)
+    body = managed.applied_part(config, subresource, status_apart)
+    try:
+        merged, fields = managed.apply(live, body, shape_of(rt.api_version, rt.kind),
+                                       manager=manager, api_version=rt.api_version,
+                                       now=now_rfc3339(), force=force,
+                                       scope=managed.Scope(subresource, status_apart))
+    except managed.ApplyConflicts as e:
+        raise Conflict(e.message(), causes=e.causes()) from e
+    if live is None:
+        new = strategy.prepare_create(rt, merged, now=now_rfc3339())
+    elif subresource == "status":
+        new = strategy.prepare_status_update(rt, merged, live)
+    else:
+        new = strategy.prepare_update(rt, merged, live)
+    new["metadata"]["managedFields"] = fields
+    strategy.validate(rt, new)
+    if live is not None:
+        new["metadata"]["resourceVersion"] = live["metadata"].get("resourceVersion")
+    return scale_of(new) if subresource == "scale" else new

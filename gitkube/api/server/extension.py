@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitkube.api.client import (
+    ApplyOp,
     BindOp,
     Client,
     CreateOp,
@@ -34,10 +35,15 @@ PREFIX = "/apis/gitkube.io/v1/"
 
 
 def op_to_wire(op: TxnOp) -> Obj:
-    if isinstance(op, CreateOp):
-        return {"op": "create", "object": op.object}
-    if isinstance(op, UpdateOp):
-        return {"op": "update", "object": op.object}
+    if isinstance(op, CreateOp | UpdateOp):
+        out: Obj = {"op": "create" if isinstance(op, CreateOp) else "update",
+                    "object": op.object}
+        if op.field_manager:
+            out["fieldManager"] = op.field_manager
+        return out
+    if isinstance(op, ApplyOp):
+        return {"op": "apply", "object": op.object, "fieldManager": op.field_manager,
+                "force": op.force}
     if isinstance(op, DeleteOp):
         return {"op": "delete", "apiVersion": op.api_version, "kind": op.kind,
                 "namespace": op.namespace, "name": op.name,
@@ -69,10 +75,16 @@ def op_from_wire(d: Any) -> TxnOp:
     if not isinstance(d, dict):
         raise BadRequest("a transaction op must be an object")
     kind = d.get("op")
+    manager = d.get("fieldManager")
+    if manager is not None and not isinstance(manager, str):
+        raise BadRequest("transaction op field 'fieldManager' must be a string")
     if kind == "create":
-        return CreateOp(d.get("object"))  # type: ignore[arg-type]
+        return CreateOp(d.get("object"), manager)  # type: ignore[arg-type]
     if kind == "update":
-        return UpdateOp(d.get("object"))  # type: ignore[arg-type]
+        return UpdateOp(d.get("object"), manager)  # type: ignore[arg-type]
+    if kind == "apply":
+        return ApplyOp(d.get("object"), _str(d, "fieldManager"),  # type: ignore[arg-type]
+                       bool(d.get("force")))
     if kind == "delete":
         return DeleteOp(_str(d, "apiVersion"), _str(d, "kind"), _opt(d, "namespace"),
                         _str(d, "name"), _opt(d, "propagationPolicy"),
@@ -87,8 +99,8 @@ def op_from_wire(d: Any) -> TxnOp:
     if kind == "bind":
         return BindOp(_opt(d, "namespace"), _str(d, "name"), _str(d, "nodeName"),
                       _opt(d, "uid"))
-    raise BadRequest(f"unknown transaction op {kind!r}: create, update, delete, putRecord, "
-                     "deleteRecord or bind")
+    raise BadRequest(f"unknown transaction op {kind!r}: create, update, apply, delete, "
+                     "putRecord, deleteRecord or bind")
 
 
 def record_to_wire(record: Record) -> Obj:

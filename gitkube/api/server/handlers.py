@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
-from gitkube.api.codec import copy_json
-from gitkube.api.server import bodies, dryrun, liststream
+from gitkube.api.server import dryrun, liststream
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
     MethodNotAllowed,
@@ -33,7 +32,7 @@ from gitkube.api.server.streaming import Streaming
 from gitkube.api.server.tables import as_table, table_parts, wants_table
 from gitkube.api.server.watchstream import WatchQuery, WatchStream
 from gitkube.api.subresources import patch_invalid
-from gitkube.errors import BadRequest, Invalid, NotFound
+from gitkube.errors import BadRequest, Invalid
 from gitkube.model.kinds import ResourceType
 from gitkube.model.patch import (
     MAX_OPERATIONS,
@@ -81,6 +80,18 @@ def verb_of(method: str, route: Route, query: Any) -> str:
     if method == "DELETE":
         return "deletecollection" if route.collection else "delete"
     return method.lower()
+
+
+def field_manager(req: Request) -> str | None:
+    """The manager of a write: ``fieldManager``, else — as upstream — the User-Agent up to
+    its first ``/`` (``kubectl``, ``OpenAPI-Generator``); None when there is neither."""
+    manager = req.query.get("fieldManager") or (req.headers.get("user-agent") or "").split(
+        "/", 1)[0].strip()
+    if len(manager) > 128:
+        raise Invalid(f'fieldManager: Too long: may not be more than 128 bytes: "{manager}"',
+                      causes=[{"reason": "FieldValueTooLong", "field": "fieldManager",
+                               "message": "may not be more than 128 bytes"}])
+    return manager or None
 
 
 def _dry(req: Request) -> bool:
@@ -216,8 +227,9 @@ class Resources:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def _object_body(self, req: Request, route: Route, kind: str | None = None) -> Obj:
-        body = parse_body(req.body, req.content_type)
+    def _object_body(self, req: Request, route: Route, kind: str | None = None,
+                     parsed: Any = None) -> Obj:
+        body = parse_body(req.body, req.content_type) if parsed is None else parsed
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a JSON object, not "
                              f"{type(body).__name__}")
@@ -271,7 +283,7 @@ class Resources:
         body = self._object_body(req, route)
         if _dry(req):
             return Response.json(dryrun.create(self.client, rt, body), 201)
-        return Response.json(self.client.create(body), 201)
+        return Response.json(self.client.create(body, field_manager=field_manager(req)), 201)
 
     def _put(self, req: Request, route: Route) -> Answer:
         rt = route.rt
@@ -293,7 +305,7 @@ class Resources:
                                                   route.name, replicas, rv))
             return Response.json(self.client.update_scale(
                 rt.api_version, rt.kind, route.namespace, route.name, replicas,
-                resource_version=rv))
+                resource_version=rv, field_manager=field_manager(req)))
         if sub in ("log", "binding"):
             raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
         body = self._object_body(req, route)
@@ -301,8 +313,9 @@ class Resources:
             return Response.json(dryrun.update(self.client, rt, route.namespace, route.name,
                                                body, status=sub == "status"))
         if sub == "status":
-            return Response.json(self.client.update_status(body))
-        return Response.json(self.client.update(body))
+            return Response.json(self.client.update_status(body,
+                                                           field_manager=field_manager(req)))
+        return Response.json(self.client.update(body, field_manager=field_manager(req)))
 
     def _patch(self, req: Request, route: Route) -> Answer:
         rt = route.rt
@@ -322,7 +335,8 @@ class Resources:
         if patch_type == "apply":
             return Response.json(self._apply(req, route, body))
         if route.subresource == "scale":
-            return Response.json(self._patch_scale(route, body, patch_type, _dry(req)))
+            return Response.json(self._patch_scale(route, body, patch_type, _dry(req),
+                                                   field_manager(req)))
         if _dry(req):
             return Response.json(dryrun.patch(self.client, rt, route.namespace, route.name,
                                               body, patch_type,
@@ -330,9 +344,11 @@ class Resources:
         return Response.json(self.client.patch(
             rt.api_version, rt.kind, route.namespace, route.name, body,
             cast(PatchType, patch_type),
-            subresource="status" if route.subresource == "status" else None))
+            subresource="status" if route.subresource == "status" else None,
+            field_manager=field_manager(req)))
 
-    def _patch_scale(self, route: Route, patch: Any, patch_type: str, dry: bool) -> Obj:
+    def _patch_scale(self, route: Route, patch: Any, patch_type: str, dry: bool,
+                     manager: str | None) -> Obj:
         rt = route.rt
         current = self.client.get_scale(rt.api_version, rt.kind, route.namespace, route.name)
         try:
@@ -356,37 +372,36 @@ class Resources:
                                 rv if rv != current["metadata"].get("resourceVersion") else None)
         return self.client.update_scale(
             rt.api_version, rt.kind, route.namespace, route.name, replicas,
-            resource_version=rv if rv != current["metadata"].get("resourceVersion") else None)
+            resource_version=rv if rv != current["metadata"].get("resourceVersion") else None,
+            field_manager=manager)
 
     def _apply(self, req: Request, route: Route, body: Any) -> Obj:
-        """A simplified server-side apply (see docs/HTTP_API.md): create when missing, else a
-        strategic merge of the applied configuration (fields it leaves out are kept)."""
-        if not req.query.get("fieldManager"):
+        """Server-side apply (docs/SSA.md): the configuration merged in under the manager
+        ``fieldManager`` names, with conflicts, ``force`` and removal of dropped fields; to
+        the object, its ``status`` or its ``scale``."""
+        manager = req.query.get("fieldManager")
+        if not manager:
             raise Invalid("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required "
                           "value: is required for apply patch",
                           causes=[{"reason": "FieldValueRequired", "field": "fieldManager",
                                    "message": "Required value: is required for apply patch"}])
-        if route.subresource:
-            raise UnsupportedMediaType(f"apply patches of {route.subresource} are not "
-                                       "supported by gitkube")
-        rt = route.rt
-        applied = self._object_body(
-            Request(req.method, req.path, req.query,
-                    {**req.headers, "content-type": bodies.JSON}, bodies.encode_json(body)),
-            route)
-        dry = _dry(req)
-        try:
-            self.client.get(rt.api_version, rt.kind, route.namespace, route.name)
-        except NotFound:
-            return dryrun.create(self.client, rt, applied) if dry else self.client.create(
-                applied)
-        patch = copy_json(applied)
-        patch["metadata"].pop("resourceVersion", None)
-        if dry:
-            return dryrun.patch(self.client, rt, route.namespace, route.name, patch,
-                                "strategic")
-        return self.client.patch(rt.api_version, rt.kind, route.namespace, route.name, patch,
-                                 "strategic")
+        field_manager(req)  # the length check
+        rt, sub = route.rt, route.subresource
+        force = flag(req.query, "force")
+        if sub == "scale":
+            scale = self._object_body(req, route, kind="Scale", parsed=body)
+            replicas = (scale.get("spec") or {}).get("replicas")
+            config: Obj = {"apiVersion": rt.api_version, "kind": rt.kind,
+                           "metadata": {k: v for k, v in scale["metadata"].items()
+                                        if k in ("name", "namespace", "resourceVersion")}}
+            if replicas is not None:
+                config["spec"] = {"replicas": replicas}
+        else:
+            config = self._object_body(req, route, parsed=body)
+        if _dry(req):
+            return dryrun.apply(self.client, rt, config, manager, force, sub)
+        return self.client.apply(config, field_manager=manager, force=force,
+                                 subresource=cast(Any, sub or None))
 
     def _delete(self, req: Request, route: Route) -> Answer:
         rt = route.rt

@@ -144,11 +144,11 @@ class _Unavailable(LocalClient):
         super().__init__(open_store("memory://"))
         self.failures = failures
 
-    def update_status(self, obj: Obj) -> Obj:
+    def update_status(self, obj: Obj, *, field_manager: str | None = None) -> Obj:
         if self.failures > 0:
             self.failures -= 1
             raise StoreUnavailable("cannot reach the API server: connection refused")
-        return super().update_status(obj)
+        return super().update_status(obj, field_manager=field_manager)
 
 
 def test_a_light_node_retries_a_pod_the_api_could_not_take() -> None:
