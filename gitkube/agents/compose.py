@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from gitkube.agents.controllers import (
+    cronjob,
     daemonset,
     deployment,
     endpoints,
@@ -129,11 +130,12 @@ AGENTS: Mapping[str, Factory] = {
     "namespace": lambda p: namespace.controller(p.manager),
     "nodelifecycle": _nodelifecycle,
     "eventttl": _eventttl,
+    "cronjob": lambda p: cronjob.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
-               "gc", "namespace", "nodelifecycle", "eventttl")
+               "gc", "namespace", "nodelifecycle", "eventttl", "cronjob")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

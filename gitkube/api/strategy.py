@@ -68,6 +68,7 @@ _INITIAL_STATUS: dict[str, Obj] = {
     "Namespace": {"phase": "Active"},
     "Service": {"loadBalancer": {}},
     "PersistentVolumeClaim": {"phase": "Pending"},
+    "CronJob": {},
 }
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

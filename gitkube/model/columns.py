@@ -33,6 +33,7 @@ from gitkube.model.views import ObjectView, PodSpec, Raw, child, children, numbe
 from gitkube.model.workloads import DaemonSet, Deployment, ReplicaSet, StatefulSet
 
 Cell = str | int
+Obj = dict[str, Any]
 CellFn = Callable[[Mapping[str, Any], float], Cell]
 
 
@@ -214,6 +215,35 @@ COLUMNS: dict[str, list[Column]] = {
               Column("Message", "string", lambda o, now: text(o, "message").strip()),
               Column("Name", "string", _name, 1, "name")],
 }
+
+
+def _job_template(obj: Mapping[str, Any]) -> Obj:
+    """A CronJob seen as the Job it makes (for the template and selector columns)."""
+    return {"spec": child(child(_spec(obj), "jobTemplate"), "spec")}
+
+
+def _of_job_template(cell: CellFn) -> CellFn:
+    return lambda obj, now: cell(_job_template(obj), now)
+
+
+def _suspend(obj: Mapping[str, Any], now: float) -> Cell:
+    value = _spec(obj).get("suspend")
+    return "<unset>" if not isinstance(value, bool) else str(value)
+
+
+def _last_schedule(obj: Mapping[str, Any], now: float) -> Cell:
+    stamp = text(_status(obj), "lastScheduleTime")
+    return since(stamp, now) if stamp else "<none>"
+
+
+COLUMNS["CronJob"] = [
+    NAME, Column("Schedule", "string", _text(_spec, "schedule")),
+    Column("Timezone", "string", _text(_spec, "timeZone", "<none>")),
+    Column("Suspend", "string", _suspend),
+    Column("Active", "integer", lambda o, now: len(children(_status(o), "active"))),
+    Column("Last Schedule", "string", _last_schedule), AGE,
+    *[Column(c.name, c.type, _of_job_template(c.cell), c.priority)
+      for c in TEMPLATE_AND_SELECTOR]]
 
 
 def columns_for(kind: str) -> list[Column]:

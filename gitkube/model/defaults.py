@@ -27,6 +27,8 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
   volumeClaimTemplates like PersistentVolumeClaims
 - Job: parallelism 1 and completions 1 when neither is given, backoffLimit 6, completionMode
   NonIndexed, suspend false
+- CronJob: concurrencyPolicy Allow, suspend false, successfulJobsHistoryLimit 3,
+  failedJobsHistoryLimit 1; its jobTemplate's spec as a Job's
 - Service: type ClusterIP, sessionAffinity None (ClientIP: timeoutSeconds 10800), ports
   protocol TCP and targetPort = port, internalTrafficPolicy Cluster, externalTrafficPolicy
   Cluster for NodePort/LoadBalancer
@@ -239,6 +241,15 @@ def _job(obj: Obj) -> None:
     _template_defaults(spec)
 
 
+def _cronjob(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    _set(spec, "concurrencyPolicy", "Allow")
+    _set(spec, "suspend", False)
+    _set(spec, "successfulJobsHistoryLimit", 3)
+    _set(spec, "failedJobsHistoryLimit", 1)
+    _job(_child(spec, "jobTemplate"))
+
+
 # --- core ----------------------------------------------------------------------------------
 
 
@@ -292,4 +303,5 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Secret": _secret,
     "PersistentVolumeClaim": _pvc,
     "Endpoints": _endpoints,
+    "CronJob": _cronjob,
 }

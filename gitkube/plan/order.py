@@ -27,6 +27,7 @@ _RANK: dict[str, int] = {
     "ReplicaSet": 3,
     "Job": 3,
     "Pod": 4,
+    "CronJob": 3,
 }
 _UNKNOWN_RANK = 5
 

@@ -58,6 +58,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "DaemonSet", _APPS + "DaemonSet"),
     ("apps/v1", "StatefulSet", _APPS + "StatefulSet"),
     ("batch/v1", "Job", _BATCH + "Job"),
+    ("batch/v1", "CronJob", _BATCH + "CronJob"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
@@ -257,6 +258,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     (_APPS + "DaemonSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
     (_APPS + "StatefulSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
     (_APPS + "StatefulSetSpec", "podManagementPolicy"): ["OrderedReady", "Parallel"],
+    (_BATCH + "CronJobSpec", "concurrencyPolicy"): ["Allow", "Forbid", "Replace"],
 }
 
 

@@ -41,7 +41,6 @@ _SUBRESOURCE = "the body of an API subresource call, not an object to store"
 
 # Why a kind Kubernetes serves is not served by gitkube (by kind, whatever its apiVersion).
 UNSUPPORTED_KINDS: dict[str, str] = {
-    "CronJob": "gitkube has no CronJob controller, so nothing would run on the schedule",
     "NetworkPolicy": "gitkube enforces no network policies: every pod reaches every other",
     "Ingress": "gitkube has no ingress controller (a NodePort or LoadBalancer Service is "
                "served on the node)",

@@ -1,0 +1,74 @@
+"""Semantic rules of the kinds added beside the original workloads, one function per kind.
+
+``KIND_RULES[kind](obj)`` returns the Issues of one object of a kind (its schema already
+checked, so it only looks at values of the types it expects); ``check_object`` runs it after
+``semantic.check_semantics``. Each rule is upstream's API validation for that kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from gitkube.model.cron import CronError, parse_schedule, parse_zone
+from gitkube.schema.issue import Issue, Path
+from gitkube.schema.semantic import check_semantics
+
+Issues = list[Issue]
+CRONJOB_NAME_MAX = 52  # upstream: the Job name adds "-" and up to 11 digits of minutes
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _not_negative(spec: dict[str, Any], field: str, out: Issues) -> None:
+    value = spec.get(field)
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        out.append(Issue(("spec", field), f"{field} must be greater than or equal to 0",
+                         "range", f"set {field} to 0 or more"))
+
+
+def check_cronjob(obj: dict[str, Any]) -> Issues:
+    """A CronJob: name length, schedule, time zone, counters, and its Job template checked as
+    a Job is (restart policy, selector, pod spec)."""
+    out: Issues = []
+    name = _d(obj.get("metadata")).get("name")
+    if isinstance(name, str) and len(name) > CRONJOB_NAME_MAX:
+        out.append(Issue(("metadata", "name"),
+                         f"must be no more than {CRONJOB_NAME_MAX} characters",
+                         "name-too-long",
+                         "a CronJob's Jobs are named <cronjob>-<minutes>; shorten the name"))
+    spec = _d(obj.get("spec"))
+    schedule, zone = spec.get("schedule"), spec.get("timeZone")
+    if isinstance(zone, str):
+        try:
+            parse_zone(zone)
+        except CronError as e:
+            out.append(Issue(("spec", "timeZone"), e.message, "time-zone", e.hint))
+    if isinstance(schedule, str):
+        try:
+            parse_schedule(schedule)
+        except CronError as e:
+            out.append(Issue(("spec", "schedule"), e.message, "cron-schedule", e.hint))
+    for field in ("startingDeadlineSeconds", "successfulJobsHistoryLimit",
+                  "failedJobsHistoryLimit"):
+        _not_negative(spec, field, out)
+    template = _d(spec.get("jobTemplate"))
+    if template:
+        # The template is a Job without a name of its own: check it as one, then move each
+        # issue under spec.jobTemplate.
+        meta = {**_d(template.get("metadata")), "name": "template"}
+        job = {"metadata": meta, "spec": _d(template.get("spec"))}
+        at: Path = ("spec", "jobTemplate")
+        out.extend(replace(i, path=(*at, *i.path)) for i in check_semantics(job, "Job")
+                   if i.path[:2] != ("metadata", "name"))
+    return out
+
+
+KIND_RULES: dict[str, Callable[[dict[str, Any]], Issues]] = {
+    "CronJob": check_cronjob,
+}
+
+__all__ = ["CRONJOB_NAME_MAX", "KIND_RULES", "check_cronjob"]
