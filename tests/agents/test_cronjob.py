@@ -127,12 +127,18 @@ def test_end_to_end_with_a_manual_clock(cluster: Cluster) -> None:
     minute = int(cluster.clock()) // 60
     assert first["metadata"]["name"] in (f"tick-{minute}", f"tick-{minute - 1}")
     assert first["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
-    status = lambda: c.get("batch/v1", "CronJob", "default", "tick").get("status") or {}  # noqa: E731
+
+    def status() -> Obj:
+        return c.get("batch/v1", "CronJob", "default", "tick").get("status") or {}
+
     assert eventually(lambda: [r["name"] for r in status().get("active", [])]
                       == [first["metadata"]["name"]])
     assert status()["lastScheduleTime"]
     # its pod succeeds: the Job completes and leaves the active list
-    pods = lambda: c.list("v1", "Pod", "default").items  # noqa: E731
+
+    def pods() -> list[Obj]:
+        return c.list("v1", "Pod", "default").items
+
     assert eventually(lambda: pods() and pods()[0]["status"]["phase"] == "Running")
     set_phase(c, pods()[0], "Succeeded")
     assert eventually(lambda: "active" not in status() and status().get("lastSuccessfulTime"))

@@ -112,6 +112,7 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         7: F("nodeSelector", "map:str"), 8: F("serviceAccountName"),
         9: F("serviceAccount"), 10: F("nodeName"), 11: F("hostNetwork", "bool"),
         12: F("hostPID", "bool"), 13: F("hostIPC", "bool"), 16: F("hostname"),
+        14: F("securityContext", "v1.PodSecurityContext"),
         17: F("subdomain"), 19: F("schedulerName"),
         20: F("initContainers", "v1.Container", repeated=True),
         21: F("automountServiceAccountToken", "bool", ptr=True), 24: F("priorityClassName"),
@@ -125,6 +126,13 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         13: F("terminationMessagePath"), 14: F("imagePullPolicy"), 16: F("stdin", "bool"),
         17: F("stdinOnce", "bool"), 18: F("tty", "bool"), 20: F("terminationMessagePolicy"),
     },
+    # (a Job made from a stored CronJob by ``kubectl create job --from`` carries the
+    # defaulted ``securityContext: {}``)
+    "v1.PodSecurityContext": {2: F("runAsUser", "int", ptr=True),
+                              3: F("runAsNonRoot", "bool", ptr=True),
+                              5: F("fsGroup", "int", ptr=True),
+                              6: F("runAsGroup", "int", ptr=True),
+                              9: F("fsGroupChangePolicy", ptr=True)},
     "v1.ContainerPort": {1: F("name"), 2: F("hostPort", "int"), 3: F("containerPort", "int"),
                          4: F("protocol"), 5: F("hostIP")},
     "v1.EnvVar": {1: F("name"), 2: F("value")},
