@@ -42,6 +42,7 @@ from gitkube.agents.controllers import (
     nodelifecycle,
     replicaset,
     statefulset,
+    ttlafterfinished,
 )
 from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.dns import DnsAgent
@@ -131,11 +132,13 @@ AGENTS: Mapping[str, Factory] = {
     "nodelifecycle": _nodelifecycle,
     "eventttl": _eventttl,
     "cronjob": lambda p: cronjob.controller(p.manager),
+    "ttlafterfinished": lambda p: ttlafterfinished.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
-               "gc", "namespace", "nodelifecycle", "eventttl", "cronjob")
+               "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
+               "ttlafterfinished")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

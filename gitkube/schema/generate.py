@@ -197,7 +197,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "podReplacementPolicy": NOT_SUPPORTED,
         "scheduling": NOT_SUPPORTED,
         "successPolicy": NOT_SUPPORTED,
-        "ttlSecondsAfterFinished": "finished Jobs are kept until deleted",
     },
 }
 

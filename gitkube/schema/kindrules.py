@@ -62,13 +62,22 @@ def check_cronjob(obj: dict[str, Any]) -> Issues:
         meta = {**_d(template.get("metadata")), "name": "template"}
         job = {"metadata": meta, "spec": _d(template.get("spec"))}
         at: Path = ("spec", "jobTemplate")
-        out.extend(replace(i, path=(*at, *i.path)) for i in check_semantics(job, "Job")
+        out.extend(replace(i, path=(*at, *i.path))
+                   for i in [*check_semantics(job, "Job"), *check_job(job)]
                    if i.path[:2] != ("metadata", "name"))
+    return out
+
+
+def check_job(obj: dict[str, Any]) -> Issues:
+    """A Job's fields beyond the workload rules: ``ttlSecondsAfterFinished`` not negative."""
+    out: Issues = []
+    _not_negative(_d(obj.get("spec")), "ttlSecondsAfterFinished", out)
     return out
 
 
 KIND_RULES: dict[str, Callable[[dict[str, Any]], Issues]] = {
     "CronJob": check_cronjob,
+    "Job": check_job,
 }
 
 __all__ = ["CRONJOB_NAME_MAX", "KIND_RULES", "check_cronjob"]
