@@ -70,8 +70,11 @@ def test_end_to_end_job_and_pods_go_after_the_ttl(cluster: Cluster) -> None:
     def pods(name: str) -> list[Obj]:
         return c.list("v1", "Pod", "default", label_selector=f"job-name={name}").items
 
+    def running(name: str) -> bool:
+        return bool(pods(name)) and pods(name)[0]["status"]["phase"] == "Running"
+
     for name in ("short", "kept"):
-        assert eventually(lambda n=name: pods(n) and pods(n)[0]["status"]["phase"] == "Running")
+        assert eventually(lambda: running(name))  # noqa: B023 (called at once)
         set_phase(c, pods(name)[0], "Succeeded")
     assert eventually(lambda: all(
         any(cd["type"] == "Complete" for cd in
