@@ -40,6 +40,7 @@ from gitkube.agents.controllers import (
     job,
     namespace,
     nodelifecycle,
+    priorityclass,
     replicaset,
     statefulset,
     ttlafterfinished,
@@ -133,12 +134,13 @@ AGENTS: Mapping[str, Factory] = {
     "eventttl": _eventttl,
     "cronjob": lambda p: cronjob.controller(p.manager),
     "ttlafterfinished": lambda p: ttlafterfinished.controller(p.manager),
+    "priorityclass": lambda p: priorityclass.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
                "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
-               "ttlafterfinished")
+               "ttlafterfinished", "priorityclass")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

@@ -246,6 +246,13 @@ COLUMNS["CronJob"] = [
       for c in TEMPLATE_AND_SELECTOR]]
 
 
+COLUMNS["PriorityClass"] = [
+    NAME, Column("Value", "integer", lambda o, now: number(o, "value")),
+    Column("Global-Default", "string", lambda o, now: str(o.get("globalDefault") is True)),
+    AGE, Column("PreemptionPolicy", "string", lambda o, now: text(o, "preemptionPolicy")
+                or "PreemptLowerPriority")]
+
+
 def columns_for(kind: str) -> list[Column]:
     """``kind``'s columns, wide ones (priority 1) included, in kubectl's order."""
     return COLUMNS.get(kind, [NAME, AGE])

@@ -29,6 +29,7 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
   NonIndexed, suspend false
 - CronJob: concurrencyPolicy Allow, suspend false, successfulJobsHistoryLimit 3,
   failedJobsHistoryLimit 1; its jobTemplate's spec as a Job's
+- PriorityClass: preemptionPolicy PreemptLowerPriority
 - Service: type ClusterIP, sessionAffinity None (ClientIP: timeoutSeconds 10800), ports
   protocol TCP and targetPort = port, internalTrafficPolicy Cluster, externalTrafficPolicy
   Cluster for NodePort/LoadBalancer
@@ -304,4 +305,5 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "PersistentVolumeClaim": _pvc,
     "Endpoints": _endpoints,
     "CronJob": _cronjob,
+    "PriorityClass": lambda obj: _set(obj, "preemptionPolicy", "PreemptLowerPriority"),
 }

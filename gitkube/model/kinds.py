@@ -75,6 +75,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "Job", "jobs", True, (), (_ALL,), subresources=("status",)),
     ResourceType("batch", "v1", "CronJob", "cronjobs", True, ("cj",), (_ALL,),
                  subresources=("status",)),
+    ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False,
+                 ("pc",)),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

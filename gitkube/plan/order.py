@@ -28,6 +28,7 @@ _RANK: dict[str, int] = {
     "Job": 3,
     "Pod": 4,
     "CronJob": 3,
+    "PriorityClass": 0,  # before the pods that name it
 }
 _UNKNOWN_RANK = 5
 

@@ -59,6 +59,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "StatefulSet", _APPS + "StatefulSet"),
     ("batch/v1", "Job", _BATCH + "Job"),
     ("batch/v1", "CronJob", _BATCH + "CronJob"),
+    ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
@@ -92,8 +93,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "os": "gitkube runs Linux containers only",
         "overhead": NOT_SUPPORTED,
         "preemptionPolicy": "gitkube's scheduler does not preempt",
-        "priority": "gitkube's scheduler does not use priorities",
-        "priorityClassName": "gitkube's scheduler does not use priorities",
         "readinessGates": NOT_SUPPORTED,
         "resourceClaims": _NO_DRA,
         "resources": "pod-level resources are not supported; set them per container",
@@ -204,8 +203,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 # Kubernetes' own defaults, as ``kubectl get -o yaml`` prints them). null, false, {} and []
 # are always accepted.
 ACCEPTS: dict[tuple[str, str], list[Any]] = {
-    (_CORE + "PodSpec", "priority"): [0],
-    (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority"],
+    # Never asks not to preempt, which gitkube's scheduler never does
+    (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority", "Never"],
     (_CORE + "PodSecurityContext", "supplementalGroupsPolicy"): ["Merge"],
     (_CORE + "PodSecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],
     (_CORE + "SecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],

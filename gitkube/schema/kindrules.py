@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from gitkube.model.cron import CronError, parse_schedule, parse_zone
+from gitkube.model.priority import class_problems
 from gitkube.schema.issue import Issue, Path
 from gitkube.schema.semantic import check_semantics
 
@@ -75,9 +76,21 @@ def check_job(obj: dict[str, Any]) -> Issues:
     return out
 
 
+def check_priority_class(obj: dict[str, Any]) -> Issues:
+    """A PriorityClass: reserved ``system-`` names, the user value range, preemptionPolicy."""
+    out = [Issue(tuple(field.split(".")), message, "priority-class", hint)
+           for field, message, hint in class_problems(obj)]
+    policy = obj.get("preemptionPolicy")
+    if policy is not None and policy not in ("PreemptLowerPriority", "Never"):
+        out.append(Issue(("preemptionPolicy",), f'unsupported value "{policy}"', "enum",
+                         "use PreemptLowerPriority or Never"))
+    return out
+
+
 KIND_RULES: dict[str, Callable[[dict[str, Any]], Issues]] = {
     "CronJob": check_cronjob,
     "Job": check_job,
+    "PriorityClass": check_priority_class,
 }
 
 __all__ = ["CRONJOB_NAME_MAX", "KIND_RULES", "check_cronjob"]

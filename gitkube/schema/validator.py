@@ -32,6 +32,7 @@ _SOURCES = (
     Path(__file__).parent.parent / "model" / "labels.py",
     Path(__file__).parent / "kindrules.py",
     Path(__file__).parent.parent / "model" / "cron.py",
+    Path(__file__).parent.parent / "model" / "priority.py",
 )
 
 

@@ -173,6 +173,9 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         7: F("failedJobsHistoryLimit", "int", ptr=True), 8: F("timeZone", ptr=True),
     },
     "batch.JobTemplateSpec": {1: F("metadata", _META), 2: F("spec", "batch.JobSpec")},
+    "scheduling.PriorityClass": {1: F("metadata", _META), 2: F("value", "int"),
+                                 3: F("globalDefault", "bool"), 4: F("description"),
+                                 5: F("preemptionPolicy", ptr=True)},
     "autoscaling.Scale": {1: F("metadata", _META), 2: F("spec", "autoscaling.ScaleSpec"),
                           3: F("status", "skip")},
     "autoscaling.ScaleSpec": {1: F("replicas", "int", ptr=True)},
@@ -186,6 +189,7 @@ _TOP: dict[tuple[str, str], str] = {
     ("v1", "Binding"): "v1.Binding", ("apps/v1", "Deployment"): "apps.Deployment",
     ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
     ("batch/v1", "CronJob"): "batch.CronJob",
+    ("scheduling.k8s.io/v1", "PriorityClass"): "scheduling.PriorityClass",
     ("meta.k8s.io/v1", "DeleteOptions"): "meta.DeleteOptions",
     ("v1", "DeleteOptions"): "meta.DeleteOptions",
 }
