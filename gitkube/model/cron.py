@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from gitkube.errors import GitkubeError
+
 DESCRIPTORS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
     "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
@@ -34,13 +36,13 @@ _HINT = ('five fields "minute hour day-of-month month day-of-week", e.g. "*/5 * 
          'or @hourly, @daily, @weekly, @monthly, @yearly')
 
 
-class CronError(ValueError):
+class CronError(GitkubeError, ValueError):
     """A schedule or time zone Kubernetes would refuse: ``message`` and a ``hint``."""
 
+    hint: str
+
     def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint=hint)
 
 
 @dataclass(frozen=True)

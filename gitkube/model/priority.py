@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitkube.errors import GitkubeError
+
 Obj = dict[str, Any]
 
 HIGHEST_USER_DEFINABLE = 1_000_000_000
@@ -39,12 +41,8 @@ BUILTIN: dict[str, Obj] = {
 }
 
 
-class PriorityRefused(ValueError):
+class PriorityRefused(GitkubeError, ValueError):
     """A pod's priority cannot be resolved: ``message`` as upstream words it."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
