@@ -34,6 +34,7 @@ from gitkube.agents.controllers import (
     cronjob,
     daemonset,
     deployment,
+    disruption,
     endpoints,
     eventttl,
     gc,
@@ -135,12 +136,14 @@ AGENTS: Mapping[str, Factory] = {
     "cronjob": lambda p: cronjob.controller(p.manager),
     "ttlafterfinished": lambda p: ttlafterfinished.controller(p.manager),
     "priorityclass": lambda p: priorityclass.controller(p.manager),
+    "disruption": lambda p: disruption.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
                "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
-               "ttlafterfinished", "priorityclass")
+               "ttlafterfinished", "priorityclass",
+               "disruption")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

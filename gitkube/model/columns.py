@@ -253,6 +253,19 @@ COLUMNS["PriorityClass"] = [
                 or "PreemptLowerPriority")]
 
 
+def _budget(field: str) -> CellFn:
+    def cell(obj: Mapping[str, Any], now: float) -> Cell:
+        value = _spec(obj).get(field)
+        return "N/A" if value is None else str(value)
+    return cell
+
+
+COLUMNS["PodDisruptionBudget"] = [
+    NAME, Column("Min Available", "string", _budget("minAvailable")),
+    Column("Max Unavailable", "string", _budget("maxUnavailable")),
+    Column("Allowed Disruptions", "integer", _status_count("disruptionsAllowed")), AGE]
+
+
 def columns_for(kind: str) -> list[Column]:
     """``kind``'s columns, wide ones (priority 1) included, in kubectl's order."""
     return COLUMNS.get(kind, [NAME, AGE])

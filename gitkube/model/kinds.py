@@ -54,7 +54,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), subresources=("status",)),
     ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType("", "v1", "Pod", "pods", True, ("po",), (_ALL,),
-                 subresources=("status", "log", "binding", "exec", "attach", "portforward")),
+                 subresources=("status", "log", "binding", "exec", "attach", "portforward",
+                               "eviction")),
     ResourceType("", "v1", "Service", "services", True, ("svc",), (_ALL,),
                  subresources=("status",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
@@ -77,6 +78,8 @@ RESOURCES: tuple[ResourceType, ...] = (
                  subresources=("status",)),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False,
                  ("pc",)),
+    ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True,
+                 ("pdb",), subresources=("status",)),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

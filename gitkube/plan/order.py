@@ -29,6 +29,7 @@ _RANK: dict[str, int] = {
     "Pod": 4,
     "CronJob": 3,
     "PriorityClass": 0,  # before the pods that name it
+    "PodDisruptionBudget": 2,  # before the workloads it protects
 }
 _UNKNOWN_RANK = 5
 

@@ -60,6 +60,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("batch/v1", "Job", _BATCH + "Job"),
     ("batch/v1", "CronJob", _BATCH + "CronJob"),
     ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
+    ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
@@ -257,6 +258,8 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     (_APPS + "StatefulSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
     (_APPS + "StatefulSetSpec", "podManagementPolicy"): ["OrderedReady", "Parallel"],
     (_BATCH + "CronJobSpec", "concurrencyPolicy"): ["Allow", "Forbid", "Replace"],
+    ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"): [
+        "IfHealthyBudget", "AlwaysAllow"],
 }
 
 

@@ -87,10 +87,40 @@ def check_priority_class(obj: dict[str, Any]) -> Issues:
     return out
 
 
+def _int_or_percent(spec: dict[str, Any], field: str, out: Issues) -> None:
+    value = spec.get(field)
+    if isinstance(value, str):
+        digits = value[:-1] if value.endswith("%") else ""
+        if not digits.isdigit():
+            out.append(Issue(("spec", field), f'invalid value "{value}": an integer or a '
+                             "percentage", "int-or-percent", 'e.g. 1 or "50%"'))
+        elif int(digits) > 100:
+            out.append(Issue(("spec", field), "must not be greater than 100%", "range",
+                             "use a percentage from 0% to 100%"))
+    elif isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        out.append(Issue(("spec", field), f"{field} must be greater than or equal to 0",
+                         "range", f"set {field} to 0 or more"))
+
+
+def check_pdb(obj: dict[str, Any]) -> Issues:
+    """A PodDisruptionBudget: minAvailable or maxUnavailable (not both), each an integer
+    of 0 or more or a percentage up to 100%."""
+    out: Issues = []
+    spec = _d(obj.get("spec"))
+    for field in ("minAvailable", "maxUnavailable"):
+        _int_or_percent(spec, field, out)
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        out.append(Issue(("spec", "maxUnavailable"),
+                         "minAvailable and maxUnavailable cannot be both set", "exclusive",
+                         "keep one of them"))
+    return out
+
+
 KIND_RULES: dict[str, Callable[[dict[str, Any]], Issues]] = {
     "CronJob": check_cronjob,
     "Job": check_job,
     "PriorityClass": check_priority_class,
+    "PodDisruptionBudget": check_pdb,
 }
 
 __all__ = ["CRONJOB_NAME_MAX", "KIND_RULES", "check_cronjob"]
