@@ -54,8 +54,6 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "CSIDriver": _STORAGE,
     "CSINode": _STORAGE,
     "CSIStorageCapacity": _STORAGE,
-    "PodDisruptionBudget": "gitkube has no eviction API: nothing drains a node",
-    "PriorityClass": "gitkube's scheduler has no priorities or preemption",
     "ResourceQuota": "gitkube enforces no quotas",
     "LimitRange": "gitkube enforces no limit ranges",
     "Role": _RBAC,
