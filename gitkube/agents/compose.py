@@ -43,6 +43,7 @@ from gitkube.agents.controllers import (
     nodelifecycle,
     priorityclass,
     replicaset,
+    resourcequota,
     statefulset,
     ttlafterfinished,
 )
@@ -137,13 +138,14 @@ AGENTS: Mapping[str, Factory] = {
     "ttlafterfinished": lambda p: ttlafterfinished.controller(p.manager),
     "priorityclass": lambda p: priorityclass.controller(p.manager),
     "disruption": lambda p: disruption.controller(p.manager),
+    "resourcequota": lambda p: resourcequota.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
                "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
                "ttlafterfinished", "priorityclass",
-               "disruption")
+               "disruption", "resourcequota")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

@@ -69,6 +69,7 @@ _INITIAL_STATUS: dict[str, Obj] = {
     "Service": {"loadBalancer": {}},
     "PersistentVolumeClaim": {"phase": "Pending"},
     "CronJob": {},
+    "ResourceQuota": {},
     "PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0,
                             "desiredHealthy": 0, "expectedPods": 0},
 }

@@ -266,6 +266,21 @@ COLUMNS["PodDisruptionBudget"] = [
     Column("Allowed Disruptions", "integer", _status_count("disruptionsAllowed")), AGE]
 
 
+def _quota_cell(limits: bool) -> CellFn:
+    """Upstream's REQUEST (every resource but limits.*) or LIMIT column: ``name: used/hard``."""
+    def cell(obj: Mapping[str, Any], now: float) -> Cell:
+        hard, used = child(_status(obj), "hard"), child(_status(obj), "used")
+        names = sorted(n for n in hard if str(n).startswith("limits.") == limits)
+        return ", ".join(f"{n}: {used.get(n, '0')}/{hard[n]}" for n in names)
+    return cell
+
+
+COLUMNS["ResourceQuota"] = [NAME, AGE, Column("Request", "string", _quota_cell(False)),
+                            Column("Limit", "string", _quota_cell(True))]
+COLUMNS["LimitRange"] = [NAME, Column("Created At", "string", lambda o, now: ObjectView(
+    o).metadata.creation_timestamp)]
+
+
 def columns_for(kind: str) -> list[Column]:
     """``kind``'s columns, wide ones (priority 1) included, in kubectl's order."""
     return COLUMNS.get(kind, [NAME, AGE])

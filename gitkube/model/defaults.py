@@ -30,6 +30,7 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
 - CronJob: concurrencyPolicy Allow, suspend false, successfulJobsHistoryLimit 3,
   failedJobsHistoryLimit 1; its jobTemplate's spec as a Job's
 - PriorityClass: preemptionPolicy PreemptLowerPriority
+- LimitRange: a Container item's default from max, defaultRequest from default or min
 - Service: type ClusterIP, sessionAffinity None (ClientIP: timeoutSeconds 10800), ports
   protocol TCP and targetPort = port, internalTrafficPolicy Cluster, externalTrafficPolicy
   Cluster for NodePort/LoadBalancer
@@ -251,6 +252,20 @@ def _cronjob(obj: Obj) -> None:
     _job(_child(spec, "jobTemplate"))
 
 
+def _limitrange(obj: Obj) -> None:
+    """Container items: default from max, defaultRequest from default or min (upstream's
+    SetDefaults_LimitRangeItem)."""
+    for item in _dicts(_child(obj, "spec").get("limits")):
+        if item.get("type") != "Container":
+            continue
+        default = {**(item.get("max") or {}), **(item.get("default") or {})}
+        request = {**(item.get("min") or {}), **default, **(item.get("defaultRequest") or {})}
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
+
+
 # --- core ----------------------------------------------------------------------------------
 
 
@@ -306,4 +321,5 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Endpoints": _endpoints,
     "CronJob": _cronjob,
     "PriorityClass": lambda obj: _set(obj, "preemptionPolicy", "PreemptLowerPriority"),
+    "LimitRange": _limitrange,
 }

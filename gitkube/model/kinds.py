@@ -80,6 +80,9 @@ RESOURCES: tuple[ResourceType, ...] = (
                  ("pc",)),
     ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True,
                  ("pdb",), subresources=("status",)),
+    ResourceType("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",),
+                 subresources=("status",)),
+    ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits",)),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

@@ -30,6 +30,8 @@ _RANK: dict[str, int] = {
     "CronJob": 3,
     "PriorityClass": 0,  # before the pods that name it
     "PodDisruptionBudget": 2,  # before the workloads it protects
+    "ResourceQuota": 1,  # with the namespace's configuration, before its pods
+    "LimitRange": 1,
 }
 _UNKNOWN_RANK = 5
 

@@ -61,6 +61,8 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("batch/v1", "CronJob", _BATCH + "CronJob"),
     ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
     ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
+    ("v1", "ResourceQuota", _CORE + "ResourceQuota"),
+    ("v1", "LimitRange", _CORE + "LimitRange"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
@@ -188,6 +190,11 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _APPS + "StatefulSetSpec": {
         "ordinals": NOT_SUPPORTED,
     },
+    _CORE + "ResourceQuotaSpec": {
+        "scopes": "quota scopes are not supported: a quota counts every pod of its namespace",
+        "scopeSelector": "quota scopes are not supported: a quota counts every pod of its "
+                         "namespace",
+    },
     _BATCH + "JobSpec": {
         "backoffLimitPerIndex": "indexed Jobs are not supported",
         "completionMode": "indexed Jobs are not supported",
@@ -260,6 +267,7 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     (_BATCH + "CronJobSpec", "concurrencyPolicy"): ["Allow", "Forbid", "Replace"],
     ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"): [
         "IfHealthyBudget", "AlwaysAllow"],
+    (_CORE + "LimitRangeItem", "type"): ["Container", "Pod", "PersistentVolumeClaim"],
 }
 
 
