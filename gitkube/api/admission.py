@@ -136,15 +136,16 @@ def _resource_quota(rt: ResourceType, obj: Obj, lister: Lister) -> None:
                                                                             rt.group)
     for q in quotas:
         hard = (q.get("spec") or {}).get("hard") or {}
+        missing = quota.missing_compute(hard, obj) if rt.kind == "Pod" and \
+            quota.counts(obj) else []
+        if missing:
+            raise _forbidden(rt, obj, [f"failed quota: {_name(q)}: must specify "
+                                       + "; ".join(missing)],
+                             "set these resources on every container (or a LimitRange "
+                             "default)")
         if not set(hard) & set(delta):
             continue
         if rt.kind == "Pod":
-            missing = quota.missing_compute(hard, obj)
-            if missing:
-                raise _forbidden(rt, obj, [f"failed quota: {_name(q)}: must specify "
-                                           + "; ".join(missing)],
-                                 "set these resources on every container (or a LimitRange "
-                                 "default)")
             used = quota.usage(hard, (quota.pod_usage(p) for p in lister(_PODS, ns)))
         else:
             used = quota.usage(hard, (delta for _ in lister(rt, ns)))

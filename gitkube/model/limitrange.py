@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from gitkube.model.quantity import parse_quantity
+from gitkube.model.quantity import Quantity, canonicalize, parse_quantity
 from gitkube.model.quota import pod_compute
 
 Obj = dict[str, Any]
@@ -77,10 +77,22 @@ def violations(spec: Mapping[str, Any], ranges: Iterable[Mapping[str, Any]]) -> 
                         out.extend(_check(item, "Container", res.get("requests") or {},
                                           res.get("limits") or {}))
             elif item.get("type") == "Pod":
-                requests = {k: str(float(v)) for k, v in pod_compute(spec, "requests").items()}
-                limits = {k: str(float(v)) for k, v in pod_compute(spec, "limits").items()}
+                requests = {k: _exact(v) for k, v in pod_compute(spec, "requests").items()}
+                limits = {k: _exact(v) for k, v in pod_compute(spec, "limits").items()}
                 out.extend(_check(item, "Pod", requests, limits))
     return out
+
+
+def _exact(value: Fraction) -> str:
+    return Quantity(value).canonical()
+
+
+def _show(value: Any) -> str:
+    """A quantity as upstream prints it in these messages (canonical: 1.5 -> 1500m)."""
+    try:
+        return canonicalize(value)
+    except (ValueError, TypeError):
+        return str(value)
 
 
 def _check(item: Mapping[str, Any], what: str, requests: Mapping[str, Any],
@@ -91,18 +103,18 @@ def _check(item: Mapping[str, Any], what: str, requests: Mapping[str, Any],
         for kind, values in (("request", requests), ("limit", limits)):
             have = _q(values.get(resource)) if resource in values else None
             if low is not None and have is not None and have < low:
-                out.append(f"minimum {resource} usage per {what} is {bound}, but {kind} is "
-                           f"{values[resource]}")
+                out.append(f"minimum {resource} usage per {what} is {_show(bound)}, but "
+                           f"{kind} is {_show(values[resource])}")
     for resource, bound in (item.get("max") or {}).items():
         high = _q(bound)
         if resource not in limits:
-            out.append(f"maximum {resource} usage per {what} is {bound}. No limit is "
-                       "specified")
+            out.append(f"maximum {resource} usage per {what} is {_show(bound)}. No limit "
+                       "is specified")
             continue
         have = _q(limits[resource])
         if high is not None and have is not None and have > high:
-            out.append(f"maximum {resource} usage per {what} is {bound}, but limit is "
-                       f"{limits[resource]}")
+            out.append(f"maximum {resource} usage per {what} is {_show(bound)}, but limit "
+                       f"is {_show(limits[resource])}")
     for resource, bound in (item.get("maxLimitRequestRatio") or {}).items():
         limit, request, ratio = (_q(limits.get(resource)), _q(requests.get(resource)),
                                  _q(bound))
