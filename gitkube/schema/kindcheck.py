@@ -54,8 +54,6 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "CSIDriver": _STORAGE,
     "CSINode": _STORAGE,
     "CSIStorageCapacity": _STORAGE,
-    "ResourceQuota": "gitkube enforces no quotas",
-    "LimitRange": "gitkube enforces no limit ranges",
     "Role": _RBAC,
     "ClusterRole": _RBAC,
     "RoleBinding": _RBAC,
