@@ -70,6 +70,7 @@ _INITIAL_STATUS: dict[str, Obj] = {
     "PersistentVolumeClaim": {"phase": "Pending"},
     "CronJob": {},
     "ResourceQuota": {},
+    "Ingress": {"loadBalancer": {}},
     "PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0,
                             "desiredHealthy": 0, "expectedPods": 0},
 }

@@ -281,6 +281,33 @@ COLUMNS["LimitRange"] = [NAME, Column("Created At", "string", lambda o, now: Obj
     o).metadata.creation_timestamp)]
 
 
+def _ingress_hosts(obj: Mapping[str, Any], now: float) -> Cell:
+    hosts = [text(r, "host") for r in children(_spec(obj), "rules") if text(r, "host")]
+    return ",".join(hosts) or "*"
+
+
+def _ingress_address(obj: Mapping[str, Any], now: float) -> Cell:
+    found = [text(i, "ip") or text(i, "hostname")
+             for i in children(child(_status(obj), "loadBalancer"), "ingress")]
+    return ",".join(a for a in found if a)
+
+
+def _ingress_class_parameters(obj: Mapping[str, Any], now: float) -> Cell:
+    params = child(_spec(obj), "parameters")
+    return f"{text(params, 'kind')}/{text(params, 'name')}" if params else "<none>"
+
+
+COLUMNS["Ingress"] = [
+    NAME, Column("Class", "string", _text(_spec, "ingressClassName", "<none>")),
+    Column("Hosts", "string", _ingress_hosts),
+    Column("Address", "string", _ingress_address),
+    Column("Ports", "string", lambda o, now: "80, 443" if children(_spec(o), "tls")
+           else "80"), AGE]
+COLUMNS["IngressClass"] = [
+    NAME, Column("Controller", "string", _text(_spec, "controller")),
+    Column("Parameters", "string", _ingress_class_parameters), AGE]
+
+
 def columns_for(kind: str) -> list[Column]:
     """``kind``'s columns, wide ones (priority 1) included, in kubectl's order."""
     return COLUMNS.get(kind, [NAME, AGE])

@@ -83,6 +83,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",),
                  subresources=("status",)),
     ResourceType("", "v1", "LimitRange", "limitranges", True, ("limits",)),
+    ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",),
+                 subresources=("status",)),
+    ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

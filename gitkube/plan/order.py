@@ -32,6 +32,8 @@ _RANK: dict[str, int] = {
     "PodDisruptionBudget": 2,  # before the workloads it protects
     "ResourceQuota": 1,  # with the namespace's configuration, before its pods
     "LimitRange": 1,
+    "IngressClass": 1,
+    "Ingress": 2,  # beside the Services it routes to
 }
 _UNKNOWN_RANK = 5
 

@@ -63,6 +63,8 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
     ("v1", "ResourceQuota", _CORE + "ResourceQuota"),
     ("v1", "LimitRange", _CORE + "LimitRange"),
+    ("networking.k8s.io/v1", "Ingress", "io.k8s.api.networking.v1.Ingress"),
+    ("networking.k8s.io/v1", "IngressClass", "io.k8s.api.networking.v1.IngressClass"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
@@ -268,6 +270,8 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"): [
         "IfHealthyBudget", "AlwaysAllow"],
     (_CORE + "LimitRangeItem", "type"): ["Container", "Pod", "PersistentVolumeClaim"],
+    ("io.k8s.api.networking.v1.HTTPIngressPath", "pathType"): [
+        "Exact", "Prefix", "ImplementationSpecific"],
 }
 
 

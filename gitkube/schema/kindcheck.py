@@ -42,9 +42,6 @@ _SUBRESOURCE = "the body of an API subresource call, not an object to store"
 # Why a kind Kubernetes serves is not served by gitkube (by kind, whatever its apiVersion).
 UNSUPPORTED_KINDS: dict[str, str] = {
     "NetworkPolicy": "gitkube enforces no network policies: every pod reaches every other",
-    "Ingress": "gitkube has no ingress controller (a NodePort or LoadBalancer Service is "
-               "served on the node)",
-    "IngressClass": "gitkube has no ingress controller",
     "HorizontalPodAutoscaler": "gitkube has no metrics pipeline or autoscaler (set the "
                                "workload's replicas)",
     "StorageClass": _STORAGE,

@@ -116,11 +116,69 @@ def check_pdb(obj: dict[str, Any]) -> Issues:
     return out
 
 
+def _ingress_backend(backend: dict[str, Any], at: Path, out: Issues) -> None:
+    service, resource = backend.get("service"), backend.get("resource")
+    if service is not None and resource is not None:
+        out.append(Issue(at, "cannot set both service and resource backends", "exclusive",
+                         "keep one of them"))
+    elif service is None and resource is None:
+        out.append(Issue(at, "one of service or resource is required", "required",
+                         "e.g. service: {name: web, port: {number: 80}}"))
+    port = _d(_d(service).get("port"))
+    if isinstance(service, dict) and ("name" in port) == ("number" in port):
+        out.append(Issue((*at, "service", "port"), "exactly one of port name or number is "
+                         "required", "exclusive", "e.g. port: {number: 80}"))
+
+
+def check_ingress(obj: dict[str, Any]) -> Issues:
+    """An Ingress: a default backend or rules; each backend a service or a resource (a
+    service port by name or number); Exact and Prefix paths absolute; hosts not IPs."""
+    out: Issues = []
+    spec = _d(obj.get("spec"))
+    rules = spec.get("rules")
+    if spec.get("defaultBackend") is None and not rules:
+        out.append(Issue(("spec",), "either `defaultBackend` or `rules` must be specified",
+                         "required", "add rules (host and paths) or a defaultBackend"))
+    if isinstance(spec.get("defaultBackend"), dict):
+        _ingress_backend(spec["defaultBackend"], ("spec", "defaultBackend"), out)
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        rule = _d(rule)
+        host = rule.get("host")
+        if isinstance(host, str) and host and host.replace(".", "").isdigit():
+            out.append(Issue(("spec", "rules", i, "host"), f'invalid host "{host}": must be '
+                             "a DNS name, not an IP address", "ingress-host",
+                             "leave host out to match every host"))
+        paths = _d(rule.get("http")).get("paths")
+        for j, path in enumerate(paths if isinstance(paths, list) else []):
+            path = _d(path)
+            at: Path = ("spec", "rules", i, "http", "paths", j)
+            value = path.get("path")
+            if path.get("pathType") in ("Exact", "Prefix") and isinstance(value, str) and \
+                    not value.startswith("/"):
+                out.append(Issue((*at, "path"), f'invalid path "{value}": must be an '
+                                 "absolute path", "ingress-path", f'write "/{value}"'))
+            if isinstance(path.get("backend"), dict):
+                _ingress_backend(path["backend"], (*at, "backend"), out)
+    return out
+
+
+def check_ingress_class(obj: dict[str, Any]) -> Issues:
+    """An IngressClass: ``spec.controller`` a domain-prefixed path (``k8s.io/ingress-nginx``)."""
+    controller = _d(obj.get("spec")).get("controller")
+    if isinstance(controller, str) and "/" not in controller.strip("/"):
+        return [Issue(("spec", "controller"), f'invalid controller "{controller}": must be a '
+                      "domain-prefixed path", "ingress-class",
+                      "e.g. k8s.io/ingress-nginx")]
+    return []
+
+
 KIND_RULES: dict[str, Callable[[dict[str, Any]], Issues]] = {
     "CronJob": check_cronjob,
     "Job": check_job,
     "PriorityClass": check_priority_class,
     "PodDisruptionBudget": check_pdb,
+    "Ingress": check_ingress,
+    "IngressClass": check_ingress_class,
 }
 
 __all__ = ["CRONJOB_NAME_MAX", "KIND_RULES", "check_cronjob"]
