@@ -18,6 +18,7 @@ spec:
   schedule: "30 2 * * *"
   timeZone: Europe/Berlin
   concurrencyPolicy: Forbid
+  suspend: true  # the embedded apply's agents must start nothing (no image pull)
   jobTemplate:
     spec:
       template:
@@ -43,7 +44,7 @@ def test_embedded_validate_plan_apply_get(tmp_path: Path, _isolated_state_dir: P
     header, row = out.splitlines()[:2]
     assert header.split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE",
                               "LAST", "SCHEDULE", "AGE"]
-    assert row.split()[:7] == ["nightly", "30", "2", "*", "*", "*", "Europe/Berlin"]
+    assert row.split()[:8] == ["nightly", "30", "2", "*", "*", "*", "Europe/Berlin", "True"]
     code, out = run("get", "cj", "nightly", "-o", "json")
     spec = json.loads(out)["spec"]
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 1)
