@@ -92,3 +92,14 @@ def test_kubectl_ingress(daemon: RunningDaemon, tmp_path: Path) -> None:
     assert bad.returncode != 0 and "either `defaultBackend` or `rules` must be specified" \
         in bad.stderr
     kubectl.ok("delete", "ingress", "minimal-ingress")
+    # kubectl's generator sends protobuf
+    out = kubectl.ok("create", "ingress", "simple", "--class=nginx-example",
+                     "--rule=foo.com/bar*=svc1:8080,tls=my-cert")
+    assert "ingress.networking.k8s.io/simple created" in out
+    ing = json.loads(kubectl.ok("get", "ing", "simple", "-o", "json"))
+    assert ing["spec"]["rules"][0]["host"] == "foo.com"
+    path = ing["spec"]["rules"][0]["http"]["paths"][0]
+    assert (path["path"], path["pathType"]) == ("/bar", "Prefix")
+    assert path["backend"]["service"] == {"name": "svc1", "port": {"number": 8080}}
+    assert ing["spec"]["tls"] == [{"hosts": ["foo.com"], "secretName": "my-cert"}]
+    assert "80, 443" in kubectl.ok("get", "ing", "simple").splitlines()[1]

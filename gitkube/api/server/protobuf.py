@@ -44,6 +44,7 @@ class F:
     type: str = "str"
     repeated: bool = False
     ptr: bool = False
+    inline: bool = False  # a Go embedded struct: its fields merge into the parent's JSON
 
 
 _META = "meta.ObjectMeta"
@@ -188,6 +189,29 @@ _SCHEMAS: dict[str, dict[int, F]] = {
     "v1.ResourceQuota": {1: F("metadata", _META), 2: F("spec", "v1.ResourceQuotaSpec"),
                          3: F("status", "skip")},
     "v1.ResourceQuotaSpec": {1: F("hard", "map:quantity"), 2: F("scopes", repeated=True)},
+    "networking.Ingress": {1: F("metadata", _META), 2: F("spec", "networking.IngressSpec"),
+                           3: F("status", "skip")},
+    "networking.IngressSpec": {
+        1: F("defaultBackend", "networking.IngressBackend"),
+        2: F("tls", "networking.IngressTLS", repeated=True),
+        3: F("rules", "networking.IngressRule", repeated=True),
+        4: F("ingressClassName", ptr=True),
+    },
+    "networking.IngressBackend": {4: F("service", "networking.IngressServiceBackend")},
+    "networking.IngressServiceBackend": {1: F("name"),
+                                         2: F("port", "networking.ServiceBackendPort")},
+    "networking.ServiceBackendPort": {1: F("name"), 2: F("number", "int")},
+    "networking.IngressTLS": {1: F("hosts", repeated=True), 2: F("secretName")},
+    "networking.IngressRule": {1: F("host"),
+                               2: F("", "networking.IngressRuleValue", inline=True)},
+    "networking.IngressRuleValue": {1: F("http", "networking.HTTPIngressRuleValue")},
+    "networking.HTTPIngressRuleValue": {1: F("paths", "networking.HTTPIngressPath",
+                                             repeated=True)},
+    "networking.HTTPIngressPath": {1: F("path"), 2: F("backend", "networking.IngressBackend"),
+                                   3: F("pathType", ptr=True)},
+    "networking.IngressClass": {1: F("metadata", _META),
+                                2: F("spec", "networking.IngressClassSpec")},
+    "networking.IngressClassSpec": {1: F("controller")},
     "autoscaling.Scale": {1: F("metadata", _META), 2: F("spec", "autoscaling.ScaleSpec"),
                           3: F("status", "skip")},
     "autoscaling.ScaleSpec": {1: F("replicas", "int", ptr=True)},
@@ -202,6 +226,8 @@ _TOP: dict[tuple[str, str], str] = {
     ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
     ("batch/v1", "CronJob"): "batch.CronJob",
     ("v1", "ResourceQuota"): "v1.ResourceQuota",
+    ("networking.k8s.io/v1", "Ingress"): "networking.Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "networking.IngressClass",
     ("policy/v1", "PodDisruptionBudget"): "policy.PodDisruptionBudget",
     ("policy/v1", "Eviction"): "policy.Eviction",
     ("scheduling.k8s.io/v1", "PriorityClass"): "scheduling.PriorityClass",
@@ -313,6 +339,9 @@ def decode_message(data: Any, message: str) -> Obj:
             out.setdefault(field.name, {})[_text(entry.get(1, b""))] = value
             continue
         value = _scalar(field.type, wire, raw)
+        if field.inline and isinstance(value, dict):
+            out.update(value)
+            continue
         if field.repeated:
             out.setdefault(field.name, []).append(value)
         elif (field.ptr or not _empty(value)) and value is not None:
