@@ -99,3 +99,23 @@ def test_kubectl_drain_respects_the_budget(daemon: RunningDaemon, tmp_path: Path
     drain = kubectl("drain", "daemon-node", "--timeout=60s", "--delete-emptydir-data")
     assert drain.returncode == 0, drain.stderr
     assert "evicted" in drain.stdout and "node/daemon-node drained" in drain.stdout
+
+
+def test_kubectl_create_pdb_counts_the_deployment(daemon: RunningDaemon,
+                                                  tmp_path: Path) -> None:
+    """maxUnavailable: the expected pods are what the Deployment asks for."""
+    kubectl = Kubectl(daemon, tmp_path)
+    kubectl.ok("create", "deployment", "web", "--image=busybox:1.36", "--replicas=3")
+    out = kubectl.ok("create", "pdb", "web", "--selector=app=web", "--max-unavailable=1")
+    assert "poddisruptionbudget.policy/web created" in out
+
+    def status() -> dict[str, int]:
+        got: dict[str, int] = json.loads(kubectl.ok("get", "pdb", "web", "-o", "json"))\
+            .get("status") or {}
+        return got
+
+    assert wait_for(lambda: status().get("currentHealthy") == 3, timeout=60)
+    assert (status()["expectedPods"], status()["desiredHealthy"],
+            status()["disruptionsAllowed"]) == (3, 2, 1)
+    kubectl.ok("scale", "deployment", "web", "--replicas=5")
+    assert wait_for(lambda: status().get("expectedPods") == 5, timeout=60)
