@@ -152,3 +152,17 @@ def test_end_to_end_with_a_manual_clock(cluster: Cluster) -> None:
         assert eventually(lambda: "active" not in status())
     assert eventually(lambda: len([j for j in jobs_of(c)
                                    if not j["metadata"].get("deletionTimestamp")]) == 1)
+
+
+def test_after_downtime_one_job_for_the_latest_missed_time() -> None:
+    """A controller that was down ten minutes starts one Job, for the latest start time."""
+    cj = stored(cronjob(), T0 - 3600, lastScheduleTime=rfc3339(T0 - 600))
+    plan = cjc.plan_cronjob(cj, [], T0 + 30)
+    assert plan.create is not None
+    assert plan.create["metadata"]["name"] == f"tick-{int(T0) // 60}"
+    assert plan.events == []
+    long_gone = stored(cronjob(), T0 - 86400, lastScheduleTime=rfc3339(T0 - 86400))
+    plan = cjc.plan_cronjob(long_gone, [], T0 + 30)
+    assert plan.create is not None and plan.create["metadata"]["name"] == \
+        f"tick-{int(T0) // 60}"
+    assert [e[1] for e in plan.events] == ["TooManyMissedTimes"]
