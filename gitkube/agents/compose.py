@@ -36,6 +36,7 @@ from gitkube.agents.controllers import (
     deployment,
     disruption,
     endpoints,
+    endpointslice,
     eventttl,
     gc,
     job,
@@ -130,6 +131,9 @@ AGENTS: Mapping[str, Factory] = {
     "daemonset": lambda p: daemonset.controller(p.manager, budget=p.budget),
     "job": _job,
     "endpoints": lambda p: endpoints.controller(p.manager),
+    "endpointslice": lambda p: endpointslice.controller(p.manager),
+    "replicationcontroller": lambda p: replicaset.controller(
+        p.manager, budget=p.budget, kind="ReplicationController"),
     "gc": lambda p: gc.controller(p.manager),
     "namespace": lambda p: namespace.controller(p.manager),
     "nodelifecycle": _nodelifecycle,
@@ -144,8 +148,8 @@ AGENTS: Mapping[str, Factory] = {
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
                "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
-               "ttlafterfinished", "priorityclass",
-               "disruption", "resourcequota")
+               "ttlafterfinished", "priorityclass", "disruption", "resourcequota",
+               "endpointslice", "replicationcontroller")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

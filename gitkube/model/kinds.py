@@ -86,6 +86,10 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",),
                  subresources=("status",)),
     ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    ResourceType("", "v1", "ReplicationController", "replicationcontrollers", True, ("rc",),
+                 (_ALL,), subresources=("status", "scale")),
+    ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", True),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

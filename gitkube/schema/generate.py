@@ -65,6 +65,9 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "LimitRange", _CORE + "LimitRange"),
     ("networking.k8s.io/v1", "Ingress", "io.k8s.api.networking.v1.Ingress"),
     ("networking.k8s.io/v1", "IngressClass", "io.k8s.api.networking.v1.IngressClass"),
+    ("discovery.k8s.io/v1", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
+    ("v1", "ReplicationController", _CORE + "ReplicationController"),
+    ("apps/v1", "ControllerRevision", _APPS + "ControllerRevision"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
