@@ -166,3 +166,15 @@ def test_after_downtime_one_job_for_the_latest_missed_time() -> None:
     assert plan.create is not None and plan.create["metadata"]["name"] == \
         f"tick-{int(T0) // 60}"
     assert [e[1] for e in plan.events] == ["TooManyMissedTimes"]
+
+
+def test_a_job_whose_status_write_was_lost_is_tracked() -> None:
+    """The Job of the due start time exists but the CronJob's status does not list it (the
+    write after creating it lost a race): it is taken into status.active, not re-made."""
+    made = child(f"tick-{int(T0) // 60}", "j-made")
+    cj = stored(cronjob(), T0 - 300, lastScheduleTime=rfc3339(T0 - 60))
+    plan = cjc.plan_cronjob(cj, [made], T0 + 5)
+    assert plan.create is None
+    assert [r["uid"] for r in plan.status["active"]] == ["j-made"]
+    assert plan.status["lastScheduleTime"] == rfc3339(T0)
+    assert "UnexpectedJob" not in [e[1] for e in plan.events]

@@ -198,8 +198,13 @@ def plan_cronjob(cronjob: Obj, jobs: list[Obj], now: float) -> CronPlan:
                             f"{rfc3339(scheduled)}"))
         return plan
     name = job_name(cronjob["metadata"]["name"], scheduled)
-    if any(j["metadata"]["name"] == name for j in jobs):
-        plan.status["lastScheduleTime"] = rfc3339(scheduled)  # made; its status write lost
+    made = next((j for j in jobs if j["metadata"]["name"] == name), None)
+    if made is not None:  # made by an earlier sync whose status write was lost: track it
+        plan.status["lastScheduleTime"] = rfc3339(scheduled)
+        listed = {r.get("uid") for r in plan.status.get("active") or []}
+        if not finished(made) and made["metadata"].get("uid") not in listed:
+            plan.status["active"] = [*(plan.status.get("active") or []), job_ref(made)]
+            plan.events = [e for e in plan.events if not e[2].endswith(f": {name}")]
         return plan
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and active:
