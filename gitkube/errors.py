@@ -19,14 +19,20 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     │   ├── NotFound (404)  AlreadyExists (409)  Conflict (409)  Invalid (422)
     │   ├── BadRequest (400)  Gone (410)  Forbidden (403)  Unauthorized (401)
     │   ├── NotAcceptable (406)  api/server/openapi.py: an Accept no OpenAPI form meets
-    │   └── UnsupportedMediaType (415)  RequestEntityTooLarge (413)  MethodNotAllowed (405)
-    │                            api/server/bodies.py
+    │   ├── NotServed (405)  api/server/absent.py: a write to a list-only, always-empty kind
+    │   ├── UnsupportedMediaType (415)  RequestEntityTooLarge (413)  MethodNotAllowed (405)
+    │   │                        api/server/bodies.py
+    │   └── TooManyRequests (429)  an eviction a PodDisruptionBudget does not allow now
     ├── PatchError +ValueError   model/patch.py: a patch does not apply to the object
     ├── SelectorError +ValueError  model/labels.py: a label or field selector does not parse
     ├── UndecodableProtobuf +ValueError  api/server/protobuf.py: a kind or field gitkube
     │                                    cannot read (415)
     ├── MalformedProtobuf +ValueError    api/server/protobuf.py: not protobuf (400)
     ├── SpdyError +ValueError    api/server/spdy.py: a port-forward stream is not SPDY/3.1
+    ├── CronError +ValueError    model/cron.py: a CronJob schedule or time zone Kubernetes
+    │                            refuses
+    ├── PriorityRefused +ValueError  model/priority.py: a pod's priority class is missing
+    │                                or its priority disagrees with it
     ├── ServerUnavailable        api/http_client.py: the API server cannot be reached
     ├── StalePlan                plan/planfile.py: the store moved since the plan was saved
     ├── EmptyDesiredRefused      plan/apply.py: git holds nothing, so all would be deleted
@@ -222,3 +228,8 @@ class Forbidden(APIError):
 class Unauthorized(APIError):
     code = 401
     reason = "Unauthorized"
+
+
+class TooManyRequests(APIError):
+    code = 429
+    reason = "TooManyRequests"

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from gitkube.agents.controllers import (
+    cronjob,
     daemonset,
     deployment,
+    disruption,
     endpoints,
     endpointslice,
     eventttl,
@@ -40,8 +42,11 @@ from gitkube.agents.controllers import (
     job,
     namespace,
     nodelifecycle,
+    priorityclass,
     replicaset,
+    resourcequota,
     statefulset,
+    ttlafterfinished,
 )
 from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.dns import DnsAgent
@@ -133,12 +138,18 @@ AGENTS: Mapping[str, Factory] = {
     "namespace": lambda p: namespace.controller(p.manager),
     "nodelifecycle": _nodelifecycle,
     "eventttl": _eventttl,
+    "cronjob": lambda p: cronjob.controller(p.manager),
+    "ttlafterfinished": lambda p: ttlafterfinished.controller(p.manager),
+    "priorityclass": lambda p: priorityclass.controller(p.manager),
+    "disruption": lambda p: disruption.controller(p.manager),
+    "resourcequota": lambda p: resourcequota.controller(p.manager),
     "proxy": _proxy,
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
-               "gc", "namespace", "nodelifecycle", "eventttl", "endpointslice",
-               "replicationcontroller")
+               "gc", "namespace", "nodelifecycle", "eventttl", "cronjob",
+               "ttlafterfinished", "priorityclass", "disruption", "resourcequota",
+               "endpointslice", "replicationcontroller")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 
 

@@ -114,6 +114,18 @@ def verdict(obj: Obj) -> Verdict:
     return Verdict(found.done, found.detail, found.failed)
 
 
+def _removed_verdict(last: Obj | None) -> Verdict:
+    """A target no longer in the store: a Job with ``ttlSecondsAfterFinished`` that was
+    seen is taken as finished (its TTL controller deleted it, possibly at once with a TTL of
+    0), failed if it was last seen Failed; anything else is not found."""
+    if last is None or (last.get("spec") or {}).get("ttlSecondsAfterFinished") is None:
+        return Verdict(False, "not found")
+    seen = verdict(last)
+    if seen.failed:
+        return seen
+    return Verdict(True, "finished; deleted after ttlSecondsAfterFinished")
+
+
 # --- the wait --------------------------------------------------------------------------------
 
 
@@ -132,6 +144,7 @@ class Converger:
         self._owned: dict[ObjectRef, set[str]] = {
             r: {g.uid} if g.uid else set() for r, g in self.gone.items()}
         self._cluster: str | None = None
+        self._seen: dict[ObjectRef, Obj] = {}  # each target as last read
 
     def _get(self, ref: ObjectRef) -> Obj | None:
         try:
@@ -149,7 +162,11 @@ class Converger:
         out = {}
         for ref in self.refs:
             obj = self._get(ref)
-            out[ref] = verdict(obj) if obj is not None else Verdict(False, "not found")
+            if obj is not None:
+                self._seen[ref] = obj
+                out[ref] = verdict(obj)
+            else:
+                out[ref] = _removed_verdict(self._seen.get(ref))
         contents: dict[str, list[Obj]] = {}
         for ref, target in self.gone.items():
             space = _space_of(ref)

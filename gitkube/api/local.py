@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from gitkube.api import strategy
+from gitkube.api import admission, strategy
 from gitkube.api.allocator import ALLOCATIONS_PREFIX, Ranges, ServiceAllocator
 from gitkube.api.client import (
     ApplyOp,
@@ -499,6 +499,7 @@ class LocalClient:
         rt = self._resource_of(obj)
         now = self._now()
         new = strategy.prepare_create(rt, obj, now=now)
+        admission.admit_create(rt, new, self._list_kind)
         strategy.validate(rt, new)
         # managedFields the server computes need no validation (and cost it on every create)
         if fields is not None:
@@ -517,6 +518,11 @@ class LocalClient:
             strategy.validate(rt, new)
         return _Step(key, Create(key, _sized(rt, name, encode(new))), new, ref=ref(rt, name),
                      extra=extra)
+
+    def _list_kind(self, rt: ResourceType, namespace: str | None) -> builtins.list[Obj]:
+        """Every stored object of ``rt`` (in ``namespace``): what admission reads."""
+        kvs, _revision = self.store.list(rt.prefix(namespace))
+        return [decode(kv) for kv in kvs]
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
@@ -547,7 +553,8 @@ class LocalClient:
         rt = self._resource_of(obj)
         key, name = self._key_of(rt, obj)
         kv, old = self._read_expected(rt, key, name, obj)
-        new = strategy.prepare_update(rt, obj, old)
+        new = strategy.prepare_update(rt, admission.carry_over(rt, obj, old), old)
+        admission.admit_update(rt, new, old, self._list_kind)
         self._own(rt, old, new, field_manager, subresource,
                   fields if fields is not None else _sent_fields(obj, old, field_manager))
         if rt.kind != "Service":

@@ -70,6 +70,11 @@ _INITIAL_STATUS: dict[str, Obj] = {
     "Namespace": {"phase": "Active"},
     "Service": {"loadBalancer": {}},
     "PersistentVolumeClaim": {"phase": "Pending"},
+    "CronJob": {},
+    "ResourceQuota": {},
+    "Ingress": {"loadBalancer": {}},
+    "PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0,
+                            "desiredHealthy": 0, "expectedPods": 0},
     "ReplicationController": {"replicas": 0},
 }
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes

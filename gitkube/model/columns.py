@@ -33,6 +33,7 @@ from gitkube.model.views import ObjectView, PodSpec, Raw, child, children, numbe
 from gitkube.model.workloads import DaemonSet, Deployment, ReplicaSet, StatefulSet
 
 Cell = str | int
+Obj = dict[str, Any]
 CellFn = Callable[[Mapping[str, Any], float], Cell]
 
 
@@ -216,6 +217,95 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
+def _job_template(obj: Mapping[str, Any]) -> Obj:
+    """A CronJob seen as the Job it makes (for the template and selector columns)."""
+    return {"spec": child(child(_spec(obj), "jobTemplate"), "spec")}
+
+
+def _of_job_template(cell: CellFn) -> CellFn:
+    return lambda obj, now: cell(_job_template(obj), now)
+
+
+def _suspend(obj: Mapping[str, Any], now: float) -> Cell:
+    value = _spec(obj).get("suspend")
+    return "<unset>" if not isinstance(value, bool) else str(value)
+
+
+def _last_schedule(obj: Mapping[str, Any], now: float) -> Cell:
+    stamp = text(_status(obj), "lastScheduleTime")
+    return since(stamp, now) if stamp else "<none>"
+
+
+COLUMNS["CronJob"] = [
+    NAME, Column("Schedule", "string", _text(_spec, "schedule")),
+    Column("Timezone", "string", _text(_spec, "timeZone", "<none>")),
+    Column("Suspend", "string", _suspend),
+    Column("Active", "integer", lambda o, now: len(children(_status(o), "active"))),
+    Column("Last Schedule", "string", _last_schedule), AGE,
+    *[Column(c.name, c.type, _of_job_template(c.cell), c.priority)
+      for c in TEMPLATE_AND_SELECTOR]]
+
+
+COLUMNS["PriorityClass"] = [
+    NAME, Column("Value", "integer", lambda o, now: number(o, "value")),
+    Column("Global-Default", "string", lambda o, now: str(o.get("globalDefault") is True)),
+    AGE, Column("PreemptionPolicy", "string", lambda o, now: text(o, "preemptionPolicy")
+                or "PreemptLowerPriority")]
+
+
+def _budget(field: str) -> CellFn:
+    def cell(obj: Mapping[str, Any], now: float) -> Cell:
+        value = _spec(obj).get(field)
+        return "N/A" if value is None else str(value)
+    return cell
+
+
+COLUMNS["PodDisruptionBudget"] = [
+    NAME, Column("Min Available", "string", _budget("minAvailable")),
+    Column("Max Unavailable", "string", _budget("maxUnavailable")),
+    Column("Allowed Disruptions", "integer", _status_count("disruptionsAllowed")), AGE]
+
+
+def _quota_cell(limits: bool) -> CellFn:
+    """Upstream's REQUEST (every resource but limits.*) or LIMIT column: ``name: used/hard``."""
+    def cell(obj: Mapping[str, Any], now: float) -> Cell:
+        hard, used = child(_status(obj), "hard"), child(_status(obj), "used")
+        names = sorted(n for n in hard if str(n).startswith("limits.") == limits)
+        return ", ".join(f"{n}: {used.get(n, '0')}/{hard[n]}" for n in names)
+    return cell
+
+
+COLUMNS["ResourceQuota"] = [NAME, AGE, Column("Request", "string", _quota_cell(False)),
+                            Column("Limit", "string", _quota_cell(True))]
+COLUMNS["LimitRange"] = [NAME, Column("Created At", "string", lambda o, now: ObjectView(
+    o).metadata.creation_timestamp)]
+
+
+def _ingress_hosts(obj: Mapping[str, Any], now: float) -> Cell:
+    hosts = [text(r, "host") for r in children(_spec(obj), "rules") if text(r, "host")]
+    return ",".join(hosts) or "*"
+
+
+def _ingress_address(obj: Mapping[str, Any], now: float) -> Cell:
+    found = [text(i, "ip") or text(i, "hostname")
+             for i in children(child(_status(obj), "loadBalancer"), "ingress")]
+    return ",".join(a for a in found if a)
+
+
+def _ingress_class_parameters(obj: Mapping[str, Any], now: float) -> Cell:
+    params = child(_spec(obj), "parameters")
+    return f"{text(params, 'kind')}/{text(params, 'name')}" if params else "<none>"
+
+
+COLUMNS["Ingress"] = [
+    NAME, Column("Class", "string", _text(_spec, "ingressClassName", "<none>")),
+    Column("Hosts", "string", _ingress_hosts),
+    Column("Address", "string", _ingress_address),
+    Column("Ports", "string", lambda o, now: "80, 443" if children(_spec(o), "tls")
+           else "80"), AGE]
+COLUMNS["IngressClass"] = [
+    NAME, Column("Controller", "string", _text(_spec, "controller")),
+    Column("Parameters", "string", _ingress_class_parameters), AGE]
 def _slice_ports(obj: Mapping[str, Any], now: float) -> Cell:
     """Upstream's formatDiscoveryPorts: the first three port numbers (or names)."""
     ports = [str(p.get("port") if p.get("port") is not None else p.get("name") or "*")

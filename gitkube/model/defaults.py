@@ -27,6 +27,10 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
   volumeClaimTemplates like PersistentVolumeClaims
 - Job: parallelism 1 and completions 1 when neither is given, backoffLimit 6, completionMode
   NonIndexed, suspend false
+- CronJob: concurrencyPolicy Allow, suspend false, successfulJobsHistoryLimit 3,
+  failedJobsHistoryLimit 1; its jobTemplate's spec as a Job's
+- PriorityClass: preemptionPolicy PreemptLowerPriority
+- LimitRange: a Container item's default from max, defaultRequest from default or min
 - Service: type ClusterIP, sessionAffinity None (ClientIP: timeoutSeconds 10800), ports
   protocol TCP and targetPort = port, internalTrafficPolicy Cluster, externalTrafficPolicy
   Cluster for NodePort/LoadBalancer
@@ -243,6 +247,29 @@ def _job(obj: Obj) -> None:
     _template_defaults(spec)
 
 
+def _cronjob(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    _set(spec, "concurrencyPolicy", "Allow")
+    _set(spec, "suspend", False)
+    _set(spec, "successfulJobsHistoryLimit", 3)
+    _set(spec, "failedJobsHistoryLimit", 1)
+    _job(_child(spec, "jobTemplate"))
+
+
+def _limitrange(obj: Obj) -> None:
+    """Container items: default from max, defaultRequest from default or min (upstream's
+    SetDefaults_LimitRangeItem)."""
+    for item in _dicts(_child(obj, "spec").get("limits")):
+        if item.get("type") != "Container":
+            continue
+        default = {**(item.get("max") or {}), **(item.get("default") or {})}
+        request = {**(item.get("min") or {}), **default, **(item.get("defaultRequest") or {})}
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
+
+
 # --- core ----------------------------------------------------------------------------------
 
 
@@ -316,6 +343,9 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Secret": _secret,
     "PersistentVolumeClaim": _pvc,
     "Endpoints": _endpoints,
+    "CronJob": _cronjob,
+    "PriorityClass": lambda obj: _set(obj, "preemptionPolicy", "PreemptLowerPriority"),
+    "LimitRange": _limitrange,
     "EndpointSlice": _endpointslice,
     "ReplicationController": _replicationcontroller,
 }

@@ -28,6 +28,13 @@ _RANK: dict[str, int] = {
     "Job": 3,
     "ReplicationController": 3,
     "Pod": 4,
+    "CronJob": 3,
+    "PriorityClass": 0,  # before the pods that name it
+    "PodDisruptionBudget": 2,  # before the workloads it protects
+    "ResourceQuota": 1,  # with the namespace's configuration, before its pods
+    "LimitRange": 1,
+    "IngressClass": 1,
+    "Ingress": 2,  # beside the Services it routes to
 }
 _UNKNOWN_RANK = 5
 

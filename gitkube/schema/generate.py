@@ -58,6 +58,13 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "DaemonSet", _APPS + "DaemonSet"),
     ("apps/v1", "StatefulSet", _APPS + "StatefulSet"),
     ("batch/v1", "Job", _BATCH + "Job"),
+    ("batch/v1", "CronJob", _BATCH + "CronJob"),
+    ("scheduling.k8s.io/v1", "PriorityClass", "io.k8s.api.scheduling.v1.PriorityClass"),
+    ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
+    ("v1", "ResourceQuota", _CORE + "ResourceQuota"),
+    ("v1", "LimitRange", _CORE + "LimitRange"),
+    ("networking.k8s.io/v1", "Ingress", "io.k8s.api.networking.v1.Ingress"),
+    ("networking.k8s.io/v1", "IngressClass", "io.k8s.api.networking.v1.IngressClass"),
     ("discovery.k8s.io/v1", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
     ("v1", "ReplicationController", _CORE + "ReplicationController"),
     ("apps/v1", "ControllerRevision", _APPS + "ControllerRevision"),
@@ -93,8 +100,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "os": "gitkube runs Linux containers only",
         "overhead": NOT_SUPPORTED,
         "preemptionPolicy": "gitkube's scheduler does not preempt",
-        "priority": "gitkube's scheduler does not use priorities",
-        "priorityClassName": "gitkube's scheduler does not use priorities",
         "readinessGates": NOT_SUPPORTED,
         "resourceClaims": _NO_DRA,
         "resources": "pod-level resources are not supported; set them per container",
@@ -189,6 +194,11 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _APPS + "StatefulSetSpec": {
         "ordinals": NOT_SUPPORTED,
     },
+    _CORE + "ResourceQuotaSpec": {
+        "scopes": "quota scopes are not supported: a quota counts every pod of its namespace",
+        "scopeSelector": "quota scopes are not supported: a quota counts every pod of its "
+                         "namespace",
+    },
     _BATCH + "JobSpec": {
         "backoffLimitPerIndex": "indexed Jobs are not supported",
         "completionMode": "indexed Jobs are not supported",
@@ -198,7 +208,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "podReplacementPolicy": NOT_SUPPORTED,
         "scheduling": NOT_SUPPORTED,
         "successPolicy": NOT_SUPPORTED,
-        "ttlSecondsAfterFinished": "finished Jobs are kept until deleted",
     },
 }
 
@@ -206,8 +215,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 # Kubernetes' own defaults, as ``kubectl get -o yaml`` prints them). null, false, {} and []
 # are always accepted.
 ACCEPTS: dict[tuple[str, str], list[Any]] = {
-    (_CORE + "PodSpec", "priority"): [0],
-    (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority"],
+    # Never asks not to preempt, which gitkube's scheduler never does
+    (_CORE + "PodSpec", "preemptionPolicy"): ["PreemptLowerPriority", "Never"],
     (_CORE + "PodSecurityContext", "supplementalGroupsPolicy"): ["Merge"],
     (_CORE + "PodSecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],
     (_CORE + "SecurityContext", "appArmorProfile"): [{"type": "RuntimeDefault"}],
@@ -259,6 +268,12 @@ ENUMS: dict[tuple[str, str], list[str]] = {
     (_APPS + "DaemonSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
     (_APPS + "StatefulSetUpdateStrategy", "type"): ["RollingUpdate", "OnDelete"],
     (_APPS + "StatefulSetSpec", "podManagementPolicy"): ["OrderedReady", "Parallel"],
+    (_BATCH + "CronJobSpec", "concurrencyPolicy"): ["Allow", "Forbid", "Replace"],
+    ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "unhealthyPodEvictionPolicy"): [
+        "IfHealthyBudget", "AlwaysAllow"],
+    (_CORE + "LimitRangeItem", "type"): ["Container", "Pod", "PersistentVolumeClaim"],
+    ("io.k8s.api.networking.v1.HTTPIngressPath", "pathType"): [
+        "Exact", "Prefix", "ImplementationSpecific"],
 }
 
 

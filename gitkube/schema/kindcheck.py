@@ -41,11 +41,7 @@ _SUBRESOURCE = "the body of an API subresource call, not an object to store"
 
 # Why a kind Kubernetes serves is not served by gitkube (by kind, whatever its apiVersion).
 UNSUPPORTED_KINDS: dict[str, str] = {
-    "CronJob": "gitkube has no CronJob controller, so nothing would run on the schedule",
     "NetworkPolicy": "gitkube enforces no network policies: every pod reaches every other",
-    "Ingress": "gitkube has no ingress controller (a NodePort or LoadBalancer Service is "
-               "served on the node)",
-    "IngressClass": "gitkube has no ingress controller",
     "HorizontalPodAutoscaler": "gitkube has no metrics pipeline or autoscaler (set the "
                                "workload's replicas)",
     "StorageClass": _STORAGE,
@@ -55,10 +51,6 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "CSIDriver": _STORAGE,
     "CSINode": _STORAGE,
     "CSIStorageCapacity": _STORAGE,
-    "PodDisruptionBudget": "gitkube has no eviction API: nothing drains a node",
-    "PriorityClass": "gitkube's scheduler has no priorities or preemption",
-    "ResourceQuota": "gitkube enforces no quotas",
-    "LimitRange": "gitkube enforces no limit ranges",
     "Role": _RBAC,
     "ClusterRole": _RBAC,
     "RoleBinding": _RBAC,

@@ -17,6 +17,7 @@ from gitkube.model import kinds
 from gitkube.schema.compiler import Check, Compiler, Err, suggested
 from gitkube.schema.issue import Issue
 from gitkube.schema.kindcheck import kind_issue
+from gitkube.schema.kindrules import KIND_RULES
 from gitkube.schema.semantic import check_semantics
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -29,6 +30,9 @@ _SOURCES = (
     Path(__file__),
     Path(__file__).parent.parent / "model" / "quantity.py",
     Path(__file__).parent.parent / "model" / "labels.py",
+    Path(__file__).parent / "kindrules.py",
+    Path(__file__).parent.parent / "model" / "cron.py",
+    Path(__file__).parent.parent / "model" / "priority.py",
 )
 
 
@@ -102,6 +106,9 @@ def check_object(obj: Any) -> list[Issue]:
     errs = check(obj) if check is not None else None
     issues = _to_issues(errs) if errs else []
     issues.extend(check_semantics(obj, str(kind)))
+    rules = KIND_RULES.get(str(kind))
+    if rules is not None:
+        issues.extend(rules(obj))
     return _one_error_per_cause(issues) if len(issues) > 1 else issues
 
 

@@ -49,7 +49,7 @@ def test_every_unsupported_kind_message_says_valid_in_kubernetes() -> None:
 @pytest.mark.parametrize(("typed", "meant"), [
     ("Deploymnet", "Deployment"), ("deployment", "Deployment"), ("Services", "Service"),
     ("ConfigMaps", "ConfigMap"), ("Secert", "Secret"), ("Pods", "Pod"), ("Jbo", "Job"),
-    ("ServiceMonitor", None), ("PersistentVolume", None), ("CronJob", None),
+    ("ServiceMonitor", None), ("PersistentVolume", None), ("CronJobs", "CronJob"),
     ("Endpoint", "Endpoints"), ("EndpointSlices", "EndpointSlice"), ("Nod", None),  # Node or Pod?
 ])
 def test_did_you_mean_only_for_a_close_edit(typed: str, meant: str | None) -> None:

@@ -24,7 +24,7 @@ def test_annotations_are_present() -> None:
     pod_spec = defs["io.k8s.api.core.v1.PodSpec"]["properties"]
     assert "x-gitkube-unsupported" in pod_spec["setHostnameAsFQDN"]
     assert "x-gitkube-unsupported" not in pod_spec["containers"]
-    assert pod_spec["preemptionPolicy"]["x-gitkube-accepts"] == ["PreemptLowerPriority"]
+    assert pod_spec["preemptionPolicy"]["x-gitkube-accepts"] == ["PreemptLowerPriority", "Never"]
     container = defs["io.k8s.api.core.v1.Container"]["properties"]
     assert container["imagePullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never", None]
 

@@ -67,7 +67,7 @@ def test_invalid_manifests_fail_both(mutate: Any) -> None:
 
 
 @pytest.mark.parametrize("field,value", [
-    ("setHostnameAsFQDN", True), ("priorityClassName", "high"),
+    ("setHostnameAsFQDN", True), ("hostUsers", True),
     ("automountServiceAccountToken", True),
     ("topologySpreadConstraints", [{"maxSkew": 1, "topologyKey": "zone",
                                     "whenUnsatisfiable": "DoNotSchedule"}]),

@@ -4,7 +4,7 @@
 allowlist (ConfigMap, Endpoints, Namespace, PersistentVolumeClaim, PersistentVolume, Pod,
 ReplicationController, Secret, Service, Job, CronJob, Ingress, DaemonSet, Deployment,
 ReplicaSet, StatefulSet) and fails on the first its discovery lacks. gitkube has no
-CronJobs, Ingresses or PersistentVolumes (``gitkube validate`` says why), so none exist:
+PersistentVolumes (``gitkube validate`` says why), so none exist:
 discovery names them with the verbs ``get`` and ``list``, a list is empty, a get is 404,
 and every other request is 405 with the reason. Nothing is stored.
 """
@@ -33,10 +33,6 @@ class AbsentKind:
 
 
 ABSENT: tuple[AbsentKind, ...] = (
-    AbsentKind("batch", "v1", "cronjobs", "CronJob", True, "cj",
-               "gitkube has no CronJob controller"),
-    AbsentKind("networking.k8s.io", "v1", "ingresses", "Ingress", True, "ing",
-               "gitkube has no ingress controller"),
     AbsentKind("", "v1", "persistentvolumes", "PersistentVolume", False, "pv",
                "gitkube provisions PersistentVolumeClaims itself, without PersistentVolumes"),
 )

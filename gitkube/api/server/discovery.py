@@ -26,6 +26,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "scale": ("get", "patch", "update"),
     "log": ("get",),
     "binding": ("create",),
+    "eviction": ("create",),
 }
 
 
@@ -95,6 +96,8 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
         out["kind"] = "Pod"
     elif sub == "binding":
         out["kind"] = "Binding"
+    elif sub == "eviction":
+        out.update(group="policy", version="v1", kind="Eviction")
     return out
 
 

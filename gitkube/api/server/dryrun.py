@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitkube.api import strategy
+from gitkube.api import admission, strategy
 from gitkube.api.client import Client
 from gitkube.api.codec import copy_json, now_rfc3339, parse_revision
 from gitkube.api.refusals import conflict
@@ -29,8 +29,13 @@ def check_mode(value: str) -> None:
         raise BadRequest(f'unsupported dryRun value "{value}": only "All" is supported')
 
 
+def _lister(client: Client) -> admission.Lister:
+    return lambda rt, namespace: client.list(rt.api_version, rt.kind, namespace).items
+
+
 def create(client: Client, rt: ResourceType, obj: Obj) -> Obj:
     new = strategy.prepare_create(rt, obj, now=now_rfc3339())
+    admission.admit_create(rt, new, _lister(client))
     strategy.validate(rt, new)
     meta = new["metadata"]
     try:
@@ -58,7 +63,8 @@ def update(client: Client, rt: ResourceType, namespace: str, name: str, obj: Obj
             raise NotFound(f"{rt.kind} has no status subresource")
         new = strategy.prepare_status_update(rt, obj, current)
     else:
-        new = strategy.prepare_update(rt, obj, current)
+        new = strategy.prepare_update(rt, admission.carry_over(rt, obj, current), current)
+        admission.admit_update(rt, new, current, _lister(client))
     strategy.validate(rt, new)
     new["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
     return new

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
+from gitkube.api.eviction import evict
 from gitkube.api.server import dryrun, liststream
 from gitkube.api.server.bodies import (
     PATCH_TYPES,
@@ -45,7 +46,7 @@ from gitkube.model.patch import (
 Obj = dict[str, Any]
 _POLICIES = ("Orphan", "Background", "Foreground")
 # The one kind a subresource's body may be (upstream decodes it into exactly this type).
-_SUBRESOURCE_KINDS = {"Scale": "autoscaling/v1", "Binding": "v1"}
+_SUBRESOURCE_KINDS = {"Scale": "autoscaling/v1", "Binding": "v1", "Eviction": "policy/v1"}
 
 
 def _check_subresource_kind(body: Obj, kind: str) -> None:
@@ -155,8 +156,8 @@ class Resources:
                                                        route.namespace, route.name))
         if sub == "log":
             return self._log(req, route)
-        if sub == "binding":
-            raise MethodNotAllowed("pods/binding accepts POST only")
+        if sub in ("binding", "eviction"):
+            raise MethodNotAllowed(f"pods/{sub} accepts POST only")
         obj = self.client.get(rt.api_version, rt.kind, route.namespace, route.name)
         if wants_table(req.headers.get("accept")):
             return Response.json(as_table(rt, [obj], obj["metadata"].get("resourceVersion",
@@ -262,6 +263,15 @@ class Resources:
 
     def _post(self, req: Request, route: Route) -> Answer:
         rt = route.rt
+        if route.subresource == "eviction":
+            body = self._object_body(req, route, kind="Eviction")
+            if _dry(req):
+                raise BadRequest("dryRun of an eviction is not supported")
+            options = body.get("deleteOptions")
+            evict(self.client, str(route.namespace), str(route.name),
+                  options if isinstance(options, dict) else None)
+            return Response.json({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                  "status": "Success", "code": 201}, 201)
         if route.subresource == "binding":
             body = self._object_body(req, route, kind="Binding")
             target = body.get("target") or {}
@@ -306,7 +316,7 @@ class Resources:
             return Response.json(self.client.update_scale(
                 rt.api_version, rt.kind, route.namespace, route.name, replicas,
                 resource_version=rv, field_manager=field_manager(req)))
-        if sub in ("log", "binding"):
+        if sub in ("log", "binding", "eviction"):
             raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
         body = self._object_body(req, route)
         if _dry(req):
@@ -319,7 +329,7 @@ class Resources:
 
     def _patch(self, req: Request, route: Route) -> Answer:
         rt = route.rt
-        if route.collection or route.subresource in ("log", "binding"):
+        if route.collection or route.subresource in ("log", "binding", "eviction"):
             raise MethodNotAllowed("PATCH needs an object (or its status or scale) in the "
                                    "path")
         kind = media_type(req.content_type)

@@ -44,6 +44,7 @@ class F:
     type: str = "str"
     repeated: bool = False
     ptr: bool = False
+    inline: bool = False  # a Go embedded struct: its fields merge into the parent's JSON
 
 
 _META = "meta.ObjectMeta"
@@ -112,6 +113,7 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         7: F("nodeSelector", "map:str"), 8: F("serviceAccountName"),
         9: F("serviceAccount"), 10: F("nodeName"), 11: F("hostNetwork", "bool"),
         12: F("hostPID", "bool"), 13: F("hostIPC", "bool"), 16: F("hostname"),
+        14: F("securityContext", "v1.PodSecurityContext"),
         17: F("subdomain"), 19: F("schedulerName"),
         20: F("initContainers", "v1.Container", repeated=True),
         21: F("automountServiceAccountToken", "bool", ptr=True), 24: F("priorityClassName"),
@@ -125,6 +127,13 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         13: F("terminationMessagePath"), 14: F("imagePullPolicy"), 16: F("stdin", "bool"),
         17: F("stdinOnce", "bool"), 18: F("tty", "bool"), 20: F("terminationMessagePolicy"),
     },
+    # (a Job made from a stored CronJob by ``kubectl create job --from`` carries the
+    # defaulted ``securityContext: {}``)
+    "v1.PodSecurityContext": {2: F("runAsUser", "int", ptr=True),
+                              3: F("runAsNonRoot", "bool", ptr=True),
+                              5: F("fsGroup", "int", ptr=True),
+                              6: F("runAsGroup", "int", ptr=True),
+                              9: F("fsGroupChangePolicy", ptr=True)},
     "v1.ContainerPort": {1: F("name"), 2: F("hostPort", "int"), 3: F("containerPort", "int"),
                          4: F("protocol"), 5: F("hostIP")},
     "v1.EnvVar": {1: F("name"), 2: F("value")},
@@ -155,6 +164,54 @@ _SCHEMAS: dict[str, dict[int, F]] = {
         7: F("backoffLimit", "int", ptr=True), 8: F("ttlSecondsAfterFinished", "int", ptr=True),
         9: F("completionMode", ptr=True), 10: F("suspend", "bool", ptr=True),
     },
+    "batch.CronJob": {1: F("metadata", _META), 2: F("spec", "batch.CronJobSpec"),
+                      3: F("status", "skip")},
+    "batch.CronJobSpec": {
+        1: F("schedule"), 2: F("startingDeadlineSeconds", "int", ptr=True),
+        3: F("concurrencyPolicy"), 4: F("suspend", "bool", ptr=True),
+        5: F("jobTemplate", "batch.JobTemplateSpec"),
+        6: F("successfulJobsHistoryLimit", "int", ptr=True),
+        7: F("failedJobsHistoryLimit", "int", ptr=True), 8: F("timeZone", ptr=True),
+    },
+    "batch.JobTemplateSpec": {1: F("metadata", _META), 2: F("spec", "batch.JobSpec")},
+    "scheduling.PriorityClass": {1: F("metadata", _META), 2: F("value", "int"),
+                                 3: F("globalDefault", "bool"), 4: F("description"),
+                                 5: F("preemptionPolicy", ptr=True)},
+    "policy.PodDisruptionBudget": {1: F("metadata", _META),
+                                   2: F("spec", "policy.PodDisruptionBudgetSpec"),
+                                   3: F("status", "skip")},
+    "policy.PodDisruptionBudgetSpec": {
+        1: F("minAvailable", "intstr", ptr=True), 2: F("selector", "meta.LabelSelector"),
+        3: F("maxUnavailable", "intstr", ptr=True),
+        4: F("unhealthyPodEvictionPolicy", ptr=True),
+    },
+    "policy.Eviction": {1: F("metadata", _META), 2: F("deleteOptions", "meta.DeleteOptions")},
+    "v1.ResourceQuota": {1: F("metadata", _META), 2: F("spec", "v1.ResourceQuotaSpec"),
+                         3: F("status", "skip")},
+    "v1.ResourceQuotaSpec": {1: F("hard", "map:quantity"), 2: F("scopes", repeated=True)},
+    "networking.Ingress": {1: F("metadata", _META), 2: F("spec", "networking.IngressSpec"),
+                           3: F("status", "skip")},
+    "networking.IngressSpec": {
+        1: F("defaultBackend", "networking.IngressBackend"),
+        2: F("tls", "networking.IngressTLS", repeated=True),
+        3: F("rules", "networking.IngressRule", repeated=True),
+        4: F("ingressClassName", ptr=True),
+    },
+    "networking.IngressBackend": {4: F("service", "networking.IngressServiceBackend")},
+    "networking.IngressServiceBackend": {1: F("name"),
+                                         2: F("port", "networking.ServiceBackendPort")},
+    "networking.ServiceBackendPort": {1: F("name"), 2: F("number", "int")},
+    "networking.IngressTLS": {1: F("hosts", repeated=True), 2: F("secretName")},
+    "networking.IngressRule": {1: F("host"),
+                               2: F("", "networking.IngressRuleValue", inline=True)},
+    "networking.IngressRuleValue": {1: F("http", "networking.HTTPIngressRuleValue")},
+    "networking.HTTPIngressRuleValue": {1: F("paths", "networking.HTTPIngressPath",
+                                             repeated=True)},
+    "networking.HTTPIngressPath": {1: F("path"), 2: F("backend", "networking.IngressBackend"),
+                                   3: F("pathType", ptr=True)},
+    "networking.IngressClass": {1: F("metadata", _META),
+                                2: F("spec", "networking.IngressClassSpec")},
+    "networking.IngressClassSpec": {1: F("controller")},
     "autoscaling.Scale": {1: F("metadata", _META), 2: F("spec", "autoscaling.ScaleSpec"),
                           3: F("status", "skip")},
     "autoscaling.ScaleSpec": {1: F("replicas", "int", ptr=True)},
@@ -184,6 +241,13 @@ _TOP: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "v1.ServiceAccount",
     ("v1", "Binding"): "v1.Binding", ("apps/v1", "Deployment"): "apps.Deployment",
     ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
+    ("batch/v1", "CronJob"): "batch.CronJob",
+    ("v1", "ResourceQuota"): "v1.ResourceQuota",
+    ("networking.k8s.io/v1", "Ingress"): "networking.Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "networking.IngressClass",
+    ("policy/v1", "PodDisruptionBudget"): "policy.PodDisruptionBudget",
+    ("policy/v1", "Eviction"): "policy.Eviction",
+    ("scheduling.k8s.io/v1", "PriorityClass"): "scheduling.PriorityClass",
     ("meta.k8s.io/v1", "DeleteOptions"): "meta.DeleteOptions",
     ("v1", "DeleteOptions"): "meta.DeleteOptions",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "authz.SelfSubjectAccessReview",
@@ -295,6 +359,9 @@ def decode_message(data: Any, message: str) -> Obj:
             out.setdefault(field.name, {})[_text(entry.get(1, b""))] = value
             continue
         value = _scalar(field.type, wire, raw)
+        if field.inline and isinstance(value, dict):
+            out.update(value)
+            continue
         if field.repeated:
             out.setdefault(field.name, []).append(value)
         elif (field.ptr or not _empty(value)) and value is not None:
