@@ -24,6 +24,8 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     │   │                        api/server/bodies.py
     │   └── TooManyRequests (429)  an eviction a PodDisruptionBudget does not allow now
     ├── PatchError +ValueError   model/patch.py: a patch does not apply to the object
+    ├── ApplyConflicts           api/ssa/managed.py: a server-side apply would take fields
+    │                            other managers own (the API answers 409 Conflict)
     ├── SelectorError +ValueError  model/labels.py: a label or field selector does not parse
     ├── UndecodableProtobuf +ValueError  api/server/protobuf.py: a kind or field gitkube
     │                                    cannot read (415)

@@ -637,9 +637,7 @@ class LocalClient:
                 api_version=rt.api_version, now=self._now(), force=op.force, scope=scope)
         except managed.ApplyConflicts as e:
             # upstream's Status names no object, only the conflicting fields
-            raise Conflict(e.message(), causes=e.causes(),
-                           hint="apply with force (kubectl --force-conflicts) to take the "
-                                "fields, or leave them out of the configuration") from e
+            raise Conflict(e.message, causes=e.causes(), hint=e.hint) from e
         if kv is None:
             if subresource:
                 raise not_found(rt, name)

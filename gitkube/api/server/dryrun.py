@@ -120,7 +120,7 @@ def apply(client: Client, rt: ResourceType, config: Obj, manager: str, force: bo
                                        now=now_rfc3339(), force=force,
                                        scope=managed.Scope(subresource, status_apart))
     except managed.ApplyConflicts as e:
-        raise Conflict(e.message(), causes=e.causes()) from e
+        raise Conflict(e.message, causes=e.causes(), hint=e.hint) from e
     if live is None:
         new = strategy.prepare_create(rt, merged, now=now_rfc3339())
     elif subresource == "status":

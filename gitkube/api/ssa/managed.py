@@ -16,13 +16,14 @@ first time, first gives what it has to ``before-first-apply`` (as upstream does)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gitkube.api.ssa import fieldset
 from gitkube.api.ssa.fieldset import Trie
 from gitkube.api.ssa.merge import merge, remove
 from gitkube.api.ssa.shape import Shape
+from gitkube.errors import GitkubeError
 
 Obj = dict[str, Any]
 BEFORE_FIRST_APPLY = "before-first-apply"
@@ -70,27 +71,15 @@ class Conflict:
         return fieldset.path_text(self.path)
 
 
-@dataclass
-class ApplyConflicts(Exception):
-    """An apply that would change fields other managers own (and did not force)."""
+class ApplyConflicts(GitkubeError):
+    """An apply that would change fields other managers own (and did not force); the API
+    turns it into upstream's 409 Conflict Status."""
 
-    conflicts: list[Conflict] = field(default_factory=list)
-
-    def message(self) -> str:
-        """Upstream's text: ``Apply failed with 1 conflict: conflict with "m" using apps/v1:
-        .spec.replicas``; several conflicts are listed per manager, a line each."""
-        n = len(self.conflicts)
-        if n == 1:
-            c = self.conflicts[0]
-            return f"Apply failed with 1 conflict: conflict with {c.owner.describe()}: {c.field}"
-        by_owner: dict[str, list[str]] = {}
-        for c in self.conflicts:
-            by_owner.setdefault(c.owner.describe(), []).append(c.field)
-        lines = []
-        for owner in sorted(by_owner):
-            lines.append(f"conflicts with {owner}:")
-            lines.extend(f"- {f}" for f in by_owner[owner])
-        return f"Apply failed with {n} conflicts: " + "\n".join(lines)
+    def __init__(self, conflicts: list[Conflict]):
+        self.conflicts = conflicts
+        super().__init__(_conflicts_text(conflicts),
+                         hint="apply with force (kubectl --force-conflicts) to take the "
+                              "fields, or leave them out of the configuration")
 
     def causes(self) -> list[dict[str, str]]:
         """``details.causes``: one FieldManagerConflict per field."""
@@ -98,8 +87,23 @@ class ApplyConflicts(Exception):
                  "message": f"conflict with {c.owner.describe()}", "field": c.field}
                 for c in self.conflicts]
 
-    def __str__(self) -> str:
-        return self.message()
+
+
+def _conflicts_text(conflicts: list[Conflict]) -> str:
+    """Upstream's text: ``Apply failed with 1 conflict: conflict with "m" using apps/v1:
+    .spec.replicas``; several conflicts are listed per manager, a line each."""
+    n = len(conflicts)
+    if n == 1:
+        c = conflicts[0]
+        return f"Apply failed with 1 conflict: conflict with {c.owner.describe()}: {c.field}"
+    by_owner: dict[str, list[str]] = {}
+    for c in conflicts:
+        by_owner.setdefault(c.owner.describe(), []).append(c.field)
+    lines = []
+    for owner in sorted(by_owner):
+        lines.append(f"conflicts with {owner}:")
+        lines.extend(f"- {f}" for f in by_owner[owner])
+    return f"Apply failed with {n} conflicts: " + "\n".join(lines)
 
 
 def read(obj: Obj | None) -> list[Entry]:

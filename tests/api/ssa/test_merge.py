@@ -65,11 +65,11 @@ def test_conflict_messages_are_upstreams() -> None:
     up = managed.Entry("kubectl-client-side-apply", "Update", "apps/v1", "t", {})
     ap = managed.Entry("flux", "Apply", "apps/v1", "t", {})
     one = managed.ApplyConflicts([managed.Conflict(up, ("f:spec", "f:replicas"))])
-    assert one.message() == ('Apply failed with 1 conflict: conflict with '
+    assert one.message == ('Apply failed with 1 conflict: conflict with '
                              '"kubectl-client-side-apply" using apps/v1: .spec.replicas')
     two = managed.ApplyConflicts([managed.Conflict(up, ("f:spec", "f:replicas")),
                                   managed.Conflict(ap, ("f:metadata", "f:labels", "f:a"))])
-    assert two.message() == (
+    assert two.message == (
         'Apply failed with 2 conflicts: conflicts with "flux":\n- .metadata.labels.a\n'
         'conflicts with "kubectl-client-side-apply" using apps/v1:\n- .spec.replicas')
     assert two.causes()[1] == {"reason": "FieldManagerConflict",
