@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from gitkube.api.client import (
@@ -39,6 +39,7 @@ from gitkube.api.client import (
     FieldSelectorArg,
     LabelSelectorArg,
     ObjectList,
+    PatchSubresource,
     PatchType,
     PropagationPolicy,
     Record,
@@ -367,7 +368,7 @@ class HTTPClient:
 
     def patch(self, api_version: str, kind: str, namespace: str | None, name: str,
               patch: Any, patch_type: PatchType = "merge", *,
-              subresource: Literal["status"] | None = None) -> Obj:
+              subresource: PatchSubresource | None = None) -> Obj:
         rt = self.resource(api_version, kind)
         content_type = _PATCH_CONTENT_TYPES.get(patch_type)
         if content_type is None:

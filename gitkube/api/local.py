@@ -27,9 +27,9 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from gitkube.api import strategy
+from gitkube.api import ephemeral, strategy
 from gitkube.api.allocator import ALLOCATIONS_PREFIX, Ranges, ServiceAllocator
 from gitkube.api.client import (
     BindOp,
@@ -40,6 +40,7 @@ from gitkube.api.client import (
     FieldSelectorArg,
     LabelSelectorArg,
     ObjectList,
+    PatchSubresource,
     PatchType,
     PropagationPolicy,
     PutRecord,
@@ -394,7 +395,7 @@ class LocalClient:
         patch: Any,
         patch_type: PatchType = "merge",
         *,
-        subresource: Literal["status"] | None = None,
+        subresource: PatchSubresource | None = None,
     ) -> Obj:
         rt = self.resource(api_version, kind)
         key = self._key(rt, namespace, name)
@@ -411,8 +412,8 @@ class LocalClient:
                 raise BadRequest("a patch cannot change metadata.name or metadata.namespace")
             caller_rv = meta.get("resourceVersion") != current["metadata"]["resourceVersion"]
             try:
-                if subresource == "status":
-                    step = self._plan_status(rt, key, name, patched)
+                if subresource is not None:
+                    step = self._plan_subresource(rt, key, name, patched, subresource)
                     result = self._commit([step], single=True).results[0]
                     assert result is not None
                     return result
@@ -526,6 +527,16 @@ class LocalClient:
         kv, old = self._read_expected(rt, key, name, obj)
         new = strategy.prepare_status_update(rt, obj, old)
         return self._finish_update(rt, key, name, kv, old, new)
+
+    def _plan_subresource(self, rt: ResourceType, key: str, name: str, obj: Obj,
+                          subresource: PatchSubresource) -> _Step:
+        if subresource == "status":
+            return self._plan_status(rt, key, name, obj)
+        if rt.kind != "Pod":
+            raise NotFound(f"the server could not find the requested resource "
+                           f"({qualified(rt)}/{subresource})")
+        kv, old = self._read_expected(rt, key, name, obj)
+        return self._finish_update(rt, key, name, kv, old, ephemeral.prepare_update(obj, old))
 
     def _read_expected(self, rt: ResourceType, key: str, name: str,
                        obj: Obj) -> tuple[KeyValue, Obj]:

@@ -83,7 +83,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "PodSpec": {
         "activeDeadlineSeconds": "set activeDeadlineSeconds on the Job instead",
         "automountServiceAccountToken": _NO_SA,
-        "ephemeralContainers": "ephemeral (debug) containers are not supported",
+        "ephemeralContainers": "added by kubectl debug through the pods/ephemeralcontainers "
+                               "subresource, never in a manifest",
         "evictionResponders": NOT_SUPPORTED,
         "hostUsers": NOT_SUPPORTED,
         "hostnameOverride": NOT_SUPPORTED,

@@ -19,7 +19,10 @@ The rules, as upstream:
 - an exited container (or one created but never started: a start error) is restarted per
   ``restartPolicy`` (Always; OnFailure when it failed), after a back-off that doubles with
   each restart from ``backoff.base`` to ``backoff.max`` (CrashLoopBackOff meanwhile) and
-  starts over once a container ran for more than twice ``backoff.max``.
+  starts over once a container ran for more than twice ``backoff.max``;
+- an ephemeral container (``kubectl debug``) is started once, whatever the init containers
+  do (upstream starts them first so that a pod stuck in its init containers can be
+  debugged), and never restarted nor probed.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class ContainerToStart:
     init: bool
     # the instances before this one (a restart), or None (a first start)
     previous: tuple[ContainerInfo, ...] | None = None
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,9 @@ def compute_pod_actions(pod: Obj, observed: Observed, state: PodState, now: floa
     policy = str(spec.get("restartPolicy") or "Always")
     plan = _Plan()
     given = _Inputs(pod, observed, state, now, backoff)
+    for c in spec.get("ephemeralContainers") or []:
+        if not observed.containers.get(str(c["name"])):
+            plan.start.append(ContainerToStart(c, 0, False, ephemeral=True))
     for c in spec.get("initContainers") or []:
         if succeeded(observed.containers.get(str(c["name"]), ())):
             continue

@@ -37,6 +37,7 @@ from gitkube.agents.kubelet.containerspec import (
     grace_period,
     sandbox_config,
 )
+from gitkube.agents.kubelet.ephemeral import ephemeral_config
 from gitkube.agents.kubelet.images import ImageCache, image_step, pull_delay
 from gitkube.agents.kubelet.lifecycle import (
     MIN_AFTER_PRE_STOP,
@@ -71,6 +72,7 @@ Obj = dict[str, Any]
 Container = Mapping[str, Any]
 ADDRESS_WAIT = 3.0  # s a restarted container waits for its predecessor to free the address
 CONFIG_RETRY = 2.0  # s before a container that could not be configured is tried again
+EPHEMERAL_RETRY = 1.0  # s before an ephemeral container waiting for its target looks again
 
 
 def start_keeping_address(runtime: ContainerRuntime, container_id: str, spec: ContainerSpec,
@@ -298,6 +300,14 @@ class PodExecutor:
             st.waiting[name] = ("CreateContainerConfigError", e.message)
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             return min(CONFIG_RETRY, self.settings.resync_period)
+        if start.ephemeral:
+            placed = ephemeral_config(pod, c, spec, infra=sandbox.infra,
+                                      containers=self.runtime.list_containers(
+                                          {LABEL_POD_UID: pod["metadata"]["uid"]}))
+            if isinstance(placed, str):
+                st.waiting[name] = ("ContainerCreating", placed)
+                return min(EPHEMERAL_RETRY, self.settings.resync_period)
+            spec = placed
         cid = self._create(pod, sandbox, c, spec)
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
         try:

@@ -6,9 +6,10 @@ termination messages; ``compute_status`` turns a pod, its views and the pod IP i
 ``status``: ``phase`` (Pending, Running, Succeeded, Failed),
 conditions PodScheduled, Initialized, ContainersReady, Ready (with lastTransitionTime kept
 while a condition holds), ``podIP``/``podIPs``, ``hostIP``, ``startTime``, and
-``containerStatuses``/``initContainerStatuses`` with every field the official clients
-require (name, image, imageID, ready, restartCount, state, lastState, started,
-containerID).
+``containerStatuses``/``initContainerStatuses``/``ephemeralContainerStatuses`` with every
+field the official clients require (name, image, imageID, ready, restartCount, state,
+lastState, started, containerID). Ephemeral containers count for neither the phase nor
+readiness (they are never ready, as upstream).
 
 Phase rules (upstream's kubelet ``getPhase``):
 
@@ -60,17 +61,21 @@ class ProbeResults:
     readiness: bool = True
 
 
-def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *, init: bool,
-                    waiting: Mapping[str, tuple[str, str]],
+def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
+                    init: bool | None, waiting: Mapping[str, tuple[str, str]],
                     probes: Mapping[str, ProbeResults], messages: Mapping[str, str],
                     runtime: str) -> list[ContainerView]:
-    """One view per init container (``init``) or container of ``pod``, from every instance
-    the runtime holds (``history``, oldest first), the reasons containers wait for, the
-    probes' results and the termination messages (by container id)."""
+    """One view per init container (``init``), container (not ``init``) or ephemeral
+    container (``init`` None) of ``pod``, from every instance the runtime holds
+    (``history``, oldest first), the reasons containers wait for, the probes' results and
+    the termination messages (by container id)."""
     spec = pod.get("spec") or {}
     inits = spec.get("initContainers") or []
+    chosen = inits if init else spec.get("containers") or []
+    if init is None:
+        chosen = spec.get("ephemeralContainers") or []
     views = []
-    for c in inits if init else spec.get("containers") or []:
+    for c in chosen:
         name = str(c["name"])
         hist = history.get(name, ())
         latest = hist[-1] if hist else None
@@ -78,7 +83,7 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
         running = latest is not None and latest.state == "running"
         if running:
             reason, message = "", ""
-        elif latest is None and not init and not reason and not all(
+        elif latest is None and init is False and not reason and not all(
                 succeeded(history.get(str(i["name"]), ())) for i in inits):
             reason = "PodInitializing"  # upstream's wording while init containers run
         result = probes.get(name, ProbeResults())
@@ -88,7 +93,7 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
             name=name, image=str(c.get("image")), info=latest, previous=previous,
             restart_count=attempt_of(latest) if latest else 0,
             waiting_reason=reason, waiting_message=message,
-            ready=running and not init and started and not reason and result.readiness,
+            ready=running and init is False and started and not reason and result.readiness,
             started=started, runtime=runtime,
             messages={i.id: messages.get(i.id, "") for i in (latest, previous)
                       if i is not None and i.state == "exited"}))
@@ -199,7 +204,7 @@ def _condition(old: Mapping[str, Obj], type_: str, status: bool, now: float,
 
 def compute_status(pod: Obj, init_views: Sequence[ContainerView],
                    views: Sequence[ContainerView], *, pod_ip: str, host_ip: str,
-                   now: float) -> Obj:
+                   now: float, ephemeral_views: Sequence[ContainerView] = ()) -> Obj:
     """The pod's new ``status`` (see the module docstring)."""
     spec = pod.get("spec") or {}
     old_status = pod.get("status") or {}
@@ -235,6 +240,8 @@ def compute_status(pod: Obj, init_views: Sequence[ContainerView],
         status["hostIPs"] = [{"ip": host_ip}]
     if init_views:
         status["initContainerStatuses"] = [container_status(v) for v in init_views]
+    if ephemeral_views:
+        status["ephemeralContainerStatuses"] = [container_status(v) for v in ephemeral_views]
     if pod_ip:
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]

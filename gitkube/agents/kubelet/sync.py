@@ -48,6 +48,7 @@ from gitkube.api.client import Client
 from gitkube.errors import NotFound
 from gitkube.runtime.base import (
     LABEL_CONTAINER,
+    LABEL_EPHEMERAL,
     LABEL_GRACE,
     LABEL_NAMESPACE,
     LABEL_POD_NAME,
@@ -264,19 +265,22 @@ class PodSyncer:
         prober = self.prober
         probes: dict[str, ProbeResults] = {}
         messages: dict[str, str] = {}
-        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or []),
+                  *(spec.get("ephemeralContainers") or [])]:
             name = str(c["name"])
             probes[name] = ProbeResults(startup=prober.passing(uid, name, "startup"),
                                         readiness=prober.passing(uid, name, "readiness"))
             for info in history.get(name, [])[-2:]:
                 if info.state == "exited":
                     messages[info.id] = self.messages.message(uid, c, info)
-        running = [h[-1] for h in history.values() if h and h[-1].state == "running"]
+        running = [h[-1] for h in history.values() if h and h[-1].state == "running"
+                   and not h[-1].labels.get(LABEL_EPHEMERAL)]  # no address of their own
         views = {init: container_views(pod, history, init=init, waiting=st.waiting,
                                        probes=probes, messages=messages,
-                                       runtime=self.runtime.name) for init in (True, False)}
+                                       runtime=self.runtime.name)
+                 for init in (True, False, None)}
         status = compute_status(
-            pod, views[True], views[False],
+            pod, views[True], views[False], ephemeral_views=views[None],
             pod_ip=self.executor.pod_ip(sandbox, running[0] if running else None) or (
                 "" if sandbox.infra else str((pod.get("status") or {}).get("podIP") or "")),
             host_ip=self.address, now=self.clock())

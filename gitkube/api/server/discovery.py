@@ -23,6 +23,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "scale": ("get", "patch", "update"),
     "log": ("get",),
     "binding": ("create",),
+    "ephemeralcontainers": ("get", "patch", "update"),
 }
 
 
@@ -83,7 +84,7 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
                 "kind": rt.kind, "verbs": list(_SUBRESOURCE_VERBS.get(sub, ("get",)))}
     if sub == "scale":
         out.update(group="autoscaling", version="v1", kind="Scale")
-    elif sub == "log":
+    elif sub in ("log", "ephemeralcontainers"):
         out["kind"] = "Pod"
     elif sub == "binding":
         out["kind"] = "Binding"

@@ -296,12 +296,28 @@ class Resources:
         if sub in ("log", "binding"):
             raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
         body = self._object_body(req, route)
+        if sub == "ephemeralcontainers":
+            return Response.json(self._put_ephemeral(req, route, body))
         if _dry(req):
             return Response.json(dryrun.update(self.client, rt, route.namespace, route.name,
                                                body, status=sub == "status"))
         if sub == "status":
             return Response.json(self.client.update_status(body))
         return Response.json(self.client.update(body))
+
+    def _put_ephemeral(self, req: Request, route: Route, body: Obj) -> Obj:
+        """PUT of pods/NAME/ephemeralcontainers: the body is the Pod, of which only
+        spec.ephemeralContainers counts (gitkube/api/ephemeral.py's rules)."""
+        if _dry(req):
+            raise BadRequest("dryRun of pods/ephemeralcontainers is not supported by gitkube")
+        spec = body.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        patch: Obj = {"spec": {"ephemeralContainers": spec.get("ephemeralContainers") or []}}
+        rv = body["metadata"].get("resourceVersion")
+        if rv:
+            patch["metadata"] = {"resourceVersion": rv}
+        return self.client.patch("v1", "Pod", route.namespace, route.name, patch, "merge",
+                                 subresource="ephemeralcontainers")
 
     def _patch(self, req: Request, route: Route) -> Answer:
         rt = route.rt
@@ -322,6 +338,14 @@ class Resources:
             return Response.json(self._apply(req, route, body))
         if route.subresource == "scale":
             return Response.json(self._patch_scale(route, body, patch_type, _dry(req)))
+        sub = route.subresource
+        if sub == "ephemeralcontainers":
+            if _dry(req):
+                raise BadRequest("dryRun of pods/ephemeralcontainers is not supported by "
+                                 "gitkube")
+            return Response.json(self.client.patch(
+                rt.api_version, rt.kind, route.namespace, route.name, body,
+                cast(PatchType, patch_type), subresource="ephemeralcontainers"))
         if _dry(req):
             return Response.json(dryrun.patch(self.client, rt, route.namespace, route.name,
                                               body, patch_type,

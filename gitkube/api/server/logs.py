@@ -111,6 +111,7 @@ def choose_container(pod: Obj, container: str | None) -> str:
     name = pod["metadata"]["name"]
     app = [c.get("name") for c in spec.get("containers") or []]
     init = [c.get("name") for c in spec.get("initContainers") or []]
+    ephemeral = [c.get("name") for c in spec.get("ephemeralContainers") or []]
     if not container:
         if len(app) == 1:
             return str(app[0])
@@ -118,7 +119,7 @@ def choose_container(pod: Obj, container: str | None) -> str:
                          f"[{' '.join(str(c) for c in app)}]"
                          + (f" or one of the init containers: [{' '.join(map(str, init))}]"
                             if init else ""))
-    if container not in app and container not in init:
+    if container not in app and container not in init and container not in ephemeral:
         raise BadRequest(f"container {container} is not valid for pod {name}")
     return container
 
