@@ -203,3 +203,50 @@ def test_gitkube_debug_through_the_daemon(env: Env) -> None:
     assert out.returncode == 5, out
     assert b"sleep 3600" in out.stdout and b"sleep 3601" not in out.stdout, out
     assert wait_for(lambda: "terminated" in env.ephemeral_state("two", "gk"), timeout=30)
+
+
+def _pod_log(env: Env, pod: str, container: str, needle: str) -> str:
+    text = ""
+
+    def has() -> bool:
+        nonlocal text
+        text = env.run("logs", pod, "-c", container).stdout.decode()
+        return needle in text
+
+    wait_for(has, timeout=60)
+    return text
+
+
+def test_debug_copy_to(env: Env) -> None:
+    # kubectl sends the copy as protobuf (volumes, shareProcessNamespace, ...: the decoder
+    # generated from upstream's generated.proto reads it)
+    out = env.run("debug", "pod/one", "--copy-to=one-copy", f"--image={EXAMPLE_IMAGE}",
+                  "--share-processes", "-c", "dbg", "--", "sh", "-c", "ps; sleep 600")
+    assert out.returncode == 0, out.stderr.decode()
+    try:
+        copy = env.client.get("v1", "Pod", "default", "one-copy")
+        assert [c["name"] for c in copy["spec"]["containers"]] == ["main", "dbg"]
+        assert copy["spec"]["shareProcessNamespace"] is True
+        assert "sleep 3600" in _pod_log(env, "one-copy", "dbg", "sleep 3600")
+    finally:
+        env.client.delete("v1", "Pod", "default", "one-copy", grace_period_seconds=0)
+
+
+def test_debug_node(env: Env) -> None:
+    out = env.run("debug", "node/debug-node", f"--image={EXAMPLE_IMAGE}", "--", "sh", "-c",
+                  "head -1 /host/etc/os-release; hostname; sleep 600")
+    assert out.returncode == 0, out.stderr.decode()
+    name = next(p["metadata"]["name"] for p in env.client.list("v1", "Pod", "default").items
+                if p["metadata"]["name"].startswith("node-debugger-debug-node-"))
+    try:
+        pod = env.client.get("v1", "Pod", "default", name)
+        spec = pod["spec"]
+        assert spec["hostPID"] and spec["hostNetwork"] and spec["hostIPC"]
+        assert spec["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
+        with open("/etc/os-release") as f:
+            first = f.readline().strip()
+        text = _pod_log(env, name, "debugger", os.uname().nodename)
+        # the host's root at /host, the host's network (and so its name)
+        assert text.splitlines()[:2] == [first, os.uname().nodename], text
+    finally:
+        env.client.delete("v1", "Pod", "default", name, grace_period_seconds=0)
