@@ -20,7 +20,7 @@ from typing import Any
 
 from gitkube.api.server.bodies import flag, int_param
 from gitkube.errors import BadRequest, GitkubeError, Invalid, NotFound
-from gitkube.model.times import parse_time
+from gitkube.model.times import parse_time, rfc3339_nano
 from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_POD_UID, ContainerRuntime
 
 Obj = dict[str, Any]
@@ -47,6 +47,21 @@ class LogOptions:
         if self.since_time is not None:
             return self.since_time
         return None if self.since_seconds is None else now - self.since_seconds
+
+    def query(self) -> list[tuple[str, str]]:
+        """These options as a pods/log request's query (``limitBytes`` left to the asker:
+        the API server applies it to what it passes on)."""
+        out = [("container", self.container)] if self.container else []
+        out += [(k, "true") for k, on in (("follow", self.follow),
+                                          ("timestamps", self.timestamps),
+                                          ("previous", self.previous)) if on]
+        if self.tail_lines is not None:
+            out.append(("tailLines", str(self.tail_lines)))
+        if self.since_seconds is not None:
+            out.append(("sinceSeconds", str(self.since_seconds)))
+        if self.since_time is not None:
+            out.append(("sinceTime", rfc3339_nano(round(self.since_time * 1e9))))
+        return out
 
 
 def log_options(pod: Obj, query: Mapping[str, str]) -> LogOptions:
