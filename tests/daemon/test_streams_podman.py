@@ -559,3 +559,14 @@ def test_gitkube_cli_through_the_daemon(env: Env, tmp_path: Path) -> None:
         assert out.stdout == b"got:hello\n" and out.returncode == 4, out
     finally:
         env.client.delete("v1", "Pod", "default", "talker2")
+
+
+def test_gitkube_port_forward_through_the_daemon_half_closes(env: Env) -> None:
+    """The client closes its writing side; the echo server reads EOF, and its whole reply
+    still arrives (gitkube's port-forward speaks kubectl's SPDY tunnel, which half-closes)."""
+    with gitkube_forwarding(env, "pod/web", 9000) as port:
+        big = random.Random(11).randbytes(3 * 1024 * 1024)
+        assert _echo(port, big) == big
+        with ThreadPoolExecutor(8) as pool:
+            payloads = [random.Random(i).randbytes(100_000 + i) for i in range(8)]
+            assert list(pool.map(lambda p: _echo(port, p), payloads)) == payloads

@@ -115,21 +115,34 @@ def _path(pod: Obj, sub: str, query: list[tuple[str, str]]) -> str:
 
 
 def _pump(port: Any, end: socket.socket) -> None:
-    """Copy between a RemotePort and one end of a socket pair until either side ends."""
-    def down() -> None:
+    """Copy between a TunnelPort and one end of a socket pair, each direction half-closing
+    the other side at its end; both ended, both are closed."""
+    left = [2]
+    lock = threading.Lock()
+
+    def ended() -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        port.close()
         with contextlib.suppress(OSError):
+            end.close()
+
+    def down() -> None:
+        with contextlib.suppress(OSError, GitkubeError):
             while data := port.recv():
                 end.sendall(data)
         with contextlib.suppress(OSError):
             end.shutdown(socket.SHUT_WR)
+        ended()
 
     def up() -> None:
         with contextlib.suppress(OSError, GitkubeError):
             while data := end.recv(65536):
                 port.sendall(data)
-        port.close()
-        with contextlib.suppress(OSError):
-            end.close()
+            port.shutdown_write()
+        ended()
 
     threading.Thread(target=down, name="node-port-down", daemon=True).start()
     threading.Thread(target=up, name="node-port-up", daemon=True).start()
@@ -180,10 +193,10 @@ class NodeStreams:
         dial = self._remote(pod)
         if dial is None:
             return self.local.connector(pod)
-        from gitkube.api.stream_client import RemotePort
+        from gitkube.api.server.tunnelport import TunnelPort
 
         def connect(port: int) -> socket.socket:
-            remote = RemotePort(dial, _path(pod, "portforward", [("ports", str(port))]), port)
+            remote = TunnelPort(dial, _path(pod, "portforward", []), port)
             ours, theirs = socket.socketpair()
             _pump(remote, theirs)
             return ours
