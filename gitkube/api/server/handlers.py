@@ -7,7 +7,7 @@ raises ``APIError`` (the transport turns it into a Status).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
@@ -24,7 +24,7 @@ from gitkube.api.server.bodies import (
     parse_body,
 )
 from gitkube.api.server.liststream import ItemLister
-from gitkube.api.server.logs import LogsProvider, limited, log_options
+from gitkube.api.server.logs import Followed, LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.nodestreams import NoStreams, StreamsProvider
 from gitkube.api.server.routes import Route
@@ -207,11 +207,12 @@ class Resources:
         pod = self.client.get("v1", "Pod", route.namespace, route.name)
         options = log_options(pod, q)
         lines = self.logs(pod, options)
-        chunks: Iterator[bytes | None] = limited(lines, options.limit_bytes)
         if not options.follow:
-            return Response(200, b"".join(c for c in chunks if c), "text/plain")
-        close = getattr(lines, "close", None)
-        return Stream(chunks, "text/plain", close=close if callable(close) else lambda: None)
+            return Response(200, b"".join(c for c in limited(lines, options.limit_bytes)
+                                          if c), "text/plain")
+        followed = Followed(lines)
+        return Stream(limited(followed, options.limit_bytes), "text/plain",
+                      close=followed.close)
 
     # --- writes ---------------------------------------------------------------------------
 

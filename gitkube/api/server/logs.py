@@ -12,9 +12,11 @@ RFC 3339 time is 400.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,8 +189,13 @@ class RuntimeLogs:
                              "started yet)")
         else:
             chosen = found[-1]
-        return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines,
-                            since=options.since(time.time()), timestamps=options.timestamps)
+        try:
+            return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines,
+                                since=options.since(time.time()),
+                                timestamps=options.timestamps)
+        except GitkubeError as e:
+            raise BadRequest(f'the logs of container "{options.container}" in pod "{name}" '
+                             f"cannot be read: {e.message}") from e
 
     def close(self) -> None:
         with self._lock:
@@ -197,10 +204,74 @@ class RuntimeLogs:
                 self._runtime = None
 
 
-def limited(lines: Iterator[str], limit_bytes: int | None) -> Iterator[bytes]:
-    """The lines as UTF-8, stopping after ``limit_bytes`` (cutting the last line short)."""
+_END = object()
+HEARTBEAT = 1.0  # s without a line after which a follow stream looks for its client
+
+
+class Followed:
+    """A followed log (``logs -f``) read by a thread of its own, so that the stream can
+    yield None (transport: "is the client still there?") every ``interval`` seconds while
+    the container writes nothing; ``close()`` ends it, and with a closable runtime stream
+    (Podman's ``LogLines``) also the read that waits, so an abandoned ``logs -f`` leaves no
+    thread or connection behind."""
+
+    def __init__(self, lines: Iterator[str], interval: float = HEARTBEAT):
+        self._lines = lines
+        self._interval = interval
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=256)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="logs-follow", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for line in self._lines:
+                while not self._done.is_set():
+                    try:
+                        self._queue.put(line, timeout=self._interval)
+                        break
+                    except queue.Full:
+                        continue
+                if self._done.is_set():
+                    return
+        except Exception:  # the runtime's stream broke (or was closed): the end
+            pass
+        finally:
+            with contextlib.suppress(queue.Full):
+                self._queue.put(_END, timeout=self._interval)
+
+    def __iter__(self) -> Iterator[str | None]:
+        while not self._done.is_set():
+            try:
+                item = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _END:
+                return
+            yield str(item)
+
+    def close(self) -> None:
+        self._done.set()
+        close = getattr(self._lines, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+
+    def join(self, timeout: float) -> bool:
+        """Whether the reading thread has ended within ``timeout`` s (tests)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def limited(lines: Iterable[str | None], limit_bytes: int | None) -> Iterator[bytes | None]:
+    """The lines as UTF-8, stopping after ``limit_bytes`` (cutting the last line short); a
+    None (a follow stream's heartbeat) passes through."""
     left = limit_bytes
     for line in lines:
+        if line is None:
+            yield None
+            continue
         data = line.encode()
         if left is not None:
             if left <= 0:

@@ -231,11 +231,34 @@ class NodeLogs:
             body = response.read().decode(errors="replace")
             conn.close()
             raise BadRequest(f"the kubelet of node {node}: {body[:500]}")
+        return _RemoteLines(conn, sock, response)
+
+
+class _RemoteLines:
+    """A node's log answer line by line; ``close()`` from any thread ends a waiting read."""
+
+    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket,
+                 response: http.client.HTTPResponse):
+        self._conn, self._sock, self._response = conn, sock, response
+
+    def __iter__(self) -> _RemoteLines:
+        return self
+
+    def __next__(self) -> str:
         try:
-            while line := response.readline():
-                yield line.decode(errors="replace")
-        finally:
-            conn.close()
+            line = self._response.readline()
+        except (OSError, ValueError, http.client.HTTPException):
+            line = b""
+        if not line:
+            self.close()
+            raise StopIteration
+        return line.decode(errors="replace")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._conn.close()
 
 
 __all__ = ["CERT_ANNOTATION", "ENDPOINT_ANNOTATION", "NodeDialer", "NodeLogs", "NodeStreams"]
