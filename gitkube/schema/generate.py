@@ -105,7 +105,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     _CORE + "Container": {
         "resizePolicy": "in-place resize is not supported",
-        "restartPolicy": "sidecar containers (container restartPolicy) are not supported",
         "restartPolicyRules": NOT_SUPPORTED,
         "volumeDevices": "raw block devices are not supported",
     },

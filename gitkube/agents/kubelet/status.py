@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitkube.agents.kubelet.actions import attempt_of, succeeded
+from gitkube.agents.kubelet.actions import attempt_of, is_sidecar, succeeded
 from gitkube.model.conditions import transition_time
 from gitkube.model.times import rfc3339
 from gitkube.runtime.base import ContainerInfo
@@ -51,6 +51,15 @@ class ContainerView:
     runtime: str = "podman"
     # terminationMessagePath's content (or the log's tail) per terminated container id
     messages: Mapping[str, str] = field(default_factory=dict)
+    sidecar: bool = False  # an init container with restartPolicy Always
+
+    @property
+    def init_done(self) -> bool:
+        """As an init container: it succeeded, or (a sidecar) it has started."""
+        if self.sidecar:
+            return self.info is not None and (self.started or self.restart_count > 0)
+        return self.info is not None and self.info.state == "exited" and \
+            self.info.exit_code == 0
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
         if running:
             reason, message = "", ""
         elif latest is None and init is False and not reason and not all(
-                succeeded(history.get(str(i["name"]), ())) for i in inits):
+                is_sidecar(i) or succeeded(history.get(str(i["name"]), ())) for i in inits):
             reason = "PodInitializing"  # upstream's wording while init containers run
         result = probes.get(name, ProbeResults())
         started = running and result.startup
@@ -93,8 +102,9 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
             name=name, image=str(c.get("image")), info=latest, previous=previous,
             restart_count=attempt_of(latest) if latest else 0,
             waiting_reason=reason, waiting_message=message,
-            ready=running and init is False and started and not reason and result.readiness,
-            started=started, runtime=runtime,
+            ready=running and (init is False or (init is True and is_sidecar(c))) and started
+            and not reason and result.readiness,
+            started=started, runtime=runtime, sidecar=bool(init) and is_sidecar(c),
             messages={i.id: messages.get(i.id, "") for i in (latest, previous)
                       if i is not None and i.state == "exited"}))
     return views
@@ -160,7 +170,7 @@ def phase(restart_policy: str, init_views: Sequence[ContainerView],
           views: Sequence[ContainerView]) -> str:
     """The pod phase from the containers' states (see the module docstring)."""
     for v in init_views:
-        if _is_succeeded(v):
+        if v.init_done:
             continue
         init_failed = v.info is not None and v.info.state == "exited"
         if init_failed and restart_policy == "Never":
@@ -211,9 +221,10 @@ def compute_status(pod: Obj, init_views: Sequence[ContainerView],
     old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or []
                            if isinstance(c, dict)}
     the_phase = phase(str(spec.get("restartPolicy") or "Always"), init_views, views)
-    initialized = all(_is_succeeded(v) for v in init_views)
-    ready = the_phase == "Running" and all(v.ready for v in views)
-    unready = [v.name for v in views if not v.ready]
+    initialized = all(v.init_done for v in init_views)
+    sidecars = [v for v in init_views if v.sidecar]
+    ready = the_phase == "Running" and all(v.ready for v in [*sidecars, *views])
+    unready = [v.name for v in [*sidecars, *views] if not v.ready]
     reason = "PodCompleted" if the_phase in ("Succeeded", "Failed") else "ContainersNotReady"
     scheduled = old.get("PodScheduled") or {
         "type": "PodScheduled", "status": "True",

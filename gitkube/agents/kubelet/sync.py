@@ -30,6 +30,7 @@ from gitkube.agents.kubelet.actions import (
     PodState,
     attempt_of,
     compute_pod_actions,
+    is_sidecar,
 )
 from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.containerspec import grace_period
@@ -216,7 +217,11 @@ class PodSyncer:
         sandbox = self.executor.ensure_sandbox(pod)
         # a sandbox created just now holds no container: nothing to list
         history = {} if sandbox.fresh else self.history(uid)
-        actions = compute_pod_actions(pod, Observed(history, self._verdicts(pod, history)),
+        started = {str(c["name"]): self.prober.passing(uid, str(c["name"]), "startup")
+                   for c in (pod.get("spec") or {}).get("initContainers") or []
+                   if is_sidecar(c) and c.get("startupProbe")}
+        actions = compute_pod_actions(pod, Observed(history, self._verdicts(pod, history),
+                                                    started),
                                       st, self.clock(), backoff=self.backoff)
         outcome = self.executor.execute(pod, sandbox, actions, st, volumes)
         if outcome.stale:
