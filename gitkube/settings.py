@@ -28,6 +28,7 @@ variable                       field                              default
 ``GITKUBE_EVENT_TTL``          ``controllers.event_ttl``          3600 s
 ``GITKUBE_MAX_PODS``           ``controllers.max_pods``           5000
 ``GITKUBE_POD_CREATE_RATE``    ``controllers.pod_create_rate``    500 per workload per s
+``GITKUBE_AGGREGATED_DISCOVERY`` ``aggregated_discovery``        on (``0`` = off)
 =============================  =================================  ==========================
 
 A value that cannot be used is one GitkubeError naming the variable, with a hint; it stops
@@ -60,6 +61,7 @@ SUBNET_ENV = "GITKUBE_POD_SUBNET"
 SERVICE_CIDR_ENV = "GITKUBE_SERVICE_CIDR"
 DOMAIN_ENV = "GITKUBE_CLUSTER_DOMAIN"
 SERVICES_ENV = "GITKUBE_SERVICES"
+AGGREGATED_DISCOVERY_ENV = "GITKUBE_AGGREGATED_DISCOVERY"
 PROXY_MODE_ENV = "GITKUBE_PROXY_MODE"
 EVENT_TTL_ENV = "GITKUBE_EVENT_TTL"
 MAX_PODS_ENV = "GITKUBE_MAX_PODS"
@@ -131,6 +133,7 @@ class Settings:
     kubelet: KubeletSettings = field(default_factory=KubeletSettings)
     runtime: RuntimeName = "podman"   # the kubelet's container runtime
     node_name: str | None = None      # the local kubelet's node (None: the host name)
+    aggregated_discovery: bool = True  # /api and /apis answer APIGroupDiscoveryList
 
     @property
     def store_url(self) -> str:
@@ -178,6 +181,7 @@ class Settings:
             services=env.get(SERVICES_ENV, "1") != "0",
             proxy_mode=proxy_mode(env.get(PROXY_MODE_ENV)),
             controllers=_controllers(env),
+            aggregated_discovery=env.get(AGGREGATED_DISCOVERY_ENV, "1") != "0",
         )
 
 

@@ -120,6 +120,7 @@ class Daemon:
         self._client = LocalClient(self._store,
                                    service_cidr=self.settings.network.service_cidr)
         self._started = True
+        ensure_system_namespaces(self._client)
         if opts.kubelet:
             self._runtime = self._make_runtime()
         self._serve_unix()
@@ -172,6 +173,7 @@ class Daemon:
                                      streams=NodeStreams(self._streams, dialer),
                                      log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
+            self._server.router.aggregated_discovery = self.settings.aggregated_discovery
         return self._server
 
     def _kubelet_credentials(self) -> tuple[Path, Path]:
@@ -313,6 +315,20 @@ class Daemon:
                 pass
         finally:
             self.stop()
+
+
+def ensure_system_namespaces(client: Any) -> None:
+    """Create the Namespaces every cluster has (default, kube-system, kube-public,
+    kube-node-lease) when missing, as the kube-apiserver does at start: objects could always
+    be created in them, but ``kubectl get ns`` and ``cluster-info dump -A``, which list
+    Namespaces, found none."""
+    from gitkube.errors import AlreadyExists
+    from gitkube.model.objects import SYSTEM_NAMESPACE_NAMES
+
+    for name in SYSTEM_NAMESPACE_NAMES:
+        with contextlib.suppress(AlreadyExists):
+            client.create({"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": name}})
 
 
 def raise_open_file_limit() -> tuple[int, int]:

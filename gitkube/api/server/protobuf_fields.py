@@ -11,6 +11,8 @@ Sources:
   kubernetes/api batch/v1/generated.proto blob da24d6d939730806a34c889fc792905c839449df
   kubernetes/api autoscaling/v1/generated.proto blob a20b92a793dce4382e1e8eb55efbc14fff9ef6be
   kubernetes/api scheduling/v1alpha3/generated.proto blob 769e757506cef8f6559edad06cc0c3a67c2c1952
+  kubernetes/api authorization/v1/generated.proto blob 40753aa434b9ed114a2d7ce08ce8de08400b0fb9
+  kubernetes/api authentication/v1/generated.proto blob c7b99158a0d3e5c13164001d1af6e3a3c7e85b43
   kubernetes/apimachinery pkg/apis/meta/v1/generated.proto blob afc9b250fab869ee98d49b9cd7c301474c4167a8
   kubernetes/apimachinery pkg/runtime/generated.proto blob 93d187d94a82ef302e178390126ed6509ef87795
   kubernetes/apimachinery pkg/api/resource/generated.proto blob 875ad8577af0bf8006bcf421ce103d0b1343df14
@@ -185,6 +187,84 @@ MESSAGES: dict[str, dict[int, tuple[str, str, str]]] = {
     'k8s.io.api.apps.v1.StatefulSetUpdateStrategy': {
         1: ('type', 'str', ''),
         2: ('rollingUpdate', 'k8s.io.api.apps.v1.RollingUpdateStatefulSetStrategy', 'p'),
+    },
+    'k8s.io.api.authentication.v1.ExtraValue': {
+        1: ('items', 'str', 'r'),
+    },
+    'k8s.io.api.authentication.v1.SelfSubjectReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', ''),
+        2: ('status', 'k8s.io.api.authentication.v1.SelfSubjectReviewStatus', ''),
+    },
+    'k8s.io.api.authentication.v1.SelfSubjectReviewStatus': {
+        1: ('userInfo', 'k8s.io.api.authentication.v1.UserInfo', ''),
+    },
+    'k8s.io.api.authentication.v1.UserInfo': {
+        1: ('username', 'str', ''),
+        2: ('uid', 'str', ''),
+        3: ('groups', 'str', 'r'),
+        4: ('extra', 'k8s.io.api.authentication.v1.ExtraValue', 'm'),
+    },
+    'k8s.io.api.authorization.v1.FieldSelectorAttributes': {
+        1: ('rawSelector', 'str', ''),
+        2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement', 'r'),
+    },
+    'k8s.io.api.authorization.v1.LabelSelectorAttributes': {
+        1: ('rawSelector', 'str', ''),
+        2: ('requirements', 'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement', 'r'),
+    },
+    'k8s.io.api.authorization.v1.NonResourceAttributes': {
+        1: ('path', 'str', ''),
+        2: ('verb', 'str', ''),
+    },
+    'k8s.io.api.authorization.v1.NonResourceRule': {
+        1: ('verbs', 'str', 'r'),
+        2: ('nonResourceURLs', 'str', 'r'),
+    },
+    'k8s.io.api.authorization.v1.ResourceAttributes': {
+        1: ('namespace', 'str', ''),
+        2: ('verb', 'str', ''),
+        3: ('group', 'str', ''),
+        4: ('version', 'str', ''),
+        5: ('resource', 'str', ''),
+        6: ('subresource', 'str', ''),
+        7: ('name', 'str', ''),
+        8: ('fieldSelector', 'k8s.io.api.authorization.v1.FieldSelectorAttributes', 'p'),
+        9: ('labelSelector', 'k8s.io.api.authorization.v1.LabelSelectorAttributes', 'p'),
+    },
+    'k8s.io.api.authorization.v1.ResourceRule': {
+        1: ('verbs', 'str', 'r'),
+        2: ('apiGroups', 'str', 'r'),
+        3: ('resources', 'str', 'r'),
+        4: ('resourceNames', 'str', 'r'),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectAccessReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', ''),
+        2: ('spec', 'k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec', ''),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectAccessReviewStatus', ''),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpec': {
+        1: ('resourceAttributes', 'k8s.io.api.authorization.v1.ResourceAttributes', 'p'),
+        2: ('nonResourceAttributes', 'k8s.io.api.authorization.v1.NonResourceAttributes', 'p'),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectRulesReview': {
+        1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', ''),
+        2: ('spec', 'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec', ''),
+        3: ('status', 'k8s.io.api.authorization.v1.SubjectRulesReviewStatus', ''),
+    },
+    'k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpec': {
+        1: ('namespace', 'str', ''),
+    },
+    'k8s.io.api.authorization.v1.SubjectAccessReviewStatus': {
+        1: ('allowed', 'bool', ''),
+        2: ('reason', 'str', ''),
+        3: ('evaluationError', 'str', ''),
+        4: ('denied', 'bool', ''),
+    },
+    'k8s.io.api.authorization.v1.SubjectRulesReviewStatus': {
+        1: ('resourceRules', 'k8s.io.api.authorization.v1.ResourceRule', 'r'),
+        2: ('nonResourceRules', 'k8s.io.api.authorization.v1.NonResourceRule', 'r'),
+        3: ('incomplete', 'bool', ''),
+        4: ('evaluationError', 'str', ''),
     },
     'k8s.io.api.autoscaling.v1.Scale': {
         1: ('metadata', 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta', ''),
@@ -1491,6 +1571,11 @@ MESSAGES: dict[str, dict[int, tuple[str, str, str]]] = {
         4: ('propagationPolicy', 'str', 'p'),
         5: ('dryRun', 'str', 'r'),
         6: ('ignoreStoreReadErrorWithClusterBreakingPotential', 'bool', 'p'),
+    },
+    'k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement': {
+        1: ('key', 'str', ''),
+        2: ('operator', 'str', ''),
+        3: ('values', 'str', 'r'),
     },
     'k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector': {
         1: ('matchLabels', 'str', 'm'),
