@@ -43,6 +43,9 @@ Obj = dict[str, Any]
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 PatchType = Literal["merge", "json", "strategic"]
 PropagationPolicy = Literal["Orphan", "Background", "Foreground"]
+# What a patch may address besides the object itself: its status, or a pod's ephemeral
+# containers (``kubectl debug``: only spec.ephemeralContainers changes, gitkube/api/ephemeral.py)
+PatchSubresource = Literal["status", "ephemeralcontainers"]
 LabelSelectorArg = str | Mapping[str, Any] | Selector | None
 FieldSelectorArg = str | FieldSelector | None
 
@@ -248,11 +251,12 @@ class Client(Protocol):
         patch: Any,
         patch_type: PatchType = "merge",
         *,
-        subresource: Literal["status"] | None = None,
+        subresource: PatchSubresource | None = None,
         field_manager: str | None = None,
     ) -> Obj:
         """Apply a merge (RFC 7386), json (RFC 6902) or strategic-merge patch to the current
-        object, then write it like update (or update_status for ``subresource="status"``)."""
+        object, then write it like update (or update_status for ``subresource="status"``;
+        for ``"ephemeralcontainers"`` only the pod's ephemeral containers change)."""
         ...
 
     def delete(

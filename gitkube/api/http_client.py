@@ -39,6 +39,7 @@ from gitkube.api.client import (
     FieldSelectorArg,
     LabelSelectorArg,
     ObjectList,
+    PatchSubresource,
     PatchType,
     PropagationPolicy,
     Record,
@@ -383,7 +384,7 @@ class HTTPClient:
 
     def patch(self, api_version: str, kind: str, namespace: str | None, name: str,
               patch: Any, patch_type: PatchType = "merge", *,
-              subresource: Literal["status"] | None = None,
+              subresource: PatchSubresource | None = None,
               field_manager: str | None = None) -> Obj:
         rt = self.resource(api_version, kind)
         content_type = _PATCH_CONTENT_TYPES.get(patch_type)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from gitkube.api import admission, strategy
+from gitkube.api import admission, ephemeral, strategy
 from gitkube.api.allocator import ALLOCATIONS_PREFIX, Ranges, ServiceAllocator
 from gitkube.api.client import (
     ApplyOp,
@@ -41,6 +41,7 @@ from gitkube.api.client import (
     FieldSelectorArg,
     LabelSelectorArg,
     ObjectList,
+    PatchSubresource,
     PatchType,
     PropagationPolicy,
     PutRecord,
@@ -418,7 +419,7 @@ class LocalClient:
         patch: Any,
         patch_type: PatchType = "merge",
         *,
-        subresource: Literal["status"] | None = None,
+        subresource: PatchSubresource | None = None,
         field_manager: str | None = None,
         _subresource_of: str = "",
     ) -> Obj:
@@ -437,8 +438,9 @@ class LocalClient:
                 raise BadRequest("a patch cannot change metadata.name or metadata.namespace")
             caller_rv = meta.get("resourceVersion") != current["metadata"]["resourceVersion"]
             try:
-                if subresource == "status":
-                    step = self._plan_status(rt, key, name, patched, field_manager)
+                if subresource is not None:
+                    step = self._plan_subresource(rt, key, name, patched, subresource,
+                                                  field_manager)
                     result = self._commit([step], single=True).results[0]
                     assert result is not None
                     return result
@@ -651,6 +653,17 @@ class LocalClient:
         if subresource == "status":
             return self._plan_status(rt, key, name, merged, fields=fields)
         return self._plan_update(merged, claims, fields=fields)
+
+    def _plan_subresource(self, rt: ResourceType, key: str, name: str, obj: Obj,
+                          subresource: PatchSubresource,
+                          field_manager: str | None = None) -> _Step:
+        if subresource == "status":
+            return self._plan_status(rt, key, name, obj, field_manager)
+        if rt.kind != "Pod":
+            raise NotFound(f"the server could not find the requested resource "
+                           f"({qualified(rt)}/{subresource})")
+        kv, old = self._read_expected(rt, key, name, obj)
+        return self._finish_update(rt, key, name, kv, old, ephemeral.prepare_update(obj, old))
 
     def _read_expected(self, rt: ResourceType, key: str, name: str,
                        obj: Obj) -> tuple[KeyValue, Obj]:

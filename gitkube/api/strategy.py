@@ -37,6 +37,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gitkube.api import ephemeral
 from gitkube.api.codec import copy_json
 from gitkube.errors import BadRequest, Conflict, Invalid
 from gitkube.model.defaults import apply_defaults, job_selector_defaults
@@ -120,6 +121,8 @@ def prepare_create(rt: ResourceType, obj: Obj, *, now: str) -> Obj:
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now
     meta["generation"] = 1
+    if rt.kind == "Pod":
+        ephemeral.check_create(out)
     if rt.kind == "Job":
         job_selector_defaults(out)
     if rt.kind in _INITIAL_STATUS:
@@ -155,6 +158,8 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
             group=rt.group,
         )
     _keep_server_metadata(rt, meta, old_meta)
+    if rt.kind == "Pod":
+        ephemeral.keep_on_update(out, old)
     if rt.kind == "Job":  # an update that leaves them out keeps them, as a patch would
         job_selector_defaults(out)
     if has_status_subresource(rt):
@@ -386,6 +391,9 @@ def _cause(reason: str, field: str, message: str) -> dict[str, str]:
 
 def _schema_causes(obj: Obj) -> list[dict[str, str]]:
     causes = []
+    if obj.get("kind") == "Pod":  # the schema refuses them in manifests; the api has rules
+        causes += ephemeral.causes_of(obj)
+        obj = ephemeral.without(obj)
     for issue in check_object(obj):
         reason = next((r for word, r in _REASONS if word in issue.code), "FieldValueInvalid")
         message = f"{issue.message} (hint: {issue.hint})" if issue.hint else issue.message

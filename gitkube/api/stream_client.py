@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from wsproto import ConnectionType, WSConnection
@@ -28,19 +29,25 @@ from wsproto.events import (
 from gitkube.errors import GitkubeError
 
 RECV = 256 * 1024
+# a unix socket's path, or a function that opens the connection (TLS to a node's kubelet)
+Where = str | Callable[[], socket.socket]
 
 
 class _Client:
     """One client WebSocket on a unix socket: the handshake, then whole messages."""
 
-    def __init__(self, socket_path: str, target: str, subprotocol: str, timeout: float):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        try:
-            self.sock.connect(socket_path)
-        except OSError as e:
-            self.sock.close()
-            raise GitkubeError(f"cannot reach the daemon at {socket_path}: {e}") from e
+    def __init__(self, socket_path: Where, target: str, subprotocol: str, timeout: float):
+        if callable(socket_path):  # a connection made by the caller (a node's kubelet)
+            self.sock = socket_path()
+            self.sock.settimeout(timeout)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            try:
+                self.sock.connect(socket_path)
+            except OSError as e:
+                self.sock.close()
+                raise GitkubeError(f"cannot reach the daemon at {socket_path}: {e}") from e
         self._ws = WSConnection(ConnectionType.CLIENT)
         self._lock = threading.Lock()
         self._parts: list[bytes] = []
@@ -135,7 +142,7 @@ class _Client:
 class RemoteProcess:
     """A ``ProcessStream`` of an exec or attach served by the daemon (module docstring)."""
 
-    def __init__(self, socket_path: str, target: str, *, timeout: float = 30.0):
+    def __init__(self, socket_path: Where, target: str, *, timeout: float = 30.0):
         self._ws = _Client(socket_path, target, "v5.channel.k8s.io", timeout)
         self._status: dict[str, Any] | None = None
 
@@ -179,7 +186,8 @@ class RemoteProcess:
 class RemotePort:
     """One connection to a pod's port through the daemon's pods/portforward."""
 
-    def __init__(self, socket_path: str, target: str, port: int, *, timeout: float = 30.0):
+    def __init__(self, socket_path: Where, target: str, port: int, *,
+                 timeout: float = 30.0):
         self.port = port
         self._ws = _Client(socket_path, target, "v4.channel.k8s.io", timeout)
         self._seen = {0: False, 1: False}

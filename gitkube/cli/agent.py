@@ -6,9 +6,10 @@ import dataclasses
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 import typer
 
@@ -84,6 +85,28 @@ def _remote_client(server: str, token: str | None, token_file: Path | None,
     return HTTPClient(server, token=token, ca=ca)
 
 
+def _serve_streams(client: Client, runtime: Any, node: str, state_dir: Path,
+                   ca: Path | None, listen: str | None, advertise: str) -> Callable[[], None]:
+    """Start the kubelet's server when ``listen`` asks for one; what stops it."""
+    if not listen:
+        return lambda: None
+    from gitkube.daemon.kubeletserver import KubeletServer
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--streams-listen {listen!r}: expected HOST:PORT",
+                         hint="e.g. --streams-listen 127.0.0.1:10250")
+    if ca is None:
+        raise UsageError("--streams-listen needs --certificate-authority (the daemon's "
+                         "tls/ca.crt): only the API server may connect")
+    server = KubeletServer(client, runtime, node_name=node, tls_dir=state_dir / "kubelet-tls",
+                           ca=ca)
+    bound = server.start(host.strip("[]"), int(port), advertise=advertise)
+    typer.echo(f"kubelet server for exec, attach, port-forward and logs on "
+               f"{host}:{bound}", err=True)
+    return server.stop
+
+
 @agent_app.command()
 def kubelet(
     node: str | None = typer.Option(None, "--node", "--node-name",
@@ -103,6 +126,13 @@ def kubelet(
                                      help="podman, or simulated (tests)."),
     duration: float | None = typer.Option(None, "--duration",
                                           help="Stop after this many seconds."),
+    streams_listen: str | None = typer.Option(
+        None, "--streams-listen", help="Serve exec, attach, port-forward and logs of this "
+                                       "node's pods to the API server on HOST:PORT (TLS; "
+                                       "needs --certificate-authority)."),
+    streams_advertise: str = typer.Option(
+        "", "--streams-advertise", help="The address the API server reaches "
+                                        "--streams-listen at (default: its host)."),
 ) -> None:
     """Run the kubelet on local Podman for one node until interrupted."""
     from gitkube.agents.compose import NODE_AGENTS, AgentSet, open_runtime
@@ -122,8 +152,13 @@ def kubelet(
         with AgentSet(client, current, runtime, names=NODE_AGENTS) as agents:
             kubelet = agents.kubelet
             assert kubelet is not None
+            stop = _serve_streams(client, runtime, kubelet.node_name, current.state_dir,
+                                  ca, streams_listen, streams_advertise)
             typer.echo(f"kubelet for node {kubelet.node_name} running; Ctrl-C stops it "
                        "(containers keep running)", err=True)
-            _run_until_interrupted(duration)
+            try:
+                _run_until_interrupted(duration)
+            finally:
+                stop()
     finally:
         runtime.close()

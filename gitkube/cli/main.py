@@ -27,6 +27,7 @@ from gitkube.cli import scale as _scale  # noqa: F401  # isort: skip
 from gitkube.cli import repo as _repo  # noqa: F401  # isort: skip
 from gitkube.cli import watch as _watch  # noqa: F401  # isort: skip
 from gitkube.cli import streams as _streams  # noqa: F401  # isort: skip
+from gitkube.cli import debug as _debug  # noqa: F401  # isort: skip
 
 
 @app.command()

@@ -60,6 +60,9 @@ class _RemotePort:
     def sendall(self, data: bytes, /) -> None:
         self._port.sendall(data)
 
+    def shutdown_write(self) -> None:
+        self._port.shutdown_write()
+
     def close(self) -> None:
         self._port.close()
 
@@ -115,12 +118,12 @@ class PodAccess:
         if self._local is not None:
             connector = self._local.connector(pod)
             return lambda port: connector(port)
-        from gitkube.api.stream_client import RemotePort
+        from gitkube.api.server.tunnelport import TunnelPort
 
         socket_path = self.socket
         assert socket_path is not None
-        return lambda port: _RemotePort(RemotePort(
-            socket_path, self._path(pod, "portforward", [("ports", str(port))]), port))
+        return lambda port: _RemotePort(TunnelPort(
+            socket_path, self._path(pod, "portforward", []), port))
 
     def close(self) -> None:
         if self._local is not None:
@@ -386,11 +389,22 @@ def _service_pod(client: Client, name: str, namespace: str, port: int) -> tuple[
     raise GitkubeError(f"service {name} has no port {port}")
 
 
-def _pipe(a: Duplex, b: Duplex, done: Callable[[], None]) -> None:
+def _half_close(end: Any) -> None:
+    """End the writing side of ``end`` (a socket, or a forwarded connection that can)."""
+    with contextlib.suppress(OSError, GitkubeError):
+        if isinstance(end, socket.socket):
+            end.shutdown(socket.SHUT_WR)
+        elif hasattr(end, "shutdown_write"):
+            end.shutdown_write()
+
+
+def _copy(a: Duplex, b: Duplex) -> bool:
+    """Copy ``a`` to ``b`` until ``a`` ends; whether it ended cleanly (EOF)."""
     with contextlib.suppress(OSError, GitkubeError):
         while data := a.recv(262144):
             b.sendall(data)
-    done()
+        return True
+    return False
 
 
 def _serve_connection(conn: socket.socket, open_port: Callable[[], Duplex],
@@ -401,17 +415,19 @@ def _serve_connection(conn: socket.socket, open_port: Callable[[], Duplex],
         typer.echo(f"error: forwarding to port {remote}: {e}", err=True)
         conn.close()
         return
-    closed = threading.Event()
 
-    def finish() -> None:
-        if not closed.is_set():
-            closed.set()
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+    def upstream() -> None:
+        # the client closed its writing: the pod reads EOF and its reply still comes back
+        if _copy(conn, far):
+            _half_close(far)
+        else:
             far.close()
 
-    threading.Thread(target=_pipe, args=(conn, far, finish), daemon=True).start()
-    _pipe(far, conn, finish)
+    threading.Thread(target=upstream, daemon=True).start()
+    _copy(far, conn)  # as kubectl: the pod's side ending ends the connection
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+    far.close()
     conn.close()
 
 

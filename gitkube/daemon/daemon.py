@@ -154,6 +154,7 @@ class Daemon:
     def _api_server(self) -> Any:
         """The one APIServer; each listener brings its own auth."""
         from gitkube.api.server import APIServer, RuntimeLogs, RuntimeStreams
+        from gitkube.api.server.nodeproxy import NodeDialer, NodeLogs, NodeStreams
 
         if self._server is None:
             # pods/log, exec, attach and portforward use the kubelet's runtime (shared);
@@ -165,11 +166,25 @@ class Daemon:
                                      else (lambda: runtime))
             self._streams = RuntimeStreams((lambda: open_runtime(self.settings))
                                            if runtime is None else (lambda: runtime))
-            self._server = APIServer(self._client, auth=None, logs=self._logs,
-                                     streams=self._streams, log_requests=True,
+            # pods on a node whose kubelet serves its own streams: proxied there
+            dialer = NodeDialer(self._client, self._kubelet_credentials)
+            self._server = APIServer(self._client, auth=None,
+                                     logs=NodeLogs(self._logs, dialer),
+                                     streams=NodeStreams(self._streams, dialer),
+                                     log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
             self._server.router.aggregated_discovery = self.settings.aggregated_discovery
         return self._server
+
+    def _kubelet_credentials(self) -> tuple[Path, Path]:
+        """The API server's client certificate for nodes' kubelets (signed by the CA)."""
+        from gitkube.daemon.tls import ensure_client_certificate
+
+        tls_dir = self.paths.tls_dir
+        if not (tls_dir / "ca.key").exists():
+            raise GitkubeError("this daemon has no certificate authority of its own "
+                               "(started with --no-tls or its own certificate)")
+        return ensure_client_certificate(tls_dir)
 
     def _serve_unix(self) -> None:
         sock = self.paths.socket

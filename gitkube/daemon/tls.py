@@ -212,3 +212,59 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def ensure_client_certificate(tls_dir: Path, name: str = "gitkube-apiserver") -> tuple[Path,
+                                                                                        Path]:
+    """A client certificate (``<name>-client.crt``/``.key``, clientAuth only) signed by the
+    CA in ``tls_dir`` (``ensure_certificates`` made it): what the API server shows a node's
+    kubelet when it proxies exec, attach, port-forward and logs to it."""
+    ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+    crt, key_path = tls_dir / f"{name}-client.crt", tls_dir / f"{name}-client.key"
+    if crt.exists() and key_path.exists():
+        return crt, key_path
+    ca_cert = x509.load_pem_x509_certificate(ca_crt.read_bytes())
+    ca_private = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    if not isinstance(ca_private, ec.EllipticCurvePrivateKey):
+        raise GitkubeError(f"{ca_key} is not an EC private key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .sign(ca_private, hashes.SHA256())
+    )
+    _write_key(key_path, key)
+    _write(crt, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return crt, key_path
+
+
+def self_signed(crt: Path, key_path: Path, names: list[str]) -> str:
+    """A self-signed serving certificate for ``names`` at ``crt``/``key_path`` (made when
+    missing); the SHA-256 of its DER form, hex (what a Node publishes for it)."""
+    if not (crt.exists() and key_path.exists()):
+        crt.parent.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitkube-kubelet")])
+        cert = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
+            .add_extension(x509.SubjectAlternativeName(_subject_alt_names(_names(names))),
+                           critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        _write_key(key_path, key)
+        _write(crt, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    loaded = x509.load_pem_x509_certificate(crt.read_bytes())
+    return hashlib.sha256(loaded.public_bytes(serialization.Encoding.DER)).hexdigest()

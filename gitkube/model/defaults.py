@@ -12,11 +12,11 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
 - pod specs (Pods and every pod template): restartPolicy Always, terminationGracePeriodSeconds
   30, dnsPolicy ClusterFirst, schedulerName default-scheduler, securityContext {},
   enableServiceLinks true; configMap/secret/projected/downwardAPI volumes defaultMode 420
-- containers and initContainers: imagePullPolicy (Always for ``:latest`` or no tag, else
-  IfNotPresent), terminationMessagePath /dev/termination-log, terminationMessagePolicy File,
-  ports protocol TCP, env fieldRef apiVersion v1; liveness/readiness/startup probes
-  timeoutSeconds 1, periodSeconds 10, successThreshold 1, failureThreshold 3, httpGet path /
-  and scheme HTTP, grpc service "" (the server as a whole)
+- containers, initContainers and ephemeralContainers: imagePullPolicy (Always for
+  ``:latest`` or no tag, else IfNotPresent), terminationMessagePath /dev/termination-log,
+  terminationMessagePolicy File, ports protocol TCP, env fieldRef apiVersion v1;
+  liveness/readiness/startup probes timeoutSeconds 1, periodSeconds 10, successThreshold 1,
+  failureThreshold 3, httpGet path / and scheme HTTP, grpc service "" (the server as a whole)
 - Deployment: replicas 1, strategy RollingUpdate 25%/25%, revisionHistoryLimit 10,
   progressDeadlineSeconds 600
 - ReplicaSet: replicas 1
@@ -133,7 +133,7 @@ def pod_spec_defaults(spec: Obj) -> None:
     _set(spec, "schedulerName", "default-scheduler")
     _set(spec, "securityContext", {})
     _set(spec, "enableServiceLinks", True)
-    for key in ("containers", "initContainers"):
+    for key in ("containers", "initContainers", "ephemeralContainers"):
         for container in _dicts(spec.get(key)):
             _container_defaults(container)
     for volume in _dicts(spec.get("volumes")):

@@ -55,7 +55,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Node", "nodes", False, ("no",), subresources=("status",)),
     ResourceType("", "v1", "Pod", "pods", True, ("po",), (_ALL,),
                  subresources=("status", "log", "binding", "exec", "attach", "portforward",
-                               "eviction")),
+                               "eviction", "ephemeralcontainers")),
     ResourceType("", "v1", "Service", "services", True, ("svc",), (_ALL,),
                  subresources=("status",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),

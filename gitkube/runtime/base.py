@@ -46,6 +46,7 @@ LABEL_NODE = "io.gitkube.node"
 LABEL_CONTAINER = "io.gitkube.container"
 LABEL_ATTEMPT = "io.gitkube.attempt"
 LABEL_INIT = "io.gitkube.init"
+LABEL_EPHEMERAL = "io.gitkube.ephemeral"  # an ephemeral (kubectl debug) container
 LABEL_IMAGE = "io.gitkube.image"  # the image as the pod spec names it (engines rewrite names)
 LABEL_GRACE = "io.gitkube.grace-seconds"
 
@@ -161,6 +162,11 @@ class ContainerSpec:
     stdin: bool = False
     stdin_once: bool = False
     tty: bool = False
+    # Join another container's namespaces (ephemeral containers): ``pid_of`` its PID
+    # namespace (it then sees that container's processes); ``share_with`` its network, IPC
+    # and UTS namespaces (a sandbox without infra, where no pod-wide ones exist).
+    pid_of: str = ""
+    share_with: str = ""
     # The address to take on ``network`` ("" = any free one): a container restarted in a
     # sandbox without infra asks for its predecessor's, so the pod keeps its IP. When another
     # container holds it, ``start_container`` fails with ADDRESS_TAKEN in the message.

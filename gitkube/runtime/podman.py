@@ -72,6 +72,70 @@ DEFAULT_LINGER = 120
 # --- the runtime ---------------------------------------------------------------------------
 
 
+def _response_socket(response: Any) -> pysocket.socket | None:
+    """The socket under a streamed ``requests`` response (urllib3's connection, or the
+    http.client response's file), or None when it cannot be found."""
+    raw = getattr(response, "raw", None)
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if isinstance(sock, pysocket.socket):
+        return sock
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, pysocket.socket) else None
+
+
+class LogLines:
+    """A container's log, line by line, from a streamed Podman response; ``close()`` from
+    any thread ends a read that waits for the container to write (``logs -f`` whose client
+    went away), by shutting the connection down."""
+
+    def __init__(self, response: Any, *, stamped: bool, since: float | None,
+                 timestamps: bool):
+        self._response = response
+        self._closed = False
+        frames = log_frames(self._read)
+        self._lines = stamped_lines(frames, since=since, timestamps=timestamps) if stamped \
+            else self._plain(frames)
+
+    def _read(self, size: int) -> bytes:
+        if self._closed:
+            return b""
+        try:
+            return bytes(self._response.raw.read(size))
+        except Exception:  # the connection was shut down under the read: the end
+            if self._closed:
+                return b""
+            raise
+
+    @staticmethod
+    def _plain(frames: Iterator[bytes]) -> Iterator[str]:
+        buffered = b""
+        for frame in frames:
+            buffered += frame
+            while b"\n" in buffered:
+                line, _, buffered = buffered.partition(b"\n")
+                yield line.decode(errors="replace") + "\n"
+        if buffered:
+            yield buffered.decode(errors="replace")
+
+    def __iter__(self) -> LogLines:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sock = _response_socket(self._response)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(pysocket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
 class PodmanRuntime:
     """The ContainerRuntime on Podman (see the module docstring)."""
 
@@ -385,18 +449,7 @@ class PodmanRuntime:
             params["since"] = rfc3339_nano(int(since * 1_000_000_000))
         response = self._call("get", f"/containers/{container_id}/logs", params=params,
                               stream=True, timeout=None if follow else self.timeout)
-        frames = log_frames(response.raw.read)
-        if stamped:
-            yield from stamped_lines(frames, since=since, timestamps=timestamps)
-            return
-        buffered = b""
-        for frame in frames:
-            buffered += frame
-            while b"\n" in buffered:
-                line, _, buffered = buffered.partition(b"\n")
-                yield line.decode(errors="replace") + "\n"
-        if buffered:
-            yield buffered.decode(errors="replace")
+        return LogLines(response, stamped=stamped, since=since, timestamps=timestamps)
 
     def exec(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         def run() -> ExecResult:

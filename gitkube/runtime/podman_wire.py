@@ -189,6 +189,12 @@ def _namespaces(body: Body, spec: ContainerSpec) -> ContainerSpec:
         body["pidns"] = {"nsmode": "host"}
     if spec.host_ipc:
         body["ipcns"] = {"nsmode": "host"}
+    if spec.pid_of:
+        body["pidns"] = {"nsmode": "container", "value": spec.pid_of}
+    if spec.share_with:  # another container's: nothing of its own to set up
+        for ns in ("netns", "ipcns", "utsns"):
+            body[ns] = {"nsmode": "container", "value": spec.share_with}
+        return replace(spec, hostname="", hosts=(), ports=(), network="", host_network=False)
     if spec.host_network:  # the host's namespaces: its name, addresses and ports
         body["netns"] = {"nsmode": "host"}
         body["utsns"] = {"nsmode": "host"}

@@ -92,7 +92,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     _CORE + "PodSpec": {
         "activeDeadlineSeconds": "set activeDeadlineSeconds on the Job instead",
         "automountServiceAccountToken": _NO_SA,
-        "ephemeralContainers": "ephemeral (debug) containers are not supported",
+        "ephemeralContainers": "added by kubectl debug through the pods/ephemeralcontainers "
+                               "subresource, never in a manifest",
         "evictionResponders": NOT_SUPPORTED,
         "hostUsers": NOT_SUPPORTED,
         "hostnameOverride": NOT_SUPPORTED,
@@ -111,7 +112,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     _CORE + "Container": {
         "resizePolicy": "in-place resize is not supported",
-        "restartPolicy": "sidecar containers (container restartPolicy) are not supported",
         "restartPolicyRules": NOT_SUPPORTED,
         "volumeDevices": "raw block devices are not supported",
     },

@@ -195,6 +195,7 @@ def _pod_spec(spec: dict[str, Any], path: Path, out: Issues,
         for i, c in enumerate(_l(spec.get(field))):
             if isinstance(c, dict):
                 _container(c, (*path, field, i), seen, known_volumes, out)
+                _container_restart(c.get("restartPolicy"), (*path, field, i), field, out)
     _range(spec.get("terminationGracePeriodSeconds"), (*path, "terminationGracePeriodSeconds"),
            out, 0, what="terminationGracePeriodSeconds")
     for field in ("hostname", "subdomain"):
@@ -251,6 +252,22 @@ def _container(c: dict[str, Any], path: Path, seen: dict[str, Path],
     _container_probes(c, path, out)
     _container_env(_l(c.get("env")), path, out)
     _container_mounts(_l(c.get("volumeMounts")), path, volumes, out)
+
+
+def _container_restart(policy: Any, path: Path, field: str, out: Issues) -> None:
+    """A container's own restartPolicy: only ``Always`` on an init container (a sidecar:
+    it starts in the init sequence and runs beside the containers), as upstream."""
+    if policy is None:
+        return
+    if field != "initContainers":
+        out.append(Issue((*path, "restartPolicy"), "restartPolicy may be set only on init "
+                         "containers (sidecars)", "restart-policy",
+                         "move the container to initContainers with restartPolicy: Always "
+                         "to make it a sidecar"))
+    elif policy != "Always":
+        out.append(Issue((*path, "restartPolicy"), f'restartPolicy "{policy}" is not '
+                         'allowed for an init container: only "Always" (a sidecar)',
+                         "restart-policy"))
 
 
 def _container_name(name: Any, path: Path, seen: dict[str, Path], out: Issues) -> None:

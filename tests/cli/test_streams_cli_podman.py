@@ -106,3 +106,27 @@ def test_exec_cp_and_port_forward_embedded(embedded: None, tmp_path: Path) -> No
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert gitkube("delete", "pod/web", "--timeout", "60").returncode == 0
+
+
+def test_debug_embedded(embedded: None, tmp_path: Path) -> None:
+    """`gitkube debug` without a daemon runs the kubelet here until the ephemeral container
+    runs; with --target it sees the target's processes (httpd), and -i attaches stdin."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pod.yaml").write_text(POD)
+    out = gitkube("apply", str(tmp_path / "m"), "--yes", "--wait", "--timeout", "120")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = gitkube("debug", "pod/web", "--image", EXAMPLE_IMAGE, "--target", "main",
+                  "-c", "dbg", "-i", "--", "sh", stdin=b"ps; hostname; exit 4\n")
+    assert out.returncode == 4, out
+    assert b"httpd -f -p 127.0.0.1:8080" in out.stdout, out
+    assert b"web\n" in out.stdout  # the pod's hostname: it joined the pod's namespaces
+    client = LocalClient(open_store(Settings.from_env(os.environ).store_url))
+    pod = client.get("v1", "Pod", "default", "web")
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
+    out = gitkube("debug", "pod/web", "--image", EXAMPLE_IMAGE, "--target", "nope",
+                  "--", "true")
+    assert out.returncode == 1 and b'targetContainerName: Not found: "nope"' in out.stderr, out
+    assert b"Traceback" not in out.stderr
+    out = gitkube("debug", "node/x", "--image", EXAMPLE_IMAGE)
+    assert out.returncode == 2 and b"node debugging" in out.stderr, out
+    assert gitkube("delete", "pod/web", "--timeout", "60").returncode == 0

@@ -559,3 +559,44 @@ def test_gitkube_cli_through_the_daemon(env: Env, tmp_path: Path) -> None:
         assert out.stdout == b"got:hello\n" and out.returncode == 4, out
     finally:
         env.client.delete("v1", "Pod", "default", "talker2")
+
+
+def test_gitkube_port_forward_through_the_daemon_half_closes(env: Env) -> None:
+    """The client closes its writing side; the echo server reads EOF, and its whole reply
+    still arrives (gitkube's port-forward speaks kubectl's SPDY tunnel, which half-closes)."""
+    with gitkube_forwarding(env, "pod/web", 9000) as port:
+        big = random.Random(11).randbytes(3 * 1024 * 1024)
+        assert _echo(port, big) == big
+        with ThreadPoolExecutor(8) as pool:
+            payloads = [random.Random(i).randbytes(100_000 + i) for i in range(8)]
+            assert list(pool.map(lambda p: _echo(port, p), payloads)) == payloads
+
+
+def test_an_abandoned_logs_follow_ends_on_the_server(env: Env) -> None:
+    """kubectl logs -f of a container that writes nothing more, killed: the daemon ends the
+    stream (its thread and its connections, kubectl's and Podman's) within seconds."""
+    env.client.create({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "quiet", "namespace": "default"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "main", "image": EXAMPLE_IMAGE, "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", "echo ready; exec sleep 3600"]}]}})
+    try:
+        assert wait_for(lambda: env.run("logs", "quiet").stdout == b"ready\n", timeout=60)
+        time.sleep(1)
+        threads, sockets = env.daemon_threads(), env.daemon_sockets()
+        procs = [subprocess.Popen([env.kubectl, "logs", "-f", "quiet"], env=env.env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                 for _ in range(5)]
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n"
+        assert env.daemon_threads() > threads  # the follows are being served
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+        # back to what it was: no thread waits for the container, no socket left
+        assert wait_for(lambda: env.daemon_threads() <= threads
+                        and env.daemon_sockets() <= sockets, timeout=15), \
+            (threads, env.daemon_threads(), sockets, env.daemon_sockets())
+    finally:
+        env.client.delete("v1", "Pod", "default", "quiet", grace_period_seconds=0)

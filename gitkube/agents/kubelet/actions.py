@@ -19,7 +19,13 @@ The rules, as upstream:
 - an exited container (or one created but never started: a start error) is restarted per
   ``restartPolicy`` (Always; OnFailure when it failed), after a back-off that doubles with
   each restart from ``backoff.base`` to ``backoff.max`` (CrashLoopBackOff meanwhile) and
-  starts over once a container ran for more than twice ``backoff.max``.
+  starts over once a container ran for more than twice ``backoff.max``;
+- a sidecar (an init container with ``restartPolicy: Always``) starts in the init sequence,
+  and the next one starts once it runs (its startup probe passed); it is restarted whenever
+  it exits, with the same back-off, and runs beside the containers;
+- an ephemeral container (``kubectl debug``) is started once, whatever the init containers
+  do (upstream starts them first so that a pod stuck in its init containers can be
+  debugged), and never restarted nor probed.
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ class Observed:
 
     containers: Mapping[str, Sequence[ContainerInfo]] = field(default_factory=dict)
     probes: Mapping[str, ProbeVerdict] = field(default_factory=dict)
+    # whether each running sidecar's startup probe passed (by name; no probe: not listed)
+    started: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class ContainerToStart:
     init: bool
     # the instances before this one (a restart), or None (a first start)
     previous: tuple[ContainerInfo, ...] | None = None
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,17 @@ def attempt_of(info: ContainerInfo) -> int:
 def succeeded(history: Sequence[ContainerInfo]) -> bool:
     """Whether the latest instance exited with 0."""
     return bool(history) and history[-1].state == "exited" and history[-1].exit_code == 0
+
+
+def is_sidecar(c: Container) -> bool:
+    """An init container with ``restartPolicy: Always``: it keeps running beside the pod's
+    containers (upstream's restartable init container)."""
+    return c.get("restartPolicy") == "Always"
+
+
+def started(c: Container, given: _Inputs) -> bool:
+    """Whether a running container's startup probe (if any) has passed."""
+    return not c.get("startupProbe") or given.observed.started.get(str(c["name"]), False)
 
 
 def should_restart(policy: str, exit_code: int | None) -> bool:
@@ -173,8 +193,17 @@ def compute_pod_actions(pod: Obj, observed: Observed, state: PodState, now: floa
     policy = str(spec.get("restartPolicy") or "Always")
     plan = _Plan()
     given = _Inputs(pod, observed, state, now, backoff)
+    for c in spec.get("ephemeralContainers") or []:
+        if not observed.containers.get(str(c["name"])):
+            plan.start.append(ContainerToStart(c, 0, False, ephemeral=True))
     for c in spec.get("initContainers") or []:
-        if succeeded(observed.containers.get(str(c["name"]), ())):
+        history = observed.containers.get(str(c["name"]), ())
+        if is_sidecar(c):
+            _container(plan, given, c, "Always", init=True)
+            if history and history[-1].state == "running" and started(c, given):
+                continue
+            return plan.actions()  # the next waits until this sidecar has started
+        if succeeded(history):
             continue
         _container(plan, given, c, "Never" if policy == "Never" else "OnFailure", init=True)
         return plan.actions()  # one init container at a time
@@ -211,7 +240,7 @@ def _container(plan: _Plan, given: _Inputs, c: Container, policy: str, *, init: 
             return
         plan.waiting[name] = None
         verdict = given.observed.probes.get(name)
-        if init or verdict is None or not verdict.failed:
+        if (init and not is_sidecar(c)) or verdict is None or not verdict.failed:
             plan.probe.append((c, latest))
             return
         grace = (c.get(f"{verdict.failed}Probe") or {}).get("terminationGracePeriodSeconds")
@@ -253,6 +282,7 @@ __all__ = [
     "attempt_of",
     "compute_pod_actions",
     "format_delay",
+    "is_sidecar",
     "restart_delay",
     "should_restart",
     "succeeded",

@@ -29,6 +29,7 @@ from gitkube.agents.kubelet.actions import (
     ContainerToStart,
     PodActions,
     PodState,
+    is_sidecar,
     was_ready,
 )
 from gitkube.agents.kubelet.containerspec import (
@@ -37,6 +38,7 @@ from gitkube.agents.kubelet.containerspec import (
     grace_period,
     sandbox_config,
 )
+from gitkube.agents.kubelet.ephemeral import ephemeral_config
 from gitkube.agents.kubelet.images import ImageCache, image_step, pull_delay
 from gitkube.agents.kubelet.lifecycle import (
     MIN_AFTER_PRE_STOP,
@@ -71,6 +73,7 @@ Obj = dict[str, Any]
 Container = Mapping[str, Any]
 ADDRESS_WAIT = 3.0  # s a restarted container waits for its predecessor to free the address
 CONFIG_RETRY = 2.0  # s before a container that could not be configured is tried again
+EPHEMERAL_RETRY = 1.0  # s before an ephemeral container waiting for its target looks again
 
 
 def start_keeping_address(runtime: ContainerRuntime, container_id: str, spec: ContainerSpec,
@@ -258,28 +261,39 @@ class PodExecutor:
         return max(MIN_AFTER_PRE_STOP, grace - (time.monotonic() - start))
 
     def stop_all(self, pod: Obj, grace: float, *, hooks: bool = True) -> None:
-        """Stop every running container of ``pod`` at once (upstream's killPodWithSyncResult),
-        each on its own: its preStop hook (unless not ``hooks``), then SIGTERM with what is
-        left of ``grace``, SIGKILL when that is up. The pod takes one grace period, not one
+        """Stop every running container of ``pod`` (upstream's killPodWithSyncResult): the
+        containers (and ephemeral ones) at once, each on its own: its preStop hook (unless
+        not ``hooks``), then SIGTERM with what is left of ``grace``, SIGKILL when that is
+        up; then the sidecars, one at a time in the reverse of their order in the spec, each
+        with what is left of the same grace period (at least MIN_AFTER_PRE_STOP s), so they
+        serve the containers until those have gone. The pod takes one grace period, not one
         per container, and a container without a hook is not kept waiting for another's."""
         spec = pod.get("spec") or {}
         specs = {str(c.get("name")): c for c in [*(spec.get("initContainers") or []),
                                                  *(spec.get("containers") or [])]}
+        order = [str(c.get("name")) for c in spec.get("initContainers") or []
+                 if is_sidecar(c)]
         running = [info for info in self.runtime.list_containers(
             {LABEL_POD_UID: pod["metadata"]["uid"]}) if info.state == "running"]
+        sidecars = sorted((i for i in running if i.labels.get(LABEL_CONTAINER) in order),
+                          key=lambda i: -order.index(str(i.labels.get(LABEL_CONTAINER))))
+        others = [i for i in running if i not in sidecars]
         pod_ip = str((pod.get("status") or {}).get("podIP") or "")
+        deadline = time.monotonic() + grace
 
-        def stop(info: ContainerInfo) -> None:
+        def stop(info: ContainerInfo, within: float = grace) -> None:
             c = specs.get(str(info.labels.get(LABEL_CONTAINER))) if hooks else None
-            left = grace if c is None else self.pre_stop(pod, c, info.id, pod_ip, grace)
+            left = within if c is None else self.pre_stop(pod, c, info.id, pod_ip, within)
             self.runtime.stop_container(info.id, left)
 
-        if len(running) == 1:
-            stop(running[0])
-        elif running:
-            with ThreadPoolExecutor(max_workers=len(running),
+        if len(others) == 1:
+            stop(others[0])
+        elif others:
+            with ThreadPoolExecutor(max_workers=len(others),
                                     thread_name_prefix="stop") as pool:
-                list(pool.map(stop, running))
+                list(pool.map(stop, others))
+        for info in sidecars:
+            stop(info, max(MIN_AFTER_PRE_STOP, deadline - time.monotonic()))
 
     # -- starting a container
 
@@ -298,6 +312,14 @@ class PodExecutor:
             st.waiting[name] = ("CreateContainerConfigError", e.message)
             self.recorder.event(pod, "Warning", "Failed", f"Error: {e.message}")
             return min(CONFIG_RETRY, self.settings.resync_period)
+        if start.ephemeral:
+            placed = ephemeral_config(pod, c, spec, infra=sandbox.infra,
+                                      containers=self.runtime.list_containers(
+                                          {LABEL_POD_UID: pod["metadata"]["uid"]}))
+            if isinstance(placed, str):
+                st.waiting[name] = ("ContainerCreating", placed)
+                return min(EPHEMERAL_RETRY, self.settings.resync_period)
+            spec = placed
         cid = self._create(pod, sandbox, c, spec)
         self.recorder.event(pod, "Normal", "Created", f"Created container {name}")
         try:

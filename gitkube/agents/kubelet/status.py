@@ -6,9 +6,10 @@ termination messages; ``compute_status`` turns a pod, its views and the pod IP i
 ``status``: ``phase`` (Pending, Running, Succeeded, Failed),
 conditions PodScheduled, Initialized, ContainersReady, Ready (with lastTransitionTime kept
 while a condition holds), ``podIP``/``podIPs``, ``hostIP``, ``startTime``, and
-``containerStatuses``/``initContainerStatuses`` with every field the official clients
-require (name, image, imageID, ready, restartCount, state, lastState, started,
-containerID).
+``containerStatuses``/``initContainerStatuses``/``ephemeralContainerStatuses`` with every
+field the official clients require (name, image, imageID, ready, restartCount, state,
+lastState, started, containerID). Ephemeral containers count for neither the phase nor
+readiness (they are never ready, as upstream).
 
 Phase rules (upstream's kubelet ``getPhase``):
 
@@ -26,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitkube.agents.kubelet.actions import attempt_of, succeeded
+from gitkube.agents.kubelet.actions import attempt_of, is_sidecar, succeeded
 from gitkube.model.conditions import transition_time
 from gitkube.model.times import rfc3339
 from gitkube.runtime.base import ContainerInfo
@@ -50,6 +51,15 @@ class ContainerView:
     runtime: str = "podman"
     # terminationMessagePath's content (or the log's tail) per terminated container id
     messages: Mapping[str, str] = field(default_factory=dict)
+    sidecar: bool = False  # an init container with restartPolicy Always
+
+    @property
+    def init_done(self) -> bool:
+        """As an init container: it succeeded, or (a sidecar) it has started."""
+        if self.sidecar:
+            return self.info is not None and (self.started or self.restart_count > 0)
+        return self.info is not None and self.info.state == "exited" and \
+            self.info.exit_code == 0
 
 
 @dataclass(frozen=True)
@@ -60,17 +70,21 @@ class ProbeResults:
     readiness: bool = True
 
 
-def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *, init: bool,
-                    waiting: Mapping[str, tuple[str, str]],
+def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
+                    init: bool | None, waiting: Mapping[str, tuple[str, str]],
                     probes: Mapping[str, ProbeResults], messages: Mapping[str, str],
                     runtime: str) -> list[ContainerView]:
-    """One view per init container (``init``) or container of ``pod``, from every instance
-    the runtime holds (``history``, oldest first), the reasons containers wait for, the
-    probes' results and the termination messages (by container id)."""
+    """One view per init container (``init``), container (not ``init``) or ephemeral
+    container (``init`` None) of ``pod``, from every instance the runtime holds
+    (``history``, oldest first), the reasons containers wait for, the probes' results and
+    the termination messages (by container id)."""
     spec = pod.get("spec") or {}
     inits = spec.get("initContainers") or []
+    chosen = inits if init else spec.get("containers") or []
+    if init is None:
+        chosen = spec.get("ephemeralContainers") or []
     views = []
-    for c in inits if init else spec.get("containers") or []:
+    for c in chosen:
         name = str(c["name"])
         hist = history.get(name, ())
         latest = hist[-1] if hist else None
@@ -78,8 +92,8 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
         running = latest is not None and latest.state == "running"
         if running:
             reason, message = "", ""
-        elif latest is None and not init and not reason and not all(
-                succeeded(history.get(str(i["name"]), ())) for i in inits):
+        elif latest is None and init is False and not reason and not all(
+                is_sidecar(i) or succeeded(history.get(str(i["name"]), ())) for i in inits):
             reason = "PodInitializing"  # upstream's wording while init containers run
         result = probes.get(name, ProbeResults())
         started = running and result.startup
@@ -88,8 +102,9 @@ def container_views(pod: Obj, history: Mapping[str, Sequence[ContainerInfo]], *,
             name=name, image=str(c.get("image")), info=latest, previous=previous,
             restart_count=attempt_of(latest) if latest else 0,
             waiting_reason=reason, waiting_message=message,
-            ready=running and not init and started and not reason and result.readiness,
-            started=started, runtime=runtime,
+            ready=running and (init is False or (init is True and is_sidecar(c))) and started
+            and not reason and result.readiness,
+            started=started, runtime=runtime, sidecar=bool(init) and is_sidecar(c),
             messages={i.id: messages.get(i.id, "") for i in (latest, previous)
                       if i is not None and i.state == "exited"}))
     return views
@@ -155,7 +170,7 @@ def phase(restart_policy: str, init_views: Sequence[ContainerView],
           views: Sequence[ContainerView]) -> str:
     """The pod phase from the containers' states (see the module docstring)."""
     for v in init_views:
-        if _is_succeeded(v):
+        if v.init_done:
             continue
         init_failed = v.info is not None and v.info.state == "exited"
         if init_failed and restart_policy == "Never":
@@ -199,16 +214,17 @@ def _condition(old: Mapping[str, Obj], type_: str, status: bool, now: float,
 
 def compute_status(pod: Obj, init_views: Sequence[ContainerView],
                    views: Sequence[ContainerView], *, pod_ip: str, host_ip: str,
-                   now: float) -> Obj:
+                   now: float, ephemeral_views: Sequence[ContainerView] = ()) -> Obj:
     """The pod's new ``status`` (see the module docstring)."""
     spec = pod.get("spec") or {}
     old_status = pod.get("status") or {}
     old: dict[str, Obj] = {str(c.get("type")): c for c in old_status.get("conditions") or []
                            if isinstance(c, dict)}
     the_phase = phase(str(spec.get("restartPolicy") or "Always"), init_views, views)
-    initialized = all(_is_succeeded(v) for v in init_views)
-    ready = the_phase == "Running" and all(v.ready for v in views)
-    unready = [v.name for v in views if not v.ready]
+    initialized = all(v.init_done for v in init_views)
+    sidecars = [v for v in init_views if v.sidecar]
+    ready = the_phase == "Running" and all(v.ready for v in [*sidecars, *views])
+    unready = [v.name for v in [*sidecars, *views] if not v.ready]
     reason = "PodCompleted" if the_phase in ("Succeeded", "Failed") else "ContainersNotReady"
     scheduled = old.get("PodScheduled") or {
         "type": "PodScheduled", "status": "True",
@@ -235,6 +251,8 @@ def compute_status(pod: Obj, init_views: Sequence[ContainerView],
         status["hostIPs"] = [{"ip": host_ip}]
     if init_views:
         status["initContainerStatuses"] = [container_status(v) for v in init_views]
+    if ephemeral_views:
+        status["ephemeralContainerStatuses"] = [container_status(v) for v in ephemeral_views]
     if pod_ip:
         status["podIP"] = pod_ip
         status["podIPs"] = [{"ip": pod_ip}]

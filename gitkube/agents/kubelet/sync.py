@@ -30,6 +30,7 @@ from gitkube.agents.kubelet.actions import (
     PodState,
     attempt_of,
     compute_pod_actions,
+    is_sidecar,
 )
 from gitkube.agents.kubelet.claims import Claims
 from gitkube.agents.kubelet.containerspec import grace_period
@@ -48,6 +49,7 @@ from gitkube.api.client import Client
 from gitkube.errors import NotFound
 from gitkube.runtime.base import (
     LABEL_CONTAINER,
+    LABEL_EPHEMERAL,
     LABEL_GRACE,
     LABEL_NAMESPACE,
     LABEL_POD_NAME,
@@ -215,7 +217,11 @@ class PodSyncer:
         sandbox = self.executor.ensure_sandbox(pod)
         # a sandbox created just now holds no container: nothing to list
         history = {} if sandbox.fresh else self.history(uid)
-        actions = compute_pod_actions(pod, Observed(history, self._verdicts(pod, history)),
+        started = {str(c["name"]): self.prober.passing(uid, str(c["name"]), "startup")
+                   for c in (pod.get("spec") or {}).get("initContainers") or []
+                   if is_sidecar(c) and c.get("startupProbe")}
+        actions = compute_pod_actions(pod, Observed(history, self._verdicts(pod, history),
+                                                    started),
                                       st, self.clock(), backoff=self.backoff)
         outcome = self.executor.execute(pod, sandbox, actions, st, volumes)
         if outcome.stale:
@@ -264,19 +270,22 @@ class PodSyncer:
         prober = self.prober
         probes: dict[str, ProbeResults] = {}
         messages: dict[str, str] = {}
-        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or []),
+                  *(spec.get("ephemeralContainers") or [])]:
             name = str(c["name"])
             probes[name] = ProbeResults(startup=prober.passing(uid, name, "startup"),
                                         readiness=prober.passing(uid, name, "readiness"))
             for info in history.get(name, [])[-2:]:
                 if info.state == "exited":
                     messages[info.id] = self.messages.message(uid, c, info)
-        running = [h[-1] for h in history.values() if h and h[-1].state == "running"]
+        running = [h[-1] for h in history.values() if h and h[-1].state == "running"
+                   and not h[-1].labels.get(LABEL_EPHEMERAL)]  # no address of their own
         views = {init: container_views(pod, history, init=init, waiting=st.waiting,
                                        probes=probes, messages=messages,
-                                       runtime=self.runtime.name) for init in (True, False)}
+                                       runtime=self.runtime.name)
+                 for init in (True, False, None)}
         status = compute_status(
-            pod, views[True], views[False],
+            pod, views[True], views[False], ephemeral_views=views[None],
             pod_ip=self.executor.pod_ip(sandbox, running[0] if running else None) or (
                 "" if sandbox.infra else str((pod.get("status") or {}).get("podIP") or "")),
             host_ip=self.address, now=self.clock())

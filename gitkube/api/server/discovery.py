@@ -27,6 +27,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "binding": ("create",),
     "eviction": ("create",),
+    "ephemeralcontainers": ("get", "patch", "update"),
 }
 
 
@@ -92,7 +93,7 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
                 "kind": rt.kind, "verbs": list(subresource_verbs(sub))}
     if sub == "scale":
         out.update(group="autoscaling", version="v1", kind="Scale")
-    elif sub == "log":
+    elif sub in ("log", "ephemeralcontainers"):
         out["kind"] = "Pod"
     elif sub == "binding":
         out["kind"] = "Binding"

@@ -7,7 +7,7 @@ raises ``APIError`` (the transport turns it into a Status).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from gitkube.api.client import Client, PatchType, PropagationPolicy
@@ -24,7 +24,7 @@ from gitkube.api.server.bodies import (
     parse_body,
 )
 from gitkube.api.server.liststream import ItemLister
-from gitkube.api.server.logs import LogsProvider, limited, log_options
+from gitkube.api.server.logs import Followed, LogsProvider, limited, log_options
 from gitkube.api.server.messages import Answer, Request, Response, Stream
 from gitkube.api.server.nodestreams import NoStreams, StreamsProvider
 from gitkube.api.server.routes import Route
@@ -220,11 +220,12 @@ class Resources:
         pod = self.client.get("v1", "Pod", route.namespace, route.name)
         options = log_options(pod, q)
         lines = self.logs(pod, options)
-        chunks: Iterator[bytes | None] = limited(lines, options.limit_bytes)
         if not options.follow:
-            return Response(200, b"".join(c for c in chunks if c), "text/plain")
-        close = getattr(lines, "close", None)
-        return Stream(chunks, "text/plain", close=close if callable(close) else lambda: None)
+            return Response(200, b"".join(c for c in limited(lines, options.limit_bytes)
+                                          if c), "text/plain")
+        followed = Followed(lines)
+        return Stream(limited(followed, options.limit_bytes), "text/plain",
+                      close=followed.close)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -319,6 +320,8 @@ class Resources:
         if sub in ("log", "binding", "eviction"):
             raise MethodNotAllowed(f"PUT is not allowed on {rt.plural}/{sub}")
         body = self._object_body(req, route)
+        if sub == "ephemeralcontainers":
+            return Response.json(self._put_ephemeral(req, route, body))
         if _dry(req):
             return Response.json(dryrun.update(self.client, rt, route.namespace, route.name,
                                                body, status=sub == "status"))
@@ -326,6 +329,20 @@ class Resources:
             return Response.json(self.client.update_status(body,
                                                            field_manager=field_manager(req)))
         return Response.json(self.client.update(body, field_manager=field_manager(req)))
+
+    def _put_ephemeral(self, req: Request, route: Route, body: Obj) -> Obj:
+        """PUT of pods/NAME/ephemeralcontainers: the body is the Pod, of which only
+        spec.ephemeralContainers counts (gitkube/api/ephemeral.py's rules)."""
+        if _dry(req):
+            raise BadRequest("dryRun of pods/ephemeralcontainers is not supported by gitkube")
+        spec = body.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        patch: Obj = {"spec": {"ephemeralContainers": spec.get("ephemeralContainers") or []}}
+        rv = body["metadata"].get("resourceVersion")
+        if rv:
+            patch["metadata"] = {"resourceVersion": rv}
+        return self.client.patch("v1", "Pod", route.namespace, route.name, patch, "merge",
+                                 subresource="ephemeralcontainers")
 
     def _patch(self, req: Request, route: Route) -> Answer:
         rt = route.rt
@@ -347,6 +364,14 @@ class Resources:
         if route.subresource == "scale":
             return Response.json(self._patch_scale(route, body, patch_type, _dry(req),
                                                    field_manager(req)))
+        sub = route.subresource
+        if sub == "ephemeralcontainers":
+            if _dry(req):
+                raise BadRequest("dryRun of pods/ephemeralcontainers is not supported by "
+                                 "gitkube")
+            return Response.json(self.client.patch(
+                rt.api_version, rt.kind, route.namespace, route.name, body,
+                cast(PatchType, patch_type), subresource="ephemeralcontainers"))
         if _dry(req):
             return Response.json(dryrun.patch(self.client, rt, route.namespace, route.name,
                                               body, patch_type,

@@ -12,15 +12,17 @@ RFC 3339 time is 400.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gitkube.api.server.bodies import flag, int_param
 from gitkube.errors import BadRequest, GitkubeError, Invalid, NotFound
-from gitkube.model.times import parse_time
+from gitkube.model.times import parse_time, rfc3339_nano
 from gitkube.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER, LABEL_POD_UID, ContainerRuntime
 
 Obj = dict[str, Any]
@@ -47,6 +49,21 @@ class LogOptions:
         if self.since_time is not None:
             return self.since_time
         return None if self.since_seconds is None else now - self.since_seconds
+
+    def query(self) -> list[tuple[str, str]]:
+        """These options as a pods/log request's query (``limitBytes`` left to the asker:
+        the API server applies it to what it passes on)."""
+        out = [("container", self.container)] if self.container else []
+        out += [(k, "true") for k, on in (("follow", self.follow),
+                                          ("timestamps", self.timestamps),
+                                          ("previous", self.previous)) if on]
+        if self.tail_lines is not None:
+            out.append(("tailLines", str(self.tail_lines)))
+        if self.since_seconds is not None:
+            out.append(("sinceSeconds", str(self.since_seconds)))
+        if self.since_time is not None:
+            out.append(("sinceTime", rfc3339_nano(round(self.since_time * 1e9))))
+        return out
 
 
 def log_options(pod: Obj, query: Mapping[str, str]) -> LogOptions:
@@ -111,6 +128,7 @@ def choose_container(pod: Obj, container: str | None) -> str:
     name = pod["metadata"]["name"]
     app = [c.get("name") for c in spec.get("containers") or []]
     init = [c.get("name") for c in spec.get("initContainers") or []]
+    ephemeral = [c.get("name") for c in spec.get("ephemeralContainers") or []]
     if not container:
         if len(app) == 1:
             return str(app[0])
@@ -118,7 +136,7 @@ def choose_container(pod: Obj, container: str | None) -> str:
                          f"[{' '.join(str(c) for c in app)}]"
                          + (f" or one of the init containers: [{' '.join(map(str, init))}]"
                             if init else ""))
-    if container not in app and container not in init:
+    if container not in app and container not in init and container not in ephemeral:
         raise BadRequest(f"container {container} is not valid for pod {name}")
     return container
 
@@ -171,8 +189,13 @@ class RuntimeLogs:
                              "started yet)")
         else:
             chosen = found[-1]
-        return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines,
-                            since=options.since(time.time()), timestamps=options.timestamps)
+        try:
+            return runtime.logs(chosen.id, follow=options.follow, tail=options.tail_lines,
+                                since=options.since(time.time()),
+                                timestamps=options.timestamps)
+        except GitkubeError as e:
+            raise BadRequest(f'the logs of container "{options.container}" in pod "{name}" '
+                             f"cannot be read: {e.message}") from e
 
     def close(self) -> None:
         with self._lock:
@@ -181,10 +204,74 @@ class RuntimeLogs:
                 self._runtime = None
 
 
-def limited(lines: Iterator[str], limit_bytes: int | None) -> Iterator[bytes]:
-    """The lines as UTF-8, stopping after ``limit_bytes`` (cutting the last line short)."""
+_END = object()
+HEARTBEAT = 1.0  # s without a line after which a follow stream looks for its client
+
+
+class Followed:
+    """A followed log (``logs -f``) read by a thread of its own, so that the stream can
+    yield None (transport: "is the client still there?") every ``interval`` seconds while
+    the container writes nothing; ``close()`` ends it, and with a closable runtime stream
+    (Podman's ``LogLines``) also the read that waits, so an abandoned ``logs -f`` leaves no
+    thread or connection behind."""
+
+    def __init__(self, lines: Iterator[str], interval: float = HEARTBEAT):
+        self._lines = lines
+        self._interval = interval
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=256)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="logs-follow", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for line in self._lines:
+                while not self._done.is_set():
+                    try:
+                        self._queue.put(line, timeout=self._interval)
+                        break
+                    except queue.Full:
+                        continue
+                if self._done.is_set():
+                    return
+        except Exception:  # the runtime's stream broke (or was closed): the end
+            pass
+        finally:
+            with contextlib.suppress(queue.Full):
+                self._queue.put(_END, timeout=self._interval)
+
+    def __iter__(self) -> Iterator[str | None]:
+        while not self._done.is_set():
+            try:
+                item = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _END:
+                return
+            yield str(item)
+
+    def close(self) -> None:
+        self._done.set()
+        close = getattr(self._lines, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+
+    def join(self, timeout: float) -> bool:
+        """Whether the reading thread has ended within ``timeout`` s (tests)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def limited(lines: Iterable[str | None], limit_bytes: int | None) -> Iterator[bytes | None]:
+    """The lines as UTF-8, stopping after ``limit_bytes`` (cutting the last line short); a
+    None (a follow stream's heartbeat) passes through."""
     left = limit_bytes
     for line in lines:
+        if line is None:
+            yield None
+            continue
         data = line.encode()
         if left is not None:
             if left <= 0:

@@ -1,24 +1,28 @@
-"""Request bodies in Kubernetes' protobuf encoding, for the kinds kubectl's typed clients send.
+"""Request bodies in Kubernetes' protobuf encoding, for every kind gitkube serves.
 
-kubectl's generator commands (``kubectl create namespace|configmap|secret|deployment|job|
-service ...``) use client-go's typed clients, which send ``application/vnd.kubernetes.protobuf``
-bodies: the magic ``k8s\\0`` and a ``runtime.Unknown`` envelope (``typeMeta{apiVersion, kind}``,
-``raw``) around the object's own message. This module decodes those into the JSON form for
-the messages listed in ``_SCHEMAS`` (field numbers as in the upstream ``generated.proto``
-files). Status fields are skipped (the api ignores a client's status on create and update).
+kubectl's typed clients (``kubectl create namespace|configmap|secret|deployment|job|...``,
+``kubectl debug --copy-to`` and ``debug node/``) send ``application/vnd.kubernetes.protobuf``
+bodies: the magic ``k8s\\0`` and a ``runtime.Unknown`` envelope (``apiVersion``, ``kind``,
+``raw``) around the object's own message. This module decodes those into the JSON form with
+the field tables in ``protobuf_fields.py``, generated from upstream's ``generated.proto``
+and ``types.go`` by ``scripts/gen-protobuf-fields`` (which records the commits it read).
 
 Go writes every non-pointer field, zero or not; JSON omits empty ones. So zero scalars, empty
-messages, lists and maps of ordinary fields are dropped, while pointer fields (marked ``ptr``)
-keep an explicit zero (``replicas: 0``). A field this table does not know is refused (415)
-rather than silently lost.
+messages, lists and maps of ordinary fields are dropped, while Go pointer fields keep an
+explicit zero (``replicas: 0``, ``emptyDir: {}``); structs embedded inline in JSON
+(``VolumeSource`` in a Volume, ``LocalObjectReference`` in a key selector) give their fields
+to the parent. A field the tables do not know (newer than the upstream commit they were made
+from) is refused (415) rather than silently lost.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import json
+import struct
 from typing import Any
 
+from gitkube.api.server.protobuf_fields import MESSAGES
 from gitkube.errors import BadRequest, GitkubeError
 from gitkube.model.times import rfc3339
 
@@ -34,226 +38,21 @@ class MalformedProtobuf(GitkubeError, ValueError):
     """The body is not well-formed protobuf (400). Still a ValueError: callers catch that."""
 
 
-@dataclass(frozen=True)
-class F:
-    """One field: its JSON name and type. ``type`` is a scalar (``str``, ``int``, ``bool``,
-    ``bytes``), a message name, ``time``, ``intstr``, ``quantity``, ``skip`` (read and
-    dropped), or ``map:<value type>`` (string keys)."""
+_META = "k8s.io.apimachinery.pkg.apis.meta.v1."
+_ENVELOPE = "k8s.io.apimachinery.pkg.runtime.Unknown"
+# apiVersion -> the proto package of its kinds
+_PACKAGES = {"v1": "k8s.io.api.core.v1", "apps/v1": "k8s.io.api.apps.v1",
+             "batch/v1": "k8s.io.api.batch.v1", "autoscaling/v1": "k8s.io.api.autoscaling.v1",
+             "meta.k8s.io/v1": "k8s.io.apimachinery.pkg.apis.meta.v1",
+             "authorization.k8s.io/v1": "k8s.io.api.authorization.v1",
+             "authentication.k8s.io/v1": "k8s.io.api.authentication.v1"}
+# kinds whose message lives in another package than their apiVersion names
+_ELSEWHERE = {("v1", "DeleteOptions"): _META + "DeleteOptions"}
 
-    name: str
-    type: str = "str"
-    repeated: bool = False
-    ptr: bool = False
-    inline: bool = False  # a Go embedded struct: its fields merge into the parent's JSON
 
-
-_META = "meta.ObjectMeta"
-_SCHEMAS: dict[str, dict[int, F]] = {
-    # --- runtime and meta/v1 ---
-    "runtime.Unknown": {1: F("typeMeta", "runtime.TypeMeta"), 2: F("raw", "bytes"),
-                        3: F("contentEncoding"), 4: F("contentType")},
-    "runtime.TypeMeta": {1: F("apiVersion"), 2: F("kind")},
-    _META: {
-        1: F("name"), 2: F("generateName"), 3: F("namespace"), 4: F("selfLink"), 5: F("uid"),
-        6: F("resourceVersion"), 7: F("generation", "int"), 8: F("creationTimestamp", "time"),
-        9: F("deletionTimestamp", "time"), 10: F("deletionGracePeriodSeconds", "int", ptr=True),
-        11: F("labels", "map:str"), 12: F("annotations", "map:str"),
-        13: F("ownerReferences", "meta.OwnerReference", repeated=True),
-        14: F("finalizers", repeated=True), 17: F("managedFields", "skip", repeated=True),
-    },
-    "meta.OwnerReference": {1: F("kind"), 3: F("name"), 4: F("uid"), 5: F("apiVersion"),
-                            6: F("controller", "bool", ptr=True),
-                            7: F("blockOwnerDeletion", "bool", ptr=True)},
-    "meta.LabelSelector": {1: F("matchLabels", "map:str"),
-                           2: F("matchExpressions", "meta.LabelSelectorRequirement",
-                                repeated=True)},
-    "meta.LabelSelectorRequirement": {1: F("key"), 2: F("operator"),
-                                      3: F("values", repeated=True)},
-    "meta.DeleteOptions": {1: F("gracePeriodSeconds", "int", ptr=True),
-                           2: F("preconditions", "meta.Preconditions"),
-                           3: F("orphanDependents", "bool", ptr=True),
-                           4: F("propagationPolicy", ptr=True), 5: F("dryRun", repeated=True)},
-    "meta.Preconditions": {1: F("uid", ptr=True), 2: F("resourceVersion", ptr=True)},
-    # --- core/v1 ---
-    "v1.Namespace": {1: F("metadata", _META), 2: F("spec", "v1.NamespaceSpec"),
-                     3: F("status", "skip")},
-    "v1.NamespaceSpec": {1: F("finalizers", repeated=True)},
-    "v1.ConfigMap": {1: F("metadata", _META), 2: F("data", "map:str"),
-                     3: F("binaryData", "map:bytes"), 4: F("immutable", "bool", ptr=True)},
-    "v1.Secret": {1: F("metadata", _META), 2: F("data", "map:bytes"), 3: F("type"),
-                  4: F("stringData", "map:str"), 5: F("immutable", "bool", ptr=True)},
-    "v1.ServiceAccount": {1: F("metadata", _META),
-                          2: F("secrets", "v1.ObjectReference", repeated=True),
-                          3: F("imagePullSecrets", "v1.LocalObjectReference", repeated=True),
-                          4: F("automountServiceAccountToken", "bool", ptr=True)},
-    "v1.LocalObjectReference": {1: F("name")},
-    "v1.Service": {1: F("metadata", _META), 2: F("spec", "v1.ServiceSpec"),
-                   3: F("status", "skip")},
-    "v1.ServiceSpec": {
-        1: F("ports", "v1.ServicePort", repeated=True), 2: F("selector", "map:str"),
-        3: F("clusterIP"), 4: F("type"), 5: F("externalIPs", repeated=True),
-        7: F("sessionAffinity"), 8: F("loadBalancerIP"),
-        9: F("loadBalancerSourceRanges", repeated=True), 10: F("externalName"),
-        11: F("externalTrafficPolicy"), 12: F("healthCheckNodePort", "int"),
-        13: F("publishNotReadyAddresses", "bool"),
-        17: F("ipFamilyPolicy", ptr=True), 18: F("clusterIPs", repeated=True),
-        19: F("ipFamilies", repeated=True),
-        20: F("allocateLoadBalancerNodePorts", "bool", ptr=True),
-        21: F("loadBalancerClass", ptr=True), 22: F("internalTrafficPolicy", ptr=True),
-    },
-    "v1.ServicePort": {1: F("name"), 2: F("protocol"), 3: F("port", "int"),
-                       4: F("targetPort", "intstr"), 5: F("nodePort", "int"),
-                       6: F("appProtocol", ptr=True)},
-    "v1.Pod": {1: F("metadata", _META), 2: F("spec", "v1.PodSpec"), 3: F("status", "skip")},
-    "v1.PodTemplateSpec": {1: F("metadata", _META), 2: F("spec", "v1.PodSpec")},
-    "v1.PodSpec": {
-        2: F("containers", "v1.Container", repeated=True), 3: F("restartPolicy"),
-        4: F("terminationGracePeriodSeconds", "int", ptr=True),
-        5: F("activeDeadlineSeconds", "int", ptr=True), 6: F("dnsPolicy"),
-        7: F("nodeSelector", "map:str"), 8: F("serviceAccountName"),
-        9: F("serviceAccount"), 10: F("nodeName"), 11: F("hostNetwork", "bool"),
-        12: F("hostPID", "bool"), 13: F("hostIPC", "bool"), 16: F("hostname"),
-        14: F("securityContext", "v1.PodSecurityContext"),
-        17: F("subdomain"), 19: F("schedulerName"),
-        20: F("initContainers", "v1.Container", repeated=True),
-        21: F("automountServiceAccountToken", "bool", ptr=True), 24: F("priorityClassName"),
-        25: F("priority", "int", ptr=True), 30: F("enableServiceLinks", "bool", ptr=True),
-    },
-    "v1.Container": {
-        1: F("name"), 2: F("image"), 3: F("command", repeated=True),
-        4: F("args", repeated=True), 5: F("workingDir"),
-        6: F("ports", "v1.ContainerPort", repeated=True),
-        7: F("env", "v1.EnvVar", repeated=True), 8: F("resources", "v1.ResourceRequirements"),
-        13: F("terminationMessagePath"), 14: F("imagePullPolicy"), 16: F("stdin", "bool"),
-        17: F("stdinOnce", "bool"), 18: F("tty", "bool"), 20: F("terminationMessagePolicy"),
-    },
-    # (a Job made from a stored CronJob by ``kubectl create job --from`` carries the
-    # defaulted ``securityContext: {}``)
-    "v1.PodSecurityContext": {2: F("runAsUser", "int", ptr=True),
-                              3: F("runAsNonRoot", "bool", ptr=True),
-                              5: F("fsGroup", "int", ptr=True),
-                              6: F("runAsGroup", "int", ptr=True),
-                              9: F("fsGroupChangePolicy", ptr=True)},
-    "v1.ContainerPort": {1: F("name"), 2: F("hostPort", "int"), 3: F("containerPort", "int"),
-                         4: F("protocol"), 5: F("hostIP")},
-    "v1.EnvVar": {1: F("name"), 2: F("value")},
-    "v1.ResourceRequirements": {1: F("limits", "map:quantity"),
-                                2: F("requests", "map:quantity")},
-    "v1.Binding": {1: F("metadata", _META), 2: F("target", "v1.ObjectReference")},
-    "v1.ObjectReference": {1: F("kind"), 2: F("namespace"), 3: F("name"), 4: F("uid"),
-                           5: F("apiVersion"), 6: F("resourceVersion"), 7: F("fieldPath")},
-    # --- apps/v1, batch/v1, autoscaling/v1 ---
-    "apps.Deployment": {1: F("metadata", _META), 2: F("spec", "apps.DeploymentSpec"),
-                        3: F("status", "skip")},
-    "apps.DeploymentSpec": {
-        1: F("replicas", "int", ptr=True), 2: F("selector", "meta.LabelSelector"),
-        3: F("template", "v1.PodTemplateSpec"), 4: F("strategy", "apps.DeploymentStrategy"),
-        5: F("minReadySeconds", "int"), 6: F("revisionHistoryLimit", "int", ptr=True),
-        7: F("paused", "bool"), 9: F("progressDeadlineSeconds", "int", ptr=True),
-    },
-    "apps.DeploymentStrategy": {1: F("type"),
-                                2: F("rollingUpdate", "apps.RollingUpdateDeployment")},
-    "apps.RollingUpdateDeployment": {1: F("maxUnavailable", "intstr", ptr=True),
-                                     2: F("maxSurge", "intstr", ptr=True)},
-    "batch.Job": {1: F("metadata", _META), 2: F("spec", "batch.JobSpec"),
-                  3: F("status", "skip")},
-    "batch.JobSpec": {
-        1: F("parallelism", "int", ptr=True), 2: F("completions", "int", ptr=True),
-        3: F("activeDeadlineSeconds", "int", ptr=True), 4: F("selector", "meta.LabelSelector"),
-        5: F("manualSelector", "bool", ptr=True), 6: F("template", "v1.PodTemplateSpec"),
-        7: F("backoffLimit", "int", ptr=True), 8: F("ttlSecondsAfterFinished", "int", ptr=True),
-        9: F("completionMode", ptr=True), 10: F("suspend", "bool", ptr=True),
-    },
-    "batch.CronJob": {1: F("metadata", _META), 2: F("spec", "batch.CronJobSpec"),
-                      3: F("status", "skip")},
-    "batch.CronJobSpec": {
-        1: F("schedule"), 2: F("startingDeadlineSeconds", "int", ptr=True),
-        3: F("concurrencyPolicy"), 4: F("suspend", "bool", ptr=True),
-        5: F("jobTemplate", "batch.JobTemplateSpec"),
-        6: F("successfulJobsHistoryLimit", "int", ptr=True),
-        7: F("failedJobsHistoryLimit", "int", ptr=True), 8: F("timeZone", ptr=True),
-    },
-    "batch.JobTemplateSpec": {1: F("metadata", _META), 2: F("spec", "batch.JobSpec")},
-    "scheduling.PriorityClass": {1: F("metadata", _META), 2: F("value", "int"),
-                                 3: F("globalDefault", "bool"), 4: F("description"),
-                                 5: F("preemptionPolicy", ptr=True)},
-    "policy.PodDisruptionBudget": {1: F("metadata", _META),
-                                   2: F("spec", "policy.PodDisruptionBudgetSpec"),
-                                   3: F("status", "skip")},
-    "policy.PodDisruptionBudgetSpec": {
-        1: F("minAvailable", "intstr", ptr=True), 2: F("selector", "meta.LabelSelector"),
-        3: F("maxUnavailable", "intstr", ptr=True),
-        4: F("unhealthyPodEvictionPolicy", ptr=True),
-    },
-    "policy.Eviction": {1: F("metadata", _META), 2: F("deleteOptions", "meta.DeleteOptions")},
-    "v1.ResourceQuota": {1: F("metadata", _META), 2: F("spec", "v1.ResourceQuotaSpec"),
-                         3: F("status", "skip")},
-    "v1.ResourceQuotaSpec": {1: F("hard", "map:quantity"), 2: F("scopes", repeated=True)},
-    "networking.Ingress": {1: F("metadata", _META), 2: F("spec", "networking.IngressSpec"),
-                           3: F("status", "skip")},
-    "networking.IngressSpec": {
-        1: F("defaultBackend", "networking.IngressBackend"),
-        2: F("tls", "networking.IngressTLS", repeated=True),
-        3: F("rules", "networking.IngressRule", repeated=True),
-        4: F("ingressClassName", ptr=True),
-    },
-    "networking.IngressBackend": {4: F("service", "networking.IngressServiceBackend")},
-    "networking.IngressServiceBackend": {1: F("name"),
-                                         2: F("port", "networking.ServiceBackendPort")},
-    "networking.ServiceBackendPort": {1: F("name"), 2: F("number", "int")},
-    "networking.IngressTLS": {1: F("hosts", repeated=True), 2: F("secretName")},
-    "networking.IngressRule": {1: F("host"),
-                               2: F("", "networking.IngressRuleValue", inline=True)},
-    "networking.IngressRuleValue": {1: F("http", "networking.HTTPIngressRuleValue")},
-    "networking.HTTPIngressRuleValue": {1: F("paths", "networking.HTTPIngressPath",
-                                             repeated=True)},
-    "networking.HTTPIngressPath": {1: F("path"), 2: F("backend", "networking.IngressBackend"),
-                                   3: F("pathType", ptr=True)},
-    "networking.IngressClass": {1: F("metadata", _META),
-                                2: F("spec", "networking.IngressClassSpec")},
-    "networking.IngressClassSpec": {1: F("controller")},
-    "autoscaling.Scale": {1: F("metadata", _META), 2: F("spec", "autoscaling.ScaleSpec"),
-                          3: F("status", "skip")},
-    "autoscaling.ScaleSpec": {1: F("replicas", "int", ptr=True)},
-    # --- authorization/v1 and authentication/v1: the self reviews ---
-    "authz.SelfSubjectAccessReview": {1: F("metadata", _META),
-                                      2: F("spec", "authz.SelfSubjectAccessReviewSpec"),
-                                      3: F("status", "skip")},
-    "authz.SelfSubjectAccessReviewSpec": {
-        1: F("resourceAttributes", "authz.ResourceAttributes"),
-        2: F("nonResourceAttributes", "authz.NonResourceAttributes")},
-    "authz.ResourceAttributes": {1: F("namespace"), 2: F("verb"), 3: F("group"),
-                                 4: F("version"), 5: F("resource"), 6: F("subresource"),
-                                 7: F("name"), 8: F("fieldSelector", "skip"),
-                                 9: F("labelSelector", "skip")},
-    "authz.NonResourceAttributes": {1: F("path"), 2: F("verb")},
-    "authz.SelfSubjectRulesReview": {1: F("metadata", _META),
-                                     2: F("spec", "authz.SelfSubjectRulesReviewSpec"),
-                                     3: F("status", "skip")},
-    "authz.SelfSubjectRulesReviewSpec": {1: F("namespace")},
-    "authn.SelfSubjectReview": {1: F("metadata", _META), 2: F("status", "skip")},
-}
-
-# (apiVersion, kind) in the envelope -> the message of the raw object.
-_TOP: dict[tuple[str, str], str] = {
-    ("v1", "Namespace"): "v1.Namespace", ("v1", "ConfigMap"): "v1.ConfigMap",
-    ("v1", "Secret"): "v1.Secret", ("v1", "Service"): "v1.Service", ("v1", "Pod"): "v1.Pod",
-    ("v1", "ServiceAccount"): "v1.ServiceAccount",
-    ("v1", "Binding"): "v1.Binding", ("apps/v1", "Deployment"): "apps.Deployment",
-    ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
-    ("batch/v1", "CronJob"): "batch.CronJob",
-    ("v1", "ResourceQuota"): "v1.ResourceQuota",
-    ("networking.k8s.io/v1", "Ingress"): "networking.Ingress",
-    ("networking.k8s.io/v1", "IngressClass"): "networking.IngressClass",
-    ("policy/v1", "PodDisruptionBudget"): "policy.PodDisruptionBudget",
-    ("policy/v1", "Eviction"): "policy.Eviction",
-    ("scheduling.k8s.io/v1", "PriorityClass"): "scheduling.PriorityClass",
-    ("meta.k8s.io/v1", "DeleteOptions"): "meta.DeleteOptions",
-    ("v1", "DeleteOptions"): "meta.DeleteOptions",
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "authz.SelfSubjectAccessReview",
-    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "authz.SelfSubjectRulesReview",
-    ("authentication.k8s.io/v1", "SelfSubjectReview"): "authn.SelfSubjectReview",
-}
+def _short(message: str) -> str:
+    """``k8s.io.api.core.v1.Pod`` as ``v1.Pod``, for messages."""
+    return ".".join(message.split(".")[-2:])
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -308,6 +107,45 @@ def _text(raw: Any) -> str:
     return raw.decode()
 
 
+def _duration(nanos: int) -> str:
+    """A Go duration as metav1.Duration's JSON writes it (``1h2m3s``, ``1.5s``, ``0s``)."""
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
+
+
+def _special(kind: str, raw: Any) -> Any:
+    """The messages with a JSON form of their own (time, duration, quantity, intstr,
+    rawjson: RawExtension and FieldsV1 carry JSON bytes)."""
+    parts = {n: v for n, _, v in _fields(raw)}
+    if kind == "time":
+        seconds = _signed(parts.get(1, 0))
+        return rfc3339(seconds) if seconds else None
+    if kind == "duration":
+        return _duration(_signed(parts.get(1, 0)))
+    if kind == "quantity":
+        return _text(parts.get(1, b""))
+    if kind == "intstr":
+        if parts.get(1, 0) == 1:
+            return _text(parts.get(3, b""))
+        return _signed(parts.get(2, 0))
+    data = parts.get(1, b"")
+    try:
+        return json.loads(data) if data else None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MalformedProtobuf(f"embedded JSON does not parse: {e}") from e
+
+
+_SPECIAL = frozenset({"time", "duration", "quantity", "intstr", "rawjson"})
+
+
 def _scalar(kind: str, wire: int, raw: Any) -> Any:
     if kind == "str":
         return _text(raw)
@@ -317,56 +155,60 @@ def _scalar(kind: str, wire: int, raw: Any) -> Any:
         if wire != 0:
             raise MalformedProtobuf(f"expected a varint for a {kind}")
         return bool(raw) if kind == "bool" else _signed(raw)
-    if kind == "time":
-        parts = {n: v for n, _, v in _fields(raw)}
-        seconds = _signed(parts.get(1, 0))
-        if not seconds:
-            return None
-        return rfc3339(seconds)
-    if kind == "quantity":
-        return _text({n: v for n, _, v in _fields(raw)}.get(1, b""))
-    if kind == "intstr":
-        parts = {n: v for n, _, v in _fields(raw)}
-        if parts.get(1, 0) == 1:
-            return _text(parts.get(3, b""))
-        return _signed(parts.get(2, 0))
-    if kind in _SCHEMAS:
+    if kind in ("double", "float"):
+        if not isinstance(raw, bytes) or len(raw) not in (4, 8):
+            raise MalformedProtobuf(f"expected a fixed-size {kind}")
+        return struct.unpack("<d" if len(raw) == 8 else "<f", raw)[0]
+    if kind in _SPECIAL:
+        return _special(kind, raw)
+    if kind in MESSAGES:
         return decode_message(raw, kind)
-    raise UndecodableProtobuf(f"no decoder for {kind}")
+    raise UndecodableProtobuf(f"no decoder for {_short(kind)}")
 
 
 def _empty(value: Any) -> bool:
     return value is None or value in ("", 0, False) or value == {} or value == []
 
 
+def _map_entry(raw: Any, value_kind: str) -> tuple[str, Any]:
+    entry = {n: (w, v) for n, w, v in _fields(raw)}
+    varint = value_kind in ("int", "bool")
+    wire, value = entry.get(2, (0, 0) if varint else (2, b""))
+    return _text(entry.get(1, (2, b""))[1]), _scalar(value_kind, wire, value)
+
+
 def decode_message(data: Any, message: str) -> Obj:
     """One message as its JSON form (see the module docstring for zero values)."""
     if not isinstance(data, bytes):
-        raise MalformedProtobuf(f"{message}: expected an embedded message")
-    schema = _SCHEMAS[message]
+        raise MalformedProtobuf(f"{_short(message)}: expected an embedded message")
+    schema = MESSAGES[message]
     out: Obj = {}
     for number, wire, raw in _fields(data):
         field = schema.get(number)
         if field is None:
-            raise UndecodableProtobuf(f"field {number} of {message} is not known to gitkube")
-        if field.type == "skip":
+            raise UndecodableProtobuf(f"field {number} of {_short(message)} is not known to "
+                                      "gitkube")
+        name, kind, flags = field
+        if "m" in flags:
+            key, value = _map_entry(raw, kind)
+            out.setdefault(name, {})[key] = value
             continue
-        if field.type.startswith("map:"):
-            entry = {n: v for n, _, v in _fields(raw)}
-            value_kind = field.type[4:]
-            value = _scalar(value_kind, 2 if value_kind != "int" else 0,
-                            entry.get(2, b"" if value_kind != "int" else 0))
-            out.setdefault(field.name, {})[_text(entry.get(1, b""))] = value
-            continue
-        value = _scalar(field.type, wire, raw)
-        if field.inline and isinstance(value, dict):
-            out.update(value)
-            continue
-        if field.repeated:
-            out.setdefault(field.name, []).append(value)
-        elif (field.ptr or not _empty(value)) and value is not None:
-            out[field.name] = value
+        value = _scalar(kind, wire, raw)
+        if "i" in flags and isinstance(value, dict):
+            out.update(value)  # embedded inline: its fields are this message's
+        elif "r" in flags:
+            out.setdefault(name, []).append(value)
+        elif ("p" in flags or not _empty(value)) and value is not None:
+            out[name] = value
     return out
+
+
+def message_of(api_version: str, kind: str) -> str | None:
+    """The message a body of ``apiVersion``/``kind`` is encoded as (None: not known)."""
+    message = _ELSEWHERE.get((api_version, kind))
+    if message is None and api_version in _PACKAGES:
+        message = f"{_PACKAGES[api_version]}.{kind}"
+    return message if message in MESSAGES else None
 
 
 def decode(body: bytes) -> Obj:
@@ -374,10 +216,9 @@ def decode(body: bytes) -> Obj:
     UndecodableProtobuf when it holds a kind or field gitkube cannot read."""
     if not body.startswith(MAGIC):
         raise BadRequest("a protobuf body must start with the k8s\\0 magic prefix")
-    envelope = decode_message(body[len(MAGIC):], "runtime.Unknown")
-    type_meta = envelope.get("typeMeta") or {}
-    api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
-    message = _TOP.get((api_version, kind))
+    envelope = decode_message(body[len(MAGIC):], _ENVELOPE)
+    api_version, kind = envelope.get("apiVersion", ""), envelope.get("kind", "")
+    message = message_of(api_version, kind)
     if message is None:
         raise UndecodableProtobuf(f"gitkube cannot read {api_version}/{kind} in protobuf")
     raw = base64.b64decode(envelope.get("raw") or "")

@@ -1,5 +1,8 @@
 """SPDY/3.1 framing, as much as kubectl's port-forward uses (pure: bytes in, frames out).
 
+(``Writer.syn_stream`` is the client's frame: gitkube's own port-forward speaks the same
+tunnel, gitkube/api/stream_client.py's ``TunnelPort``.)
+
 kubectl 1.31 and later forward ports over a WebSocket whose subprotocol is
 ``SPDY/3.1+portforward.k8s.io``: the WebSocket's binary messages carry a SPDY/3.1 byte stream
 (upstream's "tunneling" dialer), in which each forwarded connection is a pair of SPDY
@@ -165,12 +168,21 @@ class Writer:
 
     def syn_reply(self, stream_id: int, headers: dict[str, str] | None = None) -> bytes:
         items = sorted((headers or {}).items())
+        return _control_frame(SYN_REPLY, 0, struct.pack(">I", stream_id) + self._pack(items))
+
+    def syn_stream(self, stream_id: int, headers: dict[str, str], *,
+                   fin: bool = False) -> bytes:
+        """A client's SYN_STREAM opening ``stream_id`` (no associated stream, priority 0)."""
+        return _control_frame(SYN_STREAM, FLAG_FIN if fin else 0,
+                              struct.pack(">IIH", stream_id, 0, 0)
+                              + self._pack(sorted(headers.items())))
+
+    def _pack(self, items: list[tuple[str, str]]) -> bytes:
         block = struct.pack(">I", len(items)) + b"".join(
             struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
             for k, v in items)
         with self._lock:
-            packed = self._deflate.compress(block) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
-        return _control_frame(SYN_REPLY, 0, struct.pack(">I", stream_id) + packed)
+            return self._deflate.compress(block) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
 
 
 def data_head(stream_id: int, size: int, *, fin: bool = False) -> bytes:

@@ -43,6 +43,12 @@ CLOSE_WAIT = 5.0  # seconds to wait for the client's Close after ours
 # a machine that is gone; this catches one that is there but stuck).
 STALL_TIMEOUT = 600.0
 POLL = 0.5
+# TLS writes plaintext in records of at most 16 KiB: a message's small heads go out in one
+# record with the start of its payload (a copy of at most this much) rather than as records
+# of a few bytes each, which the client would read and decrypt one by one
+RECORD = 16 * 1024
+# what one turn of the loop writes at most before it looks at the socket again
+FLUSH_BYTES = 4 * 1024 * 1024
 
 
 class Outbox(Protocol):
@@ -70,6 +76,22 @@ def frame_head(size: int) -> bytes:
     if size < 65536:
         return bytes((0x82, 126)) + size.to_bytes(2, "big")
     return bytes((0x82, 127)) + size.to_bytes(8, "big")
+
+
+def coalesced(head: bytes, parts: tuple[bytes, ...]) -> list[bytes | memoryview]:
+    """A message's pieces to write: ``head`` and the small parts before the payload joined
+    with the payload's first bytes up to one TLS record (RECORD), the rest as it is (a view,
+    not a copy)."""
+    if not parts:
+        return [head]
+    *small, payload = parts
+    lead = head + b"".join(small)
+    if len(lead) >= RECORD or not payload:
+        return [lead, payload] if payload else [lead]
+    cut = RECORD - len(lead)
+    if len(payload) <= cut:
+        return [lead + payload]
+    return [lead + payload[:cut], memoryview(payload)[cut:]]
 
 
 class Session(Protocol):
@@ -189,9 +211,8 @@ class WebSocketLoop:
             if self._done or self._close_sent_at is not None \
                     or self._ws.state is not ConnectionState.OPEN:
                 return False
-            self._queue(head)
-            for part in parts:
-                self._queue(part)
+            for piece in coalesced(head, parts):
+                self._queue(piece)
         self._wake()
         return True
 
@@ -208,7 +229,7 @@ class WebSocketLoop:
         """Server shutdown: close with 1001 (going away)."""
         self.close(1001, "the server is shutting down")
 
-    def _queue(self, data: bytes) -> None:
+    def _queue(self, data: bytes | memoryview) -> None:
         """Queue bytes to write (the caller holds the condition)."""
         if data:
             self._out.append(data)
@@ -319,24 +340,26 @@ class WebSocketLoop:
             self.session.receive(b"".join(p for p in parts if isinstance(p, bytes)), False)
 
     def _flush(self) -> bool:
-        """Write what the socket takes now; True when something was written."""
+        """Write what the socket takes now (piece after piece, up to FLUSH_BYTES); True when
+        something was written."""
+        written = 0
         with self._cond:
-            if not self._out:
-                return False
-            # TLS: a write that could not finish is retried with the same piece
-            piece = self._out[0]
-            try:
-                sent = self.sock.send(piece)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                return False
-            if sent >= len(piece):
+            while self._out and written < FLUSH_BYTES:
+                # TLS: a write that could not finish is retried with the same piece
+                piece = self._out[0]
+                try:
+                    sent = self.sock.send(piece)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    break
+                written += sent
+                self._queued -= sent
+                if sent < len(piece):
+                    self._out[0] = memoryview(piece)[sent:]
+                    break  # the socket is full
                 self._out.popleft()
-            else:
-                self._out[0] = memoryview(piece)[sent:]
-            self._queued -= sent
-            if self._queued <= HIGH_WATER:
+            if written and self._queued <= HIGH_WATER:
                 self._cond.notify_all()
-            return sent > 0
+        return written > 0
 
 
 __all__ = ["Outbox", "Session", "WebSocketLoop", "frame_head", "handshake_problem",

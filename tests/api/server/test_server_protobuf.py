@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitkube.api.server.protobuf import MAGIC, UndecodableProtobuf, decode
+from gitkube.api.server.protobuf import MAGIC, UndecodableProtobuf, decode, message_of
 from gitkube.errors import BadRequest
 from tests.api.server.httphelp import assert_status, call
 from tests.api.server.serving import Served
@@ -82,3 +82,40 @@ def test_protobuf_bodies_over_http(served: Served) -> None:
     assert "field 42" in status["message"]
     assert_status(call(served.port, "POST", "/api/v1/namespaces/default/configmaps",
                        MAGIC + b"\xff\xff", content_type=PROTOBUF), 400, "BadRequest")
+
+
+def test_generated_tables_are_whole() -> None:
+    """Every message a field refers to has a table (or a JSON form of its own)."""
+    from gitkube.api.server.protobuf_fields import MESSAGES
+
+    forms = {"str", "int", "bool", "bytes", "double", "float", "time", "duration", "quantity",
+             "intstr", "rawjson"}
+    missing = {kind for fields in MESSAGES.values() for _, kind, _ in fields.values()
+               if kind not in forms and kind not in MESSAGES}
+    assert missing == set()
+    for api_version, kind in (("v1", "Pod"), ("apps/v1", "StatefulSet"), ("v1", "Node"),
+                              ("batch/v1", "Job"), ("v1", "DeleteOptions")):
+        assert message_of(api_version, kind) in MESSAGES, (api_version, kind)
+
+
+def test_decode_a_pod_as_kubectl_debug_sends_it() -> None:
+    """Inline structs (a Volume's source, a Probe's handler, a key selector's name), Go
+    pointers to empty messages (emptyDir: {}) and lists of messages."""
+    volumes = (field(1, field(1, "scratch") + field(2, field(2, b"")))  # emptyDir: {}
+               + field(1, field(1, "root") + field(2, field(1, field(1, "/")))))  # hostPath
+    env = field(1, "K") + field(3, field(3, field(1, field(1, "cm")) + field(2, "key")))
+    probe = field(1, field(1, field(1, "true"))) + field(4, 5)  # exec: [true], periodSeconds
+    container = (field(1, "dbg") + field(2, "img:1") + field(7, env) + field(11, probe)
+                 + field(9, field(1, "scratch") + field(3, "/s")))
+    spec = volumes + field(2, container) + field(12, 1) + field(27, 1)
+    out = decode(envelope("v1", "Pod", field(1, field(1, "p")) + field(2, spec)))
+    assert out["spec"] == {
+        "volumes": [{"name": "scratch", "emptyDir": {}},
+                    {"name": "root", "hostPath": {"path": "/"}}],
+        "containers": [{
+            "name": "dbg", "image": "img:1",
+            "env": [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cm",
+                                                                    "key": "key"}}}],
+            "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 5},
+            "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}],
+        "hostPID": True, "shareProcessNamespace": True}

@@ -205,3 +205,17 @@ def test_refusals_over_http_on_a_simulated_node(
         status["message"])
     code, status = _get(port, f"{base}/exec?command=true", WS)
     assert code == 400 and "at least one of stdin, stdout, stderr" in str(status["message"])
+
+
+def test_a_messages_heads_go_out_with_the_start_of_its_payload() -> None:
+    """The small heads share the first TLS record with the payload; the payload's rest is
+    a view of it, not a copy; the bytes are the message's, in order."""
+    from gitkube.api.server.websocket import RECORD, coalesced
+
+    big = bytes(range(256)) * 400  # 100 KiB
+    pieces = coalesced(b"HEAD", (b"spdy", big))
+    assert len(pieces[0]) == RECORD and isinstance(pieces[1], memoryview)
+    assert b"".join(bytes(p) for p in pieces) == b"HEADspdy" + big
+    assert coalesced(b"H", (b"x", b"small")) == [b"Hxsmall"]
+    assert coalesced(b"H", ()) == [b"H"]
+    assert coalesced(b"H", (b"",)) == [b"H"]
