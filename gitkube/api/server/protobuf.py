@@ -45,7 +45,12 @@ _PACKAGES = {"v1": "k8s.io.api.core.v1", "apps/v1": "k8s.io.api.apps.v1",
              "batch/v1": "k8s.io.api.batch.v1", "autoscaling/v1": "k8s.io.api.autoscaling.v1",
              "meta.k8s.io/v1": "k8s.io.apimachinery.pkg.apis.meta.v1",
              "authorization.k8s.io/v1": "k8s.io.api.authorization.v1",
-             "authentication.k8s.io/v1": "k8s.io.api.authentication.v1"}
+             "authentication.k8s.io/v1": "k8s.io.api.authentication.v1",
+             "policy/v1": "k8s.io.api.policy.v1",
+             "scheduling.k8s.io/v1": "k8s.io.api.scheduling.v1",
+             "networking.k8s.io/v1": "k8s.io.api.networking.v1",
+             "discovery.k8s.io/v1": "k8s.io.api.discovery.v1",
+             "coordination.k8s.io/v1": "k8s.io.api.coordination.v1"}
 # kinds whose message lives in another package than their apiVersion names
 _ELSEWHERE = {("v1", "DeleteOptions"): _META + "DeleteOptions"}
 
