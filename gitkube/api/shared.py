@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitkube.api.codec import decode
-from gitkube.store.base import StoreEvent
+from gitkube.store.base import KeyValue, StoreEvent
 
 Obj = dict[str, Any]
 _MEMO_KEY = "api.shared"
@@ -25,10 +25,12 @@ _MEMO_KEY = "api.shared"
 class SharedObject:
     """The object of one store event, with its resourceVersion (the event's revision)."""
 
-    __slots__ = ("_encoded", "_event", "_view")
+    __slots__ = ("_encoded", "_kv", "_view")
 
-    def __init__(self, event: StoreEvent):
-        self._event = event
+    def __init__(self, kv: KeyValue):
+        # the key/value, not the event: the event holds this object, and a cycle would leave
+        # every event to the cyclic garbage collector instead of freeing it when consumed
+        self._kv = kv
         self._view: Obj | None = None
         self._encoded: dict[Callable[[Obj], bytes], bytes] = {}
 
@@ -38,19 +40,19 @@ class SharedObject:
         each make one, and all but one are dropped: they are equal)."""
         shared = event.memo.get(_MEMO_KEY)
         if shared is None:
-            shared = event.memo.setdefault(_MEMO_KEY, cls(event))
+            shared = event.memo.setdefault(_MEMO_KEY, cls(event.kv))
         assert isinstance(shared, SharedObject)
         return shared
 
     def view(self) -> Obj:
         """The decoded object, shared by every watcher: never modify it."""
         if self._view is None:
-            self._view = decode(self._event.kv)
+            self._view = decode(self._kv)
         return self._view
 
     def fresh(self) -> Obj:
         """A decoded object of the caller's own."""
-        return decode(self._event.kv)
+        return decode(self._kv)
 
     def encoded(self, encoder: Callable[[Obj], bytes]) -> bytes:
         """``encoder(object)``, computed once per encoder for every watcher."""

@@ -4,15 +4,20 @@ own rendering (Tables). Runs on every store backend (the api fixtures)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+import weakref
 from typing import Any
 
 from gitkube.api import LocalClient, WatchEvent
 from gitkube.api.server.bodies import encode_json
 from gitkube.api.server.watchstream import WatchQuery, WatchStream
+from gitkube.api.shared import SharedObject
 from gitkube.model.kinds import ResourceType
+from gitkube.store.base import Create, KeyValue, StoreEvent
 from gitkube.store.etcd import EtcdStore
+from gitkube.store.memory import MemoryStore
 from tests.api.test_client_reads import drain, pod
 
 Obj = dict[str, Any]
@@ -145,3 +150,30 @@ def test_watch_events_compare_by_type_and_object() -> None:
     assert WatchEvent("ADDED", {"a": 1}) == WatchEvent("ADDED", {"a": 1})
     assert WatchEvent("ADDED", {"a": 1}) != WatchEvent("MODIFIED", {"a": 1})
     assert WatchEvent("ADDED", {"a": 1}).to_dict() == {"type": "ADDED", "object": {"a": 1}}
+
+
+
+def test_a_consumed_event_is_freed_without_the_cyclic_collector() -> None:
+    """The shared object must not point back at its event: every write's event would then
+    wait for the cyclic garbage collector (memory growing between collections)."""
+    event = StoreEvent("ADDED", KeyValue("/registry/pods/default/a", b'{"metadata":{}}', 3, 3))
+    assert SharedObject.of(event).view()["metadata"]["resourceVersion"] == "3"
+    gone = weakref.ref(event)
+    gc.disable()
+    try:
+        del event
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_the_memory_stores_history_keeps_no_derived_objects() -> None:
+    store = MemoryStore()
+    watch = store.watch("/registry/", 0)
+    store.txn([Create("/registry/pods/default/a", b'{"metadata":{}}')])
+    delivered = watch.next_event(1.0)
+    assert delivered is not None
+    SharedObject.of(delivered).view()
+    caught_up = store.watch("/registry/", 0).next_event(1.0)
+    assert caught_up is not None and caught_up.memo == {}
+    store.close()
