@@ -68,6 +68,12 @@ def proc_stats(pid: int) -> tuple[float, int, int]:
     return rss, int(fields["Threads"]), len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used (its cost is what the shared cores lend it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def deployment(i: int) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": f"web-{i}", "namespace": NS},
@@ -203,20 +209,26 @@ def main() -> None:
         print(f"soak: {args.minutes:g} min, ~{args.rate:g} req/s from {args.threads} threads, "
               f"{args.watchers} watches, daemon pid {daemon.pid}")
         print(f"{'t':>6}  {'requests':>8}  {'errors':>6}  {'p50 ms':>7}  {'p99 ms':>7}  "
-              f"{'RSS MB':>7}  {'threads':>7}  {'fds':>5}")
+              f"{'RSS MB':>7}  {'threads':>7}  {'fds':>5}  {'CPU %':>5}  {'load':>5}")
         rss_series: list[tuple[float, float]] = []
         p99s: list[float] = []
         started = time.monotonic()
+        cpu_start = cpu_last = cpu_seconds(daemon.pid)
+        at_last = started
         while time.monotonic() < stop_at:
             time.sleep(min(args.every, max(0.0, stop_at - time.monotonic())))
             lat, errs = load.window()
             rss, nthreads, fds = proc_stats(daemon.pid)
             now = time.monotonic() - started
+            cpu = cpu_seconds(daemon.pid)
+            cpu_pct = 100 * (cpu - cpu_last) / max(1e-9, now + started - at_last)
+            cpu_last, at_last = cpu, now + started
             rss_series.append((now, rss))
             p99s.append(pct(lat, 0.99))
             print(f"{now:6.0f}  {len(lat) + len(errs):8d}  {len(errs):6d}  "
                   f"{pct(lat, 0.5):7.2f}  {pct(lat, 0.99):7.2f}  {rss:7.1f}  "
-                  f"{nthreads:7d}  {fds:5d}", flush=True)
+                  f"{nthreads:7d}  {fds:5d}  {cpu_pct:5.0f}  {os.getloadavg()[0]:5.1f}",
+                  flush=True)
             for e in errs[:3]:
                 print(f"        error: {e}")
         for t in threads:
@@ -226,6 +238,9 @@ def main() -> None:
         worst = max(p99s) if p99s else 0.0
         print(f"\nrequests: {load.total}, errors: {load.total_errors} (target 0); watch "
               f"events read: {seen[0]}")
+        print(f"daemon CPU: {cpu_last - cpu_start:.1f} s, "
+              f"{1000 * (cpu_last - cpu_start) / max(1, load.total):.2f} ms per request "
+              "(with the agents' own work)")
         print(f"request p99, worst 30 s window: {worst:.2f} ms (target <= {TARGET_P99_MS:g})")
         print(f"daemon RSS after the first minute: {warm[0] if warm else 0:.1f} -> "
               f"{warm[-1] if warm else 0:.1f} MB, growth {growth:+.1f} MB (target <= "

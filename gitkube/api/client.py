@@ -35,9 +35,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gitkube.model.labels import FieldSelector, Selector
+
+if TYPE_CHECKING:
+    from gitkube.api.shared import SharedObject
 
 Obj = dict[str, Any]
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
@@ -70,16 +73,43 @@ class ObjectList:
         }
 
 
-@dataclass(frozen=True)
 class WatchEvent:
     """One change to an object seen by a watch (the store's own are StoreEvents of keys).
-    For DELETED, ``object`` is the last state with the resourceVersion of the deletion."""
+    For DELETED, ``object`` is the last state with the resourceVersion of the deletion.
 
-    type: WatchEventType
-    object: Obj
+    ``object`` is the caller's own, like every object a Client returns. An event from a store
+    watch also carries ``shared``: the object as every watcher of that store event sees it,
+    decoded and encoded once (read-only); its ``object`` is decoded only when first used."""
+
+    __slots__ = ("_object", "shared", "type")
+
+    def __init__(self, type: WatchEventType, object: Obj | None = None, *,
+                 shared: SharedObject | None = None):
+        if object is None and shared is None:
+            raise ValueError("a WatchEvent needs its object or a shared one")
+        self.type = type
+        self._object = object
+        self.shared = shared
+
+    @property
+    def object(self) -> Obj:
+        if self._object is None:
+            assert self.shared is not None
+            self._object = self.shared.fresh()
+        return self._object
 
     def to_dict(self) -> Obj:
         return {"type": self.type, "object": self.object}
+
+    def __eq__(self, other: builtins.object) -> bool:
+        if not isinstance(other, WatchEvent):
+            return NotImplemented
+        return self.type == other.type and self.object == other.object
+
+    __hash__ = None  # type: ignore[assignment]  # objects are dicts: not hashable
+
+    def __repr__(self) -> str:
+        return f"WatchEvent(type={self.type!r}, object={self.object!r})"
 
 
 class Watcher(Protocol):

@@ -5,17 +5,20 @@ DELETED, one that starts matching as ADDED. That needs to know what the watcher 
 the set of matching keys is tracked from the synthetic initial list; when resuming from a
 resourceVersion (no initial list) an object first seen modified and matching is MODIFIED, and
 one seen modified and not matching is skipped.
+
+Every watcher of a store event shares its decoded object for matching and its encoding
+(gitkube/api/shared.py); an event's own ``object`` is decoded only if its consumer uses it.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from gitkube.api.client import WatchEvent
+from gitkube.api.shared import SharedObject
 from gitkube.errors import Compacted, Gone
 from gitkube.model.labels import FieldSelector, Selector
 from gitkube.store.base import StoreEvent, Watch
@@ -47,38 +50,41 @@ class LocalWatcher:
         self._matching: set[str] | None = set(initial_keys) if initial_keys is not None else None
         self._labels = labels
         self._fields = fields
+        self._everything = labels.empty and fields.empty
         self._closed = False
 
-    def _matches(self, obj: Obj) -> bool:
+    def _matches(self, shared: SharedObject) -> bool:
+        if self._everything:
+            return True  # no need to decode the object
+        obj = shared.view()
         return self._labels.matches_object(obj) and self._fields.matches(obj)
 
     def _translate(self, event: StoreEvent) -> WatchEvent | None:
-        obj: Obj = json.loads(event.kv.value)
-        obj.setdefault("metadata", {})["resourceVersion"] = str(event.kv.mod_revision)
+        shared = SharedObject.of(event)
         key = event.kv.key
-        now = self._matches(obj)
+        now = self._matches(shared)
         seen = self._matching
         if event.type == "DELETED":
             was = key in seen if seen is not None else now
             if seen is not None:
                 seen.discard(key)
-            return WatchEvent("DELETED", obj) if was else None
+            return WatchEvent("DELETED", shared=shared) if was else None
         if event.type == "ADDED":
             if not now:
                 return None
             if seen is not None:
                 seen.add(key)
-            return WatchEvent("ADDED", obj)
+            return WatchEvent("ADDED", shared=shared)
         # MODIFIED
         if seen is None:
-            return WatchEvent("MODIFIED", obj) if now else None
+            return WatchEvent("MODIFIED", shared=shared) if now else None
         was = key in seen
         if now:
             seen.add(key)
-            return WatchEvent("MODIFIED" if was else "ADDED", obj)
+            return WatchEvent("MODIFIED" if was else "ADDED", shared=shared)
         if was:
             seen.discard(key)
-            return WatchEvent("DELETED", obj)
+            return WatchEvent("DELETED", shared=shared)
         return None
 
     def next_event(self, timeout: float | None = None) -> WatchEvent | None:

@@ -30,8 +30,8 @@ Contract (tests/store/test_store_contract.py runs it against every backend):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
@@ -51,6 +51,10 @@ class StoreEvent:
 
     type: EventType
     kv: KeyValue
+    # What consumers derive from the event (its decoded object, its JSON), kept here so that
+    # it is computed once for every watcher the same event is delivered to: a backend's hub
+    # hands all its watchers one StoreEvent object. Not part of the event's value.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def revision(self) -> int:

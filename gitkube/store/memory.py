@@ -73,7 +73,7 @@ class MemoryStore(SingleOpWrites):
             self._log.extend(events)
             self._log_revs.extend(rev for _ in events)
             with self._hub.lock:
-                self._hub.dispatch(events)
+                self._hub.dispatch(_delivered(events))
             if rev - self._compact_rev >= 2 * self._history:
                 self.compact(rev - self._history)
             return rev
@@ -103,7 +103,7 @@ class MemoryStore(SingleOpWrites):
                 raise Compacted(since, self._compact_rev - 1)
             start = bisect.bisect_right(self._log_revs, since)
             with self._hub.lock:
-                return self._hub.add(prefix, since, self._log[start:])
+                return self._hub.add(prefix, since, _delivered(self._log[start:]))
 
     def compact(self, revision: int) -> None:
         """Forget history below ``revision``: watching from before ``revision - 1`` then
@@ -138,3 +138,9 @@ class MemoryStore(SingleOpWrites):
 
 
 __all__ = ["MemoryStore", "QueueWatch"]
+
+
+def _delivered(events: list[StoreEvent]) -> list[StoreEvent]:
+    """Events for watchers, apart from the history's own: what watchers derive from an event
+    (its ``memo``) is freed once they have consumed it instead of staying with the history."""
+    return [StoreEvent(e.type, e.kv) for e in events]

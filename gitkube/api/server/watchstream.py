@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gitkube.api.client import Client, Watcher
+from gitkube.api.client import Client, Watcher, WatchEvent
 from gitkube.api.server.bodies import encode_json
 from gitkube.errors import APIError, GitkubeError, Gone
 from gitkube.model.kinds import ResourceType
@@ -117,7 +117,15 @@ class WatchStream:
                 continue
             if event.type == "BOOKMARK":
                 continue  # gitkube sends bookmarks only for the initial-events end
-            yield self._event(event.type, event.object)
+            yield self._watch_line(event)
+
+    def _watch_line(self, event: WatchEvent) -> bytes:
+        """A watched change's line: the object's JSON is shared with every other watch of
+        the same store event (encoded once), unless this client asked for a Table."""
+        if self._render is None and event.shared is not None:
+            return b'{"type":"%s","object":%s}\n' % (event.type.encode(),
+                                                     event.shared.encoded(encode_json))
+        return self._event(event.type, event.object)
 
     def _event(self, event_type: str, obj: Obj) -> bytes:
         """An event line; objects rendered (as a Table) when the client asked for that."""
