@@ -113,6 +113,36 @@ class KubeletSettings:
 
 
 @dataclass(frozen=True)
+class LeaderElectionSettings:
+    """Leader election of the singleton agents (scheduler, controllers) through Leases in
+    ``kube-system``, with upstream's defaults. ``enabled`` is turned on by ``gitkube serve``
+    (its ``--leader-elect`` flags); ``identity`` names this process in the Leases (None:
+    the host name and a random suffix). A leader stops acting ``renew_deadline`` after its
+    last successful renewal began, before any other candidate may take over
+    (``lease_duration`` after it saw that renewal)."""
+
+    enabled: bool = False
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str | None = None
+
+    def check(self) -> None:
+        """GitkubeError unless retry_period < renew_deadline < lease_duration (whole
+        seconds: a Lease stores its duration in seconds)."""
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise GitkubeError(
+                f"leader election: retry period {self.retry_period:g}s, renew deadline "
+                f"{self.renew_deadline:g}s and lease duration {self.lease_duration:g}s must "
+                "grow in that order", hint="e.g. --leader-elect-retry-period 2s "
+                "--leader-elect-renew-deadline 10s --leader-elect-lease-duration 15s")
+        if self.lease_duration != int(self.lease_duration):
+            raise GitkubeError(f"leader election: lease duration {self.lease_duration:g}s "
+                               "is not a whole number of seconds",
+                               hint="a Lease stores leaseDurationSeconds as an integer")
+
+
+@dataclass(frozen=True)
 class Settings:
     """What one gitkube process runs with (see the module docstring)."""
 
@@ -131,6 +161,7 @@ class Settings:
     kubelet: KubeletSettings = field(default_factory=KubeletSettings)
     runtime: RuntimeName = "podman"   # the kubelet's container runtime
     node_name: str | None = None      # the local kubelet's node (None: the host name)
+    leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
 
     @property
     def store_url(self) -> str:
@@ -308,6 +339,7 @@ __all__ = [
     "SUBNET_ENV",
     "ControllerSettings",
     "KubeletSettings",
+    "LeaderElectionSettings",
     "NetworkConfig",
     "ProxyMode",
     "RuntimeName",

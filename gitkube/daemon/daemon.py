@@ -23,6 +23,8 @@ for SIGTERM or SIGINT, and stops (a second signal exits at once).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import logging
 import os
 import signal
@@ -226,10 +228,26 @@ class Daemon:
             names.append(socket.gethostname())
         return names
 
+    def _agent_settings(self) -> Settings:
+        """The settings the agents run with: a daemon without a kubelet runs no proxy and
+        no cluster DNS (they serve the pods of a node, and would touch the host's
+        networking), and leader election names this daemon by host and state directory
+        (a restart of the same daemon resumes its own Lease at once)."""
+        current = self.settings
+        if not self.options.kubelet:
+            current = dataclasses.replace(current, services=False)
+        election = current.leader_election
+        if election.enabled and election.identity is None:
+            digest = hashlib.sha256(str(self.paths.root.absolute()).encode()).hexdigest()
+            election = dataclasses.replace(
+                election, identity=f"{socket.gethostname()}_{digest[:8]}")
+            current = dataclasses.replace(current, leader_election=election)
+        return current
+
     def _start_agents(self) -> str | None:
         from gitkube.agents.compose import AgentSet
 
-        self._agents = AgentSet(self._client, self.settings, self._runtime).start()
+        self._agents = AgentSet(self._client, self._agent_settings(), self._runtime).start()
         kubelet = self._agents.kubelet
         return kubelet.node_name if kubelet is not None else None
 

@@ -73,6 +73,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), (_ALL,),
                  subresources=("status", "scale")),
     ResourceType("batch", "v1", "Job", "jobs", True, (), (_ALL,), subresources=("status",)),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

@@ -58,6 +58,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "DaemonSet", _APPS + "DaemonSet"),
     ("apps/v1", "StatefulSet", _APPS + "StatefulSet"),
     ("batch/v1", "Job", _BATCH + "Job"),
+    ("coordination.k8s.io/v1", "Lease", "io.k8s.api.coordination.v1.Lease"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"
