@@ -15,7 +15,7 @@ import pytest
 
 from gitkube.errors import StoreUnavailable
 from gitkube.store import open_store
-from gitkube.store.etcd import EtcdStore, EtcdWatch
+from gitkube.store.etcd import EtcdStore
 from tests.support.etcdcluster import EtcdCluster
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
@@ -41,7 +41,7 @@ def test_member_killed_under_writes_and_a_watch(cluster: EtcdCluster) -> None:
     store = cast(EtcdStore, open_store(cluster.url))
     try:
         start = store.create("/n/counter", b"-1")
-        watch = cast(EtcdWatch, store.watch("/n/", start))
+        watch = store.watch("/n/", start)
         total = 200
         written: list[int] = []
 
