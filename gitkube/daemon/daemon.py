@@ -238,9 +238,7 @@ class Daemon:
             current = dataclasses.replace(current, services=False)
         election = current.leader_election
         if election.enabled and election.identity is None:
-            digest = hashlib.sha256(str(self.paths.root.absolute()).encode()).hexdigest()
-            election = dataclasses.replace(
-                election, identity=f"{socket.gethostname()}_{digest[:8]}")
+            election = dataclasses.replace(election, identity=leader_identity(self.paths.root))
             current = dataclasses.replace(current, leader_election=election)
         return current
 
@@ -316,6 +314,14 @@ class Daemon:
                 pass
         finally:
             self.stop()
+
+
+def leader_identity(state_dir: Path) -> str:
+    """How the daemon of ``state_dir`` names itself in Leases: the host name and a digest
+    of the state directory (several daemons on one machine differ; one daemon restarted
+    is the same holder, and resumes its Leases at once)."""
+    digest = hashlib.sha256(str(state_dir.absolute()).encode()).hexdigest()
+    return f"{socket.gethostname()}_{digest[:8]}"
 
 
 def raise_open_file_limit() -> tuple[int, int]:
