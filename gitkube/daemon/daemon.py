@@ -31,6 +31,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +90,7 @@ class Daemon:
         self._server: Any = None
         self._logs: Any = None
         self._streams: Any = None
+        self._endpoints: Any = None
         self._stopped = threading.Event()
         self._started = False
 
@@ -127,6 +129,8 @@ class Daemon:
         self._serve_unix()
         bound_url = self._serve_tcp() if self.listen is not None else None
         node_name = self._start_agents()
+        if bound_url is not None:
+            self._publish_endpoint(bound_url)
         self.info = DaemonInfo(
             pid=os.getpid(), store=url, store_id=store_identity(url),
             socket=str(self.paths.socket), url=bound_url,
@@ -249,6 +253,22 @@ class Daemon:
         kubelet = self._agents.kubelet
         return kubelet.node_name if kubelet is not None else None
 
+    def _publish_endpoint(self, url: str) -> None:
+        """This API server an endpoint of default/kubernetes (apiserver_endpoints.py)."""
+        from urllib.parse import urlsplit
+
+        from gitkube.daemon.apiserver_endpoints import APIServerEndpoints
+
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        assert self.listen is not None
+        if self.listen.host in ("0.0.0.0", "", "::"):  # every address: name the host's own
+            with contextlib.suppress(OSError):
+                host = socket.gethostbyname(socket.gethostname())
+        self._endpoints = APIServerEndpoints(
+            self._client, leader_identity(self.paths.root), host, parts.port or 443,
+            self.settings.network.service_cidr, clock=time.time).start()
+
     def _start_trimmer(self) -> None:
         """Hand freed heap back to the OS every ``TRIM_INTERVAL`` s (glibc keeps it after a
         big LIST or many closed connections; RSS would stay at its peak)."""
@@ -273,6 +293,9 @@ class Daemon:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.shutdown()
+        if self._endpoints is not None:
+            with contextlib.suppress(Exception):
+                self._endpoints.stop()
         if self._agents is not None:
             with contextlib.suppress(Exception):
                 self._agents.stop()

@@ -209,3 +209,31 @@ def _kubeconfig(ha: HACluster, i: int) -> Path:
     path = ha.states[i] / "kubeconfig"
     path.write_text(render_yaml(doc))
     return path
+
+
+def test_kubernetes_service_lists_every_api_server(ha: HACluster) -> None:
+    client = ha.client(0)
+
+    def ports() -> set[int]:
+        try:
+            ep = client.get("v1", "Endpoints", "default", "kubernetes")
+        except GitkubeError:
+            return set()
+        return {p["port"] for s in ep.get("subsets") or [] for p in s["ports"]
+                if s.get("addresses") == [{"ip": "127.0.0.1"}]}
+
+    def served() -> set[int]:
+        return {int(str(d.info.url).rsplit(":", 1)[1]) for d in ha.daemons
+                if d is not None}
+
+    assert wait_for(lambda: ports() == served(), 30), (ports(), served())
+    service = client.get("v1", "Service", "default", "kubernetes")
+    assert service["spec"]["clusterIP"] == "10.96.0.1"
+    assert service["spec"]["ports"][0]["port"] == 443
+    # a daemon that stops takes itself out
+    last = ha.daemons[2]
+    assert last is not None
+    last.stop()
+    ha.daemons[2] = None
+    assert wait_for(lambda: ports() == served(), 30), (ports(), served())
+    assert len(ports()) == 2
