@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ class HACluster:
     nodes: subprocess.Popen[bytes] | None = None
 
     def start(self, *, nodes: int = 5, start_delay: float = 0.0) -> HACluster:
+        # one tokens file for every daemon: a token works on each API server, as a client
+        # with several server URLs needs
+        self.tokens = self.base / "tokens.csv"
+        self.tokens.write_text(f"{secrets.token_hex(16)},admin,admin\n")
+        self.tokens.chmod(0o600)
         self.etcd = EtcdCluster(self.base / "etcd", self.etcd_members).start()
         try:
             for i in range(self.daemons_wanted):
@@ -63,7 +69,8 @@ class HACluster:
     def start_daemon(self, i: int) -> RunningDaemon:
         assert self.etcd is not None
         return start_daemon(self.states[i], "--store", self.etcd.url, "--no-kubelet",
-                            "--listen", "127.0.0.1:0", *self.election.argv(),
+                            "--listen", "127.0.0.1:0", "--tokens", str(self.tokens),
+                            *self.election.argv(),
                             env={"GITKUBE_STORE": ""})
 
     def start_nodes(self, count: int, start_delay: float) -> None:
@@ -83,6 +90,12 @@ class HACluster:
         assert daemon is not None and daemon.info.url and daemon.info.ca_file
         return HTTPClient(daemon.info.url, token=daemon.token("admin"),
                           ca=daemon.info.ca_file)
+
+    def failover_client(self) -> HTTPClient:
+        """One client of every API server (all URLs, every daemon's CA)."""
+        daemons = [d for d in self.daemons if d is not None]
+        return HTTPClient([str(d.info.url) for d in daemons], token=daemons[0].token("admin"),
+                          ca=[str(d.info.ca_file) for d in daemons])
 
     def live(self) -> list[int]:
         return [i for i, d in enumerate(self.daemons) if d is not None]
