@@ -82,17 +82,39 @@ def serve(
     retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
                                             help="How often Leases are tried and renewed "
                                                  "(default 2s)."),
+    cluster_init: bool = typer.Option(False, "--cluster-init",
+                                      help="Run an etcd member of a new cluster next to this "
+                                           "daemon and keep the store in it."),
+    join: str | None = typer.Option(None, "--join",
+                                    help="Run an etcd member that joins the cluster of this "
+                                         "etcd client URL (http://HOST:2379) and keep the "
+                                         "store in it."),
+    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
+                                  help="Where the embedded etcd member listens."),
+    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
+                                         help="The embedded member's client port."),
+    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
+                                       help="The embedded member's peer port."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING."),
 ) -> None:
     """Run the API server, scheduler, controllers and kubelet in the foreground."""
     from gitkube.daemon.daemon import Daemon, ServeOptions, configure_logging
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd, check
 
     election = ElectionFlags(leader_elect, lease_duration, renew_deadline, retry_period)
     current = election.apply(_daemon_settings(store, node_name, runtime, event_ttl))
+    etcd = None
+    if cluster_init or join is not None:
+        if cluster_init and join is not None:
+            raise UsageError("--cluster-init and --join exclude each other",
+                             hint="--cluster-init on the first daemon, --join on the others")
+        etcd = EmbeddedEtcd(join=join, host=etcd_host, client_port=etcd_client_port,
+                            peer_port=etcd_peer_port)
+        check(etcd, current.store)
     configure_logging(log_level)
     daemon = Daemon(ServeOptions(settings=current, listen=listen, tls_cert=tls_cert,
                                  tls_key=tls_key, no_tls=no_tls, tokens=tokens,
-                                 tls_sans=list(tls_san), kubelet=kubelet))
+                                 tls_sans=list(tls_san), kubelet=kubelet, etcd=etcd))
     daemon.run()
 
 

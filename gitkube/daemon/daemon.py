@@ -39,6 +39,7 @@ from types import FrameType
 from typing import Any
 
 from gitkube import __version__
+from gitkube.daemon.embedded_etcd import EmbeddedEtcd
 from gitkube.daemon.listen import DEFAULT_LISTEN, Listen, check_security, parse_listen
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.redact import TokenRedactor
@@ -67,6 +68,7 @@ class ServeOptions:
     tokens: Path | None = None
     tls_sans: list[str] = field(default_factory=list)  # extra certificate names
     kubelet: bool = True
+    etcd: EmbeddedEtcd | None = None  # --cluster-init/--join: run an etcd member too
 
 
 class Daemon:
@@ -91,6 +93,7 @@ class Daemon:
         self._logs: Any = None
         self._streams: Any = None
         self._endpoints: Any = None
+        self._etcd: Any = None
         self._stopped = threading.Event()
         self._started = False
 
@@ -119,6 +122,11 @@ class Daemon:
         from gitkube.store import open_store
 
         opts = self.options
+        if opts.etcd is not None:
+            from gitkube.daemon.embedded_etcd import start_member
+
+            self._etcd, member_store = start_member(opts.etcd, self.paths.root)
+            self.settings = dataclasses.replace(self.settings, store=member_store)
         url = self.settings.store_url
         self._store = open_store(url)
         self._client = LocalClient(self._store,
@@ -310,6 +318,9 @@ class Daemon:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 self._store.close()
+        if self._etcd is not None:
+            with contextlib.suppress(Exception):
+                self._etcd.stop()
         with contextlib.suppress(OSError):
             self.paths.socket.unlink(missing_ok=True)
         self._lock.release()

@@ -136,3 +136,27 @@ def cluster_of(names_and_peers: list[tuple[str, str]]) -> str:
 
 
 __all__ = ["LIMIT_ARGS", "EtcdMember", "MemberSpec", "cluster_of", "etcd_executable"]
+
+
+def add_member(client_url: str, peer_url: str, *, timeout: float = 10.0) -> list[
+        tuple[str, list[str], list[str]]]:
+    """Ask the cluster behind ``client_url`` to admit a member at ``peer_url`` (etcd's
+    MemberAdd, through its JSON gateway); every member as (name, peer URLs, client URLs),
+    the new one with an empty name. StoreUnavailable when the cluster refuses or cannot be
+    reached."""
+    import json
+
+    body = json.dumps({"peerURLs": [peer_url]}).encode()
+    request = urllib.request.Request(f"{client_url.rstrip('/')}/v3/cluster/member/add",
+                                     data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            answer = json.loads(resp.read())
+    except (OSError, ValueError) as exc:
+        raise StoreUnavailable(f"cannot add a member to the etcd cluster at {client_url}: "
+                               f"{exc}", location=client_url,
+                               hint="--join takes the etcd client URL of a running member "
+                                    "(http://HOST:2379)") from exc
+    return [(str(m.get("name") or ""), list(m.get("peerURLs") or []),
+             list(m.get("clientURLs") or [])) for m in answer.get("members") or []]
