@@ -22,6 +22,7 @@ import pytest
 from gitkube.api.http_client import HTTPClient
 from gitkube.daemon.kubeconfig import build_kubeconfig, render_yaml
 from gitkube.errors import GitkubeError
+from gitkube.store import open_store
 from tests.daemon.daemon_env import kubectl_binary, wait_for
 from tests.ha.hacluster import HACluster
 
@@ -237,3 +238,22 @@ def test_kubernetes_service_lists_every_api_server(ha: HACluster) -> None:
     ha.daemons[2] = None
     assert wait_for(lambda: ports() == served(), 30), (ports(), served())
     assert len(ports()) == 2
+
+
+def test_an_etcd_member_dies_and_comes_back(ha: HACluster) -> None:
+    assert ha.etcd is not None
+    # the first member in the store URL: every daemon's store starts on it
+    ha.etcd.members[0].kill()
+    for i in ha.live():
+        client = ha.client(i)
+        client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": f"during-{i}", "namespace": "default"}})
+        assert len([o for o in client.list("v1", "ConfigMap", "default").items
+                    if o["metadata"]["name"].startswith("during-")]) == i + 1
+    ha.etcd.restart(0)
+    alone = open_store(f"etcd://{ha.etcd.members[0].spec.store_endpoint}")
+    try:
+        assert wait_for(lambda: len(alone.list("/registry/configmaps/default/during-")[0])
+                        == len(ha.live()), 30)
+    finally:
+        alone.close()
