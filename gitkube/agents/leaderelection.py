@@ -150,6 +150,11 @@ class LeaderElector:
         self._observe(updated)
         return True
 
+    def _taken(self) -> bool:
+        """True when the Lease last read names another holder."""
+        holder = (self._observed or {}).get("holderIdentity")
+        return bool(holder) and holder != self.identity
+
     def _observe(self, lease: Obj) -> None:
         spec = dict(lease.get("spec") or {})
         if spec != self._observed:
@@ -198,7 +203,11 @@ class LeaderElector:
             while not self._stop.wait(self.config.retry_period):
                 if not self.is_leader():
                     break  # the watchdog ended this term
-                self.try_acquire_or_renew()
+                if not self.try_acquire_or_renew() and self._taken():
+                    log.warning("%s: lease %s/%s was taken over: stepping down",
+                                self.identity, self.namespace, self.name)
+                    self._end()
+                    break
 
     def _begin(self) -> None:
         with self._lock:
@@ -346,6 +355,13 @@ class ElectedGroup:
         return self._manager
 
     def _lead(self) -> None:
+        try:
+            self._start_term()
+        except Exception:
+            log.exception("%s: starting the agents of %s failed", self.elector.identity,
+                          self.lease)
+
+    def _start_term(self) -> None:
         from gitkube.agents.manager import Manager
 
         term = self.elector.term

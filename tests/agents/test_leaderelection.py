@@ -211,3 +211,21 @@ def _with(settings: Settings, identity: str) -> Settings:
 
     return dataclasses.replace(settings, services=False, leader_election=dataclasses.replace(
         FAST, identity=identity))
+
+
+def test_leader_steps_down_at_once_when_the_lease_names_another(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    log: list[tuple[str, str]] = []
+    cand = Candidate(client, "a", log, threading.Lock())
+    cand.elector.start()
+    try:
+        assert _wait(cand.leading.is_set, 10)
+        lease = client.get(leases.API_VERSION, "Lease", "kube-system", "test-lock")
+        client.update({**lease, "spec": {**lease["spec"], "holderIdentity": "intruder"}})
+        assert _wait(lambda: not cand.leading.is_set(), 10)
+        assert log == [("start", "a"), ("stop", "a")]
+        # at its next renewal, not when its renew deadline ran out
+        assert "was taken over" in caplog.text
+        assert "could not renew" not in caplog.text
+    finally:
+        cand.elector.stop()
