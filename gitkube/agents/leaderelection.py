@@ -243,11 +243,14 @@ class LeaderElector:
             if not self._leading:
                 return
             self._leading = False
+        # from here on the agents' writes are refused (FencedClient); stopping them may
+        # take a while when the store hangs, but they can no longer act
+        log.info("%s stopped leading %s/%s", self.identity, self.namespace, self.name)
         try:
             self._on_stopped()
         except Exception:
             log.exception("%s: stopping the agents of %s failed", self.identity, self.name)
-        log.info("%s stopped leading %s/%s", self.identity, self.namespace, self.name)
+        log.info("%s: the agents of %s/%s stopped", self.identity, self.namespace, self.name)
 
     def stop(self, *, release: bool = True) -> None:
         """Stop electing; a leader stops its agents, then (``release``) gives the Lease

@@ -39,11 +39,12 @@ class MemberSpec:
     initial_cluster: str
     state: Literal["new", "existing"] = "new"
     token: str = "gitkube"
+    also_listen: tuple[str, ...] = ()  # more client URLs to listen on (not advertised)
 
     def argv(self, executable: str) -> list[str]:
         """The etcd command line of this member."""
         return [executable, "--name", self.name, "--data-dir", str(self.data_dir),
-                "--listen-client-urls", self.client_url,
+                "--listen-client-urls", ",".join((self.client_url, *self.also_listen)),
                 "--advertise-client-urls", self.client_url,
                 "--listen-peer-urls", self.peer_url,
                 "--initial-advertise-peer-urls", self.peer_url,

@@ -6,11 +6,14 @@ this object started, stopped by its PID; the temporary directories are the calle
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import secrets
 import signal
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from gitkube.api.http_client import HTTPClient
@@ -145,3 +148,39 @@ class HACluster:
             if path.exists():
                 out.append(f"--- cp{i}\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(out)
+
+
+LEASES = ("kube-scheduler", "kube-controller-manager")
+_LINE = re.compile(r"^(\S+ \S+) INFO gitkube.leaderelection: (\S+) "
+                   r"(became leader of|stopped leading) kube-system/(\S+)$")
+Terms = dict[str, list[tuple[float, float, str]]]
+
+
+def leader_terms(logs: list[str], ended: dict[str, float] | None = None) -> Terms:
+    """Per Lease: (start, end, holder) of every leadership term in the daemons' logs. A term
+    with no end in its log ends at ``ended[holder]`` (a killed daemon), else never."""
+    out: Terms = {lease: [] for lease in LEASES}
+    for text in logs:
+        opened: dict[str, tuple[float, str]] = {}
+        for line in text.splitlines():
+            m = _LINE.match(line)
+            if not m or m.group(4) not in out:
+                continue
+            stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            who, what, lease = m.group(2), m.group(3), m.group(4)
+            if what == "became leader of":
+                opened[lease] = (stamp, who)
+            elif lease in opened:
+                start, holder = opened.pop(lease)
+                out[lease].append((start, stamp, holder))
+        for lease, (start, holder) in opened.items():
+            out[lease].append((start, (ended or {}).get(holder, float("inf")), holder))
+    return out
+
+
+def assert_one_at_a_time(terms: Terms) -> None:
+    """No two terms of one Lease overlap."""
+    for lease, spans in terms.items():
+        spans.sort()
+        for (_s1, e1, h1), (s2, _e2, h2) in itertools.pairwise(spans):
+            assert e1 <= s2, f"{lease}: {h1} led until {e1} but {h2} began at {s2}"

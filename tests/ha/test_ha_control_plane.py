@@ -4,16 +4,13 @@ survives kill -9 of the leading daemon, and every API server serving the same ob
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +21,9 @@ from gitkube.daemon.kubeconfig import build_kubeconfig, render_yaml
 from gitkube.errors import GitkubeError
 from gitkube.store import open_store
 from tests.daemon.daemon_env import kubectl_binary, wait_for
-from tests.ha.hacluster import HACluster
+from tests.ha.hacluster import LEASES, HACluster, assert_one_at_a_time, leader_terms
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
-LEASES = ("kube-scheduler", "kube-controller-manager")
 REPLICAS = 50
 
 
@@ -50,41 +46,6 @@ def ha(tmp_path: Path) -> Iterator[HACluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-_LINE = re.compile(r"^(\S+ \S+) INFO gitkube.leaderelection: (\S+) "
-                   r"(became leader|stopped leading) of kube-system/(\S+)$")
-
-
-def _terms(ha: HACluster, killed: dict[str, float]) -> dict[str, list[tuple[float, float,
-                                                                               str]]]:
-    """Per Lease: (start, end, holder) of every leadership term, from the daemons' logs; a
-    killed daemon's open term ends at its kill."""
-    out: dict[str, list[tuple[float, float, str]]] = {lease: [] for lease in LEASES}
-    for state in ha.states:
-        text = (state / "serve-test.log").read_text(errors="replace")
-        open_terms: dict[str, tuple[float, str]] = {}
-        for line in text.splitlines():
-            m = _LINE.match(line)
-            if not m:
-                continue
-            stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            who, what, lease = m.group(2), m.group(3), m.group(4)
-            if what == "became leader":
-                open_terms[lease] = (stamp, who)
-            elif lease in open_terms:
-                start, holder = open_terms.pop(lease)
-                out[lease].append((start, stamp, holder))
-        for lease, (start, holder) in open_terms.items():
-            out[lease].append((start, killed.get(holder, float("inf")), holder))
-    return out
-
-
-def _assert_one_at_a_time(terms: dict[str, list[tuple[float, float, str]]]) -> None:
-    for lease, spans in terms.items():
-        spans.sort()
-        for (_s1, e1, h1), (s2, _e2, h2) in itertools.pairwise(spans):
-            assert e1 <= s2, f"{lease}: {h1} led until {e1} but {h2} began at {s2}"
 
 
 class _Binds:
@@ -168,9 +129,10 @@ def test_rollout_survives_kill_of_the_leading_daemon(ha: HACluster) -> None:
     twice = {uid: nodes for uid, nodes in binds.nodes.items() if len(nodes) > 1}
     assert not twice
     assert len(binds.nodes) >= REPLICAS
-    terms = _terms(ha, {leader_id: killed_at})
+    logs = [(state / "serve-test.log").read_text(errors="replace") for state in ha.states]
+    terms = leader_terms(logs, {leader_id: killed_at})
     assert len(terms["kube-controller-manager"]) >= 2, terms  # the killed term and the next
-    _assert_one_at_a_time(terms)
+    assert_one_at_a_time(terms)
 
 
 def test_every_api_server_serves_the_same_objects(ha: HACluster) -> None:

@@ -14,14 +14,18 @@ from tests.support.etcdserver import free_port
 class EtcdCluster:
     """``members`` etcd processes forming one cluster; ``url`` lists every member."""
 
-    def __init__(self, base: Path, members: int = 3):
+    def __init__(self, base: Path, members: int = 3, *, also_host: str | None = None):
+        """``also_host``: every member listens for clients on that address too (reached
+        from a network namespace the test made)."""
         self.base = base
         ports = [(free_port(), free_port()) for _ in range(members)]
         peers = [(f"m{i}", f"http://127.0.0.1:{p}") for i, (_c, p) in enumerate(ports)]
         initial = cluster_of(peers)
         self.members = [EtcdMember(MemberSpec(
             name=name, data_dir=base / name, client_url=f"http://127.0.0.1:{client}",
-            peer_url=peer, initial_cluster=initial)) for (name, peer), (client, _p)
+            peer_url=peer, initial_cluster=initial,
+            also_listen=(f"http://{also_host}:{client}",) if also_host else ()))
+            for (name, peer), (client, _p)
             in zip(peers, ports, strict=True)]
         self.url = "etcd://" + ",".join(m.spec.store_endpoint for m in self.members)
 
