@@ -28,6 +28,9 @@ variable                       field                              default
 ``GITKUBE_EVENT_TTL``          ``controllers.event_ttl``          3600 s
 ``GITKUBE_MAX_PODS``           ``controllers.max_pods``           5000
 ``GITKUBE_POD_CREATE_RATE``    ``controllers.pod_create_rate``    500 per workload per s
+``GITKUBE_SERVER``             ``server`` (API servers, not store) none
+``GITKUBE_TOKEN``              ``token`` (for ``server``)         none
+``GITKUBE_CA``                 ``ca`` (CA files for ``server``)   the system's CAs
 =============================  =================================  ==========================
 
 A value that cannot be used is one GitkubeError naming the variable, with a hint; it stops
@@ -64,6 +67,9 @@ PROXY_MODE_ENV = "GITKUBE_PROXY_MODE"
 EVENT_TTL_ENV = "GITKUBE_EVENT_TTL"
 MAX_PODS_ENV = "GITKUBE_MAX_PODS"
 POD_RATE_ENV = "GITKUBE_POD_CREATE_RATE"
+SERVER_ENV = "GITKUBE_SERVER"
+TOKEN_ENV = "GITKUBE_TOKEN"
+CA_ENV = "GITKUBE_CA"
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 DEFAULT_PODMAN_LINGER = 120
@@ -162,6 +168,9 @@ class Settings:
     runtime: RuntimeName = "podman"   # the kubelet's container runtime
     node_name: str | None = None      # the local kubelet's node (None: the host name)
     leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
+    server: str | None = None         # API servers to use (comma-separated URLs), not a store
+    token: str | None = None          # bearer token for ``server``
+    ca: str | None = None             # CA files for ``server`` (comma-separated)
 
     @property
     def store_url(self) -> str:
@@ -209,6 +218,9 @@ class Settings:
             services=env.get(SERVICES_ENV, "1") != "0",
             proxy_mode=proxy_mode(env.get(PROXY_MODE_ENV)),
             controllers=_controllers(env),
+            server=env.get(SERVER_ENV) or None,
+            token=env.get(TOKEN_ENV) or None,
+            ca=env.get(CA_ENV) or None,
         )
 
 
@@ -320,6 +332,7 @@ def parse_duration(raw: str, what: str) -> float:
 
 __all__ = [
     "AUTHOR_ENV",
+    "CA_ENV",
     "DOMAIN_ENV",
     "EVENT_TTL_ENV",
     "JOBS_ENV",
@@ -332,11 +345,13 @@ __all__ = [
     "POD_RATE_ENV",
     "PROXY_MODES",
     "PROXY_MODE_ENV",
+    "SERVER_ENV",
     "SERVICES_ENV",
     "SERVICE_CIDR_ENV",
     "STATE_ENV",
     "STORE_ENV",
     "SUBNET_ENV",
+    "TOKEN_ENV",
     "ControllerSettings",
     "KubeletSettings",
     "LeaderElectionSettings",
