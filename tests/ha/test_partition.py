@@ -25,7 +25,7 @@ from tests.daemon.daemon_env import gitkube_cmd, start_daemon, wait_for
 from tests.ha.hacluster import LEASES, Election, assert_one_at_a_time, leader_terms
 from tests.support.etcdcluster import EtcdCluster
 
-pytestmark = [pytest.mark.etcd, pytest.mark.slow]
+pytestmark = [pytest.mark.etcd, pytest.mark.slow, pytest.mark.nft]
 HOST_IP, NS_IP = "10.254.77.1", "10.254.77.2"
 
 
