@@ -16,6 +16,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,6 +25,9 @@ from gitkube.daemon.listen import DEFAULT_LISTEN
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.errors import GitkubeError, UsageError
 from gitkube.settings import Settings
+
+if TYPE_CHECKING:
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd
 
 
 class RuntimeChoice(StrEnum):
@@ -99,18 +103,11 @@ def serve(
 ) -> None:
     """Run the API server, scheduler, controllers and kubelet in the foreground."""
     from gitkube.daemon.daemon import Daemon, ServeOptions, configure_logging
-    from gitkube.daemon.embedded_etcd import EmbeddedEtcd, check
 
     election = ElectionFlags(leader_elect, lease_duration, renew_deadline, retry_period)
     current = election.apply(_daemon_settings(store, node_name, runtime, event_ttl))
-    etcd = None
-    if cluster_init or join is not None:
-        if cluster_init and join is not None:
-            raise UsageError("--cluster-init and --join exclude each other",
-                             hint="--cluster-init on the first daemon, --join on the others")
-        etcd = EmbeddedEtcd(join=join, host=etcd_host, client_port=etcd_client_port,
-                            peer_port=etcd_peer_port)
-        check(etcd, current.store)
+    etcd = _embedded_etcd(current, cluster_init, join, etcd_host, etcd_client_port,
+                          etcd_peer_port)
     configure_logging(log_level)
     daemon = Daemon(ServeOptions(settings=current, listen=listen, tls_cert=tls_cert,
                                  tls_key=tls_key, no_tls=no_tls, tokens=tokens,
@@ -130,6 +127,22 @@ def _daemon_settings(store: str | None, node_name: str | None, runtime: RuntimeC
         current = dataclasses.replace(current,
                                       controllers=current.controllers.with_event_ttl(ttl))
     return current
+
+
+def _embedded_etcd(current: Settings, cluster_init: bool, join: str | None, host: str,
+                   client_port: int, peer_port: int) -> EmbeddedEtcd | None:
+    """``--cluster-init``/``--join`` read (None: neither); UsageError for flags that
+    contradict each other."""
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd, check
+
+    if not cluster_init and join is None:
+        return None
+    if cluster_init and join is not None:
+        raise UsageError("--cluster-init and --join exclude each other",
+                         hint="--cluster-init on the first daemon, --join on the others")
+    etcd = EmbeddedEtcd(join=join, host=host, client_port=client_port, peer_port=peer_port)
+    check(etcd, current.store)
+    return etcd
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,6 +260,19 @@ def up(
     retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
                                             help="How often Leases are tried and renewed "
                                                  "(default 2s)."),
+    cluster_init: bool = typer.Option(False, "--cluster-init",
+                                      help="Run an etcd member of a new cluster next to this "
+                                           "daemon and keep the store in it."),
+    join: str | None = typer.Option(None, "--join",
+                                    help="Run an etcd member that joins the cluster of this "
+                                         "etcd client URL (http://HOST:2379) and keep the "
+                                         "store in it."),
+    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
+                                  help="Where the embedded etcd member listens."),
+    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
+                                         help="The embedded member's client port."),
+    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
+                                       help="The embedded member's peer port."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
 ) -> None:
     """Start `gitkube serve` in the background (log and PID in the state directory)."""
@@ -255,7 +281,9 @@ def up(
 
     # the daemon reads the same environment: a setting it could not use stops `up` here
     election = ElectionFlags(leader_elect, lease_duration, renew_deadline, retry_period)
-    election.apply(_daemon_settings(store, node_name, runtime, event_ttl))
+    etcd = _embedded_etcd(election.apply(_daemon_settings(store, node_name, runtime,
+                                                          event_ttl)),
+                          cluster_init, join, etcd_host, etcd_client_port, etcd_peer_port)
     paths = DaemonPaths.of(settings())
     check_free_space(paths.root)  # a full disk: one clear line, not an empty log
     current = daemon_status(paths, probe=False)
@@ -268,6 +296,8 @@ def up(
                        tls_sans=tuple(tls_san), no_tls=no_tls, tokens=tokens,
                        node_name=node_name, kubelet=kubelet, runtime=runtime,
                        event_ttl=event_ttl, election=election).argv()
+    if etcd is not None:
+        args += etcd.argv()
     fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(

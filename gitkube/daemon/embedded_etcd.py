@@ -38,6 +38,12 @@ class EmbeddedEtcd:
     client_port: int = 2379
     peer_port: int = 2380
 
+    def argv(self) -> list[str]:
+        """These flags on a ``serve`` command line (``up`` starts one)."""
+        first = ["--join", self.join] if self.join is not None else ["--cluster-init"]
+        return [*first, "--etcd-host", self.host, "--etcd-client-port",
+                str(self.client_port), "--etcd-peer-port", str(self.peer_port)]
+
     def client_url(self) -> str:
         return f"http://{self.host}:{self.client_port}"
 

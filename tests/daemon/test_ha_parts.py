@@ -65,3 +65,12 @@ def test_serve_refuses_cluster_init_with_join_or_a_store() -> None:
 def test_etcd_member_lists_that_cannot_be_read(url: str) -> None:
     with pytest.raises(UsageError):
         open_store(url)
+
+
+def test_embedded_etcd_flags_on_the_serve_command_line_up_starts() -> None:
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd
+
+    assert EmbeddedEtcd(client_port=12379, peer_port=12380).argv() == [
+        "--cluster-init", "--etcd-host", "127.0.0.1", "--etcd-client-port", "12379",
+        "--etcd-peer-port", "12380"]
+    assert EmbeddedEtcd(join="http://h:2379").argv()[:2] == ["--join", "http://h:2379"]
