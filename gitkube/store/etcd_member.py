@@ -23,6 +23,7 @@ from typing import Literal
 from gitkube.errors import StoreUnavailable, UsageError
 
 # gitkube's transactions can be large (an apply is one transaction: docs/STORE.md)
+RECONFIG_WAIT = 30.0  # seconds to wait for a cluster that refuses a new member for now
 LIMIT_ARGS = ("--max-txn-ops", "50000", "--max-request-bytes", str(128 * 1024 * 1024))
 
 
@@ -131,6 +132,13 @@ class EtcdMember:
             self.process.wait()
 
 
+def _join_failed(client_url: str, exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"cannot add a member to the etcd cluster at {client_url}: {exc}",
+                            location=client_url,
+                            hint="--join takes the etcd client URL of a running member "
+                                 "(http://HOST:2379)")
+
+
 def cluster_of(names_and_peers: list[tuple[str, str]]) -> str:
     """``--initial-cluster`` for (name, peer URL) pairs."""
     return ",".join(f"{name}={peer}" for name, peer in names_and_peers)
@@ -146,18 +154,26 @@ def add_member(client_url: str, peer_url: str, *, timeout: float = 10.0) -> list
     the new one with an empty name. StoreUnavailable when the cluster refuses or cannot be
     reached."""
     import json
+    import urllib.error
 
     body = json.dumps({"peerURLs": [peer_url]}).encode()
     request = urllib.request.Request(f"{client_url.rstrip('/')}/v3/cluster/member/add",
                                      data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            answer = json.loads(resp.read())
-    except (OSError, ValueError) as exc:
-        raise StoreUnavailable(f"cannot add a member to the etcd cluster at {client_url}: "
-                               f"{exc}", location=client_url,
-                               hint="--join takes the etcd client URL of a running member "
-                                    "(http://HOST:2379)") from exc
+    # etcd refuses a new member (503, "unhealthy cluster") until its leader has been in
+    # touch with every member for a few seconds: a member that joined just before
+    deadline = time.monotonic() + RECONFIG_WAIT
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                answer = json.loads(resp.read())
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            raise _join_failed(client_url, exc) from exc
+        except (OSError, ValueError) as exc:
+            raise _join_failed(client_url, exc) from exc
     return [(str(m.get("name") or ""), list(m.get("peerURLs") or []),
              list(m.get("clientURLs") or [])) for m in answer.get("members") or []]
