@@ -18,6 +18,7 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     ├── APIError                 an api-layer refusal shaped like a Kubernetes Status
     │   ├── NotFound (404)  AlreadyExists (409)  Conflict (409)  Invalid (422)
     │   ├── BadRequest (400)  Gone (410)  Forbidden (403)  Unauthorized (401)
+    │   ├── NotAcceptable (406)  api/server/openapi.py: an Accept no OpenAPI form meets
     │   └── UnsupportedMediaType (415)  RequestEntityTooLarge (413)  MethodNotAllowed (405)
     │                            api/server/bodies.py
     ├── PatchError +ValueError   model/patch.py: a patch does not apply to the object

@@ -31,6 +31,7 @@ variable                       field                              default
 ``GITKUBE_SERVER``             ``server`` (API servers, not store) none
 ``GITKUBE_TOKEN``              ``token`` (for ``server``)         none
 ``GITKUBE_CA``                 ``ca`` (CA files for ``server``)   the system's CAs
+``GITKUBE_AGGREGATED_DISCOVERY`` ``aggregated_discovery``        on (``0`` = off)
 =============================  =================================  ==========================
 
 A value that cannot be used is one GitkubeError naming the variable, with a hint; it stops
@@ -63,6 +64,7 @@ SUBNET_ENV = "GITKUBE_POD_SUBNET"
 SERVICE_CIDR_ENV = "GITKUBE_SERVICE_CIDR"
 DOMAIN_ENV = "GITKUBE_CLUSTER_DOMAIN"
 SERVICES_ENV = "GITKUBE_SERVICES"
+AGGREGATED_DISCOVERY_ENV = "GITKUBE_AGGREGATED_DISCOVERY"
 PROXY_MODE_ENV = "GITKUBE_PROXY_MODE"
 EVENT_TTL_ENV = "GITKUBE_EVENT_TTL"
 MAX_PODS_ENV = "GITKUBE_MAX_PODS"
@@ -171,6 +173,7 @@ class Settings:
     server: str | None = None         # API servers to use (comma-separated URLs), not a store
     token: str | None = None          # bearer token for ``server``
     ca: str | None = None             # CA files for ``server`` (comma-separated)
+    aggregated_discovery: bool = True  # /api and /apis answer APIGroupDiscoveryList
 
     @property
     def store_url(self) -> str:
@@ -221,6 +224,7 @@ class Settings:
             server=env.get(SERVER_ENV) or None,
             token=env.get(TOKEN_ENV) or None,
             ca=env.get(CA_ENV) or None,
+            aggregated_discovery=env.get(AGGREGATED_DISCOVERY_ENV, "1") != "0",
         )
 
 

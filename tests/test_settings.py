@@ -99,3 +99,10 @@ def test_podman_linger(value: str | None, expected: int) -> None:
     if value is not None:
         env["GITKUBE_PODMAN_LINGER"] = value
     assert Settings.from_env(env).podman_linger == expected
+
+
+def test_aggregated_discovery_is_on_unless_turned_off() -> None:
+    home = Path("/nonexistent-home")
+    assert Settings.from_env({}, home=home).aggregated_discovery is True
+    assert Settings.from_env({"GITKUBE_AGGREGATED_DISCOVERY": "0"},
+                             home=home).aggregated_discovery is False

@@ -36,6 +36,7 @@ from gitkube.agents.controllers import (
     daemonset,
     deployment,
     endpoints,
+    endpointslice,
     eventttl,
     gc,
     job,
@@ -128,6 +129,9 @@ AGENTS: Mapping[str, Factory] = {
     "daemonset": lambda p: daemonset.controller(p.manager, budget=p.budget),
     "job": _job,
     "endpoints": lambda p: endpoints.controller(p.manager),
+    "endpointslice": lambda p: endpointslice.controller(p.manager),
+    "replicationcontroller": lambda p: replicaset.controller(
+        p.manager, budget=p.budget, kind="ReplicationController"),
     "gc": lambda p: gc.controller(p.manager),
     "namespace": lambda p: namespace.controller(p.manager),
     "nodelifecycle": _nodelifecycle,
@@ -136,7 +140,8 @@ AGENTS: Mapping[str, Factory] = {
     "dns": _dns,
 }
 CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "endpoints",
-               "gc", "namespace", "nodelifecycle", "eventttl")
+               "gc", "namespace", "nodelifecycle", "eventttl", "endpointslice",
+               "replicationcontroller")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
 # With leader election on, these agents run only in the control plane holding the Lease
 # (kube-system/<lease>); every other agent runs in every process that asks for it.

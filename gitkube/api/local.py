@@ -646,7 +646,10 @@ def _sized(rt: ResourceType, name: str, value: bytes) -> bytes:
     if len(value) > MAX_OBJECT_BYTES:
         raise Invalid(f'{qualified(rt)} "{name}" is invalid: the object is {len(value):,} bytes, '
                       f"more than the {MAX_OBJECT_BYTES:,} bytes one object may take",
-                      kind=rt.kind, name=name, group=rt.group)
+                      kind=rt.kind, name=name, group=rt.group,
+                      causes=[{"reason": "FieldValueTooLong", "message": (
+                          f"the object is {len(value):,} bytes, more than "
+                          f"{MAX_OBJECT_BYTES:,}")}])
     return value
 
 

@@ -7,7 +7,9 @@ Validate). ``LocalClient`` reads the current object, calls one of these, and wri
   initial status (workloads: ``{}`` plus the counters upstream always serializes; Pod: phase
   Pending; Namespace: phase Active; Service: ``loadBalancer: {}``; PVC: phase Pending; other
   kinds, Node included, keep what the caller sent); a Namespace gets ``kubernetes`` in its
-  ``spec.finalizers`` (upstream's namespace strategy: the namespace controller's hold).
+  ``spec.finalizers`` (upstream's namespace strategy: the namespace controller's hold); a Job
+  gets its generated selector and pod labels (``model.defaults.job_selector_defaults``; on
+  update too, so an update that leaves them out keeps them).
 - ``prepare_update``: defaults; server-owned metadata kept from the stored object; status kept
   (kinds with a status subresource); generation + 1 when anything outside metadata and status
   changed (the spec, or ``data`` of a ConfigMap); no new finalizers once deletion started; a
@@ -37,7 +39,7 @@ from typing import Any, Literal
 
 from gitkube.api.codec import copy_json
 from gitkube.errors import BadRequest, Conflict, Invalid
-from gitkube.model.defaults import apply_defaults
+from gitkube.model.defaults import apply_defaults, job_selector_defaults
 from gitkube.model.kinds import ResourceType
 from gitkube.model.pods import deletion_grace_period
 from gitkube.model.times import parse_time, rfc3339
@@ -68,6 +70,7 @@ _INITIAL_STATUS: dict[str, Obj] = {
     "Namespace": {"phase": "Active"},
     "Service": {"loadBalancer": {}},
     "PersistentVolumeClaim": {"phase": "Pending"},
+    "ReplicationController": {"replicas": 0},
 }
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -112,6 +115,8 @@ def prepare_create(rt: ResourceType, obj: Obj, *, now: str) -> Obj:
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now
     meta["generation"] = 1
+    if rt.kind == "Job":
+        job_selector_defaults(out)
     if rt.kind in _INITIAL_STATUS:
         out["status"] = copy_json(_INITIAL_STATUS[rt.kind])
     if rt.kind == "Namespace":
@@ -145,6 +150,8 @@ def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
             group=rt.group,
         )
     _keep_server_metadata(rt, meta, old_meta)
+    if rt.kind == "Job":  # an update that leaves them out keeps them, as a patch would
+        job_selector_defaults(out)
     if has_status_subresource(rt):
         out.pop("status", None)
         if "status" in old:

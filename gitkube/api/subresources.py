@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gitkube.errors import BadRequest, Invalid
@@ -10,6 +11,29 @@ from gitkube.model.labels import selector_string
 from gitkube.model.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 
 Obj = dict[str, Any]
+_POINTER = re.compile(r"(?:path|at|in) (/\S*)")
+
+
+def field_path(pointer: str) -> str:
+    """A JSON pointer as upstream writes a field path: ``/spec/containers/0/image`` ->
+    ``spec.containers[0].image``."""
+    out = ""
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        out += f"[{token}]" if token.isdigit() or token == "-" else (
+            f".{token}" if out else token)
+    return out
+
+
+def patch_invalid(rt: ResourceType, name: str, error: PatchError, what: str = "") -> Invalid:
+    """The 422 of a well-formed patch that does not apply, its reason in ``details.causes``
+    (the field the failing operation names, when it names one), which kubectl prints."""
+    found = _POINTER.search(str(error))
+    cause = {"reason": "FieldValueInvalid", "message": str(error)}
+    if found:
+        cause["field"] = field_path(found.group(1))
+    return Invalid(f"the patch does not apply to {what}{rt.kind} {name!r}: {error}",
+                   kind=rt.kind, name=name, group=rt.group, causes=[cause])
 
 
 def apply_patch(rt: ResourceType, current: Obj, patch: Any, patch_type: str) -> Obj:
@@ -28,8 +52,7 @@ def apply_patch(rt: ResourceType, current: Obj, patch: Any, patch_type: str) -> 
     except PatchError as e:
         name = str(current["metadata"].get("name"))
         if e.invalid:
-            raise Invalid(f"the patch does not apply to {rt.kind} {name!r}: {e}",
-                          kind=rt.kind, name=name, group=rt.group) from e
+            raise patch_invalid(rt, name, e) from e
         raise BadRequest(f"invalid {patch_type} patch: {e}") from e
     if not isinstance(result, dict):
         raise BadRequest("the patched object is not a JSON object")
@@ -52,6 +75,8 @@ def scale_of(obj: Obj) -> Obj:
     meta = obj["metadata"]
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
+    if obj.get("kind") == "ReplicationController" and isinstance(selector, dict):
+        selector = {"matchLabels": selector}  # a plain map of labels
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

@@ -132,6 +132,7 @@ class Daemon:
         self._client = LocalClient(self._store,
                                    service_cidr=self.settings.network.service_cidr)
         self._started = True
+        ensure_system_namespaces(self._client)
         if opts.kubelet:
             self._runtime = self._make_runtime()
         self._serve_unix()
@@ -181,6 +182,7 @@ class Daemon:
             self._server = APIServer(self._client, auth=None, logs=self._logs,
                                      streams=self._streams, log_requests=True,
                                      git_version=f"v1.32.0-gitkube.{__version__}")
+            self._server.router.aggregated_discovery = self.settings.aggregated_discovery
         return self._server
 
     def _serve_unix(self) -> None:
@@ -356,6 +358,20 @@ def leader_identity(state_dir: Path) -> str:
     is the same holder, and resumes its Leases at once)."""
     digest = hashlib.sha256(str(state_dir.absolute()).encode()).hexdigest()
     return f"{socket.gethostname()}_{digest[:8]}"
+
+
+def ensure_system_namespaces(client: Any) -> None:
+    """Create the Namespaces every cluster has (default, kube-system, kube-public,
+    kube-node-lease) when missing, as the kube-apiserver does at start: objects could always
+    be created in them, but ``kubectl get ns`` and ``cluster-info dump -A``, which list
+    Namespaces, found none."""
+    from gitkube.errors import AlreadyExists
+    from gitkube.model.objects import SYSTEM_NAMESPACE_NAMES
+
+    for name in SYSTEM_NAMESPACE_NAMES:
+        with contextlib.suppress(AlreadyExists):
+            client.create({"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": name}})
 
 
 def raise_open_file_limit() -> tuple[int, int]:

@@ -217,6 +217,49 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
+def _slice_ports(obj: Mapping[str, Any], now: float) -> Cell:
+    """Upstream's formatDiscoveryPorts: the first three port numbers (or names)."""
+    ports = [str(p.get("port") if p.get("port") is not None else p.get("name") or "*")
+             for p in children(obj, "ports")]
+    return _first_three(ports)
+
+
+def _slice_endpoints(obj: Mapping[str, Any], now: float) -> Cell:
+    """Upstream's formatDiscoveryEndpoints: the first three addresses."""
+    return _first_three([str(a) for e in children(obj, "endpoints")
+                         for a in (e.get("addresses") or [])])
+
+
+def _first_three(items: list[str]) -> str:
+    text_ = ",".join(items[:3])
+    if len(items) > 3:
+        return f"{text_} + {len(items) - 3} more..."
+    return text_ or "<unset>"
+
+
+def _revision_controller(obj: Mapping[str, Any], now: float) -> Cell:
+    for ref in children(child(obj, "metadata"), "ownerReferences"):
+        if ref.get("controller") is True:
+            group = text(ref, "apiVersion").rpartition("/")[0]
+            kind = text(ref, "kind") + (f".{group}" if group else "")
+            return f"{kind.lower()}/{text(ref, 'name')}"
+    return "<none>"
+
+
+COLUMNS["EndpointSlice"] = [NAME, Column("AddressType", "string",
+                                          lambda o, now: text(o, "addressType")),
+                            Column("Ports", "string", _slice_ports),
+                            Column("Endpoints", "string", _slice_endpoints), AGE]
+COLUMNS["ReplicationController"] = [
+    NAME, Column("Desired", "integer", lambda o, now: number(_spec(o), "replicas")),
+    Column("Current", "integer", _status_count("replicas")),
+    Column("Ready", "integer", _status_count("readyReplicas")), AGE, *TEMPLATE,
+    Column("Selector", "string", lambda o, now: labels_text(_spec(o).get("selector")), 1)]
+COLUMNS["ControllerRevision"] = [NAME, Column("Controller", "string", _revision_controller),
+                                 Column("Revision", "integer",
+                                        lambda o, now: number(o, "revision")), AGE]
+
+
 def columns_for(kind: str) -> list[Column]:
     """``kind``'s columns, wide ones (priority 1) included, in kubectl's order."""
     return COLUMNS.get(kind, [NAME, AGE])

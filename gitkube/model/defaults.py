@@ -33,9 +33,13 @@ What is defaulted (the subset of upstream ``SetDefaults_*`` that gitkube's kinds
 - Secret: type Opaque; ``stringData`` folded into base64 ``data`` (and removed)
 - PersistentVolumeClaim: volumeMode Filesystem
 - Endpoints: ports protocol TCP
+- EndpointSlice: ports protocol TCP
+- ReplicationController: replicas 1; selector and labels from the template's labels when
+  empty
 
 Not defaulting (done by the api layer on create because it is not a pure function of the
-object): uid, resourceVersion, generation, creationTimestamp, initial status.
+object): uid, resourceVersion, generation, creationTimestamp, initial status, and a Job's
+generated selector (``job_selector_defaults``: it needs the uid).
 """
 
 from __future__ import annotations
@@ -281,6 +285,26 @@ def _endpoints(obj: Obj) -> None:
             _set(port, "protocol", "TCP")
 
 
+def _endpointslice(obj: Obj) -> None:
+    for port in _dicts(obj.get("ports")):
+        _set(port, "protocol", "TCP")
+
+
+def _replicationcontroller(obj: Obj) -> None:
+    spec = _child(obj, "spec")
+    _set(spec, "replicas", 1)
+    template = spec.get("template")
+    labels = ((template or {}).get("metadata") or {}).get("labels") \
+        if isinstance(template, dict) else None
+    if isinstance(labels, dict) and labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        meta = _child(obj, "metadata")
+        if not meta.get("labels"):
+            meta["labels"] = dict(labels)
+    _template_defaults(spec)
+
+
 _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Pod": _pod,
     "Deployment": _deployment,
@@ -292,4 +316,36 @@ _BY_KIND: dict[str, Callable[[Obj], None]] = {
     "Secret": _secret,
     "PersistentVolumeClaim": _pvc,
     "Endpoints": _endpoints,
+    "EndpointSlice": _endpointslice,
+    "ReplicationController": _replicationcontroller,
 }
+
+
+# --- what needs the uid ---------------------------------------------------------------------
+
+JOB_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+JOB_NAME = "batch.kubernetes.io/job-name"
+LEGACY_JOB_CONTROLLER_UID = "controller-uid"
+LEGACY_JOB_NAME = "job-name"
+
+
+def job_selector_defaults(job: Obj) -> None:
+    """Upstream's generateSelector (the Job strategy), in place: unless
+    ``spec.manualSelector`` is true, the pod template gets the labels ``job-name`` and
+    ``batch.kubernetes.io/job-name`` (the Job's name) and ``controller-uid`` and
+    ``batch.kubernetes.io/controller-uid`` (its uid), each only where absent, and
+    ``spec.selector.matchLabels`` selects ``batch.kubernetes.io/controller-uid``. A Job
+    without a uid is left alone (plan's desired objects)."""
+    meta = job.get("metadata") or {}
+    uid, name = meta.get("uid"), meta.get("name")
+    spec = job.get("spec")
+    if not uid or not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    template = _child(spec, "template")
+    labels = _child(_child(template, "metadata"), "labels")
+    for key in (LEGACY_JOB_NAME, JOB_NAME):
+        labels.setdefault(key, str(name))
+    for key in (LEGACY_JOB_CONTROLLER_UID, JOB_CONTROLLER_UID):
+        labels.setdefault(key, str(uid))
+    match = _child(_child(spec, "selector"), "matchLabels")
+    match.setdefault(JOB_CONTROLLER_UID, str(uid))

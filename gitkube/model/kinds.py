@@ -73,6 +73,10 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), (_ALL,),
                  subresources=("status", "scale")),
     ResourceType("batch", "v1", "Job", "jobs", True, (), (_ALL,), subresources=("status",)),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    ResourceType("", "v1", "ReplicationController", "replicationcontrollers", True, ("rc",),
+                 (_ALL,), subresources=("status", "scale")),
+    ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", True),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
 )
 

@@ -26,6 +26,7 @@ _RANK: dict[str, int] = {
     "DaemonSet": 3,
     "ReplicaSet": 3,
     "Job": 3,
+    "ReplicationController": 3,
     "Pod": 4,
 }
 _UNKNOWN_RANK = 5

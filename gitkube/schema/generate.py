@@ -58,6 +58,9 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("apps/v1", "DaemonSet", _APPS + "DaemonSet"),
     ("apps/v1", "StatefulSet", _APPS + "StatefulSet"),
     ("batch/v1", "Job", _BATCH + "Job"),
+    ("discovery.k8s.io/v1", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
+    ("v1", "ReplicationController", _CORE + "ReplicationController"),
+    ("apps/v1", "ControllerRevision", _APPS + "ControllerRevision"),
     ("coordination.k8s.io/v1", "Lease", "io.k8s.api.coordination.v1.Lease"),
 )
 

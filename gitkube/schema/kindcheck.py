@@ -7,7 +7,7 @@ Five different situations, each with its own message (and code):
   (``unknown-kind``);
 - a kind Kubernetes serves and gitkube does not (CronJob, NetworkPolicy, PersistentVolume,
   ...): "valid in Kubernetes, not supported by gitkube" with the reason
-  (``unsupported-kind``); ReplicationController points to Deployment;
+  (``unsupported-kind``), naming the kind to move to where there is one;
 - a kind Kubernetes served once under an apiVersion since removed (batch/v1beta1 CronJob,
   PodSecurityPolicy): the removal, and what replaced it (``removed-api-version``);
 - a kind of a group that is not built into Kubernetes (ServiceMonitor of
@@ -73,7 +73,6 @@ UNSUPPORTED_KINDS: dict[str, str] = {
     "ValidatingAdmissionPolicy": _ADMISSION,
     "ValidatingAdmissionPolicyBinding": _ADMISSION,
     "RuntimeClass": "gitkube has one container runtime: Podman",
-    "ReplicationController": "ReplicationController is superseded by Deployment",
     "PodTemplate": "gitkube stores no pod templates on their own (a workload holds its own)",
     "Binding": _SUBRESOURCE,
     "Eviction": _SUBRESOURCE,
@@ -89,11 +88,7 @@ UNSUPPORTED_KINDS: dict[str, str] = {
 _DEFAULT_REASON = "gitkube does not implement it"
 
 # What to write instead, where there is one kind to move to.
-_INSTEAD: dict[str, str] = {
-    "ReplicationController": "use a Deployment (apiVersion: apps/v1): the same pod template "
-                             "under spec.template, the selector under "
-                             "spec.selector.matchLabels",
-}
+_INSTEAD: dict[str, str] = {}
 
 # apiVersions Kubernetes no longer serves, and the release that removed them (for a kind
 # that was removed at another release than the rest of its apiVersion: by (apiVersion, kind)).

@@ -9,6 +9,7 @@ import pytest
 
 from gitkube.agents.controllers import deployment as dep
 from gitkube.agents.controllers import replicaset as rsc
+from gitkube.agents.controllers.common import template_hash
 from gitkube.api.client import Client
 from gitkube.model.pods import is_pod_active, is_pod_ready
 from gitkube.model.rollout import deployment_complete
@@ -404,3 +405,25 @@ def test_paused_deployment_scales_but_does_not_roll_out_until_resumed(
     assert eventually(lambda: complete(c) and {p["spec"]["containers"][0]["image"]
                                               for p in active_pods(c)} == {"nginx:1.26"})
     assert progressing()[0] == "True"
+
+
+def test_template_with_empty_fields_names_the_same_replicaset() -> None:
+    """A template that differs only by ``resources: {}``, ``env: []`` or a null field is the
+    same template, as upstream decodes them: a rollback to it reuses the old ReplicaSet and
+    the pod-template-hash does not move."""
+    plain = deployment()
+    rs: Obj = {"metadata": {"name": "web-1", "creationTimestamp": "2026-01-01T00:00:00Z"},
+          "spec": {"template": dep.template_without_hash(plain["spec"]["template"])}}
+    rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = "abc"
+    padded = deployment()
+    container = padded["spec"]["template"]["spec"]["containers"][0]
+    container.update({"resources": {}, "env": [], "command": None})
+    padded["spec"]["template"]["metadata"]["annotations"] = {}
+    assert dep.find_new_rs(padded, [rs]) is rs
+    assert template_hash(padded["spec"]["template"]) == \
+        template_hash(plain["spec"]["template"])
+    other = deployment(image="nginx:1.26")
+    other["spec"]["template"]["spec"]["containers"][0]["resources"] = {}
+    assert dep.find_new_rs(other, [rs]) is None
+    assert template_hash(other["spec"]["template"]) != \
+        template_hash(plain["spec"]["template"])

@@ -55,13 +55,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Fill ``disk`` to the last byte; the filler file (remove it to free the space)."""
     filler = disk / "filler"
-    with filler.open("wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    # unbuffered: a write the disk took only in part leaves nothing for close() to flush
+    # (a buffered file would raise ENOSPC again there)
+    with filler.open("wb", buffering=0) as f:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
     return filler
 
 

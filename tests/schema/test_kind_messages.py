@@ -50,7 +50,7 @@ def test_every_unsupported_kind_message_says_valid_in_kubernetes() -> None:
     ("Deploymnet", "Deployment"), ("deployment", "Deployment"), ("Services", "Service"),
     ("ConfigMaps", "ConfigMap"), ("Secert", "Secret"), ("Pods", "Pod"), ("Jbo", "Job"),
     ("ServiceMonitor", None), ("PersistentVolume", None), ("CronJob", None),
-    ("Endpoint", "Endpoints"), ("EndpointSlice", None), ("Nod", None),  # Node or Pod?
+    ("Endpoint", "Endpoints"), ("EndpointSlices", "EndpointSlice"), ("Nod", None),  # Node or Pod?
 ])
 def test_did_you_mean_only_for_a_close_edit(typed: str, meant: str | None) -> None:
     supported = {kind for _av, kind in _checks()}

@@ -47,14 +47,33 @@ def fnv32a(data: bytes) -> int:
     return h
 
 
-def template_hash(template: Mapping[str, Any], collision_count: int = 0,
-                  drop_label: str = "pod-template-hash") -> str:
-    """A short stable hash of a pod template (the label ``drop_label`` ignored), encoded like
-    upstream's pod-template-hash (fnv-32a of the template, then SafeEncodeString)."""
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def semantic_template(template: Mapping[str, Any],
+                      drop_label: str = "pod-template-hash") -> Obj:
+    """A pod template as upstream compares and hashes it: the label ``drop_label`` ignored,
+    and a null, ``{}`` or ``[]`` field the same as an absent one (upstream decodes both into
+    the same Go value, so ``resources: {}`` names the same template as no ``resources``)."""
     t = copy.deepcopy(dict(template))
     labels = (t.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(drop_label, None)
+    result: Obj = _drop_empty(t)
+    return result
+
+
+def template_hash(template: Mapping[str, Any], collision_count: int = 0,
+                  drop_label: str = "pod-template-hash") -> str:
+    """A short stable hash of a pod template (see ``semantic_template``), encoded like
+    upstream's pod-template-hash (fnv-32a of the template, then SafeEncodeString)."""
+    t = semantic_template(template, drop_label)
     data = json.dumps(t, sort_keys=True, separators=(",", ":")).encode()
     if collision_count:
         data += str(collision_count).encode()
@@ -106,11 +125,22 @@ def index_orphans(obj: Obj) -> list[str]:
     return [str((obj.get("metadata") or {}).get("namespace") or "")]
 
 
+def label_selector_of(owner: Mapping[str, Any]) -> Obj | None:
+    """The owner's ``spec.selector`` as a LabelSelector: a ReplicationController's is a plain
+    map of labels, which selects like ``matchLabels``."""
+    selector = (owner.get("spec") or {}).get("selector")
+    if not isinstance(selector, dict):
+        return None
+    if owner.get("kind") == "ReplicationController":
+        return {"matchLabels": selector}
+    return selector
+
+
 def adoptable(owner: Mapping[str, Any], candidates: Iterable[Obj]) -> list[Obj]:
     """Orphans the owner's selector matches (not being deleted): upstream adopts them."""
     if is_terminating(owner):
         return []
-    selector = (owner.get("spec") or {}).get("selector")
+    selector = label_selector_of(owner)
     if not selector:
         return []
     return [c for c in candidates if not is_terminating(c) and selects(selector, c)]

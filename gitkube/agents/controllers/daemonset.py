@@ -17,6 +17,8 @@ eligible goes only if a NoExecute taint or the selector says so (an untolerated 
 taint keeps an existing pod, as upstream). Finished pods are replaced. A changed template
 rolls out node by node within ``rollingUpdate.maxUnavailable`` (pods carry the label
 ``controller-revision-hash``); ``OnDelete`` replaces a pod only when it is deleted.
+Each revision is kept as a ControllerRevision ``<daemonset>-<hash>`` (history.py), so
+``kubectl rollout history|undo ds/X`` work.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from gitkube.agents.controllers.common import (
     scaled_value,
     template_hash,
 )
+from gitkube.agents.controllers.history import HistoryWriter
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -230,9 +233,11 @@ def daemon_pod(ds: Obj, node_name: str, revision: str) -> Obj:
 class DaemonSetReconciler:
     def __init__(self, client: Client, daemonsets: Informer, pods: Informer, nodes: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
-                 budget: PodBudget | None = None):
+                 budget: PodBudget | None = None, revisions: Informer | None = None):
         self.client = client
         self.budget = budget
+        self.revisions = revisions
+        self.history = HistoryWriter(client)
         self.daemonsets = daemonsets
         self.pods = pods
         self.nodes = nodes
@@ -251,6 +256,13 @@ class DaemonSetReconciler:
         revision = template_hash((ds.get("spec") or {}).get("template") or {},
                                  drop_label=REVISION_LABEL)
         now = self.clock()
+        if not is_terminating(ds) and self.revisions is not None:
+            owned = [r for r in self.revisions.by_index("owner", uid)
+                     if is_controlled_by(r, uid)]
+            name = ds["metadata"]["name"]
+            keep = {f"{name}-{(p['metadata'].get('labels') or {}).get(REVISION_LABEL)}"
+                    for p in pods}
+            self.history.sync(ds, owned, f"{name}-{revision}", revision, keep)
         if not is_terminating(ds) and self.expectations.satisfied(key, self.pods.get):
             plan = plan_daemon(ds, nodes, pods, revision, now)
             retry: float | None = None
@@ -304,10 +316,13 @@ def controller(manager: Manager, *, budget: PodBudget | None = None) -> Controll
     pods = manager.informer("v1", "Pod")
     nodes = manager.informer("v1", "Node")
     pods.add_index("owner", index_by_owner_uid)
+    revisions = manager.informer("apps/v1", "ControllerRevision")
+    revisions.add_index("owner", index_by_owner_uid)
     rec = DaemonSetReconciler(manager.client, dss, pods, nodes,
                               manager.recorder("daemonset-controller"), manager.clock,
-                              budget)
+                              budget, revisions)
     ctl = Controller("daemonset-controller", rec, dss)
     ctl.watches(pods, owner_mapper("DaemonSet"))
+    ctl.watches(revisions, owner_mapper("DaemonSet"))
     ctl.watches(nodes, lambda _node: [key_of(d) for d in dss.list()])
     return ctl

@@ -44,6 +44,7 @@ from gitkube.agents.controllers.common import (
     is_controlled_by,
     owner_ref,
     scaled_value,
+    semantic_template,
     template_hash,
     with_controller,
 )
@@ -88,16 +89,13 @@ def revision_of(rs: Obj) -> int:
 
 
 def template_without_hash(template: Obj) -> Obj:
-    t = copy.deepcopy(template)
-    labels = (t.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(HASH_LABEL, None)
-    return t
+    return semantic_template(template, HASH_LABEL)
 
 
 def find_new_rs(deploy: Obj, rss: list[Obj]) -> Obj | None:
-    """The ReplicaSet whose template equals the Deployment's (hash label ignored); the
-    oldest if several do (upstream's tie-break)."""
+    """The ReplicaSet whose template equals the Deployment's (hash label ignored, empty
+    fields the same as absent ones, as upstream's EqualIgnoreHash); the oldest if several
+    do (upstream's tie-break)."""
     want = template_without_hash((deploy.get("spec") or {}).get("template") or {})
     same = [rs for rs in rss
             if template_without_hash((rs.get("spec") or {}).get("template") or {}) == want]

@@ -9,6 +9,9 @@ finished pods itself). Surplus pods are deleted in upstream's order: unscheduled
 not ready and newest first. Creations go out in slow-start batches (1, 2, 4, ...), each
 batch one api transaction; ``Expectations`` keep a reconcile on a stale cache from
 creating the same pods twice.
+
+The same controller runs ReplicationControllers (``controller(kind="ReplicationController")``):
+the one difference is their selector, a plain map of labels (``label_selector_of``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gitkube.agents.controllers.common import (
     adoptable,
     index_orphans,
     is_controlled_by,
+    label_selector_of,
     pod_from_template,
     random_suffix,
     selects,
@@ -119,8 +123,10 @@ def next_available_in(pods: list[Obj], min_ready: int, now: float) -> float | No
 class ReplicaSetReconciler:
     def __init__(self, client: Client, replicasets: Informer, pods: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
-                 pod_delete_grace: int | None = None, budget: PodBudget | None = None):
+                 pod_delete_grace: int | None = None, budget: PodBudget | None = None,
+                 kind: str = "ReplicaSet"):
         self.client = client
+        self.kind = kind
         self.budget = budget
         self.replicasets = replicasets
         self.pods = pods
@@ -146,7 +152,7 @@ class ReplicaSetReconciler:
         if rs is None:
             self.expectations.forget(key)
             if self.budget is not None:
-                self.budget.forget(f"ReplicaSet {key}")
+                self.budget.forget(f"{self.kind} {key}")
             return Result()
         pods = self.owned_pods(rs)
         if not self.expectations.satisfied(key, self.pods.get):
@@ -159,7 +165,7 @@ class ReplicaSetReconciler:
             create = plan.create
             retry: float | None = None
             if create and self.budget is not None:
-                grant = self.budget.take(f"ReplicaSet {key}", create)
+                grant = self.budget.take(f"{self.kind} {key}", create)
                 if grant.why is not None:
                     self.recorder.warning(rs, "FailedCreate", grant.why)
                 create, retry = grant.count, grant.retry_after
@@ -174,7 +180,7 @@ class ReplicaSetReconciler:
 
     def _create(self, key: str, rs: Obj, count: int) -> None:
         template = (rs.get("spec") or {}).get("template") or {}
-        if not selects((rs.get("spec") or {}).get("selector"), template):
+        if not selects(label_selector_of(rs), template):
             self.recorder.warning(rs, "FailedCreate",
                                   "the selector does not match the template's labels")
             return
@@ -222,18 +228,20 @@ class ReplicaSetReconciler:
 
 
 def controller(manager: Manager, *, pod_delete_grace: int | None = None,
-               budget: PodBudget | None = None) -> Controller:
+               budget: PodBudget | None = None, kind: str = "ReplicaSet") -> Controller:
     """The ReplicaSet controller on ``manager``'s shared informers; ``budget`` bounds the
-    pods it creates (budget.py)."""
-    rs_inf = manager.informer("apps/v1", "ReplicaSet")
+    pods it creates (budget.py). ``kind="ReplicationController"``: the same for those."""
+    api_version = "v1" if kind == "ReplicationController" else "apps/v1"
+    name = "replication-controller" if kind == "ReplicationController" \
+        else "replicaset-controller"
+    rs_inf = manager.informer(api_version, kind)
     pod_inf = manager.informer("v1", "Pod")
     pod_inf.add_index("owner", index_by_owner_uid)
     pod_inf.add_index("orphans", index_orphans)
-    rec = ReplicaSetReconciler(manager.client, rs_inf, pod_inf,
-                               manager.recorder("replicaset-controller"), manager.clock,
-                               pod_delete_grace, budget)
-    ctl = Controller("replicaset-controller", rec, rs_inf)
-    ctl.watches(pod_inf, owner_mapper("ReplicaSet"))
+    rec = ReplicaSetReconciler(manager.client, rs_inf, pod_inf, manager.recorder(name),
+                               manager.clock, pod_delete_grace, budget, kind)
+    ctl = Controller(name, rec, rs_inf)
+    ctl.watches(pod_inf, owner_mapper(kind))
 
     def orphan_to_replicasets(pod: Obj) -> list[str]:
         if index_orphans(pod) == [] or is_terminating(pod):

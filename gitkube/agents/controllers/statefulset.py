@@ -20,6 +20,9 @@
 - ``RollingUpdate``: pods not at the update revision are replaced from the highest ordinal
   down to ``partition``, one at a time, each after the rest are Running and Ready.
   ``OnDelete``: only pods deleted by someone else are recreated at the new revision.
+- Each revision is kept as a ControllerRevision named like it (history.py), so
+  ``kubectl rollout history|undo sts/X`` work; ``status.currentRevision`` is the revision of
+  the pods before a rolling update, ``updateRevision`` the template's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Literal
 
 from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.controllers.common import is_controlled_by, owner_ref, template_hash
+from gitkube.agents.controllers.history import HistoryWriter
 from gitkube.agents.events import EventRecorder
 from gitkube.agents.manager import (
     Controller,
@@ -214,9 +218,11 @@ def compute_status(sts: Obj, pods: dict[int, Obj], revision: str, now: float) ->
 class StatefulSetReconciler:
     def __init__(self, client: Client, statefulsets: Informer, pods: Informer,
                  recorder: EventRecorder, clock: Callable[[], float],
-                 budget: PodBudget | None = None):
+                 budget: PodBudget | None = None, revisions: Informer | None = None):
         self.client = client
         self.budget = budget
+        self.revisions = revisions
+        self.history = HistoryWriter(client)
         self.statefulsets = statefulsets
         self.pods = pods
         self.recorder = recorder
@@ -235,6 +241,7 @@ class StatefulSetReconciler:
                 pods[i] = p
         revision = update_revision(sts)
         if not is_terminating(sts):
+            self._sync_history(sts, pods, revision)
             steps = [s for s in plan_steps(sts, pods, revision) if s.action in
                      ("create", "delete")]
             creates = sum(1 for s in steps if s.action == "create")
@@ -257,6 +264,15 @@ class StatefulSetReconciler:
             self.client.update_status({**sts, "status": {**(sts.get("status") or {}),
                                                          **status}})
         return Result()
+
+    def _sync_history(self, sts: Obj, pods: dict[int, Obj], revision: str) -> None:
+        if self.revisions is None:
+            return
+        uid = sts["metadata"]["uid"]
+        owned = [r for r in self.revisions.by_index("owner", uid) if is_controlled_by(r, uid)]
+        keep = {str((sts.get("status") or {}).get("currentRevision") or ""),
+                *(str(_revision_of(p)) for p in pods.values())}
+        self.history.sync(sts, owned, revision, revision.rpartition("-")[2], keep)
 
     def _do(self, sts: Obj, step: Step, revision: str) -> None:
         ns = sts["metadata"]["namespace"]
@@ -315,9 +331,12 @@ def controller(manager: Manager, *, budget: PodBudget | None = None) -> Controll
     stss = manager.informer("apps/v1", "StatefulSet")
     pods = manager.informer("v1", "Pod")
     pods.add_index("owner", index_by_owner_uid)
+    revisions = manager.informer("apps/v1", "ControllerRevision")
+    revisions.add_index("owner", index_by_owner_uid)
     rec = StatefulSetReconciler(manager.client, stss, pods,
                                 manager.recorder("statefulset-controller"), manager.clock,
-                                budget)
+                                budget, revisions)
     ctl = Controller("statefulset-controller", rec, stss)
     ctl.watches(pods, owner_mapper("StatefulSet"))
+    ctl.watches(revisions, owner_mapper("StatefulSet"))
     return ctl

@@ -8,7 +8,15 @@ import threading
 from typing import Literal
 
 from gitkube.api.client import Client
-from gitkube.api.server import discovery, extension, openapi
+from gitkube.api.server import (
+    absent,
+    aggregated,
+    discovery,
+    extension,
+    fieldvalidation,
+    openapi,
+    reviews,
+)
 from gitkube.api.server.auth import Attributes, Auth, Identity
 from gitkube.api.server.bodies import MethodNotAllowed
 from gitkube.api.server.handlers import Resources, verb_of
@@ -33,8 +41,9 @@ def attributes(req: Request, route: Route | None) -> Attributes:
 class Router:
     def __init__(self, client: Client, *, auth: Auth | None, logs: LogsProvider,
                  stopping: threading.Event, git_version: str = "dev",
-                 streams: StreamsProvider | None = None):
+                 streams: StreamsProvider | None = None, aggregated_discovery: bool = True):
         self.client = client
+        self.aggregated_discovery = aggregated_discovery
         self.auth = auth
         self.resources = Resources(client, logs, stopping, streams)
         self.git_version = git_version
@@ -59,9 +68,18 @@ class Router:
         """The answer to ``req``; every failure is a Status response, never an exception.
         ``auth`` overrides the router's hook for this request (a listener's own);
         ``admitted``: ``admit`` already let this request in (no second authentication)."""
+        effective = self.auth if auth == "default" else auth
         try:
-            return self._answer(req, None if admitted else (
-                self.auth if auth == "default" else auth))
+            review = reviews.review_of(split(req.path))
+            if review is not None:  # every caller may ask; the answer needs the identity
+                return reviews.handle(req, review, effective)
+            missing = absent.route_of(split(req.path))
+            if missing is not None:
+                if not admitted:
+                    self._authorize(effective, self._identity(req, effective),
+                                    missing.attributes(req.method, req.path))
+                return absent.handle(req, missing)
+            return self._answer(req, None if admitted else effective)
         except APIError as e:
             return Response.error(e)
         except StoreError as e:  # the store is down or broken: not the client's doing
@@ -82,6 +100,12 @@ class Router:
             return
         identity = self._identity(req, auth)
         parts = split(req.path)
+        if reviews.review_of(parts) is not None:
+            return
+        missing = absent.route_of(parts)
+        if missing is not None:
+            self._authorize(auth, identity, missing.attributes(req.method, req.path))
+            return
         gv = group_version(parts)
         route: Route | None = None
         if gv is not None and gv[2] and not req.path.startswith(extension.PREFIX):
@@ -125,7 +149,7 @@ class Router:
         if auth is not None:
             self._authorize(auth, identity, attributes(req, route))
         if route is not None:
-            return self.resources.handle(req, route)
+            return fieldvalidation.handle(req, route, lambda r: self.resources.handle(r, route))
         if path.startswith(extension.PREFIX):
             return extension.handle(self.client, req)
         if req.method not in ("GET", "HEAD"):
@@ -138,6 +162,10 @@ class Router:
         path = req.path
         if parts == ["version"]:
             return Response.json(discovery.version(self.git_version))
+        if parts in (["api"], ["apis"]) and self.aggregated_discovery:
+            one_document = aggregated.answer(parts == ["api"], req.headers)
+            if one_document is not None:
+                return one_document
         if parts == ["api"]:
             return Response.json(discovery.api_versions())
         if parts == ["apis"]:
@@ -151,5 +179,5 @@ class Router:
             if doc is not None:
                 return Response.json(doc)
         if parts[:1] == ["openapi"]:
-            return openapi.document(parts[1:], req.query)
+            return openapi.document(parts[1:], req.query, req.headers)
         raise not_found(path)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from gitkube.api.server.routes import GROUP_VERSIONS
+from gitkube.api.server import absent, reviews
+from gitkube.api.server.routes import GROUP_VERSIONS as _KIND_GROUP_VERSIONS
 from gitkube.model import kinds
 from gitkube.model.kinds import ResourceType
 
 Obj = dict[str, Any]
+GROUP_VERSIONS = tuple(dict.fromkeys(
+    (*_KIND_GROUP_VERSIONS, *reviews.GROUP_VERSIONS, *absent.GROUP_VERSIONS)))
 
 # The Kubernetes version whose API shape gitkube follows (kubectl warns on big skews).
 KUBE_MAJOR, KUBE_MINOR = "1", "32"
@@ -78,9 +81,14 @@ def _entry(rt: ResourceType) -> Obj:
     return out
 
 
+def subresource_verbs(sub: str) -> tuple[str, ...]:
+    """The verbs discovery lists for subresource ``sub``."""
+    return _SUBRESOURCE_VERBS.get(sub, ("get",))
+
+
 def _sub_entry(rt: ResourceType, sub: str) -> Obj:
     out: Obj = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                "kind": rt.kind, "verbs": list(_SUBRESOURCE_VERBS.get(sub, ("get",)))}
+                "kind": rt.kind, "verbs": list(subresource_verbs(sub))}
     if sub == "scale":
         out.update(group="autoscaling", version="v1", kind="Scale")
     elif sub == "log":
@@ -93,12 +101,15 @@ def _sub_entry(rt: ResourceType, sub: str) -> Obj:
 def resource_list(group: str, version: str) -> Obj | None:
     """The APIResourceList of one group/version, or None when gitkube serves none there."""
     rts = [r for r in kinds.RESOURCES if r.group == group and r.version == version]
-    if not rts:
+    others = [*reviews.discovery_entries(group, version),
+              *absent.discovery_entries(group, version)]
+    if not rts and not others:
         return None
     resources: list[Obj] = []
     for rt in rts:
         resources.append(_entry(rt))
         resources.extend(_sub_entry(rt, s) for s in rt.subresources)
+    resources += others
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources}

@@ -32,6 +32,7 @@ from gitkube.api.server.streaming import SUBRESOURCES as STREAM_SUBRESOURCES
 from gitkube.api.server.streaming import Streaming
 from gitkube.api.server.tables import as_table, table_parts, wants_table
 from gitkube.api.server.watchstream import WatchQuery, WatchStream
+from gitkube.api.subresources import patch_invalid
 from gitkube.errors import BadRequest, Invalid, NotFound
 from gitkube.model.kinds import ResourceType
 from gitkube.model.patch import (
@@ -343,9 +344,7 @@ class Resources:
                 patched = strategic_merge_patch(current, patch)
         except PatchError as e:
             if e.invalid:
-                raise Invalid(f"the patch does not apply to the scale of {rt.kind} "
-                              f"{route.name!r}: {e}", kind=rt.kind, name=route.name,
-                              group=rt.group) from e
+                raise patch_invalid(rt, route.name, e, "the scale of ") from e
             raise BadRequest(f"invalid {patch_type} patch of the scale: {e}") from e
         spec = patched.get("spec") if isinstance(patched, dict) else None
         replicas = spec.get("replicas") if isinstance(spec, dict) else None

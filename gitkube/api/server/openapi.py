@@ -1,89 +1,132 @@
-"""A minimal OpenAPI v3, enough for ``kubectl apply``'s validation step.
+"""``/openapi/v3`` and ``/openapi/v2``: gitkube's schemas published as upstream publishes its.
 
-kubectl (``--validate=strict``, the default) downloads ``/openapi/v3`` and asks, per kind,
-whether the server validates fields itself: it looks for a path whose ``patch`` operation
-carries ``x-kubernetes-group-version-kind`` and a ``fieldValidation`` query parameter. When
-found, kubectl leaves validation to the server (gitkube validates every write). The patch
-operations declare no request body, so kubectl computes client-side apply patches from its
-built-in types rather than from schemas gitkube does not publish. ``/openapi/v2`` is 404.
+- ``/openapi/v3`` is an index ``{paths: {"apis/apps/v1": {serverRelativeURL:
+  "/openapi/v3/apis/apps/v1?hash=H"}}}``; each group-version document
+  (gitkube/api/server/openapi_docs.py) is served with ``ETag: "H"``. Asked with the current
+  ``hash`` it may be cached for good (``Cache-Control: public, immutable``); with a stale one
+  the answer is a 301 to the current URL, as kube-openapi answers; ``If-None-Match`` with the
+  ETag is a 304.
+- ``/openapi/v2`` is the whole API in one Swagger 2.0 document: JSON, or gnostic protobuf
+  when the client accepts that (kubectl asks only for protobuf and decodes the body as such;
+  it reads v2 for the client-side validation of a ``kind: List`` file and when v3 fails).
+  Any other Accept that admits neither is a 406.
+
+kubectl decides from the v3 documents whether the server validates fields itself: a
+``patch`` operation tagged with the kind's ``x-kubernetes-group-version-kind`` that takes a
+``fieldValidation`` query parameter. ``kubectl explain`` finds a kind's schema by the same
+extension on its definition.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
 
+from gitkube.api.server import openapi_proto
+from gitkube.api.server.bodies import JSON, encode_json
 from gitkube.api.server.messages import Response
+from gitkube.api.server.openapi_docs import group_version_path, v2_document, v3_document
 from gitkube.api.server.routes import GROUP_VERSIONS, not_found
-from gitkube.model import kinds
-from gitkube.model.kinds import ResourceType
+from gitkube.errors import APIError
 
-Obj = dict[str, Any]
-_PARAMETERS = [
-    {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-    for name in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
-]
+_IMMUTABLE = (("Cache-Control", "public, immutable"),
+              ("Expires", "Thu, 31 Dec 2099 23:59:59 GMT"))
+_REVALIDATE = (("Cache-Control", "no-cache, private"),)
 
 
-def _prefix(group: str, version: str) -> str:
-    return f"apis/{group}/{version}" if group else f"api/{version}"
-
-
-def _object_path(rt: ResourceType) -> str:
-    ns = "/namespaces/{namespace}" if rt.namespaced else ""
-    return f"/{_prefix(rt.group, rt.version)}{ns}/{rt.plural}/{{name}}"
+class NotAcceptable(APIError):
+    code = 406
+    reason = "NotAcceptable"
 
 
 @cache
-def group_document(group: str, version: str) -> Obj | None:
-    rts = [r for r in kinds.RESOURCES if (r.group, r.version) == (group, version)]
-    if not rts:
+def _encoded(group: str, version: str) -> tuple[bytes, str] | None:
+    doc = v3_document(group, version)
+    if doc is None:
         return None
-    paths: Obj = {}
-    for rt in rts:
-        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        paths[_object_path(rt)] = {"patch": {
-            "operationId": f"patch{rt.kind}",
-            "description": f"partially update the specified {rt.kind}",
-            "parameters": _PARAMETERS,
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": gvk,
-        }}
-    return {"openapi": "3.0.0",
-            "info": {"title": "gitkube", "version": _prefix(group, version)},
-            "paths": paths, "components": {"schemas": {}}}
-
-
-def _hash(doc: Obj) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32].upper()
+    body = encode_json(doc)
+    return body, hashlib.sha512(body).hexdigest().upper()
 
 
 @cache
-def index() -> Obj:
-    paths: Obj = {}
+def index() -> bytes:
+    paths = {}
     for group, version in GROUP_VERSIONS:
-        doc = group_document(group, version)
-        assert doc is not None
-        prefix = _prefix(group, version)
-        paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={_hash(doc)}"}
-    return {"paths": paths}
+        encoded = _encoded(group, version)
+        assert encoded is not None
+        key = group_version_path(group, version)
+        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={encoded[1]}"}
+    return encode_json({"paths": paths})
 
 
-def document(parts: list[str], query: Mapping[str, str]) -> Response:
-    """``/openapi/v3`` (the index) and ``/openapi/v3/api/v1``, ``/openapi/v3/apis/G/V``."""
-    if parts == ["v3"]:
-        return Response.json(index())
+@cache
+def _v2_json() -> tuple[bytes, str]:
+    body = encode_json(v2_document())
+    return body, hashlib.sha512(body).hexdigest().upper()
+
+
+@cache
+def _v2_proto() -> tuple[bytes, str]:
+    body = openapi_proto.document(v2_document())
+    return body, hashlib.sha512(body).hexdigest().upper()
+
+
+def _accepts(accept: str) -> list[str]:
+    return [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
+
+
+def _cached(body: bytes, etag: str, content_type: str, headers: Mapping[str, str],
+            immutable: bool = False) -> Response:
+    quoted = f'"{etag}"'
+    extra = (("ETag", quoted), ("Vary", "Accept"), *(_IMMUTABLE if immutable else _REVALIDATE))
+    if quoted in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+        return Response(304, b"", content_type, extra)
+    return Response(200, body, content_type, extra)
+
+
+def _v3(rest: list[str], query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+    if not rest:
+        return Response(200, index(), JSON, _REVALIDATE)
+    encoded = None
+    if len(rest) == 2 and rest[0] == "api":
+        encoded = _encoded("", rest[1])
+    elif len(rest) == 3 and rest[0] == "apis":
+        encoded = _encoded(rest[1], rest[2])
+    if encoded is None:
+        raise not_found("/openapi/v3/" + "/".join(rest))
+    accept = _accepts(headers.get("accept", ""))
+    if accept and not any(a in (JSON, "application/*", "*/*") for a in accept):
+        raise NotAcceptable("only application/json is served for /openapi/v3")
+    body, digest = encoded
+    wanted = query.get("hash")
+    if wanted is not None and wanted != digest:
+        location = f"/openapi/v3/{'/'.join(rest)}?hash={digest}"
+        return Response(301, b"", JSON, (("Location", location), *_REVALIDATE))
+    return _cached(body, digest, JSON, headers, immutable=wanted is not None)
+
+
+def _v2(headers: Mapping[str, str]) -> Response:
+    accept = _accepts(headers.get("accept", ""))
+    for media in accept or [JSON]:
+        if media in openapi_proto.MEDIA_TYPES:
+            body, digest = _v2_proto()
+            # Go's media type parser refuses the "@" of the Accept spelling
+            return _cached(body, digest, openapi_proto.CONTENT_TYPE, headers)
+        if media in (JSON, "application/*", "*/*"):
+            body, digest = _v2_json()
+            return _cached(body, digest, JSON, headers)
+    raise NotAcceptable("/openapi/v2 is served as application/json or "
+                        f"{openapi_proto.MEDIA_TYPE}")
+
+
+def document(parts: list[str], query: Mapping[str, str],
+             headers: Mapping[str, str] | None = None) -> Response:
+    """``/openapi/v3`` (the index), ``/openapi/v3/api/v1``, ``/openapi/v3/apis/G/V`` and
+    ``/openapi/v2``; ``parts`` is the path after ``/openapi``."""
+    headers = headers or {}
     if parts[:1] == ["v3"]:
-        rest = parts[1:]
-        doc = None
-        if len(rest) == 2 and rest[0] == "api":
-            doc = group_document("", rest[1])
-        elif len(rest) == 3 and rest[0] == "apis":
-            doc = group_document(rest[1], rest[2])
-        if doc is not None:
-            return Response.json(doc)
+        return _v3(parts[1:], query, headers)
+    if parts == ["v2"]:
+        return _v2(headers)
     raise not_found("/openapi/" + "/".join(parts))

@@ -158,6 +158,23 @@ _SCHEMAS: dict[str, dict[int, F]] = {
     "autoscaling.Scale": {1: F("metadata", _META), 2: F("spec", "autoscaling.ScaleSpec"),
                           3: F("status", "skip")},
     "autoscaling.ScaleSpec": {1: F("replicas", "int", ptr=True)},
+    # --- authorization/v1 and authentication/v1: the self reviews ---
+    "authz.SelfSubjectAccessReview": {1: F("metadata", _META),
+                                      2: F("spec", "authz.SelfSubjectAccessReviewSpec"),
+                                      3: F("status", "skip")},
+    "authz.SelfSubjectAccessReviewSpec": {
+        1: F("resourceAttributes", "authz.ResourceAttributes"),
+        2: F("nonResourceAttributes", "authz.NonResourceAttributes")},
+    "authz.ResourceAttributes": {1: F("namespace"), 2: F("verb"), 3: F("group"),
+                                 4: F("version"), 5: F("resource"), 6: F("subresource"),
+                                 7: F("name"), 8: F("fieldSelector", "skip"),
+                                 9: F("labelSelector", "skip")},
+    "authz.NonResourceAttributes": {1: F("path"), 2: F("verb")},
+    "authz.SelfSubjectRulesReview": {1: F("metadata", _META),
+                                     2: F("spec", "authz.SelfSubjectRulesReviewSpec"),
+                                     3: F("status", "skip")},
+    "authz.SelfSubjectRulesReviewSpec": {1: F("namespace")},
+    "authn.SelfSubjectReview": {1: F("metadata", _META), 2: F("status", "skip")},
 }
 
 # (apiVersion, kind) in the envelope -> the message of the raw object.
@@ -169,6 +186,9 @@ _TOP: dict[tuple[str, str], str] = {
     ("batch/v1", "Job"): "batch.Job", ("autoscaling/v1", "Scale"): "autoscaling.Scale",
     ("meta.k8s.io/v1", "DeleteOptions"): "meta.DeleteOptions",
     ("v1", "DeleteOptions"): "meta.DeleteOptions",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "authz.SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "authz.SelfSubjectRulesReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "authn.SelfSubjectReview",
 }
 
 
