@@ -31,11 +31,14 @@ def _v3(served: Served, gv: str) -> Obj:
 
 
 def test_every_kind_has_an_upstream_named_definition_with_its_gvk(served: Served) -> None:
-    docs = {gv: _v3(served, gv) for gv in ("api/v1", "apis/apps/v1", "apis/batch/v1")}
+    def gv_of(rt: kinds.ResourceType) -> str:
+        return f"apis/{rt.group}/{rt.version}" if rt.group else f"api/{rt.version}"
+
+    docs = {gv: _v3(served, gv) for gv in sorted({gv_of(rt) for rt in kinds.RESOURCES})}
     for rt in kinds.RESOURCES:
-        gv = f"apis/{rt.group}/{rt.version}" if rt.group else f"api/{rt.version}"
-        schemas = docs[gv]["components"]["schemas"]
-        name = f"io.k8s.api.{rt.group or 'core'}.{rt.version}.{rt.kind}"
+        schemas = docs[gv_of(rt)]["components"]["schemas"]
+        group = rt.group.removesuffix(".k8s.io") or "core"  # discovery.k8s.io -> discovery
+        name = f"io.k8s.api.{group}.{rt.version}.{rt.kind}"
         assert schemas[name]["x-kubernetes-group-version-kind"] == [
             {"group": rt.group, "kind": rt.kind, "version": rt.version}], name
         assert schemas[name]["properties"]["metadata"]["allOf"] == [
