@@ -45,6 +45,8 @@ ValueError, as it was before it joined the tree, so ``except ValueError`` still 
     ├── ContainerConfigError     agents/kubelet/volumes.py: a container cannot be configured
     │                            yet (missing ConfigMap, Secret or key)
     ├── NftError                 agents/proxy/nft.py: nft is missing or refused a ruleset
+    ├── LeadershipLost           agents/leaderelection.py: a write by agents whose Lease ran
+    │                            out
     ├── NetworkError             runtime/network.py: the host network cannot be set up
     └── RuntimeFailure           runtime/base.py: the container engine refused or failed
         ├── RuntimeUnavailable   runtime/base.py: it cannot be reached or started

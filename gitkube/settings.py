@@ -28,6 +28,9 @@ variable                       field                              default
 ``GITKUBE_EVENT_TTL``          ``controllers.event_ttl``          3600 s
 ``GITKUBE_MAX_PODS``           ``controllers.max_pods``           5000
 ``GITKUBE_POD_CREATE_RATE``    ``controllers.pod_create_rate``    500 per workload per s
+``GITKUBE_SERVER``             ``server`` (API servers, not store) none
+``GITKUBE_TOKEN``              ``token`` (for ``server``)         none
+``GITKUBE_CA``                 ``ca`` (CA files for ``server``)   the system's CAs
 ``GITKUBE_AGGREGATED_DISCOVERY`` ``aggregated_discovery``        on (``0`` = off)
 =============================  =================================  ==========================
 
@@ -66,6 +69,9 @@ PROXY_MODE_ENV = "GITKUBE_PROXY_MODE"
 EVENT_TTL_ENV = "GITKUBE_EVENT_TTL"
 MAX_PODS_ENV = "GITKUBE_MAX_PODS"
 POD_RATE_ENV = "GITKUBE_POD_CREATE_RATE"
+SERVER_ENV = "GITKUBE_SERVER"
+TOKEN_ENV = "GITKUBE_TOKEN"
+CA_ENV = "GITKUBE_CA"
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 DEFAULT_PODMAN_LINGER = 120
@@ -115,6 +121,36 @@ class KubeletSettings:
 
 
 @dataclass(frozen=True)
+class LeaderElectionSettings:
+    """Leader election of the singleton agents (scheduler, controllers) through Leases in
+    ``kube-system``, with upstream's defaults. ``enabled`` is turned on by ``gitkube serve``
+    (its ``--leader-elect`` flags); ``identity`` names this process in the Leases (None:
+    the host name and a random suffix). A leader stops acting ``renew_deadline`` after its
+    last successful renewal began, before any other candidate may take over
+    (``lease_duration`` after it saw that renewal)."""
+
+    enabled: bool = False
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str | None = None
+
+    def check(self) -> None:
+        """GitkubeError unless retry_period < renew_deadline < lease_duration (whole
+        seconds: a Lease stores its duration in seconds)."""
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise GitkubeError(
+                f"leader election: retry period {self.retry_period:g}s, renew deadline "
+                f"{self.renew_deadline:g}s and lease duration {self.lease_duration:g}s must "
+                "grow in that order", hint="e.g. --leader-elect-retry-period 2s "
+                "--leader-elect-renew-deadline 10s --leader-elect-lease-duration 15s")
+        if self.lease_duration != int(self.lease_duration):
+            raise GitkubeError(f"leader election: lease duration {self.lease_duration:g}s "
+                               "is not a whole number of seconds",
+                               hint="a Lease stores leaseDurationSeconds as an integer")
+
+
+@dataclass(frozen=True)
 class Settings:
     """What one gitkube process runs with (see the module docstring)."""
 
@@ -133,6 +169,10 @@ class Settings:
     kubelet: KubeletSettings = field(default_factory=KubeletSettings)
     runtime: RuntimeName = "podman"   # the kubelet's container runtime
     node_name: str | None = None      # the local kubelet's node (None: the host name)
+    leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
+    server: str | None = None         # API servers to use (comma-separated URLs), not a store
+    token: str | None = None          # bearer token for ``server``
+    ca: str | None = None             # CA files for ``server`` (comma-separated)
     aggregated_discovery: bool = True  # /api and /apis answer APIGroupDiscoveryList
 
     @property
@@ -181,6 +221,9 @@ class Settings:
             services=env.get(SERVICES_ENV, "1") != "0",
             proxy_mode=proxy_mode(env.get(PROXY_MODE_ENV)),
             controllers=_controllers(env),
+            server=env.get(SERVER_ENV) or None,
+            token=env.get(TOKEN_ENV) or None,
+            ca=env.get(CA_ENV) or None,
             aggregated_discovery=env.get(AGGREGATED_DISCOVERY_ENV, "1") != "0",
         )
 
@@ -293,6 +336,7 @@ def parse_duration(raw: str, what: str) -> float:
 
 __all__ = [
     "AUTHOR_ENV",
+    "CA_ENV",
     "DOMAIN_ENV",
     "EVENT_TTL_ENV",
     "JOBS_ENV",
@@ -305,13 +349,16 @@ __all__ = [
     "POD_RATE_ENV",
     "PROXY_MODES",
     "PROXY_MODE_ENV",
+    "SERVER_ENV",
     "SERVICES_ENV",
     "SERVICE_CIDR_ENV",
     "STATE_ENV",
     "STORE_ENV",
     "SUBNET_ENV",
+    "TOKEN_ENV",
     "ControllerSettings",
     "KubeletSettings",
+    "LeaderElectionSettings",
     "NetworkConfig",
     "ProxyMode",
     "RuntimeName",

@@ -24,8 +24,10 @@ DNS run unless ``settings.services`` is off.
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -51,6 +53,7 @@ from gitkube.agents.controllers import (
 from gitkube.agents.controllers.budget import PodBudget
 from gitkube.agents.dns import DnsAgent
 from gitkube.agents.kubelet.agent import Kubelet, KubeletConfig
+from gitkube.agents.leaderelection import ElectedGroup
 from gitkube.agents.manager import Agent, Clock, Manager
 from gitkube.agents.proxy import ProxyAgent, ProxyConfig
 from gitkube.agents.scheduler import build_scheduler
@@ -151,6 +154,12 @@ CONTROLLERS = ("deployment", "replicaset", "statefulset", "daemonset", "job", "e
                "ttlafterfinished", "priorityclass", "disruption", "resourcequota",
                "endpointslice", "replicationcontroller")
 NODE_AGENTS = ("kubelet",)  # what `gitkube agent kubelet` runs on a node
+# With leader election on, these agents run only in the control plane holding the Lease
+# (kube-system/<lease>); every other agent runs in every process that asks for it.
+ELECTED: Mapping[str, tuple[str, ...]] = {
+    "kube-scheduler": ("scheduler",),
+    "kube-controller-manager": CONTROLLERS,
+}
 
 
 def compose(manager: Manager, settings: Settings, runtime: ContainerRuntime | None = None, *,
@@ -176,6 +185,11 @@ def compose(manager: Manager, settings: Settings, runtime: ContainerRuntime | No
                 manager.add(agent)
                 made.append(agent)
     return made
+
+
+def _build_group(manager: Manager, *, settings: Settings, runtime: ContainerRuntime | None,
+                 names: tuple[str, ...]) -> list[Agent]:
+    return compose(manager, settings, runtime, names=names)
 
 
 def open_runtime(settings: Settings, *, linger: int | None = None) -> ContainerRuntime:
@@ -205,7 +219,21 @@ class AgentSet:
         self.settings = settings
         self.runtime = runtime
         self.manager = Manager(client, clock=clock)
-        self.agents = compose(self.manager, settings, runtime, names=names)
+        wanted = list(AGENTS) if names is None else list(names)
+        self.groups: list[ElectedGroup] = []
+        election = settings.leader_election
+        if election.enabled:
+            identity = election.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+            for lease, members in ELECTED.items():
+                mine = tuple(n for n in wanted if n in members)
+                if mine:
+                    self.groups.append(ElectedGroup(
+                        client, lease, identity, election,
+                        functools.partial(_build_group, settings=settings, runtime=runtime,
+                                          names=mine)))
+            elected = {n for members in ELECTED.values() for n in members}
+            wanted = [n for n in wanted if n not in elected]
+        self.agents = compose(self.manager, settings, runtime, names=wanted)
 
     @property
     def kubelet(self) -> Kubelet | None:
@@ -214,6 +242,8 @@ class AgentSet:
 
     def start(self) -> AgentSet:
         self.manager.start()
+        for group in self.groups:
+            group.start()
         return self
 
     def wait_initial_sync(self, timeout: float) -> bool:
@@ -223,6 +253,9 @@ class AgentSet:
         return True if kubelet is None else kubelet.wait_initial_sync(timeout)
 
     def stop(self) -> None:
+        """Stop every agent; a leader gives its Leases up (a successor starts at once)."""
+        for group in self.groups:
+            group.stop()
         self.manager.stop()
 
     def __enter__(self) -> AgentSet:
@@ -233,5 +266,5 @@ class AgentSet:
         self.stop()
 
 
-__all__ = ["AGENTS", "CONTROLLERS", "NODE_AGENTS", "AgentSet", "Factory", "Parts", "compose",
-           "kubelet_config", "open_runtime"]
+__all__ = ["AGENTS", "CONTROLLERS", "ELECTED", "NODE_AGENTS", "AgentSet", "Factory", "Parts",
+           "compose", "kubelet_config", "open_runtime"]

@@ -729,6 +729,9 @@ class Manager:
         for inf in informers:
             if not inf.wait_for_sync(sync_timeout):
                 log.warning("informer %s did not sync within %ss", inf.kind, sync_timeout)
+        with self._lock:
+            if not self._started:
+                return  # stopped while the informers synced: start no agent
         for agent in list(self.agents):
             agent.start()
 

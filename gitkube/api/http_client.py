@@ -90,6 +90,10 @@ RETRY_AFTER_TRIES = 3
 RETRY_AFTER_MAX_WAIT = 5.0
 
 
+# connection failures that mean the request reached no server: safe to send elsewhere
+_NEVER_SENT = (ConnectionRefusedError, FileNotFoundError, socket.gaierror)
+
+
 def _retry_after(response: http.client.HTTPResponse) -> float | None:
     """Seconds to wait before asking again, for a 429 or 503 that says so; else None."""
     if response.status not in (429, 503):
@@ -161,45 +165,77 @@ def _field_selector(value: FieldSelectorArg) -> str | None:
 class HTTPClient:
     """The Client protocol over HTTP(S) or a unix socket. Thread-safe."""
 
-    def __init__(self, server: str | Path, *, token: str | None = None,
-                 ca: str | Path | None = None, ca_data: str | bytes | None = None,
+    def __init__(self, server: str | Path | Sequence[str], *, token: str | None = None,
+                 ca: str | Path | Sequence[str | Path] | None = None,
+                 ca_data: str | bytes | None = None,
                  ssl_context: ssl.SSLContext | None = None, timeout: float = 60.0):
-        """``ca``: a PEM file of the CA that signed the server's certificate; ``ca_data``:
-        the same PEM as text (a kubeconfig's decoded certificate-authority-data); neither:
-        the system's CAs. ``ssl_context`` overrides both. ``token`` is sent as a bearer
-        token; ``timeout`` bounds each request (not watches or followed logs)."""
-        text = str(server)
-        self._unix: str | None = None
+        """``server``: one URL, several (a list, or one string with commas: the API
+        servers of an HA control plane, tried in turn — see ``failover``). ``ca``: a PEM
+        file of the CA that signed the server's certificate (or several, one per server);
+        ``ca_data``: the same PEM as text (a kubeconfig's decoded
+        certificate-authority-data); neither: the system's CAs. ``ssl_context`` overrides
+        both. ``token`` is sent as a bearer token; ``timeout`` bounds each request (not
+        watches or followed logs)."""
+        texts = [str(server)] if isinstance(server, (str, Path)) else [str(t) for t in server]
+        texts = [t.strip() for text in texts for t in text.split(",") if t.strip()]
+        if not texts:
+            raise GitkubeError("no API server address given",
+                               hint="http://HOST:PORT, https://HOST:PORT or unix:///PATH")
+        self._targets = [self._target(t) for t in texts]
         self._tls: ssl.SSLContext | None = None
-        if text.startswith("unix://"):
-            self._unix = text[len("unix://"):]
-        elif "://" not in text:
-            self._unix = text
-        else:
-            url = urlsplit(text)
-            if url.scheme not in ("http", "https") or not url.hostname:
-                raise GitkubeError(f"not an API server address: {text!r}",
-                                   hint="http://HOST:PORT, https://HOST:PORT or unix:///PATH")
-            self._host = url.hostname
-            self._port = url.port or (443 if url.scheme == "https" else 80)
-            if url.scheme == "https":
-                cadata = ca_data.decode() if isinstance(ca_data, bytes) else ca_data
-                self._tls = ssl_context or ssl.create_default_context(
-                    cafile=str(ca) if ca else None, cadata=cadata)
-        self.server = text
+        if any(t[0] == "https" for t in self._targets):
+            cadata = ca_data.decode() if isinstance(ca_data, bytes) else ca_data
+            cas = [] if ca is None else [ca] if isinstance(ca, (str, Path)) else list(ca)
+            self._tls = ssl_context or ssl.create_default_context(
+                cafile=str(cas[0]) if cas else None, cadata=cadata)
+            if ssl_context is None:
+                for extra in cas[1:]:
+                    self._tls.load_verify_locations(cafile=str(extra))
+        self.servers = texts
+        self._current = 0
+        self._switch = threading.Lock()
         self.token = token
         self.timeout = timeout
         self._local = threading.local()
 
+    @staticmethod
+    def _target(text: str) -> tuple[str, str, int]:
+        """(scheme, host or socket path, port) of one server address."""
+        if text.startswith("unix://"):
+            return "unix", text[len("unix://"):], 0
+        if "://" not in text:
+            return "unix", text, 0
+        url = urlsplit(text)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise GitkubeError(f"not an API server address: {text!r}",
+                               hint="http://HOST:PORT, https://HOST:PORT or unix:///PATH")
+        return url.scheme, url.hostname, url.port or (443 if url.scheme == "https" else 80)
+
+    @property
+    def server(self) -> str:
+        """The server requests go to now."""
+        return self.servers[self._current]
+
+    def failover(self, failed: int) -> bool:
+        """The server at index ``failed`` could not be reached: later requests go to the
+        next one. False when there is no other server."""
+        if len(self.servers) < 2:
+            return False
+        with self._switch:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self.servers)
+        return True
+
     # --- transport ------------------------------------------------------------------------
 
     def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
-        if self._unix is not None:
-            return _UnixConnection(self._unix, timeout)
-        if self._tls is not None:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
+        scheme, where, port = self._targets[self._current]
+        if scheme == "unix":
+            return _UnixConnection(where, timeout)
+        if scheme == "https":
+            return http.client.HTTPSConnection(where, port, timeout=timeout,
                                                context=self._tls)
-        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        return http.client.HTTPConnection(where, port, timeout=timeout)
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": JSON, "User-Agent": "gitkube-http-client"}
@@ -224,8 +260,18 @@ class HTTPClient:
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = self._headers(content_type if data is not None else None)
         waits = 0
+        tries = 0
         while True:
-            status, raw, retry_after = self._exchange(method, target, data, headers)
+            index = self._current
+            try:
+                status, raw, retry_after = self._exchange(method, target, data, headers)
+            except ServerUnavailable as e:
+                # another API server, when the request surely reached none (or only reads)
+                tries += 1
+                safe = method == "GET" or isinstance(e.__cause__, _NEVER_SENT)
+                if not safe or tries >= len(self.servers) or not self.failover(index):
+                    raise
+                continue
             if retry_after is None or waits >= RETRY_AFTER_TRIES:
                 return self._decode(status, raw)
             # 429/503 with Retry-After: the server did not take the request (a connection
@@ -239,8 +285,12 @@ class HTTPClient:
         503 that carries one, the Retry-After in seconds."""
         for attempt in (0, 1):
             conn = getattr(self._local, "conn", None)
+            if conn is not None and getattr(self._local, "index", None) != self._current:
+                self._drop()  # another thread moved to another server
+                conn = None
             reused = conn is not None
             if conn is None:
+                self._local.index = self._current
                 conn = self._local.conn = self._connect(self.timeout)
             try:
                 conn.request(method, target, body=data, headers=headers)
@@ -463,27 +513,39 @@ class HTTPClient:
 
     def watch(self, api_version: str, kind: str, namespace: str | None = None, *,
               resource_version: str | None = None, label_selector: LabelSelectorArg = None,
-              field_selector: FieldSelectorArg = None) -> HTTPWatcher:
+              field_selector: FieldSelectorArg = None) -> HTTPWatcher | ResumingWatcher:
         rt = self.resource(api_version, kind)
         query = {"watch": "true", "resourceVersion": resource_version or None,
                  "labelSelector": _selector(label_selector),
                  "fieldSelector": _field_selector(field_selector)}
         target = self.path(rt, namespace, all_namespaces=True) + "?" + urlencode(
             {k: v for k, v in query.items() if v is not None})
-        # Its own connection: a watch holds it for as long as it lives.
-        conn = self._connect(None)
-        try:
-            conn.request("GET", target, headers=self._headers(None))
-            response = conn.getresponse()
-        except (OSError, http.client.HTTPException) as e:
-            conn.close()
-            raise self._unavailable(e) from e
-        if response.status != 200:
-            raw = response.read()
-            conn.close()
-            self._decode(response.status, raw)
-            raise APIError(f"watch answered {response.status}")
-        return HTTPWatcher(conn, response)
+        if len(self.servers) > 1:
+            return ResumingWatcher(self, target, resource_version)
+        return self._open_watch(target)
+
+    def _open_watch(self, target: str) -> HTTPWatcher:
+        """One watch stream on the current server; on a server that cannot be reached,
+        the next ones in turn."""
+        for tries in range(1, len(self.servers) + 1):
+            index = self._current
+            # Its own connection: a watch holds it for as long as it lives.
+            conn = self._connect(None)
+            try:
+                conn.request("GET", target, headers=self._headers(None))
+                response = conn.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                if tries < len(self.servers) and self.failover(index):
+                    continue
+                raise self._unavailable(e) from e
+            if response.status != 200:
+                raw = response.read()
+                conn.close()
+                self._decode(response.status, raw)
+                raise APIError(f"watch answered {response.status}")
+            return HTTPWatcher(conn, response)
+        raise AssertionError("unreachable")
 
     def pod_logs(self, namespace: str | None, name: str,
                  options: LogOptions = LogOptions()) -> Iterator[str]:
@@ -626,6 +688,84 @@ class HTTPWatcher:
         self._conn.close()
 
     def __enter__(self) -> HTTPWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ResumingWatcher:
+    """A watch of a client with several API servers: when its stream ends (the server died
+    or ended it), it watches again from the resourceVersion of the last event it delivered,
+    on the next server that answers, so its consumer sees every change once. A 410 Gone
+    (that history is compacted) is raised: relist. ``ended`` becomes True only when no
+    server could be reached for ``RESUME_FOR`` seconds."""
+
+    RESUME_FOR = 30.0
+
+    def __init__(self, client: HTTPClient, target: str, resource_version: str | None):
+        self._client = client
+        self._base = target
+        self._rv = resource_version or ""
+        self._closed = False
+        self._ended = False
+        self.resumed = 0
+        self._inner = client._open_watch(target)
+
+    def _target(self) -> str:
+        if not self._rv or self._rv == "0":
+            return self._base
+        path, _, query = self._base.partition("?")
+        params = [(k, v) for k, v in (p.split("=", 1) for p in query.split("&") if p)
+                  if k != "resourceVersion"]
+        params.append(("resourceVersion", quote(self._rv)))
+        return path + "?" + "&".join(f"{k}={v}" for k, v in params)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
+        if self._closed or self._ended:
+            return None
+        event = self._inner.next_event(timeout)
+        if event is not None:
+            rv = (event.object.get("metadata") or {}).get("resourceVersion")
+            if rv:
+                self._rv = str(rv)
+            return event
+        if self._inner.ended and not self._closed:
+            self._resume()
+        return None
+
+    def _resume(self) -> None:
+        self._inner.close()
+        self._client.failover(self._client._current)  # the one that ended it goes last
+        deadline = time.monotonic() + self.RESUME_FOR
+        pause = 0.05
+        while not self._closed:
+            try:
+                self._inner = self._client._open_watch(self._target())
+                self.resumed += 1
+                return
+            except ServerUnavailable:
+                if time.monotonic() + pause > deadline:
+                    self._ended = True
+                    return
+            time.sleep(pause)
+            pause = min(2 * pause, 1.0)
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        while not (self._closed or self._ended):
+            event = self.next_event(1.0)
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        self._closed = True
+        self._inner.close()
+
+    def __enter__(self) -> ResumingWatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

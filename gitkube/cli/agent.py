@@ -114,7 +114,9 @@ def kubelet(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
     server: str | None = typer.Option(None, "--server", envvar="GITKUBE_SERVER",
                                       help="A gitkube serve API (https://HOST:PORT) to work "
-                                           "against instead of the store."),
+                                           "against instead of the store; several, "
+                                           "comma-separated: an HA control plane (the "
+                                           "kubelet moves to the next when one fails)."),
     token: str | None = typer.Option(None, "--token", envvar="GITKUBE_TOKEN",
                                      help="Bearer token (admin role) for --server."),
     token_file: Path | None = typer.Option(None, "--token-file",

@@ -16,6 +16,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,6 +25,9 @@ from gitkube.daemon.listen import DEFAULT_LISTEN
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.errors import GitkubeError, UsageError
 from gitkube.settings import Settings
+
+if TYPE_CHECKING:
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd
 
 
 class RuntimeChoice(StrEnum):
@@ -38,6 +42,8 @@ class StatusOutput(StrEnum):
 
 EVENT_TTL_HELP = ("How long Events are kept after they were last seen (90s, 5m, 1h; default "
                   "1h, or $GITKUBE_EVENT_TTL).")
+LEADER_ELECT_HELP = ("Run the scheduler and the controllers only while this daemon holds "
+                     "their Lease in kube-system (several daemons on one etcd: one leads).")
 LISTEN_HELP = ("TCP address of the API (HOST:PORT; `none`: unix socket only). Any host but "
                "loopback requires TLS; every TCP client needs a bearer token.")
 
@@ -69,16 +75,43 @@ def serve(
                                                "no containers, for tests and demos).",
                                           hidden=True),
     event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
+    leader_elect: bool = typer.Option(True, "--leader-elect/--no-leader-elect",
+                                      help=LEADER_ELECT_HELP),
+    lease_duration: str | None = typer.Option(None, "--leader-elect-lease-duration",
+                                              help="How long a leader's Lease holds "
+                                                   "without renewal (default 15s)."),
+    renew_deadline: str | None = typer.Option(None, "--leader-elect-renew-deadline",
+                                              help="A leader that could not renew for this "
+                                                   "long stops its agents (default 10s)."),
+    retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
+                                            help="How often Leases are tried and renewed "
+                                                 "(default 2s)."),
+    cluster_init: bool = typer.Option(False, "--cluster-init",
+                                      help="Run an etcd member of a new cluster next to this "
+                                           "daemon and keep the store in it."),
+    join: str | None = typer.Option(None, "--join",
+                                    help="Run an etcd member that joins the cluster of this "
+                                         "etcd client URL (http://HOST:2379) and keep the "
+                                         "store in it."),
+    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
+                                  help="Where the embedded etcd member listens."),
+    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
+                                         help="The embedded member's client port."),
+    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
+                                       help="The embedded member's peer port."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING."),
 ) -> None:
     """Run the API server, scheduler, controllers and kubelet in the foreground."""
     from gitkube.daemon.daemon import Daemon, ServeOptions, configure_logging
 
-    current = _daemon_settings(store, node_name, runtime, event_ttl)
+    election = ElectionFlags(leader_elect, lease_duration, renew_deadline, retry_period)
+    current = election.apply(_daemon_settings(store, node_name, runtime, event_ttl))
+    etcd = _embedded_etcd(current, cluster_init, join, etcd_host, etcd_client_port,
+                          etcd_peer_port)
     configure_logging(log_level)
     daemon = Daemon(ServeOptions(settings=current, listen=listen, tls_cert=tls_cert,
                                  tls_key=tls_key, no_tls=no_tls, tokens=tokens,
-                                 tls_sans=list(tls_san), kubelet=kubelet))
+                                 tls_sans=list(tls_san), kubelet=kubelet, etcd=etcd))
     daemon.run()
 
 
@@ -96,6 +129,62 @@ def _daemon_settings(store: str | None, node_name: str | None, runtime: RuntimeC
     return current
 
 
+def _embedded_etcd(current: Settings, cluster_init: bool, join: str | None, host: str,
+                   client_port: int, peer_port: int) -> EmbeddedEtcd | None:
+    """``--cluster-init``/``--join`` read (None: neither); UsageError for flags that
+    contradict each other."""
+    from gitkube.daemon.embedded_etcd import EmbeddedEtcd, check
+
+    if not cluster_init and join is None:
+        return None
+    if cluster_init and join is not None:
+        raise UsageError("--cluster-init and --join exclude each other",
+                         hint="--cluster-init on the first daemon, --join on the others")
+    etcd = EmbeddedEtcd(join=join, host=host, client_port=client_port, peer_port=peer_port)
+    check(etcd, current.store)
+    return etcd
+
+
+@dataclasses.dataclass(frozen=True)
+class ElectionFlags:
+    """``serve``'s leader-election flags (upstream kube-controller-manager's names)."""
+
+    enabled: bool = True
+    lease_duration: str | None = None
+    renew_deadline: str | None = None
+    retry_period: str | None = None
+
+    def apply(self, current: Settings) -> Settings:
+        """``current`` with leader election on (or off) and the durations given; a
+        GitkubeError naming the flag for a value that cannot be used."""
+        from gitkube.settings import parse_duration
+
+        e = current.leader_election
+
+        def given(raw: str | None, flag: str, default: float) -> float:
+            return default if raw is None else parse_duration(raw, flag)
+
+        e = dataclasses.replace(
+            e, enabled=self.enabled,
+            lease_duration=given(self.lease_duration, "--leader-elect-lease-duration",
+                                 e.lease_duration),
+            renew_deadline=given(self.renew_deadline, "--leader-elect-renew-deadline",
+                                 e.renew_deadline),
+            retry_period=given(self.retry_period, "--leader-elect-retry-period",
+                               e.retry_period))
+        e.check()
+        return dataclasses.replace(current, leader_election=e)
+
+    def argv(self) -> list[str]:
+        args = [] if self.enabled else ["--no-leader-elect"]
+        for flag, raw in (("--leader-elect-lease-duration", self.lease_duration),
+                          ("--leader-elect-renew-deadline", self.renew_deadline),
+                          ("--leader-elect-retry-period", self.retry_period)):
+            if raw is not None:
+                args += [flag, raw]
+        return args
+
+
 @dataclasses.dataclass(frozen=True)
 class _ServeFlags:
     """The flags ``up`` hands on to the ``serve`` it starts."""
@@ -111,10 +200,11 @@ class _ServeFlags:
     kubelet: bool
     runtime: RuntimeChoice
     event_ttl: str | None
+    election: ElectionFlags
 
     def argv(self) -> list[str]:
         """The ``serve`` command line (paths made absolute: it runs detached)."""
-        args = ["serve", "--listen", self.listen]
+        args = ["serve", "--listen", self.listen, *self.election.argv()]
         if self.event_ttl is not None:
             args += ["--event-ttl", self.event_ttl]
         if self.store:
@@ -159,6 +249,30 @@ def up(
                                  help="Run a kubelet on local Podman."),
     runtime: RuntimeChoice = typer.Option(RuntimeChoice.podman, "--runtime", hidden=True),
     event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
+    leader_elect: bool = typer.Option(True, "--leader-elect/--no-leader-elect",
+                                      help=LEADER_ELECT_HELP),
+    lease_duration: str | None = typer.Option(None, "--leader-elect-lease-duration",
+                                              help="How long a leader's Lease holds "
+                                                   "without renewal (default 15s)."),
+    renew_deadline: str | None = typer.Option(None, "--leader-elect-renew-deadline",
+                                              help="A leader that could not renew for this "
+                                                   "long stops its agents (default 10s)."),
+    retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
+                                            help="How often Leases are tried and renewed "
+                                                 "(default 2s)."),
+    cluster_init: bool = typer.Option(False, "--cluster-init",
+                                      help="Run an etcd member of a new cluster next to this "
+                                           "daemon and keep the store in it."),
+    join: str | None = typer.Option(None, "--join",
+                                    help="Run an etcd member that joins the cluster of this "
+                                         "etcd client URL (http://HOST:2379) and keep the "
+                                         "store in it."),
+    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
+                                  help="Where the embedded etcd member listens."),
+    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
+                                         help="The embedded member's client port."),
+    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
+                                       help="The embedded member's peer port."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
 ) -> None:
     """Start `gitkube serve` in the background (log and PID in the state directory)."""
@@ -166,7 +280,10 @@ def up(
     from gitkube.daemon.status import daemon_status, probe_socket
 
     # the daemon reads the same environment: a setting it could not use stops `up` here
-    _daemon_settings(store, node_name, runtime, event_ttl)
+    election = ElectionFlags(leader_elect, lease_duration, renew_deadline, retry_period)
+    etcd = _embedded_etcd(election.apply(_daemon_settings(store, node_name, runtime,
+                                                          event_ttl)),
+                          cluster_init, join, etcd_host, etcd_client_port, etcd_peer_port)
     paths = DaemonPaths.of(settings())
     check_free_space(paths.root)  # a full disk: one clear line, not an empty log
     current = daemon_status(paths, probe=False)
@@ -178,7 +295,9 @@ def up(
     args = _ServeFlags(store=store, listen=listen, tls_cert=tls_cert, tls_key=tls_key,
                        tls_sans=tuple(tls_san), no_tls=no_tls, tokens=tokens,
                        node_name=node_name, kubelet=kubelet, runtime=runtime,
-                       event_ttl=event_ttl).argv()
+                       event_ttl=event_ttl, election=election).argv()
+    if etcd is not None:
+        args += etcd.argv()
     fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(

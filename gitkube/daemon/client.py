@@ -8,7 +8,9 @@ store is the daemon's (compared by ``store_identity``: the same SQLite file, the
 endpoint). Otherwise it is a ``LocalClient`` over the store, opened in this process. Both
 implement the one Client protocol, so every command behaves the same either way.
 ``settings.no_daemon`` (``GITKUBE_NO_DAEMON=1``) forces the embedded path (debugging,
-benchmarks).
+benchmarks). ``settings.server`` (``GITKUBE_SERVER=URL[,URL...]`` with ``GITKUBE_TOKEN``
+and ``GITKUBE_CA``) names remote API servers instead: an HTTPClient that fails over
+between them.
 
 It lives below the CLI so that the GitOps loop and the git hooks route exactly like every
 command does.
@@ -41,6 +43,12 @@ def daemon_for(settings: Settings) -> DaemonInfo | None:
 def connect(settings: Settings) -> tuple[Client, str]:
     """``client_for(settings)`` and the URL of the store it reaches (the daemon's when it
     goes through one), for commands that record it (plan files, apply history)."""
+    if settings.server:  # remote API servers (an HA control plane: the client fails over)
+        from gitkube.api.http_client import HTTPClient
+
+        cas = [c for c in (settings.ca or "").split(",") if c]
+        return HTTPClient(settings.server, token=settings.token, ca=cas or None), \
+            settings.server
     info = daemon_for(settings)
     if info is not None:
         return socket_client(info.socket), info.store

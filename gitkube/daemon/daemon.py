@@ -23,12 +23,15 @@ for SIGTERM or SIGINT, and stops (a second signal exits at once).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,7 @@ from types import FrameType
 from typing import Any
 
 from gitkube import __version__
+from gitkube.daemon.embedded_etcd import EmbeddedEtcd
 from gitkube.daemon.listen import DEFAULT_LISTEN, Listen, check_security, parse_listen
 from gitkube.daemon.paths import DaemonPaths
 from gitkube.daemon.redact import TokenRedactor
@@ -64,6 +68,7 @@ class ServeOptions:
     tokens: Path | None = None
     tls_sans: list[str] = field(default_factory=list)  # extra certificate names
     kubelet: bool = True
+    etcd: EmbeddedEtcd | None = None  # --cluster-init/--join: run an etcd member too
 
 
 class Daemon:
@@ -87,6 +92,8 @@ class Daemon:
         self._server: Any = None
         self._logs: Any = None
         self._streams: Any = None
+        self._endpoints: Any = None
+        self._etcd: Any = None
         self._stopped = threading.Event()
         self._started = False
 
@@ -115,6 +122,11 @@ class Daemon:
         from gitkube.store import open_store
 
         opts = self.options
+        if opts.etcd is not None:
+            from gitkube.daemon.embedded_etcd import start_member
+
+            self._etcd, member_store = start_member(opts.etcd, self.paths.root)
+            self.settings = dataclasses.replace(self.settings, store=member_store)
         url = self.settings.store_url
         self._store = open_store(url)
         self._client = LocalClient(self._store,
@@ -126,6 +138,8 @@ class Daemon:
         self._serve_unix()
         bound_url = self._serve_tcp() if self.listen is not None else None
         node_name = self._start_agents()
+        if bound_url is not None:
+            self._publish_endpoint(bound_url)
         self.info = DaemonInfo(
             pid=os.getpid(), store=url, store_id=store_identity(url),
             socket=str(self.paths.socket), url=bound_url,
@@ -243,12 +257,42 @@ class Daemon:
             names.append(socket.gethostname())
         return names
 
+    def _agent_settings(self) -> Settings:
+        """The settings the agents run with: a daemon without a kubelet runs no proxy and
+        no cluster DNS (they serve the pods of a node, and would touch the host's
+        networking), and leader election names this daemon by host and state directory
+        (a restart of the same daemon resumes its own Lease at once)."""
+        current = self.settings
+        if not self.options.kubelet:
+            current = dataclasses.replace(current, services=False)
+        election = current.leader_election
+        if election.enabled and election.identity is None:
+            election = dataclasses.replace(election, identity=leader_identity(self.paths.root))
+            current = dataclasses.replace(current, leader_election=election)
+        return current
+
     def _start_agents(self) -> str | None:
         from gitkube.agents.compose import AgentSet
 
-        self._agents = AgentSet(self._client, self.settings, self._runtime).start()
+        self._agents = AgentSet(self._client, self._agent_settings(), self._runtime).start()
         kubelet = self._agents.kubelet
         return kubelet.node_name if kubelet is not None else None
+
+    def _publish_endpoint(self, url: str) -> None:
+        """This API server an endpoint of default/kubernetes (apiserver_endpoints.py)."""
+        from urllib.parse import urlsplit
+
+        from gitkube.daemon.apiserver_endpoints import APIServerEndpoints
+
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        assert self.listen is not None
+        if self.listen.host in ("0.0.0.0", "", "::"):  # every address: name the host's own
+            with contextlib.suppress(OSError):
+                host = socket.gethostbyname(socket.gethostname())
+        self._endpoints = APIServerEndpoints(
+            self._client, leader_identity(self.paths.root), host, parts.port or 443,
+            self.settings.network.service_cidr, clock=time.time).start()
 
     def _start_trimmer(self) -> None:
         """Hand freed heap back to the OS every ``TRIM_INTERVAL`` s (glibc keeps it after a
@@ -274,6 +318,9 @@ class Daemon:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.shutdown()
+        if self._endpoints is not None:
+            with contextlib.suppress(Exception):
+                self._endpoints.stop()
         if self._agents is not None:
             with contextlib.suppress(Exception):
                 self._agents.stop()
@@ -288,6 +335,9 @@ class Daemon:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 self._store.close()
+        if self._etcd is not None:
+            with contextlib.suppress(Exception):
+                self._etcd.stop()
         with contextlib.suppress(OSError):
             self.paths.socket.unlink(missing_ok=True)
         self._lock.release()
@@ -315,6 +365,14 @@ class Daemon:
                 pass
         finally:
             self.stop()
+
+
+def leader_identity(state_dir: Path) -> str:
+    """How the daemon of ``state_dir`` names itself in Leases: the host name and a digest
+    of the state directory (several daemons on one machine differ; one daemon restarted
+    is the same holder, and resumes its Leases at once)."""
+    digest = hashlib.sha256(str(state_dir.absolute()).encode()).hexdigest()
+    return f"{socket.gethostname()}_{digest[:8]}"
 
 
 def ensure_system_namespaces(client: Any) -> None:

@@ -214,6 +214,7 @@ COLUMNS: dict[str, list[Column]] = {
               Column("Object", "string", _event_object),
               Column("Message", "string", lambda o, now: text(o, "message").strip()),
               Column("Name", "string", _name, 1, "name")],
+    "Lease": [NAME, Column("Holder", "string", _text(_spec, "holderIdentity")), AGE],
 }
 
 

@@ -90,6 +90,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "ReplicationController", "replicationcontrollers", True, ("rc",),
                  (_ALL,), subresources=("status", "scale")),
     ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", True),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
 )
 
 _BY_GVK: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}

@@ -68,6 +68,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("discovery.k8s.io/v1", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
     ("v1", "ReplicationController", _CORE + "ReplicationController"),
     ("apps/v1", "ControllerRevision", _APPS + "ControllerRevision"),
+    ("coordination.k8s.io/v1", "Lease", "io.k8s.api.coordination.v1.Lease"),
 )
 
 NOT_SUPPORTED = "valid in Kubernetes, not supported by gitkube"

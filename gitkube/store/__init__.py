@@ -4,7 +4,9 @@
 
 - ``sqlite:///abs/path/state.db`` (or ``sqlite:relative/state.db``, or a bare file path):
   one SQLite file; the default is ``gitkube.settings.Settings.store_url``.
-- ``etcd://host:port``: an etcd v3 server (port 2379 when omitted).
+- ``etcd://host:port``: an etcd v3 server (port 2379 when omitted);
+  ``etcd://a:2379,b:2379,c:2379`` the members of an etcd cluster (requests and watches move
+  to another member when one dies).
 - ``memory://`` a fresh in-memory store; ``memory://NAME`` the same in-memory store for
   every opener in this process.
 
@@ -68,14 +70,10 @@ def open_store(url: str) -> Store:
         _no_options(url, query)
         from gitkube.store.etcd import EtcdStore
 
-        if not parts.hostname or parts.path not in ("", "/"):
-            raise UsageError(f"store URL {url!r}: expected etcd://HOST:PORT",
+        if not parts.netloc or parts.path not in ("", "/"):
+            raise UsageError(f"store URL {url!r}: expected etcd://HOST:PORT[,HOST:PORT...]",
                              hint=f"store URLs look like {_SCHEMES}")
-        try:
-            port = parts.port or 2379
-        except ValueError as exc:
-            raise UsageError(f"store URL {url!r}: bad port") from exc
-        return EtcdStore(parts.hostname, port)
+        return EtcdStore(_etcd_endpoints(url, parts.netloc))
     if scheme == "memory":
         from gitkube.store.memory import MemoryStore
 
@@ -119,6 +117,22 @@ def _open_sqlite(url: str, netloc: str, path: str, query: dict[str, str]) -> Sto
     if path.startswith("/"):
         path = "/" + path.lstrip("/")  # sqlite:////abs (SQLAlchemy's form) means /abs too
     return SqliteStore(Path(path).absolute(), url=url, history=history, synchronous=sync)
+
+
+def _etcd_endpoints(url: str, netloc: str) -> list[tuple[str, int]]:
+    """``host:port`` per member of ``etcd://a:2379,b:2379`` (port 2379 when omitted)."""
+    out = []
+    for part in netloc.split(","):
+        member = urlsplit(f"//{part.strip()}")
+        try:
+            port = member.port or 2379
+        except ValueError as exc:
+            raise UsageError(f"store URL {url!r}: bad port in {part!r}") from exc
+        if not member.hostname:
+            raise UsageError(f"store URL {url!r}: an empty member in {netloc!r}",
+                             hint="list members as etcd://HOST:PORT,HOST:PORT")
+        out.append((member.hostname, port))
+    return out
 
 
 def _int_option(url: str, query: dict[str, str], name: str, default: int) -> int:

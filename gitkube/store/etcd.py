@@ -21,11 +21,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 from etcd3gw.client import Etcd3Client
@@ -47,6 +49,8 @@ from gitkube.store._ops import SingleOpWrites, check_ops
 from gitkube.store._watch import QueueWatch
 from gitkube.store.base import Create, Delete, EventType, KeyValue, Op, StoreEvent
 
+log = logging.getLogger("gitkube.store.etcd")
+_IDEMPOTENT = ("/kv/range", "/kv/compaction")  # safe to send to another member again
 PAGE = 5_000  # keys per range request of a list (all pages read at one revision)
 _HINT_DOWN = (
     "start etcd (or check the address), or choose another store with --store or GITKUBE_STORE"
@@ -74,14 +78,28 @@ class _CompactedRead(Exception):
 
 
 class EtcdStore(SingleOpWrites):
-    """A Store on a real etcd v3 server. Thread-safe."""
+    """A Store on a real etcd v3 server or cluster. Thread-safe.
 
-    def __init__(self, host: str, port: int, *, timeout: float = 10.0):
-        self.url = f"etcd://{host}:{port}"
+    ``endpoints`` are the client URLs of the cluster's members (``host``, ``port``); requests
+    go to one of them, and move to the next when it refuses connections (a member that
+    died): a request that never reached a member is safe to send to another. A timeout is
+    not retried (the request may have been applied) but the next request tries another
+    member."""
+
+    def __init__(self, host: str | Sequence[tuple[str, int]], port: int = 2379, *,
+                 timeout: float = 10.0):
+        endpoints = [(host, port)] if isinstance(host, str) else list(host)
+        if not endpoints:
+            raise StoreError("no etcd endpoint given", location="etcd://")
+        self.url = "etcd://" + ",".join(f"{h}:{p}" for h, p in endpoints)
         self._timeout = timeout
-        self._client = Etcd3Client(host=host, port=port, timeout=timeout, api_path="/v3/")
+        session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
-        self._client.session.mount("http://", adapter)
+        session.mount("http://", adapter)
+        self._clients = [Etcd3Client(host=h, port=p, timeout=timeout, api_path="/v3/",
+                                     session=session) for h, p in endpoints]
+        self._session = session
+        self._current = 0
         self._lock = threading.Lock()
         self._watches: set[EtcdWatch] = set()
         self._closed = False
@@ -89,39 +107,74 @@ class EtcdStore(SingleOpWrites):
 
     # plumbing
 
+    def _client_at(self, offset: int = 0) -> tuple[int, Etcd3Client]:
+        with self._lock:
+            index = (self._current + offset) % len(self._clients)
+        return index, self._clients[index]
+
+    def _failed_over(self, index: int) -> None:
+        """The member at ``index`` failed: later requests start at the next one."""
+        with self._lock:
+            if self._current == index:
+                self._current = (index + 1) % len(self._clients)
+
+    def member_url(self, offset: int = 0) -> str:
+        """The watch URL of the member requests go to now (``offset``: the ones after)."""
+        return self._client_at(offset)[1].get_url("/watch")
+
     def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self._closed:
             raise StoreError("the store is closed", location=self.url)
-        try:
-            result: dict[str, Any] = self._client.post(self._client.get_url(path), json=body)
-            return result
-        except (ConnectionFailedError, ConnectionTimeoutError) as exc:
-            raise StoreUnavailable(
-                f"cannot reach etcd: {_first_line(exc)}", location=self.url, hint=_HINT_DOWN
-            ) from exc
-        except Etcd3Exception as exc:
-            message = _etcd_message(exc)
-            if "required revision has been compacted" in message:
-                raise _CompactedRead(message) from exc
-            if "too many operations in txn" in message:
-                raise StoreError(
-                    f"etcd refused a transaction of {len(body.get('success', []))} "
-                    "operations: more than its --max-txn-ops",
-                    location=self.url,
-                    hint="start etcd with a larger --max-txn-ops (see docs/STORE.md); "
-                    "gitkube does not split transactions",
+        last: Exception | None = None
+        for offset in range(len(self._clients)):
+            index, client = self._client_at()
+            try:
+                result: dict[str, Any] = client.post(client.get_url(path), json=body)
+                return result
+            except ConnectionFailedError as exc:
+                last = exc
+                self._failed_over(index)
+                if not (path in _IDEMPOTENT or _never_sent(exc)):
+                    break
+            except ConnectionTimeoutError as exc:
+                last = exc
+                self._failed_over(index)
+                break
+            except Etcd3Exception as exc:
+                if _no_leader(exc) and offset + 1 < len(self._clients):
+                    last = exc
+                    self._failed_over(index)
+                    continue
+                self._raise_refused(exc, body)
+            except requests.RequestException as exc:
+                self._failed_over(index)
+                raise StoreUnavailable(
+                    f"etcd request failed: {exc}", location=self.url, hint=_HINT_DOWN
                 ) from exc
-            if "request is too large" in message:
-                raise StoreError(
-                    "etcd refused a request larger than its --max-request-bytes",
-                    location=self.url,
-                    hint="start etcd with a larger --max-request-bytes (see docs/STORE.md)",
-                ) from exc
-            raise StoreError(f"etcd refused the request: {message}", location=self.url) from exc
-        except requests.RequestException as exc:
-            raise StoreUnavailable(
-                f"etcd request failed: {exc}", location=self.url, hint=_HINT_DOWN
+        assert last is not None
+        raise StoreUnavailable(
+            f"cannot reach etcd: {_first_line(last)}", location=self.url, hint=_HINT_DOWN
+        ) from last
+
+    def _raise_refused(self, exc: Etcd3Exception, body: dict[str, Any]) -> NoReturn:
+        message = _etcd_message(exc)
+        if "required revision has been compacted" in message:
+            raise _CompactedRead(message) from exc
+        if "too many operations in txn" in message:
+            raise StoreError(
+                f"etcd refused a transaction of {len(body.get('success', []))} "
+                "operations: more than its --max-txn-ops",
+                location=self.url,
+                hint="start etcd with a larger --max-txn-ops (see docs/STORE.md); "
+                "gitkube does not split transactions",
             ) from exc
+        if "request is too large" in message:
+            raise StoreError(
+                "etcd refused a request larger than its --max-request-bytes",
+                location=self.url,
+                hint="start etcd with a larger --max-request-bytes (see docs/STORE.md)",
+            ) from exc
+        raise StoreError(f"etcd refused the request: {message}", location=self.url) from exc
 
     # reads
 
@@ -247,7 +300,7 @@ class EtcdStore(SingleOpWrites):
         for watch in watches:
             watch.close()
         self._closed = True
-        self._client.session.close()
+        self._session.close()
 
     def __enter__(self) -> EtcdStore:
         return self
@@ -258,72 +311,109 @@ class EtcdStore(SingleOpWrites):
 
 class EtcdWatch(QueueWatch):
     """One etcd watch stream (its own HTTP connection) read by a background thread into the
-    queue of a QueueWatch, which gives it next_event, iteration and close."""
+    queue of a QueueWatch, which gives it next_event, iteration and close.
+
+    When the stream drops (the member died or cut the connection) the reader opens a new
+    one from the revision after the last one it delivered, on the next member that answers,
+    for up to ``RESUME_FOR`` seconds: the consumer sees no gap, no repeat and no relist.
+    Only then (or when that history was compacted) does the watch fail."""
+
+    RESUME_FOR = 30.0
 
     def __init__(self, store: EtcdStore, prefix: str, since: int):
         super().__init__(prefix, since, self._end_stream)
         self._store = store
         self._compacted: int | None = None
         self._compacted_seen = threading.Event()
-        key = prefix.encode() or b"\0"
-        body = {
-            "create_request": {
-                "key": _b64(key),
-                "range_end": _b64(_range_end(prefix.encode())),
-                "start_revision": since + 1,
-                "prev_kv": True,
-            }
-        }
-        client = store._client
-        # a session (and so a connection pool) of the watch's own: the stream is cut off
-        # mid-response when the watch closes, and that connection must never go back to the
-        # pool the store's requests share
-        self._session = requests.Session()
-        try:
-            self._resp = self._session.post(
-                client.get_url("/watch"), json=body, stream=True, timeout=(store._timeout, None)
-            )
-        except requests.RequestException as exc:
-            self._session.close()
-            raise StoreUnavailable(
-                f"cannot reach etcd: {_first_line(exc)}", location=store.url, hint=_HINT_DOWN
-            ) from exc
-        if self._resp.status_code != 200:
-            text = self._resp.text
-            self._resp.close()
-            self._session.close()
-            raise StoreError(f"etcd refused the watch: {text[:200]}", location=store.url)
-        self._lines = self._read_lines()
-        first = next(self._lines, None)  # the "created" response: the watch is registered
-        if first is None or not first.get("result", {}).get("created"):
-            self._resp.close()
-            self._session.close()
-            raise StoreUnavailable(
-                f"etcd did not start the watch: {first}", location=store.url, hint=_HINT_DOWN
-            )
+        self._stream_lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._resp: requests.Response | None = None
+        self.resumed = 0  # how often the stream was re-opened
+        error: StoreError | None = None
+        for offset in range(len(store._clients)):
+            try:
+                self._lines = self._connect(offset)
+                break
+            except StoreUnavailable as exc:
+                error = exc
+        else:
+            assert error is not None
+            raise error
         self._thread = threading.Thread(
             target=self._run, name=f"gitkube-etcd-watch {prefix}", daemon=True
         )
         self._thread.start()
 
-    def _read_lines(self) -> Iterator[dict[str, Any]]:
-        buffer = b""
-        for chunk in self._resp.iter_content(chunk_size=None):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if line.strip():
-                    yield json.loads(line)
-        if buffer.strip():
-            yield json.loads(buffer)
+    def _connect(self, offset: int) -> Iterator[dict[str, Any]]:
+        """Open a stream from ``since + 1`` on a member; its messages after "created"."""
+        store = self._store
+        prefix = self.prefix.encode()
+        body = {
+            "create_request": {
+                "key": _b64(prefix or b"\0"),
+                "range_end": _b64(_range_end(prefix)),
+                "start_revision": self.since + 1,
+                "prev_kv": True,
+            }
+        }
+        # a session (and so a connection pool) of the watch's own: the stream is cut off
+        # mid-response when the watch closes, and that connection must never go back to the
+        # pool the store's requests share
+        session = requests.Session()
+        try:
+            resp = session.post(store.member_url(offset), json=body, stream=True,
+                                timeout=(store._timeout, None))
+        except requests.RequestException as exc:
+            session.close()
+            raise StoreUnavailable(
+                f"cannot reach etcd: {_first_line(exc)}", location=store.url, hint=_HINT_DOWN
+            ) from exc
+        if resp.status_code != 200:
+            text = resp.text
+            resp.close()
+            session.close()
+            raise StoreError(f"etcd refused the watch: {text[:200]}", location=store.url)
+        lines = _read_lines(resp)
+        try:
+            first = next(lines, None)  # the "created" response: the watch is registered
+        except (requests.RequestException, OSError, ValueError):
+            first = None
+        if first is None or not first.get("result", {}).get("created"):
+            resp.close()
+            session.close()
+            raise StoreUnavailable(
+                f"etcd did not start the watch: {first}", location=store.url, hint=_HINT_DOWN
+            )
+        with self._stream_lock:
+            old, self._session, self._resp = self._session, session, resp
+        if old is not None:
+            with contextlib.suppress(Exception):
+                old.close()
+        if self._closed:
+            self._shut()
+        return lines
 
     def _run(self) -> None:
+        try:
+            while True:
+                dropped = self._read(self._lines)
+                if self._closed:
+                    return
+                self._lines = self._resume(dropped)
+        except StoreError as exc:
+            if not self._closed:
+                self.fail(exc)
+        finally:
+            self._compacted_seen.set()
+
+    def _read(self, lines: Iterator[dict[str, Any]]) -> str:
+        """Deliver the stream's events until it ends; why it ended. Raises Compacted (and
+        StoreUnavailable for a cancelled watch)."""
         url = self._store.url
         try:
-            for message in self._lines:
+            for message in lines:
                 if "error" in message:
-                    raise StoreUnavailable(f"etcd ended the watch: {message['error']}",
-                                           location=url, hint=_HINT_DOWN)
+                    return f"etcd ended the watch: {message['error']}"
                 result = message.get("result", {})
                 if result.get("canceled"):
                     compact = int(result.get("compact_revision") or 0)
@@ -337,21 +427,42 @@ class EtcdWatch(QueueWatch):
                     )
                 # Straight onto the queue, not through push(): every key of an etcd
                 # transaction shares one revision, which push() would deliver only once.
+                # ``since`` moves once the whole message is queued: a resumed stream starts
+                # after the last revision delivered in full.
+                last = self.since
                 for raw in result.get("events") or []:
                     event = _event(raw)
-                    self.since = max(self.since, event.revision)
+                    if event.revision <= self.since:
+                        continue
+                    last = max(last, event.revision)
                     self._queue.put(event)
-            if not self._closed:
-                raise StoreUnavailable("etcd closed the watch stream", location=url,
-                                       hint=_HINT_DOWN)
-        except StoreError as exc:
-            self.fail(exc)
+                self.since = last
         except (requests.RequestException, OSError, ValueError) as exc:
-            if not self._closed:
-                self.fail(StoreUnavailable(f"lost the watch stream: {exc}",
-                                           location=url, hint=_HINT_DOWN))
-        finally:
-            self._compacted_seen.set()
+            return f"lost the watch stream: {exc}"
+        return "etcd closed the watch stream"
+
+    def _resume(self, why: str) -> Iterator[dict[str, Any]]:
+        """A new stream from ``since + 1``, trying each member in turn with back-off."""
+        deadline = time.monotonic() + self.RESUME_FOR
+        log.info("etcd watch %s: %s; resuming from revision %d", self.prefix, why,
+                 self.since + 1)
+        pause = 0.05
+        offset = 1  # the member that dropped it first goes last
+        while not self._closed:
+            try:
+                lines = self._connect(offset)
+                self.resumed += 1
+                return lines
+            except StoreUnavailable as exc:
+                why = exc.message
+            if time.monotonic() + pause > deadline:
+                raise StoreUnavailable(f"{why} (the watch could not be resumed within "
+                                       f"{self.RESUME_FOR:g}s)", location=self._store.url,
+                                       hint=_HINT_DOWN)
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            offset += 1
+        raise StoreUnavailable("the watch was closed", location=self._store.url)
 
     def wait_compacted(self, timeout: float) -> int | None:
         """The compacted revision etcd reports when the start revision is gone."""
@@ -362,14 +473,34 @@ class EtcdWatch(QueueWatch):
         """Called once when the watch closes or fails: forget it, and unblock the reader
         thread by shutting the socket down under it."""
         self._store._forget(self)
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._stream_lock:
+            resp, session = self._resp, self._session
+        if resp is None:
+            return
         with contextlib.suppress(Exception):
-            fd = self._resp.raw.fileno()
+            fd = resp.raw.fileno()
             with socket.socket(fileno=os.dup(fd)) as sock:
                 sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
-            self._resp.close()
+            resp.close()
         with contextlib.suppress(Exception):
-            self._session.close()
+            if session is not None:
+                session.close()
+
+
+def _read_lines(resp: requests.Response) -> Iterator[dict[str, Any]]:
+    buffer = b""
+    for chunk in resp.iter_content(chunk_size=None):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+    if buffer.strip():
+        yield json.loads(buffer)
 
 
 def _why_failed(ops: Sequence[Op], responses: list[dict[str, Any]], url: str) -> StoreError:
@@ -417,6 +548,19 @@ def _etcd_message(exc: Etcd3Exception) -> str:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         return str(json.loads(text).get("message") or text)
     return text
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection was refused or never made: the request reached no member."""
+    text = str(exc)
+    return any(m in text for m in ("Connection refused", "NewConnectionError",
+                                   "Failed to establish a new connection"))
+
+
+def _no_leader(exc: Etcd3Exception) -> bool:
+    """A member without a leader (cut off from the others) refuses; another may not."""
+    message = _etcd_message(exc)
+    return "no leader" in message
 
 
 def _first_line(exc: BaseException) -> str:

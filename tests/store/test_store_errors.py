@@ -14,6 +14,7 @@ import pytest
 
 from gitkube.errors import Compacted, StoreCorrupt, StoreError, StoreUnavailable
 from gitkube.store import Create, open_store
+from gitkube.store.etcd import EtcdWatch
 from gitkube.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.support.etcdserver import EtcdServer, free_port
 
@@ -173,7 +174,8 @@ def test_sqlite_watcher_told_to_relist_when_another_process_compacts(tmp_path: P
 @pytest.mark.slow
 def test_etcd_default_limits_and_a_lost_server(tmp_path: Path) -> None:
     """An etcd with default flags refuses a big transaction with a hint naming the flag;
-    a watch on a server that goes away ends with StoreUnavailable."""
+    a watch on a server that goes away ends with StoreUnavailable once it could not be
+    resumed."""
     if shutil.which("etcd") is None:
         pytest.skip("the etcd server binary is not installed (scripts/setup installs it)")
     server = EtcdServer(tmp_path / "etcd", extra_args=())
@@ -185,6 +187,7 @@ def test_etcd_default_limits_and_a_lost_server(tmp_path: Path) -> None:
         assert "--max-txn-ops" in info.value.render()
         assert store.list("/big/") == ([], store.revision())
         watch = store.watch("/", store.revision())
+        cast(EtcdWatch, watch).RESUME_FOR = 1.0  # it tries to resume that long, then fails
         server.stop()
         with pytest.raises(StoreUnavailable) as lost:
             watch.next_event(10)

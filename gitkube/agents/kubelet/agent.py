@@ -159,7 +159,11 @@ class Kubelet:
         self._stop.clear()
         self._stopped = False
         self.root.mkdir(parents=True, exist_ok=True)
-        self.register_node()
+        node = self.register_node()
+        try:
+            nodes.renew_lease(self.client, node, self.clock())
+        except Exception:  # the heartbeat loop tries again
+            log.exception("%s: creating the node lease failed", self.name)
         if self.config.network:  # service range routed locally, pod network present
             prepare_node(self.runtime, self.config.network)
         self._initial = set(self.pods.list_keys())
@@ -252,6 +256,7 @@ class Kubelet:
             try:
                 current = self.client.get("v1", "Node", None, self.node_name)
                 nodes.heartbeat(self.client, self.node_name, self.clock(), current)
+                nodes.renew_lease(self.client, current, self.clock())
             except NotFound:
                 try:
                     self.register_node()

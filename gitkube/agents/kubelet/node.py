@@ -16,7 +16,8 @@ from typing import Any
 
 from gitkube import __version__
 from gitkube.api.client import Client
-from gitkube.errors import AlreadyExists
+from gitkube.errors import AlreadyExists, NotFound
+from gitkube.model import leases
 from gitkube.model.times import rfc3339
 
 Obj = dict[str, Any]
@@ -112,3 +113,17 @@ def heartbeat(client: Client, name: str, now: float, current: Obj | None = None)
     return client.patch("v1", "Node", None, name,
                         {"status": {"conditions": conditions(now, since=since)}},
                         subresource="status")
+
+
+def renew_lease(client: Client, node: Obj, now: float) -> Obj:
+    """Create or renew ``node``'s heartbeat Lease in ``kube-node-lease`` (upstream's node
+    lease: renewTime every heartbeat, owned by the Node)."""
+    name = node["metadata"]["name"]
+    try:
+        return client.patch(leases.API_VERSION, "Lease", leases.NODE_LEASE_NAMESPACE, name,
+                            {"spec": {"holderIdentity": name,
+                                      "leaseDurationSeconds": leases.NODE_LEASE_DURATION,
+                                      "renewTime": leases.micro_time(now)}})
+    except NotFound:
+        return client.create(leases.node_lease(name, now,
+                                               node_uid=node["metadata"].get("uid")))

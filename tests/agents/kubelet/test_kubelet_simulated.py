@@ -153,3 +153,25 @@ def test_a_changed_image_replaces_the_container(env: Env) -> None:
     pod = env.wait("img", lambda p: p["status"]["containerStatuses"][0]["image"] ==
                    "localhost/x:2" and p["status"]["containerStatuses"][0]["ready"])
     assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
+
+
+def test_node_heartbeat_lease_in_kube_node_lease(tmp_path: Path) -> None:
+    client = LocalClient(open_store("memory://"))
+    manager = Manager(client)
+    manager.add(Kubelet(manager, SimulatedRuntime(), KubeletConfig(
+        node_name="n-lease", root_dir=tmp_path / "k", heartbeat_interval=0.2)))
+    manager.start()
+    try:
+        lease = client.get("coordination.k8s.io/v1", "Lease", "kube-node-lease", "n-lease")
+        node = client.get("v1", "Node", None, "n-lease")
+        assert lease["spec"]["holderIdentity"] == "n-lease"
+        assert lease["spec"]["leaseDurationSeconds"] == 40
+        assert lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
+        first = lease["spec"]["renewTime"]
+        deadline = time.monotonic() + 10
+        while client.get("coordination.k8s.io/v1", "Lease", "kube-node-lease",
+                         "n-lease")["spec"]["renewTime"] == first:
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.05)
+    finally:
+        manager.stop()
