@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import ipaddress
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -123,6 +124,9 @@ class LocalClient:
         # ClusterIPs (from ``service_cidr``, the settings' service range) and NodePorts
         self.allocator = ServiceAllocator(
             store, Ranges(ipaddress.IPv4Network(service_cidr, strict=False)))
+        # per thread, while a transaction is planned: what admission listed, by kind and
+        # namespace (a plan of 10,000 creates asks for a namespace's quotas 10,000 times)
+        self._planning = threading.local()
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -462,11 +466,17 @@ class LocalClient:
         steps: list[_Step] = []
         terminating: dict[str, bool] = {}
         claims: set[str] = set()  # addresses claimed earlier in this transaction
-        for i, op in enumerate(ops):
-            try:
-                steps.append(self._plan(op, terminating=terminating, claims=claims))
-            except APIError as e:
-                raise with_prefix(e, f"op {i} ({describe(op)})") from e
+        # admission's reads of one kind and namespace are made once per transaction: the
+        # store does not move while the ops are planned against it
+        self._planning.lists = {}
+        try:
+            for i, op in enumerate(ops):
+                try:
+                    steps.append(self._plan(op, terminating=terminating, claims=claims))
+                except APIError as e:
+                    raise with_prefix(e, f"op {i} ({describe(op)})") from e
+        finally:
+            self._planning.lists = None
         return self._commit(steps, single=False)
 
     def _one(self, op: TxnOp, *, grace: int | None = None) -> Obj:
@@ -522,9 +532,17 @@ class LocalClient:
                      extra=extra)
 
     def _list_kind(self, rt: ResourceType, namespace: str | None) -> builtins.list[Obj]:
-        """Every stored object of ``rt`` (in ``namespace``): what admission reads."""
+        """Every stored object of ``rt`` (in ``namespace``): what admission reads (read once
+        per transaction, see ``transaction``)."""
+        cache: dict[tuple[str, str | None], builtins.list[Obj]] | None = getattr(
+            self._planning, "lists", None)
+        if cache is not None and (rt.plural, namespace) in cache:
+            return cache[rt.plural, namespace]
         kvs, _revision = self.store.list(rt.prefix(namespace))
-        return [decode(kv) for kv in kvs]
+        found = [decode(kv) for kv in kvs]
+        if cache is not None:
+            cache[rt.plural, namespace] = found
+        return found
 
     def _check_namespace(self, rt: ResourceType, name: str, namespace: str,
                          terminating: dict[str, bool]) -> None:
