@@ -258,6 +258,11 @@ def scheduling(plane: _Plane, nodes: int, init_pods: int, pods: int,
     cpu = [_cpu_seconds(pid) - c for pid, c in zip(pids, cpu0, strict=True)]
     after = plane.lease(0, SCHEDULER_LEASE)
     listed = clients[0].list("v1", "Pod", "default")
+    ready = sum(1 for n in clients[0].list("v1", "Node").items
+                if any(c.get("type") == "Ready" and c.get("status") == "True"
+                       for c in (n.get("status") or {}).get("conditions") or []))
+    if ready < nodes:  # the node-lifecycle controller took some: the figure is not comparable
+        print(f"  only {ready} of {nodes} nodes still Ready after the run", flush=True)
     ids = [leader_identity(plane.base / f"cp{i}") for i in range(len(plane.procs))]
     holder = str(after.get("holderIdentity") or "")
     return {"pods_per_s": pods / seconds, "seconds": seconds, "created_per_s": pods / creating,
