@@ -20,13 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gitkube.agents.scheduler import SchedulerConfig, build_scheduler
-from gitkube.api import CreateOp, LocalClient
+from gitkube.api import Client, CreateOp, LocalClient
 from gitkube.store import open_store
 
 K8S_THRESHOLD = 680.0
@@ -52,18 +53,64 @@ def pod(prefix: str, i: int) -> dict[str, Any]:
                                      "resources": {"requests": res, "limits": res}}]}}
 
 
-def create_all(client: LocalClient, objs: list[dict[str, Any]]) -> None:
+def create_all(client: Client, objs: list[dict[str, Any]]) -> None:
     for i in range(0, len(objs), BATCH):
         client.transaction([CreateOp(o) for o in objs[i:i + BATCH]])
 
 
-def wait_bound(sched: Any, target: int, timeout: float) -> bool:
+# What a run reads of the scheduler's progress: (pods bound so far, time.monotonic() of the
+# last binding written), from the scheduler's own stats or from a watch through the API.
+Progress = Callable[[], tuple[int, float]]
+
+
+def wait_bound(progress: Progress, target: int, timeout: float,
+               failed: list[BaseException] | None = None) -> bool:
+    """Whether ``target`` pods are bound within ``timeout`` (False at once when ``failed``,
+    a creator thread's errors, fills)."""
     deadline = time.monotonic() + timeout
-    while sched.stats.bound < target:
-        if time.monotonic() > deadline:
+    while progress()[0] < target:
+        if time.monotonic() > deadline or failed:
             return False
         time.sleep(0.005)
     return True
+
+
+def measure(creators: Sequence[Client], progress: Progress, init_pods: int, pods: int,
+            timeout: float = 600) -> tuple[float, float]:
+    """SchedulingBasic's timed part, on nodes that exist and a scheduler that runs: the
+    initial pods created and bound (not timed), then the measured pods created in batches,
+    one thread per client in ``creators`` (each its share), while the scheduler binds.
+    Returns seconds from the first measured create to the last binding, and to the last
+    create; SystemExit when the pods are not bound in time."""
+    create_all(creators[0], [pod("init", i) for i in range(init_pods)])
+    if not wait_bound(progress, init_pods, 120):
+        raise SystemExit(f"initial pods not bound: {progress()[0]} of {init_pods}")
+    measured = [pod("pod", i) for i in range(pods)]
+    share = -(-pods // len(creators))
+    failed: list[BaseException] = []
+    created: list[float] = []
+
+    def create(client: Client, objs: list[dict[str, Any]]) -> None:
+        try:
+            create_all(client, objs)
+            created.append(time.monotonic())
+        except Exception as exc:  # reported by the waiting thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=create, args=(c, measured[k * share:(k + 1) * share]))
+               for k, c in enumerate(creators)]
+    t0 = time.monotonic()
+    for thread in threads:
+        thread.start()
+    ok = wait_bound(progress, init_pods + pods, timeout, failed)
+    for thread in threads:
+        thread.join()
+    bound, t1 = progress()
+    if failed:
+        raise SystemExit(f"creating the measured pods failed: {failed[0]}")
+    if not ok:
+        raise SystemExit(f"pods not bound in time: {bound} of {init_pods + pods}")
+    return t1 - t0, max(created) - t0
 
 
 def run(url: str, nodes: int, init_pods: int, pods: int, profile: str) -> dict[str, Any]:
@@ -74,25 +121,14 @@ def run(url: str, nodes: int, init_pods: int, pods: int, profile: str) -> dict[s
     sched = build_scheduler(client, config)
     sched.start()
     try:
-        create_all(client, [pod("init", i) for i in range(init_pods)])
-        if not wait_bound(sched, init_pods, 120):
-            raise SystemExit(f"initial pods not bound: {sched.stats}")
-        measured = [pod("pod", i) for i in range(pods)]
-        t0 = time.monotonic()
-        creator = threading.Thread(target=create_all, args=(client, measured))
-        creator.start()
-        ok = wait_bound(sched, init_pods + pods, 600)
-        creator.join()
-        t1 = sched.stats.last_bound_at
-        if not ok:
-            raise SystemExit(f"pods not bound in time: {sched.stats}")
+        seconds, _ = measure([client], lambda: (sched.stats.bound, sched.stats.last_bound_at),
+                             init_pods, pods)
         stats = sched.stats
     finally:
         sched.stop()
     listed = client.list("v1", "Pod")
     bound = sum(1 for p in listed.items if p["spec"].get("nodeName"))
     store.close()
-    seconds = t1 - t0
     return {"pods_per_s": pods / seconds, "seconds": seconds, "bound": bound,
             "batches": stats.batches, "attempts": stats.attempts,
             "bind_errors": stats.bind_errors}
