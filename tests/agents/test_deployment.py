@@ -337,8 +337,9 @@ def test_progress_deadline_exceeded(cluster: Cluster) -> None:
 
     assert eventually(lambda: progressing_reason() == "ReplicaSetUpdated")
     cluster.clock.advance(120)
-    d = c.get("apps/v1", "Deployment", "default", "web")
-    c.update({**d, "metadata": {**d["metadata"], "labels": {"poke": "1"}}})
+    # a merge patch (no resourceVersion): the controller may write the status meanwhile,
+    # which made a get-then-update fail with a Conflict now and then
+    c.patch("apps/v1", "Deployment", "default", "web", {"metadata": {"labels": {"poke": "1"}}})
     assert eventually(lambda: progressing_reason() == "ProgressDeadlineExceeded")
 
 
