@@ -48,6 +48,30 @@ LISTEN_HELP = ("TCP address of the API (HOST:PORT; `none`: unix socket only). An
                "loopback requires TLS; every TCP client needs a bearer token.")
 
 
+# Options `serve` and `up` share (one definition each; typer reads them as metadata).
+LEADER_ELECT = typer.Option(True, "--leader-elect/--no-leader-elect", help=LEADER_ELECT_HELP)
+LEASE_DURATION = typer.Option(None, "--leader-elect-lease-duration",
+                              help="How long a leader's Lease holds without renewal "
+                                   "(default 15s).")
+RENEW_DEADLINE = typer.Option(None, "--leader-elect-renew-deadline",
+                              help="A leader that could not renew for this long stops its "
+                                   "agents (default 10s).")
+RETRY_PERIOD = typer.Option(None, "--leader-elect-retry-period",
+                            help="How often Leases are tried and renewed (default 2s).")
+CLUSTER_INIT = typer.Option(False, "--cluster-init",
+                            help="Run an etcd member of a new cluster next to this daemon "
+                                 "and keep the store in it.")
+JOIN = typer.Option(None, "--join",
+                    help="Run an etcd member that joins the cluster of this etcd client URL "
+                         "(http://HOST:2379) and keep the store in it.")
+ETCD_HOST = typer.Option("127.0.0.1", "--etcd-host",
+                         help="Where the embedded etcd member listens.")
+ETCD_CLIENT_PORT = typer.Option(2379, "--etcd-client-port",
+                                help="The embedded member's client port.")
+ETCD_PEER_PORT = typer.Option(2380, "--etcd-peer-port",
+                              help="The embedded member's peer port.")
+
+
 @app.command()
 def serve(
     store: str | None = typer.Option(None, "--store", envvar="GITKUBE_STORE", help=STORE_HELP),
@@ -75,30 +99,15 @@ def serve(
                                                "no containers, for tests and demos).",
                                           hidden=True),
     event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
-    leader_elect: bool = typer.Option(True, "--leader-elect/--no-leader-elect",
-                                      help=LEADER_ELECT_HELP),
-    lease_duration: str | None = typer.Option(None, "--leader-elect-lease-duration",
-                                              help="How long a leader's Lease holds "
-                                                   "without renewal (default 15s)."),
-    renew_deadline: str | None = typer.Option(None, "--leader-elect-renew-deadline",
-                                              help="A leader that could not renew for this "
-                                                   "long stops its agents (default 10s)."),
-    retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
-                                            help="How often Leases are tried and renewed "
-                                                 "(default 2s)."),
-    cluster_init: bool = typer.Option(False, "--cluster-init",
-                                      help="Run an etcd member of a new cluster next to this "
-                                           "daemon and keep the store in it."),
-    join: str | None = typer.Option(None, "--join",
-                                    help="Run an etcd member that joins the cluster of this "
-                                         "etcd client URL (http://HOST:2379) and keep the "
-                                         "store in it."),
-    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
-                                  help="Where the embedded etcd member listens."),
-    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
-                                         help="The embedded member's client port."),
-    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
-                                       help="The embedded member's peer port."),
+    leader_elect: bool = LEADER_ELECT,
+    lease_duration: str | None = LEASE_DURATION,
+    renew_deadline: str | None = RENEW_DEADLINE,
+    retry_period: str | None = RETRY_PERIOD,
+    cluster_init: bool = CLUSTER_INIT,
+    join: str | None = JOIN,
+    etcd_host: str = ETCD_HOST,
+    etcd_client_port: int = ETCD_CLIENT_PORT,
+    etcd_peer_port: int = ETCD_PEER_PORT,
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING."),
 ) -> None:
     """Run the API server, scheduler, controllers and kubelet in the foreground."""
@@ -249,30 +258,15 @@ def up(
                                  help="Run a kubelet on local Podman."),
     runtime: RuntimeChoice = typer.Option(RuntimeChoice.podman, "--runtime", hidden=True),
     event_ttl: str | None = typer.Option(None, "--event-ttl", help=EVENT_TTL_HELP),
-    leader_elect: bool = typer.Option(True, "--leader-elect/--no-leader-elect",
-                                      help=LEADER_ELECT_HELP),
-    lease_duration: str | None = typer.Option(None, "--leader-elect-lease-duration",
-                                              help="How long a leader's Lease holds "
-                                                   "without renewal (default 15s)."),
-    renew_deadline: str | None = typer.Option(None, "--leader-elect-renew-deadline",
-                                              help="A leader that could not renew for this "
-                                                   "long stops its agents (default 10s)."),
-    retry_period: str | None = typer.Option(None, "--leader-elect-retry-period",
-                                            help="How often Leases are tried and renewed "
-                                                 "(default 2s)."),
-    cluster_init: bool = typer.Option(False, "--cluster-init",
-                                      help="Run an etcd member of a new cluster next to this "
-                                           "daemon and keep the store in it."),
-    join: str | None = typer.Option(None, "--join",
-                                    help="Run an etcd member that joins the cluster of this "
-                                         "etcd client URL (http://HOST:2379) and keep the "
-                                         "store in it."),
-    etcd_host: str = typer.Option("127.0.0.1", "--etcd-host",
-                                  help="Where the embedded etcd member listens."),
-    etcd_client_port: int = typer.Option(2379, "--etcd-client-port",
-                                         help="The embedded member's client port."),
-    etcd_peer_port: int = typer.Option(2380, "--etcd-peer-port",
-                                       help="The embedded member's peer port."),
+    leader_elect: bool = LEADER_ELECT,
+    lease_duration: str | None = LEASE_DURATION,
+    renew_deadline: str | None = RENEW_DEADLINE,
+    retry_period: str | None = RETRY_PERIOD,
+    cluster_init: bool = CLUSTER_INIT,
+    join: str | None = JOIN,
+    etcd_host: str = ETCD_HOST,
+    etcd_client_port: int = ETCD_CLIENT_PORT,
+    etcd_peer_port: int = ETCD_PEER_PORT,
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the API."),
 ) -> None:
     """Start `gitkube serve` in the background (log and PID in the state directory)."""
