@@ -9,7 +9,9 @@ kr8s is driven through its synchronous API (``kr8s.objects``) with the kubeconfi
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import re
 import socket
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from gitkube.api.http_client import HTTPClient
 from gitkube.model.times import parse_time_ns
@@ -78,9 +81,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     client = HTTPClient(daemon.info.socket)
     try:
         config = home / "kubeconfig"
-        config.write_text(subprocess.run(
+        kubeconfig = YAML(typ="safe").load(subprocess.run(
             gitkube_cmd("kubeconfig"), env={**os.environ, "GITKUBE_STATE_DIR": str(state)},
             check=True, capture_output=True, text=True).stdout)
+        # the CA as a file of ours: given as data, kr8s writes it to a temporary file that
+        # it never removes
+        cluster = kubeconfig["clusters"][0]["cluster"]
+        (home / "ca.crt").write_bytes(base64.b64decode(
+            cluster.pop("certificate-authority-data")))
+        cluster["certificate-authority"] = str(home / "ca.crt")
+        config.write_text(json.dumps(kubeconfig))  # JSON is YAML too
         yield Env(daemon, config)
     finally:
         with contextlib.suppress(Exception):

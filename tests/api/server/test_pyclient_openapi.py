@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,8 +49,10 @@ def test_the_client_reads_both_openapi_documents(api: Any) -> None:
 
 
 def test_an_unknown_field_is_named_and_a_typed_call_passes_field_validation(
-        api: Any) -> None:
-    client: Any = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+        api: Any, tmp_path: Path) -> None:
+    # (the discovery cache in tmp_path: by default the client leaves it in /tmp)
+    client: Any = dynamic.DynamicClient(  # type: ignore[no-untyped-call]
+        api, cache_file=str(tmp_path / "discovery.json"))
     deployments = client.resources.get(api_version="apps/v1", kind="Deployment")
     body = deployment("dyn")
     body["spec"]["foo"] = 1
@@ -64,8 +67,9 @@ def test_an_unknown_field_is_named_and_a_typed_call_passes_field_validation(
     assert made.spec.replicas == 1
 
 
-def test_the_dynamic_client_discovers_and_reads(api: Any) -> None:
-    client: Any = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
+def test_the_dynamic_client_discovers_and_reads(api: Any, tmp_path: Path) -> None:
+    client: Any = dynamic.DynamicClient(  # type: ignore[no-untyped-call]
+        api, cache_file=str(tmp_path / "discovery.json"))
     deployments = client.resources.get(api_version="apps/v1", kind="Deployment")
     assert deployments.namespaced and "scale" in deployments.subresources
     assert client.resources.get(api_version="v1", kind="Pod").short_names == ["po"]

@@ -29,11 +29,13 @@ def configmap(data: dict[str, str], **labels: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dynamic(served: Served) -> Iterator[Any]:
+def dynamic(served: Served, tmp_path: Path) -> Iterator[Any]:
     config = k8s.Configuration()
     config.host = served.url
     with k8s.ApiClient(config) as api_client:
-        yield DynamicClient(api_client)  # type: ignore[no-untyped-call]
+        # the discovery cache in tmp_path: by default the client leaves it in /tmp
+        yield DynamicClient(  # type: ignore[no-untyped-call]
+            api_client, cache_file=str(tmp_path / "discovery.json"))
 
 
 @pytest.fixture
