@@ -178,3 +178,32 @@ def test_a_job_whose_status_write_was_lost_is_tracked() -> None:
     assert [r["uid"] for r in plan.status["active"]] == ["j-made"]
     assert plan.status["lastScheduleTime"] == rfc3339(T0)
     assert "UnexpectedJob" not in [e[1] for e in plan.events]
+
+
+class _Cache:
+    """An informer that has not seen some objects yet (what a stale cache looks like)."""
+
+    def __init__(self, objs: list[Obj]):
+        self.objs = objs
+
+    def get(self, key: str) -> Obj | None:
+        return next((o for o in self.objs
+                     if f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}' == key), None)
+
+    def by_index(self, index: str, value: str) -> list[Obj]:
+        return [o for o in self.objs
+                if any(r.get("uid") == value for r in o["metadata"].get("ownerReferences", []))]
+
+
+def test_an_active_job_the_informer_has_not_seen_stays_active(cluster: Cluster) -> None:
+    c = cluster.client
+    cluster.clock.advance(61)
+    made = c.create(cronjob())
+    job = c.create({**cjc.job_from_template(made, cluster.clock() // 60 * 60, "t")})
+    cj = c.update_status({**made, "status": {"active": [cjc.job_ref(job)],
+                                             "lastScheduleTime": rfc3339(cluster.clock())}})
+    rec = cjc.CronJobReconciler(c, _Cache([cj]), _Cache([]),  # type: ignore[arg-type]
+                                cluster.manager.recorder("test"), cluster.clock)
+    rec.reconcile("default/tick")
+    status = c.get("batch/v1", "CronJob", "default", "tick")["status"]
+    assert [r["name"] for r in status.get("active", [])] == [job["metadata"]["name"]]

@@ -236,9 +236,10 @@ class CronJobReconciler:
         if cronjob is None:
             return Result()
         uid = cronjob["metadata"]["uid"]
-        jobs = [j for j in self.jobs.by_index("owner", uid) if is_controlled_by(j, uid)]
-        plan = plan_cronjob(cronjob, jobs, self.clock())
         ns = cronjob["metadata"].get("namespace")
+        jobs = [j for j in self.jobs.by_index("owner", uid) if is_controlled_by(j, uid)]
+        jobs += self._active_not_seen(cronjob, jobs)
+        plan = plan_cronjob(cronjob, jobs, self.clock())
         for job in plan.delete:
             with contextlib.suppress(NotFound):
                 self.client.delete("batch/v1", "Job", ns, job["metadata"]["name"],
@@ -255,6 +256,23 @@ class CronJobReconciler:
         if plan.requeue_after is None:
             return Result()
         return Result(requeue_after=min(plan.requeue_after, self.poll))
+
+    def _active_not_seen(self, cronjob: Obj, jobs: list[Obj]) -> list[Obj]:
+        """Jobs the status lists as active that the Job informer has not seen yet, read from
+        the API (as upstream does before calling one missing): a Job just created may reach
+        the status before it reaches the informer, and dropping it from ``active`` then
+        would never be undone."""
+        seen = {j["metadata"].get("uid") for j in jobs}
+        found = []
+        for ref in (cronjob.get("status") or {}).get("active") or []:
+            if not isinstance(ref, dict) or ref.get("uid") in seen or not ref.get("name"):
+                continue
+            with contextlib.suppress(NotFound):
+                job = self.client.get("batch/v1", "Job", cronjob["metadata"].get("namespace"),
+                                      str(ref["name"]))
+                if job["metadata"].get("uid") == ref.get("uid"):
+                    found.append(job)
+        return found
 
     def _create(self, cronjob: Obj, plan: CronPlan) -> None:
         assert plan.create is not None
